@@ -1,0 +1,207 @@
+import { ErrorCode, StateError, invalidField, show } from '../lib/index.ts';
+import type { Clock } from '../lib/index.ts';
+import { ActorStatus, PassivationReason, compileActorHostOptions } from './actor-host-options.ts';
+import type { ActorHostEvents, ActorHostOptions, ActorHostStats } from './actor-host-options.ts';
+import { ActorSlots } from './actor-slots.ts';
+import type { Slot } from './actor-slots.ts';
+import type { Residency } from './residency.ts';
+
+/**
+ * Hosts actors of one kind, keyed by `K`, activating each on its first
+ * message and passivating it when idle, evicted, released, failed or stopped.
+ * Messages to one actor run one at a time, in order (a `Mailbox` per
+ * key); different keys run concurrently.
+ *
+ * Invariant: a key is resident while its actor is live or its mailbox holds
+ * work. Residents are kept in order of last activity (a {@link Residency}:
+ * O(1) per message, one timer per host), which serves both LRU eviction and
+ * idle passivation. A busy actor (non-empty mailbox) is never passivated for
+ * idleness, and its idleness counts from when its mailbox drained.
+ *
+ * Failure: when a message throws, its ask rejects with a HeadroomError code
+ * ActorFailed (cause = the original), `onError` is told, the actor is
+ * passivated with reason `failed`, and messages already queued behind it,
+ * like any later ones, run in order on a fresh activation.
+ *
+ * @example
+ * const host = new ActorHost((key, restored) => new Counter(key, restored), { clock });
+ * const n = await host.ask('a', (c) => c.increment());
+ */
+export class ActorHost<K extends string, A> {
+  readonly options: Readonly<ActorHostOptions<A>>;
+  readonly #run: ActorSlots<K, A>;
+  readonly #slots: Residency<K, Slot<K, A>>;
+  #stopped = false;
+  #stopping: Promise<void> | undefined;
+
+  constructor(
+    factory: (key: K, restored: unknown | undefined) => A,
+    options: Partial<ActorHostOptions<A>> & { clock: Clock },
+    events: ActorHostEvents<K, A> = {},
+  ) {
+    if (typeof factory !== 'function') throw invalidField('actorHost.factory', 'a function', factory);
+    this.options = compileActorHostOptions(options);
+    this.#run = new ActorSlots(factory, events, this.options);
+    this.#slots = this.#run.residents;
+  }
+
+  /**
+   * Runs `fn` on the actor for `key` (activating it first if needed) inside
+   * that actor's mailbox. Rejects with ActorFailed when `fn` or the factory
+   * throws, and with a StateError code Unavailable once {@link stop} began.
+   */
+  ask<R>(key: K, fn: (actor: A) => R | Promise<R>): Promise<R> {
+    if (typeof key !== 'string') return Promise.reject(invalidField('key', 'a string', key));
+    if (this.#stopped) return Promise.reject(this.#unavailable(key));
+    let slot = this.#slots.get(key);
+    const fresh = slot === undefined;
+    if (slot === undefined) {
+      try {
+        slot = this.#run.open(key, undefined);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    } else {
+      this.#run.touch(slot);
+    }
+    const s = slot;
+    const reply = this.#run.enqueue(s, () => this.#run.deliver(s, fn));
+    if (fresh) this.#run.enforceCap(s);
+    return reply;
+  }
+
+  /** Whether `key` is resident (live, or with work queued). */
+  has(key: K): boolean {
+    return this.#slots.has(key);
+  }
+
+  /** Resident keys. */
+  get size(): number {
+    return this.#slots.size;
+  }
+
+  /** Resident keys, least recently active first. */
+  keys(): K[] {
+    return [...this.#slots.keys()];
+  }
+
+  /** The live actor for `key`, without activating or touching it. */
+  peek(key: K): A | undefined {
+    return this.#slots.get(key)?.actor;
+  }
+
+  /** Where `key`'s actor is in its life; `undefined` when not resident. */
+  status(key: K): ActorStatus | undefined {
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return undefined;
+    if (slot.failed) return ActorStatus.Failed;
+    return slot.retiring > 0 || slot.actor === undefined ? ActorStatus.Passivating : ActorStatus.Active;
+  }
+
+  /**
+   * Passivates `key`'s actor once the messages queued before this call have
+   * run; `reason` (for onPassivate) defaults to `idle`. A message that
+   * arrives meanwhile runs afterwards on a fresh actor. Resolves at once when
+   * `key` is not resident.
+   */
+  async passivate(key: K, reason: PassivationReason = PassivationReason.Idle): Promise<void> {
+    const slot = this.#slots.get(key);
+    if (slot !== undefined) await this.#run.schedule(slot, reason);
+  }
+
+  /**
+   * Removes `keys`' actors once their queued messages have run (onPassivate
+   * reason `handoff`) and returns them, for hand-off to a new owner node.
+   * Keys not resident, or whose actor failed while draining, are absent from
+   * the result. Asks for these keys that arrive meanwhile wait and then run on
+   * a fresh actor here, so callers should re-route before releasing.
+   */
+  async release(keys: readonly K[]): Promise<Map<K, A>> {
+    const unique = [...new Set(keys)];
+    const actors = await Promise.all(
+      unique.map((key) => {
+        const slot = this.#slots.get(key);
+        return slot === undefined ? undefined : this.#run.schedule(slot, PassivationReason.Handoff);
+      }),
+    );
+    const out = new Map<K, A>();
+    unique.forEach((key, i) => {
+      const actor = actors[i];
+      if (actor !== undefined) out.set(key, actor);
+    });
+    return out;
+  }
+
+  /**
+   * Activates `key` with `restored` (the factory gets it). When `key` is
+   * already resident, in its mailbox: an actor that is live gets the state
+   * through `options.merge` or, without one, keeps its own (it has seen the
+   * newer messages); a key between activations is activated with `restored`.
+   * Throws ActorFailed when the factory throws, Unavailable once stopped.
+   */
+  restore(key: K, restored: unknown): void {
+    if (typeof key !== 'string') throw invalidField('key', 'a string', key);
+    if (this.#stopped) throw this.#unavailable(key);
+    const slot = this.#slots.get(key);
+    if (slot === undefined) {
+      this.#run.enforceCap(this.#run.open(key, restored));
+      return;
+    }
+    this.#run.touch(slot);
+    const merge = this.options.merge;
+    const done = this.#run.enqueue(slot, () => {
+      if (slot.actor === undefined) {
+        slot.restored = restored;
+        this.#run.activate(slot);
+        return undefined;
+      }
+      return merge === undefined
+        ? undefined
+        : this.#run.deliver(slot, (actor) => merge(actor, restored, key));
+    });
+    // A failure here was reported through onError already.
+    done.catch(() => undefined);
+  }
+
+  /** Resolves once every mailbox is empty (tests, orderly shutdowns). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const busy = [...this.#slots.values()].filter((s) => s.mailbox.length > 0);
+      if (busy.length === 0) return;
+      await Promise.all(busy.map((s) => s.mailbox.idle()));
+    }
+  }
+
+  /**
+   * Stops accepting work (ask rejects with a StateError code Unavailable),
+   * lets every mailbox drain, and passivates all actors (reason `stopped`).
+   * Idempotent: later calls return the same promise.
+   */
+  stop(): Promise<void> {
+    if (this.#stopping === undefined) {
+      this.#stopped = true;
+      this.#slots.close();
+      this.#stopping = this.#passivateAll();
+    }
+    return this.#stopping;
+  }
+
+  /** Counters since construction, and the current live and over-cap counts. */
+  stats(): ActorHostStats {
+    return this.#run.stats();
+  }
+
+  async #passivateAll(): Promise<void> {
+    // Queued messages may activate fresh actors while draining (after a
+    // failure), so repeat until nothing is resident.
+    while (this.#slots.size > 0) {
+      await Promise.all(
+        [...this.#slots.values()].map((s) => this.#run.schedule(s, PassivationReason.Stopped)),
+      );
+    }
+  }
+
+  #unavailable(key: K): StateError {
+    return new StateError(ErrorCode.Unavailable, `actor host stopped: refused message for ${show(key)}`);
+  }
+}

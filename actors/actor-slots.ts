@@ -1,0 +1,249 @@
+import { ErrorCode, HeadroomError, show } from '../lib/index.ts';
+import { PassivationReason } from './actor-host-options.ts';
+import type { ActorHostEvents, ActorHostOptions, ActorHostStats } from './actor-host-options.ts';
+import { Mailbox } from './mailbox.ts';
+import { Residency } from './residency.ts';
+
+/**
+ * One per resident key. The mailbox belongs to the key, not to one actor: a
+ * fresh activation after a failure or a queued passivation reuses it, so
+ * messages for a key keep their order across activations.
+ */
+export interface Slot<K, A> {
+  readonly key: K;
+  readonly mailbox: Mailbox;
+  actor: A | undefined;
+  /** State for the next activation, from restore(). */
+  restored: unknown;
+  lastActiveMs: number;
+  /** Passivations queued and not yet done. */
+  retiring: number;
+  failed: boolean;
+}
+
+const isThenable = <R>(value: R | Promise<R>): value is Promise<R> =>
+  (typeof value === 'object' || typeof value === 'function') &&
+  value !== null &&
+  typeof (value as { then?: unknown }).then === 'function';
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : show(err));
+const failed = (code: ErrorCode, message: string, cause: unknown): HeadroomError =>
+  new HeadroomError(code, message, { cause });
+
+/**
+ * The slot machinery behind `ActorHost` (internal to actors/): activation,
+ * delivery with the failure path, queued passivation, LRU eviction and the
+ * counters. Every change to a slot's actor runs inside that slot's mailbox,
+ * except the first activation in {@link open}, before the slot is resident.
+ */
+export class ActorSlots<K extends string, A> {
+  /** Resident slots, least recently active first. */
+  readonly residents: Residency<K, Slot<K, A>>;
+  readonly #factory: (key: K, restored: unknown) => A;
+  readonly #events: ActorHostEvents<K, A>;
+  readonly #maxActors: number;
+  #retiringSlots = 0;
+  #activations = 0;
+  #passivations = 0;
+  #evictions = 0;
+  #failures = 0;
+
+  constructor(
+    factory: (key: K, restored: unknown) => A,
+    events: ActorHostEvents<K, A>,
+    options: Readonly<ActorHostOptions<A>>,
+  ) {
+    this.#factory = factory;
+    this.#events = events;
+    this.#maxActors = options.maxActors;
+    this.residents = new Residency(options.clock, options.idleMs, options.sweepMs, (slot) => {
+      if (slot.mailbox.length === 0 && slot.actor !== undefined)
+        this.#background(slot, PassivationReason.Idle);
+    });
+  }
+
+  stats(): ActorHostStats {
+    const live = this.residents.size;
+    return {
+      live,
+      activations: this.#activations,
+      passivations: this.#passivations,
+      evictions: this.#evictions,
+      failures: this.#failures,
+      passivating: this.#retiringSlots,
+      overCap: Math.max(0, live - this.#retiringSlots - this.#maxActors),
+    };
+  }
+
+  /** Makes a resident slot with a live actor; throws ActorFailed, leaving nothing resident, when the factory throws. */
+  open(key: K, restored: unknown): Slot<K, A> {
+    const slot: Slot<K, A> = {
+      key,
+      mailbox: new Mailbox(),
+      actor: undefined,
+      restored,
+      lastActiveMs: 0,
+      retiring: 0,
+      failed: false,
+    };
+    this.activate(slot); // throws before the slot is resident
+    this.touch(slot);
+    return slot;
+  }
+
+  activate(slot: Slot<K, A>): A {
+    const restored = slot.restored;
+    slot.restored = undefined;
+    let actor: A;
+    try {
+      actor = this.#factory(slot.key, restored);
+    } catch (err) {
+      this.#failures++;
+      const error = failed(
+        ErrorCode.ActorFailed,
+        `actor ${show(slot.key)} failed to activate: ${messageOf(err)}`,
+        err,
+      );
+      this.#report(slot.key, error);
+      throw error;
+    }
+    slot.actor = actor;
+    this.#activations++;
+    try {
+      this.#events.onActivate?.(slot.key, actor);
+    } catch (err) {
+      this.#hookFailed(slot.key, 'onActivate', err);
+    }
+    return actor;
+  }
+
+  /**
+   * Runs `fn` on the slot's actor (activating a fresh one if needed). A throw
+   * or rejection takes the failure path: reported, actor passivated with
+   * reason `failed`, and the returned promise rejects with ActorFailed. A
+   * synchronous result is returned as is (no extra microtask per message).
+   */
+  deliver<R>(slot: Slot<K, A>, fn: (actor: A) => R | Promise<R>): R | Promise<R> {
+    const actor = slot.actor ?? this.activate(slot);
+    let result: R | Promise<R>;
+    try {
+      result = fn(actor);
+    } catch (err) {
+      return this.#fail(slot, err);
+    }
+    return isThenable(result)
+      ? Promise.resolve(result).catch((err: unknown) => this.#fail(slot, err))
+      : result;
+  }
+
+  async #fail(slot: Slot<K, A>, err: unknown): Promise<never> {
+    this.#failures++;
+    const error = failed(ErrorCode.ActorFailed, `actor ${show(slot.key)} failed: ${messageOf(err)}`, err);
+    slot.failed = true;
+    this.#report(slot.key, error);
+    try {
+      await this.#deactivate(slot, PassivationReason.Failed);
+    } finally {
+      slot.failed = false;
+    }
+    throw error;
+  }
+
+  async #deactivate(slot: Slot<K, A>, reason: PassivationReason): Promise<A | undefined> {
+    const actor = slot.actor;
+    if (actor === undefined) return undefined;
+    slot.actor = undefined;
+    this.#passivations++;
+    try {
+      await this.#events.onPassivate?.(slot.key, actor, reason);
+    } catch (err) {
+      this.#hookFailed(slot.key, 'onPassivate', err);
+    }
+    return actor;
+  }
+
+  /** Queues a passivation behind `slot`'s pending messages; resolves with the actor it removed. */
+  schedule(slot: Slot<K, A>, reason: PassivationReason): Promise<A | undefined> {
+    if (slot.retiring++ === 0) this.#retiringSlots++;
+    return this.enqueue(slot, async () => {
+      try {
+        return await this.#deactivate(slot, reason);
+      } finally {
+        if (--slot.retiring === 0) this.#retiringSlots--;
+      }
+    });
+  }
+
+  /** Queues `body` in the slot's mailbox; the slot's bookkeeping runs when it settles. */
+  enqueue<R>(slot: Slot<K, A>, body: () => R | Promise<R>): Promise<R> {
+    return slot.mailbox.enqueue(() => {
+      let result: R | Promise<R>;
+      try {
+        result = body();
+      } catch (err) {
+        this.#settled(slot);
+        throw err;
+      }
+      if (!isThenable(result)) {
+        this.#settled(slot);
+        return result;
+      }
+      return Promise.resolve(result).finally(() => this.#settled(slot));
+    });
+  }
+
+  // Runs at the end of every task, while the task still counts in the mailbox.
+  #settled(slot: Slot<K, A>): void {
+    if (slot.mailbox.length > 1 || this.residents.get(slot.key) !== slot) return;
+    if (slot.actor === undefined) {
+      this.residents.delete(slot.key);
+      return;
+    }
+    this.touch(slot); // idleness counts from when the mailbox drained
+    // Over the cap because all were busy: this one is about to be idle too.
+    if (this.residents.size - this.#retiringSlots > this.#maxActors) this.enforceCap(undefined, slot);
+  }
+
+  touch(slot: Slot<K, A>): void {
+    this.residents.touch(slot.key, slot);
+  }
+
+  /**
+   * Evicts least-recently-active idle actors down to the cap, never `except`;
+   * `finishing` is running its last task and counts as idle. Busy ones are
+   * skipped, so with all of them busy the host stays over the cap until one
+   * drains (#settled calls back here). O(1) per eviction unless many of the
+   * least recently active actors are busy.
+   */
+  enforceCap(except: Slot<K, A> | undefined, finishing?: Slot<K, A>): void {
+    let excess = this.residents.size - this.#retiringSlots - this.#maxActors;
+    if (excess <= 0) return;
+    for (const slot of this.residents.values()) {
+      const busy = slot.mailbox.length > (slot === finishing ? 1 : 0);
+      if (slot === except || busy || slot.actor === undefined) continue;
+      this.#evictions++;
+      this.#background(slot, PassivationReason.Evicted);
+      if (--excess <= 0) return;
+    }
+  }
+
+  #background(slot: Slot<K, A>, reason: PassivationReason): void {
+    this.schedule(slot, reason).catch((err: unknown) =>
+      this.#hookFailed(slot.key, `${reason} passivation`, err),
+    );
+  }
+
+  #hookFailed(key: K, what: string, err: unknown): void {
+    this.#report(
+      key,
+      failed(ErrorCode.Internal, `${what} for actor ${show(key)} threw: ${messageOf(err)}`, err),
+    );
+  }
+
+  #report(key: K, error: HeadroomError): void {
+    try {
+      this.#events.onError?.(key, error);
+    } catch {
+      // onError is the last resort: a throw from it has nowhere left to go.
+    }
+  }
+}

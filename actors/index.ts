@@ -1,0 +1,18 @@
+// Entry file of actors/: the actor runtime (mailbox, host with activation,
+// passivation, eviction and hand-off) and the actor kinds. Values first, then
+// types. Other folders import this file, never deep paths. actor-slots.ts is
+// internal: the slot machinery that ActorHost delegates to.
+export { Mailbox } from './mailbox.ts';
+export { ActorHost } from './actor-host.ts';
+export { Residency } from './residency.ts';
+export {
+  ActorStatus,
+  PassivationReason,
+  defaultActorHostOptions,
+  compileActorHostOptions,
+} from './actor-host-options.ts';
+export { TokenActor } from './token-actor.ts';
+
+export type { ActorHostOptions, ActorHostEvents, ActorHostStats } from './actor-host-options.ts';
+export type { Resident } from './residency.ts';
+export type { TokenDecision, TokenActorSnapshot } from './token-actor.ts';

@@ -1,0 +1,91 @@
+interface Job {
+  task: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+// Finished entries at the head of the queue are dropped in one splice once
+// they outnumber the waiting ones, so a long-busy mailbox neither leaks nor pays O(n)
+// per dequeue (Array#shift on a large array is O(n) in V8).
+const COMPACT_AT = 1024;
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  (typeof value === 'object' || typeof value === 'function') &&
+  value !== null &&
+  typeof (value as { then?: unknown }).then === 'function';
+
+/**
+ * A serial queue: tasks run one at a time, in arrival order, each starting
+ * only after the previous one's promise settled. A task that throws (or
+ * rejects) rejects its own promise only; the queue carries on with the next.
+ *
+ * A task never starts inside `enqueue`'s caller: the first one starts on a
+ * later microtask, so callers can finish their own bookkeeping first. Tasks
+ * that return a plain value run back to back without an event-loop hop each.
+ * A task must not await a task it queued on its own mailbox (it would wait
+ * for itself).
+ *
+ * @example
+ * const box = new Mailbox();
+ * const a = box.enqueue(async () => { await io(); return 1; });
+ * const b = box.enqueue(() => 2); // starts after `a` settled
+ */
+export class Mailbox {
+  #jobs: (Job | undefined)[] = [];
+  #head = 0;
+  #draining = false;
+  #idleWaiters: (() => void)[] = [];
+
+  /** Queues `task`; the promise settles with its result once it has run. */
+  enqueue<R>(task: () => R | Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#jobs.push({ task, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.#draining) {
+        this.#draining = true;
+        void this.#drain();
+      }
+    });
+  }
+
+  /** Tasks queued plus the one running. */
+  get length(): number {
+    return this.#jobs.length - this.#head;
+  }
+
+  /** Resolves once the queue is empty (at once when it already is). */
+  idle(): Promise<void> {
+    if (this.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  async #drain(): Promise<void> {
+    // Start on a fresh microtask: a task never runs inside enqueue's caller.
+    await undefined;
+    while (this.#head < this.#jobs.length) {
+      const job = this.#jobs[this.#head]!;
+      try {
+        const result = job.task();
+        // Await only a thenable: back-to-back synchronous tasks then cost no
+        // event-loop hop each (a promise chain runs them in one microtask
+        // checkpoint too).
+        job.resolve(isThenable(result) ? await result : result);
+      } catch (err) {
+        job.reject(err);
+      }
+      // The job counts in `length` until here, so code at the end of a task
+      // sees itself as still queued (length >= 1).
+      this.#jobs[this.#head] = undefined;
+      this.#head++;
+      if (this.#head >= COMPACT_AT && this.#head * 2 >= this.#jobs.length) {
+        this.#jobs.splice(0, this.#head);
+        this.#head = 0;
+      }
+    }
+    this.#jobs = [];
+    this.#head = 0;
+    this.#draining = false;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}

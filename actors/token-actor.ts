@@ -1,0 +1,231 @@
+import {
+  BehaviourWindow,
+  gcraPeek,
+  gcraRefund,
+  gcraTake,
+  invalidField,
+  isPlainObject,
+} from '../lib/index.ts';
+import type {
+  BucketCounts,
+  Clock,
+  CompiledRule,
+  GcraState,
+  RuleMode,
+  TokenKey,
+  WindowOptions,
+  WindowSnapshot,
+} from '../lib/index.ts';
+
+/** One token's answer to one request. */
+export interface TokenDecision {
+  token: TokenKey;
+  ruleId: string;
+  mode: RuleMode;
+  /** The would-be decision; in shadow mode the caller lets the request through regardless. */
+  allow: boolean;
+  /** The rule's rate: requests per its period. */
+  limit: number;
+  remaining: number;
+  /** 0 when allowed; -1 when the request can never pass (cost above burst). */
+  retryAfterMs: number;
+  resetAfterMs: number;
+}
+
+/** Everything a token's new owner needs to carry on where the old one stopped. */
+export interface TokenActorSnapshot {
+  token: TokenKey;
+  ruleId: string;
+  gcra: GcraState;
+  window: WindowSnapshot;
+  createdMs: number;
+  lastMs: number;
+}
+
+/** The REPL's view of a token, from {@link TokenActor.describe}. */
+export interface TokenDescription {
+  token: TokenKey;
+  ruleId: string;
+  mode: RuleMode;
+  limit: { rate: number; period: string | number; burst: number };
+  tat: number;
+  remaining: number;
+  resetAfterMs: number;
+  createdMs: number;
+  lastMs: number;
+  /** Requests and denials per second over the last 60 s (fewer if the window is shorter), oldest first. */
+  last60s: { startMs: number; requests: number[]; denied: number[] };
+  totals: BucketCounts;
+}
+
+/**
+ * The state of one token: its rule, its GCRA state and its recent behaviour.
+ * Pure and synchronous (no Moleculer, no I/O); the actor runtime serialises
+ * calls to it and moves it between nodes with {@link snapshot}.
+ */
+export class TokenActor {
+  readonly token: TokenKey;
+  rule: CompiledRule;
+  window: BehaviourWindow;
+  #createdMs: number;
+  #gcra: GcraState;
+  #lastMs: number;
+  readonly #clock: Clock;
+
+  /**
+   * @param snapshot state handed over by the token's previous owner.
+   * @throws InputError when the snapshot is malformed or for another token or rule.
+   */
+  constructor(
+    token: TokenKey,
+    rule: CompiledRule,
+    clock: Clock,
+    snapshot?: TokenActorSnapshot,
+    windowOptions?: Partial<WindowOptions>,
+  ) {
+    this.token = token;
+    this.rule = rule;
+    this.#clock = clock;
+    if (snapshot === undefined) {
+      this.#createdMs = clock.now();
+      this.#lastMs = this.#createdMs;
+      this.#gcra = { tat: 0 };
+      this.window = new BehaviourWindow(windowOptions);
+      return;
+    }
+    const raw: unknown = snapshot;
+    if (!isPlainObject(raw)) throw invalidField('snapshot', 'a token snapshot', raw);
+    if (snapshot.token !== token) throw invalidField('snapshot.token', `token ${token}`, snapshot.token);
+    if (snapshot.ruleId !== rule.id)
+      throw invalidField('snapshot.ruleId', `rule ${rule.id}`, snapshot.ruleId);
+    const g: unknown = raw['gcra'];
+    const tat: unknown = isPlainObject(g) ? g['tat'] : undefined;
+    const lo: unknown = isPlainObject(g) ? g['lo'] : undefined;
+    if (typeof tat !== 'number' || !Number.isFinite(tat))
+      throw invalidField('snapshot.gcra.tat', 'a time', tat);
+    if (lo !== undefined && (typeof lo !== 'number' || !Number.isFinite(lo))) {
+      throw invalidField('snapshot.gcra.lo', 'a finite number', lo);
+    }
+    for (const f of ['createdMs', 'lastMs'] as const) {
+      if (!Number.isFinite(snapshot[f])) throw invalidField(`snapshot.${f}`, 'a time', snapshot[f]);
+    }
+    this.#gcra = lo === undefined ? { tat } : { tat, lo };
+    this.window = BehaviourWindow.fromJSON(snapshot.window, 'snapshot.window');
+    this.#createdMs = snapshot.createdMs;
+    this.#lastMs = snapshot.lastMs;
+  }
+
+  /** When the token was first seen (on any node). */
+  get createdMs(): number {
+    return this.#createdMs;
+  }
+
+  /** Time of the last check (or of creation). */
+  get lastMs(): number {
+    return this.#lastMs;
+  }
+
+  /** Replaces the rule (e.g. its rate changed); the GCRA state and the window are kept. */
+  setRule(rule: CompiledRule): void {
+    if (rule.id !== this.rule.id) throw invalidField('rule.id', `rule ${this.rule.id}`, rule.id);
+    this.rule = rule;
+  }
+
+  /**
+   * Takes `cost` at the clock's now and records the request in the window.
+   * Shadow rules decide exactly as enforce ones (so `allow` is what enforcing
+   * would have answered); letting the request through is the caller's job.
+   */
+  check(cost: number): TokenDecision {
+    const now = this.#clock.now();
+    const d = gcraTake(this.#gcra, this.rule.limit, now, cost);
+    this.window.record(now, d.allow, cost);
+    if (now > this.#lastMs) this.#lastMs = now;
+    return this.#decision(d.allow, d.remaining, d.retryAfterMs, d.resetAfterMs);
+  }
+
+  /** What {@link check} would answer now; changes nothing and records nothing. */
+  peek(cost: number): TokenDecision {
+    const d = gcraPeek(this.#gcra, this.rule.limit, this.#clock.now(), cost);
+    return this.#decision(d.allow, d.remaining, d.retryAfterMs, d.resetAfterMs);
+  }
+
+  /**
+   * Gives back an allowed check of `cost` (another rule denied the request):
+   * the budget is returned and the window counts the request as denied.
+   *
+   * @param checkedAtMs when that check happened, to find its bucket. @default the clock's now
+   */
+  refund(cost: number, checkedAtMs?: number): void {
+    const now = this.#clock.now();
+    gcraRefund(this.#gcra, this.rule.limit, now, cost);
+    this.window.recordRefund(checkedAtMs ?? now);
+  }
+
+  /**
+   * Folds in state handed over from the token's previous owner after this
+   * actor had already started serving (requests overtook the hand-off). The
+   * stricter GCRA state wins (the later TAT: a limit is never loosened by a
+   * hand-off), window counts add up, and the earliest creation and latest
+   * check times are kept.
+   *
+   * @throws InputError when the snapshot is malformed or for another token or rule.
+   */
+  merge(snapshot: TokenActorSnapshot): void {
+    const other = new TokenActor(this.token, this.rule, this.#clock, snapshot, this.window.options);
+    const mine = this.#gcra.tat + (this.#gcra.lo ?? 0);
+    if (other.#gcra.tat + (other.#gcra.lo ?? 0) > mine) this.#gcra = { ...other.#gcra };
+    this.window.merge(other.window);
+    this.#createdMs = Math.min(this.#createdMs, other.#createdMs);
+    this.#lastMs = Math.max(this.#lastMs, other.#lastMs);
+  }
+
+  snapshot(): TokenActorSnapshot {
+    return {
+      token: this.token,
+      ruleId: this.rule.id,
+      gcra: { ...this.#gcra },
+      window: this.window.toJSON(),
+      createdMs: this.#createdMs,
+      lastMs: this.#lastMs,
+    };
+  }
+
+  /** JSON for the REPL and the admin API. */
+  describe(): TokenDescription {
+    const now = this.#clock.now();
+    const d = gcraPeek(this.#gcra, this.rule.limit, now, 0);
+    const s = this.window.series('1s', Math.min(60, this.window.options.fineBuckets), now);
+    return {
+      token: this.token,
+      ruleId: this.rule.id,
+      mode: this.rule.mode,
+      limit: { rate: this.rule.limit.rate, period: this.rule.spec.period, burst: this.rule.limit.burst },
+      tat: this.#gcra.tat,
+      remaining: d.remaining,
+      resetAfterMs: d.resetAfterMs,
+      createdMs: this.createdMs,
+      lastMs: this.#lastMs,
+      last60s: {
+        startMs: s.startMs,
+        requests: s.buckets.map((b) => b.requests),
+        denied: s.buckets.map((b) => b.denied),
+      },
+      totals: this.window.totals(),
+    };
+  }
+
+  #decision(allow: boolean, remaining: number, retryAfterMs: number, resetAfterMs: number): TokenDecision {
+    const rule = this.rule;
+    return {
+      token: this.token,
+      ruleId: rule.id,
+      mode: rule.mode,
+      allow,
+      limit: rule.limit.rate,
+      remaining,
+      retryAfterMs,
+      resetAfterMs,
+    };
+  }
+}

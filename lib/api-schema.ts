@@ -1,0 +1,118 @@
+/**
+ * Validation of the v1 API's request bodies (NATS and HTTP share it). Every
+ * problem becomes an InputError naming the field and the value.
+ */
+import { ErrorCode, InputError, invalidField, show } from './errors.ts';
+import { parseCost, parseParams } from './params.ts';
+import type { Params } from './params.ts';
+
+export interface CheckRequest {
+  params: Params;
+  /** @default 1 */
+  cost: number;
+}
+
+/** Most requests in one `check.batch`. */
+export const MAX_BATCH = 1000;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Rejects any key of `body` outside `allowed`, naming it (`prefix.key`). */
+export function rejectUnknown(
+  body: Record<string, unknown>,
+  allowed: readonly string[],
+  prefix: string,
+): void {
+  for (const k of Object.keys(body)) {
+    if (!allowed.includes(k)) {
+      const field = prefix ? `${prefix}.${k}` : k;
+      throw new InputError(
+        ErrorCode.UnknownField,
+        `${field} is not a known field (known: ${allowed.join(', ')})`,
+        {
+          field,
+          value: body[k],
+        },
+      );
+    }
+  }
+}
+
+function requireObject(body: unknown, field: string): Record<string, unknown> {
+  if (!isPlainObject(body)) throw invalidField(field || 'request', 'a JSON object', body);
+  return body;
+}
+
+/**
+ * Decodes a request payload: size first (before parsing anything), then JSON.
+ * An empty payload reads as `{}`.
+ */
+export function parseJsonPayload(payload: Uint8Array | string, maxBytes: number): unknown {
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+  if (size > maxBytes) throw payloadTooLarge(size, maxBytes);
+  const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8');
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new InputError(ErrorCode.InvalidJson, `payload is not valid JSON: ${show(text)}`, {
+      field: 'payload',
+      value: text.slice(0, 80),
+      cause: err,
+    });
+  }
+}
+
+export function payloadTooLarge(size: number, maxBytes: number): InputError {
+  return new InputError(
+    ErrorCode.PayloadTooLarge,
+    `payload is ${size} bytes, more than the limit of ${maxBytes}`,
+    {
+      field: 'payload',
+      value: size,
+    },
+  );
+}
+
+export function parseCheckRequest(body: unknown, field = ''): CheckRequest {
+  const obj = requireObject(body, field);
+  rejectUnknown(obj, ['params', 'cost'], field);
+  const at = (k: string): string => (field ? `${field}.${k}` : k);
+  if (obj['params'] === undefined) {
+    throw new InputError(ErrorCode.MissingField, `${at('params')} is required`, { field: at('params') });
+  }
+  return { params: parseParams(obj['params'], at('params')), cost: parseCost(obj['cost'], at('cost')) };
+}
+
+export function parseBatchRequest(body: unknown): CheckRequest[] {
+  const obj = requireObject(body, 'request');
+  rejectUnknown(obj, ['requests'], '');
+  const list = obj['requests'];
+  if (list === undefined)
+    throw new InputError(ErrorCode.MissingField, 'requests is required', { field: 'requests' });
+  if (!Array.isArray(list)) throw invalidField('requests', 'an array of check requests', list);
+  if (list.length > MAX_BATCH) {
+    throw invalidField(
+      'requests',
+      `an array of at most ${MAX_BATCH} check requests`,
+      `${list.length} requests`,
+    );
+  }
+  return list.map((item: unknown, i) => parseCheckRequest(item, `requests[${i}]`));
+}
+
+/** `{"id": "..."}` for rules.get and rules.delete. */
+export function parseIdRequest(body: unknown): string {
+  const obj = requireObject(body, 'request');
+  rejectUnknown(obj, ['id'], '');
+  const id = obj['id'];
+  if (id === undefined) throw new InputError(ErrorCode.MissingField, 'id is required', { field: 'id' });
+  if (typeof id !== 'string' || id === '') throw invalidField('id', 'a non-empty string', id);
+  return id;
+}
+
+/** `{}` for rules.list and status: any field is a mistake worth reporting. */
+export function parseEmptyRequest(body: unknown): void {
+  rejectUnknown(requireObject(body, 'request'), [], '');
+}

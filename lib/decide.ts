@@ -1,0 +1,88 @@
+/**
+ * Combines the per-token decisions of one request into the request's answer.
+ * A request is allowed only if every matching enforce-mode rule allows it;
+ * shadow rules are counted and reported but never deny.
+ */
+
+/** One token's answer, as its actor gives it. */
+export interface RuleDecision {
+  token: string;
+  ruleId: string;
+  mode: 'enforce' | 'shadow';
+  allow: boolean;
+  /** The rule's rate: requests per its period. */
+  limit: number;
+  remaining: number;
+  /** 0 when allowed; -1 when the request can never pass (cost above burst). */
+  retryAfterMs: number;
+}
+
+/** The `headroom.v1.check` reply. Fields are API: add, never rename. */
+export interface CheckReply {
+  allow: boolean;
+  /** Id of the deciding rule: the denying one, or the tightest allowing one; null when no enforce rule matched. */
+  rule: string | null;
+  limit: number | null;
+  remaining: number | null;
+  retryAfterMs: number;
+  tokens: string[];
+  /** Shadow-mode rules that would have denied this request. */
+  shadowDenied: string[];
+}
+
+export interface Combined {
+  reply: CheckReply;
+  /** Indexes (into the decisions given) of those that took budget and must give it back: the request was denied. */
+  refunds: number[];
+}
+
+/** -1 ("never") sorts above every finite wait. */
+const waitOrder = (ms: number): number => (ms < 0 ? Number.POSITIVE_INFINITY : ms);
+
+export function combineDecisions(decisions: readonly RuleDecision[]): Combined {
+  const tokens = decisions.map((d) => d.token);
+  const shadowDenied = decisions.filter((d) => d.mode === 'shadow' && !d.allow).map((d) => d.ruleId);
+  const enforce = decisions.filter((d) => d.mode === 'enforce');
+  const denied = enforce.filter((d) => !d.allow);
+
+  if (denied.length > 0) {
+    // The request waits for its slowest denying rule: retrying sooner is denied again.
+    let decider = denied[0]!;
+    for (const d of denied) if (waitOrder(d.retryAfterMs) > waitOrder(decider.retryAfterMs)) decider = d;
+    return {
+      reply: {
+        allow: false,
+        rule: decider.ruleId,
+        limit: decider.limit,
+        remaining: decider.remaining,
+        retryAfterMs: decider.retryAfterMs,
+        tokens,
+        shadowDenied,
+      },
+      // Every token that took budget gives it back, so a denied request consumes nothing.
+      refunds: decisions.flatMap((d, i) => (d.allow ? [i] : [])),
+    };
+  }
+
+  if (enforce.length === 0) {
+    return {
+      reply: { allow: true, rule: null, limit: null, remaining: null, retryAfterMs: 0, tokens, shadowDenied },
+      refunds: [],
+    };
+  }
+  // Allowed: report the tightest rule, the one that will deny first.
+  let decider = enforce[0]!;
+  for (const d of enforce) if (d.remaining < decider.remaining) decider = d;
+  return {
+    reply: {
+      allow: true,
+      rule: decider.ruleId,
+      limit: decider.limit,
+      remaining: decider.remaining,
+      retryAfterMs: 0,
+      tokens,
+      shadowDenied,
+    },
+    refunds: [],
+  };
+}

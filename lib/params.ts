@@ -1,0 +1,77 @@
+import { invalidField } from './errors.ts';
+
+/** One request parameter value, as it arrives in JSON. */
+export type ParamValue = string | number | boolean;
+/** The request parameters that rules match on and that form token keys. */
+export type Params = Readonly<Record<string, ParamValue>>;
+
+/** Most keys a params object may have. */
+export const MAX_PARAM_KEYS = 64;
+/** Longest param key, in UTF-16 code units. */
+export const MAX_PARAM_KEY_LENGTH = 64;
+/** Longest string param value, in UTF-16 code units. */
+export const MAX_PARAM_STRING_LENGTH = 256;
+/** Largest cost one request may claim. */
+export const MAX_COST = 1e9;
+
+/** True for `{...}` literals and `Object.create(null)`, false for arrays, class instances, null. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** True when `value` is a string of at most 256 characters, a finite number or a boolean. */
+export function isParamValue(value: unknown): value is ParamValue {
+  return (
+    (typeof value === 'string' && value.length <= MAX_PARAM_STRING_LENGTH) ||
+    (typeof value === 'number' && Number.isFinite(value)) ||
+    typeof value === 'boolean'
+  );
+}
+
+/** Expected-value text for error messages about a {@link ParamValue}. */
+export const PARAM_VALUE_EXPECTED = `a string of at most ${MAX_PARAM_STRING_LENGTH} characters, a finite number or a boolean`;
+
+/** True when `key` is usable as a param (or selector, or key field) name. */
+export function isParamKey(key: string): boolean {
+  return key.length > 0 && key.length <= MAX_PARAM_KEY_LENGTH;
+}
+
+/**
+ * Validates request parameters: a plain object of at most 64 keys (each 1-64
+ * characters) whose values are strings (<= 256 characters), finite numbers or
+ * booleans. Returns a frozen copy.
+ *
+ * @throws InputError naming the bad entry, e.g. `params.user`.
+ */
+export function parseParams(value: unknown, field = 'params'): Params {
+  if (!isPlainObject(value)) throw invalidField(field, 'an object of parameters', value);
+  const keys = Object.keys(value);
+  if (keys.length > MAX_PARAM_KEYS) {
+    throw invalidField(field, `an object of at most ${MAX_PARAM_KEYS} parameters`, `${keys.length} keys`);
+  }
+  const entries: [string, ParamValue][] = [];
+  for (const key of keys) {
+    if (!isParamKey(key)) {
+      throw invalidField(`${field} key`, `1 to ${MAX_PARAM_KEY_LENGTH} characters long`, key);
+    }
+    const v = value[key];
+    if (!isParamValue(v)) throw invalidField(`${field}.${key}`, PARAM_VALUE_EXPECTED, v);
+    entries.push([key, v]);
+  }
+  // fromEntries defines own properties, so a "__proto__" key stays a plain key.
+  return Object.freeze(Object.fromEntries(entries));
+}
+
+/**
+ * Validates a request's cost: absent means 1; otherwise a finite number
+ * greater than 0 (fractions allowed) and at most 1e9.
+ */
+export function parseCost(value: unknown, field = 'cost'): number {
+  if (value === undefined) return 1;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_COST) {
+    throw invalidField(field, `a number greater than 0 and at most ${MAX_COST}`, value);
+  }
+  return value;
+}

@@ -1,0 +1,160 @@
+import test from 'ava';
+import { gcraPeek, gcraRefund, gcraTake, InputError } from '../../lib/index.ts';
+import type { GcraLimit, GcraState } from '../../lib/index.ts';
+
+const EPOCH = 1_764_000_000_000; // a realistic wall-clock ms, where float error is largest
+
+/** Takes cost-1 requests at `now` until one is denied; returns how many passed. */
+function drain(state: GcraState, limit: GcraLimit, now: number): number {
+  let n = 0;
+  while (gcraTake(state, limit, now, 1).allow) n++;
+  return n;
+}
+
+test('gcra - burst then steady rate', (t) => {
+  const limit = { rate: 10, periodMs: 1000, burst: 5 }; // T = 100 ms
+  const s: GcraState = { tat: 0 };
+  for (let i = 0; i < 5; i++) {
+    const d = gcraTake(s, limit, EPOCH, 1);
+    t.true(d.allow);
+    t.is(d.remaining, 4 - i);
+    t.is(d.retryAfterMs, 0);
+  }
+  const denied = gcraTake(s, limit, EPOCH, 1);
+  t.deepEqual(denied, { allow: false, remaining: 0, retryAfterMs: 100, resetAfterMs: 500 });
+  t.false(gcraTake(s, limit, EPOCH + 99, 1).allow);
+  t.true(gcraTake(s, limit, EPOCH + 100, 1).allow);
+  t.false(gcraTake(s, limit, EPOCH + 100, 1).allow);
+  t.true(gcraTake(s, limit, EPOCH + 200, 1).allow);
+});
+
+for (const [rate, periodMs, burst] of [
+  [10, 1000, 5],
+  [3, 1000, 4], // T = 333.33... ms, not an integer
+  [7, 60_000, 1],
+  [1000, 1000, 50], // T = 1 ms
+] as const) {
+  test(`gcra - greedy client over 10 s gets exactly burst + elapsed/T (rate ${rate}/${periodMs}ms, burst ${burst})`, (t) => {
+    const limit = { rate, periodMs, burst };
+    const T = periodMs / rate;
+    const s: GcraState = { tat: 0 };
+    let allowed = 0;
+    for (let ms = 0; ms <= 10_000; ms++) allowed += drain(s, limit, EPOCH + ms);
+    t.is(allowed, burst + Math.floor(10_000 / T));
+  });
+}
+
+test('gcra - no rounding drift over long busy runs at epoch-sized times', (t) => {
+  // T = 1000/0.7 and 60000/9 round the same way on every addition at ~1.8e12 ms;
+  // without compensated addition the last cell of each run comes 1 ms late.
+  for (const limit of [
+    { rate: 0.7, periodMs: 1000, burst: 2 },
+    { rate: 9, periodMs: 60_000, burst: 100 },
+  ]) {
+    const s: GcraState = { tat: 0 };
+    let allowed = 0;
+    for (let ms = 0; ms <= 200_000; ms++) allowed += drain(s, limit, EPOCH + 123 + ms);
+    t.is(allowed, limit.burst + (200_000 * limit.rate) / limit.periodMs, JSON.stringify(limit));
+  }
+});
+
+test('gcra - retryAfterMs is exact: one ms earlier still fails, at it the request passes', (t) => {
+  const limit = { rate: 4, periodMs: 1000, burst: 2 }; // T = 250
+  const s: GcraState = { tat: 0 };
+  t.is(drain(s, limit, EPOCH), 2);
+  const d = gcraTake(s, limit, EPOCH + 30, 1);
+  t.is(d.retryAfterMs, 220);
+  t.false(gcraTake(s, limit, EPOCH + 30 + 219, 1).allow);
+  t.true(gcraTake(s, limit, EPOCH + 30 + 220, 1).allow);
+});
+
+test('gcra - cost above 1 takes that many cells', (t) => {
+  const limit = { rate: 10, periodMs: 1000, burst: 10 };
+  const s: GcraState = { tat: 0 };
+  t.like(gcraTake(s, limit, 0, 4), { allow: true, remaining: 6 });
+  t.like(gcraTake(s, limit, 0, 4), { allow: true, remaining: 2 });
+  t.deepEqual(gcraTake(s, limit, 0, 4), { allow: false, remaining: 2, retryAfterMs: 200, resetAfterMs: 800 });
+  t.like(gcraTake(s, limit, 0, 2), { allow: true, remaining: 0 });
+  t.like(gcraTake(s, limit, 0, 0.5), { allow: false, retryAfterMs: 50 });
+});
+
+test('gcra - a cost above burst never passes and consumes nothing', (t) => {
+  const limit = { rate: 10, periodMs: 1000, burst: 5 };
+  const s: GcraState = { tat: 0 };
+  for (const now of [0, 1_000, 1_000_000]) {
+    t.deepEqual(gcraTake(s, limit, now, 6), {
+      allow: false,
+      remaining: 5,
+      retryAfterMs: -1,
+      resetAfterMs: 0,
+    });
+  }
+  t.is(s.tat, 0);
+  t.true(gcraTake(s, limit, 1_000_000, 5).allow);
+});
+
+test('gcra - refills to the full burst after idling for resetAfterMs', (t) => {
+  const limit = { rate: 2, periodMs: 1000, burst: 6 }; // T = 500
+  const s: GcraState = { tat: 0 };
+  t.is(drain(s, limit, EPOCH), 6);
+  const full = gcraPeek(s, limit, EPOCH, 0);
+  t.is(full.resetAfterMs, 3000);
+  t.is(gcraPeek(s, limit, EPOCH + 2999, 0).remaining, 5);
+  t.deepEqual(gcraPeek(s, limit, EPOCH + 3000, 0), {
+    allow: true,
+    remaining: 6,
+    retryAfterMs: 0,
+    resetAfterMs: 0,
+  });
+  t.is(drain(s, limit, EPOCH + 60_000), 6); // idle longer never gives more than burst
+});
+
+test('gcra - peek answers like take and never mutates', (t) => {
+  const limit = { rate: 10, periodMs: 1000, burst: 3 };
+  const s: GcraState = { tat: 0 };
+  for (let i = 0; i < 5; i++) {
+    const before = s.tat;
+    const peeked = gcraPeek(s, limit, 50, 1);
+    t.is(s.tat, before);
+    t.deepEqual(gcraTake(s, limit, 50, 1), peeked);
+  }
+});
+
+test('gcra - refund makes a request denied elsewhere consume nothing', (t) => {
+  const limit = { rate: 10, periodMs: 1000, burst: 3 };
+  const s: GcraState = { tat: 0 };
+  t.true(gcraTake(s, limit, EPOCH, 1).allow);
+  const afterOne = s.tat;
+  t.true(gcraTake(s, limit, EPOCH + 10, 1).allow);
+  gcraRefund(s, limit, EPOCH + 20, 1);
+  t.is(s.tat, afterOne);
+  t.is(drain(s, limit, EPOCH + 20), 2);
+  // A refund after the bucket drained past the request leaves it full, not over-full.
+  gcraRefund(s, limit, EPOCH + 10_000, 1);
+  t.is(drain(s, limit, EPOCH + 10_000), 3);
+  gcraRefund(s, limit, EPOCH + 20_000, 3);
+  t.is(drain(s, limit, EPOCH + 20_000), 3);
+});
+
+test('gcra - no double burst at a period boundary (unlike a fixed window)', (t) => {
+  const limit = { rate: 10, periodMs: 1000, burst: 10 };
+  const s: GcraState = { tat: 0 };
+  t.is(drain(s, limit, 999), 10);
+  t.is(drain(s, limit, 1000), 0); // a fixed 1 s window would allow 10 more here
+  t.is(drain(s, limit, 1098), 0);
+  t.is(drain(s, limit, 1099), 1);
+  // Across any 1 s span, at most burst + rate passes.
+  let inSpan = 10 + 1;
+  for (let ms = 1100; ms < 1999; ms++) inSpan += drain(s, limit, ms);
+  t.true(inSpan <= 20, `${inSpan} passed in [999, 1999)`);
+});
+
+test('gcra - a bad cost is an InputError', (t) => {
+  const limit = { rate: 10, periodMs: 1000, burst: 10 };
+  for (const cost of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+    t.throws(() => gcraTake({ tat: 0 }, limit, 0, cost), {
+      instanceOf: InputError,
+      message: /^cost must be/,
+    });
+  }
+});
