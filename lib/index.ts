@@ -14,3 +14,55 @@ export {
 
 export type { Clock, TimerHandle } from './clock.ts';
 export type { ErrorBody, HeadroomErrorInit } from './errors.ts';
+
+// Throttling core: durations, params, GCRA, rules, placement, behaviour window.
+export { parseDurationMs, isoDateTimeMs } from './duration.ts';
+export {
+  parseParams,
+  parseCost,
+  isPlainObject,
+  isParamValue,
+  isParamKey,
+  MAX_PARAM_KEYS,
+  MAX_PARAM_KEY_LENGTH,
+  MAX_PARAM_STRING_LENGTH,
+  MAX_COST,
+} from './params.ts';
+export { gcraTake, gcraPeek, gcraRefund, gcraInitialState } from './gcra.ts';
+export { RuleMode, parseRule, compileRule } from './rules.ts';
+export { ruleApplies, tokenKeyOf, ruleIdOfToken, RuleSet } from './rule-set.ts';
+export { Placement, ownerOf } from './placement.ts';
+export { BehaviourWindow, defaultWindowOptions, compileWindowOptions } from './window.ts';
+export { fnv1a32, fmix32, hash32 } from './hash.ts';
+
+export type { ParamValue, Params } from './params.ts';
+export type { GcraLimit, GcraState, GcraDecision } from './gcra.ts';
+export type { RuleSpec, CompiledRule, TokenKey } from './rules.ts';
+export type { BucketCounts, WindowOptions, WindowSnapshot, RingSnapshot, Resolution } from './window.ts';
+
+// Check path: API request validation, combining per-token decisions, options.
+export {
+  parseJsonPayload,
+  payloadTooLarge,
+  parseCheckRequest,
+  parseBatchRequest,
+  parseIdRequest,
+  parseEmptyRequest,
+  rejectUnknown,
+  MAX_BATCH,
+} from './api-schema.ts';
+export { combineDecisions } from './decide.ts';
+export {
+  compileOptions,
+  optString,
+  optNullableString,
+  optInt,
+  optNullableInt,
+  optBool,
+  optDurationMs,
+  optOneOf,
+} from './options.ts';
+
+export type { CheckRequest } from './api-schema.ts';
+export type { RuleDecision, CheckReply, Combined } from './decide.ts';
+export type { OptionParser, OptionSchema } from './options.ts';

@@ -1,0 +1,175 @@
+/**
+ * Throughput and latency of `headroom.v1.check` over NATS against a 3-node
+ * cluster, beside a bare NATS echo responder (3 processes in a queue group)
+ * measured in the same run with the same client and concurrency.
+ *
+ *   ops/run node --import tsx bench/check-nats.ts [--seconds 5] [--concurrency 64]
+ *
+ * Phase 1 (closed loop, `concurrency` requests in flight) gives the maximum
+ * throughput of each; phase 2 (open loop at half of that maximum) gives the
+ * latency a service sees at a sustainable load. Targets: Headroom >= 0.5x
+ * the echo's throughput, p99 < 3 ms at half the maximum rate.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { connect } from 'nats';
+import type { NatsConnection } from 'nats';
+import { startNatsServer } from '../test/helpers/nats-server.ts';
+import { startNodeProcess } from '../test/helpers/node-process.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    concurrency: { type: 'string', default: '64' },
+    users: { type: 'string', default: '1000' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const CONCURRENCY = Number(values.concurrency);
+const USERS = Number(values.users);
+
+interface Result {
+  rps: number;
+  p50: number;
+  p99: number;
+  n: number;
+  errors: number;
+}
+
+const quantile = (sorted: number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+
+function summarise(lat: number[], seconds: number, errors: number): Result {
+  lat.sort((a, b) => a - b);
+  return {
+    rps: lat.length / seconds,
+    p50: quantile(lat, 0.5),
+    p99: quantile(lat, 0.99),
+    n: lat.length,
+    errors,
+  };
+}
+
+type Payload = () => string;
+
+async function closedLoop(nc: NatsConnection, subject: string, payload: Payload): Promise<Result> {
+  const lat: number[] = [];
+  let errors = 0;
+  const end = performance.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        try {
+          const m = await nc.request(subject, payload(), { timeout: 5000 });
+          if (m.data.length === 0 || m.string().includes('"error"')) errors++;
+          lat.push(performance.now() - t0);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return summarise(lat, SECONDS, errors);
+}
+
+async function openLoop(nc: NatsConnection, subject: string, payload: Payload, rps: number): Promise<Result> {
+  const lat: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const total = Math.floor(rps * SECONDS);
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rps;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const t0 = performance.now();
+    pending.push(
+      nc.request(subject, payload(), { timeout: 5000 }).then(
+        () => void lat.push(performance.now() - t0),
+        () => void errors++,
+      ),
+    );
+  }
+  await Promise.all(pending);
+  return summarise(lat, (performance.now() - start) / 1000, errors);
+}
+
+const nats = await startNatsServer();
+const children: Array<{ stop(): Promise<unknown> }> = [];
+try {
+  const nodes = await Promise.all(
+    ['b1', 'b2', 'b3'].map((id) =>
+      startNodeProcess({
+        nodeId: id,
+        args: ['--nats', nats.url, '--data-dir', `/tmp/headroom-bench-${id}`, '--log-level', 'error'],
+      }),
+    ),
+  );
+  children.push(...nodes);
+  const echoPath = fileURLToPath(new URL('./echo-responder.ts', import.meta.url));
+  for (let i = 0; i < 3; i++) {
+    const child = spawn(process.execPath, ['--import', 'tsx', echoPath, nats.url], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((r) => child.stdout.once('data', () => r()));
+    children.push({
+      stop: () =>
+        new Promise((r) => {
+          child.once('exit', r);
+          child.kill('SIGTERM');
+        }),
+    });
+  }
+  const nc = await connect({ servers: nats.url });
+  await nc.request(
+    'headroom.v1.rules.put',
+    JSON.stringify({ id: 'per-user', key: ['user'], rate: 1_000_000, period: '1s' }),
+  );
+  await new Promise((r) => setTimeout(r, 2000)); // membership and rules settle
+
+  let u = 0;
+  const check: Payload = () => `{"params":{"user":"u${u++ % USERS}","op":"GetItem"}}`;
+  const echo: Payload = check; // same request bytes to both
+
+  // Warm up both paths (JIT, actor activation) before measuring.
+  for (let i = 0; i < 2000; i++) await nc.request('headroom.v1.check', check());
+  for (let i = 0; i < 2000; i++) await nc.request('bench.echo', echo());
+
+  const hMax = await closedLoop(nc, 'headroom.v1.check', check);
+  const eMax = await closedLoop(nc, 'bench.echo', echo);
+  const hHalf = await openLoop(nc, 'headroom.v1.check', check, hMax.rps / 2);
+  const eHalf = await openLoop(nc, 'bench.echo', echo, hMax.rps / 2);
+  await nc.close();
+
+  const f = (n: number, d = 0): string => n.toFixed(d);
+  console.log(
+    `check over NATS, 3 nodes, ${CONCURRENCY} in flight, ${SECONDS} s per phase, ${USERS} tokens, Node ${process.version}`,
+  );
+  console.log('phase                      | headroom          | nats echo (peer)  | ratio');
+  console.log(
+    `max throughput (req/s)     | ${f(hMax.rps).padEnd(17)} | ${f(eMax.rps).padEnd(17)} | ${f(hMax.rps / eMax.rps, 2)}x`,
+  );
+  console.log(
+    `latency at max  p50 / p99  | ${f(hMax.p50, 2)} / ${f(hMax.p99, 2)} ms`.padEnd(46) +
+      `| ${f(eMax.p50, 2)} / ${f(eMax.p99, 2)} ms`.padEnd(20) +
+      `| ${f(hMax.p99 / eMax.p99, 2)}x p99`,
+  );
+  console.log(
+    `at ${f(hMax.rps / 2)} req/s p50 / p99`.padEnd(27) +
+      `| ${f(hHalf.p50, 2)} / ${f(hHalf.p99, 2)} ms`.padEnd(20) +
+      `| ${f(eHalf.p50, 2)} / ${f(eHalf.p99, 2)} ms`.padEnd(20) +
+      `| ${f(hHalf.p99 / eHalf.p99, 2)}x p99`,
+  );
+  console.log(
+    `errors                     | ${hMax.errors + hHalf.errors}`.padEnd(47) +
+      `| ${eMax.errors + eHalf.errors}`,
+  );
+  console.log(
+    `targets: throughput ratio >= 0.5 (${hMax.rps / eMax.rps >= 0.5 ? 'met' : 'NOT met'}), p99 at half rate < 3 ms (${hHalf.p99 < 3 ? 'met' : 'NOT met'})`,
+  );
+} finally {
+  await Promise.all(children.map((c) => c.stop()));
+  await nats.stop();
+}

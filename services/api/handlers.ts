@@ -1,0 +1,130 @@
+/**
+ * The v1 API's operations, shared by the NATS and HTTP front ends. Each takes
+ * the decoded body and returns the reply object; `handle` turns any failure
+ * into the structured `{error}` reply, so a bad request never stops a node.
+ */
+import type { ServiceBroker } from 'moleculer';
+import type { Context as OtelContext } from '@opentelemetry/api';
+import {
+  ErrorCode,
+  InputError,
+  parseBatchRequest,
+  parseCheckRequest,
+  parseEmptyRequest,
+  parseIdRequest,
+  parseJsonPayload,
+  parseRule,
+  toHeadroomError,
+} from '../../lib/index.ts';
+import type { ErrorBody } from '../../lib/index.ts';
+import type { Gateway } from '../gateway.ts';
+import { ACTOR_SERVICE } from '../placement-tracker.ts';
+import type { PlacementTracker } from '../placement-tracker.ts';
+import type { RuleStore } from '../rules/rule-store.ts';
+
+export const Operation = [
+  'check',
+  'check.batch',
+  'rules.put',
+  'rules.get',
+  'rules.list',
+  'rules.delete',
+  'status',
+] as const;
+export type Operation = (typeof Operation)[number];
+
+export interface ApiDeps {
+  broker: ServiceBroker;
+  gateway: Gateway;
+  rules: RuleStore;
+  tracker: PlacementTracker;
+  maxPayloadBytes: number;
+}
+
+export interface StatusNode {
+  id: string;
+  actors: number | null;
+  error?: string;
+}
+
+type Handler = (body: unknown, trace: OtelContext) => Promise<unknown>;
+
+export class Api {
+  readonly #deps: ApiDeps;
+  readonly #ops: Record<Operation, Handler>;
+
+  constructor(deps: ApiDeps) {
+    this.#deps = deps;
+    this.#ops = {
+      check: async (body, trace) => (await deps.gateway.check([parseCheckRequest(body)], trace))[0],
+      'check.batch': async (body, trace) => ({
+        results: await deps.gateway.check(parseBatchRequest(body), trace),
+      }),
+      'rules.put': async (body) => ({ rule: await deps.rules.put(parseRule(body)) }),
+      'rules.get': async (body) => {
+        const id = parseIdRequest(body);
+        const rule = deps.rules.get(id);
+        if (rule === undefined) {
+          throw new InputError(ErrorCode.NotFound, `id names no rule, got ${JSON.stringify(id)}`, {
+            field: 'id',
+            value: id,
+          });
+        }
+        return { rule };
+      },
+      'rules.list': async (body) => {
+        parseEmptyRequest(body);
+        return { rules: [...deps.rules.list()].sort((a, b) => a.id.localeCompare(b.id)) };
+      },
+      'rules.delete': async (body) => ({ deleted: await deps.rules.delete(parseIdRequest(body)) }),
+      status: async (body) => {
+        parseEmptyRequest(body);
+        return { nodes: await this.status() };
+      },
+    };
+  }
+
+  /** Runs one operation on a raw payload; never throws. */
+  async handle(op: string, payload: Uint8Array | string, trace: OtelContext): Promise<unknown> {
+    try {
+      const handler = (this.#ops as Record<string, Handler | undefined>)[op];
+      if (handler === undefined) {
+        throw new InputError(
+          ErrorCode.NotFound,
+          `operation must be one of ${Operation.join(', ')}, got ${JSON.stringify(op)}`,
+          {
+            field: 'subject',
+            value: op,
+          },
+        );
+      }
+      return await handler(parseJsonPayload(payload, this.#deps.maxPayloadBytes), trace);
+    } catch (err) {
+      const e = toHeadroomError(err);
+      if (e.code === ErrorCode.Internal) this.#deps.broker.logger.error(`${op} failed:`, err);
+      return { error: e.toBody() };
+    }
+  }
+
+  /** Every live node with its live actor count; a node that does not answer is listed with its error. */
+  async status(): Promise<StatusNode[]> {
+    const { broker, tracker } = this.#deps;
+    const ids = new Set([...tracker.liveNodes, broker.nodeID]);
+    return await Promise.all(
+      [...ids].sort().map(async (id): Promise<StatusNode> => {
+        try {
+          const r = await broker.call<{ actors: number }, { limit: number }>(
+            `${ACTOR_SERVICE}.actors`,
+            { limit: 0 },
+            { nodeID: id, timeout: 1000 },
+          );
+          return { id, actors: r.actors };
+        } catch (err) {
+          return { id, actors: null, error: (err as Error).message };
+        }
+      }),
+    );
+  }
+}
+
+export type { ErrorBody };

@@ -1,0 +1,118 @@
+/**
+ * A node's options: defaults < moleculer.config.ts (`headroom` key) <
+ * HEADROOM_* environment variables < command-line flags.
+ */
+import { hostname } from 'node:os';
+import {
+  compileOptions,
+  optBool,
+  optDurationMs,
+  optInt,
+  optNullableInt,
+  optNullableString,
+  optOneOf,
+  optString,
+} from '../lib/index.ts';
+import type { OptionSchema } from '../lib/index.ts';
+
+export const LogLevel = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LogLevel)[number];
+
+export interface NodeOptions {
+  /** This node's id in the cluster. @default `<hostname>-<pid>` */
+  nodeId: string;
+  /** NATS server URL(s), comma-separated. Null runs embedded (local transporter, rules in a file, HTTP API). @default null */
+  natsUrl: string | null;
+  /** Everything this node writes locally (rules file in embedded mode, spools). @default "./data" */
+  dataDir: string;
+  /** Port of the HTTP API on `httpHost`; 0 picks a free one. Null turns it off. @default 7420 embedded, null with NATS */
+  httpPort: number | null;
+  /** @default "127.0.0.1" */
+  httpHost: string;
+  /** Open the Moleculer REPL with Headroom's commands. @default false */
+  repl: boolean;
+  /** Passivate a token actor after this long without a request. @default 300000 (5 min) */
+  actorIdleMs: number;
+  /** Most live token actors on this node; more evicts the least recently used. @default 100000 */
+  maxActors: number;
+  /** How long a gateway waits for a token's owner before re-routing. @default 1000 */
+  ownerTimeoutMs: number;
+  /** Moleculer heartbeat period; a node silent for 3 periods is taken as gone. @default 1000 */
+  heartbeatMs: number;
+  /** Largest accepted request payload. @default 65536 */
+  maxPayloadBytes: number;
+  /** @default "info" */
+  logLevel: LogLevel;
+  /** Moleculer namespace: nodes only see nodes of the same namespace. @default "headroom" */
+  namespace: string;
+  /** JetStream KV bucket holding the cluster's rules. @default "headroom_rules" */
+  rulesBucket: string;
+}
+
+export function defaultNodeOptions(): NodeOptions {
+  return {
+    nodeId: `${hostname()}-${process.pid}`,
+    natsUrl: null,
+    dataDir: './data',
+    httpPort: 7420,
+    httpHost: '127.0.0.1',
+    repl: false,
+    actorIdleMs: 300_000,
+    maxActors: 100_000,
+    ownerTimeoutMs: 1000,
+    heartbeatMs: 1000,
+    maxPayloadBytes: 65_536,
+    logLevel: 'info',
+    namespace: 'headroom',
+    rulesBucket: 'headroom_rules',
+  };
+}
+
+const schema: OptionSchema<NodeOptions> = {
+  nodeId: optString,
+  natsUrl: optNullableString,
+  dataDir: optString,
+  httpPort: optNullableInt(0, 65535),
+  httpHost: optString,
+  repl: optBool,
+  actorIdleMs: optDurationMs,
+  maxActors: optInt(1, 10_000_000),
+  ownerTimeoutMs: optDurationMs,
+  heartbeatMs: optDurationMs,
+  maxPayloadBytes: optInt(256, 1_048_576),
+  logLevel: optOneOf(LogLevel),
+  namespace: optString,
+  rulesBucket: optString,
+};
+
+/** Environment variable for each option: HEADROOM_NATS_URL, HEADROOM_NODE_ID, ... */
+export const envName = (key: string): string =>
+  `HEADROOM_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(schema)) {
+    const v = env[envName(key)];
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * Compiles the node's options from its sources. `config` is the `headroom`
+ * section of moleculer.config.ts; `flags` come from the command line.
+ */
+export function compileNodeOptions(
+  config: Record<string, unknown> | undefined,
+  env: NodeJS.ProcessEnv,
+  flags: Record<string, unknown> | undefined,
+): Readonly<NodeOptions> {
+  const defaults = defaultNodeOptions();
+  const envLayer = fromEnv(env);
+  // The HTTP API is on by default only when embedded; with NATS it needs asking for.
+  const clustered = [config, envLayer, flags].some(
+    (l) => l?.['natsUrl'] !== undefined && l['natsUrl'] !== null && l['natsUrl'] !== '',
+  );
+  if (clustered) defaults.httpPort = null;
+  return compileOptions('options', schema, defaults, config, envLayer, flags);
+}

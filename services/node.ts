@@ -1,0 +1,144 @@
+/**
+ * Assembles one Headroom node: a Moleculer broker (NATS transporter, or the
+ * local one when embedded), the rule store, the token actors, the gateway and
+ * the API front ends. `stop()` is the graceful leave: stop taking requests,
+ * hand every actor to its new owner, then leave the cluster.
+ */
+import { ServiceBroker } from 'moleculer';
+import type { BrokerOptions } from 'moleculer';
+import { connect } from 'nats';
+import type { NatsConnection } from 'nats';
+import { RuleSet, SystemClock, compileRule } from '../lib/index.ts';
+import type { Clock } from '../lib/index.ts';
+import { Api } from './api/handlers.ts';
+import { startHttpApi } from './api/http-api.ts';
+import type { HttpApi } from './api/http-api.ts';
+import { NatsApi } from './api/nats-api.ts';
+import { Gateway } from './gateway.ts';
+import type { NodeOptions } from './node-options.ts';
+import { PlacementTracker } from './placement-tracker.ts';
+import { replCommands } from './repl-commands.ts';
+import { FileRuleStore } from './rules/file-rule-store.ts';
+import { KvRuleStore } from './rules/kv-rule-store.ts';
+import type { RuleStore } from './rules/rule-store.ts';
+import { initTelemetry } from './telemetry.ts';
+import { ThrottleNode, throttleService } from './throttle-service.ts';
+
+export interface HeadroomNode {
+  readonly nodeId: string;
+  readonly broker: ServiceBroker;
+  readonly api: Api;
+  readonly throttle: ThrottleNode;
+  readonly rules: RuleStore;
+  /** Base URL of the HTTP API, when it runs. */
+  readonly httpUrl: string | undefined;
+  /** Graceful leave; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface StartNodeExtras {
+  /** Broker options from moleculer.config.ts; Headroom's own settings win. */
+  broker?: BrokerOptions;
+  clock?: Clock;
+}
+
+export async function startNode(
+  options: Readonly<NodeOptions>,
+  extras: StartNodeExtras = {},
+): Promise<HeadroomNode> {
+  const clock = extras.clock ?? new SystemClock();
+  const telemetry = initTelemetry(options.nodeId);
+  const heartbeatS = Math.max(1, Math.round(options.heartbeatMs / 1000));
+  const broker = new ServiceBroker({
+    logLevel: options.logLevel,
+    ...extras.broker,
+    namespace: options.namespace,
+    nodeID: options.nodeId,
+    transporter: options.natsUrl === null ? null : { type: 'NATS', options: { url: options.natsUrl } },
+    heartbeatInterval: heartbeatS,
+    heartbeatTimeout: heartbeatS * 3,
+    tracing: false,
+    skipProcessEventRegistration: true,
+    replOptions: { customCommands: replCommands() },
+  });
+
+  let nc: NatsConnection | undefined;
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    if (options.natsUrl !== null) {
+      nc = await connect({ servers: options.natsUrl.split(','), name: `headroom-api-${options.nodeId}` });
+    }
+    const rules: RuleStore =
+      nc === undefined
+        ? new FileRuleStore(options.dataDir)
+        : new KvRuleStore(nc, options.rulesBucket, broker.logger);
+    let ruleSet = new RuleSet([]);
+    await rules.start((specs) => {
+      ruleSet = new RuleSet(specs.map(compileRule));
+    });
+    stops.push(() => rules.stop());
+
+    const tracker = new PlacementTracker(broker, clock);
+    const throttle = new ThrottleNode({
+      broker,
+      tracker,
+      clock,
+      idleMs: options.actorIdleMs,
+      maxActors: options.maxActors,
+      ownerTimeoutMs: options.ownerTimeoutMs,
+    });
+    broker.createService(throttleService(throttle, tracker));
+    await broker.start();
+    stops.unshift(async () => {
+      await throttle.leave();
+      await broker.stop();
+    });
+
+    const gateway = new Gateway({
+      broker,
+      tracker,
+      clock,
+      rules: () => ruleSet,
+      ownerTimeoutMs: options.ownerTimeoutMs,
+    });
+    const api = new Api({ broker, gateway, rules, tracker, maxPayloadBytes: options.maxPayloadBytes });
+    // Let the REPL commands reach this node's parts.
+    (broker as unknown as { headroom: unknown }).headroom = { api, throttle, rules, tracker };
+
+    if (nc !== undefined) {
+      const natsApi = new NatsApi(nc, api);
+      natsApi.start();
+      stops.unshift(() => natsApi.drain());
+    }
+    let http: HttpApi | undefined;
+    if (options.httpPort !== null) {
+      http = await startHttpApi(api, options.httpHost, options.httpPort, options.maxPayloadBytes);
+      stops.unshift(() => http!.close());
+    }
+    if (nc !== undefined) {
+      const conn = nc;
+      stops.push(() => conn.drain());
+    }
+    stops.push(() => telemetry.shutdown());
+
+    let stopping: Promise<void> | undefined;
+    return {
+      nodeId: options.nodeId,
+      broker,
+      api,
+      throttle,
+      rules,
+      httpUrl: http?.url,
+      stop: () => (stopping ??= runAll(stops)),
+    };
+  } catch (err) {
+    await runAll(stops).catch(() => {});
+    if (nc !== undefined) await nc.close().catch(() => {});
+    await broker.stop().catch(() => {});
+    throw err;
+  }
+}
+
+async function runAll(steps: Array<() => Promise<void>>): Promise<void> {
+  for (const step of steps) await step();
+}

@@ -1,0 +1,45 @@
+/**
+ * Messages between nodes (Moleculer action params). Kept small: they are on
+ * the check path.
+ */
+import type { RuleMode, TokenKey } from '../lib/index.ts';
+import type { TokenActorSnapshot } from '../actors/index.ts';
+
+/** What the owner needs of a rule to run its token: the limit and the mode. */
+export interface RuleRef {
+  id: string;
+  rate: number;
+  periodMs: number;
+  burst: number;
+  mode: RuleMode;
+}
+
+export interface TakeItem {
+  token: TokenKey;
+  rule: RuleRef;
+  cost: number;
+}
+
+export interface TakeParams {
+  items: TakeItem[];
+  /** Set when a node passed the items on to the owner it sees; it is not passed on again. */
+  forwarded?: boolean;
+}
+
+export interface HandoffItem {
+  rule: RuleRef;
+  snapshot: TokenActorSnapshot;
+}
+
+export interface HandoffParams {
+  from: string;
+  items: HandoffItem[];
+  /** The sender has handed over everything it is going to. */
+  done: boolean;
+}
+
+/** Carrier of W3C trace context in Moleculer's ctx.meta. */
+export interface TraceMeta {
+  traceparent?: string;
+  tracestate?: string;
+}

@@ -1,0 +1,97 @@
+// Runs `headroom start` as a real child process, as a user would, and stops
+// exactly that process.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { connect } from 'nats';
+import type { NatsConnection } from 'nats';
+
+export const BIN = fileURLToPath(new URL('../../bin/headroom.js', import.meta.url));
+
+export interface NodeProcess {
+  id: string;
+  child: ChildProcess;
+  httpUrl: string | null;
+  /** Everything the process wrote, for failure messages. */
+  output(): string;
+  /** Sends `signal` and waits for the exit; resolves the exit code (null when killed). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface NodeProcessOptions {
+  nodeId: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodeProcess> {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'start', '--node-id', opts.nodeId, '--log-level', 'warn', ...(opts.args ?? [])],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
+  );
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const ready = await new Promise<{ httpUrl: string | null }>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`node ${opts.nodeId} not ready in 30 s:\n${out}`)),
+      30_000,
+    );
+    const onData = (): void => {
+      const line = out.split('\n').find((l) => l.startsWith('{"ready":true'));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        child.stdout.off('data', onData);
+        resolve(JSON.parse(line) as { httpUrl: string | null });
+      }
+    };
+    child.stdout.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`node ${opts.nodeId} exited with ${code} before ready:\n${out}`));
+    });
+  });
+  return {
+    id: opts.nodeId,
+    child,
+    httpUrl: ready.httpUrl,
+    output: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return await exited;
+    },
+  };
+}
+
+/** A plain NATS client, as an application would use one. */
+export async function client(url: string): Promise<NatsConnection> {
+  return await connect({ servers: url, name: 'headroom-test-client' });
+}
+
+/** Sends one API request and decodes the JSON reply. */
+export async function request<T = any>(
+  nc: NatsConnection,
+  subject: string,
+  body: unknown,
+  timeoutMs = 5000,
+): Promise<T> {
+  const data = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+  const msg = await nc.request(subject, data, { timeout: timeoutMs });
+  return JSON.parse(msg.string()) as T;
+}
+
+/** Polls `probe` until it returns true (a count-and-timeout latch, not a fixed sleep). */
+export async function waitUntil(
+  probe: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,265 @@
+// A real nats-server and three `headroom start` processes: the cluster-wide
+// count, rule propagation, graceful leave, crash, and rules that outlive
+// every node.
+import anyTest from 'ava';
+import type { TestFn } from 'ava';
+import type { NatsConnection } from 'nats';
+import { ownerOf } from '../../lib/index.ts';
+import { startNatsServer } from '../helpers/nats-server.ts';
+import type { NatsServer } from '../helpers/nats-server.ts';
+import { client, request, startNodeProcess, waitUntil } from '../helpers/node-process.ts';
+import type { NodeProcess } from '../helpers/node-process.ts';
+
+interface Ctx {
+  nats: NatsServer;
+  nodes: Map<string, NodeProcess>;
+  nc: NatsConnection;
+}
+const test = anyTest as TestFn<Ctx>;
+
+const IDS = ['n1', 'n2', 'n3'];
+
+async function startNode(t: { context: Ctx }, id: string): Promise<NodeProcess> {
+  const node = await startNodeProcess({
+    nodeId: id,
+    args: ['--nats', t.context.nats.url, '--data-dir', `/tmp/headroom-it-${id}`],
+  });
+  t.context.nodes.set(id, node);
+  return node;
+}
+
+/** Puts a rule, then waits until several answers in a row (so, very likely, every node) hold it. */
+async function putRule(nc: NatsConnection, rule: Record<string, unknown>): Promise<void> {
+  const put = await request(nc, 'headroom.v1.rules.put', rule);
+  if (put.error !== undefined) throw new Error(JSON.stringify(put.error));
+  let streak = 0;
+  await waitUntil(
+    async () => {
+      const r = await request(nc, 'headroom.v1.rules.get', { id: rule['id'] });
+      streak = JSON.stringify(r.rule) === JSON.stringify(put.rule) ? streak + 1 : 0;
+      return streak >= 9;
+    },
+    2000,
+    `rule ${String(rule['id'])} on every node`,
+  );
+}
+
+/** Waits until every answering node lists exactly `ids` as live. */
+async function settle(nc: NatsConnection, ids: string[]): Promise<void> {
+  let streak = 0;
+  await waitUntil(
+    async () => {
+      const r = await request<{ nodes: Array<{ id: string; actors: number | null }> }>(
+        nc,
+        'headroom.v1.status',
+        {},
+      );
+      const seen = r.nodes.filter((n) => n.actors !== null).map((n) => n.id);
+      streak = seen.length === ids.length && ids.every((id) => seen.includes(id)) ? streak + 1 : 0;
+      return streak >= 9; // several answers in a row, so (very likely) from every node
+    },
+    20_000,
+    `nodes ${ids.join(',')} to see each other`,
+  );
+}
+
+test.before(async (t) => {
+  t.context.nats = await startNatsServer();
+  t.context.nodes = new Map();
+  await Promise.all(IDS.map((id) => startNode(t, id)));
+  t.context.nc = await client(t.context.nats.url);
+  await settle(t.context.nc, IDS);
+});
+
+test.after.always(async (t) => {
+  await t.context.nc?.close();
+  await Promise.all([...(t.context.nodes?.values() ?? [])].map((n) => n.stop('SIGKILL')));
+  await t.context.nats?.stop();
+});
+
+test.serial(
+  'cluster - 500 concurrent checks through three nodes allow one burst plus the refill',
+  async (t) => {
+    const { nc } = t.context;
+    await putRule(nc, { id: 'per-user', key: ['user'], rate: 50, period: '1s', burst: 50 });
+
+    const started = performance.now();
+    const replies = await Promise.all(
+      Array.from({ length: 500 }, () =>
+        request(nc, 'headroom.v1.check', { params: { user: 'hot' } }, 10_000),
+      ),
+    );
+    const elapsedS = (performance.now() - started) / 1000;
+    const allowed = replies.filter((r) => r.allow === true).length;
+    const errors = replies.filter((r) => r.error !== undefined);
+    t.deepEqual(errors, []);
+    const bound = 50 + Math.ceil(elapsedS * 50);
+    t.log(`allowed ${allowed} of 500 in ${elapsedS.toFixed(3)} s; bound ${bound}`);
+    t.true(allowed >= 50, `at least the burst passes, got ${allowed}`);
+    t.true(allowed <= bound, `allowed ${allowed} > burst + refill ${bound}`);
+    const denied = replies.find((r) => r.allow === false);
+    t.like(denied, { rule: 'per-user', limit: 50, remaining: 0 });
+    t.true(denied.retryAfterMs > 0);
+    t.deepEqual(denied.tokens.length, 1);
+  },
+);
+
+test.serial('cluster - a rule put on one node is enforced by every node within a second', async (t) => {
+  const { nc } = t.context;
+  await request(nc, 'headroom.v1.rules.put', {
+    id: 'one-per-hour',
+    key: ['user'],
+    match: { op: 'Export' },
+    rate: 1,
+    period: '1h',
+    burst: 1,
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  // 40 users x 2 requests spread by the queue group over all three gateways.
+  const users = Array.from({ length: 40 }, (_, i) => `late-${i}`);
+  const first = await Promise.all(
+    users.map((u) => request(nc, 'headroom.v1.check', { params: { user: u, op: 'Export' } })),
+  );
+  const second = await Promise.all(
+    users.map((u) => request(nc, 'headroom.v1.check', { params: { user: u, op: 'Export' } })),
+  );
+  t.true(first.every((r) => r.allow === true));
+  t.deepEqual(
+    second.map((r) => [r.allow, r.rule]),
+    users.map(() => [false, 'one-per-hour']),
+  );
+});
+
+test.serial('cluster - a denied request consumes nothing from the other rules it matched', async (t) => {
+  const { nc } = t.context;
+  await putRule(nc, { id: 'op-wide', key: ['op'], match: { op: 'Scan' }, rate: 10, period: '1h', burst: 10 });
+  await putRule(nc, {
+    id: 'scan-free',
+    key: ['user'],
+    match: { op: 'Scan', tier: 'free' },
+    rate: 1,
+    period: '1h',
+    burst: 1,
+  });
+  const a = await request(nc, 'headroom.v1.check', { params: { user: 'greedy', op: 'Scan', tier: 'free' } });
+  t.like(a, { allow: true, rule: 'scan-free', remaining: 0 });
+  // greedy is now denied by scan-free; op-wide must not be charged for those denials.
+  for (let i = 0; i < 5; i++) {
+    const d = await request(nc, 'headroom.v1.check', {
+      params: { user: 'greedy', op: 'Scan', tier: 'free' },
+    });
+    t.like(d, { allow: false, rule: 'scan-free' });
+    t.is(d.tokens.length, 3); // scan-free, op-wide and the catch-all per-user
+  }
+  const other = await request(nc, 'headroom.v1.check', {
+    params: { user: 'paying', op: 'Scan', tier: 'paid' },
+  });
+  // op-wide has 10: greedy took 1, paying takes 1, so 8 remain (3 if denials were charged).
+  t.like(other, { allow: true, rule: 'op-wide', remaining: 8 });
+});
+
+test.serial(
+  'cluster - a graceful leave hands actors over and an over-limit token stays throttled',
+  async (t) => {
+    const { nc, nodes } = t.context;
+    await putRule(nc, {
+      id: 'five-per-hour',
+      key: ['user'],
+      match: { op: 'Leave' },
+      rate: 5,
+      period: '1h',
+      burst: 5,
+    });
+    const params = { user: 'leaver', op: 'Leave' };
+    const replies = [];
+    for (let i = 0; i < 7; i++) replies.push(await request(nc, 'headroom.v1.check', { params }));
+    t.is(replies.filter((r) => r.allow).length, 5);
+    const token = replies[0].tokens[0] as string;
+    const owner = ownerOf(token, [...nodes.keys()].sort())!;
+    t.log(`token ${token} is owned by ${owner}; stopping it with SIGTERM`);
+    const code = await nodes.get(owner)!.stop('SIGTERM');
+    nodes.delete(owner);
+    t.is(code, 0, 'graceful stop exits 0');
+    const after = await request(nc, 'headroom.v1.check', { params });
+    t.like(after, { allow: false, rule: 'five-per-hour', remaining: 0 });
+    t.true(after.retryAfterMs > 60_000, `still throttled for most of the hour, got ${after.retryAfterMs} ms`);
+    await settle(nc, [...nodes.keys()]);
+  },
+);
+
+test.serial('cluster - after a SIGKILL the other nodes answer every check', async (t) => {
+  const { nc, nodes } = t.context;
+  await putRule(nc, {
+    id: 'crash',
+    key: ['client'],
+    match: { op: 'Crash' },
+    rate: 1000,
+    period: '1s',
+    burst: 1000,
+  });
+  const victim = [...nodes.keys()][0]!;
+  let killedAt = Number.POSITIVE_INFINITY;
+  const answered: Array<{ sent: number; reply: any }> = [];
+  const lost: Array<{ sent: number; error: string }> = [];
+  let stop = false;
+  // 20 independent clients, so a request lost with the killed node stalls only its own.
+  let i = 0;
+  const load = Promise.all(
+    Array.from({ length: 20 }, async () => {
+      while (!stop) {
+        const sent = performance.now();
+        await request(
+          nc,
+          'headroom.v1.check',
+          { params: { client: `c${i++ % 50}`, op: 'Crash' } },
+          5000,
+        ).then(
+          (reply) => void answered.push({ sent, reply }),
+          (err: Error) => void lost.push({ sent, error: err.message }),
+        );
+      }
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  const exited = nodes.get(victim)!.stop('SIGKILL');
+  nodes.delete(victim);
+  await exited;
+  killedAt = performance.now();
+  await new Promise((r) => setTimeout(r, 4000));
+  stop = true;
+  await load;
+  const after = answered.filter((a) => a.sent >= killedAt);
+  t.log(
+    `${answered.length} checks answered around the crash of ${victim} (${after.length} sent after it); ${lost.length} requests were in flight on the killed node`,
+  );
+  // A request already delivered to the killed node's subscription dies with it (the client
+  // must retry on timeout); every request sent after the kill is answered by the others.
+  t.deepEqual(
+    lost.filter((l) => l.sent >= killedAt),
+    [],
+  );
+  t.deepEqual(
+    answered.filter((a) => a.reply.error !== undefined).map((a) => a.reply.error),
+    [],
+  );
+  t.true(after.length > 100);
+  t.deepEqual(
+    after.filter((a) => a.reply.allow !== true).map((a) => a.reply),
+    [],
+  );
+});
+
+test.serial('cluster - rules live in JetStream KV and outlive a restart of every node', async (t) => {
+  const { nodes, nc } = t.context;
+  await Promise.all([...nodes.values()].map((n) => n.stop('SIGTERM')));
+  nodes.clear();
+  await startNode(t, 'n4');
+  await settle(nc, ['n4']);
+  const { rules } = await request(nc, 'headroom.v1.rules.list', {});
+  t.deepEqual(
+    rules.map((r: { id: string }) => r.id),
+    ['crash', 'five-per-hour', 'one-per-hour', 'op-wide', 'per-user', 'scan-free'],
+  );
+  t.like(await request(nc, 'headroom.v1.rules.delete', { id: 'crash' }), { deleted: true });
+  t.like(await request(nc, 'headroom.v1.rules.delete', { id: 'crash' }), { deleted: false });
+});
