@@ -1,0 +1,48 @@
+import test from 'ava';
+import { combineDecisions } from '../../lib/index.ts';
+import type { RuleDecision } from '../../lib/index.ts';
+
+const d = (
+  ruleId: string,
+  allow: boolean,
+  remaining: number,
+  retryAfterMs = 0,
+  mode: 'enforce' | 'shadow' = 'enforce',
+): RuleDecision => ({
+  token: `${ruleId}|k=v`,
+  ruleId,
+  mode,
+  allow,
+  limit: 10,
+  remaining,
+  retryAfterMs,
+});
+
+test('decide - allowed when every enforce rule allows; reports the tightest rule', (t) => {
+  const { reply, refunds } = combineDecisions([d('wide', true, 9), d('tight', true, 2)]);
+  t.like(reply, { allow: true, rule: 'tight', remaining: 2, retryAfterMs: 0 });
+  t.deepEqual(reply.tokens, ['wide|k=v', 'tight|k=v']);
+  t.deepEqual(refunds, []);
+});
+
+test('decide - one denial denies, waits for the slowest denier, and refunds every token that took budget', (t) => {
+  const { reply, refunds } = combineDecisions([
+    d('a', true, 5),
+    d('b', false, 0, 300),
+    d('c', false, 0, 900),
+    d('s', true, 1, 0, 'shadow'),
+  ]);
+  t.like(reply, { allow: false, rule: 'c', retryAfterMs: 900 });
+  t.deepEqual(refunds, [0, 3]);
+});
+
+test('decide - a request that can never pass reports -1, shadow rules never deny', (t) => {
+  t.like(combineDecisions([d('a', false, 0, 50), d('b', false, 0, -1)]).reply, {
+    rule: 'b',
+    retryAfterMs: -1,
+  });
+  const shadow = combineDecisions([d('s', false, 0, 100, 'shadow')]);
+  t.like(shadow.reply, { allow: true, rule: null, limit: null, remaining: null });
+  t.deepEqual(shadow.reply.shadowDenied, ['s']);
+  t.like(combineDecisions([]).reply, { allow: true, rule: null, tokens: [] });
+});
