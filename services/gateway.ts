@@ -6,14 +6,15 @@
  */
 import type { ServiceBroker } from 'moleculer';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { Context as OtelContext } from '@opentelemetry/api';
+import type { Context as OtelContext, Span } from '@opentelemetry/api';
 import { ErrorCode, HeadroomError, StateError, combineDecisions, tokenKeyOf } from '../lib/index.ts';
 import type { CheckReply, CheckRequest, Clock, RuleDecision, RuleSet } from '../lib/index.ts';
 import { ACTOR_SERVICE } from './placement-tracker.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import { injectContext, tracer } from './telemetry.ts';
 import { refOf } from './throttle-service.ts';
-import type { TakeItem, TakeParams } from './wire.ts';
+import type { ThrottleNode } from './throttle-service.ts';
+import type { RefundParams, TakeItem, TakeMeta, TakePart, TakeParams } from './wire.ts';
 
 export interface GatewayDeps {
   broker: ServiceBroker;
@@ -22,6 +23,21 @@ export interface GatewayDeps {
   rules: () => RuleSet;
   /** How long to wait for an owner before routing around it. */
   ownerTimeoutMs: number;
+  /** This node's own actors, reached without a Moleculer round trip. */
+  local: ThrottleNode;
+}
+
+interface Waiter {
+  resolve: (decisions: RuleDecision[]) => void;
+  reject: (err: unknown) => void;
+  span: Span;
+}
+
+/** Parts waiting for the next flush to one owner. */
+interface Batch {
+  parts: TakePart[];
+  traces: Array<Record<string, string>>;
+  waiters: Waiter[];
 }
 
 /** Moleculer errors that mean "that node did not answer": route around it and retry. */
@@ -41,6 +57,7 @@ const ATTEMPTS = 3;
 
 export class Gateway {
   readonly #deps: GatewayDeps;
+  readonly #batches = new Map<string, Batch>();
 
   constructor(deps: GatewayDeps) {
     this.#deps = deps;
@@ -77,7 +94,7 @@ export class Gateway {
         for (const k of combined.refunds) refunds.push(items[idx[k]!]!);
         return combined.reply;
       });
-      if (refunds.length > 0) await this.#refund(refunds, ctx);
+      if (refunds.length > 0) await this.#refund(refunds);
       if (replies.length === 1) span.setAttribute('headroom.allow', replies[0]!.allow);
       return replies;
     } catch (err) {
@@ -89,7 +106,7 @@ export class Gateway {
     }
   }
 
-  /** Sends each owner its items in one call; re-routes around owners that do not answer. */
+  /** Sends each owner its items; re-routes around owners that do not answer. */
   async #take(items: TakeItem[], ctx: OtelContext, attempt = 1): Promise<RuleDecision[]> {
     const out = new Array<RuleDecision>(items.length);
     await Promise.all(
@@ -97,7 +114,7 @@ export class Gateway {
         const part = idx.map((i) => items[i]!);
         let res: RuleDecision[];
         try {
-          res = await this.#callOwner<RuleDecision[]>('take', owner, { items: part }, ctx);
+          res = await this.#enqueue(owner, part, ctx);
         } catch (err) {
           if (!isUnreachable(err) || attempt >= ATTEMPTS) throw wrapCallError(err, owner);
           // The owner is gone or stuck: route around it for a while (a real departure
@@ -111,13 +128,79 @@ export class Gateway {
     return out;
   }
 
-  async #refund(items: TakeItem[], ctx: OtelContext): Promise<void> {
+  /**
+   * Queues one check's items for `owner`. Every part queued for the same owner
+   * in one turn of the event loop travels in one message: under load this
+   * turns N inter-node round trips into one.
+   */
+  #enqueue(owner: string, items: TakeItem[], ctx: OtelContext): Promise<RuleDecision[]> {
+    const span = tracer().startSpan(
+      'headroom.route.take',
+      { kind: SpanKind.CLIENT, attributes: { 'headroom.owner': owner, 'headroom.tokens': items.length } },
+      ctx,
+    );
+    return new Promise<RuleDecision[]>((resolve, reject) => {
+      let batch = this.#batches.get(owner);
+      if (batch === undefined) {
+        batch = { parts: [], traces: [], waiters: [] };
+        this.#batches.set(owner, batch);
+        setImmediate(() => this.#flush(owner));
+      }
+      batch.parts.push({ items });
+      batch.traces.push(injectContext(trace.setSpan(ctx, span)));
+      batch.waiters.push({ resolve, reject, span });
+    });
+  }
+
+  #flush(owner: string): void {
+    const batch = this.#batches.get(owner);
+    if (batch === undefined) return;
+    this.#batches.delete(owner);
+    const { broker, local } = this.#deps;
+    const params: TakeParams = { parts: batch.parts };
+    const meta: TakeMeta = { traces: batch.traces };
+    // The owner is this node: no Moleculer round trip at all.
+    const call =
+      owner === broker.nodeID
+        ? local.take(params, meta)
+        : broker.call<RuleDecision[][], TakeParams>(`${ACTOR_SERVICE}.take`, params, {
+            nodeID: owner,
+            timeout: this.#deps.ownerTimeoutMs,
+            retries: 0,
+            meta,
+          });
+    call.then(
+      (results) =>
+        batch.waiters.forEach((w, i) => {
+          w.span.end();
+          w.resolve(results[i]!);
+        }),
+      (err: unknown) =>
+        batch.waiters.forEach((w) => {
+          w.span.recordException(err as Error);
+          w.span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+          w.span.end();
+          w.reject(err);
+        }),
+    );
+  }
+
+  async #refund(items: TakeItem[]): Promise<void> {
+    const { broker, local } = this.#deps;
     await Promise.all(
-      [...this.#groupByOwner(items)].map(([owner, idx]) =>
-        this.#callOwner('refund', owner, { items: idx.map((i) => items[i]!) }, ctx).catch((err: unknown) =>
-          this.#deps.broker.logger.warn(`refund on ${owner} failed: ${(err as Error).message}`),
-        ),
-      ),
+      [...this.#groupByOwner(items)].map(async ([owner, idx]) => {
+        const params: RefundParams = { items: idx.map((i) => items[i]!) };
+        try {
+          if (owner === broker.nodeID) await local.refund(params.items);
+          else
+            await broker.call(`${ACTOR_SERVICE}.refund`, params, {
+              nodeID: owner,
+              timeout: this.#deps.ownerTimeoutMs,
+            });
+        } catch (err) {
+          broker.logger.warn(`refund on ${owner} failed: ${(err as Error).message}`);
+        }
+      }),
     );
   }
 
@@ -136,36 +219,6 @@ export class Gateway {
       else g.push(i);
     });
     return groups;
-  }
-
-  async #callOwner<R>(
-    action: 'take' | 'refund',
-    owner: string,
-    params: TakeParams,
-    ctx: OtelContext,
-  ): Promise<R> {
-    const span = tracer().startSpan(
-      `headroom.route.${action}`,
-      {
-        kind: SpanKind.CLIENT,
-        attributes: { 'headroom.owner': owner, 'headroom.tokens': params.items.length },
-      },
-      ctx,
-    );
-    try {
-      return await this.#deps.broker.call<R, TakeParams>(`${ACTOR_SERVICE}.${action}`, params, {
-        nodeID: owner,
-        timeout: this.#deps.ownerTimeoutMs,
-        retries: 0,
-        meta: injectContext(trace.setSpan(ctx, span)),
-      });
-    } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-      throw err;
-    } finally {
-      span.end();
-    }
   }
 }
 

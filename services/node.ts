@@ -100,6 +100,7 @@ export async function startNode(
       clock,
       rules: () => ruleSet,
       ownerTimeoutMs: options.ownerTimeoutMs,
+      local: throttle,
     });
     const api = new Api({ broker, gateway, rules, tracker, maxPayloadBytes: options.maxPayloadBytes });
     // Let the REPL commands reach this node's parts.

@@ -12,7 +12,16 @@ import type { Clock, CompiledRule, Placement, RuleDecision, TokenKey } from '../
 import { ACTOR_SERVICE } from './placement-tracker.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import { extractContext, tracer } from './telemetry.ts';
-import type { HandoffItem, HandoffParams, RuleRef, TakeItem, TakeParams, TraceMeta } from './wire.ts';
+import type {
+  HandoffItem,
+  HandoffParams,
+  RefundParams,
+  RuleRef,
+  TakeItem,
+  TakeMeta,
+  TakePart,
+  TakeParams,
+} from './wire.ts';
 
 /** How long a new owner waits for a leaving node's hand-off before it starts a token afresh. */
 const HANDOFF_WAIT_MS = 3000;
@@ -87,18 +96,48 @@ export class ThrottleNode {
     return rule;
   }
 
-  async take(params: TakeParams): Promise<RuleDecision[]> {
+  /** Runs every part's items on their actors; one decision list per part. */
+  async take(params: TakeParams, meta: TakeMeta = {}): Promise<RuleDecision[][]> {
     const self = this.#deps.broker.nodeID;
     const placement = this.#deps.tracker.placement;
     // A gateway with a stale view sent us tokens we no longer own: pass them on once.
     if (params.forwarded !== true && !this.#leaving) {
-      const elsewhere = params.items.some((it) => {
-        const o = placement.owner(it.token);
-        return o !== undefined && o !== self && !this.host.has(it.token);
-      });
-      if (elsewhere) return await this.#forward(params.items, placement);
+      const elsewhere = params.parts.some((part) =>
+        part.items.some((it) => {
+          const o = placement.owner(it.token);
+          return o !== undefined && o !== self && !this.host.has(it.token);
+        }),
+      );
+      if (elsewhere) {
+        const flat = await this.#forward(
+          params.parts.flatMap((p) => p.items),
+          placement,
+        );
+        let at = 0;
+        return params.parts.map((p) => flat.slice(at, (at += p.items.length)));
+      }
     }
-    return await Promise.all(params.items.map((it) => this.#takeOne(it)));
+    return await Promise.all(params.parts.map((part, i) => this.#takePart(part, meta.traces?.[i])));
+  }
+
+  async #takePart(part: TakePart, trace: Record<string, string> | undefined): Promise<RuleDecision[]> {
+    const span = tracer().startSpan(
+      'headroom.actor.take',
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'headroom.owner': this.#deps.broker.nodeID, 'headroom.tokens': part.items.length },
+      },
+      extractContext(trace),
+    );
+    try {
+      return await Promise.all(part.items.map((it) => this.#takeOne(it)));
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
   }
 
   async #takeOne(item: TakeItem): Promise<RuleDecision> {
@@ -141,11 +180,13 @@ export class ThrottleNode {
         const res =
           owner === self
             ? await Promise.all(part.map((it) => this.#takeOne(it)))
-            : await this.#deps.broker.call<RuleDecision[], TakeParams>(
-                `${ACTOR_SERVICE}.take`,
-                { items: part, forwarded: true },
-                { nodeID: owner, timeout: this.#deps.ownerTimeoutMs },
-              );
+            : (
+                await this.#deps.broker.call<RuleDecision[][], TakeParams>(
+                  `${ACTOR_SERVICE}.take`,
+                  { parts: [{ items: part }], forwarded: true },
+                  { nodeID: owner, timeout: this.#deps.ownerTimeoutMs },
+                )
+              )[0]!;
         idx.forEach((i, k) => (out[i] = res[k]!));
       }),
     );
@@ -269,30 +310,8 @@ export function throttleService(node: ThrottleNode, tracker: PlacementTracker): 
   return {
     name: ACTOR_SERVICE,
     actions: {
-      take: {
-        visibility: 'public',
-        async handler(ctx: Context<TakeParams, TraceMeta>): Promise<RuleDecision[]> {
-          const span = tracer().startSpan(
-            'headroom.actor.take',
-            {
-              kind: SpanKind.SERVER,
-              attributes: { 'headroom.node': ctx.nodeID ?? '', 'headroom.tokens': ctx.params.items.length },
-            },
-            extractContext(ctx.meta as Record<string, unknown>),
-          );
-          span.setAttribute('headroom.owner', ctx.broker.nodeID);
-          try {
-            return await node.take(ctx.params);
-          } catch (err) {
-            span.recordException(err as Error);
-            span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-            throw err;
-          } finally {
-            span.end();
-          }
-        },
-      },
-      refund: { handler: (ctx: Context<{ items: TakeItem[] }>) => node.refund(ctx.params.items) },
+      take: { handler: (ctx: Context<TakeParams, TakeMeta>) => node.take(ctx.params, ctx.meta) },
+      refund: { handler: (ctx: Context<RefundParams>) => node.refund(ctx.params.items) },
       receive: { handler: (ctx: Context<HandoffParams>) => node.receive(ctx.params) },
       prepareLeave: {
         handler: (ctx: Context<{ nodeID: string }>) => {

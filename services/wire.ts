@@ -20,10 +20,20 @@ export interface TakeItem {
   cost: number;
 }
 
-export interface TakeParams {
+/** The items of one check (or batch). */
+export interface TakePart {
   items: TakeItem[];
+}
+
+/** Concurrent checks bound for one owner travel together: one message, many parts. */
+export interface TakeParams {
+  parts: TakePart[];
   /** Set when a node passed the items on to the owner it sees; it is not passed on again. */
   forwarded?: boolean;
+}
+
+export interface RefundParams {
+  items: TakeItem[];
 }
 
 export interface HandoffItem {
@@ -38,8 +48,10 @@ export interface HandoffParams {
   done: boolean;
 }
 
-/** Carrier of W3C trace context in Moleculer's ctx.meta. */
-export interface TraceMeta {
-  traceparent?: string;
-  tracestate?: string;
+/**
+ * Moleculer's ctx.meta of a take: the W3C trace context (`traceparent`,
+ * `tracestate`) of each part's route span, in the order of the parts.
+ */
+export interface TakeMeta {
+  traces?: Array<Record<string, string>>;
 }
