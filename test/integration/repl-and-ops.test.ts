@@ -1,0 +1,105 @@
+// The Moleculer REPL with Headroom's commands, driven as a person would
+// (typing commands), and ops/cluster.sh bringing a real cluster up and down.
+import { spawn, execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { freePort } from '../helpers/nats-server.ts';
+import { BIN, waitUntil } from '../helpers/node-process.ts';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+test('repl - hr-rules, hr-check, hr-token and hr-actors show the node from the inside', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'headroom-repl-'));
+  const rule = {
+    id: 'per-user',
+    match: {},
+    key: ['user'],
+    rate: 5,
+    period: '1m',
+    burst: 5,
+    priority: 0,
+    mode: 'enforce',
+  };
+  await writeFile(join(dataDir, 'rules.json'), JSON.stringify({ version: 1, rules: [rule] }));
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'start',
+      '--repl',
+      '--data-dir',
+      dataDir,
+      '--http-port',
+      '0',
+      '--node-id',
+      'repl-1',
+      '--log-level',
+      'warn',
+    ],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise((r) => child.once('exit', r));
+  const type = async (line: string, expect: RegExp): Promise<string> => {
+    const from = out.length;
+    child.stdin.write(`${line}\n`);
+    await waitUntil(() => expect.test(out.slice(from)), 15_000, `${line} -> ${expect}\n${out}`);
+    return out.slice(from);
+  };
+  try {
+    await waitUntil(() => out.includes('mol $'), 30_000, `the REPL prompt\n${out}`);
+    t.regex(await type('hr-rules', /"id": "per-user"/), /"rate": 5/);
+    t.regex(
+      await type('hr-check user=u7 op=Get', /"allow": true/),
+      /"rule": "per-user"[\s\S]*"remaining": 4/,
+    );
+    const token = await type('hr-token user=u7', /"owner": "repl-1"/);
+    t.regex(token, /"token": "per-user\|user=u7"/);
+    t.regex(token, /"remaining": 4/);
+    t.regex(token, /"requests": \[/);
+    t.regex(await type('hr-actors', /"actors": 1/), /"id": "repl-1"/);
+    child.stdin.write('exit\n');
+    await exited;
+  } finally {
+    child.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('ops - cluster.sh up 2, status, down starts and stops exactly its processes', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'headroom-ops-'));
+  const env = {
+    ...process.env,
+    HEADROOM_CLUSTER_DIR: dir,
+    HEADROOM_CLUSTER_NATS_PORT: String(await freePort()),
+  };
+  const script = join(ROOT, 'ops', 'cluster.sh');
+  try {
+    const up = await run('bash', [script, 'up', '2'], { env, timeout: 120_000 });
+    t.regex(up.stdout, /cluster up/);
+    const pids = await Promise.all(
+      ['nats', 'node-1', 'node-2'].map(async (n) => Number(await readFile(join(dir, `${n}.pid`), 'utf8'))),
+    );
+    for (const pid of pids) t.notThrows(() => process.kill(pid, 0), `pid ${pid} runs`);
+    const status = await run('bash', [script, 'status'], { env, timeout: 60_000 });
+    t.regex(status.stdout, /node-1 running/);
+    t.regex(status.stdout, /"id": "node-2"/);
+    const down = await run('bash', [script, 'down'], { env, timeout: 60_000 });
+    t.regex(down.stdout, /cluster down/);
+    for (const pid of pids) t.throws(() => process.kill(pid, 0), undefined, `pid ${pid} stopped`);
+    const log = await readFile(join(dir, 'node-1.log'), 'utf8');
+    t.regex(log, /SIGTERM: leaving the cluster/);
+  } finally {
+    await run('bash', [script, 'down'], { env }).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  }
+});
