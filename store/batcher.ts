@@ -1,0 +1,234 @@
+/**
+ * Batches writes in front of any {@link TimeSeriesStore}: flushes a kind's
+ * rows when `maxRows` are waiting or `maxDelayMs` after the first one. A
+ * batch the store refuses goes to the disk {@link Spool} and is replayed, in
+ * order, with backoff on the Clock; while anything waits in the spool, new
+ * batches queue behind it, so the store sees every batch in the order
+ * accepted. Nothing is dropped: past the spool's bound `add` throws
+ * StateError SpoolFull (and counts it) and the refused rows stay with the
+ * caller.
+ */
+import { ErrorCode, StateError, invalidField, type TimerHandle } from '../lib/index.ts';
+import { compileBatcherOptions, type BatcherOptions, type BatcherStats } from './batcher-options.ts';
+import { rowProblem } from './columns.ts';
+import { rowKey } from './shared.ts';
+import { Spool, type SpoolBatch } from './spool.ts';
+import { RowKind, type RowOf, type TimeSeriesStore } from './types.ts';
+
+const INSERT: { [K in RowKind]: (s: TimeSeriesStore, rows: RowOf[K][]) => Promise<void> } = {
+  records: (s, r) => s.insertRecords(r),
+  buckets: (s, r) => s.insertBuckets(r),
+  events: (s, r) => s.insertEvents(r),
+  forecasts: (s, r) => s.insertForecasts(r),
+  decisions: (s, r) => s.insertDecisions(r),
+  links: (s, r) => s.insertLinks(r),
+};
+const KINDS = Object.values(RowKind);
+
+export class Batcher {
+  readonly #store: TimeSeriesStore;
+  readonly #opts: Readonly<BatcherOptions>;
+  readonly #spool: Spool;
+  readonly #buffers = new Map<RowKind, object[]>();
+  /** Batches the spool refused (full or failing); replayed after the spool. */
+  readonly #overflow: SpoolBatch[] = [];
+  #chain: Promise<void> = Promise.resolve();
+  #flushTimer: TimerHandle | undefined;
+  #retryTimer: TimerHandle | undefined;
+  #retryMs: number;
+  #closed = false;
+  #drainWaiters: (() => void)[] = [];
+  readonly #stats: Omit<BatcherStats, 'spoolBytes' | 'pendingRows'> = {
+    accepted: 0,
+    inserted: 0,
+    spooled: 0,
+    replayed: 0,
+    failures: 0,
+    spoolFull: 0,
+    corrupt: 0,
+    lastError: null,
+  };
+
+  /** Opens (or creates) the spool; a spool left by a previous process is replayed at once. */
+  constructor(store: TimeSeriesStore, options: Partial<BatcherOptions>) {
+    this.#store = store;
+    this.#opts = compileBatcherOptions(options);
+    this.#retryMs = this.#opts.retryBaseMs;
+    this.#spool = new Spool(this.#opts.spoolDir, this.#opts.spoolMaxBytes);
+    if (this.#spool.pending) this.#enqueue(() => this.#replay());
+  }
+
+  /**
+   * Accepts one row. Throws InputError for a row without its key, StateError
+   * SpoolFull while the spool is past its bound, StateError Unavailable after
+   * `close`.
+   */
+  add<K extends RowKind>(kind: K, row: RowOf[K]): void {
+    if (this.#closed) throw new StateError(ErrorCode.Unavailable, 'batcher is closed');
+    if (!KINDS.includes(kind)) throw invalidField('kind', `one of ${KINDS.join(', ')}`, kind);
+    if (typeof row !== 'object' || row === null) throw invalidField(`${kind} row`, 'an object', row);
+    const problem = rowProblem(kind, row);
+    if (problem !== undefined) throw invalidField(problem.field, problem.expected, problem.value);
+    if (rowKey(kind, row) === '') throw invalidField(`${kind}.id`, 'a non-empty string', '');
+    if (this.#overflow.length > 0) {
+      this.#stats.spoolFull++;
+      throw new StateError(
+        ErrorCode.SpoolFull,
+        `spool in ${this.#opts.spoolDir} is full (${this.#spool.bytes} bytes, spoolMaxBytes ${this.#opts.spoolMaxBytes}) and the store is not answering; ${kind} row refused, not dropped`,
+        { field: 'spoolMaxBytes' },
+      );
+    }
+    let buf = this.#buffers.get(kind);
+    if (buf === undefined) this.#buffers.set(kind, (buf = []));
+    buf.push(row);
+    this.#stats.accepted++;
+    if (buf.length >= this.#opts.maxRows) this.#flushKind(kind);
+    else
+      this.#flushTimer ??= this.#opts.clock.setTimeout(() => {
+        this.#flushTimer = undefined;
+        this.#flushAll();
+      }, this.#opts.maxDelayMs);
+  }
+
+  /** Hands every buffered row to the store (or the spool) and waits for that. */
+  async flush(): Promise<void> {
+    this.#flushAll();
+    await this.#chain;
+  }
+
+  /** Flushes, then waits until the spool and overflow are empty (the store has everything). */
+  async drain(): Promise<void> {
+    await this.flush();
+    if (!this.#backlog()) return;
+    await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * Flushes what is buffered, stops retrying and closes the spool; what the
+   * store has not taken stays in the spool for the next process. Does not
+   * close the store.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush();
+    this.#closed = true;
+    if (this.#retryTimer !== undefined) this.#opts.clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    await this.#chain;
+    // Batches held in memory go to disk even past the bound: losing them is worse.
+    for (const batch of this.#overflow.splice(0)) await this.#spool.append(batch, true);
+    await this.#spool.close();
+  }
+
+  stats(): BatcherStats {
+    let pendingRows = 0;
+    for (const b of this.#buffers.values()) pendingRows += b.length;
+    for (const b of this.#overflow) pendingRows += b.rows.length;
+    return { ...this.#stats, spoolBytes: this.#spool.bytes, pendingRows };
+  }
+
+  #backlog(): boolean {
+    return this.#spool.pending || this.#overflow.length > 0;
+  }
+
+  #enqueue(step: () => Promise<void>): void {
+    this.#chain = this.#chain.then(step).catch((err: unknown) => {
+      // A step never throws by design; if one does, record it rather than lose the chain.
+      this.#stats.lastError = err instanceof Error ? err.message : String(err);
+    });
+  }
+
+  #flushAll(): void {
+    if (this.#flushTimer !== undefined) this.#opts.clock.clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    for (const kind of this.#buffers.keys()) this.#flushKind(kind);
+  }
+
+  #flushKind(kind: RowKind): void {
+    const rows = this.#buffers.get(kind);
+    if (rows === undefined || rows.length === 0) return;
+    this.#buffers.set(kind, []);
+    const batch: SpoolBatch = { kind, rows, ids: rows.map((r) => rowKey(kind, r as RowOf[typeof kind])) };
+    this.#enqueue(() => this.#deliver(batch));
+  }
+
+  async #deliver(batch: SpoolBatch): Promise<void> {
+    if (!this.#backlog()) {
+      try {
+        await this.#insert(batch);
+        this.#stats.inserted += batch.rows.length;
+        return;
+      } catch (err) {
+        this.#failed(err);
+      }
+    }
+    await this.#toSpool(batch);
+    this.#scheduleRetry();
+  }
+
+  #insert(batch: SpoolBatch): Promise<void> {
+    return (INSERT[batch.kind] as (s: TimeSeriesStore, rows: object[]) => Promise<void>)(
+      this.#store,
+      batch.rows,
+    );
+  }
+
+  #failed(err: unknown): void {
+    this.#stats.failures++;
+    this.#stats.lastError = err instanceof Error ? err.message : String(err);
+  }
+
+  async #toSpool(batch: SpoolBatch): Promise<void> {
+    if (this.#overflow.length === 0) {
+      try {
+        await this.#spool.append(batch);
+        this.#stats.spooled += batch.rows.length;
+        return;
+      } catch (err) {
+        this.#failed(err);
+      }
+    }
+    this.#overflow.push(batch);
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#closed) return;
+    const delay = this.#retryMs;
+    this.#retryMs = Math.min(this.#retryMs * 2, this.#opts.retryMaxMs);
+    this.#retryTimer = this.#opts.clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#enqueue(() => this.#replay());
+    }, delay);
+  }
+
+  /** Replays the spool in order, then the overflow; stops at the first failure and retries later. */
+  async #replay(): Promise<void> {
+    for (;;) {
+      const read = await this.#spool.next();
+      if (read === undefined) break;
+      if (read.entry !== undefined) {
+        try {
+          await this.#insert(read.entry);
+        } catch (err) {
+          this.#failed(err);
+          return this.#scheduleRetry();
+        }
+        this.#stats.replayed += read.entry.rows.length;
+      } else this.#stats.corrupt++;
+      await this.#spool.commit(read.end);
+    }
+    while (this.#overflow.length > 0) {
+      const batch = this.#overflow[0]!;
+      try {
+        await this.#insert(batch);
+      } catch (err) {
+        this.#failed(err);
+        return this.#scheduleRetry();
+      }
+      this.#overflow.shift();
+      this.#stats.replayed += batch.rows.length;
+    }
+    this.#retryMs = this.#opts.retryBaseMs;
+    for (const w of this.#drainWaiters.splice(0)) w();
+  }
+}

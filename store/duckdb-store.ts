@@ -1,0 +1,282 @@
+/**
+ * The embedded store: DuckDB in-process (`@duckdb/node-api`). Rows go through
+ * an appender into a temporary staging table, then one statement moves them
+ * into the table: a plain INSERT for id tables (falling back to
+ * `INSERT OR IGNORE` when a replayed id hits the key) or `INSERT OR REPLACE`
+ * for replacing keys, so a replayed batch never creates a duplicate.
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { DuckDBInstance, LIST, VARCHAR, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { ErrorCode, StateError } from '../lib/index.ts';
+import { TABLES, fromColumns, toColumnValue, type Column, type TableSpec } from './columns.ts';
+import { compileDuckDbStoreOptions, type DuckDbStoreOptions } from './options.ts';
+import {
+  aliasesOf,
+  canonicalNames,
+  checkRange,
+  planSteps,
+  retentionCutoffMs,
+  rowKey,
+  uniqueBy,
+  zeroFill,
+} from './shared.ts';
+import type { RowKind, RowOf, TimeSeriesStore, TokenLinkRow } from './types.ts';
+
+const STRING_LIST = LIST(VARCHAR);
+
+const SQL_TYPE: Record<Column['type'], string> = {
+  str: 'VARCHAR NOT NULL',
+  nstr: 'VARCHAR',
+  int: 'BIGINT NOT NULL',
+  small: 'INTEGER NOT NULL',
+  float: 'DOUBLE NOT NULL',
+  bool: 'BOOLEAN NOT NULL',
+  json: 'VARCHAR NOT NULL',
+  list: 'VARCHAR[] NOT NULL',
+};
+
+function append(a: DuckDBAppender, col: Column, v: unknown): void {
+  if (v === null || v === undefined) return a.appendNull();
+  switch (col.type) {
+    case 'int':
+      return a.appendBigInt(BigInt(Math.trunc(v as number)));
+    case 'small':
+      return a.appendInteger(v as number);
+    case 'float':
+      return a.appendDouble(v as number);
+    case 'bool':
+      return a.appendBoolean(v as boolean);
+    case 'list':
+      return a.appendList((v as string[]).map(String), STRING_LIST);
+    default:
+      return a.appendVarchar(String(v));
+  }
+}
+
+const js = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
+
+class DuckDbStore implements TimeSeriesStore {
+  readonly #opts: Readonly<DuckDbStoreOptions>;
+  #instance: DuckDBInstance | undefined;
+  #conn: DuckDBConnection | undefined;
+  /** DuckDB connections run one statement at a time: serialise our calls. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: Readonly<DuckDbStoreOptions>) {
+    this.#opts = opts;
+  }
+
+  #serial<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const run = this.#queue.then(async () => {
+      if (this.#conn === undefined)
+        throw new StateError(ErrorCode.Unavailable, 'duckdb store is not open (call init)');
+      return await fn(this.#conn);
+    });
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async init(): Promise<void> {
+    if (this.#conn !== undefined) return;
+    if (this.#opts.path !== ':memory:') await mkdir(dirname(this.#opts.path), { recursive: true });
+    this.#instance = await DuckDBInstance.create(this.#opts.path);
+    this.#conn = await this.#instance.connect();
+    await this.#serial(async (conn) => {
+      for (const spec of Object.values(TABLES)) {
+        const cols = spec.columns.map((c) => `${c.col} ${SQL_TYPE[c.type]}`).join(', ');
+        await conn.run(
+          `CREATE TABLE IF NOT EXISTS ${spec.table} (${cols}, PRIMARY KEY (${spec.key.join(', ')}))`,
+        );
+        await conn.run(
+          `CREATE TEMP TABLE IF NOT EXISTS stage_${spec.table} AS SELECT * FROM ${spec.table} LIMIT 0`,
+        );
+      }
+    });
+  }
+
+  async #insert<K extends RowKind>(kind: K, rows: readonly RowOf[K][]): Promise<void> {
+    if (rows.length === 0) return;
+    const spec: TableSpec = TABLES[kind];
+    const unique = uniqueBy(rows, (r) => rowKey(kind, r), spec.replacing ? 'last' : 'first');
+    await this.#serial(async (conn) => {
+      const stage = `stage_${spec.table}`;
+      const a = await conn.createAppender(stage);
+      try {
+        for (const row of unique) {
+          for (const col of spec.columns) append(a, col, toColumnValue(col, row));
+          a.endRow();
+        }
+        a.flushSync();
+      } finally {
+        a.closeSync();
+      }
+      try {
+        if (spec.replacing) {
+          await conn.run(`INSERT OR REPLACE INTO ${spec.table} SELECT * FROM ${stage}`);
+        } else {
+          // Most batches carry only new ids: a plain insert is the fast path.
+          // A replayed batch hits the key constraint (the statement is
+          // atomic, nothing lands) and goes again ignoring the known ids.
+          try {
+            await conn.run(`INSERT INTO ${spec.table} SELECT * FROM ${stage}`);
+          } catch (err) {
+            if (!/constraint|duplicate key/i.test(err instanceof Error ? err.message : String(err)))
+              throw err;
+            await conn.run(`INSERT OR IGNORE INTO ${spec.table} SELECT * FROM ${stage}`);
+          }
+        }
+      } finally {
+        await conn.run(`DELETE FROM ${stage}`);
+      }
+    });
+  }
+
+  insertRecords(rows: readonly RowOf['records'][]): Promise<void> {
+    return this.#insert('records', rows);
+  }
+  insertBuckets(rows: readonly RowOf['buckets'][]): Promise<void> {
+    return this.#insert('buckets', rows);
+  }
+  insertEvents(rows: readonly RowOf['events'][]): Promise<void> {
+    return this.#insert('events', rows);
+  }
+  insertForecasts(rows: readonly RowOf['forecasts'][]): Promise<void> {
+    return this.#insert('forecasts', rows);
+  }
+  insertDecisions(rows: readonly RowOf['decisions'][]): Promise<void> {
+    return this.#insert('decisions', rows);
+  }
+  insertLinks(rows: readonly TokenLinkRow[]): Promise<void> {
+    return this.#insert('links', rows);
+  }
+
+  async #select(sql: string, values: (string | number)[] = []): Promise<Record<string, unknown>[]> {
+    return await this.#serial(async (conn) => {
+      const reader = await conn.runAndReadAll(
+        sql,
+        values.map((v) => (typeof v === 'number' ? BigInt(v) : v)),
+      );
+      return reader.getRowObjectsJS().map((r) => {
+        const o: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(r)) o[k] = Array.isArray(v) ? v.map(js) : js(v);
+        return o;
+      });
+    });
+  }
+
+  async #rows<K extends RowKind>(kind: K, where: string, order: string, values: (string | number)[]) {
+    const spec = TABLES[kind];
+    const rows = await this.#select(`SELECT * FROM ${spec.table} WHERE ${where} ORDER BY ${order}`, values);
+    return rows.map((r) => fromColumns(kind, r));
+  }
+
+  #lookup = async (column: 'from_token' | 'to_token', tokens: readonly string[]): Promise<TokenLinkRow[]> => {
+    const marks = tokens.map((_, i) => `$${i + 1}`).join(', ');
+    const rows = await this.#select(`SELECT * FROM token_links WHERE ${column} IN (${marks})`, [...tokens]);
+    return rows.map((r) => fromColumns('links', r));
+  };
+
+  async tokenBuckets(token: string, fromMs: number, toMs: number, stepMs: number) {
+    const plan = planSteps(fromMs, toMs, stepMs);
+    const tokens = await aliasesOf(token, this.#lookup);
+    const marks = tokens.map((_, i) => `$${i + 5}`).join(', ');
+    const rows = await this.#select(
+      `SELECT (start_ms // $1) * $1 AS s, sum(requests) AS requests, sum(allowed) AS allowed,
+        sum(denied) AS denied, sum(cost) AS cost FROM buckets
+       WHERE resolution = $2 AND start_ms >= $3 AND start_ms < $4 AND token IN (${marks}) GROUP BY s`,
+      [stepMs, plan.resolution, plan.firstMs, plan.endMs, ...tokens],
+    );
+    const sums = new Map(
+      rows.map((r) => [
+        Number(r['s']),
+        {
+          requests: Number(r['requests']),
+          allowed: Number(r['allowed']),
+          denied: Number(r['denied']),
+          cost: Number(r['cost']),
+        },
+      ]),
+    );
+    return zeroFill(token, plan, stepMs, sums);
+  }
+
+  async activeTokens(fromMs: number, toMs: number): Promise<string[]> {
+    checkRange(fromMs, toMs);
+    const rows = await this.#select(
+      `SELECT DISTINCT token FROM records WHERE time_ms >= $1 AND time_ms < $2
+       UNION SELECT DISTINCT token FROM buckets WHERE start_ms >= $1 AND start_ms < $2`,
+      [fromMs, toMs],
+    );
+    return await canonicalNames(
+      rows.map((r) => String(r['token'])),
+      this.#lookup,
+    );
+  }
+
+  async events(fromMs: number, toMs: number, topic?: string) {
+    checkRange(fromMs, toMs);
+    const byTopic = topic === undefined ? '' : ' AND topic = $3';
+    const values: (string | number)[] = topic === undefined ? [fromMs, toMs] : [fromMs, toMs, topic];
+    return await this.#rows('events', `time_ms >= $1 AND time_ms < $2${byTopic}`, 'time_ms, id', values);
+  }
+
+  async forecasts(token: string, fromMs: number, toMs: number) {
+    checkRange(fromMs, toMs);
+    return await this.#rows(
+      'forecasts',
+      'token = $1 AND target_ms >= $2 AND target_ms < $3',
+      'target_ms, horizon_ms, model, made_ms',
+      [token, fromMs, toMs],
+    );
+  }
+
+  async records(fromMs: number, toMs: number) {
+    checkRange(fromMs, toMs);
+    return await this.#rows('records', 'time_ms >= $1 AND time_ms < $2', 'time_ms, id', [fromMs, toMs]);
+  }
+
+  async decisions(fromMs: number, toMs: number) {
+    checkRange(fromMs, toMs);
+    return await this.#rows('decisions', 'time_ms >= $1 AND time_ms < $2', 'time_ms, id', [fromMs, toMs]);
+  }
+
+  async enforceRetention(nowMs: number): Promise<void> {
+    const cutoff = retentionCutoffMs(nowMs, this.#opts.retentionMs);
+    await this.#serial(async (conn) => {
+      for (const spec of Object.values(TABLES)) {
+        await conn.run(`DELETE FROM ${spec.table} WHERE ${spec.timeCol} < $1`, [BigInt(cutoff)]);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#queue;
+    this.#conn?.closeSync();
+    this.#instance?.closeSync();
+    this.#conn = undefined;
+    this.#instance = undefined;
+  }
+
+  tables(): string[] {
+    return Object.values(TABLES).map((t) => t.table);
+  }
+
+  async dumpAll(): Promise<string> {
+    const lines: string[] = [];
+    for (const table of this.tables()) {
+      for (const row of await this.#select(`SELECT * FROM ${table}`))
+        lines.push(`${table}\t${JSON.stringify(row)}`);
+    }
+    return lines.join('\n');
+  }
+}
+
+/**
+ * The embedded DuckDB store. Options are validated here (InvalidOptions);
+ * call `init()` before use.
+ * @example const store = createDuckDbStore({ path: 'data/headroom.duckdb' }); await store.init();
+ */
+export function createDuckDbStore(options: Partial<DuckDbStoreOptions>): TimeSeriesStore {
+  return new DuckDbStore(compileDuckDbStoreOptions(options));
+}

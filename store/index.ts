@@ -1,0 +1,31 @@
+// Entry file of store/: the time-series store interface, its DuckDB and
+// ClickHouse adapters, and the batcher with its disk spool.
+// Values first, then types. Other folders import this file, never deep paths.
+export { Resolution, RowKind } from './types.ts';
+export { createDuckDbStore } from './duckdb-store.ts';
+export { createClickHouseStore } from './clickhouse-store.ts';
+export { chString, createTableSql } from './clickhouse-schema.ts';
+export {
+  compileDuckDbStoreOptions,
+  compileClickHouseStoreOptions,
+  defaultDuckDbStoreOptions,
+  defaultClickHouseStoreOptions,
+} from './options.ts';
+export { Batcher } from './batcher.ts';
+export { defaultBatcherOptions, compileBatcherOptions } from './batcher-options.ts';
+export { Spool } from './spool.ts';
+export { DAY_MS, MAX_STEPS, retentionCutoffMs } from './shared.ts';
+
+export type {
+  RequestRecord,
+  BucketRow,
+  EventRow,
+  ForecastRow,
+  DecisionRow,
+  TokenLinkRow,
+  RowOf,
+  TimeSeriesStore,
+} from './types.ts';
+export type { DuckDbStoreOptions, ClickHouseStoreOptions } from './options.ts';
+export type { BatcherOptions, BatcherStats } from './batcher-options.ts';
+export type { SpoolBatch, SpoolEntry, SpoolRead } from './spool.ts';

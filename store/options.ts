@@ -1,0 +1,162 @@
+/**
+ * Store options, parsed once at the edge (STYLE.md): unknown keys are
+ * rejected, every problem is reported in one InputError with code
+ * InvalidOptions, and the result is frozen and fully required.
+ */
+import { ErrorCode, HeadroomError, InputError, invalidField } from '../lib/index.ts';
+
+const DAY_MS = 86_400_000;
+
+/** Options of {@link createDuckDbStore}. */
+export interface DuckDbStoreOptions {
+  /** `':memory:'` or a database file (under the data folder). Required. */
+  path: string;
+  /** Days older than this are dropped by `enforceRetention`. @default 30 days */
+  retentionMs: number;
+}
+
+/** Options of {@link createClickHouseStore}. */
+export interface ClickHouseStoreOptions {
+  /** HTTP URL of the server, e.g. `http://127.0.0.1:8123`. Required. */
+  url: string;
+  /** Database (created by `init`). @default 'headroom' */
+  database: string;
+  /** @default 'default' */
+  username: string;
+  /** @default '' */
+  password: string;
+  /** Per-request timeout. @default 10_000 */
+  requestTimeoutMs: number;
+  /** Days older than this are dropped by `enforceRetention`. @default 30 days */
+  retentionMs: number;
+}
+
+export function defaultDuckDbStoreOptions(): Omit<DuckDbStoreOptions, 'path'> {
+  return { retentionMs: 30 * DAY_MS };
+}
+
+export function defaultClickHouseStoreOptions(): Omit<ClickHouseStoreOptions, 'url'> {
+  return {
+    database: 'headroom',
+    username: 'default',
+    password: '',
+    requestTimeoutMs: 10_000,
+    retentionMs: 30 * DAY_MS,
+  };
+}
+
+type Parser = (v: unknown, field: string) => unknown;
+
+const nonEmpty: Parser = (v, field) => {
+  if (typeof v !== 'string' || v === '') throw invalidField(field, 'a non-empty string', v);
+  return v;
+};
+const anyString: Parser = (v, field) => {
+  if (typeof v !== 'string') throw invalidField(field, 'a string', v);
+  return v;
+};
+const positiveMs: Parser = (v, field) => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+    throw invalidField(field, 'a positive integer', v);
+  return v;
+};
+const identifier: Parser = (v, field) => {
+  if (typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(v)) {
+    throw invalidField(field, 'an identifier ([A-Za-z_][A-Za-z0-9_]*)', v);
+  }
+  return v;
+};
+const httpUrl: Parser = (v, field) => {
+  let ok = false;
+  if (typeof v === 'string') {
+    try {
+      const u = new URL(v);
+      ok = u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) throw invalidField(field, 'an http(s) URL', v);
+  return v;
+};
+
+function compile<T extends object>(
+  name: string,
+  schema: Record<keyof T, Parser>,
+  required: readonly (keyof T & string)[],
+  defaults: Partial<T>,
+  input: unknown,
+): Readonly<T> {
+  const problems: { field: string; message: string }[] = [];
+  const out: Record<string, unknown> = { ...defaults };
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InputError(
+      ErrorCode.InvalidOptions,
+      `${name} must be an object, got ${JSON.stringify(input)}`,
+      {
+        field: name,
+      },
+    );
+  }
+  for (const [key, raw] of Object.entries(input)) {
+    if (raw === undefined) continue;
+    const field = `${name}.${key}`;
+    const parse = (schema as Record<string, Parser | undefined>)[key];
+    if (parse === undefined) {
+      problems.push({
+        field,
+        message: `${field} is not a known option (known: ${Object.keys(schema).join(', ')})`,
+      });
+      continue;
+    }
+    try {
+      out[key] = parse(raw, field);
+    } catch (err) {
+      problems.push({ field, message: err instanceof HeadroomError ? err.message : String(err) });
+    }
+  }
+  for (const key of required) {
+    const field = `${name}.${key}`;
+    if (out[key] === undefined && !problems.some((p) => p.field === field))
+      problems.push({ field, message: `${field} is required` });
+  }
+  if (problems.length > 0) {
+    throw new InputError(ErrorCode.InvalidOptions, problems.map((p) => p.message).join('; '), {
+      field: problems[0]!.field,
+    });
+  }
+  return Object.freeze(out as T);
+}
+
+/** Validates DuckDB store options; throws one InputError (InvalidOptions) naming every bad field. */
+export function compileDuckDbStoreOptions(input: unknown): Readonly<DuckDbStoreOptions> {
+  return compile<DuckDbStoreOptions>(
+    'duckdb',
+    { path: nonEmpty, retentionMs: positiveMs },
+    ['path'],
+    defaultDuckDbStoreOptions(),
+    input,
+  );
+}
+
+/** Validates ClickHouse store options; throws one InputError (InvalidOptions) naming every bad field. */
+export function compileClickHouseStoreOptions(input: unknown): Readonly<ClickHouseStoreOptions> {
+  return compile<ClickHouseStoreOptions>(
+    'clickhouse',
+    {
+      url: httpUrl,
+      database: identifier,
+      username: nonEmpty,
+      password: anyString,
+      requestTimeoutMs: positiveMs,
+      retentionMs: positiveMs,
+    },
+    ['url'],
+    defaultClickHouseStoreOptions(),
+    input,
+  );
+}
+
+export { compile as compileStoreOptions };
+export type { Parser as StoreOptionParser };
+export { positiveMs as optPositiveInt, nonEmpty as optNonEmptyString };

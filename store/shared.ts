@@ -1,0 +1,163 @@
+/**
+ * Logic both adapters share, so that they answer alike: range checks, step
+ * alignment and zero-fill, retention cut-off, row keys and link resolution.
+ */
+import { invalidField } from '../lib/index.ts';
+import type { BucketRow, ForecastRow, Resolution, RowKind, RowOf, TokenLinkRow } from './types.ts';
+
+export const DAY_MS = 86_400_000;
+/** Upper bound on steps one `tokenBuckets` call may return. */
+export const MAX_STEPS = 100_000;
+
+export function checkRange(fromMs: number, toMs: number): void {
+  if (!Number.isSafeInteger(fromMs) || fromMs < 0)
+    throw invalidField('fromMs', 'a non-negative integer', fromMs);
+  if (!Number.isSafeInteger(toMs) || toMs < fromMs)
+    throw invalidField('toMs', `an integer >= fromMs (${fromMs})`, toMs);
+}
+
+export interface StepPlan {
+  firstMs: number;
+  /** Exclusive end of the data read: the end of the last step. */
+  endMs: number;
+  steps: number;
+  resolution: Resolution;
+}
+
+/** Aligns `[fromMs, toMs)` to `stepMs` and picks the source resolution. */
+export function planSteps(fromMs: number, toMs: number, stepMs: number): StepPlan {
+  checkRange(fromMs, toMs);
+  if (!Number.isSafeInteger(stepMs) || stepMs <= 0 || stepMs % 1000 !== 0) {
+    throw invalidField('stepMs', 'a positive multiple of 1000', stepMs);
+  }
+  const firstMs = Math.floor(fromMs / stepMs) * stepMs;
+  const steps = toMs <= firstMs ? 0 : Math.ceil((toMs - firstMs) / stepMs);
+  if (steps > MAX_STEPS)
+    throw invalidField('stepMs', `large enough for at most ${MAX_STEPS} steps in the range`, stepMs);
+  return { firstMs, endMs: firstMs + steps * stepMs, steps, resolution: stepMs % 60_000 === 0 ? '1m' : '1s' };
+}
+
+/** Sums already grouped by step start, zero-filled into one row per step. */
+export function zeroFill(
+  token: string,
+  plan: StepPlan,
+  stepMs: number,
+  sums: ReadonlyMap<number, { requests: number; allowed: number; denied: number; cost: number }>,
+): BucketRow[] {
+  const out: BucketRow[] = [];
+  for (let i = 0; i < plan.steps; i++) {
+    const startMs = plan.firstMs + i * stepMs;
+    const s = sums.get(startMs);
+    out.push({
+      token,
+      resolution: plan.resolution,
+      startMs,
+      requests: s?.requests ?? 0,
+      allowed: s?.allowed ?? 0,
+      denied: s?.denied ?? 0,
+      cost: s?.cost ?? 0,
+    });
+  }
+  return out;
+}
+
+/** Start of the oldest day that retention keeps: rows before it are dropped. */
+export function retentionCutoffMs(nowMs: number, retentionMs: number): number {
+  if (!Number.isSafeInteger(nowMs) || nowMs < 0) throw invalidField('nowMs', 'a non-negative integer', nowMs);
+  return Math.max(0, Math.floor((nowMs - retentionMs) / DAY_MS) * DAY_MS);
+}
+
+/** `YYYYMMDD` (UTC) of a time, the ClickHouse partition id of its day. */
+export function yyyymmdd(ms: number): number {
+  const d = new Date(ms);
+  return d.getUTCFullYear() * 10_000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
+}
+
+export const bucketKey = (r: BucketRow): string => `${r.token}|${r.resolution}|${r.startMs}`;
+export const forecastKey = (r: ForecastRow): string => `${r.token}|${r.model}|${r.madeMs}|${r.horizonMs}`;
+export const linkKey = (r: TokenLinkRow): string => `${r.fromToken}|${r.toToken}`;
+
+/** The idempotency key of a row of each kind. */
+export function rowKey<K extends RowKind>(kind: K, row: RowOf[K]): string {
+  switch (kind) {
+    case 'buckets':
+      return bucketKey(row as BucketRow);
+    case 'forecasts':
+      return forecastKey(row as ForecastRow);
+    case 'links':
+      return linkKey(row as TokenLinkRow);
+    default:
+      return (row as { id: string }).id;
+  }
+}
+
+/** One row per key: the first (ids: the first write stands) or the last (replacing keys). */
+export function uniqueBy<T>(rows: readonly T[], key: (r: T) => string, keep: 'first' | 'last'): T[] {
+  const m = new Map<string, T>();
+  for (const r of rows) {
+    const k = key(r);
+    if (keep === 'last' || !m.has(k)) m.set(k, r);
+  }
+  return [...m.values()];
+}
+
+/** Fetches the links whose `column` is one of `tokens`. */
+export type LinkLookup = (
+  column: 'from_token' | 'to_token',
+  tokens: readonly string[],
+) => Promise<TokenLinkRow[]>;
+
+/** Rotations a chain may span before resolution stops (a guard against cycles). */
+const MAX_LINK_DEPTH = 32;
+
+/** Every token that `token` was linked from, transitively, with `token` itself. */
+export async function aliasesOf(token: string, lookup: LinkLookup): Promise<string[]> {
+  const seen = new Set([token]);
+  let frontier = [token];
+  for (let depth = 0; depth < MAX_LINK_DEPTH && frontier.length > 0; depth++) {
+    const next: string[] = [];
+    for (const l of await lookup('to_token', frontier)) {
+      if (!seen.has(l.fromToken)) {
+        seen.add(l.fromToken);
+        next.push(l.fromToken);
+      }
+    }
+    frontier = next;
+  }
+  return [...seen];
+}
+
+/** The latest name of each token, following links forward (the newest link of a token wins). */
+export async function canonicalNames(tokens: readonly string[], lookup: LinkLookup): Promise<string[]> {
+  const next = new Map<string, TokenLinkRow>();
+  let frontier = [...new Set(tokens)];
+  for (let depth = 0; depth < MAX_LINK_DEPTH && frontier.length > 0; depth++) {
+    const found: string[] = [];
+    for (const l of await lookup('from_token', frontier)) {
+      const prev = next.get(l.fromToken);
+      if (prev === undefined || l.timeMs > prev.timeMs) next.set(l.fromToken, l);
+      if (!next.has(l.toToken)) found.push(l.toToken);
+    }
+    frontier = found.filter((t) => !next.has(t));
+  }
+  const name = (t: string): string => {
+    const seen = new Set<string>();
+    let cur = t;
+    while (next.has(cur) && !seen.has(cur)) {
+      seen.add(cur);
+      cur = next.get(cur)!.toToken;
+    }
+    return cur;
+  };
+  return [...new Set(tokens.map(name))].sort();
+}
+
+export function checkInsertId(id: unknown, field: string): void {
+  if (typeof id !== 'string' || id === '') throw invalidField(field, 'a non-empty string id', id);
+}
+
+/** Parses a JSON object of strings or numbers stored as text; `{}` when empty. */
+export function parseJsonMap<V>(text: unknown): Record<string, V> {
+  if (typeof text !== 'string' || text === '') return {};
+  return JSON.parse(text) as Record<string, V>;
+}

@@ -1,0 +1,159 @@
+/**
+ * The rows that Headroom keeps and the one interface every store adapter
+ * implements. Every row arrives already anonymised (lib/privacy): a token is
+ * a keyed hash, never the raw key, and no raw user id, e-mail or IP exists in
+ * any field.
+ */
+
+/** Bucket resolutions the collector writes. */
+export const Resolution = {
+  Second: '1s',
+  Minute: '1m',
+} as const;
+export type Resolution = (typeof Resolution)[keyof typeof Resolution];
+
+/** One decided request (allowed or denied), anonymised. */
+export interface RequestRecord {
+  /** Unique insert id; replays of the same id are stored once. */
+  id: string;
+  timeMs: number;
+  /** Keyed hash of the token key. */
+  token: string;
+  op?: string;
+  params: Record<string, string>;
+  allow: boolean;
+  ruleId: string | null;
+  cost: number;
+  secondOfMinute: number;
+  minuteOfHour: number;
+  hourOfDay: number;
+  dayOfWeek: number;
+  dayOfYear: number;
+  holiday: boolean;
+  profile: Record<string, string>;
+  region?: string;
+  /** Level of each external event signal at `timeMs`. */
+  events: Record<string, number>;
+}
+
+/**
+ * A token's counts in one bucket. `(token, resolution, startMs)` is the key:
+ * writing the same key again replaces the row (the latest write wins), so a
+ * replayed batch never double-counts.
+ */
+export interface BucketRow {
+  token: string;
+  resolution: Resolution;
+  startMs: number;
+  requests: number;
+  allowed: number;
+  denied: number;
+  cost: number;
+}
+
+/** One external event signal (news volume, launch, ...). */
+export interface EventRow {
+  id: string;
+  source: string;
+  topic: string;
+  timeMs: number;
+  value: number;
+  tokens: string[];
+}
+
+/** A quantile forecast; `(token, model, madeMs, horizonMs)` is the key. */
+export interface ForecastRow {
+  token: string;
+  madeMs: number;
+  horizonMs: number;
+  targetMs: number;
+  p10: number;
+  p50: number;
+  p90: number;
+  model: string;
+}
+
+/** An allocation decision of a pool manager. */
+export interface DecisionRow {
+  id: string;
+  timeMs: number;
+  pool: string;
+  kind: string;
+  token?: string;
+  amount: number;
+  /** JSON text. */
+  detail: string;
+}
+
+/**
+ * Written when the hash key rotates: the token that was `fromToken` under the
+ * old key is `toToken` under the new one. Queries by `toToken` also read the
+ * rows stored under `fromToken`, so a token's series stays continuous.
+ */
+export interface TokenLinkRow {
+  fromToken: string;
+  toToken: string;
+  timeMs: number;
+}
+
+/** What {@link Batcher} can batch: the kind names the insert method. */
+export const RowKind = {
+  Records: 'records',
+  Buckets: 'buckets',
+  Events: 'events',
+  Forecasts: 'forecasts',
+  Decisions: 'decisions',
+  Links: 'links',
+} as const;
+export type RowKind = (typeof RowKind)[keyof typeof RowKind];
+
+/** The row type of each kind. */
+export interface RowOf {
+  records: RequestRecord;
+  buckets: BucketRow;
+  events: EventRow;
+  forecasts: ForecastRow;
+  decisions: DecisionRow;
+  links: TokenLinkRow;
+}
+
+/**
+ * A time-series store. Ranges are half-open, `[fromMs, toMs)`. Inserts are
+ * idempotent by each kind's key, so a batch may be replayed safely; reads
+ * are exact even when the backend has not yet merged duplicates.
+ */
+export interface TimeSeriesStore {
+  /** Creates the database and tables when absent. Idempotent. */
+  init(): Promise<void>;
+  insertRecords(rows: readonly RequestRecord[]): Promise<void>;
+  insertBuckets(rows: readonly BucketRow[]): Promise<void>;
+  insertEvents(rows: readonly EventRow[]): Promise<void>;
+  insertForecasts(rows: readonly ForecastRow[]): Promise<void>;
+  insertDecisions(rows: readonly DecisionRow[]): Promise<void>;
+  insertLinks(rows: readonly TokenLinkRow[]): Promise<void>;
+  /**
+   * A token's buckets (and those of the tokens linked to it by key rotation)
+   * summed to `stepMs` (a multiple of 1000): one row per step from
+   * `floor(fromMs / stepMs) * stepMs` while the start is below `toMs`,
+   * zero-filled. Reads 1-minute rows when `stepMs` is a multiple of 60 000,
+   * else 1-second rows; `resolution` says which.
+   */
+  tokenBuckets(token: string, fromMs: number, toMs: number, stepMs: number): Promise<BucketRow[]>;
+  /** Tokens with a record or bucket in the range, each named by its latest link, sorted. */
+  activeTokens(fromMs: number, toMs: number): Promise<string[]>;
+  /** Events in the range, optionally of one topic, by time then id. */
+  events(fromMs: number, toMs: number, topic?: string): Promise<EventRow[]>;
+  /** Forecasts whose target falls in the range, by target, horizon, model, made. */
+  forecasts(token: string, fromMs: number, toMs: number): Promise<ForecastRow[]>;
+  /** Request records in the range, by time then id (for audits and tests). */
+  records(fromMs: number, toMs: number): Promise<RequestRecord[]>;
+  /** Decisions in the range, by time then id. */
+  decisions(fromMs: number, toMs: number): Promise<DecisionRow[]>;
+  /** Drops every day that ended at least `retentionMs` before `nowMs`. */
+  enforceRetention(nowMs: number): Promise<void>;
+  close(): Promise<void>;
+  /** The table names, for privacy scans. */
+  tables(): string[];
+  /** Every row of every table as text (JSON lines), for privacy scans. */
+  dumpAll(): Promise<string>;
+}

@@ -1,0 +1,241 @@
+// One contract, two adapters: the same inputs give the same query results on
+// DuckDB (in-process) and on a real ClickHouse server started by this file.
+import test from 'ava';
+import { InputError } from '../../lib/index.ts';
+import {
+  DAY_MS,
+  createClickHouseStore,
+  createDuckDbStore,
+  type BucketRow,
+  type DecisionRow,
+  type EventRow,
+  type ForecastRow,
+  type RequestRecord,
+  type TimeSeriesStore,
+} from '../../store/index.ts';
+import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.ts';
+
+const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);
+const RETENTION_MS = 2 * DAY_MS;
+
+let server: ClickHouseServer | undefined;
+const stores: Record<string, TimeSeriesStore> = {};
+
+test.before(async () => {
+  server = await startClickHouseServer();
+  stores['duckdb'] = createDuckDbStore({ path: ':memory:', retentionMs: RETENTION_MS });
+  stores['clickhouse'] = createClickHouseStore({
+    url: server.url,
+    database: 'contract',
+    retentionMs: RETENTION_MS,
+  });
+  for (const s of Object.values(stores)) await s.init();
+});
+
+test.after.always(async () => {
+  for (const s of Object.values(stores)) await s.close();
+  await server?.dispose();
+});
+
+function record(i: number, token: string, extra: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    id: `r${i}`,
+    timeMs: T0 + i * 1000,
+    token,
+    params: { op: 'read', tier: 'gold' },
+    allow: i % 2 === 0,
+    ruleId: i % 3 === 0 ? null : 'rule-1',
+    cost: 1.5,
+    secondOfMinute: i % 60,
+    minuteOfHour: 0,
+    hourOfDay: 12,
+    dayOfWeek: 5,
+    dayOfYear: 324,
+    holiday: false,
+    profile: { segment: 'smb' },
+    events: { 'news:launch': 2.5 },
+    ...extra,
+  };
+}
+
+const sec = (token: string, i: number, requests: number): BucketRow => ({
+  token,
+  resolution: '1s',
+  startMs: T0 + i * 1000,
+  requests,
+  allowed: requests - 1,
+  denied: 1,
+  cost: requests * 0.5,
+});
+
+async function load(s: TimeSeriesStore): Promise<void> {
+  const buckets = Array.from({ length: 10 }, (_, i) => sec('tA', i, i + 1));
+  await s.insertBuckets(buckets);
+  await s.insertBuckets(buckets); // a replayed batch: no double count
+  await s.insertBuckets([sec('tA', 3, 100)]); // a later write of the same bucket replaces it
+  await s.insertBuckets([
+    { token: 'tA', resolution: '1m', startMs: T0, requests: 60, allowed: 50, denied: 10, cost: 30 },
+    { token: 'tA', resolution: '1m', startMs: T0 + 120_000, requests: 6, allowed: 6, denied: 0, cost: 3 },
+  ]);
+  // Key rotation: the same token was 'tA-old' under the previous key.
+  await s.insertBuckets([sec('tA-old', -5, 7)]);
+  await s.insertLinks([{ fromToken: 'tA-old', toToken: 'tA', timeMs: T0 }]);
+  const recs = [record(1, 'tA', { op: 'read', region: 'eu' }), record(2, 'tB'), record(3, 'tA')];
+  await s.insertRecords(recs);
+  await s.insertRecords(recs.slice(1));
+  await s.insertRecords([record(99, 'tOld', { timeMs: T0 - 5 * DAY_MS })]);
+  const events: EventRow[] = [
+    { id: 'e1', source: 'news', topic: 'launch', timeMs: T0 + 1000, value: 3, tokens: ['tA'] },
+    { id: 'e2', source: 'trends', topic: 'sale', timeMs: T0 + 2000, value: 0.25, tokens: [] },
+    { id: 'e3', source: 'news', topic: 'launch', timeMs: T0 + 3000, value: 5, tokens: ['tA', 'tB'] },
+  ];
+  await s.insertEvents(events);
+  await s.insertEvents(events.slice(0, 1));
+  const f = (madeMs: number, horizonMs: number, p50: number, model = 'lstm'): ForecastRow => ({
+    token: 'tA',
+    madeMs,
+    horizonMs,
+    targetMs: madeMs + horizonMs,
+    p10: p50 - 1,
+    p50,
+    p90: p50 + 1,
+    model,
+  });
+  await s.insertForecasts([f(T0, 5000, 10), f(T0, 30_000, 12), f(T0 + 1000, 5000, 11, 'bn')]);
+  await s.insertForecasts([f(T0, 5000, 20)]);
+  const d: DecisionRow = {
+    id: 'd1',
+    timeMs: T0,
+    pool: 'db',
+    kind: 'grant',
+    token: 'tA',
+    amount: 4,
+    detail: '{"why":"p90"}',
+  };
+  await s.insertDecisions([
+    d,
+    { id: 'd2', timeMs: T0 + 1, pool: 'servers', kind: 'provision', amount: 1, detail: '{}' },
+  ]);
+  await s.insertDecisions([d]);
+}
+
+for (const name of ['duckdb', 'clickhouse']) {
+  test.serial(`store contract (${name}) - load fixtures idempotently`, async (t) => {
+    await load(stores[name]!);
+    t.pass();
+  });
+
+  test.serial(
+    `store contract (${name}) - token buckets summed to a step, aligned, latest write wins`,
+    async (t) => {
+      const rows = await stores[name]!.tokenBuckets('tA', T0 + 500, T0 + 10_000, 5000);
+      t.deepEqual(
+        rows.map((r) => [r.startMs - T0, r.requests, r.allowed, r.denied, r.cost]),
+        [
+          [0, 1 + 2 + 3 + 100 + 5, 0 + 1 + 2 + 99 + 4, 5, 55.5],
+          [5000, 6 + 7 + 8 + 9 + 10, 35, 5, 20],
+        ],
+      );
+      t.true(rows.every((r) => r.token === 'tA' && r.resolution === '1s'));
+    },
+  );
+
+  test.serial(`store contract (${name}) - zero-filled steps and rotated-key history`, async (t) => {
+    const s = stores[name]!;
+    const tail = await s.tokenBuckets('tA', T0 + 8000, T0 + 12_000, 1000);
+    t.deepEqual(
+      tail.map((r) => [r.startMs - T0, r.requests]),
+      [
+        [8000, 9],
+        [9000, 10],
+        [10_000, 0],
+        [11_000, 0],
+      ],
+    );
+    const before = await s.tokenBuckets('tA', T0 - 6000, T0, 2000);
+    t.deepEqual(
+      before.map((r) => [r.startMs - T0, r.requests]),
+      [
+        [-6000, 7],
+        [-4000, 0],
+        [-2000, 0],
+      ],
+    );
+    const minutes = await s.tokenBuckets('tA', T0, T0 + 180_000, 60_000);
+    t.deepEqual(
+      minutes.map((r) => [r.resolution, r.startMs - T0, r.requests, r.cost]),
+      [
+        ['1m', 0, 60, 30],
+        ['1m', 60_000, 0, 0],
+        ['1m', 120_000, 6, 3],
+      ],
+    );
+  });
+
+  test.serial(`store contract (${name}) - records round-trip exactly, once each`, async (t) => {
+    const recs = await stores[name]!.records(T0, T0 + 60_000);
+    t.deepEqual(recs, [record(1, 'tA', { op: 'read', region: 'eu' }), record(2, 'tB'), record(3, 'tA')]);
+  });
+
+  test.serial(`store contract (${name}) - active tokens by latest name`, async (t) => {
+    t.deepEqual(await stores[name]!.activeTokens(T0 - 10_000, T0 + 60_000), ['tA', 'tB']);
+    t.deepEqual(await stores[name]!.activeTokens(T0 - 5000, T0 - 4999), ['tA']);
+  });
+
+  test.serial(`store contract (${name}) - events by range and topic`, async (t) => {
+    const s = stores[name]!;
+    t.deepEqual(
+      (await s.events(T0, T0 + 10_000)).map((e) => e.id),
+      ['e1', 'e2', 'e3'],
+    );
+    t.deepEqual(await s.events(T0, T0 + 10_000, 'launch'), [
+      { id: 'e1', source: 'news', topic: 'launch', timeMs: T0 + 1000, value: 3, tokens: ['tA'] },
+      { id: 'e3', source: 'news', topic: 'launch', timeMs: T0 + 3000, value: 5, tokens: ['tA', 'tB'] },
+    ]);
+    t.deepEqual(await s.events(T0 + 1001, T0 + 3000), [
+      { id: 'e2', source: 'trends', topic: 'sale', timeMs: T0 + 2000, value: 0.25, tokens: [] },
+    ]);
+  });
+
+  test.serial(`store contract (${name}) - forecasts by target, latest write wins`, async (t) => {
+    const rows = await stores[name]!.forecasts('tA', T0, T0 + 60_000);
+    t.deepEqual(
+      rows.map((r) => [r.model, r.targetMs - T0, r.horizonMs, r.p10, r.p50, r.p90]),
+      [
+        ['lstm', 5000, 5000, 19, 20, 21],
+        ['bn', 6000, 5000, 10, 11, 12],
+        ['lstm', 30_000, 30_000, 11, 12, 13],
+      ],
+    );
+  });
+
+  test.serial(`store contract (${name}) - decisions once each, optional token kept absent`, async (t) => {
+    t.deepEqual(await stores[name]!.decisions(T0, T0 + 10), [
+      { id: 'd1', timeMs: T0, pool: 'db', kind: 'grant', token: 'tA', amount: 4, detail: '{"why":"p90"}' },
+      { id: 'd2', timeMs: T0 + 1, pool: 'servers', kind: 'provision', amount: 1, detail: '{}' },
+    ]);
+  });
+
+  test.serial(`store contract (${name}) - bad ranges and steps are input errors`, async (t) => {
+    const s = stores[name]!;
+    await t.throwsAsync(s.tokenBuckets('tA', T0, T0 + 1000, 1500), {
+      instanceOf: InputError,
+      message: 'stepMs must be a positive multiple of 1000, got 1500',
+    });
+    await t.throwsAsync(s.events(T0, T0 - 1), {
+      instanceOf: InputError,
+      message: /^toMs must be an integer >= fromMs/,
+    });
+  });
+
+  test.serial(`store contract (${name}) - retention drops whole old days only`, async (t) => {
+    const s = stores[name]!;
+    t.is((await s.records(T0 - 6 * DAY_MS, T0 - 4 * DAY_MS)).length, 1);
+    t.true((await s.dumpAll()).includes('tOld'));
+    await s.enforceRetention(T0);
+    t.deepEqual(await s.records(T0 - 6 * DAY_MS, T0 - 4 * DAY_MS), []);
+    t.is((await s.records(T0, T0 + 60_000)).length, 3);
+    t.false((await s.dumpAll()).includes('tOld'));
+    t.deepEqual(s.tables(), ['records', 'buckets', 'events', 'forecasts', 'decisions', 'token_links']);
+  });
+}
