@@ -25,6 +25,8 @@ export interface GatewayDeps {
   ownerTimeoutMs: number;
   /** This node's own actors, reached without a Moleculer round trip. */
   local: ThrottleNode;
+  /** Send each request's parameters to the owners, for behavioural data collection. @default false */
+  collect?: boolean;
 }
 
 interface Waiter {
@@ -83,7 +85,14 @@ export class Gateway {
         const idx: number[] = [];
         for (const rule of set.matching(req.params, now)) {
           idx.push(items.length);
-          items.push({ token: tokenKeyOf(rule, req.params), rule: refOf(rule), cost: req.cost });
+          const item: TakeItem = {
+            token: tokenKeyOf(rule, req.params),
+            rule: refOf(rule),
+            cost: req.cost,
+            atMs: now,
+          };
+          if (this.#deps.collect) item.params = req.params;
+          items.push(item);
         }
         itemsOf.push(idx);
       }

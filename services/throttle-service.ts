@@ -26,8 +26,18 @@ import type {
 /** How long a new owner waits for a leaving node's hand-off before it starts a token afresh. */
 const HANDOFF_WAIT_MS = 3000;
 
+/** What a token's actor reports of each request it decided, and of each refund. */
+export interface DecisionObserver {
+  /** After the actor decided `item` (its own token's decision, before any refund). */
+  decided(item: TakeItem, decision: RuleDecision, nowMs: number): void;
+  /** The request was denied by another rule: `item` gave its budget back. */
+  refunded(item: TakeItem, nowMs: number): void;
+}
+
 export interface ThrottleDeps {
   broker: ServiceBroker;
+  /** Behavioural data collection; absent when collection is off. */
+  observer?: DecisionObserver;
   tracker: PlacementTracker;
   clock: Clock;
   idleMs: number;
@@ -148,7 +158,9 @@ export class ThrottleNode {
       return await this.host.ask(item.token, (actor) => {
         const rule = this.#ruleOf(item.rule);
         if (actor.rule !== rule) actor.setRule(rule);
-        return actor.check(item.cost);
+        const decision = actor.check(item.cost);
+        this.#deps.observer?.decided(item, decision, this.#deps.clock.now());
+        return decision;
       });
     } finally {
       this.#activatingRule = undefined;
@@ -158,7 +170,12 @@ export class ThrottleNode {
   async refund(items: TakeItem[]): Promise<void> {
     await Promise.all(
       items.map((it) =>
-        this.host.has(it.token) ? this.host.ask(it.token, (a) => a.refund(it.cost)) : Promise.resolve(),
+        this.host.has(it.token)
+          ? this.host.ask(it.token, (a) => {
+              a.refund(it.cost, it.atMs);
+              this.#deps.observer?.refunded(it, this.#deps.clock.now());
+            })
+          : Promise.resolve(),
       ),
     );
   }

@@ -2,7 +2,7 @@
  * Messages between nodes (Moleculer action params). Kept small: they are on
  * the check path.
  */
-import type { RuleMode, TokenKey } from '../lib/index.ts';
+import type { Params, RuleMode, TokenKey } from '../lib/index.ts';
 import type { TokenActorSnapshot } from '../actors/index.ts';
 
 /** What the owner needs of a rule to run its token: the limit and the mode. */
@@ -18,6 +18,10 @@ export interface TakeItem {
   token: TokenKey;
   rule: RuleRef;
   cost: number;
+  /** The request's parameters, for the behavioural record (set when collection is on). */
+  params?: Params;
+  /** Time the gateway took the request (ms), so the owner files the record under it. */
+  atMs?: number;
 }
 
 /** The items of one check (or batch). */
