@@ -50,12 +50,15 @@ export class Ring {
   ) {}
 
   slot(bucket: number): number {
-    return ((bucket % this.cap) + this.cap) % this.cap;
+    const r = bucket % this.cap;
+    return r < 0 ? r + this.cap : r;
   }
 
   /** The slot of `bucket` if it may be non-empty, else -1 (reads as zero). */
   find(bucket: number): number {
-    return bucket > this.head || bucket < this.low || bucket <= this.head - this.size ? -1 : this.slot(bucket);
+    return bucket > this.head || bucket < this.low || bucket <= this.head - this.size
+      ? -1
+      : this.slot(bucket);
   }
 
   /** The slot to record a request at `ms` in (see {@link at}). */
@@ -68,6 +71,12 @@ export class Ring {
    * older than anything held (clock skew after a hand-off) goes to the oldest.
    */
   at(bucket: number): number {
+    // The common case, kept small so that it inlines: a bucket already held.
+    return bucket <= this.head && bucket >= this.low ? this.slot(bucket) : this.#move(bucket);
+  }
+
+  /** {@link at} for a bucket outside [low, head]: moves the head or widens the span, resizing if needed. */
+  #move(bucket: number): number {
     let b = bucket;
     if (this.head === Number.NEGATIVE_INFINITY) {
       this.head = b;
@@ -79,12 +88,14 @@ export class Ring {
       let low = this.low;
       if (low < floor) {
         low = floor;
-        while (low <= head && this.counts[2 * this.slot(low)] === 0) low++;
+        for (let s = low <= head ? this.slot(low) : 0; low <= head && this.counts[2 * s] === 0; low++) {
+          if (++s === this.cap) s = 0;
+        }
       }
       if (low > head) low = b;
       const need = b - low + 1;
       if (need > this.cap || (this.cap > MIN_CAP && need * 4 <= this.cap)) this.#resize(need, low);
-      else for (let i = 1, n = Math.min(b - head, this.cap); i <= n; i++) this.#clear(this.slot(head + i));
+      else this.#clearRun(head + 1, Math.min(b - head, this.cap));
       this.head = b;
       this.low = low;
       return this.slot(b);
@@ -93,7 +104,7 @@ export class Ring {
     if (b < this.low) {
       const need = head - b + 1;
       if (need > this.cap) this.#resize(need, this.low);
-      else for (let x = b, end = Math.min(this.low, head + 1); x < end; x++) this.#clear(this.slot(x));
+      else this.#clearRun(b, Math.min(this.low, head + 1) - b);
       this.low = b;
     }
     return this.slot(b);
@@ -119,7 +130,8 @@ export class Ring {
   /** One allowed request in `bucket` (or the oldest held, if older) becomes denied; nothing if none is left. */
   refund(bucket: number): void {
     const s = this.find(Math.max(bucket, this.head - this.size + 1));
-    if (s >= 0 && (this.counts[2 * s + 1] as number) > 0) this.counts[2 * s + 1] = (this.counts[2 * s + 1] as number) - 1;
+    if (s >= 0 && (this.counts[2 * s + 1] as number) > 0)
+      this.counts[2 * s + 1] = (this.counts[2 * s + 1] as number) - 1;
   }
 
   /** Moves the held span [low, head] into a fresh buffer big enough for `need` buckets. */
@@ -132,7 +144,7 @@ export class Ring {
     const cost = new Float64Array(buffer, 8 * cap, cap);
     for (let b = Math.max(low, this.low); b <= this.head; b++) {
       const o = this.slot(b);
-      const s = ((b % cap) + cap) % cap;
+      const s = b % cap < 0 ? (b % cap) + cap : b % cap;
       counts[2 * s] = this.counts[2 * o] as number;
       counts[2 * s + 1] = this.counts[2 * o + 1] as number;
       cost[s] = this.cost[o] as number;
@@ -142,10 +154,14 @@ export class Ring {
     this.cap = cap;
   }
 
-  #clear(s: number): void {
-    this.counts[2 * s] = 0;
-    this.counts[2 * s + 1] = 0;
-    this.cost[s] = 0;
+  /** Zeroes the slots of `n` (at most cap) buckets from `from` on. */
+  #clearRun(from: number, n: number): void {
+    for (let i = 0, s = this.slot(from); i < n; i++) {
+      this.counts[2 * s] = 0;
+      this.counts[2 * s + 1] = 0;
+      this.cost[s] = 0;
+      if (++s === this.cap) s = 0;
+    }
   }
 
   toJSON(): RingSnapshot {

@@ -57,16 +57,20 @@ export function compileWindowOptions(options: Partial<WindowOptions> = {}): Read
   return Object.freeze(out);
 }
 
+/** Shared by every window made without options (frozen). */
+const DEFAULT_OPTIONS = compileWindowOptions();
+
 /**
  * A token's recent behaviour at two resolutions: 1 s buckets for the last
  * minutes and 1 min buckets for the last day, in ring buffers that grow on
  * demand (see lib/window-ring.ts): each stores only the span from its oldest
  * non-empty bucket to now, doubling up to the configured bucket count as that
  * span grows and shrinking when the token goes quiet. A new window holds no
- * buffer; a token with ~10 requests over a minute costs about 1.5 KB; one busy
- * every second for a day grows to the full 16 bytes a bucket (about 37 KB with
- * the defaults, as the old preallocated rings). Once grown, recording
- * allocates nothing; it is O(1) amortised.
+ * buffer; with the defaults a token with ~10 requests over a minute costs
+ * about 2 KB (0.9 KB of V8 heap, 1 KB of buffer), one busy every second for
+ * 15 min about 15 KB, and one busy every second for a day the full 16 bytes a
+ * bucket, about 37 KB, as the old preallocated rings did (bench/window-memory.ts).
+ * Once grown, recording allocates nothing; it is O(1) amortised.
  */
 export class BehaviourWindow {
   readonly options: Readonly<WindowOptions>;
@@ -78,7 +82,7 @@ export class BehaviourWindow {
   #cost = 0;
 
   constructor(options?: Partial<WindowOptions>) {
-    this.options = compileWindowOptions(options);
+    this.options = options === undefined ? DEFAULT_OPTIONS : compileWindowOptions(options);
     this.#fine = new Ring(this.options.fineBuckets, 1_000);
     this.#coarse = new Ring(this.options.coarseBuckets, 60_000);
   }

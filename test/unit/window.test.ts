@@ -1,4 +1,6 @@
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import { isDeepStrictEqual } from 'node:util';
 import { BehaviourWindow, ErrorCode, InputError } from '../../lib/index.ts';
 import type { BucketCounts, WindowSnapshot } from '../../lib/index.ts';
 
@@ -151,4 +153,209 @@ test('window - merge adds another window bucket by bucket', (t) => {
   t.deepEqual(a.totals(), c(5, 4, 9));
   t.is(a.lastMs, T0 + 5_000);
   t.deepEqual(a.sum('1m', 2, T0 + 5_000), c(5, 4, 9));
+});
+
+// ---- Growth: the on-demand rings answer exactly as the old preallocated ones did. ----
+
+/** The old preallocated ring, kept as the reference: every bucket of (head - size, head] in fixed arrays. */
+class DenseRing {
+  readonly r: Uint32Array;
+  readonly a: Uint32Array;
+  readonly c: Float64Array;
+  head = Number.NEGATIVE_INFINITY;
+  constructor(
+    readonly size: number,
+    readonly step: number,
+  ) {
+    this.r = new Uint32Array(size);
+    this.a = new Uint32Array(size);
+    this.c = new Float64Array(size);
+  }
+  slot(b: number): number {
+    return ((b % this.size) + this.size) % this.size;
+  }
+  find(b: number): number {
+    return b > this.head || b <= this.head - this.size ? -1 : this.slot(b);
+  }
+  add(bucket: number, r: number, a: number, c: number): void {
+    let b = bucket;
+    if (this.head === Number.NEGATIVE_INFINITY) this.head = b;
+    else if (b > this.head) {
+      for (let i = 1; i <= Math.min(b - this.head, this.size); i++) {
+        const s = this.slot(this.head + i);
+        this.r[s] = this.a[s] = this.c[s] = 0;
+      }
+      this.head = b;
+    } else if (b <= this.head - this.size) b = this.head - this.size + 1;
+    const s = this.slot(b);
+    this.r[s] = (this.r[s] as number) + r;
+    this.a[s] = (this.a[s] as number) + a;
+    this.c[s] = (this.c[s] as number) + c;
+  }
+  held(): [number, number, number, number][] {
+    const out: [number, number, number, number][] = [];
+    if (this.head === Number.NEGATIVE_INFINITY) return out;
+    for (let b = this.head - this.size + 1; b <= this.head; b++) {
+      const s = this.slot(b);
+      if ((this.r[s] as number) > 0)
+        out.push([b, this.r[s] as number, this.a[s] as number, this.c[s] as number]);
+    }
+    return out;
+  }
+  series(count: number, now: number): BucketCounts[] {
+    const end = Math.floor(now / this.step);
+    const out: BucketCounts[] = [];
+    for (let b = end - count + 1; b <= end; b++) {
+      const s = this.find(b);
+      out.push(s < 0 ? zero : c(this.r[s] as number, this.a[s] as number, this.c[s] as number));
+    }
+    return out;
+  }
+}
+
+class DenseWindow {
+  readonly rings: [DenseRing, DenseRing];
+  constructor(fine: number, coarse: number) {
+    this.rings = [new DenseRing(fine, 1_000), new DenseRing(coarse, 60_000)];
+  }
+  record(ms: number, allowed: boolean, cost: number): void {
+    for (const g of this.rings) g.add(Math.floor(ms / g.step), 1, allowed ? 1 : 0, cost);
+  }
+  refund(ms: number): void {
+    for (const g of this.rings) {
+      const s = g.find(Math.max(Math.floor(ms / g.step), g.head - g.size + 1));
+      if (s >= 0 && (g.a[s] as number) > 0) g.a[s] = (g.a[s] as number) - 1;
+    }
+  }
+  merge(o: DenseWindow): void {
+    this.rings.forEach((g, i) => {
+      for (const [b, r, a, cost] of o.rings[i]?.held() ?? []) g.add(b, r, a, cost);
+    });
+  }
+}
+
+/** mulberry32: a small seeded PRNG, so a failure names its seed and replays. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(s ^ (s >>> 15), 1 | s);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** A random next time: mostly small steps, sometimes gaps past either ring, sometimes slightly (or far) back. */
+function nextTime(rnd: () => number, now: number, fine: number, coarse: number): number {
+  const p = rnd();
+  if (p < 0.55) return now + Math.floor(rnd() * 3_000);
+  if (p < 0.7) return now + Math.floor(rnd() * fine * 1_500);
+  if (p < 0.8) return now + Math.floor(rnd() * coarse * 90_000);
+  if (p < 0.95) return now - Math.floor(rnd() * 5_000);
+  return now - Math.floor(rnd() * fine * 3_000);
+}
+
+/** t.deepEqual is slow on long arrays: compare cheaply, and let ava draw the diff only on a mismatch. */
+function same(t: ExecutionContext, actual: unknown, expected: unknown, message: string): void {
+  if (isDeepStrictEqual(actual, expected)) t.pass();
+  else t.deepEqual(actual, expected, message);
+}
+
+function assertSame(
+  t: ExecutionContext,
+  w: BehaviourWindow,
+  d: DenseWindow,
+  now: number,
+  rnd: () => number,
+  tag: string,
+): void {
+  const [fine, coarse] = d.rings;
+  const { fineBuckets, coarseBuckets } = w.options;
+  same(t, w.series('1s', fineBuckets, now).buckets, fine.series(fineBuckets, now), `${tag} 1s`);
+  same(t, w.series('1m', coarseBuckets, now).buckets, coarse.series(coarseBuckets, now), `${tag} 1m`);
+  const later = now + Math.floor(rnd() * fineBuckets * 2_000);
+  const n = 1 + Math.floor(rnd() * fineBuckets);
+  same(t, w.series('1s', n, later).buckets, fine.series(n, later), `${tag} 1s later`);
+  const snap = w.toJSON();
+  same(
+    t,
+    snap.fine,
+    { head: Number.isFinite(fine.head) ? fine.head : null, buckets: fine.held() },
+    `${tag} fine snapshot`,
+  );
+  same(
+    t,
+    snap.coarse,
+    { head: Number.isFinite(coarse.head) ? coarse.head : null, buckets: coarse.held() },
+    `${tag} coarse snapshot`,
+  );
+}
+
+/** Drives one window and its dense reference through the same random operations. */
+function drive(rnd: () => number, w: BehaviourWindow, d: DenseWindow, start: number, ops: number): number {
+  const { fineBuckets: fine, coarseBuckets: coarse } = w.options;
+  let now = start;
+  for (let i = 0; i < ops; i++) {
+    const at = nextTime(rnd, now, fine, coarse);
+    const allowed = rnd() < 0.7;
+    const cost = 1 + Math.floor(rnd() * 4);
+    w.record(at, allowed, cost);
+    d.record(at, allowed, cost);
+    now = Math.max(now, at);
+    if (rnd() < 0.15) {
+      const back = now - Math.floor(rnd() * fine * 1_500);
+      w.recordRefund(back);
+      d.refund(back);
+    }
+  }
+  return now;
+}
+
+test('window - on-demand rings answer as the dense reference over random sequences', (t) => {
+  for (let seed = 1; seed <= 200; seed++) {
+    const rnd = prng(seed);
+    const fine = seed % 10 === 0 ? 900 : 1 + Math.floor(rnd() * 70);
+    const coarse = seed % 10 === 0 ? 1440 : 1 + Math.floor(rnd() * 12);
+    let w = new BehaviourWindow({ fineBuckets: fine, coarseBuckets: coarse });
+    const d = new DenseWindow(fine, coarse);
+    // Some sequences run around time 0 (a simulated clock), where bucket numbers turn negative.
+    let now = seed % 5 === 0 ? -Math.floor(rnd() * 200_000) : T0 + Math.floor(rnd() * 100_000);
+    for (let round = 0; round < 6; round++) {
+      now = drive(rnd, w, d, now, Math.floor(rnd() * 60));
+      assertSame(t, w, d, now, rnd, `seed ${seed} round ${round}`);
+      const p = rnd();
+      if (p < 0.3) {
+        // Hand-off round trip: the restored window carries on identically.
+        w = BehaviourWindow.fromJSON(JSON.parse(JSON.stringify(w.toJSON())) as WindowSnapshot);
+      } else if (p < 0.55) {
+        // Merge a window of another size that saw its own traffic.
+        const oFine = 1 + Math.floor(rnd() * 80);
+        const o = new BehaviourWindow({ fineBuckets: oFine, coarseBuckets: coarse });
+        const od = new DenseWindow(oFine, coarse);
+        drive(rnd, o, od, now - Math.floor(rnd() * 120_000), Math.floor(rnd() * 40));
+        w.merge(o);
+        d.merge(od);
+      }
+      assertSame(t, w, d, now, rnd, `seed ${seed} round ${round} after hand-off`);
+    }
+  }
+});
+
+test('window - a ring that went quiet and then busy again keeps every bucket', (t) => {
+  const w = new BehaviourWindow({ fineBuckets: 100, coarseBuckets: 4 });
+  const d = new DenseWindow(100, 4);
+  const feed = (ms: number): void => {
+    w.record(ms, true, 1);
+    d.record(ms, true, 1);
+  };
+  for (let s = 0; s < 100; s++) feed(T0 + s * 1_000); // grows to the full ring
+  feed(T0 + 195_000); // only one bucket left: the buffer shrinks
+  for (let s = 196; s < 300; s += 7) feed(T0 + s * 1_000); // and grows again
+  feed(T0 + 120_000); // behind the oldest held bucket, still inside the ring
+  feed(T0 + 10_000); // older than the ring: the oldest bucket
+  for (const now of [T0 + 294_000, T0 + 300_000, T0 + 390_000]) {
+    t.deepEqual(w.series('1s', 100, now).buckets, d.rings[0].series(100, now));
+    t.deepEqual(w.series('1m', 4, now).buckets, d.rings[1].series(4, now));
+  }
+  t.deepEqual(w.toJSON().fine.buckets, d.rings[0].held());
 });
