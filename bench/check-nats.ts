@@ -23,11 +23,13 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '64' },
     users: { type: 'string', default: '1000' },
+    nodes: { type: 'string', default: '3' },
   },
 });
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
 const USERS = Number(values.users);
+const NODES = Number(values.nodes);
 
 interface Result {
   rps: number;
@@ -100,7 +102,7 @@ const nats = await startNatsServer();
 const children: Array<{ stop(): Promise<unknown> }> = [];
 try {
   const nodes = await Promise.all(
-    ['b1', 'b2', 'b3'].map((id) =>
+    Array.from({ length: NODES }, (_, i) => `b${i + 1}`).map((id) =>
       startNodeProcess({
         nodeId: id,
         args: ['--nats', nats.url, '--data-dir', `/tmp/headroom-bench-${id}`, '--log-level', 'error'],
@@ -109,7 +111,7 @@ try {
   );
   children.push(...nodes);
   const echoPath = fileURLToPath(new URL('./echo-responder.ts', import.meta.url));
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < NODES; i++) {
     const child = spawn(process.execPath, ['--import', 'tsx', echoPath, nats.url], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -145,7 +147,7 @@ try {
 
   const f = (n: number, d = 0): string => n.toFixed(d);
   console.log(
-    `check over NATS, 3 nodes, ${CONCURRENCY} in flight, ${SECONDS} s per phase, ${USERS} tokens, Node ${process.version}`,
+    `check over NATS, ${NODES} nodes (and ${NODES} echo responders), ${CONCURRENCY} in flight, ${SECONDS} s per phase, ${USERS} tokens, Node ${process.version}`,
   );
   console.log('phase                      | headroom          | nats echo (peer)  | ratio');
   console.log(

@@ -42,6 +42,16 @@ interface Batch {
   waiters: Waiter[];
 }
 
+/** The calls to one owner: what is queued, and how many calls are out. */
+interface Lane {
+  queued: Batch;
+  inflight: number;
+  scheduled: boolean;
+}
+
+/** Calls in flight to one owner before further checks wait and batch up. */
+const MAX_INFLIGHT = 2;
+
 /** Moleculer errors that mean "that node did not answer": route around it and retry. */
 const UNREACHABLE = new Set([
   'RequestTimeoutError',
@@ -59,7 +69,7 @@ const ATTEMPTS = 3;
 
 export class Gateway {
   readonly #deps: GatewayDeps;
-  readonly #batches = new Map<string, Batch>();
+  readonly #lanes = new Map<string, Lane>();
 
   constructor(deps: GatewayDeps) {
     this.#deps = deps;
@@ -138,9 +148,11 @@ export class Gateway {
   }
 
   /**
-   * Queues one check's items for `owner`. Every part queued for the same owner
-   * in one turn of the event loop travels in one message: under load this
-   * turns N inter-node round trips into one.
+   * Queues one check's items for `owner`. Calls to an owner are pipelined with
+   * at most {@link MAX_INFLIGHT} in flight; whatever queues meanwhile travels
+   * together in the next message. At low load a check goes out at once (next
+   * turn of the event loop); under load batches grow by themselves, turning N
+   * inter-node round trips (and N socket writes each way) into one.
    */
   #enqueue(owner: string, items: TakeItem[], ctx: OtelContext): Promise<RuleDecision[]> {
     const span = tracer().startSpan(
@@ -149,22 +161,32 @@ export class Gateway {
       ctx,
     );
     return new Promise<RuleDecision[]>((resolve, reject) => {
-      let batch = this.#batches.get(owner);
-      if (batch === undefined) {
-        batch = { parts: [], traces: [], waiters: [] };
-        this.#batches.set(owner, batch);
-        setImmediate(() => this.#flush(owner));
+      let lane = this.#lanes.get(owner);
+      if (lane === undefined) {
+        lane = { queued: { parts: [], traces: [], waiters: [] }, inflight: 0, scheduled: false };
+        this.#lanes.set(owner, lane);
       }
-      batch.parts.push({ items });
-      batch.traces.push(injectContext(trace.setSpan(ctx, span)));
-      batch.waiters.push({ resolve, reject, span });
+      lane.queued.parts.push({ items });
+      lane.queued.traces.push(injectContext(trace.setSpan(ctx, span)));
+      lane.queued.waiters.push({ resolve, reject, span });
+      this.#schedule(owner, lane);
     });
   }
 
-  #flush(owner: string): void {
-    const batch = this.#batches.get(owner);
-    if (batch === undefined) return;
-    this.#batches.delete(owner);
+  #schedule(owner: string, lane: Lane): void {
+    if (lane.scheduled || lane.inflight >= MAX_INFLIGHT || lane.queued.parts.length === 0) return;
+    lane.scheduled = true;
+    setImmediate(() => {
+      lane.scheduled = false;
+      this.#flush(owner, lane);
+    });
+  }
+
+  #flush(owner: string, lane: Lane): void {
+    const batch = lane.queued;
+    if (batch.parts.length === 0) return;
+    lane.queued = { parts: [], traces: [], waiters: [] };
+    lane.inflight++;
     const { broker, local } = this.#deps;
     const params: TakeParams = { parts: batch.parts };
     const meta: TakeMeta = { traces: batch.traces };
@@ -178,20 +200,26 @@ export class Gateway {
             retries: 0,
             meta,
           });
-    call.then(
-      (results) =>
-        batch.waiters.forEach((w, i) => {
-          w.span.end();
-          w.resolve(results[i]!);
-        }),
-      (err: unknown) =>
-        batch.waiters.forEach((w) => {
-          w.span.recordException(err as Error);
-          w.span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-          w.span.end();
-          w.reject(err);
-        }),
-    );
+    call
+      .then(
+        (results) =>
+          batch.waiters.forEach((w, i) => {
+            w.span.end();
+            w.resolve(results[i]!);
+          }),
+        (err: unknown) =>
+          batch.waiters.forEach((w) => {
+            w.span.recordException(err as Error);
+            w.span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+            w.span.end();
+            w.reject(err);
+          }),
+      )
+      .finally(() => {
+        lane.inflight--;
+        if (lane.inflight === 0 && lane.queued.parts.length === 0) this.#lanes.delete(owner);
+        else this.#schedule(owner, lane);
+      });
   }
 
   async #refund(items: TakeItem[]): Promise<void> {
