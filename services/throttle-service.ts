@@ -64,7 +64,7 @@ export class ThrottleNode {
     this.#deps = deps;
     this.host = new ActorHost<TokenKey, TokenActor>(
       (token, restored) => {
-        const r = restored as HandoffItem | undefined;
+        const r = (restored as HandoffItem | undefined) ?? this.#wake(token);
         // A token is activated by a take (rule known) or a hand-off (rule in the item).
         const rule = this.#ruleOf(r?.rule ?? this.#activatingRule!);
         return new TokenActor(token, rule, deps.clock, r?.snapshot);
@@ -72,11 +72,39 @@ export class ThrottleNode {
       { clock: deps.clock, idleMs: deps.idleMs, maxActors: deps.maxActors },
       {
         onError: (key, err) => deps.broker.logger.error(`token actor ${key} failed: ${err.message}`),
+        onPassivate: (key, actor, reason) => {
+          if (reason === 'idle' || reason === 'evicted') this.#sleep(key, actor);
+        },
       },
     );
     deps.tracker.onChange((p) => {
       if (!this.#leaving) void this.#rebalancing.enqueue(() => this.#handOffMoved(p)).catch(this.#logError);
     });
+  }
+
+  /**
+   * Idle actors whose bucket has not refilled yet (a token of 5 per hour that
+   * went quiet after its burst): their state waits here until it no longer
+   * matters, so passivation never hands out a fresh burst.
+   */
+  readonly #dormant = new Map<TokenKey, HandoffItem>();
+
+  #sleep(token: TokenKey, actor: TokenActor): void {
+    const snapshot = actor.snapshot();
+    if (snapshot.gcra.tat <= this.#deps.clock.now()) return;
+    this.#dormant.set(token, { rule: refOf(actor.rule), snapshot });
+    if (this.#dormant.size % 1024 === 0) this.#sweepDormant();
+  }
+
+  #wake(token: TokenKey): HandoffItem | undefined {
+    const item = this.#dormant.get(token);
+    if (item !== undefined) this.#dormant.delete(token);
+    return item;
+  }
+
+  #sweepDormant(): void {
+    const now = this.#deps.clock.now();
+    for (const [token, item] of this.#dormant) if (item.snapshot.gcra.tat <= now) this.#dormant.delete(token);
   }
 
   /** Set just around an activation by take, read by the actor factory. */
@@ -265,13 +293,21 @@ export class ThrottleNode {
     const moved = this.host.keys().filter((k) => placement.owner(k) !== self);
     const released = moved.length > 0 ? await this.host.release(moved) : new Map<TokenKey, TokenActor>();
     const byOwner = new Map<string, HandoffItem[]>();
-    for (const [token, actor] of released) {
+    const send = (token: TokenKey, item: HandoffItem): void => {
       const owner = placement.owner(token);
-      if (owner === undefined) continue; // nobody left to take it: the last node is stopping
-      const item: HandoffItem = { rule: refOf(actor.rule), snapshot: actor.snapshot() };
+      if (owner === undefined) return; // nobody left to take it: the last node is stopping
       const list = byOwner.get(owner);
       if (list === undefined) byOwner.set(owner, [item]);
       else list.push(item);
+    };
+    for (const [token, actor] of released)
+      send(token, { rule: refOf(actor.rule), snapshot: actor.snapshot() });
+    this.#sweepDormant();
+    for (const [token, item] of this.#dormant) {
+      if (placement.owner(token) !== self) {
+        this.#dormant.delete(token);
+        send(token, item);
+      }
     }
     if (done) for (const n of placement.nodes) if (n !== self && !byOwner.has(n)) byOwner.set(n, []);
     const results = await Promise.allSettled(
@@ -307,7 +343,11 @@ export class ThrottleNode {
 
   describe(token: string): unknown {
     const actor = this.host.peek(token as TokenKey);
-    return actor === undefined ? null : { node: this.#deps.broker.nodeID, ...(actor.describe() as object) };
+    if (actor !== undefined) return { node: this.#deps.broker.nodeID, ...(actor.describe() as object) };
+    const dormant = this.#dormant.get(token as TokenKey);
+    return dormant === undefined
+      ? null
+      : { node: this.#deps.broker.nodeID, dormant: true, snapshot: dormant.snapshot };
   }
 }
 
