@@ -12,8 +12,8 @@ import type { CheckReply, CheckRequest, Clock, RuleDecision, RuleSet } from '../
 import { ACTOR_SERVICE } from './placement-tracker.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import { injectContext, tracer } from './telemetry.ts';
-import { refOf } from './throttle-service.ts';
-import type { ThrottleNode } from './throttle-service.ts';
+import type { ThrottleNode } from './throttle-node.ts';
+import { refOf } from './wire.ts';
 import type { RefundParams, TakeItem, TakeMeta, TakePart, TakeParams } from './wire.ts';
 
 export interface GatewayDeps {

@@ -2,7 +2,7 @@
  * Messages between nodes (Moleculer action params). Kept small: they are on
  * the check path.
  */
-import type { Params, RuleMode, TokenKey } from '../lib/index.ts';
+import type { CompiledRule, Params, RuleMode, TokenKey } from '../lib/index.ts';
 import type { TokenActorSnapshot } from '../actors/index.ts';
 
 /** What the owner needs of a rule to run its token: the limit and the mode. */
@@ -58,4 +58,15 @@ export interface HandoffParams {
  */
 export interface TakeMeta {
   traces?: Array<Record<string, string>>;
+}
+
+/** The part of a compiled rule that travels with a take. */
+export function refOf(rule: CompiledRule): RuleRef {
+  return {
+    id: rule.id,
+    rate: rule.limit.rate,
+    periodMs: rule.limit.periodMs,
+    burst: rule.limit.burst,
+    mode: rule.mode,
+  };
 }
