@@ -22,7 +22,8 @@ import { FileRuleStore } from './rules/file-rule-store.ts';
 import { KvRuleStore } from './rules/kv-rule-store.ts';
 import type { RuleStore } from './rules/rule-store.ts';
 import { initTelemetry } from './telemetry.ts';
-import { ThrottleNode, throttleService } from './throttle-service.ts';
+import { ThrottleNode } from './throttle-node.ts';
+import { throttleService } from './throttle-service.ts';
 
 export interface HeadroomNode {
   readonly nodeId: string;
