@@ -117,5 +117,7 @@ export function toHeadroomError(err: unknown): HeadroomError {
 export function fromBody(body: ErrorBody): HeadroomError {
   const init: HeadroomErrorInit = { retryable: body.retryable };
   if (body.field !== undefined) init.field = body.field;
-  return body.retryable ? new StateError(body.code, body.message, init) : new InputError(body.code, body.message, init);
+  return body.retryable
+    ? new StateError(body.code, body.message, init)
+    : new InputError(body.code, body.message, init);
 }
