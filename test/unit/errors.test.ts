@@ -13,7 +13,7 @@ test('errors - every code is HEADROOM_ERR_ plus its key in upper snake case, and
   const codes = Object.entries(ErrorCode);
   t.true(codes.length >= 15);
   for (const [key, code] of codes) {
-    t.is<string>(
+    t.is<string, string>(
       code,
       `HEADROOM_ERR_${key.replace(/[A-Z]/g, (c, i: number) => (i === 0 ? c : `_${c}`)).toUpperCase()}`,
     );
