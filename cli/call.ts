@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { connect } from 'nats';
-import { ErrorCode, InputError, parseDurationMs } from '../lib/index.ts';
+import { ErrorCode, InputError, StateError, parseDurationMs } from '../lib/index.ts';
 import { API_PREFIX } from '../services/index.ts';
 
 export const CALL_USAGE = `usage: headroom call OP [JSON] [--nats URL] [--timeout 5s]
@@ -40,7 +40,27 @@ export async function callCommand(argv: string[]): Promise<number> {
   const timeout = parseDurationMs('--timeout', parsed.values.timeout ?? 5000);
   const nc = await connect({ servers: url.split(',') });
   try {
-    const msg = await nc.request(`${API_PREFIX}.${op}`, body, { timeout });
+    let msg;
+    try {
+      msg = await nc.request(`${API_PREFIX}.${op}`, body, { timeout });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === '503') {
+        throw new StateError(
+          ErrorCode.Unavailable,
+          `no Headroom node answers ${API_PREFIX}.${op} on ${url}`,
+          { cause: err },
+        );
+      }
+      if (code === 'TIMEOUT') {
+        throw new StateError(
+          ErrorCode.Timeout,
+          `no reply to ${API_PREFIX}.${op} from ${url} in ${timeout} ms`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
     const reply = JSON.parse(msg.string()) as { error?: unknown };
     console.log(JSON.stringify(reply, null, 2));
     return reply.error === undefined ? 0 : 1;
