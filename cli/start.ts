@@ -26,11 +26,29 @@ const FLAGS: Record<string, keyof NodeOptions> = {
   'log-level': 'logLevel',
   namespace: 'namespace',
   'rules-bucket': 'rulesBucket',
+  store: 'store',
+  'clickhouse-url': 'clickhouseUrl',
+  'clickhouse-database': 'clickhouseDatabase',
+  'privacy-key-file': 'privacyKeyFile',
+  'privacy-file': 'privacyFile',
+  'holidays-file': 'holidaysFile',
+  'profile-file': 'profileFile',
+  'profile-param': 'profileParam',
+  'ip-regions-file': 'ipRegionsFile',
+  'events-file': 'eventsFile',
+  'event-half-life': 'eventHalfLifeMs',
+  retention: 'retentionMs',
+  'spool-max-bytes': 'spoolMaxBytes',
+  'collect-grace': 'collectGraceMs',
 };
 
 export const START_USAGE = `usage: headroom start [--nats URL] [--node-id ID] [--data-dir DIR] [--http-port N] [--repl]
        [--http-host H] [--actor-idle 5m] [--max-actors N] [--owner-timeout 1s] [--heartbeat 1s]
        [--max-payload-bytes N] [--log-level info] [--namespace NS] [--rules-bucket B] [--config FILE]
+       [--store duckdb|clickhouse|none] [--clickhouse-url URL] [--clickhouse-database DB]
+       [--privacy-key-file F] [--privacy-file F] [--holidays-file F] [--profile-file F] [--profile-param user]
+       [--ip-regions-file F] [--events-file F] [--event-half-life 5m] [--retention 30d]
+       [--spool-max-bytes N] [--collect-grace 2s]
 Every option also reads HEADROOM_<NAME> (e.g. HEADROOM_NATS_URL) and the "headroom" key of moleculer.config.ts.`;
 
 interface ConfigFile {

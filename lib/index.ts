@@ -66,3 +66,29 @@ export {
 export type { CheckRequest } from './api-schema.ts';
 export type { RuleDecision, CheckReply, Combined } from './decide.ts';
 export type { OptionParser, OptionSchema } from './options.ts';
+
+// Behavioural data collection: calendar features, records and buckets, event feeds.
+export { HolidayCalendar, parseHolidays, calendarFeatures } from './calendar.ts';
+export { CollectionWindow, RefundOutcome, buildRecord } from './collect.ts';
+export {
+  parseEvent,
+  parseEventQuery,
+  parseEventLine,
+  eventId,
+  MAX_EVENT_NAME,
+  MAX_EVENT_TOKENS,
+  MAX_EVENT_TOKEN_LENGTH,
+  MAX_EVENT_RANGE_MS,
+} from './events.ts';
+export { EventSignals } from './event-signals.ts';
+
+export type { CalendarFeatures } from './calendar.ts';
+export type {
+  CollectedRecord,
+  CollectedBucket,
+  CollectedBatch,
+  AnonymisedParts,
+  Decided,
+} from './collect.ts';
+export type { EventInput, EventQuery } from './events.ts';
+export type { SignalEvent } from './event-signals.ts';

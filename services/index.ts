@@ -15,6 +15,20 @@ export { FileRuleStore } from './rules/file-rule-store.ts';
 export { KvRuleStore, kvKeyOf } from './rules/kv-rule-store.ts';
 export { initTelemetry, extractContext, injectContext, tracer } from './telemetry.ts';
 export { replCommands, parseKeyValues } from './repl-commands.ts';
+export { Collector } from './collector.ts';
+export { createCollection, LOST_METRIC } from './collection.ts';
+export { initOnUse } from './collector-store.ts';
+export { EventHub, eventsService, noEvents, SIGNAL_EVENT } from './events.ts';
+export { EventsFeed } from './events-feed.ts';
+export { MapProfileProvider, noProfiles, loadProfileFile, parseProfiles } from './profile-provider.ts';
+export {
+  GENERATED_KEY_FILE,
+  defaultNodePrivacy,
+  loadIpRegions,
+  loadKeyFile,
+  loadPrivacyFile,
+} from './privacy-config.ts';
+export { StoreKind } from './node-options.ts';
 
 export type { HeadroomNode, StartNodeExtras } from './node.ts';
 export type { NodeOptions } from './node-options.ts';
@@ -23,3 +37,10 @@ export type { HttpApi } from './api/http-api.ts';
 export type { RuleStore } from './rules/rule-store.ts';
 export type { TelemetryHandle } from './telemetry.ts';
 export type { RuleRef, TakeItem, TakeParams, HandoffItem, HandoffParams } from './wire.ts';
+export type { DecisionObserver, ThrottleDeps } from './throttle-node.ts';
+export type { CollectorDeps, CollectorLogger, CollectorStats } from './collector.ts';
+export type { Collection } from './collection.ts';
+export type { EventsApi, EventReply, EventHubDeps } from './events.ts';
+export type { EventsFeedDeps, EventsFeedStats } from './events-feed.ts';
+export type { ProfileProvider, ProfileAttributes } from './profile-provider.ts';
+export type { KeyFile } from './privacy-config.ts';

@@ -4,6 +4,8 @@
  */
 import { hostname } from 'node:os';
 import {
+  ErrorCode,
+  InputError,
   compileOptions,
   optBool,
   optDurationMs,
@@ -47,7 +49,46 @@ export interface NodeOptions {
   namespace: string;
   /** JetStream KV bucket holding the cluster's rules. @default "headroom_rules" */
   rulesBucket: string;
+  /**
+   * Where behavioural records, buckets and events go: `duckdb` (embedded, in
+   * `<dataDir>/store.duckdb`), `clickhouse` (at `clickhouseUrl`), or `none`
+   * (no collection, no events). @default "duckdb"
+   */
+  store: StoreKind;
+  /** ClickHouse HTTP URL; required with store `clickhouse`. @default null */
+  clickhouseUrl: string | null;
+  /** ClickHouse database (created on first use). @default "headroom" */
+  clickhouseDatabase: string;
+  /**
+   * JSON file `{"keys": [{"id", "secret", "activeFromMs"?}], "overlapMs"?}` of
+   * the hash keys. Null generates a random key in `<dataDir>/privacy-key.json`
+   * (0600) on first start and reuses it; a cluster must share one file. @default null
+   */
+  privacyKeyFile: string | null;
+  /** JSON file of field policies `{params, profile, quasiIdentifiers, k, kWindowMs}`. @default null (built-in policies) */
+  privacyFile: string | null;
+  /** Holiday dates (`YYYY-MM-DD`, JSON array or one per line) for the holiday flag. @default null */
+  holidaysFile: string | null;
+  /** Profile attributes per user (JSON object or CSV `user,<attr>,...`). Null: no profiles. @default null */
+  profileFile: string | null;
+  /** Request parameter naming the user for the profile lookup. @default "user" */
+  profileParam: string;
+  /** IP prefix -> region table (JSON `[{prefix, region}]` or CSV `prefix,region`). @default null */
+  ipRegionsFile: string | null;
+  /** Events file (JSON lines or CSV) this node follows. @default null */
+  eventsFile: string | null;
+  /** Half-life of an event signal's level. @default 300000 (5 min) */
+  eventHalfLifeMs: number;
+  /** Stored days older than this are dropped. @default 2592000000 (30 days) */
+  retentionMs: number;
+  /** Bound of the store's disk spool. @default 268435456 (256 MiB) */
+  spoolMaxBytes: number;
+  /** How long after a bucket closes refunds are awaited before it is written. @default 2000 */
+  collectGraceMs: number;
 }
+
+export const StoreKind = ['duckdb', 'clickhouse', 'none'] as const;
+export type StoreKind = (typeof StoreKind)[number];
 
 export function defaultNodeOptions(): NodeOptions {
   return {
@@ -65,6 +106,20 @@ export function defaultNodeOptions(): NodeOptions {
     logLevel: 'info',
     namespace: 'headroom',
     rulesBucket: 'headroom_rules',
+    store: 'duckdb',
+    clickhouseUrl: null,
+    clickhouseDatabase: 'headroom',
+    privacyKeyFile: null,
+    privacyFile: null,
+    holidaysFile: null,
+    profileFile: null,
+    profileParam: 'user',
+    ipRegionsFile: null,
+    eventsFile: null,
+    eventHalfLifeMs: 300_000,
+    retentionMs: 30 * 86_400_000,
+    spoolMaxBytes: 256 * 1024 * 1024,
+    collectGraceMs: 2000,
   };
 }
 
@@ -83,6 +138,20 @@ const schema: OptionSchema<NodeOptions> = {
   logLevel: optOneOf(LogLevel),
   namespace: optString,
   rulesBucket: optString,
+  store: optOneOf(StoreKind),
+  clickhouseUrl: optNullableString,
+  clickhouseDatabase: optString,
+  privacyKeyFile: optNullableString,
+  privacyFile: optNullableString,
+  holidaysFile: optNullableString,
+  profileFile: optNullableString,
+  profileParam: optString,
+  ipRegionsFile: optNullableString,
+  eventsFile: optNullableString,
+  eventHalfLifeMs: optDurationMs,
+  retentionMs: optDurationMs,
+  spoolMaxBytes: optInt(65_536, Number.MAX_SAFE_INTEGER),
+  collectGraceMs: optDurationMs,
 };
 
 /** Environment variable for each option: HEADROOM_NATS_URL, HEADROOM_NODE_ID, ... */
@@ -114,5 +183,13 @@ export function compileNodeOptions(
     (l) => l?.['natsUrl'] !== undefined && l['natsUrl'] !== null && l['natsUrl'] !== '',
   );
   if (clustered) defaults.httpPort = null;
-  return compileOptions('options', schema, defaults, config, envLayer, flags);
+  const opts = compileOptions('options', schema, defaults, config, envLayer, flags);
+  if (opts.store === 'clickhouse' && opts.clickhouseUrl === null) {
+    throw new InputError(
+      ErrorCode.InvalidOptions,
+      'options.clickhouseUrl is required with options.store clickhouse (--clickhouse-url or HEADROOM_CLICKHOUSE_URL)',
+      { field: 'options.clickhouseUrl' },
+    );
+  }
+  return opts;
 }

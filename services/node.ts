@@ -14,6 +14,8 @@ import { Api } from './api/handlers.ts';
 import { startHttpApi } from './api/http-api.ts';
 import type { HttpApi } from './api/http-api.ts';
 import { NatsApi } from './api/nats-api.ts';
+import { createCollection } from './collection.ts';
+import type { Collection } from './collection.ts';
 import { Gateway } from './gateway.ts';
 import type { NodeOptions } from './node-options.ts';
 import { PlacementTracker } from './placement-tracker.ts';
@@ -31,6 +33,8 @@ export interface HeadroomNode {
   readonly api: Api;
   readonly throttle: ThrottleNode;
   readonly rules: RuleStore;
+  /** Behavioural data collection (store, batcher, collector, events). */
+  readonly collection: Collection;
   /** Base URL of the HTTP API, when it runs. */
   readonly httpUrl: string | undefined;
   /** Graceful leave; safe to call twice. */
@@ -79,9 +83,14 @@ export async function startNode(
     });
     stops.push(() => rules.stop());
 
+    const collection = await createCollection(options, broker, clock);
+    // Closed after the hand-off (below); pushed now so a failed start closes it too.
+    stops.push(() => collection.close());
+
     const tracker = new PlacementTracker(broker, clock);
     const throttle = new ThrottleNode({
       broker,
+      ...(collection.collector === undefined ? {} : { observer: collection.collector }),
       tracker,
       clock,
       idleMs: options.actorIdleMs,
@@ -93,7 +102,10 @@ export async function startNode(
     stops.unshift(async () => {
       await throttle.leave();
       await broker.stop();
+      // The leave wrote nothing new after this: held records and buckets go to the batcher now.
+      await collection.close();
     });
+    await collection.start();
 
     const gateway = new Gateway({
       broker,
@@ -102,10 +114,18 @@ export async function startNode(
       rules: () => ruleSet,
       ownerTimeoutMs: options.ownerTimeoutMs,
       local: throttle,
+      collect: collection.collector !== undefined,
     });
-    const api = new Api({ broker, gateway, rules, tracker, maxPayloadBytes: options.maxPayloadBytes });
+    const api = new Api({
+      broker,
+      gateway,
+      rules,
+      tracker,
+      events: collection.events,
+      maxPayloadBytes: options.maxPayloadBytes,
+    });
     // Let the REPL commands reach this node's parts.
-    (broker as unknown as { headroom: unknown }).headroom = { api, throttle, rules, tracker };
+    (broker as unknown as { headroom: unknown }).headroom = { api, throttle, rules, tracker, collection };
 
     if (nc !== undefined) {
       const natsApi = new NatsApi(nc, api);
@@ -130,6 +150,7 @@ export async function startNode(
       api,
       throttle,
       rules,
+      collection,
       httpUrl: http?.url,
       stop: () => (stopping ??= runAll(stops)),
     };

@@ -8,15 +8,19 @@ import type { Context as OtelContext } from '@opentelemetry/api';
 import {
   ErrorCode,
   InputError,
+  StateError,
   parseBatchRequest,
   parseCheckRequest,
   parseEmptyRequest,
+  parseEvent,
+  parseEventQuery,
   parseIdRequest,
   parseJsonPayload,
   parseRule,
   toHeadroomError,
 } from '../../lib/index.ts';
 import type { ErrorBody } from '../../lib/index.ts';
+import type { EventsApi } from '../events.ts';
 import type { Gateway } from '../gateway.ts';
 import { ACTOR_SERVICE } from '../placement-tracker.ts';
 import type { PlacementTracker } from '../placement-tracker.ts';
@@ -30,6 +34,8 @@ export const Operation = [
   'rules.list',
   'rules.delete',
   'status',
+  'events.publish',
+  'events.list',
 ] as const;
 export type Operation = (typeof Operation)[number];
 
@@ -38,6 +44,8 @@ export interface ApiDeps {
   gateway: Gateway;
   rules: RuleStore;
   tracker: PlacementTracker;
+  /** External event feeds; absent answers Unavailable. */
+  events?: EventsApi;
   maxPayloadBytes: number;
 }
 
@@ -81,7 +89,20 @@ export class Api {
         parseEmptyRequest(body);
         return { nodes: await this.status() };
       },
+      'events.publish': async (body) => {
+        const event = parseEvent(body);
+        return await this.#events().publish(event);
+      },
+      'events.list': async (body) => ({ events: await this.#events().list(parseEventQuery(body)) }),
     };
+  }
+
+  #events(): EventsApi {
+    const events = this.#deps.events;
+    if (events === undefined) {
+      throw new StateError(ErrorCode.Unavailable, 'this node keeps no events', { field: 'subject' });
+    }
+    return events;
   }
 
   /** Runs one operation on a raw payload; never throws. */

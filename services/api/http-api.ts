@@ -2,7 +2,7 @@
  * The same API over HTTP on loopback, for the embedded mode (no NATS):
  *   POST /v1/check, POST /v1/check/batch,
  *   POST /v1/rules (put), GET /v1/rules, GET /v1/rules/:id, DELETE /v1/rules/:id,
- *   GET /v1/status.
+ *   GET /v1/status, POST /v1/events (publish), GET /v1/events?from=&to=&topic= (list).
  * Bodies and replies are the NATS API's; errors also set the HTTP status.
  */
 import { createServer } from 'node:http';
@@ -28,7 +28,11 @@ interface Route {
   body?: (id: string) => string;
 }
 
-function route(method: string, path: string): Route | undefined {
+function route(method: string, path: string, query: URLSearchParams): Route | undefined {
+  if (method === 'GET' && path === '/v1/events') {
+    // The query string is the list request; an unknown parameter is reported like an unknown field.
+    return { op: 'events.list', body: () => JSON.stringify(Object.fromEntries(query)) };
+  }
   const rule = /^\/v1\/rules\/([^/]+)$/.exec(path);
   if (rule !== null) {
     const id = decodeURIComponent(rule[1]!);
@@ -43,6 +47,7 @@ function route(method: string, path: string): Route | undefined {
     'PUT /v1/rules': 'rules.put',
     'GET /v1/rules': 'rules.list',
     'GET /v1/status': 'status',
+    'POST /v1/events': 'events.publish',
   };
   const op = table[`${method} ${path}`];
   return op === undefined ? undefined : { op };
@@ -81,8 +86,9 @@ async function serve(
   res: ServerResponse,
   maxPayloadBytes: number,
 ): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0]!;
-  const r = route(req.method ?? 'GET', path);
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
+  const r = route(req.method ?? 'GET', path, url.searchParams);
   let reply: unknown;
   if (r === undefined) {
     reply = {

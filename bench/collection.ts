@@ -1,0 +1,293 @@
+// The collection path end to end, beside each store client's raw insert rate,
+// and check throughput with collection on and off, all in one run.
+//   node --import tsx bench/collection.ts [records=100000] [batch=5000] [checkSeconds=5]
+// (1) records/s through observer -> anonymisation -> bucket aggregation ->
+//     batcher -> store, for DuckDB and ClickHouse, beside the same records
+//     written straight through each client (DuckDB appender, ClickHouse
+//     JSONEachRow insert) into an identical table; ratio = ours / raw.
+// (2) checks/s of an in-process node over the NATS API (closed loop, 64 in
+//     flight), store none (collection off) vs DuckDB (collection on).
+// ClickHouse: $CLICKHOUSE_URL if set, else a server started for the run.
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { connect } from 'nats';
+import { SystemClock, type RuleDecision, type TokenKey } from '../lib/index.ts';
+import { PrivacyPipeline } from '../lib/privacy/index.ts';
+import {
+  Collector,
+  compileNodeOptions,
+  defaultNodePrivacy,
+  startNode,
+  type TakeItem,
+} from '../services/index.ts';
+import {
+  Batcher,
+  createClickHouseStore,
+  createDuckDbStore,
+  createTableSql,
+  type RequestRecord,
+  type TimeSeriesStore,
+} from '../store/index.ts';
+import { startClickHouseServer, type ClickHouseServer } from '../test/helpers/clickhouse-server.ts';
+import { startNatsServer } from '../test/helpers/nats-server.ts';
+
+const N = Number(process.argv[2] ?? 100_000);
+const BATCH = Number(process.argv[3] ?? 5000);
+const CHECK_S = Number(process.argv[4] ?? 5);
+const USERS = 100;
+const T0 = Date.now();
+
+const pipeline = (): PrivacyPipeline =>
+  new PrivacyPipeline({
+    ...defaultNodePrivacy(),
+    keys: [{ id: 'bench', secret: 'bench-secret-0123456789abcdef' }],
+  });
+
+const items: TakeItem[] = Array.from({ length: N }, (_, i) => {
+  const user = `user-${i % USERS}@bench.example`;
+  return {
+    token: `per-user|user=${user}` as TokenKey,
+    rule: { id: 'per-user', rate: 100, periodMs: 1000, burst: 100, mode: 'enforce' },
+    cost: 1,
+    params: { user, op: 'read', ip: `203.0.113.${i % 250}` },
+    atMs: T0 + Math.floor(i / 10), // 10 records per ms: N/10 ms of traffic
+  };
+});
+const decision = (i: number): RuleDecision => ({
+  token: '',
+  ruleId: 'per-user',
+  mode: 'enforce',
+  allow: i % 10 !== 0,
+  limit: 100,
+  remaining: 1,
+  retryAfterMs: 0,
+});
+
+const logger = { warn: (m: unknown) => console.error(String(m)) };
+
+/** The records the collection path makes of `items`, for the raw clients to write. */
+function collectedRecords(): RequestRecord[] {
+  const rows: RequestRecord[] = [];
+  const sink = { add: (kind: string, row: RequestRecord) => kind === 'records' && rows.push(row) };
+  const c = new Collector({
+    pipeline: pipeline(),
+    batcher: sink as unknown as Batcher,
+    clock: new SystemClock(),
+    logger,
+  });
+  items.forEach((it, i) => c.decided(it, decision(i), it.atMs!));
+  c.close();
+  return rows;
+}
+
+let run = 0;
+
+/** Observer calls -> Collector -> Batcher -> store, until the store has every row. */
+async function viaCollector(make: () => TimeSeriesStore): Promise<{ rate: number; buckets: number }> {
+  const store = make();
+  await store.init();
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-bench-collect-'));
+  const clock = new SystemClock();
+  const batcher = new Batcher(store, { maxRows: BATCH, maxDelayMs: 1000, spoolDir: dir, clock });
+  const c = new Collector({ pipeline: pipeline(), batcher, clock, logger });
+  const t0 = performance.now();
+  items.forEach((it, i) => c.decided(it, decision(i), it.atMs!));
+  c.close();
+  await batcher.drain();
+  const ms = performance.now() - t0;
+  const stats = c.stats();
+  await batcher.close();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  if (stats.records !== N) throw new Error(`collected ${stats.records} records of ${N}`);
+  return { rate: (N / ms) * 1000, buckets: stats.buckets };
+}
+
+async function rawDuckDb(rows: RequestRecord[]): Promise<number> {
+  const inst = await DuckDBInstance.create(':memory:');
+  const conn = await inst.connect();
+  await conn.run(`CREATE TABLE records (id VARCHAR PRIMARY KEY, time_ms BIGINT, token VARCHAR, op VARCHAR, params VARCHAR,
+    allow BOOLEAN, rule_id VARCHAR, cost DOUBLE, second_of_minute INTEGER, minute_of_hour INTEGER, hour_of_day INTEGER,
+    day_of_week INTEGER, day_of_year INTEGER, holiday BOOLEAN, profile VARCHAR, region VARCHAR, events VARCHAR)`);
+  const t0 = performance.now();
+  for (let i = 0; i < rows.length; i += BATCH) {
+    const a = await conn.createAppender('records');
+    for (const r of rows.slice(i, i + BATCH)) {
+      a.appendVarchar(r.id);
+      a.appendBigInt(BigInt(r.timeMs));
+      a.appendVarchar(r.token);
+      a.appendVarchar(r.op ?? '');
+      a.appendVarchar(JSON.stringify(r.params));
+      a.appendBoolean(r.allow);
+      a.appendVarchar(r.ruleId ?? '');
+      a.appendDouble(r.cost);
+      for (const n of [r.secondOfMinute, r.minuteOfHour, r.hourOfDay, r.dayOfWeek, r.dayOfYear])
+        a.appendInteger(n);
+      a.appendBoolean(r.holiday);
+      a.appendVarchar(JSON.stringify(r.profile));
+      a.appendVarchar(r.region ?? '');
+      a.appendVarchar(JSON.stringify(r.events));
+      a.endRow();
+    }
+    a.flushSync();
+    a.closeSync();
+  }
+  const ms = performance.now() - t0;
+  conn.closeSync();
+  inst.closeSync();
+  return (rows.length / ms) * 1000;
+}
+
+async function rawClickHouse(url: string, rows: RequestRecord[]): Promise<number> {
+  const client = createClient({ url, log: { level: ClickHouseLogLevel.OFF } });
+  const db = `bench_collect_raw_${++run}`;
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
+  await client.command({ query: createTableSql(db, 'records') });
+  const t0 = performance.now();
+  for (let i = 0; i < rows.length; i += BATCH) {
+    const values = rows.slice(i, i + BATCH).map((r) => ({
+      id: r.id,
+      time_ms: r.timeMs,
+      token: r.token,
+      op: r.op ?? null,
+      params: JSON.stringify(r.params),
+      allow: r.allow ? 1 : 0,
+      rule_id: r.ruleId,
+      cost: r.cost,
+      second_of_minute: r.secondOfMinute,
+      minute_of_hour: r.minuteOfHour,
+      hour_of_day: r.hourOfDay,
+      day_of_week: r.dayOfWeek,
+      day_of_year: r.dayOfYear,
+      holiday: r.holiday ? 1 : 0,
+      profile: JSON.stringify(r.profile),
+      region: r.region ?? null,
+      events: JSON.stringify(r.events),
+    }));
+    await client.insert({ table: `${db}.records`, values, format: 'JSONEachRow' });
+  }
+  const ms = performance.now() - t0;
+  await client.close();
+  return (rows.length / ms) * 1000;
+}
+
+/** Checks/s of one in-process node over the NATS API: 64 requests in flight for CHECK_S seconds. */
+async function checkRate(
+  natsUrl: string,
+  store: 'none' | 'duckdb',
+): Promise<{ rate: number; records: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'headroom-bench-check-'));
+  const node = await startNode(
+    compileNodeOptions(
+      undefined,
+      {},
+      { natsUrl, nodeId: `bench-${store}-${++run}`, dataDir: dir, logLevel: 'error', store },
+    ),
+  );
+  const nc = await connect({ servers: natsUrl });
+  const put = JSON.parse(
+    (
+      await nc.request(
+        'headroom.v1.rules.put',
+        JSON.stringify({ id: 'per-user', key: ['user'], rate: 200, period: '1s' }),
+      )
+    ).string(),
+  ) as { error?: unknown };
+  if (put.error !== undefined) throw new Error(JSON.stringify(put.error));
+  let done = 0;
+  const deadline = performance.now() + CHECK_S * 1000;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 64 }, async (_, w) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        const user = `user-${(w * 7919 + i) % 1000}@bench.example`;
+        await nc.request(
+          'headroom.v1.check',
+          JSON.stringify({ params: { user, op: 'read', ip: '203.0.113.7' } }),
+        );
+        done++;
+      }
+    }),
+  );
+  const ms = performance.now() - t0;
+  const records = node.collection.collector?.stats().decided ?? 0;
+  await nc.close();
+  await node.stop();
+  rmSync(dir, { recursive: true, force: true });
+  return { rate: (done / ms) * 1000, records };
+}
+
+let server: ClickHouseServer | undefined;
+const nats = await startNatsServer();
+try {
+  let url = process.env['CLICKHOUSE_URL'];
+  if (url === undefined) {
+    server = await startClickHouseServer();
+    url = server.url;
+  }
+  const chUrl = url;
+  const rows = collectedRecords();
+  const duck = (): TimeSeriesStore => createDuckDbStore({ path: ':memory:' });
+  const ch = (): TimeSeriesStore => createClickHouseStore({ url: chUrl, database: `bench_collect_${++run}` });
+  // Alternate the two paths, twice each, and keep each one's best run.
+  const best = async (
+    ours: () => Promise<{ rate: number; buckets: number }>,
+    raw: () => Promise<number>,
+  ): Promise<[number, number, number]> => {
+    let [x, y, b] = [0, 0, 0];
+    for (let i = 0; i < 2; i++) {
+      y = Math.max(y, await raw());
+      const r = await ours();
+      x = Math.max(x, r.rate);
+      b = r.buckets;
+    }
+    return [x, y, b];
+  };
+  const results = [
+    [
+      'duckdb',
+      ...(await best(
+        () => viaCollector(duck),
+        () => rawDuckDb(rows),
+      )),
+    ],
+    [
+      'clickhouse',
+      ...(await best(
+        () => viaCollector(ch),
+        () => rawClickHouse(chUrl, rows),
+      )),
+    ],
+  ] as const;
+  console.log(
+    `records=${N} tokens=${USERS} batch=${BATCH} (the collection path also writes the bucket rows)`,
+  );
+  console.log('store       collection rec/s   raw client rec/s   ratio   bucket rows');
+  for (const [name, ours, raw, buckets] of results) {
+    console.log(
+      `${name.padEnd(11)} ${Math.round(ours).toString().padStart(17)} ${Math.round(raw).toString().padStart(18)}   ${(ours / raw).toFixed(2).padStart(5)}   ${buckets}`,
+    );
+  }
+
+  let off = { rate: 0, records: 0 };
+  let on = { rate: 0, records: 0 };
+  for (let i = 0; i < 2; i++) {
+    const a = await checkRate(nats.url, 'none');
+    if (a.rate > off.rate) off = a;
+    const b = await checkRate(nats.url, 'duckdb');
+    if (b.rate > on.rate) on = b;
+  }
+  console.log(`\nchecks over NATS, one in-process node, 64 in flight, ${CHECK_S} s each, best of 2:`);
+  console.log(`collection off (store none)   ${Math.round(off.rate)} checks/s`);
+  console.log(
+    `collection on  (store duckdb) ${Math.round(on.rate)} checks/s  (${on.records} decisions collected)`,
+  );
+  console.log(`ratio on/off                  ${(on.rate / off.rate).toFixed(2)}`);
+} finally {
+  await server?.dispose();
+  await nats.stop();
+}

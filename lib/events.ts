@@ -1,0 +1,144 @@
+/**
+ * External event feeds: validation of `events.publish` and `events.list`
+ * bodies and of file-feed lines (JSON lines or CSV), and the stable id of an
+ * event. Every bad input is an InputError naming the field and the value;
+ * unknown fields are rejected.
+ */
+import { createHash } from 'node:crypto';
+import { rejectUnknown } from './api-schema.ts';
+import { isoDateTimeMs } from './duration.ts';
+import { ErrorCode, InputError, invalidField } from './errors.ts';
+
+/** A validated event, before storage (`tokens` are still the caller's token keys). */
+export interface EventInput {
+  source: string;
+  topic: string;
+  timeMs: number;
+  value: number;
+  tokens: string[];
+}
+
+/** An `events.list` query: `[fromMs, toMs)`, optionally of one topic. */
+export interface EventQuery {
+  fromMs: number;
+  toMs: number;
+  topic?: string;
+}
+
+/** Longest source or topic name. */
+export const MAX_EVENT_NAME = 128;
+/** Most tokens one event may name. */
+export const MAX_EVENT_TOKENS = 100;
+/** Longest token key an event may name. */
+export const MAX_EVENT_TOKEN_LENGTH = 1024;
+/** Widest `events.list` range: 31 days. */
+export const MAX_EVENT_RANGE_MS = 31 * 86_400_000;
+
+const FIELDS = ['source', 'topic', 'time', 'value', 'tokens'];
+const NAME = /^[A-Za-z0-9_.:/-]+$/;
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function missing(field: string): InputError {
+  return new InputError(ErrorCode.MissingField, `${field} is required`, { field });
+}
+
+function name(obj: Record<string, unknown>, key: string, at: (k: string) => string): string {
+  const v = obj[key];
+  if (v === undefined) throw missing(at(key));
+  if (typeof v !== 'string' || v.length > MAX_EVENT_NAME || !NAME.test(v)) {
+    throw invalidField(at(key), `1-${MAX_EVENT_NAME} characters of [A-Za-z0-9_.:/-]`, v);
+  }
+  return v;
+}
+
+function time(v: unknown, field: string): number {
+  if (v === undefined) throw missing(field);
+  const ms = typeof v === 'string' ? isoDateTimeMs(v) : undefined;
+  if (ms === undefined)
+    throw invalidField(field, 'an ISO-8601 date-time with a zone, like "2026-12-01T08:00:00Z"', v);
+  return ms;
+}
+
+/**
+ * Validates one event: `{"source", "topic", "time" (ISO-8601), "value",
+ * "tokens"?: [...]}`. `prefix` names the fields (e.g. `line 3`).
+ */
+export function parseEvent(body: unknown, prefix = ''): EventInput {
+  const at = (k: string): string => (prefix ? `${prefix}.${k}` : k);
+  if (!isObject(body)) throw invalidField(prefix || 'event', 'a JSON object', body);
+  rejectUnknown(body, FIELDS, prefix);
+  const source = name(body, 'source', at);
+  const topic = name(body, 'topic', at);
+  const timeMs = time(body['time'], at('time'));
+  const value = body['value'];
+  if (value === undefined) throw missing(at('value'));
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw invalidField(at('value'), 'a finite number', value);
+  const tokens = body['tokens'] ?? [];
+  if (!Array.isArray(tokens) || tokens.length > MAX_EVENT_TOKENS) {
+    throw invalidField(at('tokens'), `an array of at most ${MAX_EVENT_TOKENS} token keys`, tokens);
+  }
+  tokens.forEach((t: unknown, i) => {
+    if (typeof t !== 'string' || t === '' || t.length > MAX_EVENT_TOKEN_LENGTH) {
+      throw invalidField(`${at('tokens')}[${i}]`, `a token key of 1-${MAX_EVENT_TOKEN_LENGTH} characters`, t);
+    }
+  });
+  return { source, topic, timeMs, value, tokens: [...new Set(tokens as string[])].sort() };
+}
+
+/** Validates `{"from", "to", "topic"?}` (ISO-8601 times; `from` before `to`, at most 31 days apart). */
+export function parseEventQuery(body: unknown): EventQuery {
+  if (!isObject(body)) throw invalidField('request', 'a JSON object', body);
+  rejectUnknown(body, ['from', 'to', 'topic'], '');
+  const fromMs = time(body['from'], 'from');
+  const toMs = time(body['to'], 'to');
+  if (toMs <= fromMs) throw invalidField('to', `a time after from (${String(body['from'])})`, body['to']);
+  if (toMs - fromMs > MAX_EVENT_RANGE_MS) throw invalidField('to', 'at most 31 days after from', body['to']);
+  const q: EventQuery = { fromMs, toMs };
+  if (body['topic'] !== undefined) q.topic = name(body, 'topic', (k) => k);
+  return q;
+}
+
+/**
+ * Parses one line of an events file: a JSON object (as `events.publish`
+ * takes), or CSV `source,topic,time,value[,tokens]` with tokens separated by
+ * `;`. Returns `undefined` for a blank line, a `#` comment or the CSV header
+ * (`source,topic,...`). `lineNo` (1-based) names the fields of a bad line.
+ */
+export function parseEventLine(line: string, lineNo: number): EventInput | undefined {
+  const text = line.trim();
+  if (text === '' || text.startsWith('#') || /^source\s*,\s*topic\b/i.test(text)) return undefined;
+  const prefix = `line ${lineNo}`;
+  if (text.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new InputError(ErrorCode.InvalidJson, `${prefix} is not valid JSON: ${text.slice(0, 80)}`, {
+        field: prefix,
+        cause: err,
+      });
+    }
+    return parseEvent(parsed, prefix);
+  }
+  const cells = text.split(',').map((c) => c.trim());
+  if (cells.length < 4 || cells.length > 5) {
+    throw invalidField(prefix, 'CSV "source,topic,time,value[,token;token...]" or a JSON object', text);
+  }
+  const [source, topic, t, v, tokens] = cells as [string, string, string, string, string | undefined];
+  const value = v === '' ? NaN : Number(v);
+  const body: Record<string, unknown> = { source, topic, time: t, value: Number.isFinite(value) ? value : v };
+  if (tokens !== undefined && tokens !== '') body['tokens'] = tokens.split(';').map((s) => s.trim());
+  return parseEvent(body, prefix);
+}
+
+/**
+ * The stable id of an event: the same event published twice (a feed re-read
+ * after a restart, two nodes following one file) is stored once.
+ */
+export function eventId(e: EventInput): string {
+  const canon = JSON.stringify([e.source, e.topic, e.timeMs, e.value, e.tokens]);
+  return createHash('sha256').update(canon).digest('hex').slice(0, 32);
+}

@@ -1,0 +1,82 @@
+// A node with a ClickHouse store: it starts while ClickHouse is down (the
+// check path does not notice; batches spool), and once the server is up the
+// records and buckets arrive, equal to what was sent and free of raw values.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { compileRule, parseRule, tokenKeyOf } from '../../lib/index.ts';
+import { PrivacyPipeline } from '../../lib/privacy/index.ts';
+import { createClickHouseStore } from '../../store/index.ts';
+import { startClickHouseServer } from '../helpers/clickhouse-server.ts';
+import { startNodeProcess, waitUntil } from '../helpers/node-process.ts';
+
+const RULE = { id: 'per-user', key: ['user'], rate: 4, period: '1m' };
+
+test('collection - a node writes to ClickHouse, spooling while it is down', async (t) => {
+  const server = await startClickHouseServer();
+  const dir = await mkdtemp(join(tmpdir(), 'headroom-collect-ch-'));
+  t.teardown(async () => {
+    await server.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await server.stop();
+  const node = await startNodeProcess({
+    nodeId: 'collect-ch',
+    args: [
+      ...['--data-dir', join(dir, 'data'), '--http-port', '0', '--log-level', 'info'],
+      ...['--store', 'clickhouse', '--clickhouse-url', server.url, '--clickhouse-database', 'collect'],
+      ...['--collect-grace', '200ms'],
+    ],
+  });
+  t.teardown(() => node.stop());
+  const post = async (path: string, body: unknown): Promise<any> =>
+    (await fetch(`${node.httpUrl!}${path}`, { method: 'POST', body: JSON.stringify(body) })).json();
+  t.like(await post('/v1/rules', RULE), { rule: { id: 'per-user' } });
+  const start = Date.now();
+  const allows: boolean[] = [];
+  for (let i = 0; i < 6; i++) {
+    const r = await post('/v1/check', { params: { user: 'dave-9021', email: 'dave@corp.example.net' } });
+    allows.push(r.allow);
+  }
+  t.deepEqual(allows, [true, true, true, true, false, false]);
+  const end = Date.now();
+
+  await server.restart();
+  const store = createClickHouseStore({ url: server.url, database: 'collect' });
+  t.teardown(() => store.close());
+  const keys = JSON.parse(await readFile(join(dir, 'data', 'privacy-key.json'), 'utf8')) as { keys: [] };
+  const token = new PrivacyPipeline({ keys: keys.keys }).hash(
+    tokenKeyOf(compileRule(parseRule(RULE)), { user: 'dave-9021' }),
+    start,
+  );
+  await waitUntil(
+    async () => {
+      try {
+        return (await store.records(start - 1000, end + 1000)).length === 6;
+      } catch {
+        return false; // tables not created yet
+      }
+    },
+    60_000,
+    'the records in ClickHouse',
+  );
+  const records = await store.records(start - 1000, end + 1000);
+  t.deepEqual(
+    records.map((r) => [r.token, r.allow]),
+    allows.map((a) => [token, a]),
+  );
+  // The 1-second buckets arrive with the records; the minute one when it closes or at stop.
+  t.is(await node.stop(), 0);
+  const from = Math.floor(start / 60_000) * 60_000;
+  const minute = await store.tokenBuckets(token, from, end + 1, 60_000);
+  t.deepEqual(
+    minute.reduce((a, b) => [a[0]! + b.requests, a[1]! + b.allowed, a[2]! + b.denied], [0, 0, 0]),
+    [6, 4, 2],
+  );
+  const dump = await store.dumpAll();
+  for (const raw of ['dave', 'corp.example.net']) {
+    t.false(dump.includes(raw), `store holds ${raw}`);
+    t.false(node.output().includes(raw), `log holds ${raw}`);
+  }
+});

@@ -1,0 +1,147 @@
+import test from 'ava';
+import {
+  ErrorCode,
+  EventSignals,
+  HolidayCalendar,
+  SimulatedClock,
+  StateError,
+  type RuleDecision,
+  type TokenKey,
+} from '../../lib/index.ts';
+import { PrivacyPipeline } from '../../lib/privacy/index.ts';
+import type { Batcher } from '../../store/index.ts';
+import { Collector } from '../../services/collector.ts';
+import { MapProfileProvider, parseProfiles } from '../../services/profile-provider.ts';
+import type { TakeItem } from '../../services/index.ts';
+
+const T0 = Date.UTC(2026, 11, 25, 12, 0, 0);
+
+class FakeBatcher {
+  rows: Array<[string, Record<string, unknown>]> = [];
+  refuse = false;
+  add(kind: string, row: Record<string, unknown>): void {
+    if (this.refuse) throw new StateError(ErrorCode.SpoolFull, 'spool full');
+    this.rows.push([kind, structuredClone(row)]);
+  }
+  of(kind: string): Array<Record<string, unknown>> {
+    return this.rows.filter(([k]) => k === kind).map(([, r]) => r);
+  }
+}
+
+function setup(opts: { maxQueue?: number } = {}) {
+  const clock = new SimulatedClock(T0);
+  const batcher = new FakeBatcher();
+  const warnings: string[] = [];
+  const pipeline = new PrivacyPipeline({
+    keys: [{ id: 'k1', secret: 'collector-test-secret-0123' }],
+    params: { op: 'keep' },
+    profile: { tier: 'keep' },
+    quasiIdentifiers: ['tier'],
+    k: 1,
+    ipRegions: [{ prefix: '203.0.113.0/24', region: 'ap-south' }],
+  });
+  const signals = new EventSignals(60_000);
+  const collector = new Collector({
+    pipeline,
+    batcher: batcher as unknown as Batcher,
+    clock,
+    logger: { warn: (m: unknown) => warnings.push(String(m)) },
+    holidays: new HolidayCalendar(['2026-12-25']),
+    profiles: new MapProfileProvider(parseProfiles('user,tier\nalice@example.com,gold\n')),
+    signals,
+    graceMs: 1000,
+    tickMs: 100,
+    ...opts,
+  });
+  return { clock, batcher, warnings, pipeline, signals, collector };
+}
+
+function item(user: string, atMs: number, extra: Record<string, string> = {}): TakeItem {
+  return {
+    token: `per-user|user=${user}` as TokenKey,
+    rule: { id: 'per-user', rate: 10, periodMs: 1000, burst: 10, mode: 'enforce' },
+    cost: 1,
+    params: { user, op: 'read', ...extra },
+    atMs,
+  };
+}
+
+const decision = (allow: boolean): RuleDecision => ({
+  token: 'ignored',
+  ruleId: 'per-user',
+  mode: 'enforce',
+  allow,
+  limit: 10,
+  remaining: 0,
+  retryAfterMs: 0,
+});
+
+test('collector - the check path only queues; the tick anonymises, adds features and writes when due', (t) => {
+  const { clock, batcher, collector, pipeline, signals } = setup();
+  signals.add({ topic: 'xmas', timeMs: T0 - 60_000, value: 10, tokens: [] });
+  collector.decided(item('alice@example.com', T0 + 10, { ip: '203.0.113.9' }), decision(true), T0 + 10);
+  collector.decided(item('alice@example.com', T0 + 20, { region: 'eu-west' }), decision(true), T0 + 20);
+  collector.refunded(item('alice@example.com', T0 + 20), T0 + 21);
+  t.is(collector.stats().queued, 3);
+  t.deepEqual(batcher.rows, []);
+  clock.advance(100); // one tick: processed, held until the second closes + grace
+  t.is(collector.stats().queued, 0);
+  t.is(collector.stats().held, 2);
+  t.deepEqual(batcher.rows, []);
+  clock.advance(2000);
+  const records = batcher.of('records');
+  const token = pipeline.hash('per-user|user=alice@example.com', T0);
+  t.like(records[0], {
+    token,
+    op: 'read',
+    params: { op: 'read' },
+    allow: true,
+    ruleId: 'per-user',
+    holiday: true,
+    dayOfYear: 359,
+    profile: { tier: 'gold' },
+    region: 'ap-south',
+    events: { xmas: 5 },
+  });
+  t.like(records[1], { allow: false, region: 'eu-west' });
+  t.deepEqual(batcher.of('buckets'), [
+    { token, resolution: '1s', startMs: T0, requests: 2, allowed: 1, denied: 1, cost: 2 },
+  ]);
+  t.like(collector.stats(), { decided: 2, refunds: 1, records: 2, buckets: 1 });
+  // No raw user id, e-mail or IP anywhere in what was written.
+  const text = JSON.stringify(batcher.rows);
+  for (const raw of ['alice', 'example.com', '203.0.113.9']) t.false(text.includes(raw), raw);
+  collector.close();
+  t.like(batcher.of('buckets')[1], { resolution: '1m', startMs: T0, requests: 2 });
+});
+
+test('collector - a full spool is counted and logged (once per 10 s), never thrown', (t) => {
+  const { clock, batcher, collector, warnings } = setup();
+  batcher.refuse = true;
+  for (let i = 0; i < 5; i++) collector.decided(item(`u${i}`, T0 + i), decision(true), T0 + i);
+  t.notThrows(() => clock.advance(3000));
+  t.is(collector.stats().refused, 10); // 5 records + 5 one-second buckets
+  t.is(warnings.length, 1);
+  t.regex(warnings[0]!, /refused records rows: HEADROOM_ERR_SPOOL_FULL/);
+  t.false(warnings[0]!.includes('u1'));
+  clock.advance(11_000);
+  collector.decided(item('u9', clock.now()), decision(true), clock.now());
+  clock.advance(3000);
+  t.is(warnings.length, 2);
+});
+
+test('collector - a full queue drops and counts, the check path goes on', (t) => {
+  const { collector, warnings } = setup({ maxQueue: 2 });
+  for (let i = 0; i < 5; i++) t.notThrows(() => collector.decided(item('u', T0), decision(true), T0));
+  t.like(collector.stats(), { queued: 2, droppedQueueFull: 3 });
+  t.regex(warnings[0]!, /queue full/);
+  collector.close();
+  t.notThrows(() => collector.decided(item('u', T0), decision(true), T0));
+});
+
+test('collector - a refund with no matching decision is counted as unmatched', (t) => {
+  const { collector } = setup();
+  collector.refunded(item('nobody', T0), T0);
+  collector.process(T0);
+  t.like(collector.stats(), { refunds: 1, unmatchedRefunds: 1 });
+});
