@@ -95,3 +95,22 @@ export async function waitUntil(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Waits until every answering node lists exactly `ids` as live. */
+export async function settle(nc: NatsConnection, ids: string[]): Promise<void> {
+  let streak = 0;
+  await waitUntil(
+    async () => {
+      const r = await request<{ nodes: Array<{ id: string; actors: number | null }> }>(
+        nc,
+        'headroom.v1.status',
+        {},
+      );
+      const seen = r.nodes.filter((n) => n.actors !== null).map((n) => n.id);
+      streak = seen.length === ids.length && ids.every((id) => seen.includes(id)) ? streak + 1 : 0;
+      return streak >= 9; // several answers in a row, so (very likely) from every node
+    },
+    20_000,
+    `nodes ${ids.join(',')} to see each other`,
+  );
+}

@@ -7,7 +7,7 @@ import type { NatsConnection } from 'nats';
 import { ownerOf } from '../../lib/index.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import type { NatsServer } from '../helpers/nats-server.ts';
-import { client, request, startNodeProcess, waitUntil } from '../helpers/node-process.ts';
+import { client, request, settle, startNodeProcess, waitUntil } from '../helpers/node-process.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 
 interface Ctx {
@@ -41,25 +41,6 @@ async function putRule(nc: NatsConnection, rule: Record<string, unknown>): Promi
     },
     2000,
     `rule ${String(rule['id'])} on every node`,
-  );
-}
-
-/** Waits until every answering node lists exactly `ids` as live. */
-async function settle(nc: NatsConnection, ids: string[]): Promise<void> {
-  let streak = 0;
-  await waitUntil(
-    async () => {
-      const r = await request<{ nodes: Array<{ id: string; actors: number | null }> }>(
-        nc,
-        'headroom.v1.status',
-        {},
-      );
-      const seen = r.nodes.filter((n) => n.actors !== null).map((n) => n.id);
-      streak = seen.length === ids.length && ids.every((id) => seen.includes(id)) ? streak + 1 : 0;
-      return streak >= 9; // several answers in a row, so (very likely) from every node
-    },
-    20_000,
-    `nodes ${ids.join(',')} to see each other`,
   );
 }
 

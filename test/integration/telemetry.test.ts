@@ -18,7 +18,7 @@ import { compileNodeOptions, startNode } from '../../services/index.ts';
 import type { HeadroomNode } from '../../services/index.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import type { NatsServer } from '../helpers/nats-server.ts';
-import { client, request, startNodeProcess, waitUntil } from '../helpers/node-process.ts';
+import { client, request, settle, startNodeProcess, waitUntil } from '../helpers/node-process.ts';
 
 const test = anyTest as TestFn<{ nats: NatsServer }>;
 
@@ -62,7 +62,12 @@ test.serial(
         );
       }
       const [a] = nodes;
-      await waitUntil(async () => (await a!.api.status()).length === 2, 10_000, 'two nodes');
+      // Both nodes must see each other, or each places every token on itself.
+      await waitUntil(
+        async () => (await Promise.all(nodes.map((n) => n.api.status()))).every((l) => l.length === 2),
+        10_000,
+        'two nodes',
+      );
       await a!.rules.put({
         id: 'per-user',
         match: {},
@@ -151,15 +156,13 @@ test.serial(
     );
     const nc = await client(url);
     try {
-      await waitUntil(
-        async () => (await request(nc, 'headroom.v1.status', {})).nodes.length === 2,
-        10_000,
-        'two nodes',
-      );
+      await settle(nc, ['oa', 'ob']);
       await request(nc, 'headroom.v1.rules.put', { id: 'per-user', key: ['user'], rate: 10, period: '1s' });
       await new Promise((r) => setTimeout(r, 500));
       // Checks for users owned by each node: whichever node takes the request, one crosses nodes.
-      for (const owner of ['oa', 'ob']) {
+      // 16 checks, 8 per owner: the queue group picks the gateway at random, so some
+      // checks cross nodes (all of them staying local has a chance of 2^-16).
+      for (const owner of Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? 'oa' : 'ob'))) {
         const h = natsHeaders();
         h.set('traceparent', traceparent);
         const msg = await nc.request(
@@ -169,13 +172,22 @@ test.serial(
         );
         t.like(JSON.parse(msg.string()), { allow: true });
       }
-      await waitUntil(
-        () =>
-          received.filter((r) => r.span.traceId === TRACE_ID && r.span.name === 'headroom.actor.take')
-            .length >= 2,
-        15_000,
-        'spans over OTLP',
-      );
+      // Each process exports on its own schedule: wait for every actor span and its ancestors.
+      const complete = (): boolean => {
+        const ids = new Set(received.map((r) => r.span.spanId));
+        const actors = received.filter(
+          (r) => r.span.traceId === TRACE_ID && r.span.name === 'headroom.actor.take',
+        );
+        const parentOf = new Map(received.map((r) => [r.span.spanId, r.span.parentSpanId ?? '']));
+        return (
+          actors.length >= 16 &&
+          actors.every(
+            (a) =>
+              ids.has(a.span.parentSpanId ?? '') && ids.has(parentOf.get(a.span.parentSpanId ?? '') ?? ''),
+          )
+        );
+      };
+      await waitUntil(complete, 15_000, 'spans over OTLP');
       const spans = received.filter((r) => r.span.traceId === TRACE_ID);
       const byId = new Map(spans.map((r) => [r.span.spanId, r]));
       const actors = spans.filter((r) => r.span.name === 'headroom.actor.take');
