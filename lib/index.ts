@@ -92,3 +92,10 @@ export type {
 } from './collect.ts';
 export type { EventInput, EventQuery } from './events.ts';
 export type { SignalEvent } from './event-signals.ts';
+
+// Demand traces (the shared CSVs and the like).
+export { TraceFormat, parseTrace, detectFormat, parseTimestamp, describeTrace } from './traces.ts';
+export type { Trace, TraceFormatOption, ParseTraceOptions } from './traces.ts';
+
+// Allocation: fair share, leases, capacity policies.
+export * from './allocation/index.ts';

@@ -1,0 +1,292 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { ErrorCode, HeadroomError, InputError, show } from '../lib/index.ts';
+import { describeTrace, parseTrace } from '../lib/index.ts';
+import type { TraceFormatOption } from '../lib/index.ts';
+import {
+  MODEL_NAMES,
+  ModelName,
+  PREDICTION_COLUMNS,
+  buildMembers,
+  predictionRows,
+  rollingForecast,
+  scoreRun,
+  formatMetricsTable,
+  createLstmForecaster,
+  createBayesForecaster,
+} from '../models/index.ts';
+import type { LstmForecaster, TfBackendName } from '../models/index.ts';
+
+/** Parsed `headroom forecast` arguments. */
+export interface ForecastArgs {
+  trace: string;
+  format: TraceFormatOption;
+  bucketSeconds: number;
+  horizons: number[];
+  scoreFrom?: number;
+  scoreTo?: number;
+  models: ModelName[];
+  out?: string;
+  json: boolean;
+  backend: TfBackendName;
+}
+
+const USAGE = `usage: headroom forecast --trace FILE [--format auto|series|long|arrivals] [--bucket-seconds S]
+       [--horizons 1,6,12] [--score-from N] [--score-to N]
+       [--models ${MODEL_NAMES.join(',')}] [--out predictions.csv] [--json] [--backend wasm|cpu|tensorflow]`;
+
+function bad(option: string, expected: string, value: unknown): InputError {
+  return new InputError(ErrorCode.InvalidOptions, `${option} must be ${expected}, got ${show(value)}`, {
+    field: option,
+    value,
+  });
+}
+
+function int(option: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min)
+    throw bad(option, min > 0 ? 'a positive integer' : 'a non-negative integer', value);
+  return n;
+}
+
+/** Parses the arguments after `forecast`; throws an InputError naming the option and value. */
+export function parseForecastArgs(argv: readonly string[]): ForecastArgs {
+  const a: Partial<ForecastArgs> & { json: boolean } = { json: false };
+  const takes = new Set([
+    '--trace',
+    '--format',
+    '--bucket-seconds',
+    '--horizons',
+    '--score-from',
+    '--score-to',
+    '--models',
+    '--out',
+    '--backend',
+  ]);
+  for (let i = 0; i < argv.length; i++) {
+    let opt = argv[i]!;
+    let value: string | undefined;
+    const eq = opt.indexOf('=');
+    if (opt.startsWith('--') && eq > 0) {
+      value = opt.slice(eq + 1);
+      opt = opt.slice(0, eq);
+    }
+    if (opt === '--json') {
+      a.json = true;
+      continue;
+    }
+    if (!takes.has(opt))
+      throw new InputError(ErrorCode.UnknownField, `unknown option ${show(opt)}\n${USAGE}`, { field: opt });
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined || value.startsWith('--')) throw bad(opt, 'followed by a value', value ?? null);
+    }
+    switch (opt) {
+      case '--trace':
+        a.trace = value;
+        break;
+      case '--format':
+        if (!['auto', 'series', 'long', 'arrivals'].includes(value))
+          throw bad(opt, 'one of auto, series, long, arrivals', value);
+        a.format = value as TraceFormatOption;
+        break;
+      case '--bucket-seconds': {
+        const n = Number(value);
+        if (!Number.isFinite(n) || n <= 0 || value.trim() === '')
+          throw bad(opt, 'a positive number of seconds', value);
+        a.bucketSeconds = n;
+        break;
+      }
+      case '--horizons': {
+        const parts = value.split(',');
+        if (!parts.every((p) => /^\d+$/.test(p.trim()) && Number(p) > 0))
+          throw bad(opt, 'a comma-separated list of positive integers (steps)', value);
+        a.horizons = [...new Set(parts.map(Number))].sort((x, y) => x - y);
+        break;
+      }
+      case '--score-from':
+        a.scoreFrom = int(opt, value, 0);
+        break;
+      case '--score-to':
+        a.scoreTo = int(opt, value, 0);
+        break;
+      case '--models': {
+        const names = value.split(',').map((s) => s.trim());
+        const unknown = names.find((n) => !(MODEL_NAMES as readonly string[]).includes(n));
+        if (unknown !== undefined || names.length === 0)
+          throw bad(opt, `a comma-separated list of ${MODEL_NAMES.join(', ')}`, unknown ?? value);
+        a.models = MODEL_NAMES.filter((m) => names.includes(m));
+        break;
+      }
+      case '--out':
+        a.out = value;
+        break;
+      case '--backend':
+        if (!['wasm', 'cpu', 'tensorflow'].includes(value))
+          throw bad(opt, 'one of wasm, cpu, tensorflow', value);
+        a.backend = value as TfBackendName;
+        break;
+    }
+  }
+  if (a.trace === undefined)
+    throw new InputError(ErrorCode.MissingField, `--trace is required\n${USAGE}`, { field: '--trace' });
+  if (a.scoreFrom !== undefined && a.scoreTo !== undefined && a.scoreTo < a.scoreFrom)
+    throw bad('--score-to', `at least --score-from (${a.scoreFrom})`, a.scoreTo);
+  const out: ForecastArgs = {
+    trace: a.trace,
+    format: a.format ?? 'auto',
+    bucketSeconds: a.bucketSeconds ?? 1,
+    horizons: a.horizons ?? [1, 6, 12],
+    models: a.models ?? [...MODEL_NAMES],
+    json: a.json,
+    backend: a.backend ?? 'wasm',
+  };
+  if (a.scoreFrom !== undefined) out.scoreFrom = a.scoreFrom;
+  if (a.scoreTo !== undefined) out.scoreTo = a.scoreTo;
+  if (a.out !== undefined) out.out = a.out;
+  return out;
+}
+
+/** A progress bar on a terminal; a line per 10% otherwise. */
+function progress(stderr: NodeJS.WritableStream): (done: number, total: number) => void {
+  const tty = (stderr as NodeJS.WriteStream).isTTY === true;
+  const t0 = performance.now();
+  let lastDecile = -1;
+  return (done, total) => {
+    const frac = total > 0 ? done / total : 1;
+    const secs = ((performance.now() - t0) / 1000).toFixed(1);
+    const bar = `[${'#'.repeat(Math.round(frac * 30)).padEnd(30, '.')}] ${(frac * 100).toFixed(0).padStart(3)}% origins ${done}/${total} ${secs}s`;
+    if (tty) stderr.write(`\r${bar}${done >= total ? '\n' : ''}`);
+    else if (Math.floor(frac * 10) > lastDecile) {
+      lastDecile = Math.floor(frac * 10);
+      stderr.write(`${bar}\n`);
+    }
+  };
+}
+
+/**
+ * `headroom forecast`: rolling-origin evaluation of the forecasting models on
+ * a trace file. Returns the exit code: 0 on success, 2 on bad arguments or
+ * input, 1 on any other failure.
+ */
+export async function forecastCommand(
+  argv: string[],
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  try {
+    const args = parseForecastArgs(argv);
+    let text: string;
+    try {
+      text = await readFile(args.trace, 'utf8');
+    } catch (err) {
+      throw new InputError(
+        ErrorCode.InvalidOptions,
+        `--trace must be a readable file, got ${show(args.trace)} (${(err as Error).message})`,
+        { field: '--trace', value: args.trace, cause: err },
+      );
+    }
+    const trace = parseTrace(text, { format: args.format, bucketSeconds: args.bucketSeconds });
+    io.stderr.write(`trace: ${describeTrace(trace)}\n`);
+    const n = trace.timestamps.length;
+    const maxH = Math.max(...args.horizons);
+    const scoreFrom = args.scoreFrom ?? Math.floor(n / 2);
+    const scoreTo = args.scoreTo ?? n - 1;
+    if (scoreFrom < 24 || scoreFrom >= n)
+      throw new InputError(
+        ErrorCode.InvalidOptions,
+        `--score-from must be between 24 and ${n - 1} for this trace, got ${scoreFrom}`,
+        { field: '--score-from', value: scoreFrom },
+      );
+    if (scoreTo >= n)
+      throw new InputError(
+        ErrorCode.InvalidOptions,
+        `--score-to must be below ${n} for this trace, got ${scoreTo}`,
+        { field: '--score-to', value: scoreTo },
+      );
+    if (maxH >= n - scoreFrom)
+      throw new InputError(
+        ErrorCode.InvalidOptions,
+        `--horizons must stay below ${n - scoreFrom} steps (the scored span), got ${maxH}`,
+        { field: '--horizons', value: maxH },
+      );
+    let lstm: LstmForecaster | undefined;
+    const members = await buildMembers(args.models, {
+      horizons: args.horizons,
+      intervalMs: trace.intervalMs,
+      lstm: async () =>
+        (lstm = await createLstmForecaster({ horizons: args.horizons, backend: args.backend })),
+      bayes: async () => createBayesForecaster({ horizons: args.horizons }),
+    });
+    const t0 = performance.now();
+    const result = await rollingForecast(members, trace.values, trace.timestamps, {
+      horizons: args.horizons,
+      scoreFrom,
+      scoreTo,
+      hybrid: args.models.includes(ModelName.Hybrid),
+      onProgress: progress(io.stderr),
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const backend = lstm?.backend;
+    lstm?.dispose();
+    if (backend)
+      io.stderr.write(`lstm backend: ${backend.active}${backend.note ? ` (${backend.note})` : ''}\n`);
+    const metrics = scoreRun(result, trace.values, args.horizons, scoreFrom, scoreTo, args.models);
+    if (args.out !== undefined) {
+      const multi = trace.tokens.length > 1;
+      const rows = [
+        ...predictionRows(
+          result,
+          trace.values,
+          trace.timestamps,
+          args.horizons,
+          scoreFrom,
+          scoreTo,
+          args.models,
+          multi ? trace.tokens : undefined,
+        ),
+      ];
+      await writeFile(args.out, `${PREDICTION_COLUMNS}${multi ? ',token' : ''}\n${rows.join('\n')}\n`);
+    }
+    const timings = Object.fromEntries(
+      Object.entries(result.timings).map(([k, v]) => [
+        k,
+        { fitMs: Math.round(v.fitMs), predictMs: Math.round(v.predictMs) },
+      ]),
+    );
+    if (args.json) {
+      const report = {
+        backend: backend?.active,
+        trace: args.trace,
+        format: trace.format,
+        intervalSeconds: trace.intervalMs / 1000,
+        slots: n,
+        tokens: trace.tokens.length,
+        horizons: args.horizons,
+        scoreFrom,
+        scoreTo,
+        seconds: Number(seconds.toFixed(2)),
+        metrics,
+        hybridWeights: result.hybridWeights,
+        timings,
+      };
+      io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    } else {
+      io.stdout.write(`${formatMetricsTable(metrics)}\n`);
+      io.stderr.write(
+        `scored origins ${scoreFrom}..${scoreTo}, ran ${result.runFrom}..${result.runTo - 1} in ${seconds.toFixed(1)} s\n`,
+      );
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof InputError) {
+      io.stderr.write(`headroom forecast: ${err.message}\n`);
+      return 2;
+    }
+    const e = err instanceof HeadroomError ? err : (err as Error);
+    io.stderr.write(`headroom forecast: ${e.stack ?? e.message}\n`);
+    return 1;
+  }
+}

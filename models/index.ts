@@ -1,0 +1,79 @@
+// Entry file of models/: forecasting models on TensorFlow.js and plain TS.
+// Values first, then types. Other folders import this file, never deep paths.
+export { emptyForecast } from './types.ts';
+export { TfBackend, useBackend, tf } from './backend.ts';
+export {
+  newAccumulator,
+  addObservation,
+  mergeAccumulators,
+  finishMetrics,
+  naiveScale,
+  pinballLoss,
+} from './metrics.ts';
+export { quantile, sortedQuantile, localScale, AdaptiveInterval } from './calibration.ts';
+export { HybridCombiner, fitSimplexL1 } from './hybrid.ts';
+export { rollingForecast } from './rolling.ts';
+export { scoreRun, predictionRows, formatMetricsTable, PREDICTION_COLUMNS } from './scoring.ts';
+export { ModelName, MODEL_NAMES, buildMembers, createLstmForecaster, createBayesForecaster } from './zoo.ts';
+export {
+  BaselineName,
+  makeBaseline,
+  PerTokenForecaster,
+  NaiveModel,
+  SeasonalNaiveModel,
+  EwmaModel,
+  HoltWintersModel,
+  nonNegative,
+} from './baselines/index.ts';
+export {
+  LstmForecaster,
+  QuantileNetwork,
+  QUANTILES,
+  buildFeatures,
+  staticWidth,
+  minHistory,
+  compileLstmOptions,
+  defaultLstmOptions,
+} from './lstm/index.ts';
+
+export {
+  BayesNet,
+  BayesForecaster,
+  learnStructure,
+  nodeBic,
+  binnedQuantile,
+  BnNode,
+  timeOfWeekBand,
+  originEvidence,
+  bin,
+  recentMean,
+  TOW_STATES,
+  EVENT_STATES,
+  TREND_STATES,
+  BURST_STATES,
+  multiply,
+  sumOut,
+  reduce,
+} from './bayes/index.ts';
+
+export { RlPolicy, RL_ACTIONS, DEFAULT_ACTION, STATE_COUNT, featuresOf, stateOf } from './rl/index.ts';
+
+export type { SeriesView, QuantileForecast, Forecaster } from './types.ts';
+export type { RlOptions, RlPolicyJson, RlAction, RlFeatures } from './rl/index.ts';
+export type { TfBackendName, BackendChoice } from './backend.ts';
+export type { ForecastMetrics, MetricsAccumulator } from './metrics.ts';
+export type { CalibrationSample, AdaptiveIntervalOptions } from './calibration.ts';
+export type { RollingOptions, RollingResult } from './rolling.ts';
+export type { MetricsTable } from './scoring.ts';
+export type { ZooOptions } from './zoo.ts';
+export type { PointModel, HoltWintersParams } from './baselines/index.ts';
+export type {
+  BnNodeSpec,
+  BayesNetJson,
+  Evidence,
+  Factor,
+  StructureOptions,
+  BayesForecasterOptions,
+  OriginEvidence,
+} from './bayes/index.ts';
+export type { LstmOptions, FeatureSpec, FeatureBatch, NetworkSpec } from './lstm/index.ts';

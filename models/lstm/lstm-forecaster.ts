@@ -1,0 +1,197 @@
+import type { Forecaster, QuantileForecast, SeriesView } from '../types.ts';
+import { emptyForecast } from '../types.ts';
+import { useBackend } from '../backend.ts';
+import type { BackendChoice } from '../backend.ts';
+import { buildFeatures, minHistory, staticWidth } from './features.ts';
+import type { FeatureSpec } from './features.ts';
+import { QuantileNetwork } from './network.ts';
+import { compileLstmOptions } from './options.ts';
+import type { LstmOptions } from './options.ts';
+
+const DAY_MS = 86_400_000;
+
+/** Deterministic PRNG (mulberry32) for the training-sample draw. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * One global LSTM across tokens, per-token scaling, forecasting p10/p50/p90
+ * at every horizon in one pass. The first `fit` trains from scratch; later
+ * calls refresh the weights every `refreshEvery` calls with a few epochs on
+ * recent data (warm start), so continuous retraining stays cheap.
+ */
+export class LstmForecaster implements Forecaster {
+  readonly name = 'lstm';
+  readonly horizons: readonly number[];
+  readonly options: Readonly<LstmOptions>;
+  backend?: BackendChoice;
+  #net?: QuantileNetwork;
+  #spec?: FeatureSpec;
+  #floors: number[] = [];
+  #calls = 0;
+  #random: () => number;
+  /** Loss of the last training, and epochs run so far. */
+  lastLoss = Number.NaN;
+  epochs = 0;
+
+  constructor(options: Partial<LstmOptions> = {}) {
+    this.options = compileLstmOptions(options);
+    this.horizons = this.options.horizons;
+    this.#random = rng(this.options.seed);
+  }
+
+  /** Whether a network has been trained. */
+  get ready(): boolean {
+    return this.#net !== undefined && this.epochs > 0;
+  }
+
+  async fit(data: readonly SeriesView[]): Promise<void> {
+    this.#calls++;
+    const o = this.options;
+    const first = !this.ready;
+    if (!first && (this.#calls - 1) % o.refreshEvery !== 0) return;
+    if (!this.#spec) {
+      const ts = data.find((d) => d.timestamps.length > 1)?.timestamps;
+      if (!ts) return;
+      const interval = ts[1]! - ts[0]!;
+      const day = Math.max(1, Math.round(DAY_MS / interval));
+      this.#spec = {
+        lookback: o.lookback,
+        horizons: o.horizons,
+        daySteps: day,
+        weekSteps: 7 * day,
+        scaleWindow: o.scaleWindow,
+        coarse: o.coarse,
+      };
+    }
+    const spec = this.#spec;
+    this.#floors = data.map((d) => {
+      let s = 0;
+      for (const x of d.values) s += Math.abs(x);
+      return (0.1 * s) / Math.max(1, d.values.length);
+    });
+    const { tokens, origins } = this.#sample(data, spec);
+    if (origins.length < 32) return;
+    if (!this.#net) {
+      this.backend = await useBackend(o.backend);
+      this.#net = new QuantileNetwork({
+        lookback: o.lookback,
+        staticWidth: staticWidth(spec),
+        horizons: o.horizons.length,
+        units: o.units,
+        hidden: o.hidden,
+        learningRate: o.learningRate,
+        seed: o.seed,
+      });
+    }
+    const batch = buildFeatures(spec, data, tokens, origins, this.#floors, true);
+    const epochs = first ? o.initialEpochs : o.refreshEpochs;
+    if (epochs === 0) return;
+    this.lastLoss = await this.#net.train(batch, epochs, o.batchSize);
+    this.epochs += epochs;
+  }
+
+  /** Training origins: a `recentShare` of the most recent, the rest drawn from all history. */
+  #sample(data: readonly SeriesView[], spec: FeatureSpec): { tokens: Int32Array; origins: Int32Array } {
+    const maxH = Math.max(...spec.horizons);
+    const per = Math.max(1, Math.floor(this.options.maxSamples / Math.max(1, data.length)));
+    const tk: number[] = [];
+    const or: number[] = [];
+    const add = (k: number, o: number): void => {
+      tk.push(k);
+      or.push(o);
+    };
+    data.forEach((d, k) => {
+      const lo = minHistory(spec) - 1;
+      const hi = d.values.length - 1 - maxH;
+      const count = hi - lo + 1;
+      if (count <= 0) return;
+      if (count <= per) {
+        for (let o = lo; o <= hi; o++) add(k, o);
+        return;
+      }
+      const recent = Math.floor(per * this.options.recentShare);
+      for (let o = hi - recent + 1; o <= hi; o++) add(k, o);
+      for (let i = recent; i < per; i++) add(k, lo + Math.floor(this.#random() * (count - recent)));
+    });
+    return { tokens: Int32Array.from(tk), origins: Int32Array.from(or) };
+  }
+
+  async predict(data: readonly SeriesView[], from: number, to: number): Promise<QuantileForecast[]> {
+    const H = this.horizons.length;
+    const out = data.map(() => emptyForecast(H, to - from));
+    if (!this.ready || !this.#spec || to <= from) return out;
+    const n = data.length * (to - from);
+    const tokens = new Int32Array(n);
+    const origins = new Int32Array(n);
+    let i = 0;
+    for (let k = 0; k < data.length; k++) {
+      for (let o = from; o < to; o++) {
+        tokens[i] = k;
+        origins[i++] = o;
+      }
+    }
+    const q = this.#run(data, tokens, origins);
+    for (let j = 0; j < n; j++) {
+      const f = out[tokens[j]!]!;
+      const idx = origins[j]! - from;
+      for (let h = 0; h < H; h++) {
+        f.p10[h]![idx] = q.p10[j * H + h]!;
+        f.p50[h]![idx] = q.p50[j * H + h]!;
+        f.p90[h]![idx] = q.p90[j * H + h]!;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Batched inference at the latest slot of every token, in one call: the
+   * serving path (all active tokens of a node). `p50[k * H + h]` etc.
+   */
+  forecastLatest(data: readonly SeriesView[]): { p10: Float32Array; p50: Float32Array; p90: Float32Array } {
+    const tokens = Int32Array.from(data, (_d, k) => k);
+    const origins = Int32Array.from(data, (d) => d.values.length - 1);
+    return this.#run(data, tokens, origins);
+  }
+
+  #run(
+    data: readonly SeriesView[],
+    tokens: Int32Array,
+    origins: Int32Array,
+  ): { p10: Float32Array; p50: Float32Array; p90: Float32Array } {
+    if (!this.#net || !this.#spec) throw new Error('lstm: not trained');
+    const H = this.horizons.length;
+    const floors = data.map((_d, k) => this.#floors[k] ?? 0);
+    const batch = buildFeatures(this.#spec, data, tokens, origins, floors, false);
+    const raw = this.#net.predict(batch);
+    const n = origins.length;
+    const p10 = new Float32Array(n * H);
+    const p50 = new Float32Array(n * H);
+    const p90 = new Float32Array(n * H);
+    for (let j = 0; j < n; j++) {
+      const s = batch.scale[j]!;
+      const a = batch.anchor[j]!;
+      for (let h = 0; h < H; h++) {
+        p10[j * H + h] = a + raw[j * 3 * H + h]! * s;
+        p50[j * H + h] = a + raw[j * 3 * H + H + h]! * s;
+        p90[j * H + h] = a + raw[j * 3 * H + 2 * H + h]! * s;
+      }
+    }
+    return { p10, p50, p90 };
+  }
+
+  /** Frees the network's tensors. */
+  dispose(): void {
+    this.#net?.dispose();
+    this.#net = undefined;
+    this.epochs = 0;
+  }
+}

@@ -1,0 +1,131 @@
+import { tf } from '../backend.ts';
+import type { FeatureBatch } from './features.ts';
+
+/** Shape and training settings of the quantile LSTM. */
+export interface NetworkSpec {
+  lookback: number;
+  staticWidth: number;
+  horizons: number;
+  /** LSTM units. @default 24 */
+  units: number;
+  /** Dense units after the LSTM. @default 32 */
+  hidden: number;
+  learningRate: number;
+  seed: number;
+}
+
+/** The quantile levels every horizon predicts, in output order. */
+export const QUANTILES = [0.1, 0.5, 0.9] as const;
+
+/**
+ * A sequence encoder (LSTM over the scaled recent values) joined with the
+ * static features, then a dense head that outputs, in one pass, the p10, p50
+ * and p90 of every horizon (`3 * horizons` outputs, quantile-major).
+ * Trained with the pinball loss averaged over quantiles and horizons.
+ */
+export class QuantileNetwork {
+  readonly spec: NetworkSpec;
+  readonly model: tf.LayersModel;
+  readonly #taus: tf.Tensor;
+
+  constructor(spec: NetworkSpec) {
+    this.spec = spec;
+    const init = (k: number) => tf.initializers.glorotUniform({ seed: spec.seed + k });
+    const seqIn = tf.input({ shape: [spec.lookback, 1] });
+    const statIn = tf.input({ shape: [spec.staticWidth] });
+    const enc = tf.layers
+      .lstm({ units: spec.units, kernelInitializer: init(1), recurrentInitializer: init(2) })
+      .apply(seqIn) as tf.SymbolicTensor;
+    const joined = tf.layers.concatenate().apply([enc, statIn]) as tf.SymbolicTensor;
+    const hid = tf.layers
+      .dense({ units: spec.hidden, activation: 'relu', kernelInitializer: init(3) })
+      .apply(joined) as tf.SymbolicTensor;
+    const out = tf.layers
+      .dense({ units: 3 * spec.horizons, kernelInitializer: init(4) })
+      .apply(hid) as tf.SymbolicTensor;
+    this.model = tf.model({ inputs: [seqIn, statIn], outputs: out });
+    const taus: number[] = [];
+    for (const q of QUANTILES) for (let h = 0; h < spec.horizons; h++) taus.push(q);
+    this.#taus = tf.tensor2d(taus, [1, taus.length]);
+    const t = this.#taus;
+    this.model.compile({
+      optimizer: tf.train.adam(spec.learningRate),
+      // yTrue carries the targets repeated per quantile, so shapes match.
+      loss: (yTrue: tf.Tensor, yPred: tf.Tensor) =>
+        tf.tidy(() => {
+          const d = tf.sub(yTrue, yPred);
+          return tf.mean(tf.maximum(tf.mul(d, t), tf.mul(d, tf.sub(t, 1))));
+        }),
+    });
+  }
+
+  /** Trains for `epochs` on a batch with targets; returns the last epoch's loss. */
+  async train(batch: FeatureBatch, epochs: number, batchSize = 256): Promise<number> {
+    if (!batch.target) throw new Error('QuantileNetwork.train needs targets');
+    const { n } = batch;
+    const H = this.spec.horizons;
+    const tiled = new Float32Array(n * 3 * H);
+    for (let i = 0; i < n; i++)
+      for (let q = 0; q < 3; q++) tiled.set(batch.target.subarray(i * H, (i + 1) * H), i * 3 * H + q * H);
+    const xs = tf.tensor3d(batch.seq, [n, this.spec.lookback, 1]);
+    const st = tf.tensor2d(batch.stat, [n, this.spec.staticWidth]);
+    const ys = tf.tensor2d(tiled, [n, 3 * H]);
+    try {
+      const hist = await this.model.fit([xs, st], ys, { epochs, batchSize, shuffle: true, verbose: 0 });
+      const losses = hist.history.loss as number[];
+      return losses[losses.length - 1] ?? Number.NaN;
+    } finally {
+      xs.dispose();
+      st.dispose();
+      ys.dispose();
+    }
+  }
+
+  /**
+   * Predicts scaled quantiles for a batch in chunks (bounded memory):
+   * `out[i * 3H + q * H + h]`, sorted so that p10 <= p50 <= p90.
+   */
+  predict(batch: FeatureBatch, chunk = 8192): Float32Array {
+    const H = this.spec.horizons;
+    const out = new Float32Array(batch.n * 3 * H);
+    for (let s = 0; s < batch.n; s += chunk) {
+      const e = Math.min(batch.n, s + chunk);
+      const part = tf.tidy(() => {
+        const xs = tf.tensor3d(batch.seq.subarray(s * this.spec.lookback, e * this.spec.lookback), [
+          e - s,
+          this.spec.lookback,
+          1,
+        ]);
+        const st = tf.tensor2d(batch.stat.subarray(s * this.spec.staticWidth, e * this.spec.staticWidth), [
+          e - s,
+          this.spec.staticWidth,
+        ]);
+        return this.model.predict([xs, st]) as tf.Tensor;
+      });
+      try {
+        out.set(part.dataSync() as Float32Array, s * 3 * H);
+      } finally {
+        part.dispose();
+      }
+    }
+    for (let i = 0; i < batch.n; i++) {
+      for (let h = 0; h < H; h++) {
+        const a = out[i * 3 * H + h]!;
+        const b = out[i * 3 * H + H + h]!;
+        const c = out[i * 3 * H + 2 * H + h]!;
+        const sorted = [a, b, c].sort((x, y) => x - y);
+        out[i * 3 * H + h] = sorted[0]!;
+        out[i * 3 * H + H + h] = sorted[1]!;
+        out[i * 3 * H + 2 * H + h] = sorted[2]!;
+      }
+    }
+    return out;
+  }
+
+  /** Frees the weights, optimizer state and constants. */
+  dispose(): void {
+    this.model.optimizer?.dispose();
+    this.model.dispose();
+    this.#taus.dispose();
+  }
+}
