@@ -12,7 +12,17 @@ export {
   compileActorHostOptions,
 } from './actor-host-options.ts';
 export { TokenActor } from './token-actor.ts';
+export { PoolManager } from './pool-manager.ts';
 
 export type { ActorHostOptions, ActorHostEvents, ActorHostStats } from './actor-host-options.ts';
 export type { Resident } from './residency.ts';
-export type { TokenDecision, TokenActorSnapshot } from './token-actor.ts';
+export type { TokenDecision, TokenActorSnapshot, TokenDescription } from './token-actor.ts';
+export type {
+  ResourceProvider,
+  PoolConfig,
+  TokenWant,
+  AllocationDecision,
+  DecisionSink,
+  StepFeedback,
+  TickResult,
+} from './pool-manager.ts';

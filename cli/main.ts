@@ -3,6 +3,7 @@
  *   headroom start ...      run a node (see `headroom start --help`)
  *   headroom call OP JSON   one request to the NATS API
  *   headroom forecast ...   evaluate forecasting models on a trace
+ *   headroom replay ...     replay a trace through the allocation policies
  */
 import { HeadroomError, toHeadroomError } from '../lib/index.ts';
 import { CALL_USAGE, callCommand } from './call.ts';
@@ -13,6 +14,7 @@ commands:
   start      run a Headroom node (embedded, or in a cluster with --nats)
   call       send one request to the NATS API and print the reply
   forecast   evaluate the forecasting models on a demand trace
+  replay     replay a demand trace through the allocation policies
   help       this text
 
 ${START_USAGE}
@@ -31,6 +33,10 @@ export async function main(argv: string[]): Promise<number> {
         return await startCommand(rest);
       case 'call':
         return await callCommand(rest);
+      case 'replay': {
+        const { replayCommand } = await import('./replay.ts');
+        return await replayCommand(rest, { stdout: process.stdout, stderr: process.stderr });
+      }
       case 'forecast': {
         const { forecastCommand } = await import('./forecast.ts');
         return await forecastCommand(rest, { stdout: process.stdout, stderr: process.stderr });

@@ -1,0 +1,135 @@
+// Evaluation of the allocation policies on the shared traces (issue 5's targets).
+//   node --import tsx bench/replay-eval.ts [--json out.json]
+// Every policy runs with the same resource model per trace (defaults of
+// sim/setup.ts: unit capacity = warm-up mean / 10, a two-minute start-up,
+// unit cost 1 per unit-second, throttle price 10x the capacity cost of one
+// request); forecasts are the fast EWMA baseline, rolling origin, no look-ahead.
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseTrace } from '../lib/index.ts';
+import {
+  RISK_SETTINGS,
+  costAtThrottle,
+  makePolicy,
+  prepareReplay,
+  runReplay,
+  sweepPolicy,
+  throttleAtCost,
+} from '../sim/index.ts';
+import type { FrontierPoint, PolicyName, ReplayResult } from '../sim/index.ts';
+
+const DATA = '../shared/data';
+const traces: { name: string; file: string; bucketSeconds?: number }[] = [
+  ...readdirSync(join(DATA, 'nab-tweets'))
+    .filter((f) => f.endsWith('.csv'))
+    .map((f) => ({
+      name: f.replace('Twitter_volume_', 'tw-').replace('.csv', ''),
+      file: join(DATA, 'nab-tweets', f),
+    })),
+  { name: 'worldcup98', file: join(DATA, 'worldcup98/requests_per_minute.csv') },
+  { name: 'azure-1s', file: join(DATA, 'azure-llm-2023/AzureLLMInferenceTrace_conv.csv'), bucketSeconds: 1 },
+];
+const POLICIES: PolicyName[] = ['static', 'reactive', 'quantile', 'rl', 'oracle'];
+const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : 'n/a');
+const ratio = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+
+interface Row {
+  trace: string;
+  results: Record<string, ReplayResult>;
+  bestQuantile: FrontierPoint;
+  /** RL throttled fraction at the reactive cost / reactive throttled fraction (target <= 0.5). */
+  throttleRatioAtReactiveCost: number;
+  /** RL cost at the reactive throttled fraction / reactive cost (target <= 0.8). */
+  costRatioAtReactiveThrottle: number;
+  /** RL cost / oracle cost at RL's throttled fraction (target <= 1.15). */
+  costRatioVsOracle: number;
+  /** RL objective / best fixed quantile's objective (target <= 1.05). */
+  objectiveRatioVsBestQuantile: number;
+  seconds: number;
+}
+
+const rows: Row[] = [];
+for (const tr of traces) {
+  const t0 = performance.now();
+  const trace = parseTrace(
+    readFileSync(tr.file, 'utf8'),
+    tr.bucketSeconds ? { bucketSeconds: tr.bucketSeconds } : {},
+  );
+  const data = await prepareReplay(trace);
+  const results: Record<string, ReplayResult> = {};
+  for (const p of POLICIES) results[p] = runReplay(data, makePolicy(p, data));
+  const sweeps: Record<string, FrontierPoint[]> = {};
+  for (const p of ['reactive', 'quantile', 'rl', 'oracle'] as const) sweeps[p] = sweepPolicy(data, p);
+  const re = results.reactive!;
+  const rl = results.rl!;
+  const bestQuantile = sweeps.quantile!.reduce((a, b) => (b.objective < a.objective ? b : a));
+  rows.push({
+    trace: tr.name,
+    results,
+    bestQuantile,
+    throttleRatioAtReactiveCost: throttleAtCost(sweeps.rl!, re.cost) / re.throttledFraction,
+    costRatioAtReactiveThrottle: costAtThrottle(sweeps.rl!, re.throttledFraction) / re.cost,
+    costRatioVsOracle: rl.cost / costAtThrottle(sweeps.oracle!, rl.throttledFraction),
+    objectiveRatioVsBestQuantile: rl.objective / bestQuantile.objective,
+    seconds: (performance.now() - t0) / 1000,
+  });
+  const r = rows[rows.length - 1]!;
+  process.stderr.write(
+    `${tr.name}: ${data.demand.length} steps, lead ${data.model.leadSteps}, ${r.seconds.toFixed(1)} s\n`,
+  );
+}
+
+const out: string[] = [];
+out.push(
+  '## Policies at their default risk setting (cost relative to reactive; objective = cost + price x throttled)\n',
+);
+out.push(`| trace | ${POLICIES.map((p) => `${p} cost / thr / obj`).join(' | ')} | best q (hindsight) |`);
+out.push(`|---|${POLICIES.map(() => '---').join('|')}|---|`);
+for (const r of rows) {
+  const re = r.results.reactive!;
+  const cells = POLICIES.map((p) => {
+    const x = r.results[p]!;
+    return `${(x.cost / re.cost).toFixed(2)} / ${pct(x.throttledFraction)} / ${(x.objective / re.objective).toFixed(3)}`;
+  });
+  out.push(
+    `| ${r.trace} | ${cells.join(' | ')} | q=${r.bestQuantile.setting} obj ${(r.bestQuantile.objective / re.objective).toFixed(3)} |`,
+  );
+}
+out.push(
+  '\n## Targets (RL frontier from its throttle-price sweep; oracle frontier from its headroom sweep)\n',
+);
+out.push(
+  '| trace | RL thr / reactive thr at reactive cost (<= 0.5) | RL cost / reactive cost at reactive thr (<= 0.8) | RL cost / oracle cost at equal thr (<= 1.15) | RL obj / best fixed quantile obj (<= 1.05) |',
+);
+out.push('|---|---|---|---|---|');
+for (const r of rows)
+  out.push(
+    `| ${r.trace} | ${ratio(r.throttleRatioAtReactiveCost)} | ${ratio(r.costRatioAtReactiveThrottle)} | ${ratio(r.costRatioVsOracle)} | ${ratio(r.objectiveRatioVsBestQuantile)} |`,
+  );
+const met = (f: (r: Row) => number, ok: (x: number) => boolean): string =>
+  `${rows.filter((r) => ok(f(r))).length}/${rows.length}`;
+out.push(
+  `\nmet: throttle at reactive cost ${met(
+    (r) => r.throttleRatioAtReactiveCost,
+    (x) => x <= 0.5,
+  )}, cost at reactive throttling ${met(
+    (r) => r.costRatioAtReactiveThrottle,
+    (x) => x <= 0.8,
+  )}, within 15% of oracle ${met(
+    (r) => r.costRatioVsOracle,
+    (x) => x <= 1.15,
+  )}, within 5% of best quantile ${met(
+    (r) => r.objectiveRatioVsBestQuantile,
+    (x) => x <= 1.05,
+  )}, better than best quantile ${met(
+    (r) => r.objectiveRatioVsBestQuantile,
+    (x) => x < 1,
+  )}`,
+);
+out.push(
+  `risk settings swept: ${JSON.stringify(Object.fromEntries(Object.entries(RISK_SETTINGS).map(([k, v]) => [k, v.sweep])))}`,
+);
+process.stdout.write(`${out.join('\n')}\n`);
+const jsonAt = process.argv.indexOf('--json');
+if (jsonAt > 0 && process.argv[jsonAt + 1])
+  writeFileSync(process.argv[jsonAt + 1]!, `${JSON.stringify(rows, null, 2)}\n`);

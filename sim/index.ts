@@ -1,0 +1,24 @@
+// Entry file of sim/: trace replay of the allocation code on a simulated clock.
+// Values first, then types.
+export { SimulatedProvider } from './simulated-provider.ts';
+export { OraclePolicy } from './oracle.ts';
+export { forecastTrace, REPLAY_FORECASTERS } from './forecasts.ts';
+export { prepareReplay, defaultThrottlePrice } from './setup.ts';
+export { runReplay } from './replay.ts';
+export {
+  PolicyName,
+  POLICY_NAMES,
+  RISK_SETTINGS,
+  makePolicy,
+  pretrainRl,
+  requestCapacityCost,
+} from './policies.ts';
+export { sweepPolicy } from './sweep.ts';
+export { paretoFront, throttleAtCost, costAtThrottle } from './frontier.ts';
+export { plotSvg, timelineCsv } from './plot-svg.ts';
+
+export type { ForecastTrack } from './forecasts.ts';
+export type { ResourceModel, ReplaySetupOptions, ReplayData } from './setup.ts';
+export type { Timeline, ReplayResult, RunReplayOptions } from './replay.ts';
+export type { MakePolicyOptions } from './policies.ts';
+export type { FrontierPoint } from './frontier.ts';

@@ -1,0 +1,110 @@
+import { ErrorCode, InputError, show } from '../lib/index.ts';
+import { HpaPolicy, QuantilePolicy, StaticPolicy, unitsFor } from '../lib/index.ts';
+import type { CapacityPolicy } from '../lib/index.ts';
+import { RlPolicy } from '../models/index.ts';
+import type { RlPolicyJson } from '../models/index.ts';
+import { OraclePolicy } from './oracle.ts';
+import { runReplay } from './replay.ts';
+import type { ReplayData } from './setup.ts';
+
+/** The replay's policies, named as the CLI spells them. */
+export const PolicyName = {
+  Rl: 'rl',
+  Quantile: 'quantile',
+  Reactive: 'reactive',
+  Static: 'static',
+  Oracle: 'oracle',
+} as const;
+export type PolicyName = (typeof PolicyName)[keyof typeof PolicyName];
+
+/** All policy names. */
+export const POLICY_NAMES: readonly PolicyName[] = Object.values(PolicyName);
+
+/** The risk setting each policy's `--sweep` varies, and its default. */
+export const RISK_SETTINGS: Record<PolicyName, { name: string; default: number; sweep: readonly number[] }> =
+  {
+    quantile: { name: 'quantile', default: 0.9, sweep: [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995] },
+    reactive: { name: 'targetUtilization', default: 0.7, sweep: [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1] },
+    // Throttle price as a multiple of the capacity cost of one request at full use.
+    rl: {
+      name: 'throttlePriceRatio',
+      default: 10,
+      sweep: [1.25, 1.5, 2, 3, 5, 10, 20, 50, 100, 300, 1000, 3000],
+    },
+    static: { name: 'peakFactor', default: 1, sweep: [0.5, 0.75, 1, 1.25, 1.5] },
+    oracle: { name: 'headroom', default: 1, sweep: [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1, 1.05] },
+  };
+
+/** Options of {@link makePolicy}. */
+export interface MakePolicyOptions {
+  /** The policy's risk setting (see {@link RISK_SETTINGS}). */
+  setting?: number;
+  /** Quantile of the quantile policy (same as `setting`). */
+  quantile?: number;
+  /** A persisted RL policy to start from. */
+  rlTable?: RlPolicyJson;
+  /** Offline training episodes of the RL policy over the warm-up (past data only). @default 1 */
+  rlPretrainEpisodes?: number;
+  /** Exploration rate of the RL policy online. @default 0 */
+  rlEpsilon?: number;
+}
+
+/** The capacity cost of one request at full utilisation. */
+export function requestCapacityCost(data: ReplayData): number {
+  return (data.model.unitCost * data.stepMs) / 1000 / data.model.unitCapacity;
+}
+
+/** Builds a policy for a replay of `data`. */
+export function makePolicy(name: string, data: ReplayData, o: MakePolicyOptions = {}): CapacityPolicy {
+  const m = data.model;
+  switch (name) {
+    case PolicyName.Reactive:
+      return new HpaPolicy({ targetUtilization: o.setting ?? 0.7 });
+    case PolicyName.Static:
+      return new StaticPolicy(unitsFor(data.warmupPeak * (o.setting ?? 1), m.unitCapacity));
+    case PolicyName.Quantile:
+      return new QuantilePolicy(o.setting ?? o.quantile ?? 0.9);
+    case PolicyName.Oracle:
+      return new OraclePolicy(data.demand, o.setting ?? 1);
+    case PolicyName.Rl: {
+      const price = o.setting === undefined ? m.throttlePrice : o.setting * requestCapacityCost(data);
+      const opts = {
+        unitCost: m.unitCost,
+        throttlePrice: price,
+        churnCost: m.churnCost,
+        epsilon: o.rlEpsilon ?? 0,
+      };
+      const rl = o.rlTable ? RlPolicy.fromJSON(o.rlTable, opts) : new RlPolicy(opts);
+      pretrainRl(rl, data, o.rlPretrainEpisodes ?? 1);
+      return rl;
+    }
+    default:
+      throw new InputError(
+        ErrorCode.InvalidOptions,
+        `--policy must be one of ${POLICY_NAMES.join(', ')}, got ${show(name)}`,
+        {
+          field: '--policy',
+          value: name,
+        },
+      );
+  }
+}
+
+/**
+ * Offline training: replays the warm-up stretch that has forecasts (past
+ * data only, before the scored steps) `episodes` times, learning as it goes.
+ */
+export function pretrainRl(
+  rl: RlPolicy,
+  data: ReplayData,
+  episodes: number,
+  span?: { from: number; to: number },
+): void {
+  const from = span?.from ?? data.forecasts.runFrom + 1;
+  const to = span?.to ?? data.start;
+  for (let e = 0; e < episodes && to - from > 2; e++) {
+    rl.resetEpisode();
+    runReplay(data, rl, { from, to });
+  }
+  rl.resetEpisode();
+}

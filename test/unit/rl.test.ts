@@ -1,0 +1,101 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { InputError } from '../../lib/index.ts';
+import { parseTrace } from '../../lib/index.ts';
+import { HpaPolicy } from '../../lib/index.ts';
+import type { PolicyObservation } from '../../lib/index.ts';
+import { RlPolicy, RL_ACTIONS, STATE_COUNT, featuresOf, stateOf } from '../../models/index.ts';
+import { prepareReplay, runReplay } from '../../sim/index.ts';
+import type { ReplayData } from '../../sim/index.ts';
+
+const FB = '../shared/data/nab-tweets/Twitter_volume_FB.csv';
+let data: ReplayData;
+
+test.before(async () => {
+  // A slice keeps the test fast: 5,000 five-minute steps (17 days).
+  const text = readFileSync(FB, 'utf8').split('\n').slice(0, 5001).join('\n');
+  data = await prepareReplay(parseTrace(text));
+});
+
+test('rl - learning improves the objective over episodes on a trace', (t) => {
+  const rl = new RlPolicy({ throttlePrice: data.model.throttlePrice });
+  const objectives: number[] = [];
+  for (let e = 0; e < 3; e++) {
+    rl.resetEpisode();
+    objectives.push(runReplay(data, rl).objective);
+  }
+  t.true(rl.stats.updates > 4000);
+  t.true(objectives[2]! < 0.99 * objectives[0]!, `episodes: ${objectives.join(', ')}`);
+  // A policy that does not learn stays where it started.
+  const frozen = new RlPolicy({ throttlePrice: data.model.throttlePrice, learn: false });
+  const a = runReplay(data, frozen).objective;
+  frozen.resetEpisode();
+  t.is(runReplay(data, frozen).objective, a);
+  t.true(objectives[2]! < a);
+});
+
+test('rl - a higher throttle price buys more capacity and throttles less', (t) => {
+  const c = (data.model.unitCost * data.stepMs) / 1000 / data.model.unitCapacity;
+  const cheap = runReplay(data, new RlPolicy({ throttlePrice: 2 * c }));
+  const dear = runReplay(data, new RlPolicy({ throttlePrice: 50 * c }));
+  t.true(dear.cost > cheap.cost);
+  t.true(dear.throttledFraction < cheap.throttledFraction);
+});
+
+test('rl - the learned policy persists as JSON and decides the same after reload', (t) => {
+  const rl = new RlPolicy({ throttlePrice: data.model.throttlePrice });
+  runReplay(data, rl);
+  const json = JSON.parse(JSON.stringify(rl.toJSON())) as unknown;
+  const a = new RlPolicy({ throttlePrice: data.model.throttlePrice, learn: false }, rl.toJSON());
+  const b = RlPolicy.fromJSON(json, { learn: false });
+  t.deepEqual(runReplay(data, a), runReplay(data, b));
+  t.throws(() => RlPolicy.fromJSON({ kind: 'other' }), {
+    instanceOf: InputError,
+    message: 'rl policy must be a headroom-rl-q version 1 object, got "other"',
+  });
+  t.throws(() => RlPolicy.fromJSON({ ...rl.toJSON(), q: [1] }), { instanceOf: InputError });
+});
+
+test('rl - exploration never holds less than the reactive rule would', (t) => {
+  const rl = new RlPolicy({ throttlePrice: data.model.throttlePrice, epsilon: 1, seed: 7 });
+  const hpa = new HpaPolicy();
+  const checks = { n: 0 };
+  const wrapped = {
+    name: 'rl',
+    decide(o: PolicyObservation): number {
+      const floor = hpa.decide(o);
+      const u = rl.decide(o);
+      checks.n++;
+      if (u < floor) t.fail(`step ${o.step}: ${u} < reactive ${floor}`);
+      return u;
+    },
+  };
+  runReplay(data, wrapped, { to: data.start + 500 });
+  t.is(rl.stats.explored, checks.n);
+  t.is(checks.n, 500);
+});
+
+test('rl - state features are scale-free and inside the table', (t) => {
+  const o = (scale: number): PolicyObservation => ({
+    step: 1,
+    nowMs: Date.UTC(2020, 0, 1, 13),
+    stepMs: 60_000,
+    unitCapacity: 10 * scale,
+    leadSteps: 1,
+    demand: 100 * scale,
+    served: 90 * scale,
+    throttled: 10 * scale,
+    readyUnits: 9,
+    startingUnits: 0,
+    wants: {
+      horizons: [1, 2],
+      p10: [80 * scale, 80 * scale],
+      p50: [100 * scale, 120 * scale],
+      p90: [130 * scale, 150 * scale],
+    },
+  });
+  t.is(stateOf(featuresOf(o(1), true)), stateOf(featuresOf(o(1000), true)));
+  t.is(featuresOf(o(1), true).timeOfDay, 2);
+  t.true(stateOf(featuresOf(o(1), true)) < STATE_COUNT);
+  t.is(RL_ACTIONS.length, 108);
+});
