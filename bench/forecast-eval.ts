@@ -12,8 +12,9 @@ import { PassThrough } from 'node:stream';
 import { forecastCommand } from '../cli/forecast.ts';
 import { LstmForecaster, tf, useBackend } from '../models/index.ts';
 import type { ForecastMetrics } from '../models/index.ts';
+import { SHARED_DATA } from '../test/helpers/shared-data.ts';
 
-const DATA = '../shared/data';
+const DATA = SHARED_DATA;
 const BASELINES = ['naive', 'seasonal-day', 'seasonal-week', 'ewma', 'holt-winters'];
 const TICKERS = ['AAPL', 'AMZN', 'CRM', 'CVS', 'FB', 'KO', 'PFE', 'UPS'];
 const RUNS: { key: string; args: string[] }[] = [

@@ -17,8 +17,9 @@ import {
   throttleAtCost,
 } from '../sim/index.ts';
 import type { FrontierPoint, PolicyName, ReplayResult } from '../sim/index.ts';
+import { SHARED_DATA } from '../test/helpers/shared-data.ts';
 
-const DATA = '../shared/data';
+const DATA = SHARED_DATA;
 const traces: { name: string; file: string; bucketSeconds?: number }[] = [
   ...readdirSync(join(DATA, 'nab-tweets'))
     .filter((f) => f.endsWith('.csv'))

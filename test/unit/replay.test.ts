@@ -6,8 +6,9 @@ import { Writable } from 'node:stream';
 import { parseTrace } from '../../lib/index.ts';
 import { costAtThrottle, makePolicy, prepareReplay, runReplay, throttleAtCost } from '../../sim/index.ts';
 import { replayCommand } from '../../cli/replay.ts';
+import { SHARED_DATA } from '../helpers/shared-data.ts';
 
-const DATA = '../shared/data';
+const DATA = SHARED_DATA;
 const traces = ['nab-tweets', 'nab-aws', 'worldcup98', 'azure-llm-2023'].flatMap((dir) =>
   readdirSync(join(DATA, dir))
     .filter((f) => f.endsWith('.csv'))
