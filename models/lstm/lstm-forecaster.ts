@@ -7,20 +7,9 @@ import type { FeatureSpec } from './features.ts';
 import { QuantileNetwork } from './network.ts';
 import { compileLstmOptions } from './options.ts';
 import type { LstmOptions } from './options.ts';
+import { mulberry32 } from '../../lib/index.ts';
 
 const DAY_MS = 86_400_000;
-
-/** Deterministic PRNG (mulberry32) for the training-sample draw. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * One global LSTM across tokens, per-token scaling, forecasting p10/p50/p90
@@ -45,7 +34,7 @@ export class LstmForecaster implements Forecaster {
   constructor(options: Partial<LstmOptions> = {}) {
     this.options = compileLstmOptions(options);
     this.horizons = this.options.horizons;
-    this.#random = rng(this.options.seed);
+    this.#random = mulberry32(this.options.seed);
   }
 
   /** Whether a network has been trained. */

@@ -29,15 +29,3 @@ export const RL_ACTIONS: readonly RlAction[] = ZS.flatMap((z) =>
 );
 /** Index of the action an untrained policy takes: the p93 of the forecast, no floor. */
 export const DEFAULT_ACTION = RL_ACTIONS.findIndex((a) => a.z === 1.5 && a.load === 0 && a.hpa === 0);
-
-/** A small seeded generator (mulberry32) for reproducible exploration. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

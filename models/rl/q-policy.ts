@@ -2,7 +2,8 @@ import { ErrorCode, InputError, invalidField, show } from '../../lib/index.ts';
 import { HpaPolicy, unitsFor, unitsForWants } from '../../lib/index.ts';
 import type { CapacityPolicy, PolicyObservation } from '../../lib/index.ts';
 import { STATE_COUNT, featuresOf, stateOf } from './features.ts';
-import { DEFAULT_ACTION, RL_ACTIONS, mulberry32 } from './actions.ts';
+import { mulberry32 } from '../../lib/index.ts';
+import { DEFAULT_ACTION, RL_ACTIONS } from './actions.ts';
 import type { RlAction } from './actions.ts';
 
 /** Options of {@link RlPolicy}. */

@@ -6,9 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './nats-server.ts';
 
 export interface ClickHouseServer {
   /** HTTP URL, e.g. http://127.0.0.1:41234 */
@@ -35,18 +35,6 @@ export function clickHouseCommand(): { bin: string; args: string[] } | undefined
   }
   if (existsSync('/usr/bin/clickhouse')) return { bin: '/usr/bin/clickhouse', args: ['server'] };
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function configXml(dir: string, http: number, tcp: number, inter: number): string {

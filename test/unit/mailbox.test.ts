@@ -1,17 +1,6 @@
 import test from 'ava';
+import { mulberry32 } from '../../lib/index.ts';
 import { Mailbox } from '../../actors/index.ts';
-
-// Deterministic PRNG (mulberry32) so a failing interleaving can be replayed.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Yields a random number of microtask turns, sometimes a macrotask turn
 // (setImmediate: an event-loop turn, not a timed sleep).
@@ -23,7 +12,7 @@ async function randomYield(rand: () => number): Promise<void> {
 
 test('mailbox - interleaved async tasks run strictly in arrival order, one at a time', async (t) => {
   for (const seed of [1, 2, 3, 42]) {
-    const rand = prng(seed);
+    const rand = mulberry32(seed);
     const box = new Mailbox();
     const events: string[] = [];
     const arrival: number[] = [];

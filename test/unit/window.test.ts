@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { isDeepStrictEqual } from 'node:util';
-import { BehaviourWindow, ErrorCode, InputError } from '../../lib/index.ts';
+import { BehaviourWindow, ErrorCode, InputError, mulberry32 } from '../../lib/index.ts';
 import type { BucketCounts, WindowSnapshot } from '../../lib/index.ts';
 
 const T0 = 1_764_000_000_000; // a whole minute
@@ -234,17 +234,6 @@ class DenseWindow {
   }
 }
 
-/** mulberry32: a small seeded PRNG, so a failure names its seed and replays. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(s ^ (s >>> 15), 1 | s);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** A random next time: mostly small steps, sometimes gaps past either ring, sometimes slightly (or far) back. */
 function nextTime(rnd: () => number, now: number, fine: number, coarse: number): number {
   const p = rnd();
@@ -313,7 +302,7 @@ function drive(rnd: () => number, w: BehaviourWindow, d: DenseWindow, start: num
 
 test('window - on-demand rings answer as the dense reference over random sequences', (t) => {
   for (let seed = 1; seed <= 200; seed++) {
-    const rnd = prng(seed);
+    const rnd = mulberry32(seed);
     const fine = seed % 10 === 0 ? 900 : 1 + Math.floor(rnd() * 70);
     const coarse = seed % 10 === 0 ? 1440 : 1 + Math.floor(rnd() * 12);
     let w = new BehaviourWindow({ fineBuckets: fine, coarseBuckets: coarse });
