@@ -15,9 +15,11 @@ export { unitsForWants, sumWants } from './policy.ts';
 export { HpaPolicy, defaultHpaOptions } from './reactive.ts';
 export { StaticPolicy, QuantilePolicy } from './simple-policies.ts';
 export { ForecastFeedback } from './feedback.ts';
+export { spareWeights, pickWeighted } from './weights.ts';
 
 export type { Claim } from './fair-share.ts';
 export type { Lease } from './lease.ts';
 export type { PoolWants, PolicyObservation, CapacityPolicy } from './policy.ts';
 export type { HpaOptions } from './reactive.ts';
 export type { HorizonFeedback } from './feedback.ts';
+export type { UnitLoad } from './weights.ts';
