@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { rejectUnknown } from './api-schema.ts';
-import { isoDateTimeMs } from './duration.ts';
+import { isoDateTimeMs, parseDurationMs } from './duration.ts';
 import { ErrorCode, InputError, invalidField } from './errors.ts';
 
 /** A validated event, before storage (`tokens` are still the caller's token keys). */
@@ -18,11 +18,17 @@ export interface EventInput {
   tokens: string[];
 }
 
-/** An `events.list` query: `[fromMs, toMs)`, optionally of one topic. */
+/**
+ * An `events.list` query: `[fromMs, toMs)`, optionally of one topic. With
+ * `stepMs`, the answer is the events summed per topic into steps aligned to
+ * `floor(t / stepMs) * stepMs` (as token buckets are), not the events.
+ */
 export interface EventQuery {
   fromMs: number;
   toMs: number;
   topic?: string;
+  /** A whole number of seconds, in ms. */
+  stepMs?: number;
 }
 
 /** Longest source or topic name. */
@@ -33,6 +39,8 @@ export const MAX_EVENT_TOKENS = 100;
 export const MAX_EVENT_TOKEN_LENGTH = 1024;
 /** Widest `events.list` range: 31 days. */
 export const MAX_EVENT_RANGE_MS = 31 * 86_400_000;
+/** Most steps an aligned `events.list` (with `step`) may span. */
+const MAX_EVENT_STEPS = 10_000;
 
 const FIELDS = ['source', 'topic', 'time', 'value', 'tokens'];
 const NAME = /^[A-Za-z0-9_.:/-]+$/;
@@ -88,17 +96,32 @@ export function parseEvent(body: unknown, prefix = ''): EventInput {
   return { source, topic, timeMs, value, tokens: [...new Set(tokens as string[])].sort() };
 }
 
-/** Validates `{"from", "to", "topic"?}` (ISO-8601 times; `from` before `to`, at most 31 days apart). */
+/**
+ * Validates `{"from", "to", "topic"?, "step"?}` (ISO-8601 times; `from`
+ * before `to`, at most 31 days apart; `step` a duration of whole seconds,
+ * like "1s" or "1m", or a number of ms, for at most MAX_EVENT_STEPS steps).
+ */
 export function parseEventQuery(body: unknown): EventQuery {
   if (!isObject(body)) throw invalidField('request', 'a JSON object', body);
-  rejectUnknown(body, ['from', 'to', 'topic'], '');
+  rejectUnknown(body, ['from', 'to', 'topic', 'step'], '');
   const fromMs = time(body['from'], 'from');
   const toMs = time(body['to'], 'to');
   if (toMs <= fromMs) throw invalidField('to', `a time after from (${String(body['from'])})`, body['to']);
   if (toMs - fromMs > MAX_EVENT_RANGE_MS) throw invalidField('to', 'at most 31 days after from', body['to']);
   const q: EventQuery = { fromMs, toMs };
   if (body['topic'] !== undefined) q.topic = name(body, 'topic', (k) => k);
+  if (body['step'] !== undefined) q.stepMs = step(body['step'], fromMs, toMs);
   return q;
+}
+
+function step(v: unknown, fromMs: number, toMs: number): number {
+  const ms = parseDurationMs('step', v);
+  if (!Number.isSafeInteger(ms) || ms % 1000 !== 0)
+    throw invalidField('step', 'a whole number of seconds, like "1s", "30s" or "1m"', v);
+  const first = Math.floor(fromMs / ms) * ms;
+  if (Math.ceil((toMs - first) / ms) > MAX_EVENT_STEPS)
+    throw invalidField('step', `long enough for at most ${MAX_EVENT_STEPS} steps from from to to`, v);
+  return ms;
 }
 
 /**

@@ -20,7 +20,7 @@ import {
 } from '../lib/index.ts';
 import type { Clock, TimerHandle } from '../lib/index.ts';
 import { PrivacyPipeline } from '../lib/privacy/index.ts';
-import { Batcher, createClickHouseStore, createDuckDbStore } from '../store/index.ts';
+import { Batcher, createClickHouseStore, createWorkerStore } from '../store/index.ts';
 import type { TimeSeriesStore } from '../store/index.ts';
 import { Collector } from './collector.ts';
 import { initOnUse } from './collector-store.ts';
@@ -106,10 +106,12 @@ async function openStore(
   let store: TimeSeriesStore;
   if (options.store === 'duckdb') {
     const path = join(options.dataDir, 'store.duckdb');
-    store = createDuckDbStore({ path, retentionMs: options.retentionMs });
+    // The adapter runs on a worker thread: a flush costs the check path one JSON text per batch.
+    store = createWorkerStore({ adapter: 'duckdb', options: { path, retentionMs: options.retentionMs } });
     try {
       await store.init();
     } catch (err) {
+      await store.close().catch(() => undefined);
       throw new StateError(
         ErrorCode.StoreFailed,
         `cannot open the store ${path}: ${(err as Error).message} (another process may use this data folder: give each node its own --data-dir, or --store none)`,
@@ -117,6 +119,7 @@ async function openStore(
       );
     }
   } else {
+    // ClickHouse stays on this thread: its insert costs about what posting the rows would.
     store = initOnUse(
       createClickHouseStore({
         url: options.clickhouseUrl!,
@@ -191,6 +194,7 @@ export async function createCollection(
     profiles,
     signals,
     profileParam: options.profileParam,
+    source: broker.nodeID,
     graceMs: options.collectGraceMs,
     ...(metrics ? { onLoss: (kind, rows) => broker.metrics.increment(LOST_METRIC, { kind }, rows) } : {}),
   });

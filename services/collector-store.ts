@@ -31,6 +31,7 @@ export function initOnUse(inner: TimeSeriesStore): TimeSeriesStore {
     tokenBuckets: after((t, f, to, s) => inner.tokenBuckets(t, f, to, s)),
     activeTokens: after((f, t) => inner.activeTokens(f, t)),
     events: after((f, t, topic) => inner.events(f, t, topic)),
+    eventLevels: after((f, t, s, topic) => inner.eventLevels(f, t, s, topic)),
     forecasts: after((t, f, to) => inner.forecasts(t, f, to)),
     records: after((f, t) => inner.records(f, t)),
     decisions: after((f, t) => inner.decisions(f, t)),

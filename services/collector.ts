@@ -50,6 +50,11 @@ export interface CollectorDeps {
   signals?: EventSignals;
   /** Parameter whose value names the user for the profile provider. @default "user" */
   profileParam?: string;
+  /**
+   * The node id: bucket rows carry it (with a per-start suffix) as their
+   * source, so that the parts two owners of a token wrote sum. @default "local"
+   */
+  source?: string;
   /** Refunds are awaited this long after a bucket closes. @default 2000 */
   graceMs?: number;
   /** How often queued decisions are processed. @default 200 */
@@ -95,6 +100,8 @@ export class Collector implements DecisionObserver {
   readonly #d: Required<Omit<CollectorDeps, 'onLoss'>> & Pick<CollectorDeps, 'onLoss'>;
   readonly #window: CollectionWindow;
   readonly #boot = randomBytes(6).toString('hex');
+  /** Node id and boot: a restarted node's part of an open bucket is a part of its own. */
+  readonly #source: string;
   #seq = 0;
   #queue: Entry[] = [];
   #timer: TimerHandle | undefined;
@@ -124,8 +131,10 @@ export class Collector implements DecisionObserver {
       graceMs: 2000,
       tickMs: 200,
       maxQueue: 200_000,
+      source: 'local',
       ...deps,
     };
+    this.#source = `${this.#d.source}/${this.#boot}`;
     this.#window = new CollectionWindow(this.#d.graceMs);
     this.#arm();
   }
@@ -260,7 +269,9 @@ export class Collector implements DecisionObserver {
 
   #write(batch: CollectedBatch): void {
     for (const r of batch.records) if (this.#add('records', r)) this.#stats.records++;
-    for (const b of batch.buckets) if (this.#add('buckets', b)) this.#stats.buckets++;
+    for (const b of batch.buckets) {
+      if (this.#add('buckets', { ...b, source: this.#source })) this.#stats.buckets++;
+    }
   }
 
   #add(kind: 'records' | 'buckets' | 'links', row: object): boolean {

@@ -23,10 +23,25 @@ export interface EventReply {
   tokens: string[];
 }
 
+/**
+ * The events of one topic in one step, as `events.list` with `step` answers
+ * them: `start` is aligned to the step (as token buckets are); `count` and
+ * `sum` are 0 and `max` and `last` null for a step without events.
+ */
+export interface EventLevelReply {
+  topic: string;
+  start: string;
+  count: number;
+  sum: number;
+  max: number | null;
+  last: number | null;
+}
+
 /** What the API needs of the events hub. */
 export interface EventsApi {
   publish(e: EventInput): Promise<{ id: string }>;
-  list(q: EventQuery): Promise<EventReply[]>;
+  /** The events of the query, or with `stepMs` their levels per topic and step. */
+  list(q: EventQuery): Promise<EventReply[] | EventLevelReply[]>;
 }
 
 export interface EventHubDeps {
@@ -58,9 +73,24 @@ export class EventHub implements EventsApi {
     return { id: row.id };
   }
 
-  /** Events in `[from, to)`; what is still batched is flushed first, so a publish is read back. */
-  async list(q: EventQuery): Promise<EventReply[]> {
+  /**
+   * Events in `[from, to)`, or with `stepMs` their levels per topic and
+   * aligned step; what is still batched is flushed first, so a publish is
+   * read back.
+   */
+  async list(q: EventQuery): Promise<EventReply[] | EventLevelReply[]> {
     await this.#d.batcher.flush();
+    if (q.stepMs !== undefined) {
+      const levels = await this.#d.store.eventLevels(q.fromMs, q.toMs, q.stepMs, q.topic);
+      return levels.map((l) => ({
+        topic: l.topic,
+        start: new Date(l.startMs).toISOString(),
+        count: l.count,
+        sum: l.sum,
+        max: l.max,
+        last: l.last,
+      }));
+    }
     const rows = await this.#d.store.events(q.fromMs, q.toMs, q.topic);
     return rows.map((r) => ({
       id: r.id,

@@ -4,7 +4,9 @@
  * `toYYYYMMDD(toDateTime(intDiv(ms, 1000), 'UTC'))`, no TTL (retention drops
  * partitions), and values inlined as escaped literals (no query parameters).
  */
+import type { ClickHouseClient } from '@clickhouse/client';
 import { TABLES, type Column, type TableSpec } from './columns.ts';
+import type { MigrationIo } from './migrate.ts';
 import type { RowKind } from './types.ts';
 
 const CH_TYPE: Record<Column['type'], string> = {
@@ -21,7 +23,7 @@ const CH_TYPE: Record<Column['type'], string> = {
 /** Sorting keys: they start with the key columns' natural read order and contain the whole key. */
 const ORDER_BY: Record<RowKind, string> = {
   records: 'token, time_ms, id',
-  buckets: 'token, resolution, start_ms',
+  buckets: 'token, resolution, start_ms, source',
   events: 'topic, time_ms, id',
   forecasts: 'token, made_ms, horizon_ms, model',
   decisions: 'time_ms, id',
@@ -50,4 +52,24 @@ export function createTableSql(database: string, kind: RowKind): string {
     `CREATE TABLE IF NOT EXISTS ${database}.${spec.table} (${cols.join(', ')}) ENGINE = ${engine} ` +
     `PARTITION BY toYYYYMMDD(toDateTime(intDiv(${spec.timeCol}, 1000), 'UTC')) ORDER BY (${ORDER_BY[kind]})`
   );
+}
+
+/** The schema-upgrade hooks on one database (system.columns, RENAME TABLE: both on 18.16). */
+export function clickHouseMigrationIo(client: ClickHouseClient, database: string): MigrationIo {
+  return {
+    columns: async (table) => {
+      const rs = await client.query({
+        query: `SELECT name FROM system.columns WHERE database = ${chString(database)} AND table = ${chString(table)}`,
+        format: 'JSONEachRow',
+      });
+      return (await rs.json<{ name: string }>()).map((r) => r.name);
+    },
+    name: (table) => `${database}.${table}`,
+    rename: async (from, to) =>
+      void (await client.command({ query: `RENAME TABLE ${database}.${from} TO ${database}.${to}` })),
+    create: async (kind) => void (await client.command({ query: createTableSql(database, kind) })),
+    run: async (query) => void (await client.command({ query })),
+    literal: chString,
+    extra: (kind) => (TABLES[kind].replacing ? ['version'] : []),
+  };
 }

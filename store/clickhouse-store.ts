@@ -13,8 +13,10 @@
  */
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { ErrorCode, StateError } from '../lib/index.ts';
-import { chInt, chString, createTableSql } from './clickhouse-schema.ts';
+import { chInt, chString, clickHouseMigrationIo, createTableSql } from './clickhouse-schema.ts';
 import { TABLES, fromColumns, toColumnValue, type TableSpec } from './columns.ts';
+import { eventLevelRows } from './event-levels.ts';
+import { upgradeTables } from './migrate.ts';
 import { compileClickHouseStoreOptions, type ClickHouseStoreOptions } from './options.ts';
 import {
   aliasesOf,
@@ -75,6 +77,7 @@ class ClickHouseStore implements TimeSeriesStore {
   async init(): Promise<void> {
     await this.#run('init', async () => {
       await this.#client.command({ query: `CREATE DATABASE IF NOT EXISTS ${this.#opts.database}` });
+      await upgradeTables(clickHouseMigrationIo(this.#client, this.#opts.database));
       for (const kind of Object.keys(TABLES) as RowKind[]) {
         await this.#client.command({ query: createTableSql(this.#opts.database, kind) });
       }
@@ -146,7 +149,7 @@ class ClickHouseStore implements TimeSeriesStore {
       `SELECT start_ms, requests, allowed, denied, cost FROM ${this.#t(TABLES.buckets)} ` +
       `WHERE resolution = ${chString(plan.resolution)} AND start_ms >= ${chInt(plan.firstMs)} ` +
       `AND start_ms < ${chInt(plan.endMs)} AND token IN (${tokens}) ` +
-      `ORDER BY version DESC LIMIT 1 BY token, resolution, start_ms`;
+      `ORDER BY version DESC LIMIT 1 BY ${TABLES.buckets.key.join(', ')}`;
     const rows = await this.#select(
       `SELECT intDiv(start_ms, ${step}) * ${step} AS s, sum(requests) AS requests, sum(allowed) AS allowed, ` +
         `sum(denied) AS denied, sum(cost) AS cost FROM (${inner}) GROUP BY s`,
@@ -186,6 +189,11 @@ class ClickHouseStore implements TimeSeriesStore {
       `time_ms >= ${chInt(fromMs)} AND time_ms < ${chInt(toMs)}${byTopic}`,
       'time_ms, id',
     );
+  }
+
+  async eventLevels(fromMs: number, toMs: number, stepMs: number, topic?: string) {
+    const plan = planSteps(fromMs, toMs, stepMs);
+    return eventLevelRows(await this.events(plan.firstMs, plan.endMs, topic), plan, stepMs, topic);
   }
 
   async forecasts(token: string, fromMs: number, toMs: number) {

@@ -16,6 +16,8 @@ export interface Column {
   type: ColumnType;
   /** The field is optional: SQL NULL reads back as absent. */
   optional?: boolean;
+  /** Written when the field is absent (a NOT NULL column added after rows existed). */
+  dflt?: string;
 }
 
 const c = (col: string, field: string, type: ColumnType, optional = false): Column => ({
@@ -72,8 +74,11 @@ export const TABLES: { readonly [K in RowKind]: TableSpec } = {
       c('allowed', 'allowed', 'int'),
       c('denied', 'denied', 'int'),
       c('cost', 'cost', 'float'),
+      // The writing collector: owners that hand a token over mid-bucket each
+      // write their part, and reads sum across sources.
+      { col: 'source', field: 'source', type: 'str', dflt: '' },
     ],
-    key: ['token', 'resolution', 'start_ms'],
+    key: ['token', 'resolution', 'start_ms', 'source'],
     replacing: true,
     timeCol: 'start_ms',
   },
@@ -137,7 +142,7 @@ export const TABLES: { readonly [K in RowKind]: TableSpec } = {
 
 /** Column value for writing: maps become JSON text, booleans stay booleans, absent becomes null. */
 export function toColumnValue(col: Column, row: object): unknown {
-  const v = (row as Record<string, unknown>)[col.field];
+  const v = (row as Record<string, unknown>)[col.field] ?? col.dflt;
   switch (col.type) {
     case 'json':
       return JSON.stringify(v ?? {});
@@ -194,6 +199,7 @@ export function rowProblem(
   const r = row as Record<string, unknown>;
   for (const col of TABLES[kind].columns) {
     const v = r[col.field];
+    if (v === undefined && col.dflt !== undefined) continue;
     let expected: string | undefined;
     switch (col.type) {
       case 'str':

@@ -7,9 +7,12 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DuckDBInstance, LIST, VARCHAR, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { ErrorCode, StateError } from '../lib/index.ts';
-import { TABLES, fromColumns, toColumnValue, type Column, type TableSpec } from './columns.ts';
+import { TABLES, fromColumns, toColumnValue, type TableSpec } from './columns.ts';
+import { eventLevelRows } from './event-levels.ts';
+import { upgradeTables } from './migrate.ts';
+import { append, createSql, duckDbMigrationIo } from './duckdb-sql.ts';
 import { compileDuckDbStoreOptions, type DuckDbStoreOptions } from './options.ts';
 import {
   aliasesOf,
@@ -22,37 +25,6 @@ import {
   zeroFill,
 } from './shared.ts';
 import type { RowKind, RowOf, TimeSeriesStore, TokenLinkRow } from './types.ts';
-
-const STRING_LIST = LIST(VARCHAR);
-
-const SQL_TYPE: Record<Column['type'], string> = {
-  str: 'VARCHAR NOT NULL',
-  nstr: 'VARCHAR',
-  int: 'BIGINT NOT NULL',
-  small: 'INTEGER NOT NULL',
-  float: 'DOUBLE NOT NULL',
-  bool: 'BOOLEAN NOT NULL',
-  json: 'VARCHAR NOT NULL',
-  list: 'VARCHAR[] NOT NULL',
-};
-
-function append(a: DuckDBAppender, col: Column, v: unknown): void {
-  if (v === null || v === undefined) return a.appendNull();
-  switch (col.type) {
-    case 'int':
-      return a.appendBigInt(BigInt(Math.trunc(v as number)));
-    case 'small':
-      return a.appendInteger(v as number);
-    case 'float':
-      return a.appendDouble(v as number);
-    case 'bool':
-      return a.appendBoolean(v as boolean);
-    case 'list':
-      return a.appendList((v as string[]).map(String), STRING_LIST);
-    default:
-      return a.appendVarchar(String(v));
-  }
-}
 
 const js = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
 
@@ -83,11 +55,10 @@ class DuckDbStore implements TimeSeriesStore {
     this.#instance = await DuckDBInstance.create(this.#opts.path);
     this.#conn = await this.#instance.connect();
     await this.#serial(async (conn) => {
+      const create = (spec: TableSpec): Promise<unknown> => conn.run(createSql(spec));
+      await upgradeTables(duckDbMigrationIo(conn, create));
       for (const spec of Object.values(TABLES)) {
-        const cols = spec.columns.map((c) => `${c.col} ${SQL_TYPE[c.type]}`).join(', ');
-        await conn.run(
-          `CREATE TABLE IF NOT EXISTS ${spec.table} (${cols}, PRIMARY KEY (${spec.key.join(', ')}))`,
-        );
+        await create(spec);
         await conn.run(
           `CREATE TEMP TABLE IF NOT EXISTS stage_${spec.table} AS SELECT * FROM ${spec.table} LIMIT 0`,
         );
@@ -219,6 +190,11 @@ class DuckDbStore implements TimeSeriesStore {
     const byTopic = topic === undefined ? '' : ' AND topic = $3';
     const values: (string | number)[] = topic === undefined ? [fromMs, toMs] : [fromMs, toMs, topic];
     return await this.#rows('events', `time_ms >= $1 AND time_ms < $2${byTopic}`, 'time_ms, id', values);
+  }
+
+  async eventLevels(fromMs: number, toMs: number, stepMs: number, topic?: string) {
+    const plan = planSteps(fromMs, toMs, stepMs);
+    return eventLevelRows(await this.events(plan.firstMs, plan.endMs, topic), plan, stepMs, topic);
   }
 
   async forecasts(token: string, fromMs: number, toMs: number) {

@@ -4,6 +4,7 @@
 export { Resolution, RowKind } from './types.ts';
 export { createDuckDbStore } from './duckdb-store.ts';
 export { createClickHouseStore } from './clickhouse-store.ts';
+export { createWorkerStore } from './worker-store.ts';
 export { chString, createTableSql } from './clickhouse-schema.ts';
 export {
   compileDuckDbStoreOptions,
@@ -20,6 +21,7 @@ export type {
   RequestRecord,
   BucketRow,
   EventRow,
+  EventLevelRow,
   ForecastRow,
   DecisionRow,
   TokenLinkRow,
@@ -27,5 +29,6 @@ export type {
   TimeSeriesStore,
 } from './types.ts';
 export type { DuckDbStoreOptions, ClickHouseStoreOptions } from './options.ts';
+export type { StoreTarget } from './worker-store.ts';
 export type { BatcherOptions, BatcherStats } from './batcher-options.ts';
 export type { SpoolBatch, SpoolEntry, SpoolRead } from './spool.ts';

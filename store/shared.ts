@@ -73,7 +73,8 @@ export function yyyymmdd(ms: number): number {
   return d.getUTCFullYear() * 10_000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
 }
 
-export const bucketKey = (r: BucketRow): string => `${r.token}|${r.resolution}|${r.startMs}`;
+export const bucketKey = (r: BucketRow): string =>
+  `${r.token}|${r.resolution}|${r.startMs}|${r.source ?? ''}`;
 export const forecastKey = (r: ForecastRow): string => `${r.token}|${r.model}|${r.madeMs}|${r.horizonMs}`;
 export const linkKey = (r: TokenLinkRow): string => `${r.fromToken}|${r.toToken}`;
 

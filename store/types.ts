@@ -37,14 +37,22 @@ export interface RequestRecord {
 }
 
 /**
- * A token's counts in one bucket. `(token, resolution, startMs)` is the key:
- * writing the same key again replaces the row (the latest write wins), so a
- * replayed batch never double-counts.
+ * A token's counts in one bucket, as one source (collector) counted them.
+ * `(token, resolution, startMs, source)` is the key: writing the same key
+ * again replaces the row (the latest write wins), so a replayed batch never
+ * double-counts; rows of different sources for the same bucket are parts of
+ * it (a token whose owner changed mid-bucket) and every read sums them.
  */
 export interface BucketRow {
   token: string;
   resolution: Resolution;
   startMs: number;
+  /**
+   * The collector that counted the row (node id and boot). Reads that sum
+   * sources leave it absent.
+   * @default ""
+   */
+  source?: string;
   requests: number;
   allowed: number;
   denied: number;
@@ -59,6 +67,25 @@ export interface EventRow {
   timeMs: number;
   value: number;
   tokens: string[];
+}
+
+/**
+ * The events of one topic in one step (see `eventLevels`): features a model
+ * reads next to a token's buckets. An empty step has `count` and `sum` 0 and
+ * `max` and `last` null (a model that wants a level carries `last` forward).
+ */
+export interface EventLevelRow {
+  topic: string;
+  /** Start of the step: `floor(t / stepMs) * stepMs`. */
+  startMs: number;
+  /** Events in the step. */
+  count: number;
+  /** Sum of their values: a volume per step. */
+  sum: number;
+  /** Largest value in the step; null when it has none. */
+  max: number | null;
+  /** Value of the step's latest event (by time, then id); null when it has none. */
+  last: number | null;
 }
 
 /** A quantile forecast; `(token, model, madeMs, horizonMs)` is the key. */
@@ -143,6 +170,15 @@ export interface TimeSeriesStore {
   activeTokens(fromMs: number, toMs: number): Promise<string[]>;
   /** Events in the range, optionally of one topic, by time then id. */
   events(fromMs: number, toMs: number, topic?: string): Promise<EventRow[]>;
+  /**
+   * Events summed per topic into steps of `stepMs` (a multiple of 1000),
+   * aligned as `tokenBuckets` aligns them: one row per topic and step from
+   * `floor(fromMs / stepMs) * stepMs` while the start is below `toMs`, empty
+   * steps included. Topics are those with an event in the aligned range (or
+   * only `topic`, given even when it has none), sorted; rows by topic, then
+   * start. At most MAX_STEPS rows in all.
+   */
+  eventLevels(fromMs: number, toMs: number, stepMs: number, topic?: string): Promise<EventLevelRow[]>;
   /** Forecasts whose target falls in the range, by target, horizon, model, made. */
   forecasts(token: string, fromMs: number, toMs: number): Promise<ForecastRow[]>;
   /** Request records in the range, by time then id (for audits and tests). */

@@ -157,6 +157,33 @@ test.serial(
       launchOnly.json.events.map((e: { value: number; time: string }) => [e.value, e.time]),
       [[40, good.time]],
     );
+    // Aligned to steps: per topic and step, empty steps filled, over NATS and HTTP.
+    const minute = await request(nc, 'headroom.v1.events.list', { ...range, topic: 'launch', step: '1m' });
+    const launchAt = new Date(Math.floor((now - 1000) / 60_000) * 60_000).toISOString();
+    t.true(minute.events.length >= 2);
+    t.true(minute.events.every((l: { start: string }) => Date.parse(l.start) % 60_000 === 0));
+    t.deepEqual(
+      minute.events.filter((l: { count: number }) => l.count > 0),
+      [{ topic: 'launch', start: launchAt, count: 1, sum: 40, max: 40, last: 40 }],
+    );
+    t.like(
+      minute.events.find((l: { count: number }) => l.count === 0),
+      { topic: 'launch', sum: 0, max: null, last: null },
+    );
+    const aligned = await http(base, 'GET', `/v1/events?from=${range.from}&to=${range.to}&step=30s`);
+    t.deepEqual(
+      [...new Set(aligned.json.events.map((l: { topic: string }) => l.topic))],
+      ['from-file', 'launch', 'promo', 'social'],
+    );
+    t.is(
+      aligned.json.events.reduce((n: number, l: { count: number }) => n + l.count, 0),
+      4,
+    );
+    for (const step of ['1500ms', '0s', 'soon', '1s']) {
+      const body = { ...range, step, ...(step === '1s' ? { to: iso(now + 86_400_000) } : {}) };
+      const r = await request(nc, 'headroom.v1.events.list', body);
+      t.like(r.error, { code: ErrorCode.InvalidField, field: 'step', retryable: false }, `step ${step}`);
+    }
     await waitUntil(() => t.context.node.output().includes('line 2 refused'), 5000, 'the bad line logged');
   },
 );

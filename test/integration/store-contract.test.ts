@@ -6,6 +6,7 @@ import {
   DAY_MS,
   createClickHouseStore,
   createDuckDbStore,
+  createWorkerStore,
   type BucketRow,
   type DecisionRow,
   type EventRow,
@@ -28,6 +29,15 @@ test.before(async () => {
     url: server.url,
     database: 'contract',
     retentionMs: RETENTION_MS,
+  });
+  // The same adapters on a worker thread (how a node runs them): same answers, same errors.
+  stores['duckdb on a worker'] = createWorkerStore({
+    adapter: 'duckdb',
+    options: { path: ':memory:', retentionMs: RETENTION_MS },
+  });
+  stores['clickhouse on a worker'] = createWorkerStore({
+    adapter: 'clickhouse',
+    options: { url: server.url, database: 'contract_worker', retentionMs: RETENTION_MS },
   });
   for (const s of Object.values(stores)) await s.init();
 });
@@ -119,7 +129,7 @@ async function load(s: TimeSeriesStore): Promise<void> {
   await s.insertDecisions([d]);
 }
 
-for (const name of ['duckdb', 'clickhouse']) {
+for (const name of ['duckdb', 'clickhouse', 'duckdb on a worker', 'clickhouse on a worker']) {
   test.serial(`store contract (${name}) - load fixtures idempotently`, async (t) => {
     await load(stores[name]!);
     t.pass();
@@ -172,6 +182,52 @@ for (const name of ['duckdb', 'clickhouse']) {
     );
   });
 
+  test.serial(
+    `store contract (${name}) - bucket parts of two sources sum, a replay counts once`,
+    async (t) => {
+      // A token's owner changed mid-minute: the old and the new owner each wrote their part.
+      const s = stores[name]!;
+      const T1 = T0 + 3_600_000;
+      const part = (source: string, resolution: '1s' | '1m', startMs: number, n: number): BucketRow => ({
+        token: 'tH',
+        resolution,
+        startMs,
+        source,
+        requests: n,
+        allowed: n - 1,
+        denied: 1,
+        cost: n / 2,
+      });
+      const a = [part('node-a/1', '1m', T1, 10), part('node-a/1', '1s', T1 + 59_000, 3)];
+      const b = [part('node-b/1', '1m', T1, 4), part('node-b/1', '1s', T1 + 59_000, 2)];
+      await s.insertBuckets(a);
+      await s.insertBuckets(b);
+      await s.insertBuckets(a); // replays of each source's batch
+      await s.insertBuckets([...b, ...a]);
+      const minutes = await s.tokenBuckets('tH', T1, T1 + 120_000, 60_000);
+      t.deepEqual(
+        minutes.map((r) => [r.startMs - T1, r.requests, r.allowed, r.denied, r.cost]),
+        [
+          [0, 14, 12, 2, 7],
+          [60_000, 0, 0, 0, 0],
+        ],
+      );
+      t.true(minutes.every((r) => r.source === undefined));
+      const seconds = await s.tokenBuckets('tH', T1 + 58_000, T1 + 60_000, 1000);
+      t.deepEqual(
+        seconds.map((r) => [r.startMs - T1, r.requests, r.allowed, r.denied, r.cost]),
+        [
+          [58_000, 0, 0, 0, 0],
+          [59_000, 5, 3, 2, 2.5],
+        ],
+      );
+      // A later write of one source replaces only that source's part.
+      await s.insertBuckets([part('node-b/1', '1m', T1, 6)]);
+      t.is((await s.tokenBuckets('tH', T1, T1 + 60_000, 60_000))[0]!.requests, 16);
+      t.deepEqual(await s.activeTokens(T1, T1 + 60_000), ['tH']);
+    },
+  );
+
   test.serial(`store contract (${name}) - records round-trip exactly, once each`, async (t) => {
     const recs = await stores[name]!.records(T0, T0 + 60_000);
     t.deepEqual(recs, [record(1, 'tA', { op: 'read', region: 'eu' }), record(2, 'tB'), record(3, 'tA')]);
@@ -196,6 +252,42 @@ for (const name of ['duckdb', 'clickhouse']) {
       { id: 'e2', source: 'trends', topic: 'sale', timeMs: T0 + 2000, value: 0.25, tokens: [] },
     ]);
   });
+
+  test.serial(
+    `store contract (${name}) - event levels per topic and aligned step, empty steps filled`,
+    async (t) => {
+      const s = stores[name]!;
+      const levels = await s.eventLevels(T0 + 500, T0 + 6000, 2000);
+      t.deepEqual(
+        levels.map((r) => [r.topic, r.startMs - T0, r.count, r.sum, r.max, r.last]),
+        [
+          ['launch', 0, 1, 3, 3, 3],
+          ['launch', 2000, 1, 5, 5, 5],
+          ['launch', 4000, 0, 0, null, null],
+          ['sale', 0, 0, 0, null, null],
+          ['sale', 2000, 1, 0.25, 0.25, 0.25],
+          ['sale', 4000, 0, 0, null, null],
+        ],
+      );
+      // Two events in one step: count and sum add up, max is the larger, last the later.
+      t.deepEqual(await s.eventLevels(T0, T0 + 4000, 4000, 'launch'), [
+        { topic: 'launch', startMs: T0, count: 2, sum: 8, max: 5, last: 5 },
+      ]);
+      // A topic asked for by name is filled even without events; others are left out.
+      t.deepEqual(
+        (await s.eventLevels(T0, T0 + 2000, 1000, 'quiet')).map((r) => [r.topic, r.count, r.last]),
+        [
+          ['quiet', 0, null],
+          ['quiet', 0, null],
+        ],
+      );
+      t.deepEqual(await s.eventLevels(T0, T0, 1000), []);
+      await t.throwsAsync(s.eventLevels(T0, T0 + 1000, 1500), {
+        instanceOf: InputError,
+        message: 'stepMs must be a positive multiple of 1000, got 1500',
+      });
+    },
+  );
 
   test.serial(`store contract (${name}) - forecasts by target, latest write wins`, async (t) => {
     const rows = await stores[name]!.forecasts('tA', T0, T0 + 60_000);

@@ -9,7 +9,7 @@ import {
   type TokenKey,
 } from '../../lib/index.ts';
 import { PrivacyPipeline } from '../../lib/privacy/index.ts';
-import type { Batcher } from '../../store/index.ts';
+import { createDuckDbStore, type Batcher, type BucketRow } from '../../store/index.ts';
 import { Collector } from '../../services/collector.ts';
 import { MapProfileProvider, parseProfiles } from '../../services/profile-provider.ts';
 import type { TakeItem } from '../../services/index.ts';
@@ -28,7 +28,7 @@ class FakeBatcher {
   }
 }
 
-function setup(opts: { maxQueue?: number } = {}) {
+function setup(opts: { maxQueue?: number; source?: string } = {}) {
   const clock = new SimulatedClock(T0);
   const batcher = new FakeBatcher();
   const warnings: string[] = [];
@@ -104,9 +104,11 @@ test('collector - the check path only queues; the tick anonymises, adds features
     events: { xmas: 5 },
   });
   t.like(records[1], { allow: false, region: 'eu-west' });
-  t.deepEqual(batcher.of('buckets'), [
-    { token, resolution: '1s', startMs: T0, requests: 2, allowed: 1, denied: 1, cost: 2 },
-  ]);
+  const [second, ...more] = batcher.of('buckets');
+  t.deepEqual(more, []);
+  const { source, ...counts } = second!;
+  t.regex(String(source), /^local\/[0-9a-f]{12}$/); // no node id given: "local", then the start's id
+  t.deepEqual(counts, { token, resolution: '1s', startMs: T0, requests: 2, allowed: 1, denied: 1, cost: 2 });
   t.like(collector.stats(), { decided: 2, refunds: 1, records: 2, buckets: 1 });
   // No raw user id, e-mail or IP anywhere in what was written.
   const text = JSON.stringify(batcher.rows);
@@ -144,4 +146,39 @@ test('collector - a refund with no matching decision is counted as unmatched', (
   collector.refunded(item('nobody', T0), T0);
   collector.process(T0);
   t.like(collector.stats(), { refunds: 1, unmatchedRefunds: 1 });
+});
+
+test('collector - an owner change mid-bucket: each owner writes its part under its source, the store sums them', async (t) => {
+  // node-a owned the token, then left (close writes its open buckets); node-b took over in the same second.
+  const a = setup({ source: 'node-a' });
+  const b = setup({ source: 'node-b' });
+  for (let i = 0; i < 3; i++) a.collector.decided(item('bob', T0 + 100 + i), decision(true), T0 + 100 + i);
+  a.collector.close();
+  for (let i = 0; i < 2; i++) b.collector.decided(item('bob', T0 + 500 + i), decision(i === 0), T0 + 500 + i);
+  b.collector.close();
+  const rowsA = a.batcher.of('buckets') as unknown as BucketRow[];
+  const rowsB = b.batcher.of('buckets') as unknown as BucketRow[];
+  t.true(rowsA.every((r) => r.source!.startsWith('node-a/')));
+  t.true(rowsB.every((r) => r.source!.startsWith('node-b/')));
+  // A restart of the same node is a source of its own: its part does not replace the earlier one.
+  const again = setup({ source: 'node-a' });
+  again.collector.decided(item('bob', T0 + 900), decision(true), T0 + 900);
+  again.collector.close();
+  const restarted = again.batcher.of('buckets')[0]!['source'] as string;
+  t.true(restarted.startsWith('node-a/'));
+  t.not(restarted, rowsA[0]!.source);
+  const store = createDuckDbStore({ path: ':memory:' });
+  await store.init();
+  try {
+    await store.insertBuckets(rowsA);
+    await store.insertBuckets(rowsB);
+    await store.insertBuckets(rowsA); // a replay from the spool
+    const token = rowsA[0]!.token;
+    for (const stepMs of [1000, 60_000]) {
+      const [sum] = await store.tokenBuckets(token, T0, T0 + 1, stepMs);
+      t.like(sum, { requests: 5, allowed: 4, denied: 1, cost: 5 }, `step ${stepMs}`);
+    }
+  } finally {
+    await store.close();
+  }
 });

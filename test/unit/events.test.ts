@@ -118,6 +118,29 @@ test('events - list queries: range, topic, and every bad one', (t) => {
   }
 });
 
+test('events - list queries with a step: whole seconds, bounded step count', (t) => {
+  const range = { from: '2026-12-01T08:00:00Z', to: '2026-12-01T09:00:00Z' };
+  t.deepEqual(parseEventQuery({ ...range, step: '1m' }), { fromMs: T, toMs: T + 3_600_000, stepMs: 60_000 });
+  t.is(parseEventQuery({ ...range, step: 5000 }).stepMs, 5000);
+  const bad: Array<[unknown, RegExp]> = [
+    ['1500ms', /step must be a whole number of seconds.*got "1500ms"/],
+    [0, /step must be a duration.*got 0/],
+    ['soon', /step must be a duration.*got "soon"/],
+    [true, /step must be a duration.*got true/],
+  ];
+  for (const [step, message] of bad) {
+    const err = t.throws(() => parseEventQuery({ ...range, step }), { instanceOf: InputError, message });
+    t.is(err.field, 'step');
+  }
+  // 31 days at 1 s are too many steps; at 5 min they fit.
+  const month = { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z' };
+  t.throws(() => parseEventQuery({ ...month, step: '1s' }), {
+    instanceOf: InputError,
+    message: /step must be long enough for at most 10000 steps/,
+  });
+  t.is(parseEventQuery({ ...month, step: '5m' }).stepMs, 300_000);
+});
+
 test('events - file lines: JSON, CSV with tokens, header, comments and bad lines by number', (t) => {
   t.deepEqual(parseEventLine(JSON.stringify(GOOD), 1), parseEvent(GOOD));
   t.deepEqual(parseEventLine('news,launch,2026-12-01T08:00:00Z,3,b;a', 2), {

@@ -1,0 +1,164 @@
+/**
+ * A store whose adapter runs on a worker thread: every call is posted to the
+ * worker, which owns the real DuckDB or ClickHouse adapter, and answered from
+ * there. An insert (a Batcher's flush) then costs the node's main thread one
+ * JSON text of the batch instead of DuckDB's synchronous appender, so
+ * collection slows the check path less. (ClickHouse's own insert costs about
+ * that JSON text already: a node keeps that adapter on its thread.) Reads go
+ * through the worker too (an embedded DuckDB file has one owner). Errors come
+ * back as the same classes and codes (InputError, StateError), so the
+ * Batcher spools and reports exactly as with the adapter itself.
+ */
+import { Worker } from 'node:worker_threads';
+import { ErrorCode, HeadroomError, InputError, StateError } from '../lib/index.ts';
+import { TABLES } from './columns.ts';
+import {
+  compileClickHouseStoreOptions,
+  compileDuckDbStoreOptions,
+  type ClickHouseStoreOptions,
+  type DuckDbStoreOptions,
+} from './options.ts';
+import type { TimeSeriesStore } from './types.ts';
+
+/** Which adapter the worker runs, with its options. */
+export type StoreTarget =
+  | { adapter: 'duckdb'; options: Partial<DuckDbStoreOptions> }
+  | { adapter: 'clickhouse'; options: Partial<ClickHouseStoreOptions> };
+
+/** The store methods a worker answers (every one but the synchronous `tables`). */
+type Method = Exclude<keyof TimeSeriesStore, 'tables'>;
+
+/** A request to the worker; the rows of an insert are one JSON text. */
+export interface StoreRequest {
+  id: number;
+  method: Method;
+  args: unknown[];
+}
+
+/** An error as it crosses from the worker. */
+export interface WorkerError {
+  name: string;
+  message: string;
+  code?: ErrorCode;
+  field?: string;
+  retryable?: boolean;
+}
+
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WorkerError };
+
+function rebuild(e: WorkerError): Error {
+  if (e.code === undefined) return new StateError(ErrorCode.StoreFailed, `store worker: ${e.message}`);
+  const init = { retryable: e.retryable ?? false, ...(e.field === undefined ? {} : { field: e.field }) };
+  if (e.name === 'InputError') return new InputError(e.code, e.message, init);
+  if (e.name === 'StateError') return new StateError(e.code, e.message, init);
+  return new HeadroomError(e.code, e.message, init);
+}
+
+/**
+ * The worker's Node options: none of the parent's (some, like --input-type,
+ * refuse to run in a worker), only tsx when running from TypeScript sources,
+ * whether the parent got it from --import or from register() (bin/headroom.js).
+ */
+function execArgv(): string[] {
+  return import.meta.url.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
+}
+
+class WorkerStore implements TimeSeriesStore {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  #next = 0;
+  /** Set once the worker is gone: every later call fails with it. */
+  #gone: StateError | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(target: StoreTarget) {
+    this.#worker = new Worker(new URL('./store-worker.ts', import.meta.url), {
+      workerData: target,
+      execArgv: execArgv(),
+    });
+    this.#worker.unref(); // held only while a call is pending
+    this.#worker.on('message', (r: Reply) => {
+      const p = this.#pending.get(r.id);
+      if (p === undefined) return;
+      this.#settled(r.id);
+      if (r.ok) p.resolve(r.value);
+      else p.reject(rebuild(r.error));
+    });
+    const fail = (why: string): void => {
+      this.#gone ??= new StateError(ErrorCode.StoreFailed, `the store worker ${why}`);
+      for (const [id, p] of this.#pending) {
+        this.#settled(id);
+        p.reject(this.#gone);
+      }
+    };
+    this.#worker.on('error', (err) => fail(`failed: ${err.message}`));
+    this.#worker.on('exit', (code) => fail(`exited (code ${code})`));
+  }
+
+  #settled(id: number): void {
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) this.#worker.unref();
+  }
+
+  #call<T>(method: Method, ...args: unknown[]): Promise<T> {
+    if (this.#gone !== undefined) return Promise.reject(this.#gone);
+    const id = this.#next++;
+    return new Promise<T>((resolve, reject) => {
+      if (this.#pending.size === 0) this.#worker.ref();
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#worker.postMessage({ id, method, args } satisfies StoreRequest);
+    });
+  }
+
+  init = (): Promise<void> => this.#call('init');
+  // Rows cross as one JSON text: cheaper to post than a structured clone of many small objects.
+  insertRecords: TimeSeriesStore['insertRecords'] = (rows) =>
+    this.#call('insertRecords', JSON.stringify(rows));
+  insertBuckets: TimeSeriesStore['insertBuckets'] = (rows) =>
+    this.#call('insertBuckets', JSON.stringify(rows));
+  insertEvents: TimeSeriesStore['insertEvents'] = (rows) => this.#call('insertEvents', JSON.stringify(rows));
+  insertForecasts: TimeSeriesStore['insertForecasts'] = (rows) =>
+    this.#call('insertForecasts', JSON.stringify(rows));
+  insertDecisions: TimeSeriesStore['insertDecisions'] = (rows) =>
+    this.#call('insertDecisions', JSON.stringify(rows));
+  insertLinks: TimeSeriesStore['insertLinks'] = (rows) => this.#call('insertLinks', JSON.stringify(rows));
+  tokenBuckets: TimeSeriesStore['tokenBuckets'] = (...a) => this.#call('tokenBuckets', ...a);
+  activeTokens: TimeSeriesStore['activeTokens'] = (...a) => this.#call('activeTokens', ...a);
+  events: TimeSeriesStore['events'] = (...a) => this.#call('events', ...a);
+  eventLevels: TimeSeriesStore['eventLevels'] = (...a) => this.#call('eventLevels', ...a);
+  forecasts: TimeSeriesStore['forecasts'] = (...a) => this.#call('forecasts', ...a);
+  records: TimeSeriesStore['records'] = (...a) => this.#call('records', ...a);
+  decisions: TimeSeriesStore['decisions'] = (...a) => this.#call('decisions', ...a);
+  enforceRetention: TimeSeriesStore['enforceRetention'] = (n) => this.#call('enforceRetention', n);
+  dumpAll: TimeSeriesStore['dumpAll'] = () => this.#call('dumpAll');
+
+  /** Closes the adapter in the worker, then ends the worker. Idempotent. */
+  close(): Promise<void> {
+    return (this.#closing ??= (async () => {
+      try {
+        if (this.#gone === undefined) await this.#call('close');
+      } finally {
+        this.#gone ??= new StateError(ErrorCode.Unavailable, 'the store is closed');
+        await this.#worker.terminate();
+      }
+    })());
+  }
+
+  tables(): string[] {
+    return Object.values(TABLES).map((t) => t.table);
+  }
+}
+
+/**
+ * A store that runs `target`'s adapter on a worker thread. Options are
+ * validated here, before the worker starts (InvalidOptions); call `init()`
+ * before use, and `close()` to end the worker.
+ * @example const store = createWorkerStore({ adapter: 'duckdb', options: { path: 'data/store.duckdb' } });
+ */
+export function createWorkerStore(target: StoreTarget): TimeSeriesStore {
+  const options =
+    target.adapter === 'duckdb'
+      ? { ...compileDuckDbStoreOptions(target.options) }
+      : { ...compileClickHouseStoreOptions(target.options) };
+  return new WorkerStore({ adapter: target.adapter, options } as StoreTarget);
+}
