@@ -90,9 +90,19 @@ test('ops - cluster.sh up 2, status, down starts and stops exactly its processes
       ['nats', 'node-1', 'node-2'].map(async (n) => Number(await readFile(join(dir, `${n}.pid`), 'utf8'))),
     );
     for (const pid of pids) t.notThrows(() => process.kill(pid, 0), `pid ${pid} runs`);
-    const status = await run('bash', [script, 'status'], { env, timeout: 60_000 });
+    // The status reply comes from whichever node answers; right after `up` a node may not
+    // have heard of the other yet, so ask until both are listed.
+    let status = { stdout: '' };
+    await waitUntil(
+      async () => {
+        status = await run('bash', [script, 'status'], { env, timeout: 60_000 });
+        return /"id": "node-1"/.test(status.stdout) && /"id": "node-2"/.test(status.stdout);
+      },
+      20_000,
+      'cluster.sh status to list both nodes',
+    );
     t.regex(status.stdout, /node-1 running/);
-    t.regex(status.stdout, /"id": "node-2"/);
+    t.regex(status.stdout, /node-2 running/);
     const down = await run('bash', [script, 'down'], { env, timeout: 60_000 });
     t.regex(down.stdout, /cluster down/);
     for (const pid of pids) t.throws(() => process.kill(pid, 0), undefined, `pid ${pid} stopped`);
