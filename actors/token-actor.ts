@@ -42,6 +42,20 @@ export interface TokenActorSnapshot {
   lastMs: number;
 }
 
+/**
+ * The latest demand forecast of a token: requests per 1 s slot at each
+ * horizon after `madeMs`, as quantiles (`p50[i]` is for `horizonsMs[i]`).
+ */
+export interface TokenForecast {
+  madeMs: number;
+  horizonsMs: number[];
+  p10: number[];
+  p50: number[];
+  p90: number[];
+  /** The model version (or `cold-start`, `mean`) that made it. */
+  model?: string;
+}
+
 /** The REPL's view of a token, from {@link TokenActor.describe}. */
 export interface TokenDescription {
   token: TokenKey;
@@ -56,6 +70,8 @@ export interface TokenDescription {
   /** Requests and denials per second over the last 60 s (fewer if the window is shorter), oldest first. */
   last60s: { startMs: number; requests: number[]; denied: number[] };
   totals: BucketCounts;
+  /** The latest forecast, when one was made. */
+  forecast?: TokenForecast;
 }
 
 /**
@@ -70,6 +86,7 @@ export class TokenActor {
   #createdMs: number;
   #gcra: GcraState;
   #lastMs: number;
+  #forecast: TokenForecast | undefined;
   readonly #clock: Clock;
 
   /**
@@ -123,6 +140,27 @@ export class TokenActor {
   /** Time of the last check (or of creation). */
   get lastMs(): number {
     return this.#lastMs;
+  }
+
+  /** The latest forecast with the time it was made; undefined until the first one. */
+  get forecast(): TokenForecast | undefined {
+    return this.#forecast;
+  }
+
+  /**
+   * Keeps `forecast` as the latest (an older one than held is ignored).
+   * @throws InputError when the quantile lists do not match the horizons.
+   */
+  setForecast(forecast: TokenForecast): void {
+    const n = forecast.horizonsMs.length;
+    if (!Number.isFinite(forecast.madeMs)) throw invalidField('forecast.madeMs', 'a time', forecast.madeMs);
+    for (const q of ['p10', 'p50', 'p90'] as const) {
+      if (!Array.isArray(forecast[q]) || forecast[q].length !== n) {
+        throw invalidField(`forecast.${q}`, `a list of ${n} numbers`, forecast[q]);
+      }
+    }
+    if (this.#forecast !== undefined && forecast.madeMs < this.#forecast.madeMs) return;
+    this.#forecast = forecast;
   }
 
   /** Replaces the rule (e.g. its rate changed); the GCRA state and the window are kept. */
@@ -212,6 +250,7 @@ export class TokenActor {
         denied: s.buckets.map((b) => b.denied),
       },
       totals: this.window.totals(),
+      ...(this.#forecast === undefined ? {} : { forecast: this.#forecast }),
     };
   }
 

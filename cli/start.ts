@@ -40,6 +40,12 @@ const FLAGS: Record<string, keyof NodeOptions> = {
   retention: 'retentionMs',
   'spool-max-bytes': 'spoolMaxBytes',
   'collect-grace': 'collectGraceMs',
+  forecast: 'forecast',
+  'forecast-every': 'forecastEveryMs',
+  'forecast-horizons': 'forecastHorizonsMs',
+  'forecast-backend': 'forecastBackend',
+  trainer: 'trainer',
+  'train-every': 'trainEveryMs',
 };
 
 export const START_USAGE = `usage: headroom start [--nats URL] [--node-id ID] [--data-dir DIR] [--http-port N] [--repl]
@@ -48,7 +54,8 @@ export const START_USAGE = `usage: headroom start [--nats URL] [--node-id ID] [-
        [--store duckdb|clickhouse|none] [--clickhouse-url URL] [--clickhouse-database DB]
        [--privacy-key-file F] [--privacy-file F] [--holidays-file F] [--profile-file F] [--profile-param user]
        [--ip-regions-file F] [--events-file F] [--event-half-life 5m] [--retention 30d]
-       [--spool-max-bytes N] [--collect-grace 2s]
+       [--spool-max-bytes N] [--collect-grace 2s] [--forecast true|false] [--forecast-every 5s]
+       [--forecast-horizons 5s,30s,5m] [--forecast-backend wasm|cpu|tensorflow] [--trainer true|false] [--train-every 10m]
 Every option also reads HEADROOM_<NAME> (e.g. HEADROOM_NATS_URL) and the "headroom" key of moleculer.config.ts.`;
 
 interface ConfigFile {

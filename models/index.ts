@@ -56,6 +56,10 @@ export {
   reduce,
 } from './bayes/index.ts';
 
+export { ModelSet, ForecastSource, bayesToJSON, bayesFromJSON } from './serving.ts';
+export { trainCandidate, judgeCandidate, scoreForecasts } from './training.ts';
+export { trainInWorker } from './train-runner.ts';
+export { ModelRegistry, ModelStatus } from './registry.ts';
 export { RlPolicy, RL_ACTIONS, DEFAULT_ACTION, STATE_COUNT, featuresOf, stateOf } from './rl/index.ts';
 
 export type { SeriesView, QuantileForecast, Forecaster } from './types.ts';
@@ -76,4 +80,8 @@ export type {
   BayesForecasterOptions,
   OriginEvidence,
 } from './bayes/index.ts';
-export type { LstmOptions, FeatureSpec, FeatureBatch, NetworkSpec } from './lstm/index.ts';
+export type { LstmOptions, LstmState, FeatureSpec, FeatureBatch, NetworkSpec } from './lstm/index.ts';
+export type { ServingInput, ServingForecast, BayesForecasterJson } from './serving.ts';
+export type { TrainJob, TrainResult, TrainProgress, ModelScore, PromotionVerdict } from './training.ts';
+export type { WorkerMessage } from './train-runner.ts';
+export type { ModelVersionMeta, NewModelVersion } from './registry.ts';

@@ -29,6 +29,13 @@ export {
   loadPrivacyFile,
 } from './privacy-config.ts';
 export { StoreKind } from './node-options.ts';
+export { ForecastBackend } from './node-options.ts';
+export { ForecastHub, forecastService, checkPredictParams, registryDirOf } from './forecast-service.ts';
+export { bayesService, bayesQuery } from './bayes-service.ts';
+export { Trainer, trainerService, holdoutOf } from './trainer-service.ts';
+export { ForecastCadence } from './forecast-cadence.ts';
+export { liveTrainingSource, storeTrainingSource } from './training-data.ts';
+export { setupForecasting } from './forecasting.ts';
 
 export type { HeadroomNode, StartNodeExtras } from './node.ts';
 export type { NodeOptions } from './node-options.ts';
@@ -44,3 +51,9 @@ export type { EventsApi, EventReply, EventHubDeps } from './events.ts';
 export type { EventsFeedDeps, EventsFeedStats } from './events-feed.ts';
 export type { ProfileProvider, ProfileAttributes } from './profile-provider.ts';
 export type { KeyFile } from './privacy-config.ts';
+export type { ForecastConfig, PredictParams, PredictReply, ModelsModule } from './forecast-service.ts';
+export type { BayesQueryParams, BayesQueryReply } from './bayes-service.ts';
+export type { TrainerOptions, TrainerDeps, TrainerStatus, TrainRunSummary } from './trainer-service.ts';
+export type { ForecastCadenceDeps } from './forecast-cadence.ts';
+export type { TrainingData, TrainingSource } from './training-data.ts';
+export type { Forecasting } from './forecasting.ts';

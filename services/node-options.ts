@@ -14,6 +14,7 @@ import {
   optNullableString,
   optOneOf,
   optString,
+  parseDurationMs,
 } from '../lib/index.ts';
 import type { OptionSchema } from '../lib/index.ts';
 
@@ -85,6 +86,41 @@ export interface NodeOptions {
   spoolMaxBytes: number;
   /** How long after a bucket closes refunds are awaited before it is written. @default 2000 */
   collectGraceMs: number;
+  /** Forecast every live token's demand (the `forecast` and `bayes` services, the cadence). @default true */
+  forecast: boolean;
+  /** How often token actors get a fresh forecast. @default 5000 */
+  forecastEveryMs: number;
+  /** Forecast horizons, whole seconds (`"5s,30s,5m"` on the command line). @default [5000, 30000, 300000] */
+  forecastHorizonsMs: number[];
+  /** TensorFlow.js backend of the models. @default "wasm" */
+  forecastBackend: ForecastBackend;
+  /** Run the trainer on this node (retraining, validation, promotion). @default true */
+  trainer: boolean;
+  /** How often the trainer retrains (it also retrains when forecast error drifts). @default 600000 (10 min) */
+  trainEveryMs: number;
+}
+
+export const ForecastBackend = ['wasm', 'cpu', 'tensorflow'] as const;
+export type ForecastBackend = (typeof ForecastBackend)[number];
+
+/** A list of whole-second durations, as a JSON array or `"5s,30s,5m"`. */
+function optHorizonsMs(v: unknown, field: string): number[] {
+  const parts = Array.isArray(v)
+    ? (v as unknown[])
+    : typeof v === 'string'
+      ? v.split(',').map((x) => x.trim())
+      : [v];
+  const out = parts.map((p) =>
+    parseDurationMs(field, typeof p === 'string' && /^\d+$/.test(p) ? Number(p) : p),
+  );
+  if (out.length === 0 || out.some((ms) => ms % 1000 !== 0)) {
+    throw new InputError(
+      ErrorCode.InvalidOptions,
+      `${field} must be whole seconds like "5s,30s,5m", got ${JSON.stringify(v)}`,
+      { field, value: v },
+    );
+  }
+  return out;
 }
 
 export const StoreKind = ['duckdb', 'clickhouse', 'none'] as const;
@@ -120,6 +156,12 @@ export function defaultNodeOptions(): NodeOptions {
     retentionMs: 30 * 86_400_000,
     spoolMaxBytes: 256 * 1024 * 1024,
     collectGraceMs: 2000,
+    forecast: true,
+    forecastEveryMs: 5000,
+    forecastHorizonsMs: [5000, 30_000, 300_000],
+    forecastBackend: 'wasm',
+    trainer: true,
+    trainEveryMs: 600_000,
   };
 }
 
@@ -152,6 +194,12 @@ const schema: OptionSchema<NodeOptions> = {
   retentionMs: optDurationMs,
   spoolMaxBytes: optInt(65_536, Number.MAX_SAFE_INTEGER),
   collectGraceMs: optDurationMs,
+  forecast: optBool,
+  forecastEveryMs: optDurationMs,
+  forecastHorizonsMs: optHorizonsMs,
+  forecastBackend: optOneOf(ForecastBackend),
+  trainer: optBool,
+  trainEveryMs: optDurationMs,
 };
 
 /** Environment variable for each option: HEADROOM_NATS_URL, HEADROOM_NODE_ID, ... */

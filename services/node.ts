@@ -16,6 +16,8 @@ import type { HttpApi } from './api/http-api.ts';
 import { NatsApi } from './api/nats-api.ts';
 import { createCollection } from './collection.ts';
 import type { Collection } from './collection.ts';
+import { setupForecasting } from './forecasting.ts';
+import type { Forecasting } from './forecasting.ts';
 import { Gateway } from './gateway.ts';
 import type { NodeOptions } from './node-options.ts';
 import { PlacementTracker } from './placement-tracker.ts';
@@ -35,6 +37,8 @@ export interface HeadroomNode {
   readonly rules: RuleStore;
   /** Behavioural data collection (store, batcher, collector, events). */
   readonly collection: Collection;
+  /** Forecasting (services, trainer, cadence); undefined with option `forecast` off. */
+  readonly forecasting: Forecasting | undefined;
   /** Base URL of the HTTP API, when it runs. */
   readonly httpUrl: string | undefined;
   /** Graceful leave; safe to call twice. */
@@ -98,6 +102,7 @@ export async function startNode(
       ownerTimeoutMs: options.ownerTimeoutMs,
     });
     broker.createService(throttleService(throttle, tracker));
+    const forecasting = await setupForecasting(options, broker, clock, throttle, collection);
     await broker.start();
     stops.unshift(async () => {
       await throttle.leave();
@@ -106,6 +111,10 @@ export async function startNode(
       await collection.close();
     });
     await collection.start();
+    if (forecasting !== undefined) {
+      forecasting.start();
+      stops.unshift(() => forecasting.stop());
+    }
 
     const gateway = new Gateway({
       broker,
@@ -151,6 +160,7 @@ export async function startNode(
       throttle,
       rules,
       collection,
+      forecasting,
       httpUrl: http?.url,
       stop: () => (stopping ??= runAll(stops)),
     };

@@ -7,3 +7,4 @@ export { compileLstmOptions, defaultLstmOptions } from './options.ts';
 export type { FeatureSpec, FeatureBatch } from './features.ts';
 export type { NetworkSpec } from './network.ts';
 export type { LstmOptions } from './options.ts';
+export type { LstmState } from './lstm-forecaster.ts';

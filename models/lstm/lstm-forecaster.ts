@@ -11,6 +11,16 @@ import { mulberry32 } from '../../lib/index.ts';
 
 const DAY_MS = 86_400_000;
 
+/** Everything needed to rebuild a trained {@link LstmForecaster} (weights apart from the JSON). */
+export interface LstmState {
+  options: LstmOptions;
+  spec: FeatureSpec;
+  floors: number[];
+  epochs: number;
+  lastLoss: number;
+  weightShapes: number[][];
+}
+
 /**
  * One global LSTM across tokens, per-token scaling, forecasting p10/p50/p90
  * at every horizon in one pass. The first `fit` trains from scratch; later
@@ -30,11 +40,18 @@ export class LstmForecaster implements Forecaster {
   /** Loss of the last training, and epochs run so far. */
   lastLoss = Number.NaN;
   epochs = 0;
+  /** Called after every training epoch (1-based) with its loss: progress reporting. */
+  onEpoch?: (epoch: number, loss: number) => void;
 
   constructor(options: Partial<LstmOptions> = {}) {
     this.options = compileLstmOptions(options);
     this.horizons = this.options.horizons;
     this.#random = mulberry32(this.options.seed);
+  }
+
+  /** The feature layout fixed at the first fit (undefined before). */
+  get featureSpec(): FeatureSpec | undefined {
+    return this.#spec;
   }
 
   /** Whether a network has been trained. */
@@ -84,7 +101,7 @@ export class LstmForecaster implements Forecaster {
     const batch = buildFeatures(spec, data, tokens, origins, this.#floors, true);
     const epochs = first ? o.initialEpochs : o.refreshEpochs;
     if (epochs === 0) return;
-    this.lastLoss = await this.#net.train(batch, epochs, o.batchSize);
+    this.lastLoss = await this.#net.train(batch, epochs, o.batchSize, this.onEpoch);
     this.epochs += epochs;
   }
 
@@ -145,20 +162,71 @@ export class LstmForecaster implements Forecaster {
    * Batched inference at the latest slot of every token, in one call: the
    * serving path (all active tokens of a node). `p50[k * H + h]` etc.
    */
-  forecastLatest(data: readonly SeriesView[]): { p10: Float32Array; p50: Float32Array; p90: Float32Array } {
+  forecastLatest(
+    data: readonly SeriesView[],
+    floors?: readonly number[],
+  ): { p10: Float32Array; p50: Float32Array; p90: Float32Array } {
     const tokens = Int32Array.from(data, (_d, k) => k);
     const origins = Int32Array.from(data, (d) => d.values.length - 1);
-    return this.#run(data, tokens, origins);
+    return this.#run(data, tokens, origins, floors);
+  }
+
+  /**
+   * The trained state for saving: JSON-able settings plus the weights as one
+   * float32 array. Throws when nothing was trained.
+   */
+  exportState(): { state: LstmState; weights: Float32Array } {
+    if (!this.#net || !this.#spec || !this.ready) throw new Error('lstm: not trained');
+    const { shapes, data } = this.#net.exportWeights();
+    const state: LstmState = {
+      options: { ...this.options, horizons: [...this.options.horizons], coarse: [...this.options.coarse] },
+      spec: { ...this.#spec, horizons: [...this.#spec.horizons], coarse: [...this.#spec.coarse] },
+      floors: [...this.#floors],
+      epochs: this.epochs,
+      lastLoss: this.lastLoss,
+      weightShapes: shapes,
+    };
+    return { state, weights: data };
+  }
+
+  /** Rebuilds a trained forecaster from {@link exportState}'s output (selects the backend first). */
+  static async fromState(state: LstmState, weights: Float32Array): Promise<LstmForecaster> {
+    const f = new LstmForecaster(state.options);
+    const o = f.options;
+    f.backend = await useBackend(o.backend);
+    const net = new QuantileNetwork({
+      lookback: o.lookback,
+      staticWidth: staticWidth(state.spec),
+      horizons: o.horizons.length,
+      units: o.units,
+      hidden: o.hidden,
+      learningRate: o.learningRate,
+      seed: o.seed,
+    });
+    try {
+      net.importWeights({ shapes: state.weightShapes, data: weights });
+    } catch (err) {
+      net.dispose();
+      throw err;
+    }
+    f.#net = net;
+    f.#spec = state.spec;
+    f.#floors = [...state.floors];
+    f.epochs = Math.max(1, state.epochs);
+    f.lastLoss = state.lastLoss;
+    f.#calls = 1;
+    return f;
   }
 
   #run(
     data: readonly SeriesView[],
     tokens: Int32Array,
     origins: Int32Array,
+    given?: readonly number[],
   ): { p10: Float32Array; p50: Float32Array; p90: Float32Array } {
     if (!this.#net || !this.#spec) throw new Error('lstm: not trained');
     const H = this.horizons.length;
-    const floors = data.map((_d, k) => this.#floors[k] ?? 0);
+    const floors = data.map((_d, k) => (given ? given[k] : this.#floors[k]) ?? 0);
     const batch = buildFeatures(this.#spec, data, tokens, origins, floors, false);
     const raw = this.#net.predict(batch);
     const n = origins.length;

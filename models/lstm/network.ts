@@ -60,7 +60,12 @@ export class QuantileNetwork {
   }
 
   /** Trains for `epochs` on a batch with targets; returns the last epoch's loss. */
-  async train(batch: FeatureBatch, epochs: number, batchSize = 256): Promise<number> {
+  async train(
+    batch: FeatureBatch,
+    epochs: number,
+    batchSize = 256,
+    onEpoch?: (epoch: number, loss: number) => void,
+  ): Promise<number> {
     if (!batch.target) throw new Error('QuantileNetwork.train needs targets');
     const { n } = batch;
     const H = this.spec.horizons;
@@ -71,7 +76,20 @@ export class QuantileNetwork {
     const st = tf.tensor2d(batch.stat, [n, this.spec.staticWidth]);
     const ys = tf.tensor2d(tiled, [n, 3 * H]);
     try {
-      const hist = await this.model.fit([xs, st], ys, { epochs, batchSize, shuffle: true, verbose: 0 });
+      const callbacks =
+        onEpoch === undefined
+          ? undefined
+          : {
+              onEpochEnd: async (epoch: number, logs?: tf.Logs) =>
+                onEpoch(epoch + 1, logs?.['loss'] ?? Number.NaN),
+            };
+      const hist = await this.model.fit([xs, st], ys, {
+        epochs,
+        batchSize,
+        shuffle: true,
+        verbose: 0,
+        ...(callbacks ? { callbacks } : {}),
+      });
       const losses = hist.history.loss as number[];
       return losses[losses.length - 1] ?? Number.NaN;
     } finally {
@@ -120,6 +138,45 @@ export class QuantileNetwork {
       }
     }
     return out;
+  }
+
+  /** The weights, in layer order: shapes and one flat float32 array (for saving). */
+  exportWeights(): { shapes: number[][]; data: Float32Array } {
+    const ws = this.model.getWeights();
+    const shapes = ws.map((w) => [...w.shape]);
+    const total = ws.reduce((n, w) => n + w.size, 0);
+    const data = new Float32Array(total);
+    let at = 0;
+    for (const w of ws) {
+      data.set(w.dataSync() as Float32Array, at);
+      at += w.size;
+    }
+    return { shapes, data };
+  }
+
+  /** Loads weights written by {@link exportWeights}; the shapes must match this network's. */
+  importWeights(saved: { shapes: readonly (readonly number[])[]; data: Float32Array }): void {
+    const current = this.model.getWeights();
+    if (current.length !== saved.shapes.length) {
+      throw new Error(`lstm weights: expected ${current.length} tensors, got ${saved.shapes.length}`);
+    }
+    let at = 0;
+    const tensors = saved.shapes.map((shape, i) => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (current[i]!.shape.join('x') !== shape.join('x')) {
+        throw new Error(
+          `lstm weights: tensor ${i} has shape ${shape.join('x')}, expected ${current[i]!.shape.join('x')}`,
+        );
+      }
+      const t = tf.tensor(saved.data.subarray(at, at + size), [...shape]);
+      at += size;
+      return t;
+    });
+    try {
+      this.model.setWeights(tensors);
+    } finally {
+      for (const t of tensors) t.dispose();
+    }
   }
 
   /** Frees the weights, optimizer state and constants. */
