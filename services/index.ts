@@ -36,6 +36,18 @@ export { Trainer, trainerService, holdoutOf } from './trainer-service.ts';
 export { ForecastCadence } from './forecast-cadence.ts';
 export { liveTrainingSource, storeTrainingSource } from './training-data.ts';
 export { setupForecasting } from './forecasting.ts';
+export {
+  DbProvider,
+  compileDbProviderOptions,
+  defaultDbProviderOptions,
+  startupStats,
+  ProcessProvider,
+  WorkerState,
+  WorkerLogLevel,
+  compileProcessProviderOptions,
+  defaultProcessProviderOptions,
+} from './providers/index.ts';
+export { TrafficRouter } from './traffic.ts';
 
 export type { HeadroomNode, StartNodeExtras } from './node.ts';
 export type { NodeOptions } from './node-options.ts';
@@ -47,7 +59,7 @@ export type { RuleRef, TakeItem, TakeParams, HandoffItem, HandoffParams } from '
 export type { DecisionObserver, ThrottleDeps } from './throttle-node.ts';
 export type { CollectorDeps, CollectorLogger, CollectorStats } from './collector.ts';
 export type { Collection } from './collection.ts';
-export type { EventsApi, EventReply, EventHubDeps } from './events.ts';
+export type { EventsApi, EventReply, EventLevelReply, EventHubDeps } from './events.ts';
 export type { EventsFeedDeps, EventsFeedStats } from './events-feed.ts';
 export type { ProfileProvider, ProfileAttributes } from './profile-provider.ts';
 export type { KeyFile } from './privacy-config.ts';
@@ -57,3 +69,13 @@ export type { TrainerOptions, TrainerDeps, TrainerStatus, TrainRunSummary } from
 export type { ForecastCadenceDeps } from './forecast-cadence.ts';
 export type { TrainingData, TrainingSource } from './training-data.ts';
 export type { Forecasting } from './forecasting.ts';
+export type {
+  DbProviderDeps,
+  DbProviderOptions,
+  StartupStats,
+  ProcessProviderDeps,
+  WorkerInfo,
+  ProcessProviderOptions,
+  WorkerConfig,
+} from './providers/index.ts';
+export type { TrafficRouterOptions, TrafficRouterDeps, Routed } from './traffic.ts';
