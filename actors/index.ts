@@ -16,7 +16,13 @@ export { PoolManager } from './pool-manager.ts';
 
 export type { ActorHostOptions, ActorHostEvents, ActorHostStats } from './actor-host-options.ts';
 export type { Resident } from './residency.ts';
-export type { TokenDecision, TokenActorSnapshot, TokenDescription, TokenForecast } from './token-actor.ts';
+export type {
+  TokenDecision,
+  TokenActorSnapshot,
+  TokenDescription,
+  TokenForecast,
+  LeaseTerms,
+} from './token-actor.ts';
 export type {
   ResourceProvider,
   PoolConfig,

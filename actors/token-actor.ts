@@ -11,11 +11,16 @@ import type {
   Clock,
   CompiledRule,
   GcraState,
+  Lease,
   RuleMode,
   TokenKey,
   WindowOptions,
   WindowSnapshot,
 } from '../lib/index.ts';
+import { checkLease, leasedLimit } from './token-lease.ts';
+import type { LeaseTerms } from './token-lease.ts';
+
+export type { LeaseTerms };
 
 /** One token's answer to one request. */
 export interface TokenDecision {
@@ -24,7 +29,7 @@ export interface TokenDecision {
   mode: RuleMode;
   /** The would-be decision; in shadow mode the caller lets the request through regardless. */
   allow: boolean;
-  /** The rule's rate: requests per its period. */
+  /** The effective rate (the rule's, adjusted by a capacity lease): requests per the rule's period. */
   limit: number;
   remaining: number;
   /** 0 when allowed; -1 when the request can never pass (cost above burst). */
@@ -72,6 +77,10 @@ export interface TokenDescription {
   totals: BucketCounts;
   /** The latest forecast, when one was made. */
   forecast?: TokenForecast;
+  /** The capacity lease held, when a pool granted one (rate in requests per `stepMs`). */
+  lease?: Lease & { stepMs: number; decayMs: number };
+  /** The limit in force now: the rule's rate adjusted by the lease, per the rule's period. */
+  effectiveLimit: { rate: number; periodMs: number; burst: number };
 }
 
 /**
@@ -87,6 +96,7 @@ export class TokenActor {
   #gcra: GcraState;
   #lastMs: number;
   #forecast: TokenForecast | undefined;
+  #lease: { lease: Lease; terms: LeaseTerms } | undefined;
   readonly #clock: Clock;
 
   /**
@@ -163,6 +173,31 @@ export class TokenActor {
     this.#forecast = forecast;
   }
 
+  /** The capacity lease held, with its terms; undefined when none was granted. */
+  get lease(): { lease: Lease; terms: LeaseTerms } | undefined {
+    return this.#lease;
+  }
+
+  /**
+   * Holds `lease` (undefined drops it): while valid, the limit is the
+   * lease's rate converted to the rule's period; after expiry it decays back
+   * to the rule's own limit over `terms.decayMs` (lib `effectiveLimit`).
+   * @throws InputError when the rate or the terms are not usable.
+   */
+  setLease(lease: Lease | undefined, terms: LeaseTerms): void {
+    if (lease === undefined) {
+      this.#lease = undefined;
+      return;
+    }
+    checkLease(lease, terms);
+    this.#lease = { lease: { ...lease }, terms: { decayMs: terms.decayMs, stepMs: terms.stepMs } };
+  }
+
+  /** The GCRA limit in force at `now`: the rule's, or the lease-adjusted one. */
+  #limit(now: number): CompiledRule['limit'] {
+    return this.#lease === undefined ? this.rule.limit : leasedLimit(this.rule.limit, this.#lease, now);
+  }
+
   /** Replaces the rule (e.g. its rate changed); the GCRA state and the window are kept. */
   setRule(rule: CompiledRule): void {
     if (rule.id !== this.rule.id) throw invalidField('rule.id', `rule ${this.rule.id}`, rule.id);
@@ -176,16 +211,25 @@ export class TokenActor {
    */
   check(cost: number): TokenDecision {
     const now = this.#clock.now();
-    const d = gcraTake(this.#gcra, this.rule.limit, now, cost);
+    const limit = this.#limit(now);
+    if (this.#lease !== undefined) {
+      // A raised limit carries no debt beyond an empty bucket: requests taken
+      // under a lower (leased) rate stretched the TAT by that rate's interval.
+      const tolerance = limit.burst * (limit.periodMs / limit.rate);
+      if (this.#gcra.tat - now + (this.#gcra.lo ?? 0) > tolerance) this.#gcra = { tat: now + tolerance };
+    }
+    const d = gcraTake(this.#gcra, limit, now, cost);
     this.window.record(now, d.allow, cost);
     if (now > this.#lastMs) this.#lastMs = now;
-    return this.#decision(d.allow, d.remaining, d.retryAfterMs, d.resetAfterMs);
+    return this.#decision(limit.rate, d.allow, d.remaining, d.retryAfterMs, d.resetAfterMs);
   }
 
   /** What {@link check} would answer now; changes nothing and records nothing. */
   peek(cost: number): TokenDecision {
-    const d = gcraPeek(this.#gcra, this.rule.limit, this.#clock.now(), cost);
-    return this.#decision(d.allow, d.remaining, d.retryAfterMs, d.resetAfterMs);
+    const now = this.#clock.now();
+    const limit = this.#limit(now);
+    const d = gcraPeek(this.#gcra, limit, now, cost);
+    return this.#decision(limit.rate, d.allow, d.remaining, d.retryAfterMs, d.resetAfterMs);
   }
 
   /**
@@ -196,7 +240,7 @@ export class TokenActor {
    */
   refund(cost: number, checkedAtMs?: number): void {
     const now = this.#clock.now();
-    gcraRefund(this.#gcra, this.rule.limit, now, cost);
+    gcraRefund(this.#gcra, this.#limit(now), now, cost);
     this.window.recordRefund(checkedAtMs ?? now);
   }
 
@@ -232,7 +276,8 @@ export class TokenActor {
   /** JSON for the REPL and the admin API. */
   describe(): TokenDescription {
     const now = this.#clock.now();
-    const d = gcraPeek(this.#gcra, this.rule.limit, now, 0);
+    const limit = this.#limit(now);
+    const d = gcraPeek(this.#gcra, limit, now, 0);
     const s = this.window.series('1s', Math.min(60, this.window.options.fineBuckets), now);
     return {
       token: this.token,
@@ -251,17 +296,25 @@ export class TokenActor {
       },
       totals: this.window.totals(),
       ...(this.#forecast === undefined ? {} : { forecast: this.#forecast }),
+      ...(this.#lease === undefined ? {} : { lease: { ...this.#lease.lease, ...this.#lease.terms } }),
+      effectiveLimit: { rate: limit.rate, periodMs: limit.periodMs, burst: limit.burst },
     };
   }
 
-  #decision(allow: boolean, remaining: number, retryAfterMs: number, resetAfterMs: number): TokenDecision {
+  #decision(
+    rate: number,
+    allow: boolean,
+    remaining: number,
+    retryAfterMs: number,
+    resetAfterMs: number,
+  ): TokenDecision {
     const rule = this.rule;
     return {
       token: this.token,
       ruleId: rule.id,
       mode: rule.mode,
       allow,
-      limit: rule.limit.rate,
+      limit: rate,
       remaining,
       retryAfterMs,
       resetAfterMs,

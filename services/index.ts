@@ -48,6 +48,11 @@ export {
   defaultProcessProviderOptions,
 } from './providers/index.ts';
 export { TrafficRouter } from './traffic.ts';
+export { PoolKind, PoolPolicyName, compilePools, loadPoolsFile } from './pools-config.ts';
+export { Pools, poolsService, poolKey } from './pools.ts';
+export { PoolRunner, checkWantParams } from './pool-runner.ts';
+export { PoolClient, wantOf } from './pool-client.ts';
+export { setupPools } from './pools-setup.ts';
 
 export type { HeadroomNode, StartNodeExtras } from './node.ts';
 export type { NodeOptions } from './node-options.ts';
@@ -79,3 +84,8 @@ export type {
   WorkerConfig,
 } from './providers/index.ts';
 export type { TrafficRouterOptions, TrafficRouterDeps, Routed } from './traffic.ts';
+export type { PoolSpec } from './pools-config.ts';
+export type { PoolStatus, PoolsDeps } from './pools.ts';
+export type { WireWant, PoolRunStatus } from './pool-runner.ts';
+export type { PoolClientDeps } from './pool-client.ts';
+export type { PoolsSetup } from './pools-setup.ts';

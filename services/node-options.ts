@@ -98,6 +98,11 @@ export interface NodeOptions {
   trainer: boolean;
   /** How often the trainer retrains (it also retrains when forecast error drifts). @default 600000 (10 min) */
   trainEveryMs: number;
+  /**
+   * JSON file of the resource pools `{"pools": [{name, rules, kind, unitCapacity, ...}]}`
+   * (services/pools-config.ts). Null runs no pools: limits are the rules' own. @default null
+   */
+  poolsFile: string | null;
 }
 
 export const ForecastBackend = ['wasm', 'cpu', 'tensorflow'] as const;
@@ -162,6 +167,7 @@ export function defaultNodeOptions(): NodeOptions {
     forecastBackend: 'wasm',
     trainer: true,
     trainEveryMs: 600_000,
+    poolsFile: null,
   };
 }
 
@@ -200,6 +206,7 @@ const schema: OptionSchema<NodeOptions> = {
   forecastBackend: optOneOf(ForecastBackend),
   trainer: optBool,
   trainEveryMs: optDurationMs,
+  poolsFile: optNullableString,
 };
 
 /** Environment variable for each option: HEADROOM_NATS_URL, HEADROOM_NODE_ID, ... */

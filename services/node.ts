@@ -21,6 +21,8 @@ import type { Forecasting } from './forecasting.ts';
 import { Gateway } from './gateway.ts';
 import type { NodeOptions } from './node-options.ts';
 import { PlacementTracker } from './placement-tracker.ts';
+import { setupPools } from './pools-setup.ts';
+import type { PoolsSetup } from './pools-setup.ts';
 import { replCommands } from './repl-commands.ts';
 import { FileRuleStore } from './rules/file-rule-store.ts';
 import { KvRuleStore } from './rules/kv-rule-store.ts';
@@ -39,6 +41,8 @@ export interface HeadroomNode {
   readonly collection: Collection;
   /** Forecasting (services, trainer, cadence); undefined with option `forecast` off. */
   readonly forecasting: Forecasting | undefined;
+  /** Live allocation (pools, leases); undefined when option `poolsFile` is null. */
+  readonly pools: PoolsSetup | undefined;
   /** Base URL of the HTTP API, when it runs. */
   readonly httpUrl: string | undefined;
   /** Graceful leave; safe to call twice. */
@@ -103,6 +107,7 @@ export async function startNode(
     });
     broker.createService(throttleService(throttle, tracker));
     const forecasting = await setupForecasting(options, broker, clock, throttle, collection);
+    const pools = await setupPools(options, broker, clock, throttle, tracker, collection);
     await broker.start();
     stops.unshift(async () => {
       await throttle.leave();
@@ -114,6 +119,11 @@ export async function startNode(
     if (forecasting !== undefined) {
       forecasting.start();
       stops.unshift(() => forecasting.stop());
+    }
+    if (pools !== undefined) {
+      pools.start();
+      // Before the leave: managers and providers go while the broker still runs.
+      stops.unshift(() => pools.stop());
     }
 
     const gateway = new Gateway({
@@ -161,6 +171,7 @@ export async function startNode(
       rules,
       collection,
       forecasting,
+      pools,
       httpUrl: http?.url,
       stop: () => (stopping ??= runAll(stops)),
     };

@@ -1,0 +1,47 @@
+/**
+ * A token's capacity lease (lib/allocation `Lease`) as the token applies it:
+ * the lease's rate is per pool step; the GCRA limit is per the rule's period.
+ */
+import { effectiveLimit, invalidField } from '../lib/index.ts';
+import type { CompiledRule, Lease } from '../lib/index.ts';
+
+/** How a lease's rate is read and how it decays, from {@link TokenActor.setLease}. */
+export interface LeaseTerms {
+  /** After the lease expires, the limit moves back to the rule's over this long. */
+  decayMs: number;
+  /** The lease's rate is requests per this many ms (the pool's step). */
+  stepMs: number;
+}
+
+/** @throws InputError when the rate or the terms are not usable. */
+export function checkLease(lease: Lease, terms: LeaseTerms): void {
+  if (!(Number.isFinite(lease.rate) && lease.rate >= 0))
+    throw invalidField('lease.rate', 'a finite number >= 0', lease.rate);
+  if (!Number.isFinite(lease.expiresAtMs))
+    throw invalidField('lease.expiresAtMs', 'a time', lease.expiresAtMs);
+  if (!(Number.isFinite(terms.stepMs) && terms.stepMs > 0))
+    throw invalidField('lease.stepMs', 'a positive number', terms.stepMs);
+  if (!(Number.isFinite(terms.decayMs) && terms.decayMs >= 0))
+    throw invalidField('lease.decayMs', 'a finite number >= 0', terms.decayMs);
+}
+
+/**
+ * The limit in force at `now` under `held`: the lease's rate converted to the
+ * rule's period while valid, then decaying back to the rule's own rate
+ * (lib `effectiveLimit`); same period and burst.
+ */
+export function leasedLimit(
+  base: CompiledRule['limit'],
+  held: { lease: Lease; terms: LeaseTerms },
+  now: number,
+): CompiledRule['limit'] {
+  const { lease, terms } = held;
+  const rate = effectiveLimit(
+    base.rate,
+    { ...lease, rate: (lease.rate * base.periodMs) / terms.stepMs },
+    now,
+    terms.decayMs,
+  );
+  // A rate of 0 (a starved lease) would make GCRA's emission interval infinite; keep a sliver.
+  return { ...base, rate: Math.max(rate, 1e-9) };
+}

@@ -1,0 +1,119 @@
+import test from 'ava';
+import type { ServiceBroker } from 'moleculer';
+import { TokenActor } from '../../actors/index.ts';
+import { InputError, SimulatedClock, compileRule, parseRule, tokenKeyOf } from '../../lib/index.ts';
+import { Pools, compilePools, wantOf } from '../../services/index.ts';
+import type { PlacementTracker, WireWant } from '../../services/index.ts';
+import type { DecisionRow } from '../../store/index.ts';
+
+const T0 = 1_764_000_000_000;
+const silent = { info() {}, warn() {}, debug() {} };
+
+function setup() {
+  const clock = new SimulatedClock(T0);
+  let owner = 'n1';
+  const listeners: Array<() => void> = [];
+  const tracker = {
+    owner: () => owner,
+    onChange: (l: () => void) => listeners.push(l),
+  } as unknown as PlacementTracker;
+  const broker = { nodeID: 'n1', getLogger: () => silent } as unknown as ServiceBroker;
+  const specs = compilePools(
+    {
+      pools: [
+        {
+          name: 'api',
+          rules: ['per-user'],
+          kind: 'simulated',
+          unitCapacity: 10,
+          minUnits: 1,
+          maxUnits: 4,
+          stepMs: 1000,
+          leadMs: 0,
+        },
+      ],
+    },
+    null,
+  );
+  const rows: DecisionRow[] = [];
+  const pools = new Pools({
+    broker,
+    tracker,
+    clock,
+    specs,
+    write: (r) => rows.push(r),
+    storeToken: (t) => `h(${t})`,
+  });
+  const move = (to: string) => {
+    owner = to;
+    for (const l of listeners) l();
+  };
+  return { clock, pools, rows, move };
+}
+
+const want = (token: string, p90: number, actual = p90): WireWant => ({
+  token,
+  priority: 1,
+  wants: { horizons: [1, 5], p10: [p90 / 2, p90 / 2], p50: [p90 * 0.8, p90 * 0.8], p90: [p90, p90] },
+  actual,
+});
+
+test('pools - the owner runs the manager: leases after a tick, decisions written with hashed tokens', (t) => {
+  const { clock, pools, rows } = setup();
+  pools.start();
+  t.truthy(pools.local('api'));
+  t.deepEqual(pools.want('api', [want('a', 4), want('b', 4)]), []);
+  clock.advance(1000);
+  const leases = pools.want('api', [want('a', 4), want('b', 4)]);
+  t.is(leases.length, 2);
+  // One ready unit serves 10 per step: both get their 4 and share the spare.
+  t.is(leases[0]!.rate + leases[1]!.rate, 10);
+  t.true(leases.every((l) => l.rate >= 4 && l.expiresAtMs === T0 + 1000 + 3000));
+  const lease = rows.find((r) => r.kind === 'lease')!;
+  t.is(lease.token, 'h(a)');
+  t.like(JSON.parse(lease.detail), { pool: 'api', token: 'h(a)', forecast: { horizons: [1, 5] } });
+  t.like(pools.local('api'), { ready: 1, leases: 2 });
+});
+
+test('pools - when ownership moves the old owner stops its manager', async (t) => {
+  const { pools, move } = setup();
+  pools.start();
+  t.truthy(pools.local('api'));
+  move('n2');
+  t.is(pools.local('api'), undefined);
+  t.throws(() => pools.want('api', [want('a', 1)]), {
+    instanceOf: InputError,
+    message: /pool must be a pool run on n1/,
+  });
+  move('n1');
+  t.truthy(pools.local('api'));
+  await pools.stop();
+  t.is(pools.local('api'), undefined);
+});
+
+test('pools - a token wants its forecast per pool step, with its last step demand', (t) => {
+  const clock = new SimulatedClock(T0);
+  const rule = compileRule(
+    parseRule({ id: 'per-user', key: ['user'], rate: 100, period: '1s', priority: 2 }),
+  );
+  const actor = new TokenActor(tokenKeyOf(rule, { user: 'u1' }), rule, clock);
+  clock.advance(1000);
+  for (let i = 0; i < 6; i++) actor.check(1);
+  clock.advance(1000);
+  // No forecast yet: the recent demand stands in at every horizon.
+  const cold = wantOf(actor, 2000, [5000, 30_000], clock.now());
+  t.deepEqual(cold.wants, { horizons: [3, 15], p10: [6, 6], p50: [6, 6], p90: [6, 6] });
+  t.is(cold.priority, 3);
+  actor.setForecast({
+    madeMs: clock.now(),
+    horizonsMs: [5000, 30_000],
+    p10: [1, 2],
+    p50: [2, 3],
+    p90: [3, 4],
+  });
+  const w = wantOf(actor, 2000, [5000, 30_000], clock.now());
+  // Per second -> per 2 s step.
+  t.deepEqual(w.wants, { horizons: [3, 15], p10: [2, 4], p50: [4, 6], p90: [6, 8] });
+  t.is(w.actual, 6);
+  t.is(w.denied, 0);
+});
