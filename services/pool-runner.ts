@@ -8,8 +8,10 @@ import { PoolManager } from '../actors/index.ts';
 import type { AllocationDecision, ResourceProvider, TickResult, TokenWant } from '../actors/index.ts';
 import { HpaPolicy, QuantilePolicy, StaticPolicy, invalidField, toHeadroomError } from '../lib/index.ts';
 import type { CapacityPolicy, Clock, Lease, TimerHandle } from '../lib/index.ts';
-import { RlPolicy } from '../models/index.ts';
-import { SimulatedProvider } from '../sim/index.ts';
+// models/rl's own entry: models/index.ts would load TensorFlow.js at node start.
+import { RlPolicy } from '../models/rl/index.ts';
+// The provider file itself: sim/index.ts would load the models (TensorFlow.js) at node start.
+import { SimulatedProvider } from '../sim/simulated-provider.ts';
 import type { PoolSpec } from './pools-config.ts';
 import { DbProvider, ProcessProvider } from './providers/index.ts';
 
@@ -37,7 +39,10 @@ function policyOf(spec: PoolSpec): CapacityPolicy {
     case 'static':
       return new StaticPolicy(spec.maxUnits);
     case 'rl':
-      return new RlPolicy({ throttlePrice: 1 });
+      // A table trained offline on replayed traces, refined online from here on.
+      return spec.rlState === null
+        ? new RlPolicy({ throttlePrice: spec.throttlePrice })
+        : RlPolicy.fromJSON(spec.rlState, { throttlePrice: spec.throttlePrice });
   }
 }
 

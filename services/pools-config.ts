@@ -5,6 +5,7 @@
  * problem is reported in one InputError (code InvalidOptions) naming its field.
  */
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import {
   ErrorCode,
   HeadroomError,
@@ -51,6 +52,15 @@ export interface PoolSpec {
   policy: PoolPolicyName;
   /** The forecast quantile provisioned for by policy `quantile`. @default 0.9 */
   quantile: number;
+  /**
+   * Policy `rl`: a table trained offline (`headroom replay --policy rl --rl-save FILE`),
+   * relative to the pools file. Null starts an untrained table. @default null
+   */
+  rlModel: string | null;
+  /** Policy `rl`: price of one throttled request, in unit-steps of cost. @default 1 */
+  throttlePrice: number;
+  /** The `rlModel` file's contents, read when the pools file is loaded. */
+  rlState: unknown;
   /** DbProvider options (kind `db`). */
   db: Readonly<DbProviderOptions> | null;
   /** ProcessProvider options (kind `process`); `natsUrl` defaults to the node's. */
@@ -84,7 +94,7 @@ const objectOrNull: OptionParser<Record<string, unknown> | null> = (v, field) =>
   return v;
 };
 
-type RawPool = Omit<PoolSpec, 'leaseTtlMs' | 'decayMs' | 'db' | 'process'> & {
+type RawPool = Omit<PoolSpec, 'leaseTtlMs' | 'decayMs' | 'db' | 'process' | 'rlState'> & {
   leaseTtlMs: number | null;
   decayMs: number | null;
   db: Record<string, unknown> | null;
@@ -114,6 +124,8 @@ const schema: OptionSchema<RawPool> = {
     if (typeof v !== 'number' || !(v > 0 && v < 1)) throw invalidField(field, 'a number between 0 and 1', v);
     return v;
   },
+  rlModel: (v, field) => (v === null ? null : optString(v, field)),
+  throttlePrice: positive,
   db: objectOrNull,
   process: objectOrNull,
 };
@@ -134,6 +146,8 @@ function defaults(): RawPool {
     decayMs: null,
     policy: 'quantile',
     quantile: 0.9,
+    rlModel: null,
+    throttlePrice: 1,
     db: null,
     process: null,
   };
@@ -211,6 +225,7 @@ export function compilePools(raw: unknown, natsUrl: string | null, name = 'pools
         decayMs: p.decayMs ?? 2 * p.stepMs,
         db,
         process: proc,
+        rlState: null,
       }),
     );
   });
@@ -239,5 +254,22 @@ export async function loadPoolsFile(path: string, natsUrl: string | null): Promi
       { field: 'options.poolsFile', value: path, cause: err },
     );
   }
-  return compilePools(raw, natsUrl);
+  const pools = compilePools(raw, natsUrl);
+  // A trained RL table named by a pool is read now, so a bad file stops the node at start.
+  return await Promise.all(
+    pools.map(async (pool, i) => {
+      if (pool.rlModel === null) return pool;
+      const file = resolve(dirname(path), pool.rlModel);
+      try {
+        return Object.freeze({ ...pool, rlState: JSON.parse(await readFile(file, 'utf8')) as unknown });
+      } catch (err) {
+        const field = `pools.pools[${i}].rlModel`;
+        throw new InputError(
+          ErrorCode.InvalidOptions,
+          `${field} ${JSON.stringify(pool.rlModel)} must be a readable JSON file: ${(err as Error).message}`,
+          { field, value: pool.rlModel, cause: err },
+        );
+      }
+    }),
+  );
 }

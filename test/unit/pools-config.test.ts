@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { ErrorCode, InputError } from '../../lib/index.ts';
-import { compilePools } from '../../services/index.ts';
+import { compilePools, loadPoolsFile } from '../../services/index.ts';
 
 const pool = (patch: Record<string, unknown> = {}): Record<string, unknown> => ({
   name: 'api',
@@ -178,4 +178,32 @@ test('pools-config - every problem in one error, the first as its field', (t) =>
   t.is(err!.field, 'pools.pools[0].kind');
   t.regex(err!.message, /pools\.pools\[0\]\.kind/);
   t.regex(err!.message, /pools\.pools\[1\]\.unitCapacity/);
+});
+
+test('pools-config - an rl pool loads its offline-trained table, relative to the pools file', async (t) => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { RlPolicy } = await import('../../models/rl/index.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'headroom-pools-'));
+  try {
+    const table = new RlPolicy({ throttlePrice: 5 }).toJSON();
+    await writeFile(join(dir, 'rl.json'), JSON.stringify(table));
+    await writeFile(
+      join(dir, 'pools.json'),
+      JSON.stringify({ pools: [pool({ policy: 'rl', rlModel: 'rl.json', throttlePrice: 5 })] }),
+    );
+    const [spec] = await loadPoolsFile(join(dir, 'pools.json'), null);
+    t.is(spec!.throttlePrice, 5);
+    t.deepEqual(spec!.rlState, JSON.parse(JSON.stringify(table)));
+    await writeFile(
+      join(dir, 'pools.json'),
+      JSON.stringify({ pools: [pool({ policy: 'rl', rlModel: 'nope.json' })] }),
+    );
+    const err = await t.throwsAsync(loadPoolsFile(join(dir, 'pools.json'), null), { instanceOf: InputError });
+    t.is(err.code, ErrorCode.InvalidOptions);
+    t.is(err.field, 'pools.pools[0].rlModel');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
