@@ -55,6 +55,8 @@ export {
 export { combineDecisions } from './decide.ts';
 export {
   compileOptions,
+  mergeOptions,
+  optionsError,
   optString,
   optNullableString,
   optInt,
@@ -66,7 +68,7 @@ export {
 
 export type { CheckRequest } from './api-schema.ts';
 export type { RuleDecision, CheckReply, Combined } from './decide.ts';
-export type { OptionParser, OptionSchema } from './options.ts';
+export type { OptionParser, OptionSchema, OptionProblem } from './options.ts';
 
 // Behavioural data collection: calendar features, records and buckets, event feeds.
 export { HolidayCalendar, parseHolidays, calendarFeatures } from './calendar.ts';

@@ -10,19 +10,27 @@ import { parseDurationMs } from './duration.ts';
 export type OptionParser<T> = (value: unknown, field: string) => T;
 export type OptionSchema<T> = { readonly [K in keyof T]-?: OptionParser<T[K]> };
 
+/** One option that could not be used: its field and what is wrong. */
+export interface OptionProblem {
+  field: string;
+  message: string;
+}
+
 /**
  * Merges `layers` (lowest precedence first) over `defaults`, parsing every
- * present value with its schema entry. Throws one InputError with code
- * InvalidOptions listing every problem; its `field` is the first bad one.
+ * present value with its schema entry; `required` keys must end up defined.
+ * Returns the merged values and every problem, for callers that add checks
+ * of their own before {@link optionsError} reports them all.
  */
-export function compileOptions<T extends object>(
+export function mergeOptions<T extends object>(
   name: string,
   schema: OptionSchema<T>,
-  defaults: T,
-  ...layers: ReadonlyArray<Readonly<Record<string, unknown>> | undefined>
-): Readonly<T> {
-  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
-  const problems: { field: string; message: string }[] = [];
+  defaults: Partial<T>,
+  layers: ReadonlyArray<Readonly<Record<string, unknown>> | undefined>,
+  required: readonly string[] = [],
+): { values: Record<string, unknown>; problems: OptionProblem[] } {
+  const values: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+  const problems: OptionProblem[] = [];
   for (const layer of layers) {
     if (layer === undefined) continue;
     for (const [key, raw] of Object.entries(layer)) {
@@ -37,18 +45,41 @@ export function compileOptions<T extends object>(
         continue;
       }
       try {
-        out[key] = parse(raw, field);
+        values[key] = parse(raw, field);
       } catch (err) {
         problems.push({ field, message: err instanceof HeadroomError ? err.message : String(err) });
       }
     }
   }
-  if (problems.length > 0) {
-    throw new InputError(ErrorCode.InvalidOptions, problems.map((p) => p.message).join('; '), {
-      field: problems[0]!.field,
-    });
+  for (const key of required) {
+    const field = `${name}.${key}`;
+    if (values[key] === undefined && !problems.some((p) => p.field === field))
+      problems.push({ field, message: `${field} is required` });
   }
-  return Object.freeze(out as T);
+  return { values, problems };
+}
+
+/** One InputError (code InvalidOptions) listing every problem; its `field` is the first one's. */
+export function optionsError(problems: readonly OptionProblem[]): InputError {
+  return new InputError(ErrorCode.InvalidOptions, problems.map((p) => p.message).join('; '), {
+    field: problems[0]!.field,
+  });
+}
+
+/**
+ * Merges `layers` (lowest precedence first) over `defaults`, parsing every
+ * present value with its schema entry. Throws one InputError with code
+ * InvalidOptions listing every problem; its `field` is the first bad one.
+ */
+export function compileOptions<T extends object>(
+  name: string,
+  schema: OptionSchema<T>,
+  defaults: T,
+  ...layers: ReadonlyArray<Readonly<Record<string, unknown>> | undefined>
+): Readonly<T> {
+  const { values, problems } = mergeOptions(name, schema, defaults, layers);
+  if (problems.length > 0) throw optionsError(problems);
+  return Object.freeze(values as T);
 }
 
 // Parsers for common option kinds. Strings from the environment or the

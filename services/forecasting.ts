@@ -6,14 +6,13 @@
  */
 import type { ServiceBroker } from 'moleculer';
 import type { Clock } from '../lib/index.ts';
-import { PrivacyPipeline } from '../lib/privacy/index.ts';
 import { bayesService } from './bayes-service.ts';
 import type { Collection } from './collection.ts';
 import { ForecastCadence } from './forecast-cadence.ts';
 import { ForecastHub, forecastService, registryDirOf } from './forecast-service.ts';
 import type { PredictParams, PredictReply } from './forecast-service.ts';
 import type { NodeOptions } from './node-options.ts';
-import { defaultNodePrivacy, loadKeyFile } from './privacy-config.ts';
+import { storeTokenHasher } from './privacy-config.ts';
 import type { ThrottleNode } from './throttle-node.ts';
 import { Trainer, trainerService } from './trainer-service.ts';
 import { liveTrainingSource, storeTrainingSource } from './training-data.ts';
@@ -80,16 +79,7 @@ export async function setupForecasting(
   // Stored rows name tokens by their keyed hash, as the collector's do.
   let storeToken: ((token: string, nowMs: number) => string) | undefined;
   const batcher = collection.batcher;
-  if (batcher !== undefined) {
-    const keys = await loadKeyFile(options.privacyKeyFile, options.dataDir);
-    const pipeline = new PrivacyPipeline({
-      ...defaultNodePrivacy(),
-      keys: keys.file.keys,
-      overlapMs: keys.file.overlapMs,
-      ipRegions: [],
-    });
-    storeToken = (token, nowMs) => pipeline.hash(token, nowMs);
-  }
+  if (batcher !== undefined) storeToken = await storeTokenHasher(options.privacyKeyFile, options.dataDir);
   const cadence = new ForecastCadence({
     host: throttle.host,
     clock,

@@ -27,6 +27,7 @@ export {
   loadIpRegions,
   loadKeyFile,
   loadPrivacyFile,
+  storeTokenHasher,
 } from './privacy-config.ts';
 export { StoreKind } from './node-options.ts';
 export { ForecastBackend } from './node-options.ts';

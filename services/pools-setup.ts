@@ -5,14 +5,13 @@
  */
 import type { ServiceBroker } from 'moleculer';
 import type { Clock } from '../lib/index.ts';
-import { PrivacyPipeline } from '../lib/privacy/index.ts';
 import type { Collection } from './collection.ts';
 import type { NodeOptions } from './node-options.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import { PoolClient } from './pool-client.ts';
 import { loadPoolsFile } from './pools-config.ts';
 import { Pools, poolsService } from './pools.ts';
-import { defaultNodePrivacy, loadKeyFile } from './privacy-config.ts';
+import { storeTokenHasher } from './privacy-config.ts';
 import type { ThrottleNode } from './throttle-node.ts';
 
 /** A node's allocation parts. */
@@ -42,17 +41,7 @@ export async function setupPools(
   const specs = await loadPoolsFile(options.poolsFile, options.natsUrl);
   const batcher = collection.batcher;
   let storeToken: ((token: string, nowMs: number) => string) | undefined;
-  if (batcher !== undefined) {
-    // Stored rows name tokens by their keyed hash, as the collector's do.
-    const keys = await loadKeyFile(options.privacyKeyFile, options.dataDir);
-    const pipeline = new PrivacyPipeline({
-      ...defaultNodePrivacy(),
-      keys: keys.file.keys,
-      overlapMs: keys.file.overlapMs,
-      ipRegions: [],
-    });
-    storeToken = (token, nowMs) => pipeline.hash(token, nowMs);
-  }
+  if (batcher !== undefined) storeToken = await storeTokenHasher(options.privacyKeyFile, options.dataDir);
   const pools = new Pools({
     broker,
     tracker,

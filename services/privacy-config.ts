@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, InputError, show } from '../lib/index.ts';
+import { PrivacyPipeline } from '../lib/privacy/index.ts';
 import type { HashKey, IpRegionEntry, PrivacyOptions } from '../lib/privacy/index.ts';
 
 /** What a key file holds. */
@@ -176,4 +177,23 @@ export async function loadIpRegions(path: string): Promise<IpRegionEntry[]> {
       const [prefix = '', region = ''] = l.split(',').map((s) => s.trim());
       return { prefix, region };
     });
+}
+
+/**
+ * How rows written outside the collector (forecasts, allocation decisions)
+ * name a token: the keyed hash the collector uses, from the node's key file,
+ * so a token's rows join across tables and no raw key is stored.
+ */
+export async function storeTokenHasher(
+  privacyKeyFile: string | null,
+  dataDir: string,
+): Promise<(token: string, nowMs: number) => string> {
+  const keys = await loadKeyFile(privacyKeyFile, dataDir);
+  const pipeline = new PrivacyPipeline({
+    ...defaultNodePrivacy(),
+    keys: keys.file.keys,
+    overlapMs: keys.file.overlapMs,
+    ipRegions: [],
+  });
+  return (token, nowMs) => pipeline.hash(token, nowMs);
 }

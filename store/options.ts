@@ -3,7 +3,8 @@
  * rejected, every problem is reported in one InputError with code
  * InvalidOptions, and the result is frozen and fully required.
  */
-import { ErrorCode, HeadroomError, InputError, invalidField } from '../lib/index.ts';
+import { ErrorCode, InputError, invalidField, mergeOptions, optionsError } from '../lib/index.ts';
+import type { OptionSchema } from '../lib/index.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -87,8 +88,6 @@ function compile<T extends object>(
   defaults: Partial<T>,
   input: unknown,
 ): Readonly<T> {
-  const problems: { field: string; message: string }[] = [];
-  const out: Record<string, unknown> = { ...defaults };
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new InputError(
       ErrorCode.InvalidOptions,
@@ -98,34 +97,15 @@ function compile<T extends object>(
       },
     );
   }
-  for (const [key, raw] of Object.entries(input)) {
-    if (raw === undefined) continue;
-    const field = `${name}.${key}`;
-    const parse = (schema as Record<string, Parser | undefined>)[key];
-    if (parse === undefined) {
-      problems.push({
-        field,
-        message: `${field} is not a known option (known: ${Object.keys(schema).join(', ')})`,
-      });
-      continue;
-    }
-    try {
-      out[key] = parse(raw, field);
-    } catch (err) {
-      problems.push({ field, message: err instanceof HeadroomError ? err.message : String(err) });
-    }
-  }
-  for (const key of required) {
-    const field = `${name}.${key}`;
-    if (out[key] === undefined && !problems.some((p) => p.field === field))
-      problems.push({ field, message: `${field} is required` });
-  }
-  if (problems.length > 0) {
-    throw new InputError(ErrorCode.InvalidOptions, problems.map((p) => p.message).join('; '), {
-      field: problems[0]!.field,
-    });
-  }
-  return Object.freeze(out as T);
+  const { values, problems } = mergeOptions(
+    name,
+    schema as OptionSchema<T>,
+    defaults,
+    [input as Record<string, unknown>],
+    required,
+  );
+  if (problems.length > 0) throw optionsError(problems);
+  return Object.freeze(values as T);
 }
 
 /** Validates DuckDB store options; throws one InputError (InvalidOptions) naming every bad field. */
