@@ -15,7 +15,7 @@ export function plotSvg(
 ): string {
   const W = o.width ?? 1200;
   const H = o.height ?? 420;
-  const pad = { l: 70, r: 20, t: 36, b: 40 };
+  const pad = { l: 70, r: 20, t: 56, b: 40 };
   const n = tl.demand.length;
   const buckets = Math.max(1, Math.min(n, o.maxPoints ?? 1500));
   const per = n / buckets;
@@ -69,10 +69,11 @@ export function plotSvg(
       );
   }
   series.forEach((s, i) => {
-    const lx = pad.l + 180 + i * 130;
+    // The legend has its own row under the title, so a long title never runs into it.
+    const lx = pad.l + i * 130;
     parts.push(
-      `<line x1="${lx}" y1="16" x2="${lx + 20}" y2="16" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
-      `<text x="${lx + 25}" y="20">${esc(s.name)}</text>`,
+      `<line x1="${lx}" y1="36" x2="${lx + 20}" y2="36" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
+      `<text x="${lx + 25}" y="40">${esc(s.name)}</text>`,
     );
   });
   parts.push('</svg>');
