@@ -11,8 +11,6 @@
 //     flight), store none (collection off) vs DuckDB (collection on, the
 //     adapter on a worker thread).
 // ClickHouse: $CLICKHOUSE_URL if set, else a server started for the run.
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,11 +29,11 @@ import {
   Batcher,
   createClickHouseStore,
   createDuckDbStore,
-  createTableSql,
   createWorkerStore,
   type RequestRecord,
   type TimeSeriesStore,
 } from '../store/index.ts';
+import { rawClickHouse, rawDuckDb } from './raw-insert.ts';
 import { startClickHouseServer, type ClickHouseServer } from '../test/helpers/clickhouse-server.ts';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
 
@@ -123,74 +121,6 @@ async function viaCollector(make: () => TimeSeriesStore): Promise<{ rate: number
   return { rate: (N / ms) * 1000, buckets: stats.buckets };
 }
 
-async function rawDuckDb(rows: RequestRecord[]): Promise<number> {
-  const inst = await DuckDBInstance.create(':memory:');
-  const conn = await inst.connect();
-  await conn.run(`CREATE TABLE records (id VARCHAR PRIMARY KEY, time_ms BIGINT, token VARCHAR, op VARCHAR, params VARCHAR,
-    allow BOOLEAN, rule_id VARCHAR, cost DOUBLE, second_of_minute INTEGER, minute_of_hour INTEGER, hour_of_day INTEGER,
-    day_of_week INTEGER, day_of_year INTEGER, holiday BOOLEAN, profile VARCHAR, region VARCHAR, events VARCHAR)`);
-  const t0 = performance.now();
-  for (let i = 0; i < rows.length; i += BATCH) {
-    const a = await conn.createAppender('records');
-    for (const r of rows.slice(i, i + BATCH)) {
-      a.appendVarchar(r.id);
-      a.appendBigInt(BigInt(r.timeMs));
-      a.appendVarchar(r.token);
-      a.appendVarchar(r.op ?? '');
-      a.appendVarchar(JSON.stringify(r.params));
-      a.appendBoolean(r.allow);
-      a.appendVarchar(r.ruleId ?? '');
-      a.appendDouble(r.cost);
-      for (const n of [r.secondOfMinute, r.minuteOfHour, r.hourOfDay, r.dayOfWeek, r.dayOfYear])
-        a.appendInteger(n);
-      a.appendBoolean(r.holiday);
-      a.appendVarchar(JSON.stringify(r.profile));
-      a.appendVarchar(r.region ?? '');
-      a.appendVarchar(JSON.stringify(r.events));
-      a.endRow();
-    }
-    a.flushSync();
-    a.closeSync();
-  }
-  const ms = performance.now() - t0;
-  conn.closeSync();
-  inst.closeSync();
-  return (rows.length / ms) * 1000;
-}
-
-async function rawClickHouse(url: string, rows: RequestRecord[]): Promise<number> {
-  const client = createClient({ url, log: { level: ClickHouseLogLevel.OFF } });
-  const db = `bench_collect_raw_${++run}`;
-  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
-  await client.command({ query: createTableSql(db, 'records') });
-  const t0 = performance.now();
-  for (let i = 0; i < rows.length; i += BATCH) {
-    const values = rows.slice(i, i + BATCH).map((r) => ({
-      id: r.id,
-      time_ms: r.timeMs,
-      token: r.token,
-      op: r.op ?? null,
-      params: JSON.stringify(r.params),
-      allow: r.allow ? 1 : 0,
-      rule_id: r.ruleId,
-      cost: r.cost,
-      second_of_minute: r.secondOfMinute,
-      minute_of_hour: r.minuteOfHour,
-      hour_of_day: r.hourOfDay,
-      day_of_week: r.dayOfWeek,
-      day_of_year: r.dayOfYear,
-      holiday: r.holiday ? 1 : 0,
-      profile: JSON.stringify(r.profile),
-      region: r.region ?? null,
-      events: JSON.stringify(r.events),
-    }));
-    await client.insert({ table: `${db}.records`, values, format: 'JSONEachRow' });
-  }
-  const ms = performance.now() - t0;
-  await client.close();
-  return (rows.length / ms) * 1000;
-}
-
 /** Checks/s of one in-process node over the NATS API: 64 requests in flight for CHECK_S seconds. */
 async function checkRate(
   natsUrl: string,
@@ -271,21 +201,21 @@ try {
       'duckdb',
       ...(await best(
         () => viaCollector(duck),
-        () => rawDuckDb(rows),
+        () => rawDuckDb(rows, BATCH),
       )),
     ],
     [
       'clickhouse',
       ...(await best(
         () => viaCollector(ch),
-        () => rawClickHouse(chUrl, rows),
+        () => rawClickHouse(chUrl, rows, BATCH),
       )),
     ],
     [
       'duckdb/w',
       ...(await best(
         () => viaCollector(duckWorker),
-        () => rawDuckDb(rows),
+        () => rawDuckDb(rows, BATCH),
       )),
     ],
   ] as const;

@@ -2,8 +2,6 @@
 // same rows straight into an identical table, for DuckDB and ClickHouse.
 //   npx tsx bench/store-insert.ts [records=100000] [batch=5000]
 // ClickHouse: $CLICKHOUSE_URL if set, else a server started for the run.
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,10 +10,10 @@ import {
   Batcher,
   createClickHouseStore,
   createDuckDbStore,
-  createTableSql,
   type RequestRecord,
   type TimeSeriesStore,
 } from '../store/index.ts';
+import { rawClickHouse, rawDuckDb } from './raw-insert.ts';
 import { startClickHouseServer, type ClickHouseServer } from '../test/helpers/clickhouse-server.ts';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -64,74 +62,6 @@ async function viaBatcher(make: () => TimeSeriesStore): Promise<number> {
   return (N / ms) * 1000;
 }
 
-async function rawDuckDb(): Promise<number> {
-  const inst = await DuckDBInstance.create(':memory:');
-  const conn = await inst.connect();
-  await conn.run(`CREATE TABLE records (id VARCHAR PRIMARY KEY, time_ms BIGINT, token VARCHAR, op VARCHAR, params VARCHAR,
-    allow BOOLEAN, rule_id VARCHAR, cost DOUBLE, second_of_minute INTEGER, minute_of_hour INTEGER, hour_of_day INTEGER,
-    day_of_week INTEGER, day_of_year INTEGER, holiday BOOLEAN, profile VARCHAR, region VARCHAR, events VARCHAR)`);
-  const t0 = performance.now();
-  for (let i = 0; i < N; i += BATCH) {
-    const a = await conn.createAppender('records');
-    for (const r of rows.slice(i, i + BATCH)) {
-      a.appendVarchar(r.id);
-      a.appendBigInt(BigInt(r.timeMs));
-      a.appendVarchar(r.token);
-      a.appendVarchar(r.op ?? '');
-      a.appendVarchar(JSON.stringify(r.params));
-      a.appendBoolean(r.allow);
-      a.appendVarchar(r.ruleId ?? '');
-      a.appendDouble(r.cost);
-      for (const n of [r.secondOfMinute, r.minuteOfHour, r.hourOfDay, r.dayOfWeek, r.dayOfYear])
-        a.appendInteger(n);
-      a.appendBoolean(r.holiday);
-      a.appendVarchar(JSON.stringify(r.profile));
-      a.appendVarchar(r.region ?? '');
-      a.appendVarchar(JSON.stringify(r.events));
-      a.endRow();
-    }
-    a.flushSync();
-    a.closeSync();
-  }
-  const ms = performance.now() - t0;
-  conn.closeSync();
-  inst.closeSync();
-  return (N / ms) * 1000;
-}
-
-async function rawClickHouse(url: string): Promise<number> {
-  const client = createClient({ url, log: { level: ClickHouseLogLevel.OFF } });
-  const db = `bench_raw_${++run}`;
-  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
-  await client.command({ query: createTableSql(db, 'records') });
-  const t0 = performance.now();
-  for (let i = 0; i < N; i += BATCH) {
-    const values = rows.slice(i, i + BATCH).map((r) => ({
-      id: r.id,
-      time_ms: r.timeMs,
-      token: r.token,
-      op: r.op ?? null,
-      params: JSON.stringify(r.params),
-      allow: r.allow ? 1 : 0,
-      rule_id: r.ruleId,
-      cost: r.cost,
-      second_of_minute: r.secondOfMinute,
-      minute_of_hour: r.minuteOfHour,
-      hour_of_day: r.hourOfDay,
-      day_of_week: r.dayOfWeek,
-      day_of_year: r.dayOfYear,
-      holiday: r.holiday ? 1 : 0,
-      profile: JSON.stringify(r.profile),
-      region: r.region ?? null,
-      events: JSON.stringify(r.events),
-    }));
-    await client.insert({ table: `${db}.records`, values, format: 'JSONEachRow' });
-  }
-  const ms = performance.now() - t0;
-  await client.close();
-  return (N / ms) * 1000;
-}
-
 let server: ClickHouseServer | undefined;
 try {
   let url = process.env['CLICKHOUSE_URL'];
@@ -153,12 +83,18 @@ try {
     return [x, y];
   };
   const results = [
-    ['duckdb', ...(await best(() => viaBatcher(duck), rawDuckDb))],
+    [
+      'duckdb',
+      ...(await best(
+        () => viaBatcher(duck),
+        () => rawDuckDb(rows, BATCH),
+      )),
+    ],
     [
       'clickhouse',
       ...(await best(
         () => viaBatcher(ch),
-        () => rawClickHouse(chUrl),
+        () => rawClickHouse(chUrl, rows, BATCH),
       )),
     ],
   ] as const;

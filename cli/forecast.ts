@@ -1,7 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { ErrorCode, HeadroomError, InputError, show } from '../lib/index.ts';
-import { describeTrace, parseTrace } from '../lib/index.ts';
+import { writeFile } from 'node:fs/promises';
+import { ErrorCode, HeadroomError, InputError } from '../lib/index.ts';
 import type { TraceFormatOption } from '../lib/index.ts';
+import { TRACE_OPTIONS, bad, lexOptions, loadTrace, traceOption } from './trace-args.ts';
 import {
   MODEL_NAMES,
   ModelName,
@@ -34,13 +34,6 @@ const USAGE = `usage: headroom forecast --trace FILE [--format auto|series|long|
        [--horizons 1,6,12] [--score-from N] [--score-to N]
        [--models ${MODEL_NAMES.join(',')}] [--out predictions.csv] [--json] [--backend wasm|cpu|tensorflow]`;
 
-function bad(option: string, expected: string, value: unknown): InputError {
-  return new InputError(ErrorCode.InvalidOptions, `${option} must be ${expected}, got ${show(value)}`, {
-    field: option,
-    value,
-  });
-}
-
 function int(option: string, value: string, min: number): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min)
@@ -52,9 +45,7 @@ function int(option: string, value: string, min: number): number {
 export function parseForecastArgs(argv: readonly string[]): ForecastArgs {
   const a: Partial<ForecastArgs> & { json: boolean } = { json: false };
   const takes = new Set([
-    '--trace',
-    '--format',
-    '--bucket-seconds',
+    ...TRACE_OPTIONS,
     '--horizons',
     '--score-from',
     '--score-to',
@@ -62,40 +53,13 @@ export function parseForecastArgs(argv: readonly string[]): ForecastArgs {
     '--out',
     '--backend',
   ]);
-  for (let i = 0; i < argv.length; i++) {
-    let opt = argv[i]!;
-    let value: string | undefined;
-    const eq = opt.indexOf('=');
-    if (opt.startsWith('--') && eq > 0) {
-      value = opt.slice(eq + 1);
-      opt = opt.slice(0, eq);
-    }
-    if (opt === '--json') {
+  for (const [opt, value] of lexOptions(argv, takes, new Set(['--json']), USAGE)) {
+    if (value === true) {
       a.json = true;
       continue;
     }
-    if (!takes.has(opt))
-      throw new InputError(ErrorCode.UnknownField, `unknown option ${show(opt)}\n${USAGE}`, { field: opt });
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined || value.startsWith('--')) throw bad(opt, 'followed by a value', value ?? null);
-    }
+    if (traceOption(a, opt, value)) continue;
     switch (opt) {
-      case '--trace':
-        a.trace = value;
-        break;
-      case '--format':
-        if (!['auto', 'series', 'long', 'arrivals'].includes(value))
-          throw bad(opt, 'one of auto, series, long, arrivals', value);
-        a.format = value as TraceFormatOption;
-        break;
-      case '--bucket-seconds': {
-        const n = Number(value);
-        if (!Number.isFinite(n) || n <= 0 || value.trim() === '')
-          throw bad(opt, 'a positive number of seconds', value);
-        a.bucketSeconds = n;
-        break;
-      }
       case '--horizons': {
         const parts = value.split(',');
         if (!parts.every((p) => /^\d+$/.test(p.trim()) && Number(p) > 0))
@@ -178,18 +142,7 @@ export async function forecastCommand(
   }
   try {
     const args = parseForecastArgs(argv);
-    let text: string;
-    try {
-      text = await readFile(args.trace, 'utf8');
-    } catch (err) {
-      throw new InputError(
-        ErrorCode.InvalidOptions,
-        `--trace must be a readable file, got ${show(args.trace)} (${(err as Error).message})`,
-        { field: '--trace', value: args.trace, cause: err },
-      );
-    }
-    const trace = parseTrace(text, { format: args.format, bucketSeconds: args.bucketSeconds });
-    io.stderr.write(`trace: ${describeTrace(trace)}\n`);
+    const trace = await loadTrace(args, io.stderr);
     const n = trace.timestamps.length;
     const maxH = Math.max(...args.horizons);
     const scoreFrom = args.scoreFrom ?? Math.floor(n / 2);

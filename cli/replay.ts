@@ -1,7 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { ErrorCode, HeadroomError, InputError, show } from '../lib/index.ts';
-import { describeTrace, parseTrace } from '../lib/index.ts';
 import type { TraceFormatOption } from '../lib/index.ts';
+import { TRACE_OPTIONS, bad, lexOptions, loadTrace, readText, traceOption } from './trace-args.ts';
 import {
   POLICY_NAMES,
   REPLAY_FORECASTERS,
@@ -45,13 +45,6 @@ const USAGE = `usage: headroom replay --trace FILE [--format auto|series|long|ar
        [--timeline out.csv] [--plot out.svg] [--rl-load policy.json] [--rl-save policy.json]
        [--rl-pretrain EPISODES] [--sweep] [--json]`;
 
-function bad(option: string, expected: string, value: unknown): InputError {
-  return new InputError(ErrorCode.InvalidOptions, `${option} must be ${expected}, got ${show(value)}`, {
-    field: option,
-    value,
-  });
-}
-
 function num(option: string, value: string, check: (n: number) => boolean, expected: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw bad(option, expected, value);
@@ -62,9 +55,7 @@ function num(option: string, value: string, check: (n: number) => boolean, expec
 export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
   const a: Partial<ReplayArgs> & { sweep: boolean; json: boolean } = { sweep: false, json: false };
   const takes = new Set([
-    '--trace',
-    '--format',
-    '--bucket-seconds',
+    ...TRACE_OPTIONS,
     '--policy',
     '--quantile',
     '--unit-capacity',
@@ -79,38 +70,15 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
     '--rl-save',
     '--rl-pretrain',
   ]);
-  for (let i = 0; i < argv.length; i++) {
-    let opt = argv[i]!;
-    let value: string | undefined;
-    const eq = opt.indexOf('=');
-    if (opt.startsWith('--') && eq > 0) {
-      value = opt.slice(eq + 1);
-      opt = opt.slice(0, eq);
-    }
-    if (opt === '--json' || opt === '--sweep') {
+  for (const [opt, value] of lexOptions(argv, takes, new Set(['--json', '--sweep']), USAGE)) {
+    if (value === true) {
       a[opt === '--json' ? 'json' : 'sweep'] = true;
       continue;
     }
-    if (!takes.has(opt))
-      throw new InputError(ErrorCode.UnknownField, `unknown option ${show(opt)}\n${USAGE}`, { field: opt });
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined || value.startsWith('--')) throw bad(opt, 'followed by a value', value ?? null);
-    }
+    if (traceOption(a, opt, value)) continue;
     const positive = (n: number): boolean => n > 0;
     const nonNeg = (n: number): boolean => n >= 0;
     switch (opt) {
-      case '--trace':
-        a.trace = value;
-        break;
-      case '--format':
-        if (!['auto', 'series', 'long', 'arrivals'].includes(value))
-          throw bad(opt, 'one of auto, series, long, arrivals', value);
-        a.format = value as TraceFormatOption;
-        break;
-      case '--bucket-seconds':
-        a.bucketSeconds = num(opt, value, positive, 'a positive number of seconds');
-        break;
       case '--policy':
         if (!(POLICY_NAMES as readonly string[]).includes(value))
           throw bad(opt, `one of ${POLICY_NAMES.join(', ')}`, value);
@@ -170,22 +138,6 @@ export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
   return { format: 'auto', bucketSeconds: 1, ...a } as ReplayArgs;
 }
 
-async function readText(option: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new InputError(
-      ErrorCode.InvalidOptions,
-      `${option} must be a readable file, got ${show(path)} (${(err as Error).message})`,
-      {
-        field: option,
-        value: path,
-        cause: err,
-      },
-    );
-  }
-}
-
 /**
  * `headroom replay`: replays a demand trace through a pool manager and one
  * allocation policy on a simulated clock. Exit code 0 on success, 2 on bad
@@ -197,11 +149,7 @@ export async function replayCommand(
 ): Promise<number> {
   try {
     const args = parseReplayArgs(argv);
-    const trace = parseTrace(await readText('--trace', args.trace), {
-      format: args.format,
-      bucketSeconds: args.bucketSeconds,
-    });
-    io.stderr.write(`trace: ${describeTrace(trace)}\n`);
+    const trace = await loadTrace(args, io.stderr);
     const setup: ReplaySetupOptions = {};
     if (args.unitCapacity !== undefined) setup.unitCapacity = args.unitCapacity;
     if (args.leadTime !== undefined) setup.leadSteps = args.leadTime;

@@ -5,13 +5,13 @@
  * and refund the budget a denied request took from its other tokens.
  */
 import type { ServiceBroker } from 'moleculer';
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanKind, trace } from '@opentelemetry/api';
 import type { Context as OtelContext, Span } from '@opentelemetry/api';
 import { ErrorCode, HeadroomError, StateError, combineDecisions, tokenKeyOf } from '../lib/index.ts';
 import type { CheckReply, CheckRequest, Clock, RuleDecision, RuleSet } from '../lib/index.ts';
 import { ACTOR_SERVICE } from './placement-tracker.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
-import { injectContext, tracer } from './telemetry.ts';
+import { injectContext, recordFailure, tracer } from './telemetry.ts';
 import type { ThrottleNode } from './throttle-node.ts';
 import { refOf } from './wire.ts';
 import type { RefundParams, TakeItem, TakeMeta, TakePart, TakeParams } from './wire.ts';
@@ -117,8 +117,7 @@ export class Gateway {
       if (replies.length === 1) span.setAttribute('headroom.allow', replies[0]!.allow);
       return replies;
     } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      recordFailure(span, err);
       throw err;
     } finally {
       span.end();
@@ -209,8 +208,7 @@ export class Gateway {
           }),
         (err: unknown) =>
           batch.waiters.forEach((w) => {
-            w.span.recordException(err as Error);
-            w.span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+            recordFailure(w.span, err);
             w.span.end();
             w.reject(err);
           }),

@@ -4,8 +4,8 @@
  * in Moleculer's ctx.meta (between nodes). With OTEL_EXPORTER_OTLP_ENDPOINT
  * (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set, spans go out over OTLP/HTTP.
  */
-import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import type { Context as OtelContext, Tracer, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Context as OtelContext, Span, Tracer, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -28,6 +28,12 @@ const setter: TextMapSetter<Record<string, unknown>> = {
 
 /** The tracer every Headroom span comes from (the global provider's). */
 export const tracer = (): Tracer => trace.getTracer('headroom', '0.1.0');
+
+/** Marks `span` failed with `err` (exception event and error status); the caller still ends it. */
+export function recordFailure(span: Span, err: unknown): void {
+  span.recordException(err as Error);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+}
 
 /** Reads W3C trace context (`traceparent`, `tracestate`) from a carrier. */
 export function extractContext(carrier: Record<string, unknown> | undefined): OtelContext {

@@ -4,7 +4,7 @@
  * with an explicit nodeID, or call this directly when they own it.
  */
 import type { ServiceBroker } from 'moleculer';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind } from '@opentelemetry/api';
 import { ActorHost, TokenActor } from '../actors/index.ts';
 import { compileRule, parseRule } from '../lib/index.ts';
 import type { Clock, CompiledRule, Placement, RuleDecision, TokenKey } from '../lib/index.ts';
@@ -12,7 +12,7 @@ import { DormantTokens } from './dormant-tokens.ts';
 import { Handoff } from './handoff.ts';
 import { ACTOR_SERVICE } from './placement-tracker.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
-import { extractContext, tracer } from './telemetry.ts';
+import { extractContext, recordFailure, tracer } from './telemetry.ts';
 import type {
   HandoffItem,
   HandoffParams,
@@ -135,8 +135,7 @@ export class ThrottleNode {
     try {
       return await Promise.all(part.items.map((it) => this.#takeOne(it)));
     } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      recordFailure(span, err);
       throw err;
     } finally {
       span.end();

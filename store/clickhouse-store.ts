@@ -154,18 +154,7 @@ class ClickHouseStore implements TimeSeriesStore {
       `SELECT intDiv(start_ms, ${step}) * ${step} AS s, sum(requests) AS requests, sum(allowed) AS allowed, ` +
         `sum(denied) AS denied, sum(cost) AS cost FROM (${inner}) GROUP BY s`,
     );
-    const sums = new Map(
-      rows.map((r) => [
-        Number(r['s']),
-        {
-          requests: Number(r['requests']),
-          allowed: Number(r['allowed']),
-          denied: Number(r['denied']),
-          cost: Number(r['cost']),
-        },
-      ]),
-    );
-    return zeroFill(token, plan, stepMs, sums);
+    return zeroFill(token, plan, stepMs, rows);
   }
 
   async activeTokens(fromMs: number, toMs: number): Promise<string[]> {

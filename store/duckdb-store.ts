@@ -158,18 +158,7 @@ class DuckDbStore implements TimeSeriesStore {
        WHERE resolution = $2 AND start_ms >= $3 AND start_ms < $4 AND token IN (${marks}) GROUP BY s`,
       [stepMs, plan.resolution, plan.firstMs, plan.endMs, ...tokens],
     );
-    const sums = new Map(
-      rows.map((r) => [
-        Number(r['s']),
-        {
-          requests: Number(r['requests']),
-          allowed: Number(r['allowed']),
-          denied: Number(r['denied']),
-          cost: Number(r['cost']),
-        },
-      ]),
-    );
-    return zeroFill(token, plan, stepMs, sums);
+    return zeroFill(token, plan, stepMs, rows);
   }
 
   async activeTokens(fromMs: number, toMs: number): Promise<string[]> {

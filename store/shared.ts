@@ -37,13 +37,18 @@ export function planSteps(fromMs: number, toMs: number, stepMs: number): StepPla
   return { firstMs, endMs: firstMs + steps * stepMs, steps, resolution: stepMs % 60_000 === 0 ? '1m' : '1s' };
 }
 
-/** Sums already grouped by step start, zero-filled into one row per step. */
+/**
+ * Rows of a store's `GROUP BY` step query (`s` = step start, and the sums
+ * `requests`, `allowed`, `denied`, `cost`, as numbers or numeric strings),
+ * zero-filled into one row per step of `plan`.
+ */
 export function zeroFill(
   token: string,
   plan: StepPlan,
   stepMs: number,
-  sums: ReadonlyMap<number, { requests: number; allowed: number; denied: number; cost: number }>,
+  grouped: ReadonlyArray<Record<string, unknown>>,
 ): BucketRow[] {
+  const sums = new Map(grouped.map((r) => [Number(r['s']), r]));
   const out: BucketRow[] = [];
   for (let i = 0; i < plan.steps; i++) {
     const startMs = plan.firstMs + i * stepMs;
@@ -52,10 +57,10 @@ export function zeroFill(
       token,
       resolution: plan.resolution,
       startMs,
-      requests: s?.requests ?? 0,
-      allowed: s?.allowed ?? 0,
-      denied: s?.denied ?? 0,
-      cost: s?.cost ?? 0,
+      requests: Number(s?.['requests'] ?? 0),
+      allowed: Number(s?.['allowed'] ?? 0),
+      denied: Number(s?.['denied'] ?? 0),
+      cost: Number(s?.['cost'] ?? 0),
     });
   }
   return out;
