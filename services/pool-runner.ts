@@ -28,6 +28,8 @@ export interface PoolRunStatus {
   starting: number;
   leases: number;
   lastDecision: AllocationDecision | null;
+  /** Kind `process`: node ids of the ready workers, the units a TrafficRouter (traffic.ts) routes to. */
+  units?: string[];
 }
 
 function policyOf(spec: PoolSpec): CapacityPolicy {
@@ -174,6 +176,7 @@ export class PoolRunner {
       starting: this.#provider.startingUnits(now),
       leases: [...this.#seen.keys()].filter((t) => this.#manager.lease(t) !== undefined).length,
       lastDecision: this.#lastDecision,
+      ...(this.#provider instanceof ProcessProvider ? { units: this.#provider.readyNodeIDs() } : {}),
     };
   }
 

@@ -2,14 +2,16 @@
  * Live allocation in the cluster: the `pools` Moleculer service on every
  * node. Each pool's owner is the node that owns key `pool:<name>` in the
  * placement; it runs the pool's {@link PoolRunner} (manager, provider,
- * ticks). When placement moves, the new owner starts a runner and the old
- * one stops its own (provider closed). Tokens reach the owner through
- * `pools.want` (see pool-client.ts); decisions go to the store.
+ * ticks). When placement moves, the old owner stops its runner (provider
+ * closed: connections closed, worker processes gone) and the new owner
+ * starts one only once no other live node holds the pool (`pools.holds`),
+ * so two runners never provision the same pool at once. Tokens reach the
+ * owner through `pools.want` (see pool-client.ts); decisions go to the store.
  */
 import type { Context, ServiceBroker, ServiceSchema } from 'moleculer';
 import type { AllocationDecision } from '../actors/index.ts';
 import { ErrorCode, InputError } from '../lib/index.ts';
-import type { Clock, Lease } from '../lib/index.ts';
+import type { Clock, Lease, TimerHandle } from '../lib/index.ts';
 import type { DecisionRow } from '../store/index.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import { PoolRunner, checkWantParams } from './pool-runner.ts';
@@ -18,6 +20,11 @@ import type { PoolSpec } from './pools-config.ts';
 
 /** The placement key of a pool's owner. */
 export const poolKey = (name: string): string => `pool:${name}`;
+
+/** How long a new owner waits before asking again whether the old owner still holds the pool. */
+export const CLAIM_RETRY_MS = 250;
+/** Limit on one `pools.holds` call to a peer; a peer that does not answer counts as holding. */
+const HOLDS_TIMEOUT_MS = 1000;
 
 /** One pool in `pools.status`. */
 export interface PoolStatus extends Partial<PoolRunStatus> {
@@ -45,6 +52,11 @@ export class Pools {
   readonly #d: PoolsDeps;
   readonly #runners = new Map<string, PoolRunner>();
   readonly #stopping = new Set<Promise<void>>();
+  /** Runners being stopped, by pool: they still hold the pool until their provider is closed. */
+  readonly #closing = new Map<string, Set<PoolRunner>>();
+  /** Pools this node owns and is asking its peers about before it starts their runner. */
+  readonly #claims = new Map<string, Promise<void>>();
+  readonly #retries = new Map<string, TimerHandle>();
   #seq = 0;
   #started = false;
 
@@ -65,29 +77,21 @@ export class Pools {
     this.reconcile();
   }
 
-  /** Starts the runners of pools this node now owns and stops the others. */
+  /**
+   * Starts the runners of pools this node now owns and stops the others. A
+   * pool newly owned here starts at once when this node is alone; otherwise
+   * only after every live peer answered that it no longer holds it (see
+   * {@link heldElsewhere}).
+   */
   reconcile(): void {
     if (!this.#started) return;
     const me = this.#d.broker.nodeID;
-    const log = this.#d.broker.getLogger('pools');
     for (const spec of this.specs) {
       const mine = this.owner(spec.name) === me;
       const running = this.#runners.get(spec.name);
-      if (mine && running === undefined) {
-        try {
-          this.#runners.set(
-            spec.name,
-            new PoolRunner(spec, {
-              broker: this.#d.broker,
-              clock: this.#d.clock,
-              sink: (d) => this.#record(d),
-              log,
-            }),
-          );
-          log.info(`pool ${spec.name}: manager started on ${me}`);
-        } catch (err) {
-          log.warn(`pool ${spec.name}: manager not started: ${(err as Error).message}`);
-        }
+      if (mine && running === undefined && !this.#claims.has(spec.name)) {
+        if (this.#peers().length === 0) this.#startRunner(spec);
+        else this.#claim(spec);
       } else if (!mine && running !== undefined) {
         this.#runners.delete(spec.name);
         this.#stopRunner(running);
@@ -95,13 +99,96 @@ export class Pools {
     }
   }
 
+  /** Live nodes other than this one (any may still hold a pool this node now owns). */
+  #peers(): string[] {
+    const me = this.#d.broker.nodeID;
+    return this.#d.tracker.liveNodes.filter((id) => id !== me);
+  }
+
+  #claim(spec: PoolSpec): void {
+    const p = this.heldElsewhere(spec.name)
+      .then((held) => {
+        this.#claims.delete(spec.name);
+        if (!this.#started || this.owner(spec.name) !== this.#d.broker.nodeID) return;
+        if (!held) {
+          if (!this.#runners.has(spec.name)) this.#startRunner(spec);
+          return;
+        }
+        // The old owner is still closing its provider (or has not seen the new placement yet).
+        if (!this.#retries.has(spec.name))
+          this.#retries.set(
+            spec.name,
+            this.#d.clock.setTimeout(() => {
+              this.#retries.delete(spec.name);
+              this.reconcile();
+            }, CLAIM_RETRY_MS),
+          );
+      })
+      .catch((err: unknown) => {
+        this.#claims.delete(spec.name);
+        this.#d.broker.getLogger('pools').warn(`pool ${spec.name} claim: ${(err as Error).message}`);
+      });
+    this.#claims.set(spec.name, p);
+  }
+
+  /**
+   * Whether a live peer holds `pool` (runs its manager or is still closing
+   * its provider). A peer without the `pools` service holds nothing; a peer
+   * that does not answer might, so it counts as holding.
+   */
+  async heldElsewhere(pool: string): Promise<boolean> {
+    const answers = await Promise.all(
+      this.#peers().map((nodeID) =>
+        this.#d.broker
+          .call<boolean, { pool: string }>('pools.holds', { pool }, { nodeID, timeout: HOLDS_TIMEOUT_MS })
+          .catch((err: unknown) => {
+            const name = (err as Error).name;
+            return !(name === 'ServiceNotFoundError' || name === 'ServiceNotAvailableError');
+          }),
+      ),
+    );
+    return answers.includes(true);
+  }
+
+  /** Whether this node runs `pool`'s manager or is still closing its provider. */
+  holds(pool: string): boolean {
+    return this.#runners.has(pool) || (this.#closing.get(pool)?.size ?? 0) > 0;
+  }
+
+  #startRunner(spec: PoolSpec): void {
+    const me = this.#d.broker.nodeID;
+    const log = this.#d.broker.getLogger('pools');
+    try {
+      this.#runners.set(
+        spec.name,
+        new PoolRunner(spec, {
+          broker: this.#d.broker,
+          clock: this.#d.clock,
+          sink: (d) => this.#record(d),
+          log,
+        }),
+      );
+      log.info(`pool ${spec.name}: manager started on ${me}`);
+    } catch (err) {
+      log.warn(`pool ${spec.name}: manager not started: ${(err as Error).message}`);
+    }
+  }
+
   #stopRunner(r: PoolRunner): void {
+    const name = r.spec.name;
+    const closing = this.#closing.get(name) ?? new Set<PoolRunner>();
+    closing.add(r);
+    this.#closing.set(name, closing);
     const p = r
       .stop()
       .catch((err: unknown) =>
-        this.#d.broker.getLogger('pools').warn(`pool ${r.spec.name} stop: ${(err as Error).message}`),
+        this.#d.broker.getLogger('pools').warn(`pool ${name} stop: ${(err as Error).message}`),
       )
-      .finally(() => this.#stopping.delete(p));
+      .finally(() => {
+        this.#stopping.delete(p);
+        closing.delete(r);
+        if (closing.size === 0 && this.#closing.get(name) === closing) this.#closing.delete(name);
+      });
     this.#stopping.add(p);
   }
 
@@ -172,9 +259,11 @@ export class Pools {
   /** Stops every runner (providers closed, processes stopped). Safe to call twice. */
   async stop(): Promise<void> {
     this.#started = false;
+    for (const t of this.#retries.values()) this.#d.clock.clearTimeout(t);
+    this.#retries.clear();
     for (const r of this.#runners.values()) this.#stopRunner(r);
     this.#runners.clear();
-    await Promise.all([...this.#stopping]);
+    await Promise.all([...this.#claims.values(), ...this.#stopping]);
   }
 }
 
@@ -190,6 +279,7 @@ export function poolsService(pools: Pools): ServiceSchema {
         },
       },
       local: { handler: (ctx: Context<{ pool: string }>) => pools.local(ctx.params.pool) ?? null },
+      holds: { handler: (ctx: Context<{ pool: string }>) => pools.holds(ctx.params.pool) },
       status: { handler: () => pools.status() },
     },
   };

@@ -1,6 +1,8 @@
 // Runs `headroom start` as a real child process, as a user would, and stops
 // exactly that process.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
@@ -113,4 +115,49 @@ export async function settle(nc: NatsConnection, ids: string[]): Promise<void> {
     20_000,
     `nodes ${ids.join(',')} to see each other`,
   );
+}
+
+/** One live process as /proc lists it. */
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  cmdline: string;
+}
+
+/**
+ * Live processes whose command line contains `match` and, unless `ppid` is
+ * null, whose parent is `ppid` (Linux /proc), e.g. the worker processes a
+ * node's `process` pool spawned. Zombies are left out: they have exited.
+ */
+export async function childProcesses(ppid: number | null, match: string): Promise<ProcInfo[]> {
+  const out: ProcInfo[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      // Fields after the parenthesised command name: state, ppid, ...
+      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if ((ppid !== null && Number(parent) !== ppid) || state === 'Z') continue;
+      const cmdline = (await readFile(`/proc/${name}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+      if (cmdline.includes(match)) out.push({ pid: Number(name), ppid: Number(parent), cmdline });
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/** Whether a process with `pid` is alive (signal 0; a zombie counts as gone). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }

@@ -15,6 +15,7 @@ function setup() {
   const listeners: Array<() => void> = [];
   const tracker = {
     owner: () => owner,
+    liveNodes: ['n1'],
     onChange: (l: () => void) => listeners.push(l),
   } as unknown as PlacementTracker;
   const broker = { nodeID: 'n1', getLogger: () => silent } as unknown as ServiceBroker;
