@@ -4,19 +4,13 @@
 // sim/setup.ts: unit capacity = warm-up mean / 10, a two-minute start-up,
 // unit cost 1 per unit-second, throttle price 10x the capacity cost of one
 // request); forecasts are the fast EWMA baseline, rolling origin, no look-ahead.
+// The targets are read off the fronts by sim/targets.ts; bench/rl-holdout.ts
+// shows the same targets on traffic the RL design was not chosen on.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTrace } from '../lib/index.ts';
-import {
-  RISK_SETTINGS,
-  costAtThrottle,
-  makePolicy,
-  prepareReplay,
-  runReplay,
-  sweepPolicy,
-  throttleAtCost,
-} from '../sim/index.ts';
-import type { FrontierPoint, PolicyName, ReplayResult } from '../sim/index.ts';
+import { RISK_SETTINGS, evaluateTargets, prepareReplay } from '../sim/index.ts';
+import type { FrontierPoint, PolicyName, ReplayResult, TargetRatios } from '../sim/index.ts';
 import { SHARED_DATA } from '../test/helpers/shared-data.ts';
 
 const DATA = SHARED_DATA;
@@ -34,18 +28,10 @@ const POLICIES: PolicyName[] = ['static', 'reactive', 'quantile', 'rl', 'oracle'
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : 'n/a');
 const ratio = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 
-interface Row {
+interface Row extends TargetRatios {
   trace: string;
   results: Record<string, ReplayResult>;
   bestQuantile: FrontierPoint;
-  /** RL throttled fraction at the reactive cost / reactive throttled fraction (target <= 0.5). */
-  throttleRatioAtReactiveCost: number;
-  /** RL cost at the reactive throttled fraction / reactive cost (target <= 0.8). */
-  costRatioAtReactiveThrottle: number;
-  /** RL cost / oracle cost at RL's throttled fraction (target <= 1.15). */
-  costRatioVsOracle: number;
-  /** RL objective / best fixed quantile's objective (target <= 1.05). */
-  objectiveRatioVsBestQuantile: number;
   seconds: number;
 }
 
@@ -57,21 +43,15 @@ for (const tr of traces) {
     tr.bucketSeconds ? { bucketSeconds: tr.bucketSeconds } : {},
   );
   const data = await prepareReplay(trace);
-  const results: Record<string, ReplayResult> = {};
-  for (const p of POLICIES) results[p] = runReplay(data, makePolicy(p, data));
-  const sweeps: Record<string, FrontierPoint[]> = {};
-  for (const p of ['reactive', 'quantile', 'rl', 'oracle'] as const) sweeps[p] = sweepPolicy(data, p);
-  const re = results.reactive!;
-  const rl = results.rl!;
-  const bestQuantile = sweeps.quantile!.reduce((a, b) => (b.objective < a.objective ? b : a));
+  const e = evaluateTargets(data, POLICIES);
   rows.push({
     trace: tr.name,
-    results,
-    bestQuantile,
-    throttleRatioAtReactiveCost: throttleAtCost(sweeps.rl!, re.cost) / re.throttledFraction,
-    costRatioAtReactiveThrottle: costAtThrottle(sweeps.rl!, re.throttledFraction) / re.cost,
-    costRatioVsOracle: rl.cost / costAtThrottle(sweeps.oracle!, rl.throttledFraction),
-    objectiveRatioVsBestQuantile: rl.objective / bestQuantile.objective,
+    results: e.results,
+    bestQuantile: e.bestQuantile,
+    throttleRatioAtReactiveCost: e.throttleRatioAtReactiveCost,
+    costRatioAtReactiveThrottle: e.costRatioAtReactiveThrottle,
+    costRatioVsOracle: e.costRatioVsOracle,
+    objectiveRatioVsBestQuantile: e.objectiveRatioVsBestQuantile,
     seconds: (performance.now() - t0) / 1000,
   });
   const r = rows[rows.length - 1]!;

@@ -16,9 +16,13 @@ export {
 export { sweepPolicy } from './sweep.ts';
 export { paretoFront, throttleAtCost, costAtThrottle } from './frontier.ts';
 export { plotSvg, timelineCsv } from './plot-svg.ts';
+export { evaluateTargets, TARGET_BOUNDS } from './targets.ts';
+export { syntheticTrace } from './synthetic-trace.ts';
 
 export type { ForecastTrack } from './forecasts.ts';
 export type { ResourceModel, ReplaySetupOptions, ReplayData } from './setup.ts';
 export type { Timeline, ReplayResult, RunReplayOptions } from './replay.ts';
 export type { MakePolicyOptions } from './policies.ts';
 export type { FrontierPoint } from './frontier.ts';
+export type { TargetRatios, TargetEvaluation } from './targets.ts';
+export type { SyntheticTraceOptions } from './synthetic-trace.ts';

@@ -25,11 +25,13 @@ export const RISK_SETTINGS: Record<PolicyName, { name: string; default: number; 
   {
     quantile: { name: 'quantile', default: 0.9, sweep: [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995] },
     reactive: { name: 'targetUtilization', default: 0.7, sweep: [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1] },
-    // Throttle price as a multiple of the capacity cost of one request at full use.
+    // Throttle price as a multiple of the capacity cost of one request at full use. The top
+    // prices let the front reach the near-zero throttling of smooth traffic, where 3000 still
+    // throttled more than the reactive rule's fraction and left that comparison unmeasured.
     rl: {
       name: 'throttlePriceRatio',
       default: 10,
-      sweep: [1.25, 1.5, 2, 3, 5, 10, 20, 50, 100, 300, 1000, 3000],
+      sweep: [1.25, 1.5, 2, 3, 5, 10, 20, 50, 100, 300, 1000, 3000, 10_000, 30_000],
     },
     static: { name: 'peakFactor', default: 1, sweep: [0.5, 0.75, 1, 1.25, 1.5] },
     oracle: { name: 'headroom', default: 1, sweep: [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1, 1.05] },

@@ -2,14 +2,21 @@ import type { PolicyObservation } from '../../lib/index.ts';
 
 /**
  * The RL state: a few coarse, scale-free features, so that one table fits
- * any trace (demand is measured in units of capacity, spread and trend as
- * ratios). Bins were set once from first principles, not fitted to a trace.
+ * any trace (spread, trend and volatility are ratios). Bins were set once
+ * from first principles, not fitted to a trace. The table is kept small on
+ * purpose (90 states): rewards are dominated by rare throttling, so each
+ * state needs many visits before its own values beat pooled ones. Measured
+ * on seeded synthetic traces and the first halves of the shared traces
+ * (bench/rl-holdout.ts), dropping hour of day, utilisation and forecast
+ * scale from a 1080-state table improved the cost/throttling frontier:
+ * hour of day in UTC does not carry over between traffic from different
+ * time zones, utilisation mostly echoes the policy's own last choice, and
+ * scale only mattered for rounding in tiny pools.
  */
 const SPREAD_EDGES = [0.05, 0.1, 0.2, 0.4];
 const TREND_EDGES = [0.9, 1.1];
-const UTIL_EDGES = [0.6, 0.9];
-const SCALE_EDGES = [3, 15];
-const TOD_BINS = 4;
+/** Peak / mean over the recent window: calm (< 1.5), moderate, bursty (>= 3). */
+const VOLATILITY_EDGES = [1.5, 3];
 
 function bin(x: number, edges: readonly number[]): number {
   let i = 0;
@@ -19,12 +26,12 @@ function bin(x: number, edges: readonly number[]): number {
 
 /** Number of distinct states {@link stateOf} returns. */
 export const STATE_COUNT =
-  (SPREAD_EDGES.length + 1) *
-  (TREND_EDGES.length + 1) *
-  2 *
-  (UTIL_EDGES.length + 1) *
-  TOD_BINS *
-  (SCALE_EDGES.length + 1);
+  (SPREAD_EDGES.length + 1) * (TREND_EDGES.length + 1) * 2 * (VOLATILITY_EDGES.length + 1);
+
+/** Steps of the window whose peak-to-mean ratio is the volatility feature: four lead times. */
+export function volatilityWindow(leadSteps: number): number {
+  return 4 * (leadSteps + 1);
+}
 
 /** Named features, for inspection and tests. */
 export interface RlFeatures {
@@ -34,16 +41,16 @@ export interface RlFeatures {
   trend: number;
   /** Any throttling in the recent window. */
   throttled: boolean;
-  /** Served / ready capacity of the step just ended. */
-  utilization: number;
-  /** Hour of day (UTC) / 6, floored. */
-  timeOfDay: number;
-  /** Forecast median in units of capacity. */
-  scale: number;
+  /**
+   * Peak / mean demand of the last {@link volatilityWindow} steps: high
+   * while bursts come and go, so headroom is held through a volatile spell
+   * and released in a calm one.
+   */
+  peakToMean: number;
 }
 
 /** Reads the features from an observation (the last horizon is the lead horizon). */
-export function featuresOf(obs: PolicyObservation, recentlyThrottled: boolean): RlFeatures {
+export function featuresOf(obs: PolicyObservation, recentlyThrottled: boolean, peakToMean = 1): RlFeatures {
   const c = obs.unitCapacity;
   const last = obs.wants.horizons.length - 1;
   const p50 = Math.max(0, obs.wants.p50[last] ?? obs.demand);
@@ -53,9 +60,7 @@ export function featuresOf(obs: PolicyObservation, recentlyThrottled: boolean): 
     spread: Number.isFinite(p90) && Number.isFinite(p50) ? Math.max(0, p90 - p50) / Math.max(p50, floor) : 0,
     trend: (Number.isFinite(p50) ? p50 : obs.demand) / Math.max(obs.demand, floor),
     throttled: recentlyThrottled,
-    utilization: obs.readyUnits > 0 ? obs.served / (obs.readyUnits * c) : 1,
-    timeOfDay: Math.floor(new Date(obs.nowMs).getUTCHours() / 6),
-    scale: (Number.isFinite(p50) ? p50 : obs.demand) / c,
+    peakToMean: Number.isFinite(peakToMean) ? peakToMean : 1,
   };
 }
 
@@ -64,8 +69,6 @@ export function stateOf(f: RlFeatures): number {
   let s = bin(f.spread, SPREAD_EDGES);
   s = s * (TREND_EDGES.length + 1) + bin(f.trend, TREND_EDGES);
   s = s * 2 + (f.throttled ? 1 : 0);
-  s = s * (UTIL_EDGES.length + 1) + bin(f.utilization, UTIL_EDGES);
-  s = s * TOD_BINS + Math.min(TOD_BINS - 1, Math.max(0, f.timeOfDay));
-  s = s * (SCALE_EDGES.length + 1) + bin(f.scale, SCALE_EDGES);
+  s = s * (VOLATILITY_EDGES.length + 1) + bin(f.peakToMean, VOLATILITY_EDGES);
   return s;
 }

@@ -1,7 +1,8 @@
 import { ErrorCode, InputError, invalidField, show } from '../../lib/index.ts';
 import { HpaPolicy, unitsFor, unitsForWants } from '../../lib/index.ts';
 import type { CapacityPolicy, PolicyObservation } from '../../lib/index.ts';
-import { STATE_COUNT, featuresOf, stateOf } from './features.ts';
+import { STATE_COUNT, featuresOf, stateOf, volatilityWindow } from './features.ts';
+import { RecentLoad } from './recent-load.ts';
 import { mulberry32 } from '../../lib/index.ts';
 import { DEFAULT_ACTION, RL_ACTIONS } from './actions.ts';
 import type { RlAction } from './actions.ts';
@@ -18,9 +19,17 @@ export interface RlOptions {
   epsilon: number;
   /** Keep learning from realised outcomes. @default true */
   learn: boolean;
-  /** Pseudo-count with which a state's values shrink to the state-free values. @default 10 */
+  /**
+   * Pseudo-count with which a state's values shrink to the state-free values.
+   * Rewards are dominated by rare throttling, so a state's own average is
+   * noisy until it has seen many decisions. @default 30
+   */
   shrink: number;
-  /** Smallest learning rate (sample averages until then). @default 0.01 */
+  /**
+   * Smallest learning rate (sample averages until then): a memory of about
+   * a thousand decisions per state, enough to hold many throttling events,
+   * yet still following traffic that changes over days. @default 0.001
+   */
   alphaMin: number;
   /** Seed of the exploration generator. @default 1 */
   seed: number;
@@ -29,7 +38,7 @@ export interface RlOptions {
 /** The persisted form (JSON). */
 export interface RlPolicyJson {
   kind: 'headroom-rl-q';
-  version: 1;
+  version: 2;
   actions: RlAction[];
   states: number;
   q: number[];
@@ -53,9 +62,13 @@ interface Pending {
  * the action is the headroom to provision, in forecast spreads above the
  * median. The reward of a decision is known once the steps it covers
  * (`t+1 .. t+1+lead`) have been served: minus (unit cost of the units held
- * + price x throttled requests + churn cost x units changed), normalised by
- * the cost of the median forecast. Because replayed demand reveals what
- * every action would have cost, each decision updates all actions of its
+ * + price x throttled requests + churn cost x units changed), in units of
+ * the cost of one unit over the window. The reward is not divided by the
+ * forecast's size: the objective is the plain sum of costs, and a per-step
+ * rescaling would weigh quiet steps like busy ones when a state's values
+ * are averaged (measured on bench/rl-holdout.ts: the rescaled reward gave
+ * a worse frontier). Because replayed demand reveals what every action
+ * would have cost, each decision updates all actions of its
  * state (full-information, or "hindsight", updates), and the discount is 0:
  * the action's effect on later periods is through churn only, which the
  * reward charges. This learns reliably in one pass of a trace, where an
@@ -77,6 +90,7 @@ export class RlPolicy implements CapacityPolicy {
   #lastThrottleStep = -Infinity;
   #last = 0;
   #recent: number[] = [];
+  #volatility: RecentLoad | undefined;
   #rand: () => number;
   /** Decisions taken and exploratory ones among them, this episode. */
   readonly stats = { decisions: 0, explored: 0, updates: 0 };
@@ -87,8 +101,8 @@ export class RlPolicy implements CapacityPolicy {
       churnCost: 0,
       epsilon: 0,
       learn: true,
-      shrink: 10,
-      alphaMin: 0.01,
+      shrink: 30,
+      alphaMin: 0.001,
       seed: 1,
       ...options,
     };
@@ -118,6 +132,7 @@ export class RlPolicy implements CapacityPolicy {
     this.#lastThrottleStep = -Infinity;
     this.#last = 0;
     this.#recent = [];
+    this.#volatility = undefined;
     this.stats.decisions = this.stats.explored = this.stats.updates = 0;
   }
 
@@ -126,7 +141,10 @@ export class RlPolicy implements CapacityPolicy {
     const floor = this.#floor.decide(obs);
     if (obs.throttled > 0) this.#lastThrottleStep = obs.step;
     if (this.options.learn) this.#learn(obs);
-    const f = featuresOf(obs, obs.step - this.#lastThrottleStep <= obs.leadSteps + 1);
+    const win = (this.#volatility ??= new RecentLoad(volatilityWindow(obs.leadSteps)));
+    win.push(obs.demand);
+    const peakToMean = win.peak / Math.max(win.mean, 0.1 * obs.unitCapacity);
+    const f = featuresOf(obs, obs.step - this.#lastThrottleStep <= obs.leadSteps + 1, peakToMean);
     const s = stateOf(f);
     this.#recent.push(obs.demand);
     if (this.#recent.length > Math.max(1, Math.round(60_000 / obs.stepMs))) this.#recent.shift();
@@ -150,9 +168,6 @@ export class RlPolicy implements CapacityPolicy {
       this.stats.explored++;
     }
     if (this.options.learn) {
-      const c = obs.unitCapacity;
-      const last = obs.wants.horizons.length - 1;
-      const p50 = obs.wants.p50[last] ?? 0;
       const unitStep = (this.options.unitCost * obs.stepMs) / 1000;
       this.#pending.push({
         step: obs.step,
@@ -160,10 +175,7 @@ export class RlPolicy implements CapacityPolicy {
         units,
         prev: this.#last,
         cost: new Float64Array(A),
-        norm: Math.max(
-          1e-12,
-          unitStep * (obs.leadSteps + 1) * Math.max(1, (Number.isFinite(p50) ? p50 : 0) / c),
-        ),
+        norm: Math.max(1e-12, unitStep * (obs.leadSteps + 1)),
       });
     }
     this.#last = target;
@@ -232,7 +244,7 @@ export class RlPolicy implements CapacityPolicy {
   toJSON(): RlPolicyJson {
     return {
       kind: 'headroom-rl-q',
-      version: 1,
+      version: 2,
       actions: RL_ACTIONS.map((a) => ({ ...a })),
       states: STATE_COUNT,
       q: Array.from(this.#q),
@@ -252,10 +264,14 @@ export class RlPolicy implements CapacityPolicy {
         field: 'rlPolicy',
         value: got,
       });
-    if (j === null || typeof j !== 'object' || j.kind !== 'headroom-rl-q' || j.version !== 1)
+    if (j === null || typeof j !== 'object' || j.kind !== 'headroom-rl-q' || j.version !== 2)
       throw fail(
-        'must be a headroom-rl-q version 1 object',
-        j === null || typeof j !== 'object' ? j : j.kind,
+        'must be a headroom-rl-q version 2 object',
+        j === null || typeof j !== 'object'
+          ? j
+          : j.kind === 'headroom-rl-q'
+            ? `version ${String(j.version)}`
+            : j.kind,
       );
     if (JSON.stringify(j.actions) !== JSON.stringify(RL_ACTIONS))
       throw fail('actions must be the current action set', j.actions);

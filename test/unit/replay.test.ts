@@ -3,8 +3,16 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { parseTrace } from '../../lib/index.ts';
-import { costAtThrottle, makePolicy, prepareReplay, runReplay, throttleAtCost } from '../../sim/index.ts';
+import { InputError, parseTrace } from '../../lib/index.ts';
+import {
+  costAtThrottle,
+  evaluateTargets,
+  makePolicy,
+  prepareReplay,
+  runReplay,
+  syntheticTrace,
+  throttleAtCost,
+} from '../../sim/index.ts';
 import { replayCommand } from '../../cli/replay.ts';
 import { SHARED_DATA } from '../helpers/shared-data.ts';
 
@@ -65,6 +73,36 @@ test('replay - frontier interpolation reads cost and throttling off the Pareto f
   t.true(Number.isNaN(throttleAtCost(pts, 50)));
   t.is(costAtThrottle(pts, 0.05), 300);
   t.is(costAtThrottle(pts, 0.5), 100);
+});
+
+test('replay - synthetic traces are reproducible from their seed and differ between seeds', (t) => {
+  const a = syntheticTrace({ seed: 3, steps: 2000 });
+  const b = syntheticTrace({ seed: 3, steps: 2000 });
+  const c = syntheticTrace({ seed: 4, steps: 2000 });
+  t.deepEqual(a.values[0], b.values[0]);
+  t.notDeepEqual(a.values[0], c.values[0]);
+  t.is(a.timestamps[1]! - a.timestamps[0]!, a.intervalMs);
+  t.true(a.values[0]!.every((v) => Number.isInteger(v) && v >= 0));
+  // A change of regime redraws the shape from the same stream: the first stretch is unchanged.
+  const r = syntheticTrace({ seed: 3, steps: 2000, regimes: 2 });
+  t.deepEqual(r.values[0]!.slice(0, 1000), a.values[0]!.slice(0, 1000));
+  t.notDeepEqual(r.values[0]!.slice(1000), a.values[0]!.slice(1000));
+  t.throws(() => syntheticTrace({ seed: 1, steps: 2000, regimes: 0 }), {
+    instanceOf: InputError,
+    message: /regimes/,
+  });
+});
+
+test('replay - the targets are read off the RL, reactive and oracle fronts', async (t) => {
+  const data = await prepareReplay(syntheticTrace({ seed: 5, steps: 1500 }));
+  const e = evaluateTargets(data, ['reactive', 'rl']);
+  const re = e.results['reactive']!;
+  t.is(e.throttleRatioAtReactiveCost, throttleAtCost(e.sweeps['rl']!, re.cost) / re.throttledFraction);
+  t.is(e.costRatioAtReactiveThrottle, costAtThrottle(e.sweeps['rl']!, re.throttledFraction) / re.cost);
+  t.is(e.bestQuantile.objective, Math.min(...e.sweeps['quantile']!.map((p) => p.objective)));
+  t.true(e.objectiveRatioVsBestQuantile > 0 && Number.isFinite(e.costRatioVsOracle));
+  // The RL front spans the reactive rule's cost: neither comparison falls off its ends.
+  t.true(Number.isFinite(e.throttleRatioAtReactiveCost) && Number.isFinite(e.costRatioAtReactiveThrottle));
 });
 
 function sink(): { stream: Writable; text: () => string } {

@@ -5,6 +5,7 @@ import { parseTrace } from '../../lib/index.ts';
 import { HpaPolicy } from '../../lib/index.ts';
 import type { PolicyObservation } from '../../lib/index.ts';
 import { RlPolicy, RL_ACTIONS, STATE_COUNT, featuresOf, stateOf } from '../../models/index.ts';
+import { RecentLoad } from '../../models/rl/index.ts';
 import { prepareReplay, runReplay } from '../../sim/index.ts';
 import type { ReplayData } from '../../sim/index.ts';
 import { sharedTrace } from '../helpers/shared-data.ts';
@@ -52,7 +53,11 @@ test('rl - the learned policy persists as JSON and decides the same after reload
   t.deepEqual(runReplay(data, a), runReplay(data, b));
   t.throws(() => RlPolicy.fromJSON({ kind: 'other' }), {
     instanceOf: InputError,
-    message: 'rl policy must be a headroom-rl-q version 1 object, got "other"',
+    message: 'rl policy must be a headroom-rl-q version 2 object, got "other"',
+  });
+  t.throws(() => RlPolicy.fromJSON({ ...rl.toJSON(), version: 1 }), {
+    instanceOf: InputError,
+    message: 'rl policy must be a headroom-rl-q version 2 object, got "version 1"',
   });
   t.throws(() => RlPolicy.fromJSON({ ...rl.toJSON(), q: [1] }), { instanceOf: InputError });
 });
@@ -95,8 +100,27 @@ test('rl - state features are scale-free and inside the table', (t) => {
       p90: [130 * scale, 150 * scale],
     },
   });
-  t.is(stateOf(featuresOf(o(1), true)), stateOf(featuresOf(o(1000), true)));
-  t.is(featuresOf(o(1), true).timeOfDay, 2);
-  t.true(stateOf(featuresOf(o(1), true)) < STATE_COUNT);
+  t.is(stateOf(featuresOf(o(1), true, 2)), stateOf(featuresOf(o(1000), true, 2)));
+  // Volatility is a state dimension: a bursty window is a different state from a calm one.
+  t.not(stateOf(featuresOf(o(1), true, 1.1)), stateOf(featuresOf(o(1), true, 4)));
+  for (const ptm of [0, 1, 2, 5, 1e9, Number.NaN])
+    for (const thr of [false, true]) t.true(stateOf(featuresOf(o(1), thr, ptm)) < STATE_COUNT);
   t.is(RL_ACTIONS.length, 108);
+});
+
+test('rl - the volatility window tracks the mean and peak of the last steps', (t) => {
+  const w = new RecentLoad(5);
+  const seen: number[] = [];
+  let x = 7;
+  for (let i = 0; i < 500; i++) {
+    // A deterministic sawtooth with bursts, long enough to pass the compaction.
+    x = (x * 31 + 11) % 97;
+    const v = i % 50 === 0 ? 1000 : x;
+    seen.push(v);
+    w.push(v);
+    const last = seen.slice(-5);
+    t.is(w.peak, Math.max(...last));
+    t.true(Math.abs(w.mean - last.reduce((a, b) => a + b, 0) / last.length) < 1e-9);
+  }
+  t.throws(() => new RecentLoad(0), { instanceOf: InputError });
 });
