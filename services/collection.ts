@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { ServiceBroker } from 'moleculer';
+import type { ServiceBroker, ServiceSchema } from 'moleculer';
 import {
   ErrorCode,
   EventSignals,
@@ -21,8 +21,9 @@ import {
 import type { Clock, TimerHandle } from '../lib/index.ts';
 import { PrivacyPipeline } from '../lib/privacy/index.ts';
 import { Batcher, createClickHouseStore, createWorkerStore } from '../store/index.ts';
-import type { TimeSeriesStore } from '../store/index.ts';
+import type { BatcherStats, TimeSeriesStore } from '../store/index.ts';
 import { Collector } from './collector.ts';
+import type { CollectorStats } from './collector.ts';
 import { initOnUse } from './collector-store.ts';
 import { EventHub, eventsService, noEvents } from './events.ts';
 import type { EventsApi } from './events.ts';
@@ -31,6 +32,25 @@ import type { NodeOptions } from './node-options.ts';
 import { defaultNodePrivacy, loadIpRegions, loadKeyFile, loadPrivacyFile } from './privacy-config.ts';
 import { loadProfileFile, noProfiles } from './profile-provider.ts';
 
+/**
+ * A node's collection counters since start, as the status API (`collection`
+ * of each node) and the REPL's `hr-collector` show them. Counts and codes
+ * only: never a raw value.
+ */
+export interface CollectionStats {
+  store: 'duckdb' | 'clickhouse';
+  /** Decisions taken, records and buckets handed to the batcher, drops and refusals. */
+  collector: CollectorStats;
+  /**
+   * Rows accepted, batches and rows written, spool depth and bytes, failures
+   * and the last one (shared by the nodes of one process on one data folder).
+   */
+  batcher: BatcherStats;
+}
+
+/** The Moleculer service every node runs, answering `stats` with its CollectionStats or null. */
+export const COLLECTION_SERVICE = 'collection';
+
 /** A node's collection parts; all absent with store `none`. */
 export interface Collection {
   readonly store: TimeSeriesStore | undefined;
@@ -38,6 +58,8 @@ export interface Collection {
   readonly collector: Collector | undefined;
   readonly events: EventsApi;
   readonly feed: EventsFeed | undefined;
+  /** Counters since start; null with store `none`. */
+  stats(): CollectionStats | null;
   /** Starts the events feed and the retention timer (after the broker started). */
   start(): Promise<void>;
   /** Writes held rows, flushes the batcher (the rest stays spooled) and closes the store. Idempotent. */
@@ -136,18 +158,24 @@ async function openStore(
   return { store, batcher };
 }
 
+function statsService(stats: () => CollectionStats | null): ServiceSchema {
+  return { name: COLLECTION_SERVICE, actions: { stats: () => stats() } };
+}
+
 export async function createCollection(
   options: Readonly<NodeOptions>,
   broker: ServiceBroker,
   clock: Clock,
 ): Promise<Collection> {
   if (options.store === 'none') {
+    broker.createService(statsService(() => null));
     return {
       store: undefined,
       batcher: undefined,
       collector: undefined,
       events: noEvents,
       feed: undefined,
+      stats: () => null,
       start: () => Promise.resolve(),
       close: () => Promise.resolve(),
     };
@@ -198,6 +226,12 @@ export async function createCollection(
     graceMs: options.collectGraceMs,
     ...(metrics ? { onLoss: (kind, rows) => broker.metrics.increment(LOST_METRIC, { kind }, rows) } : {}),
   });
+  const stats = (): CollectionStats => ({
+    store: options.store as CollectionStats['store'],
+    collector: collector.stats(),
+    batcher: batcher.stats(),
+  });
+  broker.createService(statsService(stats));
   broker.createService(eventsService(signals, options.store === 'duckdb' ? batcher : undefined, log));
   const hub = new EventHub({ broker, clock, pipeline, batcher, store, signals });
   const feed =
@@ -227,6 +261,7 @@ export async function createCollection(
     collector,
     events: hub,
     feed,
+    stats,
     start: async () => {
       retention = clock.setTimeout(enforce, 1000);
       await feed?.start();

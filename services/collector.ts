@@ -27,6 +27,8 @@ import type {
 } from '../lib/index.ts';
 import type { AnonymisedObservation, PrivacyPipeline } from '../lib/privacy/index.ts';
 import type { Batcher } from '../store/index.ts';
+import { AnonymisationMemo } from './collector-memo.ts';
+import { DecisionQueue, Queued } from './collector-queue.ts';
 import { noProfiles } from './profile-provider.ts';
 import type { ProfileProvider } from './profile-provider.ts';
 import type { DecisionObserver } from './throttle-node.ts';
@@ -83,10 +85,6 @@ export interface CollectorStats {
   held: number;
 }
 
-type Entry =
-  | { refund: false; item: TakeItem; allow: boolean; ruleId: string; nowMs: number }
-  | { refund: true; item: TakeItem; nowMs: number };
-
 const LOG_EVERY_MS = 10_000;
 /** Most memoised anonymisations per second; beyond, requests are anonymised one by one. */
 const MEMO_MAX = 50_000;
@@ -103,11 +101,11 @@ export class Collector implements DecisionObserver {
   /** Node id and boot: a restarted node's part of an open bucket is a part of its own. */
   readonly #source: string;
   #seq = 0;
-  #queue: Entry[] = [];
+  readonly #queue = new DecisionQueue();
   #timer: TimerHandle | undefined;
   #closed = false;
   #lastLogMs = Number.NEGATIVE_INFINITY;
-  readonly #memo = new Map<string, Memo>();
+  readonly #memo: AnonymisationMemo<Memo>;
   #memoSecond = Number.NaN;
   #calendar: CalendarFeatures | undefined;
   readonly #stats = {
@@ -135,6 +133,10 @@ export class Collector implements DecisionObserver {
       ...deps,
     };
     this.#source = `${this.#d.source}/${this.#boot}`;
+    // What anonymisation reads besides the token: policy parameters, ip,
+    // region and the profile parameter. Other parameters cannot change it.
+    const reads = new Set([...this.#d.pipeline.paramNames, 'ip', 'region', this.#d.profileParam]);
+    this.#memo = new AnonymisationMemo([...reads], MEMO_MAX);
     this.#window = new CollectionWindow(this.#d.graceMs);
     this.#arm();
   }
@@ -147,14 +149,14 @@ export class Collector implements DecisionObserver {
   // -- check path: queue only -------------------------------------------
 
   decided(item: TakeItem, decision: RuleDecision, nowMs: number): void {
-    this.#push({ refund: false, item, allow: decision.allow, ruleId: decision.ruleId, nowMs });
+    this.#push(item, decision.allow ? Queued.Allowed : Queued.Denied, decision.ruleId, nowMs);
   }
 
   refunded(item: TakeItem, nowMs: number): void {
-    this.#push({ refund: true, item, nowMs });
+    this.#push(item, Queued.Refund, '', nowMs);
   }
 
-  #push(e: Entry): void {
+  #push(item: TakeItem, what: Queued, ruleId: string, nowMs: number): void {
     if (this.#closed) return;
     if (this.#queue.length >= this.#d.maxQueue) {
       this.#stats.droppedQueueFull++;
@@ -162,26 +164,24 @@ export class Collector implements DecisionObserver {
       this.#warn(`collection queue full (${this.#d.maxQueue}): decisions dropped`);
       return;
     }
-    this.#queue.push(e);
+    this.#queue.push(item, what, ruleId, nowMs);
   }
 
   // -- off the check path -------------------------------------------------
 
   /** Processes queued decisions and refunds, and writes what is due at `nowMs`. */
   process(nowMs = this.#d.clock.now()): void {
-    const queue = this.#queue;
-    this.#queue = [];
-    for (const e of queue) {
+    this.#queue.drain((item, what, ruleId, at) => {
       try {
-        if (e.refund) this.#refund(e.item, e.nowMs);
-        else this.#record(e.item, e.allow, e.ruleId, e.nowMs);
+        if (what === Queued.Refund) this.#refund(item, at);
+        else this.#record(item, what === Queued.Allowed, ruleId, at);
       } catch (err) {
         this.#stats.errors++;
         this.#warn(
           `collection failed for a decision: ${(err as { code?: string }).code ?? (err as Error).name}`,
         );
       }
-    }
+    });
     this.#write(this.#window.due(nowMs));
   }
 
@@ -218,12 +218,10 @@ export class Collector implements DecisionObserver {
       this.#calendar = calendarFeatures(second, this.#d.holidays);
     }
     const params = item.params ?? {};
-    // JSON keeps every value distinct (a separator a value could contain would not).
-    const memoKey = `${item.token}\u0001${JSON.stringify(params)}`;
-    let memo = this.#memo.get(memoKey);
+    let memo = this.#memo.get(item.token, params);
     if (memo === undefined) {
       memo = this.#anonymise(item.token, params, atMs, second);
-      if (this.#memo.size < MEMO_MAX) this.#memo.set(memoKey, memo);
+      this.#memo.set(item.token, params, memo);
     }
     const record = buildRecord(
       { id: `${this.#boot}${(this.#seq++).toString(36)}`, atMs, allow, ruleId, cost: item.cost },
@@ -236,10 +234,11 @@ export class Collector implements DecisionObserver {
 
   /**
    * The anonymised parts and event levels of a token's request. Memoised per
-   * second of request time: the same token with the same parameters in the
-   * same second anonymises the same way (one HMAC and one k-anonymity count
-   * per token, parameters and second instead of per request), and the
-   * features are aligned to the second's bucket anyway.
+   * second of request time: the same token with the same values of the
+   * parameters anonymisation reads, in the same second, anonymises the same
+   * way (one HMAC and one k-anonymity count per token, values and second
+   * instead of per request), and the features are aligned to the second's
+   * bucket anyway.
    */
   #anonymise(tokenKey: string, params: Params, atMs: number, second: number): Memo {
     const user = params[this.#d.profileParam];

@@ -64,7 +64,7 @@ export type { TelemetryHandle } from './telemetry.ts';
 export type { RuleRef, TakeItem, TakeParams, HandoffItem, HandoffParams } from './wire.ts';
 export type { DecisionObserver, ThrottleDeps } from './throttle-node.ts';
 export type { CollectorDeps, CollectorLogger, CollectorStats } from './collector.ts';
-export type { Collection } from './collection.ts';
+export type { Collection, CollectionStats } from './collection.ts';
 export type { EventsApi, EventReply, EventLevelReply, EventHubDeps } from './events.ts';
 export type { EventsFeedDeps, EventsFeedStats } from './events-feed.ts';
 export type { ProfileProvider, ProfileAttributes } from './profile-provider.ts';

@@ -6,6 +6,8 @@
  *                                   owner node, GCRA state, recent window
  *   hr-token '<token key>'          one actor by its token key
  *   hr-check user=u1 op=GetItem [cost=2]   a real check, as a client would send it
+ *   hr-collector                    collection counters per node: decisions collected,
+ *                                   rows and batches written, spool depth, drops, last error
  */
 import type { ReplOptions, ServiceBroker } from 'moleculer';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
@@ -107,6 +109,20 @@ export function replCommands(): NonNullable<ReplOptions['customCommands']> {
         const cost = kv['cost'] === undefined ? undefined : Number(kv['cost']);
         delete kv['cost'];
         print(await parts(broker).api.handle('check', JSON.stringify({ params: kv, cost }), ROOT_CONTEXT));
+      },
+    },
+    {
+      command: 'hr-collector',
+      description: 'Collection counters per node (collector, batcher, spool)',
+      action: async (broker: ServiceBroker) => {
+        const nodes = await parts(broker).api.status();
+        print(
+          nodes.map(({ id, collection, error }) => ({
+            id,
+            collection,
+            ...(error === undefined ? {} : { error }),
+          })),
+        );
       },
     },
   ];

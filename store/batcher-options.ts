@@ -40,12 +40,16 @@ export interface BatcherStats {
   accepted: number;
   /** Rows inserted straight from a buffer. */
   inserted: number;
+  /** Batches the store took (from a buffer, the spool or the overflow). */
+  batches: number;
   /** Rows written to the spool. */
   spooled: number;
   /** Rows inserted from the spool (or the in-memory overflow). */
   replayed: number;
   /** Bytes of the spool file. */
   spoolBytes: number;
+  /** Batches waiting in the spool to be replayed. */
+  spoolBatches: number;
   /** Failed insert attempts. */
   failures: number;
   /** `add` calls refused with SpoolFull. */

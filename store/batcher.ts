@@ -38,9 +38,10 @@ export class Batcher {
   #retryMs: number;
   #closed = false;
   #drainWaiters: (() => void)[] = [];
-  readonly #stats: Omit<BatcherStats, 'spoolBytes' | 'pendingRows'> = {
+  readonly #stats: Omit<BatcherStats, 'spoolBytes' | 'spoolBatches' | 'pendingRows'> = {
     accepted: 0,
     inserted: 0,
+    batches: 0,
     spooled: 0,
     replayed: 0,
     failures: 0,
@@ -124,7 +125,12 @@ export class Batcher {
     let pendingRows = 0;
     for (const b of this.#buffers.values()) pendingRows += b.length;
     for (const b of this.#overflow) pendingRows += b.rows.length;
-    return { ...this.#stats, spoolBytes: this.#spool.bytes, pendingRows };
+    return {
+      ...this.#stats,
+      spoolBytes: this.#spool.bytes,
+      spoolBatches: this.#spool.batches,
+      pendingRows,
+    };
   }
 
   #backlog(): boolean {
@@ -148,7 +154,7 @@ export class Batcher {
     const rows = this.#buffers.get(kind);
     if (rows === undefined || rows.length === 0) return;
     this.#buffers.set(kind, []);
-    const batch: SpoolBatch = { kind, rows, ids: rows.map((r) => rowKey(kind, r as RowOf[typeof kind])) };
+    const batch: SpoolBatch = { kind, rows };
     this.#enqueue(() => this.#deliver(batch));
   }
 
@@ -157,6 +163,7 @@ export class Batcher {
       try {
         await this.#insert(batch);
         this.#stats.inserted += batch.rows.length;
+        this.#stats.batches++;
         return;
       } catch (err) {
         this.#failed(err);
@@ -214,6 +221,7 @@ export class Batcher {
           return this.#scheduleRetry();
         }
         this.#stats.replayed += read.entry.rows.length;
+        this.#stats.batches++;
       } else this.#stats.corrupt++;
       await this.#spool.commit(read.end);
     }
@@ -227,6 +235,7 @@ export class Batcher {
       }
       this.#overflow.shift();
       this.#stats.replayed += batch.rows.length;
+      this.#stats.batches++;
     }
     this.#retryMs = this.#opts.retryBaseMs;
     for (const w of this.#drainWaiters.splice(0)) w();

@@ -14,7 +14,8 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { ErrorCode, StateError } from '../lib/index.ts';
 import { chInt, chString, clickHouseMigrationIo, createTableSql } from './clickhouse-schema.ts';
-import { TABLES, fromColumns, toColumnValue, type TableSpec } from './columns.ts';
+import { TABLES, fromColumns, type TableSpec } from './columns.ts';
+import { encodeRows, type EncodedBatch, type EncodedSink } from './encoded.ts';
 import { eventLevelRows } from './event-levels.ts';
 import { upgradeTables } from './migrate.ts';
 import { compileClickHouseStoreOptions, type ClickHouseStoreOptions } from './options.ts';
@@ -24,14 +25,12 @@ import {
   checkRange,
   planSteps,
   retentionCutoffMs,
-  rowKey,
-  uniqueBy,
   yyyymmdd,
   zeroFill,
 } from './shared.ts';
 import type { RowKind, RowOf, TimeSeriesStore, TokenLinkRow } from './types.ts';
 
-class ClickHouseStore implements TimeSeriesStore {
+class ClickHouseStore implements TimeSeriesStore, EncodedSink {
   readonly #opts: Readonly<ClickHouseStoreOptions>;
   readonly #client: ClickHouseClient;
   #version = 0;
@@ -84,20 +83,28 @@ class ClickHouseStore implements TimeSeriesStore {
     });
   }
 
-  async #insert<K extends RowKind>(kind: K, rows: readonly RowOf[K][]): Promise<void> {
-    if (rows.length === 0) return;
-    const spec = TABLES[kind];
-    const unique = uniqueBy(rows, (r) => rowKey(kind, r), spec.replacing ? 'last' : 'first');
+  #insert<K extends RowKind>(kind: K, rows: readonly RowOf[K][]): Promise<void> {
+    return rows.length === 0 ? Promise.resolve() : this.insertEncoded(encodeRows(kind, rows));
+  }
+
+  /** Writes a batch encoded (and deduplicated) by `encodeRows`, as JSONEachRow. */
+  async insertEncoded(batch: EncodedBatch): Promise<void> {
+    if (batch.rows === 0) return;
+    const spec = TABLES[batch.kind];
     const version = spec.replacing ? this.#nextVersion() : 0;
-    const values = unique.map((row) => {
+    const names = spec.columns.map((c) => c.col);
+    const bools = spec.columns.map((c) => c.type === 'bool');
+    const { columns } = batch;
+    const values: Record<string, unknown>[] = [];
+    for (let i = 0; i < batch.rows; i++) {
       const o: Record<string, unknown> = {};
-      for (const col of spec.columns) {
-        const v = toColumnValue(col, row);
-        o[col.col] = col.type === 'bool' ? (v ? 1 : 0) : v;
+      for (let c = 0; c < names.length; c++) {
+        const v = columns[c]![i];
+        o[names[c]!] = bools[c] ? (v ? 1 : 0) : v;
       }
       if (spec.replacing) o['version'] = version;
-      return o;
-    });
+      values.push(o);
+    }
     await this.#run(`insert into ${spec.table}`, () =>
       this.#client.insert({ table: this.#t(spec), values, format: 'JSONEachRow' }),
     );
@@ -257,6 +264,8 @@ class ClickHouseStore implements TimeSeriesStore {
  * tables when absent.
  * @example const store = createClickHouseStore({ url: 'http://127.0.0.1:8123', database: 'headroom' });
  */
-export function createClickHouseStore(options: Partial<ClickHouseStoreOptions>): TimeSeriesStore {
+export function createClickHouseStore(
+  options: Partial<ClickHouseStoreOptions>,
+): TimeSeriesStore & EncodedSink {
   return new ClickHouseStore(compileClickHouseStoreOptions(options));
 }

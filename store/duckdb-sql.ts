@@ -37,6 +37,27 @@ export function append(a: DuckDBAppender, col: Column, v: unknown): void {
   }
 }
 
+/** Appends one encoded value of a column (see encoded.ts). */
+export type ValueWriter = (a: DuckDBAppender, v: unknown) => void;
+
+/**
+ * A writer per column of a table, chosen once rather than per value (this
+ * runs for every value of every batch); the same conversions as
+ * {@link append}.
+ */
+export function columnWriters(spec: TableSpec): ValueWriter[] {
+  return spec.columns.map((col): ValueWriter => {
+    switch (col.type) {
+      case 'str':
+      case 'nstr':
+      case 'json':
+        return (a, v) => (v === null || v === undefined ? a.appendNull() : a.appendVarchar(String(v)));
+      default:
+        return (a, v) => append(a, col, v);
+    }
+  });
+}
+
 /** `CREATE TABLE IF NOT EXISTS` for one table, its key as the primary key. */
 export function createSql(spec: TableSpec): string {
   const cols = spec.columns.map((c) => `${c.col} ${SQL_TYPE[c.type]}`).join(', ');

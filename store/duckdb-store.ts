@@ -1,37 +1,65 @@
 /**
- * The embedded store: DuckDB in-process (`@duckdb/node-api`). Rows go through
- * an appender into a temporary staging table, then one statement moves them
- * into the table: a plain INSERT for id tables (falling back to
- * `INSERT OR IGNORE` when a replayed id hits the key) or `INSERT OR REPLACE`
- * for replacing keys, so a replayed batch never creates a duplicate.
+ * The embedded store: DuckDB in-process (`@duckdb/node-api`). A batch goes
+ * through an appender straight into its table, flushed as one transaction.
+ * When a key is already there (a replayed batch, or a later write of a
+ * replacing key) that flush lands nothing, and the batch goes through a
+ * temporary staging table and `INSERT OR IGNORE` (id tables: the first write
+ * stands) or `INSERT OR REPLACE` (replacing keys: the last write wins). So a
+ * replayed batch never creates a duplicate.
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { ErrorCode, StateError } from '../lib/index.ts';
-import { TABLES, fromColumns, toColumnValue, type TableSpec } from './columns.ts';
+import { TABLES, fromColumns, type TableSpec } from './columns.ts';
 import { eventLevelRows } from './event-levels.ts';
 import { upgradeTables } from './migrate.ts';
-import { append, createSql, duckDbMigrationIo } from './duckdb-sql.ts';
+import { columnWriters, createSql, duckDbMigrationIo, type ValueWriter } from './duckdb-sql.ts';
+import { encodeRows, type EncodedBatch, type EncodedSink } from './encoded.ts';
 import { compileDuckDbStoreOptions, type DuckDbStoreOptions } from './options.ts';
-import {
-  aliasesOf,
-  canonicalNames,
-  checkRange,
-  planSteps,
-  retentionCutoffMs,
-  rowKey,
-  uniqueBy,
-  zeroFill,
-} from './shared.ts';
+import { aliasesOf, canonicalNames, checkRange, planSteps, retentionCutoffMs, zeroFill } from './shared.ts';
 import type { RowKind, RowOf, TimeSeriesStore, TokenLinkRow } from './types.ts';
+
+/** A key constraint refused the rows (DuckDB's message; the C API gives no code). */
+const isKeyConflict = (err: unknown): boolean =>
+  /constraint|duplicate key/i.test(err instanceof Error ? err.message : String(err));
+
+/**
+ * Appends an encoded batch to `table` and flushes it as one transaction.
+ * Returns false, with nothing written, when a key constraint refused it;
+ * other errors are thrown. Either way the appender is closed.
+ */
+async function appendInto(
+  conn: DuckDBConnection,
+  table: string,
+  batch: EncodedBatch,
+  writers: readonly ValueWriter[],
+): Promise<boolean> {
+  const a = await conn.createAppender(table);
+  const { columns, rows } = batch;
+  try {
+    for (let i = 0; i < rows; i++) {
+      for (let c = 0; c < writers.length; c++) writers[c]!(a, columns[c]![i]);
+      a.endRow();
+    }
+    a.flushSync();
+  } catch (err) {
+    a.clear(); // drops the refused rows, so that closing does not flush them again
+    a.closeSync();
+    if (isKeyConflict(err)) return false;
+    throw err;
+  }
+  a.closeSync();
+  return true;
+}
 
 const js = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
 
-class DuckDbStore implements TimeSeriesStore {
+class DuckDbStore implements TimeSeriesStore, EncodedSink {
   readonly #opts: Readonly<DuckDbStoreOptions>;
   #instance: DuckDBInstance | undefined;
   #conn: DuckDBConnection | undefined;
+  readonly #columnWriters = new Map<RowKind, ValueWriter[]>();
   /** DuckDB connections run one statement at a time: serialise our calls. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -66,41 +94,38 @@ class DuckDbStore implements TimeSeriesStore {
     });
   }
 
-  async #insert<K extends RowKind>(kind: K, rows: readonly RowOf[K][]): Promise<void> {
-    if (rows.length === 0) return;
-    const spec: TableSpec = TABLES[kind];
-    const unique = uniqueBy(rows, (r) => rowKey(kind, r), spec.replacing ? 'last' : 'first');
+  #insert<K extends RowKind>(kind: K, rows: readonly RowOf[K][]): Promise<void> {
+    return rows.length === 0 ? Promise.resolve() : this.insertEncoded(encodeRows(kind, rows));
+  }
+
+  /** Writes a batch encoded (and deduplicated) by `encodeRows`. */
+  async insertEncoded(batch: EncodedBatch): Promise<void> {
+    if (batch.rows === 0) return;
+    const spec: TableSpec = TABLES[batch.kind];
+    const writers = this.#writers(batch.kind);
     await this.#serial(async (conn) => {
+      // Most batches carry only new keys (the collector writes a bucket once,
+      // when it has closed), so they are appended straight into the table. A
+      // flush is one transaction: a key already there (a replayed batch, a
+      // later write of a replacing key) fails it whole, nothing lands, and
+      // the batch goes through the stage.
+      if (await appendInto(conn, spec.table, batch, writers)) return;
       const stage = `stage_${spec.table}`;
-      const a = await conn.createAppender(stage);
       try {
-        for (const row of unique) {
-          for (const col of spec.columns) append(a, col, toColumnValue(col, row));
-          a.endRow();
-        }
-        a.flushSync();
-      } finally {
-        a.closeSync();
-      }
-      try {
-        if (spec.replacing) {
-          await conn.run(`INSERT OR REPLACE INTO ${spec.table} SELECT * FROM ${stage}`);
-        } else {
-          // Most batches carry only new ids: a plain insert is the fast path.
-          // A replayed batch hits the key constraint (the statement is
-          // atomic, nothing lands) and goes again ignoring the known ids.
-          try {
-            await conn.run(`INSERT INTO ${spec.table} SELECT * FROM ${stage}`);
-          } catch (err) {
-            if (!/constraint|duplicate key/i.test(err instanceof Error ? err.message : String(err)))
-              throw err;
-            await conn.run(`INSERT OR IGNORE INTO ${spec.table} SELECT * FROM ${stage}`);
-          }
-        }
+        if (!(await appendInto(conn, stage, batch, writers)))
+          throw new StateError(ErrorCode.StoreFailed, `duckdb refused rows in ${stage}`);
+        const verb = spec.replacing ? 'INSERT OR REPLACE' : 'INSERT OR IGNORE';
+        await conn.run(`${verb} INTO ${spec.table} SELECT * FROM ${stage}`);
       } finally {
         await conn.run(`DELETE FROM ${stage}`);
       }
     });
+  }
+
+  #writers(kind: RowKind): ValueWriter[] {
+    let w = this.#columnWriters.get(kind);
+    if (w === undefined) this.#columnWriters.set(kind, (w = columnWriters(TABLES[kind])));
+    return w;
   }
 
   insertRecords(rows: readonly RowOf['records'][]): Promise<void> {
@@ -242,6 +267,6 @@ class DuckDbStore implements TimeSeriesStore {
  * call `init()` before use.
  * @example const store = createDuckDbStore({ path: 'data/headroom.duckdb' }); await store.init();
  */
-export function createDuckDbStore(options: Partial<DuckDbStoreOptions>): TimeSeriesStore {
+export function createDuckDbStore(options: Partial<DuckDbStoreOptions>): TimeSeriesStore & EncodedSink {
   return new DuckDbStore(compileDuckDbStoreOptions(options));
 }

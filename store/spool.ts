@@ -22,16 +22,18 @@ import {
 import { open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, StateError } from '../lib/index.ts';
-import type { RowKind } from './types.ts';
+import { rowKey } from './shared.ts';
+import type { RowKind, RowOf } from './types.ts';
 
 export interface SpoolBatch {
   kind: RowKind;
   rows: object[];
-  ids: string[];
 }
 
 export interface SpoolEntry extends SpoolBatch {
   seq: number;
+  /** The rows' keys, as written (for a person reading the file). */
+  ids: string[];
 }
 
 /** One line read back: the entry, or `undefined` when the line was corrupt (bad JSON or checksum). */
@@ -53,6 +55,8 @@ export class Spool {
   #size = 0;
   #offset = 0;
   #seq = 0;
+  /** Lines between the replay offset and the end of the file. */
+  #batches = 0;
   #fd: FileHandle | undefined;
 
   constructor(dir: string, maxBytes: number) {
@@ -71,6 +75,25 @@ export class Spool {
       this.#offset = 0;
     }
     if (this.#size > 0) this.#repairTail();
+    if (this.pending) this.#batches = this.#countLines();
+  }
+
+  /** Lines left to replay in a spool found on open (one pass over the rest of the file). */
+  #countLines(): number {
+    const fd = openSync(this.file, 'r');
+    try {
+      const buf = Buffer.alloc(1 << 20);
+      let lines = 0;
+      for (let pos = this.#offset; pos < this.#size;) {
+        const n = readSync(fd, buf, 0, Math.min(buf.length, this.#size - pos), pos);
+        if (n === 0) break;
+        for (let i = buf.indexOf(0x0a); i >= 0 && i < n; i = buf.indexOf(0x0a, i + 1)) lines++;
+        pos += n;
+      }
+      return lines;
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** A crash mid-append can leave a line without its newline; end it so the next append starts clean. */
@@ -94,6 +117,11 @@ export class Spool {
     return this.#size;
   }
 
+  /** Batches (lines, corrupt ones included) waiting to be replayed. */
+  get batches(): number {
+    return this.#batches;
+  }
+
   /** Whether batches wait to be replayed. */
   get pending(): boolean {
     return this.#offset < this.#size;
@@ -105,7 +133,9 @@ export class Spool {
    * nothing held in memory is lost).
    */
   async append(batch: SpoolBatch, force = false): Promise<number> {
-    const line = `${JSON.stringify({ seq: ++this.#seq, kind: batch.kind, ids: batch.ids, rows: batch.rows, sum: checksum(batch.kind, batch.rows) })}\n`;
+    // Keys are computed here, not per flush: most batches never reach the spool.
+    const ids = batch.rows.map((r) => rowKey(batch.kind, r as RowOf[RowKind]));
+    const line = `${JSON.stringify({ seq: ++this.#seq, kind: batch.kind, ids, rows: batch.rows, sum: checksum(batch.kind, batch.rows) })}\n`;
     const bytes = Buffer.byteLength(line);
     if (!force && this.#size + bytes > this.#maxBytes) {
       this.#seq--;
@@ -118,6 +148,7 @@ export class Spool {
     await this.#fd.write(line);
     await this.#fd.datasync();
     this.#size += bytes;
+    this.#batches++;
     return bytes;
   }
 
@@ -148,7 +179,9 @@ export class Spool {
   /** Records that everything before `end` is in the store; removes the files once all is. */
   async commit(end: number): Promise<void> {
     this.#offset = end;
+    this.#batches = Math.max(0, this.#batches - 1);
     if (this.#offset >= this.#size) {
+      this.#batches = 0;
       await this.#fd?.close();
       this.#fd = undefined;
       await rm(this.file, { force: true });

@@ -8,12 +8,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { HeadroomError } from '../lib/index.ts';
 import { createClickHouseStore } from './clickhouse-store.ts';
 import { createDuckDbStore } from './duckdb-store.ts';
+import type { EncodedSink } from './encoded.ts';
 import type { TimeSeriesStore } from './types.ts';
 import type { StoreRequest, StoreTarget, WorkerError } from './worker-store.ts';
 
 const port = parentPort!;
 const target = workerData as StoreTarget;
-const store: TimeSeriesStore =
+const store: TimeSeriesStore & EncodedSink =
   target.adapter === 'duckdb' ? createDuckDbStore(target.options) : createClickHouseStore(target.options);
 
 function errorOf(err: unknown): WorkerError {
@@ -28,9 +29,7 @@ function errorOf(err: unknown): WorkerError {
 port.on('message', (req: StoreRequest) => {
   const call = store[req.method] as (...args: unknown[]) => Promise<unknown>;
   Promise.resolve()
-    .then(() =>
-      call.apply(store, req.method.startsWith('insert') ? [JSON.parse(req.args[0] as string)] : req.args),
-    )
+    .then(() => call.apply(store, req.args))
     .then(
       (value) => port.postMessage({ id: req.id, ok: true, value }),
       (err: unknown) => port.postMessage({ id: req.id, ok: false, error: errorOf(err) }),

@@ -2,9 +2,9 @@
  * A store whose adapter runs on a worker thread: every call is posted to the
  * worker, which owns the real DuckDB or ClickHouse adapter, and answered from
  * there. An insert (a Batcher's flush) then costs the node's main thread one
- * JSON text of the batch instead of DuckDB's synchronous appender, so
+ * column-wise encoding of the batch instead of DuckDB's synchronous appender, so
  * collection slows the check path less. (ClickHouse's own insert costs about
- * that JSON text already: a node keeps that adapter on its thread.) Reads go
+ * that encoding already: a node keeps that adapter on its thread.) Reads go
  * through the worker too (an embedded DuckDB file has one owner). Errors come
  * back as the same classes and codes (InputError, StateError), so the
  * Batcher spools and reports exactly as with the adapter itself.
@@ -12,23 +12,27 @@
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, HeadroomError, InputError, StateError } from '../lib/index.ts';
 import { TABLES } from './columns.ts';
+import { encodeRows, type EncodedSink } from './encoded.ts';
 import {
   compileClickHouseStoreOptions,
   compileDuckDbStoreOptions,
   type ClickHouseStoreOptions,
   type DuckDbStoreOptions,
 } from './options.ts';
-import type { TimeSeriesStore } from './types.ts';
+import type { RowKind, RowOf, TimeSeriesStore } from './types.ts';
 
 /** Which adapter the worker runs, with its options. */
 export type StoreTarget =
   | { adapter: 'duckdb'; options: Partial<DuckDbStoreOptions> }
   | { adapter: 'clickhouse'; options: Partial<ClickHouseStoreOptions> };
 
-/** The store methods a worker answers (every one but the synchronous `tables`). */
-type Method = Exclude<keyof TimeSeriesStore, 'tables'>;
+/**
+ * The store methods a worker answers: every one but the synchronous `tables`
+ * and the row inserts, which cross as `insertEncoded` (one EncodedBatch).
+ */
+type Method = Exclude<keyof TimeSeriesStore, 'tables' | `insert${string}`> | keyof EncodedSink;
 
-/** A request to the worker; the rows of an insert are one JSON text. */
+/** A request to the worker. */
 export interface StoreRequest {
   id: number;
   method: Method;
@@ -111,17 +115,22 @@ class WorkerStore implements TimeSeriesStore {
   }
 
   init = (): Promise<void> => this.#call('init');
-  // Rows cross as one JSON text: cheaper to post than a structured clone of many small objects.
-  insertRecords: TimeSeriesStore['insertRecords'] = (rows) =>
-    this.#call('insertRecords', JSON.stringify(rows));
-  insertBuckets: TimeSeriesStore['insertBuckets'] = (rows) =>
-    this.#call('insertBuckets', JSON.stringify(rows));
-  insertEvents: TimeSeriesStore['insertEvents'] = (rows) => this.#call('insertEvents', JSON.stringify(rows));
-  insertForecasts: TimeSeriesStore['insertForecasts'] = (rows) =>
-    this.#call('insertForecasts', JSON.stringify(rows));
-  insertDecisions: TimeSeriesStore['insertDecisions'] = (rows) =>
-    this.#call('insertDecisions', JSON.stringify(rows));
-  insertLinks: TimeSeriesStore['insertLinks'] = (rows) => this.#call('insertLinks', JSON.stringify(rows));
+  // Rows cross encoded by column (deduplicated, maps as JSON text): cheaper to
+  // clone than row objects, and the worker writes them as they come.
+  #insert<K extends RowKind>(kind: K, rows: readonly RowOf[K][]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    try {
+      return this.#call('insertEncoded', encodeRows(kind, rows));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+  insertRecords: TimeSeriesStore['insertRecords'] = (rows) => this.#insert('records', rows);
+  insertBuckets: TimeSeriesStore['insertBuckets'] = (rows) => this.#insert('buckets', rows);
+  insertEvents: TimeSeriesStore['insertEvents'] = (rows) => this.#insert('events', rows);
+  insertForecasts: TimeSeriesStore['insertForecasts'] = (rows) => this.#insert('forecasts', rows);
+  insertDecisions: TimeSeriesStore['insertDecisions'] = (rows) => this.#insert('decisions', rows);
+  insertLinks: TimeSeriesStore['insertLinks'] = (rows) => this.#insert('links', rows);
   tokenBuckets: TimeSeriesStore['tokenBuckets'] = (...a) => this.#call('tokenBuckets', ...a);
   activeTokens: TimeSeriesStore['activeTokens'] = (...a) => this.#call('activeTokens', ...a);
   events: TimeSeriesStore['events'] = (...a) => this.#call('events', ...a);

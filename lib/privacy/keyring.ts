@@ -90,6 +90,9 @@ export class Keyring {
   /** Raw keys already linked during the current overlap (by key id pair). */
   #linked = new Set<string>();
   #linkedFor = '';
+  /** The key whose hashes `#cache` holds. */
+  #cacheKey: Key | undefined;
+  #cache = new Map<string, string>();
 
   constructor(keys: readonly HashKey[], overlapMs: number) {
     this.#keys = parseHashKeys('privacy.keys', keys);
@@ -113,6 +116,25 @@ export class Keyring {
     return { cur, prev };
   }
 
+  /**
+   * HMAC under the current key, remembered: the same token or value always
+   * hashes the same under one key, so a busy token costs one HMAC per key
+   * rather than one per request. In memory only (the token keys are there
+   * anyway) and dropped when the current key changes.
+   */
+  #hashCurrent(cur: Key, value: string): string {
+    if (cur !== this.#cacheKey) {
+      this.#cacheKey = cur;
+      this.#cache = new Map();
+    }
+    let h = this.#cache.get(value);
+    if (h === undefined) {
+      if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
+      this.#cache.set(value, (h = hmac(cur, value)));
+    }
+    return h;
+  }
+
   /** Id of the key current at `nowMs`. */
   currentKeyId(nowMs: number): string {
     return this.#current(nowMs).cur.id;
@@ -120,13 +142,13 @@ export class Keyring {
 
   /** HMAC-SHA-256 of `value` under the current key: `<keyId>.<32 hex>` (128 bits). */
   hash(value: string, nowMs: number): string {
-    return hmac(this.#current(nowMs).cur, value);
+    return this.#hashCurrent(this.#current(nowMs).cur, value);
   }
 
   /** The token's hash, with a rotation link the first time it is seen during an overlap. */
   pseudonym(value: string, nowMs: number): Pseudonym {
     const { cur, prev } = this.#current(nowMs);
-    const token = hmac(cur, value);
+    const token = this.#hashCurrent(cur, value);
     if (prev === undefined) return { token };
     const pair = `${prev.id}>${cur.id}`;
     if (pair !== this.#linkedFor) {
@@ -138,6 +160,9 @@ export class Keyring {
     return { token, link: { fromToken: hmac(prev, value), toToken: token, timeMs: nowMs } };
   }
 }
+
+/** Most hashes the keyring remembers; past it the cache starts over. */
+const CACHE_MAX = 100_000;
 
 function hmac(key: Key, value: string): string {
   return `${key.id}.${createHmac('sha256', key.secret).update(value).digest('hex').slice(0, 32)}`;

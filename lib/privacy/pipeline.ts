@@ -172,6 +172,14 @@ export class PrivacyPipeline {
     return out;
   }
 
+  /**
+   * The request parameters that `anonymise` reads (those with a policy); any
+   * other parameter is dropped unread, so it cannot change the output.
+   */
+  get paramNames(): readonly string[] {
+    return Object.keys(this.#params);
+  }
+
   /** Keyed hash of any value under the key current at `nowMs` (for ids that must stay linkable). */
   hash(value: string, nowMs: number): string {
     return this.#keyring.hash(value, nowMs);

@@ -20,6 +20,8 @@ import {
   toHeadroomError,
 } from '../../lib/index.ts';
 import type { ErrorBody } from '../../lib/index.ts';
+import { COLLECTION_SERVICE } from '../collection.ts';
+import type { CollectionStats } from '../collection.ts';
 import type { EventsApi } from '../events.ts';
 import type { Gateway } from '../gateway.ts';
 import { ACTOR_SERVICE } from '../placement-tracker.ts';
@@ -52,6 +54,11 @@ export interface ApiDeps {
 export interface StatusNode {
   id: string;
   actors: number | null;
+  /**
+   * The node's collection counters (collector, batcher and spool), or null
+   * when it collects nothing (store none) or did not answer for them.
+   */
+  collection: CollectionStats | null;
   error?: string;
 }
 
@@ -127,21 +134,30 @@ export class Api {
     }
   }
 
-  /** Every live node with its live actor count; a node that does not answer is listed with its error. */
+  /**
+   * Every live node with its live actor count and collection counters; a
+   * node that does not answer is listed with its error.
+   */
   async status(): Promise<StatusNode[]> {
     const { broker, tracker } = this.#deps;
     const ids = new Set([...tracker.liveNodes, broker.nodeID]);
     return await Promise.all(
       [...ids].sort().map(async (id): Promise<StatusNode> => {
+        const opts = { nodeID: id, timeout: 1000 };
+        // Asked beside the actor count; a node without the action (an older
+        // version) still lists its actors.
+        const collection = broker
+          .call<CollectionStats | null, Record<string, never>>(`${COLLECTION_SERVICE}.stats`, {}, opts)
+          .catch(() => null);
         try {
           const r = await broker.call<{ actors: number }, { limit: number }>(
             `${ACTOR_SERVICE}.actors`,
             { limit: 0 },
-            { nodeID: id, timeout: 1000 },
+            opts,
           );
-          return { id, actors: r.actors };
+          return { id, actors: r.actors, collection: await collection };
         } catch (err) {
-          return { id, actors: null, error: (err as Error).message };
+          return { id, actors: null, collection: await collection, error: (err as Error).message };
         }
       }),
     );

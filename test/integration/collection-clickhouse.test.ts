@@ -42,6 +42,31 @@ test('collection - a node writes to ClickHouse, spooling while it is down', asyn
   t.deepEqual(allows, [true, true, true, true, false, false]);
   const end = Date.now();
 
+  // The status API shows the spool filling while ClickHouse is down...
+  type Batcher = {
+    spooled: number;
+    spoolBatches: number;
+    replayed: number;
+    failures: number;
+    lastError: string | null;
+  };
+  const batcher = async (): Promise<Batcher> =>
+    (
+      (await (await fetch(`${node.httpUrl!}/v1/status`)).json()) as {
+        nodes: { collection: { batcher: Batcher } }[];
+      }
+    ).nodes[0]!.collection.batcher;
+  let down: Batcher | undefined;
+  await waitUntil(
+    async () => (down = await batcher()).spooled >= 6,
+    15_000,
+    `the status to show the records spooled: ${JSON.stringify(down)}`,
+  );
+  t.true(down!.spoolBatches >= 1);
+  t.true(down!.failures >= 1);
+  t.regex(down!.lastError ?? '', /clickhouse/);
+  t.false(JSON.stringify(down).includes('dave'));
+
   await server.restart();
   const store = createClickHouseStore({ url: server.url, database: 'collect' });
   t.teardown(() => store.close());
@@ -61,6 +86,13 @@ test('collection - a node writes to ClickHouse, spooling while it is down', asyn
     60_000,
     'the records in ClickHouse',
   );
+  // ...and empty once it is back.
+  await waitUntil(
+    async () => (await batcher()).spoolBatches === 0,
+    15_000,
+    'the status to show the spool replayed',
+  );
+  t.true((await batcher()).replayed >= 6);
   const records = await store.records(start - 1000, end + 1000);
   t.deepEqual(
     records.map((r) => [r.token, r.allow]),

@@ -12,6 +12,7 @@ import type { TestFn } from 'ava';
 import type { NatsConnection } from 'nats';
 import { ErrorCode, compileRule, parseRule, tokenKeyOf } from '../../lib/index.ts';
 import { PrivacyPipeline } from '../../lib/privacy/index.ts';
+import type { CollectionStats } from '../../services/index.ts';
 import { createDuckDbStore, type BucketRow, type TimeSeriesStore } from '../../store/index.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { client, request, startNodeProcess, waitUntil, type NodeProcess } from '../helpers/node-process.ts';
@@ -203,6 +204,43 @@ test.serial(
       );
     }
     const end = Date.now();
+
+    // The status API shows the node's collection counters: every decision
+    // collected, every row it handed over written, nothing spooled or lost.
+    const sent = USERS.length * SENT_PER_USER * 2;
+    type Status = { nodes: { id: string; collection: CollectionStats | null }[] };
+    let status: Status | undefined;
+    await waitUntil(
+      async () => {
+        status = (await request(nc, 'headroom.v1.status', {})) as Status;
+        const c = status.nodes[0]?.collection;
+        return (
+          c?.collector.records === sent &&
+          c.batcher.pendingRows === 0 &&
+          c.batcher.inserted === c.batcher.accepted
+        );
+      },
+      10_000,
+      `the status to show ${sent} records written: ${JSON.stringify(status)}`,
+    );
+    const c = status!.nodes[0]!.collection!;
+    t.is(status!.nodes[0]!.id, 'collect-1');
+    t.is(c.store, 'duckdb');
+    t.like(c.collector, { decided: sent, droppedQueueFull: 0, refused: 0, errors: 0, queued: 0 });
+    t.true(c.collector.buckets > 0);
+    t.true(c.batcher.batches >= 1);
+    t.like(c.batcher, {
+      spooled: 0,
+      spoolBatches: 0,
+      spoolBytes: 0,
+      failures: 0,
+      spoolFull: 0,
+      lastError: null,
+    });
+    // Records, buckets and the events stored before: all went through the batcher.
+    t.true(c.batcher.inserted >= sent + c.collector.buckets);
+    const viaHttp = await http(node.httpUrl!, 'GET', '/v1/status');
+    t.like(viaHttp.json.nodes[0].collection, { store: 'duckdb', collector: { decided: sent } });
     t.is(await node.stop('SIGTERM'), 0);
 
     const keys = JSON.parse(await readFile(join(dir, 'data', 'privacy-key.json'), 'utf8')) as { keys: [] };

@@ -13,7 +13,7 @@ import { BIN, waitUntil } from '../helpers/node-process.ts';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-test('repl - hr-rules, hr-check, hr-token and hr-actors show the node from the inside', async (t) => {
+test('repl - hr-rules, hr-check, hr-token, hr-actors and hr-collector show the node from the inside', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'headroom-repl-'));
   const rule = {
     id: 'per-user',
@@ -67,6 +67,20 @@ test('repl - hr-rules, hr-check, hr-token and hr-actors show the node from the i
     t.regex(token, /"remaining": 4/);
     t.regex(token, /"requests": \[/);
     t.regex(await type('hr-actors', /"actors": 1/), /"id": "repl-1"/);
+    // The collector processes decisions on its tick: ask until the check shows.
+    let collector = '';
+    await waitUntil(
+      async () => {
+        collector = await type('hr-collector', /"collection": (null|\{[\s\S]*"lastError": [^\n]*\n)/);
+        return /"decided": 1,/.test(collector);
+      },
+      15_000,
+      `hr-collector to count the check\n${out}`,
+    );
+    t.regex(collector, /"id": "repl-1"/);
+    t.regex(collector, /"store": "duckdb"/);
+    t.regex(collector, /"droppedQueueFull": 0/);
+    t.regex(collector, /"spoolBatches": 0/);
     child.stdin.write('exit\n');
     await exited;
   } finally {

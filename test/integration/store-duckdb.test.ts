@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateError } from '../../lib/index.ts';
-import { createDuckDbStore } from '../../store/index.ts';
+import { createDuckDbStore, type EventRow } from '../../store/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'headroom-duckdb-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,4 +33,34 @@ test('duckdb store - use before init is a state error', async (t) => {
     instanceOf: StateError,
     message: 'duckdb store is not open (call init)',
   });
+});
+
+test('duckdb store - a batch mixing known and new ids lands the new ones once, first writes kept', async (t) => {
+  const s = createDuckDbStore({ path: ':memory:' });
+  await s.init();
+  const event = (id: string, value: number): EventRow => ({
+    id,
+    source: 'feed',
+    topic: 'launch',
+    timeMs: 1000 + Number(id.slice(1)),
+    value,
+    tokens: [],
+  });
+  await s.insertEvents([event('e1', 1), event('e2', 2)]);
+  // A replayed batch that partly landed before: its known ids are refused by
+  // the key, so the direct append lands nothing and the batch goes again
+  // ignoring them; the appender must be usable afterwards.
+  await s.insertEvents([event('e3', 3), event('e1', 10), event('e4', 4)]);
+  await s.insertEvents([event('e5', 5)]);
+  t.deepEqual(
+    (await s.events(0, 5000)).map((e) => [e.id, e.value]),
+    [
+      ['e1', 1],
+      ['e2', 2],
+      ['e3', 3],
+      ['e4', 4],
+      ['e5', 5],
+    ],
+  );
+  await s.close();
 });

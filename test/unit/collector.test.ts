@@ -182,3 +182,45 @@ test('collector - an owner change mid-bucket: each owner writes its part under i
     await store.close();
   }
 });
+
+test('collector - anonymisation is memoised per second by token and the values it reads, types kept apart', (t) => {
+  const { clock, batcher, collector, pipeline } = setup();
+  const at = T0 + 100;
+  const take = (extra: Record<string, string | number>, atMs = at): void =>
+    collector.decided(
+      { ...item('bob@example.com', atMs), params: { user: 'bob@example.com', op: 'read', ...extra } },
+      decision(true),
+      atMs,
+    );
+  take({});
+  take({ page: 'a' }); // a parameter with no policy cannot change the result: a hit
+  take({ page: 'b' });
+  collector.process(at);
+  t.is(pipeline.stats().observed, 1);
+  take({ op: 'write' }); // a policy parameter: a miss
+  take({ op: 7 }); // the same text as another value's would not matter: numbers and strings differ
+  take({ op: '7' });
+  take({ ip: '203.0.113.9' }); // the region comes from the ip: a miss
+  collector.process(at);
+  t.is(pipeline.stats().observed, 5);
+  take({}, T0 + 1100); // a new second: anonymised again
+  collector.process(T0 + 1100);
+  t.is(pipeline.stats().observed, 6);
+  clock.advance(5000);
+  collector.close();
+  const records = batcher.of('records');
+  t.is(records.length, 8);
+  t.deepEqual(
+    records.map((r) => [(r['params'] as Record<string, string>)['op'], r['region'] ?? null]),
+    [
+      ['read', null],
+      ['read', null],
+      ['read', null],
+      ['write', null],
+      ['7', null],
+      ['7', null],
+      ['read', 'ap-south'],
+      ['read', null],
+    ],
+  );
+});

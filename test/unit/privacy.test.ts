@@ -131,6 +131,10 @@ test('privacy - key rotation links the old hash to the new one during the overla
   t.deepEqual(during.link, { fromToken: before.token, toToken: during.token, timeMs: 10 * DAY + 5 });
   t.is(ring.pseudonym('alice', 10 * DAY + 6).link, undefined, 'linked once');
   t.is(ring.pseudonym('alice', 10 * DAY + 6).token, during.token, 'stable under one key');
+  // Hashes are remembered per key: a time before the rotation still hashes under k1.
+  t.is(ring.hash('alice', 9 * DAY + 1), before.token);
+  t.is(ring.hash('alice', 10 * DAY + 7), during.token);
+  t.not(ring.hash('alicE', 10 * DAY + 7), during.token);
   t.is(ring.pseudonym('bob', 12 * DAY + 1).link, undefined, 'no link after the overlap: the old key is gone');
   t.throws(() => new Keyring([{ id: 'k1', secret: SECRET_A, activeFromMs: 5 }], 0).hash('x', 1), {
     instanceOf: StateError,
