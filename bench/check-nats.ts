@@ -4,6 +4,10 @@
  * measured in the same run with the same client and concurrency.
  *
  *   ops/run node --import tsx bench/check-nats.ts [--seconds 5] [--warmup 10] [--concurrency 64]
+ *     [--nodes 3] [--node-args="--store none --forecast false"]
+ *
+ * Nodes run on their defaults (collection into DuckDB, forecasting on) unless
+ * --node-args says otherwise.
  *
  * Phase 1 (closed loop, `concurrency` requests in flight) gives the maximum
  * throughput of each; phase 2 (open loop at half of that maximum) gives the
@@ -11,6 +15,9 @@
  * the echo's throughput, p99 < 3 ms at half the maximum rate.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from 'nats';
@@ -25,6 +32,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     users: { type: 'string', default: '1000' },
     nodes: { type: 'string', default: '3' },
+    // Extra `headroom start` options, e.g. "--store none --forecast false" for the bare check path.
+    'node-args': { type: 'string', default: '' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -32,6 +41,7 @@ const WARMUP = Number(values.warmup);
 const CONCURRENCY = Number(values.concurrency);
 const USERS = Number(values.users);
 const NODES = Number(values.nodes);
+const NODE_ARGS = values['node-args'].split(' ').filter((a) => a !== '');
 
 interface Result {
   rps: number;
@@ -106,13 +116,15 @@ async function openLoop(nc: NatsConnection, subject: string, payload: Payload, r
 }
 
 const nats = await startNatsServer();
+// Fresh data directories per run: a store left by an earlier run would make runs differ.
+const dataRoot = mkdtempSync(join(tmpdir(), 'headroom-bench-'));
 const children: Array<{ stop(): Promise<unknown> }> = [];
 try {
   const nodes = await Promise.all(
     Array.from({ length: NODES }, (_, i) => `b${i + 1}`).map((id) =>
       startNodeProcess({
         nodeId: id,
-        args: ['--nats', nats.url, '--data-dir', `/tmp/headroom-bench-${id}`, '--log-level', 'error'],
+        args: ['--nats', nats.url, '--data-dir', join(dataRoot, id), '--log-level', 'error', ...NODE_ARGS],
       }),
     ),
   );
@@ -161,7 +173,7 @@ try {
 
   const f = (n: number, d = 0): string => n.toFixed(d);
   console.log(
-    `check over NATS, ${NODES} nodes (and ${NODES} echo responders), ${CONCURRENCY} in flight, ${SECONDS} s per phase, ${USERS} tokens, Node ${process.version}`,
+    `check over NATS, ${NODES} nodes (and ${NODES} echo responders), ${CONCURRENCY} in flight, ${SECONDS} s per phase, ${USERS} tokens, Node ${process.version}, node options: ${NODE_ARGS.join(' ') || 'defaults'}`,
   );
   console.log('phase                      | headroom          | nats echo (peer)  | ratio');
   console.log(
@@ -188,4 +200,5 @@ try {
 } finally {
   await Promise.all(children.map((c) => c.stop()));
   await nats.stop();
+  rmSync(dataRoot, { recursive: true, force: true });
 }
