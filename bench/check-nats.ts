@@ -3,7 +3,11 @@
  * cluster, beside a bare NATS echo responder (3 processes in a queue group)
  * measured in the same run with the same client and concurrency.
  *
- *   ops/run node --import tsx bench/check-nats.ts [--seconds 5] [--concurrency 64]
+ *   ops/run node --import tsx bench/check-nats.ts [--seconds 5] [--warmup 10] [--concurrency 64]
+ *     [--nodes 3] [--node-args="--store none --forecast false"]
+ *
+ * Nodes run on their defaults (collection into DuckDB, forecasting on) unless
+ * --node-args says otherwise.
  *
  * Phase 1 (closed loop, `concurrency` requests in flight) gives the maximum
  * throughput of each; phase 2 (open loop at half of that maximum) gives the
@@ -11,6 +15,9 @@
  * the echo's throughput, p99 < 3 ms at half the maximum rate.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from 'nats';
@@ -21,15 +28,20 @@ import { startNodeProcess } from '../test/helpers/node-process.ts';
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '64' },
     users: { type: 'string', default: '1000' },
     nodes: { type: 'string', default: '3' },
+    // Extra `headroom start` options, e.g. "--store none --forecast false" for the bare check path.
+    'node-args': { type: 'string', default: '' },
   },
 });
 const SECONDS = Number(values.seconds);
+const WARMUP = Number(values.warmup);
 const CONCURRENCY = Number(values.concurrency);
 const USERS = Number(values.users);
 const NODES = Number(values.nodes);
+const NODE_ARGS = values['node-args'].split(' ').filter((a) => a !== '');
 
 interface Result {
   rps: number;
@@ -55,10 +67,15 @@ function summarise(lat: number[], seconds: number, errors: number): Result {
 
 type Payload = () => string;
 
-async function closedLoop(nc: NatsConnection, subject: string, payload: Payload): Promise<Result> {
+async function closedLoop(
+  nc: NatsConnection,
+  subject: string,
+  payload: Payload,
+  seconds = SECONDS,
+): Promise<Result> {
   const lat: number[] = [];
   let errors = 0;
-  const end = performance.now() + SECONDS * 1000;
+  const end = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (performance.now() < end) {
@@ -73,7 +90,7 @@ async function closedLoop(nc: NatsConnection, subject: string, payload: Payload)
       }
     }),
   );
-  return summarise(lat, SECONDS, errors);
+  return summarise(lat, seconds, errors);
 }
 
 async function openLoop(nc: NatsConnection, subject: string, payload: Payload, rps: number): Promise<Result> {
@@ -99,13 +116,15 @@ async function openLoop(nc: NatsConnection, subject: string, payload: Payload, r
 }
 
 const nats = await startNatsServer();
+// Fresh data directories per run: a store left by an earlier run would make runs differ.
+const dataRoot = mkdtempSync(join(tmpdir(), 'headroom-bench-'));
 const children: Array<{ stop(): Promise<unknown> }> = [];
 try {
   const nodes = await Promise.all(
     Array.from({ length: NODES }, (_, i) => `b${i + 1}`).map((id) =>
       startNodeProcess({
         nodeId: id,
-        args: ['--nats', nats.url, '--data-dir', `/tmp/headroom-bench-${id}`, '--log-level', 'error'],
+        args: ['--nats', nats.url, '--data-dir', join(dataRoot, id), '--log-level', 'error', ...NODE_ARGS],
       }),
     ),
   );
@@ -135,9 +154,16 @@ try {
   const check: Payload = () => `{"params":{"user":"u${u++ % USERS}","op":"GetItem"}}`;
   const echo: Payload = check; // same request bytes to both
 
-  // Warm up both paths (JIT, actor activation) before measuring.
-  for (let i = 0; i < 2000; i++) await nc.request('headroom.v1.check', check());
-  for (let i = 0; i < 2000; i++) await nc.request('bench.echo', echo());
+  // Warm up both paths under full load before measuring: actor activation, and
+  // the JIT, which takes seconds of load to reach steady state on 2 cores
+  // (measured right after start, a node spends a third of its CPU compiling).
+  for (let i = 0; i < 2000; i++) await nc.request('headroom.v1.check', check(), { timeout: 5000 });
+  for (let i = 0; i < 2000; i++) await nc.request('bench.echo', echo(), { timeout: 5000 });
+  const hWarm = await closedLoop(nc, 'headroom.v1.check', check, WARMUP);
+  const eWarm = await closedLoop(nc, 'bench.echo', echo, WARMUP);
+  console.log(
+    `warm-up ${WARMUP} s: headroom ${hWarm.rps.toFixed(0)} req/s (p99 ${hWarm.p99.toFixed(2)} ms), echo ${eWarm.rps.toFixed(0)} req/s`,
+  );
 
   const hMax = await closedLoop(nc, 'headroom.v1.check', check);
   const eMax = await closedLoop(nc, 'bench.echo', echo);
@@ -147,7 +173,7 @@ try {
 
   const f = (n: number, d = 0): string => n.toFixed(d);
   console.log(
-    `check over NATS, ${NODES} nodes (and ${NODES} echo responders), ${CONCURRENCY} in flight, ${SECONDS} s per phase, ${USERS} tokens, Node ${process.version}`,
+    `check over NATS, ${NODES} nodes (and ${NODES} echo responders), ${CONCURRENCY} in flight, ${SECONDS} s per phase, ${USERS} tokens, Node ${process.version}, node options: ${NODE_ARGS.join(' ') || 'defaults'}`,
   );
   console.log('phase                      | headroom          | nats echo (peer)  | ratio');
   console.log(
@@ -174,4 +200,5 @@ try {
 } finally {
   await Promise.all(children.map((c) => c.stop()));
   await nats.stop();
+  rmSync(dataRoot, { recursive: true, force: true });
 }

@@ -9,9 +9,9 @@ import { SpanKind, trace } from '@opentelemetry/api';
 import type { Context as OtelContext, Span } from '@opentelemetry/api';
 import { ErrorCode, HeadroomError, StateError, combineDecisions, tokenKeyOf } from '../lib/index.ts';
 import type { CheckReply, CheckRequest, Clock, RuleDecision, RuleSet } from '../lib/index.ts';
-import { ACTOR_SERVICE } from './placement-tracker.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import { injectContext, recordFailure, tracer } from './telemetry.ts';
+import type { OwnerLink } from './owner-link.ts';
 import type { ThrottleNode } from './throttle-node.ts';
 import { refOf } from './wire.ts';
 import type { RefundParams, TakeItem, TakeMeta, TakePart, TakeParams } from './wire.ts';
@@ -23,8 +23,10 @@ export interface GatewayDeps {
   rules: () => RuleSet;
   /** How long to wait for an owner before routing around it. */
   ownerTimeoutMs: number;
-  /** This node's own actors, reached without a Moleculer round trip. */
+  /** This node's own actors, reached without a message. */
   local: ThrottleNode;
+  /** The other owners; absent when the node runs alone (embedded). */
+  link?: OwnerLink;
   /** Send each request's parameters to the owners, for behavioural data collection. @default false */
   collect?: boolean;
 }
@@ -32,7 +34,16 @@ export interface GatewayDeps {
 interface Waiter {
   resolve: (decisions: RuleDecision[]) => void;
   reject: (err: unknown) => void;
-  span: Span;
+  span: Span | undefined;
+}
+
+/** What {@link Gateway.checkOne} returns when another node answers the client. */
+export const FORWARDED = Symbol('forwarded');
+
+/** Take items of a list of requests, and which items each request has. */
+interface Derived {
+  items: TakeItem[];
+  itemsOf: number[][];
 }
 
 /** Parts waiting for the next flush to one owner. */
@@ -52,17 +63,9 @@ interface Lane {
 /** Calls in flight to one owner before further checks wait and batch up. */
 const MAX_INFLIGHT = 2;
 
-/** Moleculer errors that mean "that node did not answer": route around it and retry. */
-const UNREACHABLE = new Set([
-  'RequestTimeoutError',
-  'ServiceNotAvailableError',
-  'ServiceNotFoundError',
-  'RequestSkippedError',
-  'RequestRejectedError',
-]);
+/** Errors that mean "that node did not answer": route around it and retry. */
 const isUnreachable = (err: unknown): boolean =>
-  err instanceof Error &&
-  (UNREACHABLE.has(err.name) || (err as { code?: unknown }).code === ErrorCode.Unavailable);
+  err instanceof HeadroomError && (err.code === ErrorCode.Unavailable || err.code === ErrorCode.Timeout);
 
 /** Attempts per owner call before the check fails: the first owner, then the re-routed ones. */
 const ATTEMPTS = 3;
@@ -75,47 +78,81 @@ export class Gateway {
     this.#deps = deps;
   }
 
-  /** Checks requests in order; one reply per request. */
-  async check(requests: readonly CheckRequest[], parent: OtelContext): Promise<CheckReply[]> {
-    const span = tracer().startSpan(
-      requests.length === 1 ? 'headroom.check' : 'headroom.check.batch',
-      {
-        kind: SpanKind.SERVER,
-        attributes: { 'headroom.node': this.#deps.broker.nodeID, 'headroom.requests': requests.length },
-      },
-      parent,
-    );
+  /**
+   * Checks requests in order; one reply per request. `forwarded` is set on
+   * the node another gateway handed the request to (see {@link checkOne}):
+   * its spans continue the sender's route span, and it hands nothing on.
+   */
+  async check(
+    requests: readonly CheckRequest[],
+    parent: OtelContext,
+    forwarded = false,
+  ): Promise<CheckReply[]> {
+    const span = forwarded ? undefined : this.#checkSpan(requests.length, parent);
+    const ctx = span === undefined ? parent : trace.setSpan(parent, span);
+    try {
+      const replies = await this.#decide(this.#derive(requests), ctx, !forwarded);
+      if (replies.length === 1) span?.setAttribute('headroom.allow', replies[0]!.allow);
+      return replies;
+    } catch (err) {
+      if (span !== undefined) recordFailure(span, err);
+      throw err;
+    } finally {
+      span?.end();
+    }
+  }
+
+  /**
+   * One check from a front end whose client another node can answer (NATS:
+   * the request's reply subject). When every token of the request lives on
+   * one other node, the request goes there whole and that node replies to
+   * the client itself: one message less on the way back, and the combining
+   * and refunds happen where the tokens are. Returns {@link FORWARDED} then;
+   * `bounce` runs if that node turns out to be gone (NATS "no responders")
+   * or does not take the request within the owner timeout, and should answer
+   * the client from here. Anything else is checked here, as {@link check}.
+   */
+  async checkOne(
+    req: CheckRequest,
+    parent: OtelContext,
+    replyTo: string,
+    bounce: () => void,
+  ): Promise<CheckReply | typeof FORWARDED> {
+    const span = this.#checkSpan(1, parent);
     const ctx = trace.setSpan(parent, span);
     try {
-      const now = this.#deps.clock.now();
-      const set = this.#deps.rules();
-      const items: TakeItem[] = [];
-      const itemsOf: number[][] = []; // request index -> its item indexes
-      for (const req of requests) {
-        const idx: number[] = [];
-        for (const rule of set.matching(req.params, now)) {
-          idx.push(items.length);
-          const item: TakeItem = {
-            token: tokenKeyOf(rule, req.params),
-            rule: refOf(rule),
-            cost: req.cost,
-            atMs: now,
-          };
-          if (this.#deps.collect) item.params = req.params;
-          items.push(item);
-        }
-        itemsOf.push(idx);
+      const derived = this.#derive([req]);
+      const owner = this.#deps.link === undefined ? undefined : this.#soleRemoteOwner(derived.items);
+      if (owner !== undefined) {
+        const route = tracer().startSpan(
+          'headroom.route.take',
+          {
+            kind: SpanKind.CLIENT,
+            attributes: {
+              'headroom.owner': owner,
+              'headroom.tokens': derived.items.length,
+              'headroom.forwarded': true,
+            },
+          },
+          ctx,
+        );
+        this.#deps.link!.forward(
+          owner,
+          { replyTo, trace: injectContext(trace.setSpan(ctx, route)), request: req },
+          (err) => {
+            // The owner is gone or stuck: route around it, as a take would.
+            this.#deps.broker.logger.warn(`forward to ${owner} bounced: ${err.message}`);
+            this.#deps.tracker.suspect(owner, 5000);
+            bounce();
+          },
+          this.#deps.ownerTimeoutMs,
+        );
+        route.end();
+        return FORWARDED;
       }
-      const decisions = items.length > 0 ? await this.#take(items, ctx) : [];
-      const refunds: TakeItem[] = [];
-      const replies = itemsOf.map((idx) => {
-        const combined = combineDecisions(idx.map((i) => decisions[i]!));
-        for (const k of combined.refunds) refunds.push(items[idx[k]!]!);
-        return combined.reply;
-      });
-      if (refunds.length > 0) await this.#refund(refunds);
-      if (replies.length === 1) span.setAttribute('headroom.allow', replies[0]!.allow);
-      return replies;
+      const [reply] = await this.#decide(derived, ctx, true);
+      span.setAttribute('headroom.allow', reply!.allow);
+      return reply!;
     } catch (err) {
       recordFailure(span, err);
       throw err;
@@ -124,21 +161,86 @@ export class Gateway {
     }
   }
 
+  #checkSpan(requests: number, parent: OtelContext): Span {
+    return tracer().startSpan(
+      requests === 1 ? 'headroom.check' : 'headroom.check.batch',
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'headroom.node': this.#deps.broker.nodeID, 'headroom.requests': requests },
+      },
+      parent,
+    );
+  }
+
+  /** The requests' take items, from the rules in force now. */
+  #derive(requests: readonly CheckRequest[]): Derived {
+    const now = this.#deps.clock.now();
+    const set = this.#deps.rules();
+    const items: TakeItem[] = [];
+    const itemsOf: number[][] = []; // request index -> its item indexes
+    for (const req of requests) {
+      const idx: number[] = [];
+      for (const rule of set.matching(req.params, now)) {
+        idx.push(items.length);
+        const item: TakeItem = {
+          token: tokenKeyOf(rule, req.params),
+          rule: refOf(rule),
+          cost: req.cost,
+          atMs: now,
+        };
+        if (this.#deps.collect) item.params = req.params;
+        items.push(item);
+      }
+      itemsOf.push(idx);
+    }
+    return { items, itemsOf };
+  }
+
+  /** The owner of all `items` when it is one node other than this one. */
+  #soleRemoteOwner(items: readonly TakeItem[]): string | undefined {
+    const placement = this.#deps.tracker.placement;
+    let owner: string | undefined;
+    for (const it of items) {
+      const o = placement.owner(it.token);
+      if (o === undefined || (owner !== undefined && o !== owner)) return undefined;
+      owner = o;
+    }
+    return owner === this.#deps.broker.nodeID ? undefined : owner;
+  }
+
+  /** Takes the items, combines each request's decisions and refunds what denied requests took. */
+  async #decide({ items, itemsOf }: Derived, ctx: OtelContext, routeSpans: boolean): Promise<CheckReply[]> {
+    const decisions = items.length > 0 ? await this.#take(items, ctx, routeSpans) : [];
+    const refunds: TakeItem[] = [];
+    const replies = itemsOf.map((idx) => {
+      const combined = combineDecisions(idx.map((i) => decisions[i]!));
+      for (const k of combined.refunds) refunds.push(items[idx[k]!]!);
+      return combined.reply;
+    });
+    if (refunds.length > 0) await this.#refund(refunds);
+    return replies;
+  }
+
   /** Sends each owner its items; re-routes around owners that do not answer. */
-  async #take(items: TakeItem[], ctx: OtelContext, attempt = 1): Promise<RuleDecision[]> {
+  async #take(
+    items: TakeItem[],
+    ctx: OtelContext,
+    routeSpans: boolean,
+    attempt = 1,
+  ): Promise<RuleDecision[]> {
     const out = new Array<RuleDecision>(items.length);
     await Promise.all(
       [...this.#groupByOwner(items)].map(async ([owner, idx]) => {
         const part = idx.map((i) => items[i]!);
         let res: RuleDecision[];
         try {
-          res = await this.#enqueue(owner, part, ctx);
+          res = await this.#enqueue(owner, part, ctx, routeSpans);
         } catch (err) {
           if (!isUnreachable(err) || attempt >= ATTEMPTS) throw wrapCallError(err, owner);
           // The owner is gone or stuck: route around it for a while (a real departure
           // is confirmed by the heartbeat and removed from the registry).
           this.#deps.tracker.suspect(owner, 5000);
-          res = await this.#take(part, ctx, attempt + 1);
+          res = await this.#take(part, ctx, routeSpans, attempt + 1);
         }
         idx.forEach((i, k) => (out[i] = res[k]!));
       }),
@@ -153,12 +255,15 @@ export class Gateway {
    * turn of the event loop); under load batches grow by themselves, turning N
    * inter-node round trips (and N socket writes each way) into one.
    */
-  #enqueue(owner: string, items: TakeItem[], ctx: OtelContext): Promise<RuleDecision[]> {
-    const span = tracer().startSpan(
-      'headroom.route.take',
-      { kind: SpanKind.CLIENT, attributes: { 'headroom.owner': owner, 'headroom.tokens': items.length } },
-      ctx,
-    );
+  #enqueue(owner: string, items: TakeItem[], ctx: OtelContext, routeSpan: boolean): Promise<RuleDecision[]> {
+    // A forwarded check's actor spans continue the sending gateway's route span.
+    const span = routeSpan
+      ? tracer().startSpan(
+          'headroom.route.take',
+          { kind: SpanKind.CLIENT, attributes: { 'headroom.owner': owner, 'headroom.tokens': items.length } },
+          ctx,
+        )
+      : undefined;
     return new Promise<RuleDecision[]>((resolve, reject) => {
       let lane = this.#lanes.get(owner);
       if (lane === undefined) {
@@ -166,7 +271,7 @@ export class Gateway {
         this.#lanes.set(owner, lane);
       }
       lane.queued.parts.push({ items });
-      lane.queued.traces.push(injectContext(trace.setSpan(ctx, span)));
+      lane.queued.traces.push(injectContext(span === undefined ? ctx : trace.setSpan(ctx, span)));
       lane.queued.waiters.push({ resolve, reject, span });
       this.#schedule(owner, lane);
     });
@@ -186,30 +291,24 @@ export class Gateway {
     if (batch.parts.length === 0) return;
     lane.queued = { parts: [], traces: [], waiters: [] };
     lane.inflight++;
-    const { broker, local } = this.#deps;
     const params: TakeParams = { parts: batch.parts };
     const meta: TakeMeta = { traces: batch.traces };
-    // The owner is this node: no Moleculer round trip at all.
+    // The owner is this node: no message at all.
     const call =
-      owner === broker.nodeID
-        ? local.take(params, meta)
-        : broker.call<RuleDecision[][], TakeParams>(`${ACTOR_SERVICE}.take`, params, {
-            nodeID: owner,
-            timeout: this.#deps.ownerTimeoutMs,
-            retries: 0,
-            meta,
-          });
+      owner === this.#deps.broker.nodeID
+        ? this.#deps.local.take(params, meta)
+        : this.#remoteTake(owner, params, meta);
     call
       .then(
         (results) =>
           batch.waiters.forEach((w, i) => {
-            w.span.end();
+            w.span?.end();
             w.resolve(results[i]!);
           }),
         (err: unknown) =>
           batch.waiters.forEach((w) => {
-            recordFailure(w.span, err);
-            w.span.end();
+            if (w.span !== undefined) recordFailure(w.span, err);
+            w.span?.end();
             w.reject(err);
           }),
       )
@@ -227,16 +326,27 @@ export class Gateway {
         const params: RefundParams = { items: idx.map((i) => items[i]!) };
         try {
           if (owner === broker.nodeID) await local.refund(params.items);
-          else
-            await broker.call(`${ACTOR_SERVICE}.refund`, params, {
-              nodeID: owner,
-              timeout: this.#deps.ownerTimeoutMs,
-            });
+          else await this.#link(owner).refund(owner, params, this.#deps.ownerTimeoutMs);
         } catch (err) {
           broker.logger.warn(`refund on ${owner} failed: ${(err as Error).message}`);
         }
       }),
     );
+  }
+
+  async #remoteTake(owner: string, params: TakeParams, meta: TakeMeta): Promise<RuleDecision[][]> {
+    return await this.#link(owner).take(owner, params, meta, this.#deps.ownerTimeoutMs);
+  }
+
+  #link(owner: string): OwnerLink {
+    const link = this.#deps.link;
+    if (link === undefined) {
+      throw new StateError(
+        ErrorCode.Unavailable,
+        `token owner ${owner} is another node, and this node has no NATS link`,
+      );
+    }
+    return link;
   }
 
   #groupByOwner(items: TakeItem[]): Map<string, number[]> {
@@ -260,6 +370,5 @@ export class Gateway {
 function wrapCallError(err: unknown, owner: string): HeadroomError {
   if (err instanceof HeadroomError) return err;
   const e = err as Error;
-  const code = e.name === 'RequestTimeoutError' ? ErrorCode.Timeout : ErrorCode.Unavailable;
-  return new StateError(code, `token owner ${owner} did not answer: ${e.message}`, { cause: err });
+  return new StateError(ErrorCode.Unavailable, `token owner ${owner} failed: ${e.message}`, { cause: err });
 }

@@ -14,6 +14,7 @@ import { Api } from './api/handlers.ts';
 import { startHttpApi } from './api/http-api.ts';
 import type { HttpApi } from './api/http-api.ts';
 import { NatsApi } from './api/nats-api.ts';
+import { OwnerLink } from './owner-link.ts';
 import { createCollection } from './collection.ts';
 import type { Collection } from './collection.ts';
 import { setupForecasting } from './forecasting.ts';
@@ -79,7 +80,12 @@ export async function startNode(
   const stops: Array<() => Promise<void>> = [];
   try {
     if (options.natsUrl !== null) {
-      nc = await connect({ servers: options.natsUrl.split(','), name: `headroom-api-${options.nodeId}` });
+      nc = await connect({
+        servers: options.natsUrl.split(','),
+        name: `headroom-api-${options.nodeId}`,
+        // No stack captured per request: it cost more than the check itself (bench/check-nats.ts).
+        noAsyncTraces: true,
+      });
     }
     const rules: RuleStore =
       nc === undefined
@@ -96,7 +102,9 @@ export async function startNode(
     stops.push(() => collection.close());
 
     const tracker = new PlacementTracker(broker, clock);
+    const link = nc === undefined ? undefined : new OwnerLink(nc, options.namespace);
     const throttle = new ThrottleNode({
+      ...(link === undefined ? {} : { link }),
       broker,
       ...(collection.collector === undefined ? {} : { observer: collection.collector }),
       tracker,
@@ -106,6 +114,11 @@ export async function startNode(
       ownerTimeoutMs: options.ownerTimeoutMs,
     });
     broker.createService(throttleService(throttle, tracker));
+    if (link !== undefined) {
+      // Serving before the broker announces this node, so no take finds it deaf.
+      link.serve(options.nodeId, throttle);
+      stops.push(() => link.close());
+    }
     const forecasting = await setupForecasting(options, broker, clock, throttle, collection);
     const pools = await setupPools(options, broker, clock, throttle, tracker, collection);
     await broker.start();
@@ -133,6 +146,7 @@ export async function startNode(
       rules: () => ruleSet,
       ownerTimeoutMs: options.ownerTimeoutMs,
       local: throttle,
+      ...(link === undefined ? {} : { link }),
       collect: collection.collector !== undefined,
     });
     const api = new Api({
@@ -146,6 +160,8 @@ export async function startNode(
     // Let the REPL commands reach this node's parts.
     (broker as unknown as { headroom: unknown }).headroom = { api, throttle, rules, tracker, collection };
 
+    // Checks other gateways hand to this node (their tokens live here).
+    link?.serveForwards(options.nodeId, (request, trace) => api.answerForwarded(request, trace));
     if (nc !== undefined) {
       const natsApi = new NatsApi(nc, api);
       natsApi.start();

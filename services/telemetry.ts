@@ -1,7 +1,7 @@
 /**
  * OpenTelemetry: one trace per check, from the gateway node to the owner's
  * actor. W3C trace context travels in NATS message headers (from clients) and
- * in Moleculer's ctx.meta (between nodes). With OTEL_EXPORTER_OTLP_ENDPOINT
+ * in the owner-link messages between nodes (owner-link.ts). With OTEL_EXPORTER_OTLP_ENDPOINT
  * (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set, spans go out over OTLP/HTTP.
  */
 import { ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';

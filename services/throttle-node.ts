@@ -6,11 +6,11 @@
 import type { ServiceBroker } from 'moleculer';
 import { SpanKind } from '@opentelemetry/api';
 import { ActorHost, TokenActor } from '../actors/index.ts';
-import { compileRule, parseRule } from '../lib/index.ts';
+import { ErrorCode, StateError, compileRule, parseRule } from '../lib/index.ts';
 import type { Clock, CompiledRule, Placement, RuleDecision, TokenKey } from '../lib/index.ts';
 import { DormantTokens } from './dormant-tokens.ts';
 import { Handoff } from './handoff.ts';
-import { ACTOR_SERVICE } from './placement-tracker.ts';
+import type { OwnerLink } from './owner-link.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import { extractContext, recordFailure, tracer } from './telemetry.ts';
 import type {
@@ -40,6 +40,8 @@ export interface ThrottleDeps {
   idleMs: number;
   maxActors: number;
   ownerTimeoutMs: number;
+  /** The other owners, for items a stale gateway sent here; absent when the node runs alone. */
+  link?: OwnerLink;
 }
 
 export class ThrottleNode {
@@ -190,16 +192,27 @@ export class ThrottleNode {
           owner === self
             ? await Promise.all(part.map((it) => this.#takeOne(it)))
             : (
-                await this.#deps.broker.call<RuleDecision[][], TakeParams>(
-                  `${ACTOR_SERVICE}.take`,
+                await this.#linkTo(owner).take(
+                  owner,
                   { parts: [{ items: part }], forwarded: true },
-                  { nodeID: owner, timeout: this.#deps.ownerTimeoutMs },
+                  {},
+                  this.#deps.ownerTimeoutMs,
                 )
               )[0]!;
         idx.forEach((i, k) => (out[i] = res[k]!));
       }),
     );
     return out;
+  }
+
+  #linkTo(owner: string): OwnerLink {
+    if (this.#deps.link === undefined) {
+      throw new StateError(
+        ErrorCode.Unavailable,
+        `token owner ${owner} is another node, and this node has no NATS link`,
+      );
+    }
+    return this.#deps.link;
   }
 
   /** Another node announced its leave. */

@@ -1,13 +1,14 @@
 /**
  * The `throttle` Moleculer service: the actions other nodes call on this
- * node's token actors (take, refund, hand-off, describe) and the membership
- * events that keep placement current.
+ * node's token actors (hand-off, describe, listing) and the membership
+ * events that keep placement current. Takes and refunds, the per-check
+ * messages, travel on the plain NATS link instead (owner-link.ts).
  */
 import type { Context, ServiceSchema } from 'moleculer';
 import { ACTOR_SERVICE } from './placement-tracker.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import type { ThrottleNode } from './throttle-node.ts';
-import type { HandoffParams, RefundParams, TakeMeta, TakeParams } from './wire.ts';
+import type { HandoffParams } from './wire.ts';
 
 /** The Moleculer service around a ThrottleNode. */
 export function throttleService(node: ThrottleNode, tracker: PlacementTracker): ServiceSchema {
@@ -15,8 +16,6 @@ export function throttleService(node: ThrottleNode, tracker: PlacementTracker): 
   return {
     name: ACTOR_SERVICE,
     actions: {
-      take: { handler: (ctx: Context<TakeParams, TakeMeta>) => node.take(ctx.params, ctx.meta) },
-      refund: { handler: (ctx: Context<RefundParams>) => node.refund(ctx.params.items) },
       receive: { handler: (ctx: Context<HandoffParams>) => node.receive(ctx.params) },
       prepareLeave: {
         handler: (ctx: Context<{ nodeID: string }>) => {

@@ -1,6 +1,6 @@
 /**
- * Messages between nodes (Moleculer action params). Kept small: they are on
- * the check path.
+ * Messages between nodes: takes and refunds (owner-link.ts) and hand-offs
+ * (Moleculer actions). Kept small: takes are on the check path.
  */
 import type { CompiledRule, Params, RuleMode, TokenKey } from '../lib/index.ts';
 import type { TokenActorSnapshot } from '../actors/index.ts';
@@ -53,7 +53,7 @@ export interface HandoffParams {
 }
 
 /**
- * Moleculer's ctx.meta of a take: the W3C trace context (`traceparent`,
+ * The trace side of a take: the W3C trace context (`traceparent`,
  * `tracestate`) of each part's route span, in the order of the parts.
  */
 export interface TakeMeta {

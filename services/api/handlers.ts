@@ -62,7 +62,15 @@ export interface StatusNode {
   error?: string;
 }
 
-type Handler = (body: unknown, trace: OtelContext) => Promise<unknown>;
+/** Where a front end's client can be answered from another node (see Gateway.checkOne). */
+export interface ReplyRoute {
+  /** The NATS reply subject of the client's request. */
+  replyTo: string;
+  /** Answers the client from this node after all (the other node was gone). */
+  bounce: () => void;
+}
+
+type Handler = (body: unknown, trace: OtelContext, route?: ReplyRoute) => Promise<unknown>;
 
 export class Api {
   readonly #deps: ApiDeps;
@@ -71,7 +79,12 @@ export class Api {
   constructor(deps: ApiDeps) {
     this.#deps = deps;
     this.#ops = {
-      check: async (body, trace) => (await deps.gateway.check([parseCheckRequest(body)], trace))[0],
+      check: async (body, trace, route) => {
+        const req = parseCheckRequest(body);
+        return route === undefined
+          ? (await deps.gateway.check([req], trace))[0]
+          : await deps.gateway.checkOne(req, trace, route.replyTo, route.bounce);
+      },
       'check.batch': async (body, trace) => ({
         results: await deps.gateway.check(parseBatchRequest(body), trace),
       }),
@@ -112,8 +125,17 @@ export class Api {
     return events;
   }
 
-  /** Runs one operation on a raw payload; never throws. */
-  async handle(op: string, payload: Uint8Array | string, trace: OtelContext): Promise<unknown> {
+  /**
+   * Runs one operation on a raw payload; never throws. With `route`, a check
+   * may be answered by another node: the result is then {@link FORWARDED}
+   * and the caller sends nothing.
+   */
+  async handle(
+    op: string,
+    payload: Uint8Array | string,
+    trace: OtelContext,
+    route?: ReplyRoute,
+  ): Promise<unknown> {
     try {
       const handler = (this.#ops as Record<string, Handler | undefined>)[op];
       if (handler === undefined) {
@@ -126,12 +148,25 @@ export class Api {
           },
         );
       }
-      return await handler(parseJsonPayload(payload, this.#deps.maxPayloadBytes), trace);
+      return await handler(parseJsonPayload(payload, this.#deps.maxPayloadBytes), trace, route);
     } catch (err) {
-      const e = toHeadroomError(err);
-      if (e.code === ErrorCode.Internal) this.#deps.broker.logger.error(`${op} failed:`, err);
-      return { error: e.toBody() };
+      return this.#errorReply(op, err);
     }
+  }
+
+  /** A check another node's gateway handed to this node (its tokens live here); never throws. */
+  async answerForwarded(request: unknown, trace: OtelContext): Promise<unknown> {
+    try {
+      return (await this.#deps.gateway.check([parseCheckRequest(request)], trace, true))[0];
+    } catch (err) {
+      return this.#errorReply('check', err);
+    }
+  }
+
+  #errorReply(op: string, err: unknown): { error: ErrorBody } {
+    const e = toHeadroomError(err);
+    if (e.code === ErrorCode.Internal) this.#deps.broker.logger.error(`${op} failed:`, err);
+    return { error: e.toBody() };
   }
 
   /**

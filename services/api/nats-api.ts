@@ -4,7 +4,8 @@
  */
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { extractContext } from '../telemetry.ts';
-import type { Api } from './handlers.ts';
+import { FORWARDED } from '../gateway.ts';
+import type { Api, ReplyRoute } from './handlers.ts';
 
 export const API_PREFIX = 'headroom.v1';
 export const API_QUEUE = 'headroom';
@@ -25,9 +26,7 @@ export class NatsApi {
       queue: API_QUEUE,
       callback: (err, msg) => {
         if (err !== null) return;
-        const p = this.#answer(msg);
-        this.#inflight.add(p);
-        void p.finally(() => this.#inflight.delete(p));
+        this.#track(this.#answer(msg));
       },
     });
   }
@@ -39,8 +38,25 @@ export class NatsApi {
     if (tp) carrier['traceparent'] = tp;
     const ts = msg.headers?.get('tracestate');
     if (ts) carrier['tracestate'] = ts;
-    const reply = await this.#api.handle(op, msg.data, extractContext(carrier));
-    if (msg.reply) msg.respond(JSON.stringify(reply));
+    const trace = extractContext(carrier);
+    const route: ReplyRoute | undefined = msg.reply
+      ? {
+          replyTo: msg.reply,
+          // The node the check went to is gone: answer from here, once.
+          bounce: () => void this.#track(this.#respond(msg, this.#api.handle(op, msg.data, trace))),
+        }
+      : undefined;
+    await this.#respond(msg, this.#api.handle(op, msg.data, trace, route));
+  }
+
+  async #respond(msg: Msg, reply: Promise<unknown>): Promise<void> {
+    const body = await reply;
+    if (body !== FORWARDED && msg.reply) msg.respond(JSON.stringify(body));
+  }
+
+  #track(p: Promise<void>): void {
+    this.#inflight.add(p);
+    void p.finally(() => this.#inflight.delete(p));
   }
 
   /** Stops taking requests (the queue group sends them to other nodes) and waits for those in flight. */

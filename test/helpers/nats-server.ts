@@ -9,6 +9,8 @@ import { join } from 'node:path';
 export interface NatsServer {
   url: string;
   port: number;
+  /** The server's process id (benchmarks read its CPU time). */
+  pid: number;
   /** Kills the server and removes its store directory. */
   stop(): Promise<void>;
 }
@@ -56,6 +58,7 @@ export async function startNatsServer(): Promise<NatsServer> {
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

@@ -1,0 +1,296 @@
+/**
+ * The hot half of node-to-node traffic: a gateway's takes and refunds to a
+ * token's owner, as plain NATS request/reply on the node's API connection.
+ *
+ * Why not a Moleculer action: a Moleculer call wraps every message in a
+ * packet with a dozen envelope fields, a Context on each side, a middleware
+ * chain and a timer, which cost several times the work of the check itself
+ * (bench/check-nats.ts). Membership, hand-off and the REPL stay on Moleculer;
+ * only the per-check messages travel here. Each node subscribes to its own
+ * subjects (`headroom.int[.<namespace>].<nodeID>.take|refund`, no queue
+ * group); an owner that is gone has no subscriber, so NATS answers "no
+ * responders" at once and the gateway routes around it without waiting for
+ * its timeout.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import { ErrorCode, StateError, fromBody, toHeadroomError } from '../lib/index.ts';
+import type { CheckRequest, ErrorBody, RuleDecision } from '../lib/index.ts';
+import type { Context as OtelContext } from '@opentelemetry/api';
+import { extractContext } from './telemetry.ts';
+import type { RefundParams, TakeItem, TakeMeta, TakeParams } from './wire.ts';
+
+/** What an owner does with the messages (a ThrottleNode). */
+export interface OwnerSide {
+  take(params: TakeParams, meta: TakeMeta): Promise<RuleDecision[][]>;
+  refund(items: TakeItem[]): Promise<void>;
+}
+
+/** A take as it travels: the parts, their trace contexts, and the forwarded flag. */
+interface TakeMessage extends TakeParams {
+  traces?: Array<Record<string, string>>;
+}
+
+/** A client's check handed to the node that owns its tokens, which replies to `replyTo`. */
+export interface Forward {
+  replyTo: string;
+  /** The W3C trace context of the sender's route span. */
+  trace: Record<string, string>;
+  request: CheckRequest;
+}
+
+/** Answers a forwarded check; never throws (errors become the `{error}` reply). */
+export type ForwardAnswerer = (request: unknown, trace: OtelContext) => Promise<unknown>;
+
+/** Forwards queued for one owner, sent together on the next turn of the event loop. */
+interface ForwardLane {
+  forwards: Forward[];
+  bounces: Array<(err: StateError) => void>;
+}
+
+/** The reply to a take or a refund: the result, or the owner's error. */
+type LinkReply<T> = { ok: T } | { error: ErrorBody };
+
+const PREFIX = 'headroom.int';
+
+/** The subject prefix of a node's link. */
+export function linkSubject(namespace: string, nodeID: string): string {
+  return namespace === '' ? `${PREFIX}.${nodeID}` : `${PREFIX}.${namespace}.${nodeID}`;
+}
+
+/** A request waiting for its owner's reply. */
+interface Pending {
+  owner: string;
+  deadline: number;
+  resolve: (data: Uint8Array) => void;
+  reject: (err: StateError) => void;
+}
+
+/** Wire form of a batch of forwards: `[replyTo, traceparent, tracestate, request]` each. */
+type ForwardWire = Array<[string, string, string, CheckRequest]>;
+
+export class OwnerLink {
+  readonly #nc: NatsConnection;
+  readonly #namespace: string;
+  #subs: Subscription[] = [];
+  readonly #inflight = new Set<Promise<void>>();
+  /**
+   * Replies come back on one subscription (`<inbox>.<seq>`), matched by
+   * sequence number, with one sweep timer for the deadlines: nats.js's own
+   * request() allocates a timer and two error objects (stack traces) per
+   * call, which cost more than the check it carries.
+   */
+  readonly #inbox: string;
+  readonly #pending = new Map<number, Pending>();
+  #seq = 0;
+  #replies: Subscription | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+  readonly #forwardLanes = new Map<string, ForwardLane>();
+  #forwardTimeoutMs = 1000;
+
+  constructor(nc: NatsConnection, namespace: string) {
+    this.#nc = nc;
+    this.#namespace = namespace;
+    this.#inbox = `_HEADROOM.${randomUUID().replaceAll('-', '')}`;
+  }
+
+  /** Serves this node's subjects; call before the node announces itself. */
+  serve(nodeID: string, owner: OwnerSide): void {
+    const base = linkSubject(this.#namespace, nodeID);
+    const handle =
+      <T>(run: (data: Uint8Array) => Promise<T>) =>
+      (err: Error | null, msg: Msg) => {
+        if (err !== null) return;
+        const p = run(msg.data).then(
+          (ok) => reply(msg, { ok }),
+          (e: unknown) => reply(msg, { error: toHeadroomError(e).toBody() }),
+        );
+        this.#inflight.add(p);
+        void p.finally(() => this.#inflight.delete(p));
+      };
+    this.#subs.push(
+      this.#nc.subscribe(`${base}.take`, {
+        callback: handle((data) => {
+          const m = JSON.parse(decoder.decode(data)) as TakeMessage;
+          const params: TakeParams = { parts: m.parts };
+          if (m.forwarded === true) params.forwarded = true;
+          return owner.take(params, m.traces === undefined ? {} : { traces: m.traces });
+        }),
+      }),
+      this.#nc.subscribe(`${base}.refund`, {
+        callback: handle(async (data) => {
+          await owner.refund((JSON.parse(decoder.decode(data)) as RefundParams).items);
+          return true;
+        }),
+      }),
+    );
+  }
+
+  /**
+   * Serves forwarded checks: acknowledges each batch at once (so the sender
+   * knows this node is alive and took it), then answers every client.
+   */
+  serveForwards(nodeID: string, answer: ForwardAnswerer): void {
+    this.#subs.push(
+      this.#nc.subscribe(`${linkSubject(this.#namespace, nodeID)}.forward`, {
+        callback: (err, msg) => {
+          if (err !== null) return;
+          if (msg.reply) msg.respond();
+          let batch: ForwardWire;
+          try {
+            batch = JSON.parse(decoder.decode(msg.data)) as ForwardWire;
+          } catch {
+            return; // only gateways publish here; nothing to answer
+          }
+          for (const [replyTo, traceparent, tracestate, request] of batch) {
+            const carrier: Record<string, string> = {};
+            if (traceparent !== '') carrier['traceparent'] = traceparent;
+            if (tracestate !== '') carrier['tracestate'] = tracestate;
+            const p = answer(request, extractContext(carrier)).then((body) =>
+              this.#nc.publish(replyTo, JSON.stringify(body)),
+            );
+            this.#inflight.add(p);
+            void p.finally(() => this.#inflight.delete(p));
+          }
+        },
+      }),
+    );
+  }
+
+  /**
+   * Hands a check to `owner`, which replies to the client. Forwards queued in
+   * one turn of the event loop travel in one message; `bounce` runs if the
+   * owner is gone or does not acknowledge within the timeout.
+   */
+  forward(owner: string, fwd: Forward, bounce: (err: StateError) => void, timeoutMs: number): void {
+    this.#forwardTimeoutMs = timeoutMs;
+    let lane = this.#forwardLanes.get(owner);
+    if (lane === undefined) {
+      lane = { forwards: [], bounces: [] };
+      this.#forwardLanes.set(owner, lane);
+      setImmediate(() => this.#flushForwards(owner));
+    }
+    lane.forwards.push(fwd);
+    lane.bounces.push(bounce);
+  }
+
+  #flushForwards(owner: string): void {
+    const lane = this.#forwardLanes.get(owner);
+    this.#forwardLanes.delete(owner);
+    if (lane === undefined) return;
+    const wire: ForwardWire = lane.forwards.map((f) => [
+      f.replyTo,
+      f.trace['traceparent'] ?? '',
+      f.trace['tracestate'] ?? '',
+      f.request,
+    ]);
+    this.#send(owner, 'forward', wire, this.#forwardTimeoutMs, {
+      resolve: () => {},
+      reject: (err) => lane.bounces.forEach((b) => b(err)),
+    });
+  }
+
+  /** Sends `owner` a take; rejects with an unreachable error if nobody answers. */
+  async take(
+    owner: string,
+    params: TakeParams,
+    meta: TakeMeta,
+    timeoutMs: number,
+  ): Promise<RuleDecision[][]> {
+    const m: TakeMessage = { parts: params.parts };
+    if (meta.traces !== undefined) m.traces = meta.traces;
+    if (params.forwarded === true) m.forwarded = true;
+    return await this.#request<RuleDecision[][]>(owner, 'take', m, timeoutMs);
+  }
+
+  async refund(owner: string, params: RefundParams, timeoutMs: number): Promise<void> {
+    await this.#request<boolean>(owner, 'refund', params, timeoutMs);
+  }
+
+  async #request<T>(owner: string, op: string, body: unknown, timeoutMs: number): Promise<T> {
+    const data = await new Promise<Uint8Array>((resolve, reject) =>
+      this.#send(owner, op, body, timeoutMs, { resolve, reject }),
+    );
+    const r = JSON.parse(decoder.decode(data)) as LinkReply<T>;
+    if ('error' in r) throw fromBody(r.error);
+    return r.ok;
+  }
+
+  /** Publishes `body` to `owner`'s `op` subject; the reply (or the failure) settles `on`. */
+  #send(
+    owner: string,
+    op: string,
+    body: unknown,
+    timeoutMs: number,
+    on: Pick<Pending, 'resolve' | 'reject'>,
+  ): void {
+    this.#listen();
+    const seq = ++this.#seq;
+    this.#pending.set(seq, { owner, deadline: performance.now() + timeoutMs, ...on });
+    try {
+      this.#nc.publish(`${linkSubject(this.#namespace, owner)}.${op}`, JSON.stringify(body), {
+        reply: `${this.#inbox}.${seq}`,
+      });
+    } catch (err) {
+      this.#pending.delete(seq);
+      on.reject(unreachable(owner, (err as Error).message, err));
+    }
+  }
+
+  /** Subscribes to the reply inbox and starts the deadline sweep, once. */
+  #listen(): void {
+    if (this.#replies !== undefined) return;
+    this.#replies = this.#nc.subscribe(`${this.#inbox}.*`, {
+      callback: (err, msg) => {
+        if (err !== null) return;
+        const seq = Number(msg.subject.slice(this.#inbox.length + 1));
+        const p = this.#pending.get(seq);
+        if (p === undefined) return; // timed out already
+        this.#pending.delete(seq);
+        // NATS answers a request to a subject nobody serves with status 503.
+        if (msg.headers?.code === 503) p.reject(unreachable(p.owner, 'no responders (the node is gone)'));
+        else p.resolve(msg.data);
+      },
+    });
+    this.#sweep = setInterval(() => {
+      const now = performance.now();
+      for (const [seq, p] of this.#pending) {
+        if (p.deadline > now) continue;
+        this.#pending.delete(seq);
+        p.reject(unreachable(p.owner, 'timed out', undefined, true));
+      }
+    }, SWEEP_MS);
+    this.#sweep.unref();
+  }
+
+  /** Stops serving (peers then get "no responders") and waits for the replies in flight. */
+  async close(): Promise<void> {
+    const subs = this.#subs;
+    this.#subs = [];
+    await Promise.allSettled(subs.map((s) => s.drain()));
+    await Promise.allSettled([...this.#inflight]);
+    clearInterval(this.#sweep);
+    for (const p of this.#pending.values()) p.reject(unreachable(p.owner, 'the link closed'));
+    this.#pending.clear();
+    this.#replies?.unsubscribe();
+    this.#replies = undefined;
+  }
+}
+
+/** How often deadlines are checked: a timeout fires up to this late. */
+const SWEEP_MS = 50;
+
+const decoder = new TextDecoder();
+
+function reply(msg: Msg, body: unknown): void {
+  if (msg.reply) msg.respond(JSON.stringify(body));
+}
+
+/** A failure to reach an owner: timeout, no responders, connection closed. */
+function unreachable(owner: string, why: string, cause?: unknown, timeout = false): StateError {
+  return new StateError(
+    timeout ? ErrorCode.Timeout : ErrorCode.Unavailable,
+    `token owner ${owner} did not answer: ${why}`,
+    cause === undefined ? {} : { cause },
+  );
+}
