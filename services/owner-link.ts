@@ -17,6 +17,7 @@ import type { Msg, NatsConnection, Subscription } from 'nats';
 import { ErrorCode, StateError, fromBody, toHeadroomError } from '../lib/index.ts';
 import type { CheckRequest, ErrorBody, RuleDecision } from '../lib/index.ts';
 import type { Context as OtelContext } from '@opentelemetry/api';
+import { Inflight } from './inflight.ts';
 import { extractContext } from './telemetry.ts';
 import type { RefundParams, TakeItem, TakeMeta, TakeParams } from './wire.ts';
 
@@ -73,7 +74,7 @@ export class OwnerLink {
   readonly #nc: NatsConnection;
   readonly #namespace: string;
   #subs: Subscription[] = [];
-  readonly #inflight = new Set<Promise<void>>();
+  readonly #inflight = new Inflight();
   /**
    * Replies come back on one subscription (`<inbox>.<seq>`), matched by
    * sequence number, with one sweep timer for the deadlines: nats.js's own
@@ -105,8 +106,7 @@ export class OwnerLink {
           (ok) => reply(msg, { ok }),
           (e: unknown) => reply(msg, { error: toHeadroomError(e).toBody() }),
         );
-        this.#inflight.add(p);
-        void p.finally(() => this.#inflight.delete(p));
+        this.#inflight.track(p);
       };
     this.#subs.push(
       this.#nc.subscribe(`${base}.take`, {
@@ -149,8 +149,7 @@ export class OwnerLink {
             const p = answer(request, extractContext(carrier)).then((body) =>
               this.#nc.publish(replyTo, JSON.stringify(body)),
             );
-            this.#inflight.add(p);
-            void p.finally(() => this.#inflight.delete(p));
+            this.#inflight.track(p);
           }
         },
       }),
@@ -268,7 +267,7 @@ export class OwnerLink {
     const subs = this.#subs;
     this.#subs = [];
     await Promise.allSettled(subs.map((s) => s.drain()));
-    await Promise.allSettled([...this.#inflight]);
+    await this.#inflight.idle();
     clearInterval(this.#sweep);
     for (const p of this.#pending.values()) p.reject(unreachable(p.owner, 'the link closed'));
     this.#pending.clear();

@@ -4,7 +4,7 @@
  * in the owner-link messages between nodes (owner-link.ts). With OTEL_EXPORTER_OTLP_ENDPOINT
  * (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set, spans go out over OTLP/HTTP.
  */
-import { ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanStatusCode, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Context as OtelContext, Span, Tracer, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -37,11 +37,18 @@ export function recordFailure(span: Span, err: unknown): void {
 
 /** Reads W3C trace context (`traceparent`, `tracestate`) from a carrier. */
 export function extractContext(carrier: Record<string, unknown> | undefined): OtelContext {
-  return carrier === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, carrier, getter);
+  // Untraced requests (the common case) skip the propagator: this runs per check.
+  return carrier?.['traceparent'] === undefined
+    ? ROOT_CONTEXT
+    : propagator.extract(ROOT_CONTEXT, carrier, getter);
 }
 
-/** Writes the context's trace context into a fresh carrier. */
+const NO_TRACE: Readonly<Record<string, string>> = Object.freeze({});
+
+/** The context's trace context as a carrier; a shared empty one when there is none to carry. */
 export function injectContext(ctx: OtelContext): Record<string, string> {
+  const sc = trace.getSpanContext(ctx);
+  if (sc === undefined || !isSpanContextValid(sc)) return NO_TRACE as Record<string, string>;
   const carrier: Record<string, string> = {};
   propagator.inject(ctx, carrier, setter);
   return carrier;

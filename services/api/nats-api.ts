@@ -5,6 +5,7 @@
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { extractContext } from '../telemetry.ts';
 import { FORWARDED } from '../gateway.ts';
+import { Inflight } from '../inflight.ts';
 import type { Api, ReplyRoute } from './handlers.ts';
 
 export const API_PREFIX = 'headroom.v1';
@@ -14,7 +15,7 @@ export class NatsApi {
   readonly #nc: NatsConnection;
   readonly #api: Api;
   #sub: Subscription | undefined;
-  #inflight = new Set<Promise<void>>();
+  readonly #inflight = new Inflight();
 
   constructor(nc: NatsConnection, api: Api) {
     this.#nc = nc;
@@ -26,7 +27,7 @@ export class NatsApi {
       queue: API_QUEUE,
       callback: (err, msg) => {
         if (err !== null) return;
-        this.#track(this.#answer(msg));
+        this.#inflight.track(this.#answer(msg));
       },
     });
   }
@@ -43,7 +44,7 @@ export class NatsApi {
       ? {
           replyTo: msg.reply,
           // The node the check went to is gone: answer from here, once.
-          bounce: () => void this.#track(this.#respond(msg, this.#api.handle(op, msg.data, trace))),
+          bounce: () => void this.#inflight.track(this.#respond(msg, this.#api.handle(op, msg.data, trace))),
         }
       : undefined;
     await this.#respond(msg, this.#api.handle(op, msg.data, trace, route));
@@ -54,17 +55,12 @@ export class NatsApi {
     if (body !== FORWARDED && msg.reply) msg.respond(JSON.stringify(body));
   }
 
-  #track(p: Promise<void>): void {
-    this.#inflight.add(p);
-    void p.finally(() => this.#inflight.delete(p));
-  }
-
   /** Stops taking requests (the queue group sends them to other nodes) and waits for those in flight. */
   async drain(): Promise<void> {
     if (this.#sub !== undefined) {
       await this.#sub.drain();
       this.#sub = undefined;
     }
-    await Promise.allSettled([...this.#inflight]);
+    await this.#inflight.idle();
   }
 }
