@@ -8,12 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import anyTest from 'ava';
 import type { TestFn } from 'ava';
-import { ServiceBroker } from 'moleculer';
+import type { ServiceBroker } from 'moleculer';
 import type { NatsConnection } from 'nats';
 import { ownerOf } from '../../lib/index.ts';
 import { poolKey } from '../../services/index.ts';
 import type { PoolStatus } from '../../services/index.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
+import { observerBroker } from '../helpers/observer-broker.ts';
 import type { NatsServer } from '../helpers/nats-server.ts';
 import {
   alive,
@@ -65,16 +66,7 @@ test.before(async (t) => {
     }),
   );
   const namespace = `pools-cluster-${process.pid}`;
-  const observer = new ServiceBroker({
-    nodeID: `observer-${process.pid}`,
-    namespace,
-    transporter: { type: 'NATS', options: { url: nats.url } },
-    logLevel: 'warn',
-    heartbeatInterval: 1,
-    heartbeatTimeout: 3,
-    skipProcessEventRegistration: true,
-    tracing: false,
-  });
+  const observer = observerBroker(nats.url, namespace);
   t.context = { nats, dir, poolsFile, namespace, nodes: new Map(), observer } as Ctx;
   await observer.start();
   await Promise.all(['n1', 'n2'].map((id) => startNode(t, id)));

@@ -9,12 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import anyTest from 'ava';
 import type { TestFn } from 'ava';
-import { ServiceBroker } from 'moleculer';
+import type { ServiceBroker } from 'moleculer';
 import type { NatsConnection } from 'nats';
 import pg from 'pg';
 import { TrafficRouter } from '../../services/index.ts';
 import type { PoolStatus } from '../../services/index.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
+import { observerBroker } from '../helpers/observer-broker.ts';
 import type { NatsServer } from '../helpers/nats-server.ts';
 import {
   alive,
@@ -58,16 +59,7 @@ test.before(async (t) => {
   const nats = await startNatsServer();
   const dir = await mkdtemp(join(tmpdir(), 'headroom-pools-providers-'));
   const namespace = `pools-providers-${process.pid}`;
-  const observer = new ServiceBroker({
-    nodeID: `observer-${process.pid}`,
-    namespace,
-    transporter: { type: 'NATS', options: { url: nats.url } },
-    logLevel: 'warn',
-    heartbeatInterval: 1,
-    heartbeatTimeout: 3,
-    skipProcessEventRegistration: true,
-    tracing: false,
-  });
+  const observer = observerBroker(nats.url, namespace);
   t.context = { admin, nats, dir, observer } as Ctx;
   await observer.start();
   const poolsFile = join(dir, 'pools.json');

@@ -1,10 +1,11 @@
 import anyTest from 'ava';
 import type { TestFn } from 'ava';
-import { ServiceBroker } from 'moleculer';
+import type { ServiceBroker } from 'moleculer';
 import { ErrorCode, InputError } from '../../lib/index.ts';
 import { ProcessProvider, compileProcessProviderOptions } from '../../services/providers/index.ts';
 import { TrafficRouter } from '../../services/traffic.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
+import { observerBroker } from '../helpers/observer-broker.ts';
 import type { NatsServer } from '../helpers/nats-server.ts';
 import { waitUntil } from '../helpers/node-process.ts';
 
@@ -19,16 +20,7 @@ const serial = test.serial;
 
 test.before(async (t) => {
   const nats = await startNatsServer();
-  const broker = new ServiceBroker({
-    nodeID: `observer-${process.pid}`,
-    namespace: `providers-${process.pid}`,
-    transporter: { type: 'NATS', options: { url: nats.url } },
-    logLevel: 'warn',
-    heartbeatInterval: 1,
-    heartbeatTimeout: 3,
-    skipProcessEventRegistration: true,
-    tracing: false,
-  });
+  const broker = observerBroker(nats.url, `providers-${process.pid}`);
   await broker.start();
   t.context = { nats, broker, providers: [] };
 });
