@@ -47,6 +47,8 @@ export type ForwardAnswerer = (request: unknown, trace: OtelContext) => Promise<
 interface ForwardLane {
   forwards: Forward[];
   bounces: Array<(err: StateError) => void>;
+  /** How long the owner has to acknowledge the batch. */
+  timeoutMs: number;
 }
 
 /** The reply to a take or a refund: the result, or the owner's error. */
@@ -87,8 +89,6 @@ export class OwnerLink {
   #replies: Subscription | undefined;
   #sweep: NodeJS.Timeout | undefined;
   readonly #forwardLanes = new Map<string, ForwardLane>();
-  #forwardTimeoutMs = 1000;
-
   constructor(nc: NatsConnection, namespace: string) {
     this.#nc = nc;
     this.#namespace = namespace;
@@ -162,10 +162,9 @@ export class OwnerLink {
    * owner is gone or does not acknowledge within the timeout.
    */
   forward(owner: string, fwd: Forward, bounce: (err: StateError) => void, timeoutMs: number): void {
-    this.#forwardTimeoutMs = timeoutMs;
     let lane = this.#forwardLanes.get(owner);
     if (lane === undefined) {
-      lane = { forwards: [], bounces: [] };
+      lane = { forwards: [], bounces: [], timeoutMs };
       this.#forwardLanes.set(owner, lane);
       setImmediate(() => this.#flushForwards(owner));
     }
@@ -183,7 +182,7 @@ export class OwnerLink {
       f.trace['tracestate'] ?? '',
       f.request,
     ]);
-    this.#send(owner, 'forward', wire, this.#forwardTimeoutMs, {
+    this.#send(owner, 'forward', wire, lane.timeoutMs, {
       resolve: () => {},
       reject: (err) => lane.bounces.forEach((b) => b(err)),
     });
