@@ -109,7 +109,7 @@ export class Gateway {
    * the client itself: one message less on the way back, and the combining
    * and refunds happen where the tokens are. Returns {@link FORWARDED} then;
    * `bounce` runs if that node turns out to be gone (NATS "no responders")
-   * or does not take the request within the owner timeout, and should answer
+   * or has not answered it within the owner timeout, and should answer
    * the client from here. Anything else is checked here, as {@link check}.
    */
   async checkOne(

@@ -47,7 +47,7 @@ export type ForwardAnswerer = (request: unknown, trace: OtelContext) => Promise<
 interface ForwardLane {
   forwards: Forward[];
   bounces: Array<(err: StateError) => void>;
-  /** How long the owner has to acknowledge the batch. */
+  /** How long the owner has to answer the batch's clients and acknowledge it. */
   timeoutMs: number;
 }
 
@@ -127,30 +127,36 @@ export class OwnerLink {
   }
 
   /**
-   * Serves forwarded checks: acknowledges each batch at once (so the sender
-   * knows this node is alive and took it), then answers every client.
+   * Serves forwarded checks: answers every client, then acknowledges the
+   * batch. The acknowledgement means "answered", not "received": if this
+   * node dies or stalls with a batch in hand, the sender's timeout fires and
+   * it answers those clients itself (a client may then get two replies; it
+   * keeps the first).
    */
   serveForwards(nodeID: string, answer: ForwardAnswerer): void {
     this.#subs.push(
       this.#nc.subscribe(`${linkSubject(this.#namespace, nodeID)}.forward`, {
         callback: (err, msg) => {
           if (err !== null) return;
-          if (msg.reply) msg.respond();
           let batch: ForwardWire;
           try {
             batch = JSON.parse(decoder.decode(msg.data)) as ForwardWire;
           } catch {
             return; // only gateways publish here; nothing to answer
           }
-          for (const [replyTo, traceparent, tracestate, request] of batch) {
+          const answered = batch.map(([replyTo, traceparent, tracestate, request]) => {
             const carrier: Record<string, string> = {};
             if (traceparent !== '') carrier['traceparent'] = traceparent;
             if (tracestate !== '') carrier['tracestate'] = tracestate;
-            const p = answer(request, extractContext(carrier)).then((body) =>
+            return answer(request, extractContext(carrier)).then((body) =>
               this.#nc.publish(replyTo, JSON.stringify(body)),
             );
-            this.#inflight.track(p);
-          }
+          });
+          this.#inflight.track(
+            Promise.all(answered).then(() => {
+              if (msg.reply) msg.respond();
+            }),
+          );
         },
       }),
     );
@@ -159,7 +165,7 @@ export class OwnerLink {
   /**
    * Hands a check to `owner`, which replies to the client. Forwards queued in
    * one turn of the event loop travel in one message; `bounce` runs if the
-   * owner is gone or does not acknowledge within the timeout.
+   * owner is gone or has not answered them all within the timeout.
    */
   forward(owner: string, fwd: Forward, bounce: (err: StateError) => void, timeoutMs: number): void {
     let lane = this.#forwardLanes.get(owner);

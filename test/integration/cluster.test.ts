@@ -174,14 +174,14 @@ test.serial('cluster - a stuck owner (SIGSTOP) is routed around within the owner
   const live = [...nodes.keys()].sort();
   const victim = live[1]!;
   const clients = [];
-  for (let i = 0; clients.length < 30; i++) {
+  for (let i = 0; clients.length < 60; i++) {
     if (ownerOf(`stuck|client=s${i}`, live) === victim) clients.push(`s${i}`);
   }
   const node = nodes.get(victim)!;
   node.child.kill('SIGSTOP');
   try {
-    // The queue group still hands about a third of these to the stopped node itself: those
-    // wait for it. The others reach live gateways, which forward to the stopped owner, get
+    // The queue group still hands a share of these (a half: two nodes are left by now) to the
+    // stopped node itself: those wait for it. The others reach live gateways, which forward to the stopped owner, get
     // no acknowledgement within --owner-timeout (1 s), and answer by another owner.
     const started = performance.now();
     const results = await Promise.all(
@@ -196,7 +196,7 @@ test.serial('cluster - a stuck owner (SIGSTOP) is routed around within the owner
     t.log(
       `${answered.length} of ${clients.length} checks for tokens of the stopped ${victim} answered, in ${answered.map((r) => r.ms.toFixed(0)).join(', ')} ms`,
     );
-    t.true(answered.length >= 10, `routed around: ${answered.length}`);
+    t.true(answered.length >= 15, `routed around: ${answered.length}`);
     t.deepEqual(
       answered.filter((r) => r.reply.allow !== true).map((r) => r.reply),
       [],
@@ -224,7 +224,9 @@ test.serial('cluster - after a SIGKILL the other nodes answer every check', asyn
   const answered: Array<{ sent: number; reply: any }> = [];
   const lost: Array<{ sent: number; error: string }> = [];
   let stop = false;
-  // 20 independent clients, so a request lost with the killed node stalls only its own.
+  // 20 independent clients, each retrying after 2.5 s as a client should: a request the
+  // queue group had handed to the killed node dies with it (all 20 can be there at that
+  // instant when that node is the slow one), and stalls only its own client.
   let i = 0;
   const load = Promise.all(
     Array.from({ length: 20 }, async () => {
@@ -234,7 +236,7 @@ test.serial('cluster - after a SIGKILL the other nodes answer every check', asyn
           nc,
           'headroom.v1.check',
           { params: { client: `c${i++ % 50}`, op: 'Crash' } },
-          5000,
+          2500,
         ).then(
           (reply) => void answered.push({ sent, reply }),
           (err: Error) => void lost.push({ sent, error: err.message }),
