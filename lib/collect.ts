@@ -5,9 +5,10 @@
  * cost).
  *
  * Refunds: a request that another rule denied is refunded to this token
- * after the decision, so records and buckets are held until their bucket has
- * closed plus a grace period (`graceMs`), and a refund that arrives in time
- * turns the held record and its counts from allowed into denied. The record
+ * after the decision, so decisions and buckets are held until their bucket
+ * has closed plus a grace period (`graceMs`), and a refund that arrives in
+ * time turns the held decision and its counts from allowed into denied. Its
+ * record is built only when written (see Columns). The record
  * then says what happened to the request (it did not proceed and took
  * nothing from this token); its `ruleId` stays this token's rule. A refund
  * that comes after the second was written (beyond the grace) still corrects
@@ -105,6 +106,13 @@ export const RefundOutcome = {
 } as const;
 export type RefundOutcome = (typeof RefundOutcome)[keyof typeof RefundOutcome];
 
+/** What a record is built from besides its decision: one per token and second, shared by its decisions. */
+export interface RecordFeatures {
+  parts: AnonymisedParts;
+  calendar: CalendarFeatures;
+  events: Record<string, number>;
+}
+
 interface Counts {
   token: string;
   requests: number;
@@ -113,16 +121,78 @@ interface Counts {
   cost: number;
 }
 
-interface Bucket {
-  startMs: number;
-  /** Raw token key (memory only) -> counts. */
-  byKey: Map<string, Counts>;
+/** A token's counts in one second, and its allowed decisions not yet refunded. */
+interface SecondCounts extends Counts {
+  /** Index of the token's first and last allowed decision not yet refunded, -1 for none. */
+  first: number;
+  last: number;
 }
 
-interface Second extends Bucket {
-  records: CollectedRecord[];
-  /** Raw token key -> its allowed records not yet refunded, for refund matching. */
-  allowedByKey: Map<string, CollectedRecord[]>;
+interface Bucket<C extends Counts = Counts> {
+  startMs: number;
+  /** Raw token key (memory only) -> counts. */
+  byKey: Map<string, C>;
+}
+
+interface Second extends Bucket<SecondCounts> {
+  decisions: Columns;
+}
+
+/** Slots of a fresh Columns. */
+const INITIAL = 1024;
+
+/**
+ * Decisions held as columns, one slot per decision, and built into records
+ * only when their second is written: what is held through the grace is a few
+ * arrays per second, not an object graph per request, and the arrays are
+ * reused from second to second (numbers in typed arrays, outside the JS
+ * heap), so holding a decision allocates nothing the garbage collector has
+ * to copy or mark.
+ */
+class Columns {
+  length = 0;
+  seq = new Float64Array(INITIAL);
+  atMs = new Float64Array(INITIAL);
+  cost = new Float64Array(INITIAL);
+  allow = new Uint8Array(INITIAL);
+  /** Index of the token's next allowed decision not yet refunded, -1 for none: refunds walk it. */
+  nextAllowed = new Int32Array(INITIAL);
+  ruleId: (string | null)[] = [];
+  features: (RecordFeatures | undefined)[] = [];
+
+  /** Appends a decision; returns its index. */
+  push(seq: number, d: Omit<Decided, 'id'>, features: RecordFeatures): number {
+    const i = this.length++;
+    if (i === this.seq.length) this.#grow(2 * i);
+    this.seq[i] = seq;
+    this.atMs[i] = d.atMs;
+    this.cost[i] = d.cost;
+    this.allow[i] = d.allow ? 1 : 0;
+    this.nextAllowed[i] = -1;
+    this.ruleId[i] = d.ruleId;
+    this.features[i] = features;
+    return i;
+  }
+
+  /** Empties the columns for reuse, dropping what they referenced. */
+  clear(): void {
+    this.ruleId.fill(null, 0, this.length);
+    this.features.fill(undefined, 0, this.length);
+    this.length = 0;
+  }
+
+  #grow(capacity: number): void {
+    const grow = <T extends Float64Array | Uint8Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(capacity);
+      b.set(a);
+      return b;
+    };
+    this.seq = grow(this.seq, (n) => new Float64Array(n));
+    this.atMs = grow(this.atMs, (n) => new Float64Array(n));
+    this.cost = grow(this.cost, (n) => new Float64Array(n));
+    this.allow = grow(this.allow, (n) => new Uint8Array(n));
+    this.nextAllowed = grow(this.nextAllowed, (n) => new Int32Array(n));
+  }
 }
 
 /** What is ready to be written. */
@@ -136,59 +206,91 @@ const MINUTE = 60_000;
 
 export class CollectionWindow {
   readonly #graceMs: number;
+  readonly #idPrefix: string;
+  #seq = 0;
+  #held = 0;
   readonly #seconds = new Map<number, Second>();
+  /** Columns of written seconds, for the next seconds to reuse. */
+  readonly #free: Columns[] = [];
   readonly #minutes = new Map<number, Bucket>();
   /** Start of the first second (and minute) not yet written. */
   #secondFloor = Number.NEGATIVE_INFINITY;
   #minuteFloor = Number.NEGATIVE_INFINITY;
 
-  /** @param graceMs how long after a bucket closes refunds are still awaited. */
-  constructor(graceMs: number) {
+  /**
+   * @param graceMs how long after a bucket closes refunds are still awaited.
+   * @param idPrefix records are named this, then their number in order of `add`, base 36.
+   */
+  constructor(graceMs: number, idPrefix = '') {
     this.#graceMs = graceMs;
+    this.#idPrefix = idPrefix;
   }
 
   /** Rows held, for stats. */
   get heldRecords(): number {
-    let n = 0;
-    for (const s of this.#seconds.values()) n += s.records.length;
-    return n;
+    return this.#held;
   }
 
-  /** Holds `record` of the token `tokenKey` (raw key: kept in memory only, for refunds). */
-  add(tokenKey: string, record: CollectedRecord): void {
-    const sStart = Math.max(floorTo(record.timeMs, SECOND), this.#secondFloor);
-    const mStart = Math.max(floorTo(record.timeMs, MINUTE), this.#minuteFloor);
+  /**
+   * Holds the decision `d` of the token `tokenKey` (raw key: kept in memory
+   * only, for refunds); its record is built from `d` and `features` when its
+   * second is written.
+   */
+  add(tokenKey: string, d: Omit<Decided, 'id'>, features: RecordFeatures): void {
+    const { atMs, allow, cost } = d;
+    const token = features.parts.token;
+    const sStart = Math.max(floorTo(atMs, SECOND), this.#secondFloor);
+    const mStart = Math.max(floorTo(atMs, MINUTE), this.#minuteFloor);
     let second = this.#seconds.get(sStart);
     if (second === undefined) {
-      second = { startMs: sStart, byKey: new Map(), records: [], allowedByKey: new Map() };
+      second = { startMs: sStart, byKey: new Map(), decisions: this.#free.pop() ?? new Columns() };
       this.#seconds.set(sStart, second);
     }
-    second.records.push(record);
-    if (record.allow) {
-      const list = second.allowedByKey.get(tokenKey);
-      if (list === undefined) second.allowedByKey.set(tokenKey, [record]);
-      else list.push(record);
+    const cols = second.decisions;
+    const i = cols.push(this.#seq++, d, features);
+    this.#held++;
+    let c = second.byKey.get(tokenKey);
+    if (c === undefined) {
+      c = { token, requests: 0, allowed: 0, denied: 0, cost: 0, first: -1, last: -1 };
+      second.byKey.set(tokenKey, c);
     }
-    count(second, tokenKey, record);
+    count(c, token, allow, cost);
+    if (allow) {
+      if (c.last < 0) c.first = i;
+      else cols.nextAllowed[c.last] = i;
+      c.last = i;
+    }
     let minute = this.#minutes.get(mStart);
     if (minute === undefined) this.#minutes.set(mStart, (minute = { startMs: mStart, byKey: new Map() }));
-    count(minute, tokenKey, record);
+    let mc = minute.byKey.get(tokenKey);
+    if (mc === undefined) {
+      mc = { token, requests: 0, allowed: 0, denied: 0, cost: 0 };
+      minute.byKey.set(tokenKey, mc);
+    }
+    count(mc, token, allow, cost);
   }
 
   /** The request decided at `atMs` with `cost` for `tokenKey` was denied by another rule. */
   refund(tokenKey: string, atMs: number, cost: number): RefundOutcome {
     const sStart = Math.max(floorTo(atMs, SECOND), this.#secondFloor);
     const second = this.#seconds.get(sStart);
-    const list = second?.allowedByKey.get(tokenKey);
-    const i = list?.findIndex((r) => r.timeMs === atMs && r.cost === cost) ?? -1;
-    if (second !== undefined && list !== undefined && i >= 0) {
-      const rec = list[i]!;
-      list.splice(i, 1);
-      rec.allow = false;
-      deny(second.byKey.get(tokenKey));
-      const minute = this.#minutes.get(Math.max(floorTo(atMs, MINUTE), this.#minuteFloor));
-      deny(minute?.byKey.get(tokenKey));
-      return RefundOutcome.Applied;
+    const c = second?.byKey.get(tokenKey);
+    if (second !== undefined && c !== undefined) {
+      // The token's first allowed decision at that time and cost, unlinked from its list.
+      const cols = second.decisions;
+      let prev = -1;
+      for (let i = c.first; i >= 0; prev = i, i = cols.nextAllowed[i]!) {
+        if (cols.atMs[i] !== atMs || cols.cost[i] !== cost) continue;
+        const next = cols.nextAllowed[i]!;
+        if (prev < 0) c.first = next;
+        else cols.nextAllowed[prev] = next;
+        if (c.last === i) c.last = prev;
+        cols.allow[i] = 0;
+        deny(c);
+        const minute = this.#minutes.get(Math.max(floorTo(atMs, MINUTE), this.#minuteFloor));
+        deny(minute?.byKey.get(tokenKey));
+        return RefundOutcome.Applied;
+      }
     }
     if (floorTo(atMs, SECOND) < this.#secondFloor) {
       const minute = this.#minutes.get(Math.max(floorTo(atMs, MINUTE), this.#minuteFloor));
@@ -214,7 +316,7 @@ export class CollectionWindow {
     for (const start of seconds.sort((a, b) => a - b)) {
       const s = this.#seconds.get(start)!;
       this.#seconds.delete(start);
-      out.records.push(...s.records);
+      this.#records(s, out.records);
       rows(s, '1s', out.buckets);
       this.#secondFloor = Math.max(this.#secondFloor, start + SECOND);
     }
@@ -227,21 +329,44 @@ export class CollectionWindow {
     }
     return out;
   }
+
+  /** Builds the records of a second's decisions, in the order they were added, and frees its columns. */
+  #records(s: Second, out: CollectedRecord[]): void {
+    const prefix = this.#idPrefix;
+    const cols = s.decisions;
+    for (let i = 0; i < cols.length; i++) {
+      const f = cols.features[i]!;
+      out.push(
+        buildRecord(
+          {
+            id: prefix + cols.seq[i]!.toString(36),
+            atMs: cols.atMs[i]!,
+            allow: cols.allow[i] === 1,
+            ruleId: cols.ruleId[i]!,
+            cost: cols.cost[i]!,
+          },
+          f.parts,
+          f.calendar,
+          f.events,
+        ),
+      );
+    }
+    this.#held -= cols.length;
+    cols.clear();
+    this.#free.push(cols);
+  }
 }
 
 function floorTo(ms: number, step: number): number {
   return Math.floor(ms / step) * step;
 }
 
-function count(b: Bucket, key: string, r: CollectedRecord): void {
-  let c = b.byKey.get(key);
-  if (c === undefined)
-    b.byKey.set(key, (c = { token: r.token, requests: 0, allowed: 0, denied: 0, cost: 0 }));
-  c.token = r.token; // after a key rotation, the latest hash names the bucket
+function count(c: Counts, token: string, allow: boolean, cost: number): void {
+  c.token = token; // after a key rotation, the latest hash names the bucket
   c.requests++;
-  if (r.allow) c.allowed++;
+  if (allow) c.allowed++;
   else c.denied++;
-  c.cost += r.cost;
+  c.cost += cost;
 }
 
 function deny(c: Counts | undefined): void {

@@ -2,10 +2,10 @@
  * The collector: the token owner's DecisionObserver. On the check path it
  * only queues (one array push per decision or refund); a tick on the Clock
  * then anonymises each decision (PrivacyPipeline), adds calendar, profile,
- * region and event-signal features, holds records and 1 s / 1 min buckets
+ * region and event-signal features, holds decisions and 1 s / 1 min buckets
  * until their bucket closed plus a grace period (so refunds can still turn
  * an allowed request into a denied one: see lib/collect.ts), and hands the
- * ready rows to the Batcher. Nothing here throws into the check path: a full
+ * ready rows, records built only then, to the Batcher. Nothing here throws into the check path: a full
  * queue or spool is counted and logged, never raised.
  */
 import { randomBytes } from 'node:crypto';
@@ -14,7 +14,6 @@ import {
   EventSignals,
   HolidayCalendar,
   RefundOutcome,
-  buildRecord,
   calendarFeatures,
 } from '../lib/index.ts';
 import type {
@@ -59,7 +58,13 @@ export interface CollectorDeps {
   source?: string;
   /** Refunds are awaited this long after a bucket closes. @default 2000 */
   graceMs?: number;
-  /** How often queued decisions are processed. @default 200 */
+  /**
+   * How often queued decisions are processed. Short, so that a queued
+   * decision (and the request it references) is gone before the next
+   * young-generation collection (every few tens of ms under load) would
+   * promote it to the old space: with 200 ms, most were, and the collection's
+   * garbage-collection work was several times larger. @default 20
+   */
   tickMs?: number;
   /** Most queued decisions; beyond, they are counted as dropped. @default 200000 */
   maxQueue?: number;
@@ -89,8 +94,10 @@ const LOG_EVERY_MS = 10_000;
 /** Most memoised anonymisations per second; beyond, requests are anonymised one by one. */
 const MEMO_MAX = 50_000;
 
+/** A token's anonymised parts, calendar and event levels in one second: what its records are built from. */
 interface Memo {
-  anon: AnonymisedObservation;
+  parts: AnonymisedObservation;
+  calendar: CalendarFeatures;
   events: Record<string, number>;
 }
 
@@ -100,7 +107,6 @@ export class Collector implements DecisionObserver {
   readonly #boot = randomBytes(6).toString('hex');
   /** Node id and boot: a restarted node's part of an open bucket is a part of its own. */
   readonly #source: string;
-  #seq = 0;
   readonly #queue = new DecisionQueue();
   #timer: TimerHandle | undefined;
   #closed = false;
@@ -127,7 +133,7 @@ export class Collector implements DecisionObserver {
       signals: new EventSignals(300_000),
       profileParam: 'user',
       graceMs: 2000,
-      tickMs: 200,
+      tickMs: 20,
       maxQueue: 200_000,
       source: 'local',
       ...deps,
@@ -137,7 +143,7 @@ export class Collector implements DecisionObserver {
     // region and the profile parameter. Other parameters cannot change it.
     const reads = new Set([...this.#d.pipeline.paramNames, 'ip', 'region', this.#d.profileParam]);
     this.#memo = new AnonymisationMemo([...reads], MEMO_MAX);
-    this.#window = new CollectionWindow(this.#d.graceMs);
+    this.#window = new CollectionWindow(this.#d.graceMs, this.#boot);
     this.#arm();
   }
 
@@ -223,13 +229,8 @@ export class Collector implements DecisionObserver {
       memo = this.#anonymise(item.token, params, atMs, second);
       this.#memo.set(item.token, params, memo);
     }
-    const record = buildRecord(
-      { id: `${this.#boot}${(this.#seq++).toString(36)}`, atMs, allow, ruleId, cost: item.cost },
-      memo.anon,
-      this.#calendar!,
-      memo.events,
-    );
-    this.#window.add(item.token, record);
+    // Held as the decision and a reference to the memo; the record is built when written.
+    this.#window.add(item.token, { atMs, allow, ruleId, cost: item.cost }, memo);
   }
 
   /**
@@ -256,7 +257,7 @@ export class Collector implements DecisionObserver {
     );
     for (const link of anon.links) this.#add('links', link);
     // Signals are read at the start of the record's second: aligned to its 1 s bucket.
-    return { anon, events: this.#d.signals.levels(second, anon.token) };
+    return { parts: anon, calendar: this.#calendar!, events: this.#d.signals.levels(second, anon.token) };
   }
 
   #refund(item: TakeItem, nowMs: number): void {
