@@ -21,10 +21,12 @@
  */
 import type { CalendarFeatures } from './calendar.ts';
 
-/** One decided request, anonymised: the shape of the store's RequestRecord. */
+/** One decided request (allowed or denied), anonymised: the store's RequestRecord. */
 export interface CollectedRecord extends CalendarFeatures {
+  /** Unique insert id; replays of the same id are stored once. */
   id: string;
   timeMs: number;
+  /** Keyed hash of the token key. */
   token: string;
   op?: string;
   params: Record<string, string>;
@@ -33,10 +35,11 @@ export interface CollectedRecord extends CalendarFeatures {
   cost: number;
   profile: Record<string, string>;
   region?: string;
+  /** Level of each external event signal at `timeMs`. */
   events: Record<string, number>;
 }
 
-/** A token's counts in one bucket: the shape of the store's BucketRow. */
+/** A token's counts in one bucket: the store's BucketRow, less its source. */
 export interface CollectedBucket {
   token: string;
   resolution: '1s' | '1m';

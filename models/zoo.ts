@@ -10,11 +10,7 @@ export const ModelName = {
   Hybrid: 'hybrid',
   Lstm: 'lstm',
   Bayes: 'bayes',
-  Naive: 'naive',
-  SeasonalDay: 'seasonal-day',
-  SeasonalWeek: 'seasonal-week',
-  Ewma: 'ewma',
-  HoltWinters: 'holt-winters',
+  ...BaselineName,
 } as const;
 export type ModelName = (typeof ModelName)[keyof typeof ModelName];
 

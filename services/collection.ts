@@ -6,18 +6,9 @@
  * events file feed. Start stays fast: DuckDB opens a local file; ClickHouse
  * is initialised on first use, so a node starts while it is down.
  */
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ServiceBroker, ServiceSchema } from 'moleculer';
-import {
-  ErrorCode,
-  EventSignals,
-  HolidayCalendar,
-  InputError,
-  StateError,
-  parseHolidays,
-  show,
-} from '../lib/index.ts';
+import { ErrorCode, EventSignals, HolidayCalendar, StateError, parseHolidays } from '../lib/index.ts';
 import type { Clock, TimerHandle } from '../lib/index.ts';
 import { PrivacyPipeline } from '../lib/privacy/index.ts';
 import { Batcher, createClickHouseStore, createWorkerStore } from '../store/index.ts';
@@ -31,6 +22,7 @@ import { EventsFeed } from './events-feed.ts';
 import type { NodeOptions } from './node-options.ts';
 import { defaultNodePrivacy, loadIpRegions, loadKeyFile, loadPrivacyFile } from './privacy-config.ts';
 import { loadProfileFile, noProfiles } from './profile-provider.ts';
+import { readOptionsFile } from './options-file.ts';
 
 /**
  * A node's collection counters since start, as the status API (`collection`
@@ -69,17 +61,6 @@ export interface Collection {
 const HOUR_MS = 3_600_000;
 /** Counter of rows collection lost: `kind` queue (queue full) or spool (batcher refused). */
 export const LOST_METRIC = 'headroom.collector.lost';
-
-async function readText(path: string, field: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new InputError(ErrorCode.InvalidOptions, `${field} cannot be read: ${show(path)}`, {
-      field,
-      cause: err,
-    });
-  }
-}
 
 interface Shared {
   store: TimeSeriesStore;
@@ -202,7 +183,7 @@ export async function createCollection(
   const holidays =
     options.holidaysFile === null
       ? new HolidayCalendar([])
-      : parseHolidays(await readText(options.holidaysFile, 'holidaysFile'), 'holidaysFile');
+      : parseHolidays(await readOptionsFile(options.holidaysFile, 'holidaysFile'), 'holidaysFile');
   const profiles = options.profileFile === null ? noProfiles : await loadProfileFile(options.profileFile);
 
   const shared = await openShared(options, clock);

@@ -11,6 +11,7 @@ import { ErrorCode, HeadroomError, StateError, combineDecisions, tokenKeyOf } fr
 import type { CheckReply, CheckRequest, Clock, RuleDecision, RuleSet } from '../lib/index.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import { injectContext, recordFailure, tracer } from './telemetry.ts';
+import { linkTo } from './owner-link.ts';
 import type { OwnerLink } from './owner-link.ts';
 import type { ThrottleNode } from './throttle-node.ts';
 import { refOf } from './wire.ts';
@@ -326,7 +327,7 @@ export class Gateway {
         const params: RefundParams = { items: idx.map((i) => items[i]!) };
         try {
           if (owner === broker.nodeID) await local.refund(params.items);
-          else await this.#link(owner).refund(owner, params, this.#deps.ownerTimeoutMs);
+          else await linkTo(this.#deps.link, owner).refund(owner, params, this.#deps.ownerTimeoutMs);
         } catch (err) {
           broker.logger.warn(`refund on ${owner} failed: ${(err as Error).message}`);
         }
@@ -335,18 +336,7 @@ export class Gateway {
   }
 
   async #remoteTake(owner: string, params: TakeParams, meta: TakeMeta): Promise<RuleDecision[][]> {
-    return await this.#link(owner).take(owner, params, meta, this.#deps.ownerTimeoutMs);
-  }
-
-  #link(owner: string): OwnerLink {
-    const link = this.#deps.link;
-    if (link === undefined) {
-      throw new StateError(
-        ErrorCode.Unavailable,
-        `token owner ${owner} is another node, and this node has no NATS link`,
-      );
-    }
-    return link;
+    return await linkTo(this.#deps.link, owner).take(owner, params, meta, this.#deps.ownerTimeoutMs);
   }
 
   #groupByOwner(items: TakeItem[]): Map<string, number[]> {

@@ -290,6 +290,17 @@ function reply(msg: Msg, body: unknown): void {
   if (msg.reply) msg.respond(JSON.stringify(body));
 }
 
+/** `link`, or the error for an owner on another node when this node runs alone (no NATS). */
+export function linkTo(link: OwnerLink | undefined, owner: string): OwnerLink {
+  if (link === undefined) {
+    throw new StateError(
+      ErrorCode.Unavailable,
+      `token owner ${owner} is another node, and this node has no NATS link`,
+    );
+  }
+  return link;
+}
+
 /** A failure to reach an owner: timeout, no responders, connection closed. */
 function unreachable(owner: string, why: string, cause?: unknown, timeout = false): StateError {
   return new StateError(

@@ -5,11 +5,12 @@
  * appear in a message or a log.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, InputError, show } from '../lib/index.ts';
 import { PrivacyPipeline } from '../lib/privacy/index.ts';
 import type { HashKey, IpRegionEntry, PrivacyOptions } from '../lib/privacy/index.ts';
+import { readOptionsFile } from './options-file.ts';
 
 /** What a key file holds. */
 export interface KeyFile {
@@ -22,15 +23,7 @@ export interface KeyFile {
 export const GENERATED_KEY_FILE = 'privacy-key.json';
 
 async function readJson(path: string, field: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new InputError(ErrorCode.InvalidOptions, `${field} cannot be read: ${show(path)}`, {
-      field,
-      cause: err,
-    });
-  }
+  const text = await readOptionsFile(path, field);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
@@ -146,16 +139,7 @@ export async function loadPrivacyFile(path: string): Promise<Partial<PrivacyOpti
 
 /** Reads an IP-prefix table: a JSON array of `{prefix, region}` or CSV lines `prefix,region`. */
 export async function loadIpRegions(path: string): Promise<IpRegionEntry[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new InputError(ErrorCode.InvalidOptions, `ipRegionsFile cannot be read: ${show(path)}`, {
-      field: 'ipRegionsFile',
-      cause: err,
-    });
-  }
-  const t = text.trim();
+  const t = (await readOptionsFile(path, 'ipRegionsFile')).trim();
   if (t.startsWith('[')) {
     try {
       return JSON.parse(t) as IpRegionEntry[];

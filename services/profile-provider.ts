@@ -5,8 +5,8 @@
  * CSV), loaded once at start. Attributes pass the privacy pipeline's
  * profile policies and k-anonymity before storage.
  */
-import { readFile } from 'node:fs/promises';
 import { ErrorCode, InputError, show } from '../lib/index.ts';
+import { readOptionsFile } from './options-file.ts';
 
 /** One user's attributes as the provider knows them. */
 export type ProfileAttributes = Readonly<Record<string, string | number | boolean>>;
@@ -41,16 +41,7 @@ export class MapProfileProvider implements ProfileProvider {
 
 /** Loads a profile file (see {@link parseProfiles}). */
 export async function loadProfileFile(path: string, field = 'profileFile'): Promise<MapProfileProvider> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new InputError(ErrorCode.InvalidOptions, `${field} cannot be read: ${show(path)}`, {
-      field,
-      cause: err,
-    });
-  }
-  return new MapProfileProvider(parseProfiles(text, field), `file:${path}`);
+  return new MapProfileProvider(parseProfiles(await readOptionsFile(path, field), field), `file:${path}`);
 }
 
 /**

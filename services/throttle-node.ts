@@ -6,10 +6,11 @@
 import type { ServiceBroker } from 'moleculer';
 import { SpanKind } from '@opentelemetry/api';
 import { ActorHost, TokenActor } from '../actors/index.ts';
-import { ErrorCode, StateError, compileRule, parseRule } from '../lib/index.ts';
+import { compileRule, parseRule } from '../lib/index.ts';
 import type { Clock, CompiledRule, Placement, RuleDecision, TokenKey } from '../lib/index.ts';
 import { DormantTokens } from './dormant-tokens.ts';
 import { Handoff } from './handoff.ts';
+import { linkTo } from './owner-link.ts';
 import type { OwnerLink } from './owner-link.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import { extractContext, recordFailure, tracer } from './telemetry.ts';
@@ -192,7 +193,7 @@ export class ThrottleNode {
           owner === self
             ? await Promise.all(part.map((it) => this.#takeOne(it)))
             : (
-                await this.#linkTo(owner).take(
+                await linkTo(this.#deps.link, owner).take(
                   owner,
                   { parts: [{ items: part }], forwarded: true },
                   {},
@@ -203,16 +204,6 @@ export class ThrottleNode {
       }),
     );
     return out;
-  }
-
-  #linkTo(owner: string): OwnerLink {
-    if (this.#deps.link === undefined) {
-      throw new StateError(
-        ErrorCode.Unavailable,
-        `token owner ${owner} is another node, and this node has no NATS link`,
-      );
-    }
-    return this.#deps.link;
   }
 
   /** Another node announced its leave. */

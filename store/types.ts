@@ -4,6 +4,7 @@
  * a keyed hash, never the raw key, and no raw user id, e-mail or IP exists in
  * any field.
  */
+import type { CollectedBucket, CollectedRecord } from '../lib/index.ts';
 
 /** Bucket resolutions the collector writes. */
 export const Resolution = {
@@ -12,29 +13,8 @@ export const Resolution = {
 } as const;
 export type Resolution = (typeof Resolution)[keyof typeof Resolution];
 
-/** One decided request (allowed or denied), anonymised. */
-export interface RequestRecord {
-  /** Unique insert id; replays of the same id are stored once. */
-  id: string;
-  timeMs: number;
-  /** Keyed hash of the token key. */
-  token: string;
-  op?: string;
-  params: Record<string, string>;
-  allow: boolean;
-  ruleId: string | null;
-  cost: number;
-  secondOfMinute: number;
-  minuteOfHour: number;
-  hourOfDay: number;
-  dayOfWeek: number;
-  dayOfYear: number;
-  holiday: boolean;
-  profile: Record<string, string>;
-  region?: string;
-  /** Level of each external event signal at `timeMs`. */
-  events: Record<string, number>;
-}
+/** One decided request (allowed or denied), anonymised, as the collector builds it. */
+export type RequestRecord = CollectedRecord;
 
 /**
  * A token's counts in one bucket, as one source (collector) counted them.
@@ -43,20 +23,13 @@ export interface RequestRecord {
  * double-counts; rows of different sources for the same bucket are parts of
  * it (a token whose owner changed mid-bucket) and every read sums them.
  */
-export interface BucketRow {
-  token: string;
-  resolution: Resolution;
-  startMs: number;
+export interface BucketRow extends CollectedBucket {
   /**
    * The collector that counted the row (node id and boot). Reads that sum
    * sources leave it absent.
    * @default ""
    */
   source?: string;
-  requests: number;
-  allowed: number;
-  denied: number;
-  cost: number;
 }
 
 /** One external event signal (news volume, launch, ...). */

@@ -54,36 +54,46 @@ export function multiply(a: Factor, b: Factor): Factor {
 
 /** Sums variable `v` out of `f`. */
 export function sumOut(f: Factor, v: number): Factor {
-  const at = f.vars.indexOf(v);
-  if (at < 0) return f;
-  const vars = f.vars.filter((_x, i) => i !== at);
-  const card = f.card.filter((_x, i) => i !== at);
-  const s = strides(f.card);
-  const table = new Float64Array(card.reduce((x, y) => x * y, 1));
-  const inner = s[at]!;
-  const c = f.card[at]!;
+  const d = dropVar(f, v);
+  if (d === undefined) return f;
+  const { table, inner, c } = d;
   for (let idx = 0; idx < f.table.length; idx++) {
     const hi = Math.floor(idx / (inner * c));
     const lo = idx % inner;
     table[hi * inner + lo]! += f.table[idx]!;
   }
-  return { vars, card, table };
+  return { vars: d.vars, card: d.card, table };
 }
 
 /** Keeps only the entries where variable `v` takes `state`, dropping `v`. */
 export function reduce(f: Factor, v: number, state: number): Factor {
-  const at = f.vars.indexOf(v);
-  if (at < 0) return f;
-  const vars = f.vars.filter((_x, i) => i !== at);
-  const card = f.card.filter((_x, i) => i !== at);
-  const s = strides(f.card);
-  const table = new Float64Array(card.reduce((x, y) => x * y, 1));
-  const inner = s[at]!;
-  const c = f.card[at]!;
+  const d = dropVar(f, v);
+  if (d === undefined) return f;
+  const { table, inner, c } = d;
   for (let o = 0; o < table.length; o++) {
     const hi = Math.floor(o / inner);
     const lo = o % inner;
     table[o] = f.table[hi * inner * c + state * inner + lo]!;
   }
-  return { vars, card, table };
+  return { vars: d.vars, card: d.card, table };
+}
+
+/**
+ * `f`'s layout without variable `v` (an empty table for it, the stride of
+ * `v` and its cardinality), or undefined when `f` has no `v`.
+ */
+function dropVar(
+  f: Factor,
+  v: number,
+): { vars: number[]; card: number[]; table: Float64Array; inner: number; c: number } | undefined {
+  const at = f.vars.indexOf(v);
+  if (at < 0) return undefined;
+  const card = f.card.filter((_x, i) => i !== at);
+  return {
+    vars: f.vars.filter((_x, i) => i !== at),
+    card,
+    table: new Float64Array(card.reduce((x, y) => x * y, 1)),
+    inner: strides(f.card)[at]!,
+    c: f.card[at]!,
+  };
 }
