@@ -1,6 +1,6 @@
 // The collection path end to end, beside each store client's raw insert rate,
 // and check throughput with collection on and off, all in one run.
-//   node --import tsx bench/collection.ts [records=100000] [batch=5000] [checkSeconds=5]
+//   node --import tsx bench/collection.ts [records=100000] [batch=5000] [checkSeconds=5] [--checks-only] [--rounds=3]
 // (1) records/s through observer -> anonymisation -> bucket aggregation ->
 //     batcher -> store, for DuckDB and ClickHouse, beside the same records
 //     written straight through each client (DuckDB appender, ClickHouse
@@ -9,9 +9,11 @@
 //     as a node does with DuckDB.
 // (2) checks/s of an in-process node over the NATS API (closed loop, 64 in
 //     flight), store none (collection off) vs DuckDB (collection on, the
-//     adapter on a worker thread).
+//     adapter on a worker thread), and the process's CPU per check (all its
+//     threads: main, store worker, GC helpers) and the main thread's alone.
+//     --checks-only runs this part only.
 // ClickHouse: $CLICKHOUSE_URL if set, else a server started for the run.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -37,12 +39,15 @@ import { rawClickHouse, rawDuckDb } from './raw-insert.ts';
 import { startClickHouseServer, type ClickHouseServer } from '../test/helpers/clickhouse-server.ts';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
 
-const N = Number(process.argv[2] ?? 100_000);
-const BATCH = Number(process.argv[3] ?? 5000);
-const CHECK_S = Number(process.argv[4] ?? 5);
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const N = Number(args[0] ?? 100_000);
+const BATCH = Number(args[1] ?? 5000);
+const CHECK_S = Number(args[2] ?? 5);
+const CHECKS_ONLY = flags.includes('--checks-only');
 const USERS = 100;
 /** Each path runs this many times, alternating with its peer; the best run of each counts. */
-const ROUNDS = 3;
+const ROUNDS = Number(flags.find((f) => f.startsWith('--rounds='))?.slice(9) ?? 3);
 const T0 = Date.now();
 
 const pipeline = (): PrivacyPipeline =>
@@ -123,11 +128,28 @@ async function viaCollector(make: () => TimeSeriesStore): Promise<{ rate: number
   return { rate: (N / ms) * 1000, buckets: stats.buckets };
 }
 
+/** CPU seconds (user + system) of this process's main thread, from /proc (Linux; NaN elsewhere). */
+function mainThreadCpuS(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+interface CheckRun {
+  rate: number;
+  records: number;
+  /** CPU of the whole process (every thread) per check, µs. */
+  cpuUs: number;
+  /** CPU of the main thread (client and node) per check, µs. */
+  mainUs: number;
+}
+
 /** Checks/s of one in-process node over the NATS API: 64 requests in flight for CHECK_S seconds. */
-async function checkRate(
-  natsUrl: string,
-  store: 'none' | 'duckdb',
-): Promise<{ rate: number; records: number }> {
+async function checkRate(natsUrl: string, store: 'none' | 'duckdb'): Promise<CheckRun> {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-bench-check-'));
   const node = await startNode(
     compileNodeOptions(
@@ -149,6 +171,8 @@ async function checkRate(
   let done = 0;
   const deadline = performance.now() + CHECK_S * 1000;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuS();
   await Promise.all(
     Array.from({ length: 64 }, async (_, w) => {
       for (let i = 0; performance.now() < deadline; i++) {
@@ -162,90 +186,109 @@ async function checkRate(
     }),
   );
   const ms = performance.now() - t0;
-  const records = node.collection.collector?.stats().decided ?? 0;
+  const cpu = process.cpuUsage(cpu0);
+  const mainUs = ((mainThreadCpuS() - main0) * 1e6) / done;
+  const records = (await node.collection.stats())?.collector.decided ?? 0;
   await nc.close();
   await node.stop();
   rmSync(dir, { recursive: true, force: true });
-  return { rate: (done / ms) * 1000, records };
+  return { rate: (done / ms) * 1000, records, cpuUs: (cpu.user + cpu.system) / done, mainUs };
 }
 
 let server: ClickHouseServer | undefined;
 const nats = await startNatsServer();
 try {
-  let url = process.env['CLICKHOUSE_URL'];
-  if (url === undefined) {
-    server = await startClickHouseServer();
-    url = server.url;
-  }
-  const chUrl = url;
-  const rows = collectedRecords();
-  const duck = (): TimeSeriesStore => createDuckDbStore({ path: ':memory:' });
-  const ch = (): TimeSeriesStore => createClickHouseStore({ url: chUrl, database: `bench_collect_${++run}` });
-  // As a node runs DuckDB: the adapter on a worker thread, rows posted to it per flush.
-  const duckWorker = (): TimeSeriesStore =>
-    createWorkerStore({ adapter: 'duckdb', options: { path: ':memory:' } });
-  // Alternate the two paths, ROUNDS times each, and keep each one's best run.
-  const best = async (
-    ours: () => Promise<{ rate: number; buckets: number }>,
-    raw: () => Promise<number>,
-  ): Promise<[number, number, number]> => {
-    let [x, y, b] = [0, 0, 0];
-    for (let i = 0; i < ROUNDS; i++) {
-      y = Math.max(y, await raw());
-      const r = await ours();
-      x = Math.max(x, r.rate);
-      b = r.buckets;
+  if (!CHECKS_ONLY) {
+    let url = process.env['CLICKHOUSE_URL'];
+    if (url === undefined) {
+      server = await startClickHouseServer();
+      url = server.url;
     }
-    return [x, y, b];
-  };
-  const results = [
-    [
-      'duckdb',
-      ...(await best(
-        () => viaCollector(duck),
-        () => rawDuckDb(rows, BATCH),
-      )),
-    ],
-    [
-      'clickhouse',
-      ...(await best(
-        () => viaCollector(ch),
-        () => rawClickHouse(chUrl, rows, BATCH),
-      )),
-    ],
-    [
-      'duckdb/w',
-      ...(await best(
-        () => viaCollector(duckWorker),
-        () => rawDuckDb(rows, BATCH),
-      )),
-    ],
-  ] as const;
-  console.log(
-    `records=${N} tokens=${USERS} batch=${BATCH} (the collection path also writes the bucket rows)`,
-  );
-  console.log('(/w: the adapter on a worker thread, as a node runs DuckDB)');
-  console.log('store        collection rec/s   raw client rec/s   ratio   bucket rows');
-  for (const [name, ours, raw, buckets] of results) {
+    const chUrl = url;
+    const rows = collectedRecords();
+    const duck = (): TimeSeriesStore => createDuckDbStore({ path: ':memory:' });
+    const ch = (): TimeSeriesStore =>
+      createClickHouseStore({ url: chUrl, database: `bench_collect_${++run}` });
+    // As a node runs DuckDB: the adapter on a worker thread, rows posted to it per flush.
+    const duckWorker = (): TimeSeriesStore =>
+      createWorkerStore({ adapter: 'duckdb', options: { path: ':memory:' } });
+    // Alternate the two paths, ROUNDS times each, and keep each one's best run.
+    const best = async (
+      ours: () => Promise<{ rate: number; buckets: number }>,
+      raw: () => Promise<number>,
+    ): Promise<[number, number, number]> => {
+      let [x, y, b] = [0, 0, 0];
+      for (let i = 0; i < ROUNDS; i++) {
+        y = Math.max(y, await raw());
+        const r = await ours();
+        x = Math.max(x, r.rate);
+        b = r.buckets;
+      }
+      return [x, y, b];
+    };
+    const results = [
+      [
+        'duckdb',
+        ...(await best(
+          () => viaCollector(duck),
+          () => rawDuckDb(rows, BATCH),
+        )),
+      ],
+      [
+        'clickhouse',
+        ...(await best(
+          () => viaCollector(ch),
+          () => rawClickHouse(chUrl, rows, BATCH),
+        )),
+      ],
+      [
+        'duckdb/w',
+        ...(await best(
+          () => viaCollector(duckWorker),
+          () => rawDuckDb(rows, BATCH),
+        )),
+      ],
+    ] as const;
     console.log(
-      `${name.padEnd(12)} ${Math.round(ours).toString().padStart(17)} ${Math.round(raw).toString().padStart(18)}   ${(ours / raw).toFixed(2).padStart(5)}   ${buckets}`,
+      `records=${N} tokens=${USERS} batch=${BATCH} (the collection path also writes the bucket rows)`,
     );
+    console.log('(/w: the adapter on a worker thread, as a node runs DuckDB)');
+    console.log('store        collection rec/s   raw client rec/s   ratio   bucket rows');
+    for (const [name, ours, raw, buckets] of results) {
+      console.log(
+        `${name.padEnd(12)} ${Math.round(ours).toString().padStart(17)} ${Math.round(raw).toString().padStart(18)}   ${(ours / raw).toFixed(2).padStart(5)}   ${buckets}`,
+      );
+    }
   }
 
-  let off = { rate: 0, records: 0 };
-  let on = { rate: 0, records: 0 };
+  const offRuns: CheckRun[] = [];
+  const onRuns: CheckRun[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    const a = await checkRate(nats.url, 'none');
-    if (a.rate > off.rate) off = a;
-    const b = await checkRate(nats.url, 'duckdb');
-    if (b.rate > on.rate) on = b;
+    offRuns.push(await checkRate(nats.url, 'none'));
+    onRuns.push(await checkRate(nats.url, 'duckdb'));
   }
-  console.log(`\nchecks over NATS, one in-process node, 64 in flight, ${CHECK_S} s each, best of ${ROUNDS}:`);
-  console.log(`collection off (store none)   ${Math.round(off.rate)} checks/s`);
+  const bestOf = (runs: CheckRun[]): CheckRun => runs.reduce((x, y) => (y.rate > x.rate ? y : x));
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((x, y) => x - y);
+    return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const off = bestOf(offRuns);
+  const on = bestOf(onRuns);
+  const us = (runs: CheckRun[], k: 'cpuUs' | 'mainUs'): string => median(runs.map((r) => r[k])).toFixed(1);
   console.log(
-    `collection on  (store duckdb) ${Math.round(on.rate)} checks/s  (${on.records} decisions collected; adapter on a worker thread)`,
+    `\nchecks over NATS, one in-process node (client in the same process), 64 in flight, ${CHECK_S} s each, ${ROUNDS} alternating rounds:`,
+  );
+  console.log(
+    '                              best checks/s   per check, median: CPU all threads   main thread',
+  );
+  console.log(
+    `collection off (store none)   ${Math.round(off.rate).toString().padStart(13)}   ${us(offRuns, 'cpuUs').padStart(27)} µs   ${us(offRuns, 'mainUs').padStart(8)} µs`,
+  );
+  console.log(
+    `collection on  (store duckdb) ${Math.round(on.rate).toString().padStart(13)}   ${us(onRuns, 'cpuUs').padStart(27)} µs   ${us(onRuns, 'mainUs').padStart(8)} µs  (${on.records} decisions collected; adapter on a worker thread)`,
   );
   console.log(`ratio on/off                  ${(on.rate / off.rate).toFixed(2)}`);
+  console.log(`rounds on/off: ${onRuns.map((r, i) => (r.rate / offRuns[i]!.rate).toFixed(3)).join(' ')}`);
 } finally {
   await server?.dispose();
   await nats.stop();

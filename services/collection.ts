@@ -8,20 +8,26 @@
  */
 import { join, resolve } from 'node:path';
 import type { ServiceBroker, ServiceSchema } from 'moleculer';
-import { ErrorCode, EventSignals, HolidayCalendar, StateError, parseHolidays } from '../lib/index.ts';
+import { ErrorCode, StateError, parseHolidays } from '../lib/index.ts';
 import type { Clock, TimerHandle } from '../lib/index.ts';
 import { PrivacyPipeline } from '../lib/privacy/index.ts';
-import { Batcher, createClickHouseStore, createWorkerStore } from '../store/index.ts';
-import type { BatcherStats, TimeSeriesStore } from '../store/index.ts';
-import { Collector } from './collector.ts';
+import { Batcher, createWorkerStore } from '../store/index.ts';
+import type {
+  BatcherStats,
+  StoreTarget,
+  TimeSeriesStore,
+  WorkerNotice,
+  WorkerStore,
+} from '../store/index.ts';
+import type { CollectionWorkerData, CollectorConfig } from './collection-worker.ts';
 import type { CollectorStats } from './collector.ts';
-import { initOnUse } from './collector-store.ts';
+import { CollectorPort } from './collector-port.ts';
 import { EventHub, eventsService, noEvents } from './events.ts';
 import type { EventsApi } from './events.ts';
 import { EventsFeed } from './events-feed.ts';
 import type { NodeOptions } from './node-options.ts';
 import { defaultNodePrivacy, loadIpRegions, loadKeyFile, loadPrivacyFile } from './privacy-config.ts';
-import { loadProfileFile, noProfiles } from './profile-provider.ts';
+import { loadProfileFile } from './profile-provider.ts';
 import { readOptionsFile } from './options-file.ts';
 
 /**
@@ -35,7 +41,9 @@ export interface CollectionStats {
   collector: CollectorStats;
   /**
    * Rows accepted, batches and rows written, spool depth and bytes, failures
-   * and the last one (shared by the nodes of one process on one data folder).
+   * and the last one (shared by the nodes of one process on one data folder):
+   * the collection worker's batcher (records, buckets, links) and this
+   * thread's (events, forecasts, allocation decisions) together.
    */
   batcher: BatcherStats;
 }
@@ -46,12 +54,14 @@ export const COLLECTION_SERVICE = 'collection';
 /** A node's collection parts; all absent with store `none`. */
 export interface Collection {
   readonly store: TimeSeriesStore | undefined;
+  /** Writes this thread's rows (events, forecasts, allocation decisions). */
   readonly batcher: Batcher | undefined;
-  readonly collector: Collector | undefined;
+  /** The token actors' observer; the collector itself runs on the store's worker thread. */
+  readonly collector: CollectorPort | undefined;
   readonly events: EventsApi;
   readonly feed: EventsFeed | undefined;
   /** Counters since start; null with store `none`. */
-  stats(): CollectionStats | null;
+  stats(): Promise<CollectionStats | null>;
   /** Starts the events feed and the retention timer (after the broker started). */
   start(): Promise<void>;
   /** Writes held rows, flushes the batcher (the rest stays spooled) and closes the store. Idempotent. */
@@ -63,8 +73,10 @@ const HOUR_MS = 3_600_000;
 export const LOST_METRIC = 'headroom.collector.lost';
 
 interface Shared {
-  store: TimeSeriesStore;
+  store: WorkerStore;
   batcher: Batcher;
+  /** Notice handlers of the nodes on this worker, by node id. */
+  notices: Map<string, (n: WorkerNotice) => void>;
   refs: number;
   release(): Promise<void>;
 }
@@ -81,8 +93,11 @@ function openShared(options: Readonly<NodeOptions>, clock: Clock): Promise<Share
   let p = open.get(key);
   if (p === undefined) {
     p = openStore(options, clock).then((o) => {
+      const notices = new Map<string, (n: WorkerNotice) => void>();
+      o.store.onNotice((n) => notices.get(String(n.args[0]))?.(n));
       const shared: Shared = {
         ...o,
+        notices,
         refs: 0,
         release: async () => {
           if (--shared.refs > 0) return;
@@ -102,15 +117,38 @@ function openShared(options: Readonly<NodeOptions>, clock: Clock): Promise<Share
   });
 }
 
+/**
+ * The store runs on a worker thread (see collection-worker.ts), which also
+ * runs the nodes' collectors: the check path's thread only queues decisions.
+ * DuckDB opens its file at start; ClickHouse creates its tables on first use,
+ * so a node starts while it is down (batches spool meanwhile).
+ */
 async function openStore(
   options: Readonly<NodeOptions>,
   clock: Clock,
-): Promise<{ store: TimeSeriesStore; batcher: Batcher }> {
-  let store: TimeSeriesStore;
-  if (options.store === 'duckdb') {
-    const path = join(options.dataDir, 'store.duckdb');
-    // The adapter runs on a worker thread: a flush costs the check path one JSON text per batch.
-    store = createWorkerStore({ adapter: 'duckdb', options: { path, retentionMs: options.retentionMs } });
+): Promise<{ store: WorkerStore; batcher: Batcher }> {
+  const duck = options.store === 'duckdb';
+  const path = join(options.dataDir, 'store.duckdb');
+  const target: StoreTarget = duck
+    ? { adapter: 'duckdb', options: { path, retentionMs: options.retentionMs } }
+    : {
+        adapter: 'clickhouse',
+        options: {
+          url: options.clickhouseUrl!,
+          database: options.clickhouseDatabase,
+          retentionMs: options.retentionMs,
+        },
+      };
+  const data: CollectionWorkerData = {
+    spoolDir: join(options.dataDir, 'spool-collect'),
+    spoolMaxBytes: options.spoolMaxBytes,
+    initOnUse: !duck,
+  };
+  const store = createWorkerStore(target, {
+    entry: new URL('./collection-worker.ts', import.meta.url),
+    data,
+  });
+  if (duck) {
     try {
       await store.init();
     } catch (err) {
@@ -121,15 +159,6 @@ async function openStore(
         { field: 'dataDir', cause: err },
       );
     }
-  } else {
-    // ClickHouse stays on this thread: its insert costs about what posting the rows would.
-    store = initOnUse(
-      createClickHouseStore({
-        url: options.clickhouseUrl!,
-        database: options.clickhouseDatabase,
-        retentionMs: options.retentionMs,
-      }),
-    );
   }
   const batcher = new Batcher(store, {
     spoolDir: join(options.dataDir, 'spool'),
@@ -139,7 +168,17 @@ async function openStore(
   return { store, batcher };
 }
 
-function statsService(stats: () => CollectionStats | null): ServiceSchema {
+/** Two batchers' counters as one: sums, and the latest error of either. */
+function sumBatcherStats(a: BatcherStats, b: BatcherStats): BatcherStats {
+  const out = { ...a };
+  for (const k of Object.keys(a) as (keyof BatcherStats)[]) {
+    if (k !== 'lastError') out[k] = a[k] + b[k];
+  }
+  out.lastError = a.lastError ?? b.lastError;
+  return out;
+}
+
+function statsService(stats: () => Promise<CollectionStats | null>): ServiceSchema {
   return { name: COLLECTION_SERVICE, actions: { stats: () => stats() } };
 }
 
@@ -149,14 +188,14 @@ export async function createCollection(
   clock: Clock,
 ): Promise<Collection> {
   if (options.store === 'none') {
-    broker.createService(statsService(() => null));
+    broker.createService(statsService(() => Promise.resolve(null)));
     return {
       store: undefined,
       batcher: undefined,
       collector: undefined,
       events: noEvents,
       feed: undefined,
-      stats: () => null,
+      stats: () => Promise.resolve(null),
       start: () => Promise.resolve(),
       close: () => Promise.resolve(),
     };
@@ -173,45 +212,64 @@ export async function createCollection(
   const policies =
     options.privacyFile === null ? defaultNodePrivacy() : await loadPrivacyFile(options.privacyFile);
   const ipRegions = options.ipRegionsFile === null ? [] : await loadIpRegions(options.ipRegionsFile);
-  const pipeline = new PrivacyPipeline({
+  const privacy: CollectorConfig['privacy'] = {
     ...defaultNodePrivacy(),
     ...policies,
     keys: keys.file.keys,
     overlapMs: keys.file.overlapMs,
     ipRegions,
-  });
-  const holidays =
-    options.holidaysFile === null
-      ? new HolidayCalendar([])
-      : parseHolidays(await readOptionsFile(options.holidaysFile, 'holidaysFile'), 'holidaysFile');
-  const profiles = options.profileFile === null ? noProfiles : await loadProfileFile(options.profileFile);
+  };
+  // This thread's pipeline anonymises events; the collector builds its own from the same options.
+  const pipeline = new PrivacyPipeline(privacy);
+  const config: CollectorConfig = {
+    privacy,
+    holidaysText:
+      options.holidaysFile === null ? null : await readOptionsFile(options.holidaysFile, 'holidaysFile'),
+    profileFile: options.profileFile,
+    profileParam: options.profileParam,
+    eventHalfLifeMs: options.eventHalfLifeMs,
+    source: broker.nodeID,
+    graceMs: options.collectGraceMs,
+  };
+  // Bad files are reported here, as the node starts, with their field.
+  if (config.holidaysText !== null) parseHolidays(config.holidaysText, 'holidaysFile');
+  if (config.profileFile !== null) await loadProfileFile(config.profileFile);
 
   const shared = await openShared(options, clock);
   const { store, batcher } = shared;
-  const signals = new EventSignals(options.eventHalfLifeMs);
   // Lost rows are a metric (when Moleculer metrics are on) as well as a log line and a stat.
   const metrics = broker.isMetricsEnabled();
   if (metrics) {
     broker.metrics.register({ name: LOST_METRIC, type: 'counter', labelNames: ['kind'], rate: false });
   }
-  const collector = new Collector({
-    pipeline,
-    batcher,
-    clock,
-    logger: log,
-    holidays,
-    profiles,
-    signals,
-    profileParam: options.profileParam,
-    source: broker.nodeID,
-    graceMs: options.collectGraceMs,
-    ...(metrics ? { onLoss: (kind, rows) => broker.metrics.increment(LOST_METRIC, { kind }, rows) } : {}),
+  const onLoss = (kind: 'queue' | 'spool', rows: number): void => {
+    if (metrics) broker.metrics.increment(LOST_METRIC, { kind }, rows);
+  };
+  let collector: CollectorPort | undefined;
+  shared.notices.set(broker.nodeID, (n) => {
+    if (n.notice === 'done') collector?.acknowledge(n.args[1] as number);
+    else if (n.notice === 'loss') onLoss(n.args[1] as 'queue' | 'spool', n.args[2] as number);
+    else if (n.notice === 'warn') log.warn(String(n.args[1]));
   });
-  const stats = (): CollectionStats => ({
-    store: options.store as CollectionStats['store'],
-    collector: collector.stats(),
-    batcher: batcher.stats(),
-  });
+  try {
+    collector = await CollectorPort.open(
+      { worker: store, id: broker.nodeID, clock, logger: log, onLoss },
+      config,
+    );
+  } catch (err) {
+    shared.notices.delete(broker.nodeID);
+    await shared.release();
+    throw err;
+  }
+  const signals = collector.signals;
+  const stats = async (): Promise<CollectionStats> => {
+    const s = await collector.stats();
+    return {
+      store: options.store as CollectionStats['store'],
+      collector: s.collector,
+      batcher: sumBatcherStats(s.batcher, batcher.stats()),
+    };
+  };
   broker.createService(statsService(stats));
   broker.createService(eventsService(signals, options.store === 'duckdb' ? batcher : undefined, log));
   const hub = new EventHub({ broker, clock, pipeline, batcher, store, signals });
@@ -251,7 +309,8 @@ export async function createCollection(
       (closing ??= (async () => {
         if (retention !== undefined) clock.clearTimeout(retention);
         await feed?.stop();
-        collector.close();
+        await collector.close();
+        shared.notices.delete(broker.nodeID);
         await shared.release();
       })()),
   };

@@ -5,6 +5,9 @@
  */
 import type { TakeItem } from './wire.ts';
 
+/** What the collector reads of a decided item. */
+export type ObservedItem = Pick<TakeItem, 'token' | 'cost' | 'params' | 'atMs'>;
+
 /** What a queued entry is. */
 export const Queued = { Refund: 0, Allowed: 1, Denied: 2 } as const;
 export type Queued = (typeof Queued)[keyof typeof Queued];
@@ -20,16 +23,16 @@ export class DecisionQueue {
     return this.#slots.length / SLOTS;
   }
 
-  push(item: TakeItem, what: Queued, ruleId: string, nowMs: number): void {
+  push(item: ObservedItem, what: Queued, ruleId: string, nowMs: number): void {
     this.#slots.push(item, what, ruleId, nowMs);
   }
 
   /** Takes every entry, oldest first, and calls `each` with it. */
-  drain(each: (item: TakeItem, what: Queued, ruleId: string, nowMs: number) => void): void {
+  drain(each: (item: ObservedItem, what: Queued, ruleId: string, nowMs: number) => void): void {
     const slots = this.#slots;
     this.#slots = [];
     for (let i = 0; i < slots.length; i += SLOTS) {
-      each(slots[i] as TakeItem, slots[i + 1] as Queued, slots[i + 2] as string, slots[i + 3] as number);
+      each(slots[i] as ObservedItem, slots[i + 1] as Queued, slots[i + 2] as string, slots[i + 3] as number);
     }
   }
 }

@@ -3,9 +3,12 @@
  * ClickHouse is down (batches spool), and the tables are created on the
  * first call after the server is back.
  */
-import type { TimeSeriesStore } from '../store/index.ts';
+import type { EncodedSink, TimeSeriesStore } from '../store/index.ts';
 
-export function initOnUse(inner: TimeSeriesStore): TimeSeriesStore {
+/** The store, and its encoded insert when it has one (an adapter does). */
+export function initOnUse<S extends TimeSeriesStore & Partial<EncodedSink>>(
+  inner: S,
+): TimeSeriesStore & Partial<EncodedSink> {
   let ready: Promise<void> | undefined;
   const init = (): Promise<void> => {
     ready ??= inner.init().catch((err: unknown) => {
@@ -39,5 +42,10 @@ export function initOnUse(inner: TimeSeriesStore): TimeSeriesStore {
     close: () => inner.close(),
     tables: () => inner.tables(),
     dumpAll: after(() => inner.dumpAll()),
+    ...(inner.insertEncoded === undefined
+      ? {}
+      : {
+          insertEncoded: after((b: Parameters<EncodedSink['insertEncoded']>[0]) => inner.insertEncoded!(b)),
+        }),
   };
 }

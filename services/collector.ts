@@ -28,6 +28,7 @@ import type { AnonymisedObservation, PrivacyPipeline } from '../lib/privacy/inde
 import type { Batcher } from '../store/index.ts';
 import { AnonymisationMemo } from './collector-memo.ts';
 import { DecisionQueue, Queued } from './collector-queue.ts';
+import type { ObservedItem } from './collector-queue.ts';
 import { noProfiles } from './profile-provider.ts';
 import type { ProfileProvider } from './profile-provider.ts';
 import type { DecisionObserver } from './throttle-node.ts';
@@ -112,6 +113,7 @@ export class Collector implements DecisionObserver {
   #closed = false;
   #lastLogMs = Number.NEGATIVE_INFINITY;
   readonly #memo: AnonymisationMemo<Memo>;
+  readonly #reads: readonly string[];
   #memoSecond = Number.NaN;
   #calendar: CalendarFeatures | undefined;
   readonly #stats = {
@@ -142,9 +144,19 @@ export class Collector implements DecisionObserver {
     // What anonymisation reads besides the token: policy parameters, ip,
     // region and the profile parameter. Other parameters cannot change it.
     const reads = new Set([...this.#d.pipeline.paramNames, 'ip', 'region', this.#d.profileParam]);
-    this.#memo = new AnonymisationMemo([...reads], MEMO_MAX);
+    this.#reads = [...reads];
+    this.#memo = new AnonymisationMemo(this.#reads, MEMO_MAX);
     this.#window = new CollectionWindow(this.#d.graceMs, this.#boot);
     this.#arm();
+  }
+
+  /**
+   * The parameters whose values anonymisation reads: the policies'
+   * parameters, ip, region and the profile parameter. Others never change a
+   * record, so they need not reach the collector.
+   */
+  get reads(): readonly string[] {
+    return this.#reads;
   }
 
   /** The event signals this collector reads (the events hub feeds them). */
@@ -162,7 +174,16 @@ export class Collector implements DecisionObserver {
     this.#push(item, Queued.Refund, '', nowMs);
   }
 
-  #push(item: TakeItem, what: Queued, ruleId: string, nowMs: number): void {
+  /**
+   * Queues a decision (`Queued.Allowed`/`Denied`, with its rule) or a refund
+   * (`Queued.Refund`, rule ''), as `decided` and `refunded` do: for decisions
+   * that reach the collector as data (from another thread).
+   */
+  enqueue(item: ObservedItem, what: Queued, ruleId: string, nowMs: number): void {
+    this.#push(item, what, ruleId, nowMs);
+  }
+
+  #push(item: ObservedItem, what: Queued, ruleId: string, nowMs: number): void {
     if (this.#closed) return;
     if (this.#queue.length >= this.#d.maxQueue) {
       this.#stats.droppedQueueFull++;
@@ -214,7 +235,7 @@ export class Collector implements DecisionObserver {
     }, this.#d.tickMs);
   }
 
-  #record(item: TakeItem, allow: boolean, ruleId: string, nowMs: number): void {
+  #record(item: ObservedItem, allow: boolean, ruleId: string, nowMs: number): void {
     this.#stats.decided++;
     const atMs = item.atMs ?? nowMs;
     const second = Math.floor(atMs / 1000) * 1000;
@@ -260,7 +281,7 @@ export class Collector implements DecisionObserver {
     return { parts: anon, calendar: this.#calendar!, events: this.#d.signals.levels(second, anon.token) };
   }
 
-  #refund(item: TakeItem, nowMs: number): void {
+  #refund(item: ObservedItem, nowMs: number): void {
     this.#stats.refunds++;
     const outcome = this.#window.refund(item.token, item.atMs ?? nowMs, item.cost);
     if (outcome === RefundOutcome.Late) this.#stats.lateRefunds++;

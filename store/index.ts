@@ -4,7 +4,8 @@
 export { Resolution, RowKind } from './types.ts';
 export { createDuckDbStore } from './duckdb-store.ts';
 export { createClickHouseStore } from './clickhouse-store.ts';
-export { createWorkerStore } from './worker-store.ts';
+export { createWorkerStore, WorkerStore } from './worker-store.ts';
+export { adapterFor, serveStore } from './store-host.ts';
 export { chString, createTableSql } from './clickhouse-schema.ts';
 export {
   compileDuckDbStoreOptions,
@@ -29,6 +30,8 @@ export type {
   TimeSeriesStore,
 } from './types.ts';
 export type { DuckDbStoreOptions, ClickHouseStoreOptions } from './options.ts';
-export type { StoreTarget } from './worker-store.ts';
+export type { StoreTarget, WorkerHost, WorkerNotice, WorkerStart } from './worker-store.ts';
+export type { StoreHostExtras } from './store-host.ts';
+export type { EncodedSink } from './encoded.ts';
 export type { BatcherOptions, BatcherStats } from './batcher-options.ts';
 export type { SpoolBatch, SpoolEntry, SpoolRead } from './spool.ts';

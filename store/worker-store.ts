@@ -1,13 +1,13 @@
 /**
  * A store whose adapter runs on a worker thread: every call is posted to the
  * worker, which owns the real DuckDB or ClickHouse adapter, and answered from
- * there. An insert (a Batcher's flush) then costs the node's main thread one
- * column-wise encoding of the batch instead of DuckDB's synchronous appender, so
- * collection slows the check path less. (ClickHouse's own insert costs about
- * that encoding already: a node keeps that adapter on its thread.) Reads go
+ * there, so that DuckDB's synchronous appender (or ClickHouse's encoding)
+ * never runs on the caller's thread; inserts cross encoded by column. Reads go
  * through the worker too (an embedded DuckDB file has one owner). Errors come
  * back as the same classes and codes (InputError, StateError), so the
- * Batcher spools and reports exactly as with the adapter itself.
+ * Batcher spools and reports exactly as with the adapter itself. A host entry
+ * ({@link WorkerHost}) may run more on that thread (a node's collectors:
+ * services/collection-worker.ts), reached with `call` and `post`.
  */
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, HeadroomError, InputError, StateError } from '../lib/index.ts';
@@ -29,13 +29,43 @@ export type StoreTarget =
 /**
  * The store methods a worker answers: every one but the synchronous `tables`
  * and the row inserts, which cross as `insertEncoded` (one EncodedBatch).
+ * A host worker (see {@link WorkerHost}) answers methods of its own too.
  */
 type Method = Exclude<keyof TimeSeriesStore, 'tables' | `insert${string}`> | keyof EncodedSink;
 
-/** A request to the worker. */
+/** A request to the worker; answered with the same id. */
 export interface StoreRequest {
   id: number;
-  method: Method;
+  method: string;
+  args: unknown[];
+}
+
+/** A message to a host worker's method that is not answered. */
+export interface WorkerPost {
+  post: string;
+  args: unknown[];
+}
+
+/** What a worker starts with (its workerData). */
+export interface WorkerStart {
+  target: StoreTarget;
+  /** The host's own start data. */
+  data?: unknown;
+}
+
+/**
+ * A worker entry that runs more than the store on its thread: it serves the
+ * store through store-host.ts's `serveStore` and adds its own methods.
+ * Messages it sends on its own carry `notice` (see {@link WorkerStore.onNotice}).
+ */
+export interface WorkerHost {
+  entry: URL;
+  data?: unknown;
+}
+
+/** A message the worker sends on its own (a log line, a metric), never an answer. */
+export interface WorkerNotice {
+  notice: string;
   args: unknown[];
 }
 
@@ -48,7 +78,8 @@ export interface WorkerError {
   retryable?: boolean;
 }
 
-type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WorkerError };
+type Reply =
+  { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WorkerError } | WorkerNotice;
 
 function rebuild(e: WorkerError): Error {
   if (e.code === undefined) return new StateError(ErrorCode.StoreFailed, `store worker: ${e.message}`);
@@ -67,21 +98,27 @@ function execArgv(): string[] {
   return import.meta.url.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
 }
 
-class WorkerStore implements TimeSeriesStore {
+/** A TimeSeriesStore on a worker thread, with its host's methods and notices. */
+export class WorkerStore implements TimeSeriesStore {
   readonly #worker: Worker;
+  #onNotice: (n: WorkerNotice) => void = () => undefined;
   readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   #next = 0;
   /** Set once the worker is gone: every later call fails with it. */
   #gone: StateError | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(target: StoreTarget) {
-    this.#worker = new Worker(new URL('./store-worker.ts', import.meta.url), {
-      workerData: target,
+  constructor(target: StoreTarget, host?: WorkerHost) {
+    this.#worker = new Worker(host?.entry ?? new URL('./store-worker.ts', import.meta.url), {
+      workerData: { target, data: host?.data } satisfies WorkerStart,
       execArgv: execArgv(),
     });
     this.#worker.unref(); // held only while a call is pending
     this.#worker.on('message', (r: Reply) => {
+      if ('notice' in r) {
+        this.#onNotice(r);
+        return;
+      }
       const p = this.#pending.get(r.id);
       if (p === undefined) return;
       this.#settled(r.id);
@@ -104,7 +141,27 @@ class WorkerStore implements TimeSeriesStore {
     if (this.#pending.size === 0) this.#worker.unref();
   }
 
-  #call<T>(method: Method, ...args: unknown[]): Promise<T> {
+  /** Calls a method of the worker's host (or of the store) and awaits its answer. */
+  call<T>(method: string, ...args: unknown[]): Promise<T> {
+    return this.#call<T>(method, ...args);
+  }
+
+  /**
+   * Posts to a method of the worker's host, unanswered (nothing is held
+   * pending, so this does not keep the process alive); `transfer` moves
+   * buffers instead of copying them. Ignored once the worker is gone.
+   */
+  post(method: string, args: unknown[], transfer: ArrayBuffer[] = []): void {
+    if (this.#gone !== undefined) return;
+    this.#worker.postMessage({ post: method, args } satisfies WorkerPost, transfer);
+  }
+
+  /** Receives the messages the worker sends on its own. */
+  onNotice(handler: (n: WorkerNotice) => void): void {
+    this.#onNotice = handler;
+  }
+
+  #call<T>(method: Method | string, ...args: unknown[]): Promise<T> {
     if (this.#gone !== undefined) return Promise.reject(this.#gone);
     const id = this.#next++;
     return new Promise<T>((resolve, reject) => {
@@ -164,10 +221,10 @@ class WorkerStore implements TimeSeriesStore {
  * before use, and `close()` to end the worker.
  * @example const store = createWorkerStore({ adapter: 'duckdb', options: { path: 'data/store.duckdb' } });
  */
-export function createWorkerStore(target: StoreTarget): TimeSeriesStore {
+export function createWorkerStore(target: StoreTarget, host?: WorkerHost): WorkerStore {
   const options =
     target.adapter === 'duckdb'
       ? { ...compileDuckDbStoreOptions(target.options) }
       : { ...compileClickHouseStoreOptions(target.options) };
-  return new WorkerStore({ adapter: target.adapter, options } as StoreTarget);
+  return new WorkerStore({ adapter: target.adapter, options } as StoreTarget, host);
 }

@@ -1,0 +1,151 @@
+/**
+ * The node's DecisionObserver when its collector runs on the collection
+ * worker (collection-worker.ts): on the check path it only appends the
+ * decision to a DecisionBatch (typed arrays and three array pushes, no
+ * object); every tick it moves the batch to the worker, which anonymises,
+ * holds and writes it. Event signals reach both this thread (for the API's
+ * levels) and the worker (for the records). Nothing here throws into the
+ * check path: a full batch is counted and reported, never raised.
+ */
+import { EventSignals } from '../lib/index.ts';
+import type { Clock, RuleDecision, SignalEvent, TimerHandle } from '../lib/index.ts';
+import type { WorkerStore } from '../store/index.ts';
+import { DecisionBatchBuilder, transferOf } from './collector-batch.ts';
+import { Queued } from './collector-queue.ts';
+import type { CollectorConfig, CollectorWorkerStats } from './collection-worker.ts';
+import type { DecisionObserver } from './throttle-node.ts';
+import type { TakeItem } from './wire.ts';
+
+export interface CollectorPortDeps {
+  worker: WorkerStore;
+  /** This collector's name on the worker (the node id). */
+  id: string;
+  clock: Clock;
+  /** How often the batch moves to the worker. @default 20 */
+  tickMs?: number;
+  /**
+   * Most decisions waiting here or on their way to the worker; beyond, they
+   * are counted as dropped. @default 200000
+   */
+  maxQueue?: number;
+  onLoss?: (kind: 'queue' | 'spool', rows: number) => void;
+  logger: { warn(...args: unknown[]): void };
+}
+
+/** Signals that also reach the worker's collector. */
+class SharedSignals extends EventSignals {
+  readonly #post: (e: SignalEvent) => void;
+  constructor(halfLifeMs: number, post: (e: SignalEvent) => void) {
+    super(halfLifeMs);
+    this.#post = post;
+  }
+  override add(e: SignalEvent): void {
+    super.add(e);
+    this.#post(e);
+  }
+}
+
+export class CollectorPort implements DecisionObserver {
+  readonly #d: CollectorPortDeps & { tickMs: number; maxQueue: number };
+  readonly #batch: DecisionBatchBuilder;
+  readonly #signals: SharedSignals;
+  #timer: TimerHandle | undefined;
+  #closing: Promise<void> | undefined;
+  #dropped = 0;
+  /** Decisions moved to the worker and not yet processed there. */
+  #inFlight = 0;
+  #lastLogMs = Number.NEGATIVE_INFINITY;
+
+  /** Opens the collector on the worker; `config` says how it anonymises and what it adds. */
+  static async open(deps: CollectorPortDeps, config: CollectorConfig): Promise<CollectorPort> {
+    const reads = await deps.worker.call<string[]>('collectorOpen', deps.id, config);
+    return new CollectorPort(deps, reads, config.eventHalfLifeMs);
+  }
+
+  private constructor(deps: CollectorPortDeps, reads: readonly string[], halfLifeMs: number) {
+    this.#d = { tickMs: 20, maxQueue: 200_000, ...deps };
+    this.#batch = new DecisionBatchBuilder(reads);
+    this.#signals = new SharedSignals(halfLifeMs, (e) => this.#d.worker.post('signal', [this.#d.id, e]));
+    this.#arm();
+  }
+
+  /** The event signals (the events hub feeds them; the worker's collector gets each too). */
+  get signals(): EventSignals {
+    return this.#signals;
+  }
+
+  // -- check path: append only -------------------------------------------
+
+  decided(item: TakeItem, decision: RuleDecision, nowMs: number): void {
+    this.#add(item, decision.allow ? Queued.Allowed : Queued.Denied, decision.ruleId, nowMs);
+  }
+
+  refunded(item: TakeItem, nowMs: number): void {
+    this.#add(item, Queued.Refund, '', nowMs);
+  }
+
+  #add(item: TakeItem, what: Queued, ruleId: string, nowMs: number): void {
+    if (this.#closing !== undefined) return;
+    if (this.#batch.length + this.#inFlight >= this.#d.maxQueue) {
+      this.#dropped++;
+      this.#d.onLoss?.('queue', 1);
+      const now = this.#d.clock.now();
+      if (now - this.#lastLogMs >= 10_000) {
+        this.#lastLogMs = now;
+        this.#d.logger.warn(
+          `collection queue full (${this.#d.maxQueue}): decisions dropped (${this.#dropped} so far)`,
+        );
+      }
+      return;
+    }
+    this.#batch.add(item, what, ruleId, nowMs);
+  }
+
+  // -- off the check path -------------------------------------------------
+
+  /** Moves what is waiting to the worker. */
+  flush(): void {
+    if (this.#batch.length === 0) return;
+    const b = this.#batch.take();
+    this.#inFlight += b.n;
+    this.#d.worker.post('collect', [this.#d.id, b], transferOf(b));
+  }
+
+  /**
+   * The worker processed `n` decisions (its `done` notice). What is moved and
+   * not yet processed counts against `maxQueue`: a worker that falls behind
+   * (it yields the CPU to checks) cannot make this thread's memory grow
+   * without bound; decisions past the bound are dropped and counted.
+   */
+  acknowledge(n: number): void {
+    this.#inFlight = Math.max(0, this.#inFlight - n);
+  }
+
+  /** The worker's counters, with the decisions dropped here. */
+  async stats(): Promise<CollectorWorkerStats> {
+    this.flush();
+    const s = await this.#d.worker.call<CollectorWorkerStats>('collectorStats', this.#d.id);
+    s.collector.droppedQueueFull += this.#dropped;
+    s.collector.queued += this.#batch.length + this.#inFlight;
+    return s;
+  }
+
+  /** Moves the rest to the worker, which writes what it holds. Idempotent. */
+  close(): Promise<void> {
+    return (this.#closing ??= (async () => {
+      if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.flush();
+      await this.#d.worker.call('collectorClose', this.#d.id);
+    })());
+  }
+
+  #arm(): void {
+    this.#timer = this.#d.clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#closing !== undefined) return;
+      this.flush();
+      this.#arm();
+    }, this.#d.tickMs);
+  }
+}

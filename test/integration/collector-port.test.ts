@@ -1,0 +1,94 @@
+// The collector on the collection worker thread, fed through a CollectorPort
+// as a node feeds it: decisions cross in batches and are stored; what waits
+// here or is on its way counts against the queue bound (drops are counted,
+// never raised); closing writes the rest.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { SystemClock, type RuleDecision, type TokenKey } from '../../lib/index.ts';
+import { createWorkerStore } from '../../store/index.ts';
+import type { CollectionWorkerData, CollectorConfig } from '../../services/collection-worker.ts';
+import { CollectorPort } from '../../services/collector-port.ts';
+import type { TakeItem } from '../../services/index.ts';
+
+const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);
+
+const decision: RuleDecision = {
+  token: '',
+  ruleId: 'per-user',
+  mode: 'enforce',
+  allow: true,
+  limit: 10,
+  remaining: 1,
+  retryAfterMs: 0,
+};
+const item = (i: number): TakeItem => ({
+  token: `per-user|user=u${i}@x.example` as TokenKey,
+  rule: { id: 'per-user', rate: 10, periodMs: 1000, burst: 10, mode: 'enforce' },
+  cost: 1,
+  params: { user: `u${i}@x.example`, op: 'read', ip: '203.0.113.7' },
+  atMs: T0 + i,
+});
+
+test('collector port - decisions reach the worker in batches; the queue bound counts what is on its way', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'headroom-port-'));
+  const data: CollectionWorkerData = {
+    spoolDir: join(dir, 'spool'),
+    spoolMaxBytes: 1 << 20,
+    initOnUse: false,
+  };
+  const store = createWorkerStore(
+    { adapter: 'duckdb', options: { path: ':memory:' } },
+    { entry: new URL('../../services/collection-worker.ts', import.meta.url), data },
+  );
+  const warnings: string[] = [];
+  try {
+    await store.init();
+    const config: CollectorConfig = {
+      privacy: { keys: [{ id: 'k1', secret: 'collector-port-secret-0123' }], params: { op: 'keep' } },
+      holidaysText: null,
+      profileFile: null,
+      profileParam: 'user',
+      eventHalfLifeMs: 60_000,
+      source: 'port-test',
+      graceMs: 0,
+    };
+    const port = await CollectorPort.open(
+      {
+        worker: store,
+        id: 'n1',
+        clock: new SystemClock(),
+        tickMs: 3_600_000, // moved by hand below
+        maxQueue: 10,
+        logger: { warn: (m: unknown) => warnings.push(String(m)) },
+      },
+      config,
+    );
+    store.onNotice((n) => {
+      if (n.notice === 'done') port.acknowledge(n.args[1] as number);
+    });
+    for (let i = 0; i < 15; i++) port.decided(item(i), decision, T0 + i);
+    port.flush(); // 10 on their way, 5 dropped
+    for (let i = 15; i < 18; i++) port.decided(item(i), decision, T0 + i); // dropped: 10 still on their way
+    const s = await port.stats(); // answered after the worker's `done` for the batch
+    t.like(s.collector, { decided: 10, droppedQueueFull: 8, queued: 0, errors: 0 });
+    t.is(warnings.length, 1, 'one warning, not one per drop');
+    t.regex(warnings[0]!, /collection queue full \(10\)/);
+    for (let i = 18; i < 20; i++) port.decided(item(i), decision, T0 + i);
+    await port.close();
+    await port.close(); // idempotent
+    const records = await store.records(T0, T0 + 60_000);
+    t.is(records.length, 12);
+    t.deepEqual(
+      records.map((r) => r.timeMs).sort((a, b) => a - b),
+      [...[...Array(10).keys()], 18, 19].map((i) => T0 + i),
+    );
+    const raw = JSON.stringify(records);
+    t.false(raw.includes('@x.example'), 'no raw user id crossed into the store');
+    t.false(raw.includes('203.0.113.7'), 'no raw IP crossed into the store');
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
