@@ -5,8 +5,10 @@
 //     batcher -> store, for DuckDB and ClickHouse, beside the same records
 //     written straight through each client (DuckDB appender, ClickHouse
 //     JSONEachRow insert) into an identical table; ratio = ours / raw.
-//     Row "duckdb/w" runs the adapter on a worker thread (createWorkerStore),
-//     as a node does with DuckDB.
+//     Row "duckdb/w" runs the adapter on a worker thread (createWorkerStore)
+//     with the collector on this thread; row "duckdb/node" is the path a node
+//     runs: decisions cross in batches (CollectorPort) to the collection
+//     worker, which runs the collector, the batcher and the adapter.
 // (2) checks/s of an in-process node over the NATS API (closed loop, 64 in
 //     flight), store none (collection off) vs DuckDB (collection on, the
 //     adapter on a worker thread), and the process's CPU per check (all its
@@ -20,6 +22,8 @@ import { performance } from 'node:perf_hooks';
 import { connect } from 'nats';
 import { SystemClock, type RuleDecision, type TokenKey } from '../lib/index.ts';
 import { PrivacyPipeline } from '../lib/privacy/index.ts';
+import type { CollectorConfig } from '../services/collection-worker.ts';
+import { CollectorPort } from '../services/collector-port.ts';
 import {
   Collector,
   compileNodeOptions,
@@ -32,6 +36,7 @@ import {
   createClickHouseStore,
   createDuckDbStore,
   createWorkerStore,
+  type WorkerStore,
   type RequestRecord,
   type TimeSeriesStore,
 } from '../store/index.ts';
@@ -126,6 +131,69 @@ async function viaCollector(make: () => TimeSeriesStore): Promise<{ rate: number
   rmSync(dir, { recursive: true, force: true });
   if (stats.records !== N) throw new Error(`collected ${stats.records} records of ${N}`);
   return { rate: (N / ms) * 1000, buckets: stats.buckets };
+}
+
+/**
+ * The collection worker the node path writes through, one for the run (as a
+ * node's lives as long as the node: its code is warm), its rows in memory.
+ */
+let nodeStore: WorkerStore | undefined;
+let nodeDir = '';
+const acks = new Map<string, (n: number) => void>();
+async function nodeWorker(): Promise<WorkerStore> {
+  if (nodeStore !== undefined) return nodeStore;
+  nodeDir = mkdtempSync(join(tmpdir(), 'headroom-bench-node-'));
+  const store = createWorkerStore(
+    { adapter: 'duckdb', options: { path: ':memory:' } },
+    {
+      entry: new URL('../services/collection-worker.ts', import.meta.url),
+      data: { spoolDir: join(nodeDir, 'spool'), spoolMaxBytes: 1 << 30, initOnUse: false },
+    },
+  );
+  await store.init();
+  store.onNotice((n) => {
+    if (n.notice === 'done') acks.get(String(n.args[0]))?.(n.args[1] as number);
+  });
+  return (nodeStore = store);
+}
+
+/**
+ * As a node runs collection: observer calls -> CollectorPort -> (batches to
+ * the collection worker) -> Collector -> Batcher -> DuckDB, until the worker
+ * has written every row (each round with a collector of its own on the one
+ * worker). Decisions arrive in chunks of one batch, moved as a
+ * tick would, with the event loop free in between.
+ */
+async function viaNode(): Promise<{ rate: number; buckets: number }> {
+  const store = await nodeWorker();
+  const config: CollectorConfig = {
+    privacy: { ...defaultNodePrivacy(), keys: [{ id: 'bench', secret: 'bench-secret-0123456789abcdef' }] },
+    holidaysText: null,
+    profileFile: null,
+    profileParam: 'user',
+    eventHalfLifeMs: 300_000,
+    source: 'bench',
+    graceMs: 2000,
+  };
+  const id = `bench-${++run}`;
+  const port = await CollectorPort.open(
+    { worker: store, id, clock: new SystemClock(), logger, maxQueue: N + 1 },
+    config,
+  );
+  acks.set(id, (n) => port.acknowledge(n));
+  const t0 = performance.now();
+  for (let i = 0; i < N; i += BATCH) {
+    const end = Math.min(N, i + BATCH);
+    for (let j = i; j < end; j++) port.decided(items[j]!, decision(j), items[j]!.atMs!);
+    port.flush();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  const stats = await port.close();
+  const ms = performance.now() - t0;
+  acks.delete(id);
+  if (stats?.collector.records !== N)
+    throw new Error(`collected ${stats?.collector.records} records of ${N}`);
+  return { rate: (N / ms) * 1000, buckets: stats.collector.buckets };
 }
 
 /** CPU seconds (user + system) of this process's main thread, from /proc (Linux; NaN elsewhere). */
@@ -248,11 +316,20 @@ try {
           () => rawDuckDb(rows, BATCH),
         )),
       ],
+      [
+        'duckdb/node',
+        ...(await best(
+          () => viaNode(),
+          () => rawDuckDb(rows, BATCH),
+        )),
+      ],
     ] as const;
     console.log(
       `records=${N} tokens=${USERS} batch=${BATCH} (the collection path also writes the bucket rows)`,
     );
-    console.log('(/w: the adapter on a worker thread, as a node runs DuckDB)');
+    console.log(
+      '(/w: the adapter on a worker thread; /node: collector, batcher and adapter on the collection worker, as a node runs DuckDB)',
+    );
     console.log('store        collection rec/s   raw client rec/s   ratio   bucket rows');
     for (const [name, ours, raw, buckets] of results) {
       console.log(
@@ -290,6 +367,8 @@ try {
   console.log(`ratio on/off                  ${(on.rate / off.rate).toFixed(2)}`);
   console.log(`rounds on/off: ${onRuns.map((r, i) => (r.rate / offRuns[i]!.rate).toFixed(3)).join(' ')}`);
 } finally {
+  await nodeStore?.close();
+  if (nodeDir !== '') rmSync(nodeDir, { recursive: true, force: true });
   await server?.dispose();
   await nats.stop();
 }

@@ -50,7 +50,7 @@ export class CollectorPort implements DecisionObserver {
   readonly #batch: DecisionBatchBuilder;
   readonly #signals: SharedSignals;
   #timer: TimerHandle | undefined;
-  #closing: Promise<void> | undefined;
+  #closing: Promise<CollectorWorkerStats | undefined> | undefined;
   #dropped = 0;
   /** Decisions moved to the worker and not yet processed there. */
   #inFlight = 0;
@@ -130,13 +130,18 @@ export class CollectorPort implements DecisionObserver {
     return s;
   }
 
-  /** Moves the rest to the worker, which writes what it holds. Idempotent. */
-  close(): Promise<void> {
+  /**
+   * Moves the rest to the worker, which writes what it holds; answers the
+   * final counters (undefined when the collector was gone). Idempotent.
+   */
+  close(): Promise<CollectorWorkerStats | undefined> {
     return (this.#closing ??= (async () => {
       if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
       this.#timer = undefined;
       this.flush();
-      await this.#d.worker.call('collectorClose', this.#d.id);
+      const s = await this.#d.worker.call<CollectorWorkerStats | undefined>('collectorClose', this.#d.id);
+      if (s !== undefined) s.collector.droppedQueueFull += this.#dropped;
+      return s;
     })());
   }
 
