@@ -112,3 +112,49 @@ test('collection - a node writes to ClickHouse, spooling while it is down', asyn
     t.false(node.output().includes(raw), `log holds ${raw}`);
   }
 });
+
+test('collection - a node stopped with records in its spool replays them when it starts again, once each', async (t) => {
+  const server = await startClickHouseServer();
+  const dir = await mkdtemp(join(tmpdir(), 'headroom-collect-restart-'));
+  t.teardown(async () => {
+    await server.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await server.stop();
+  const args = [
+    ...['--data-dir', join(dir, 'data'), '--http-port', '0', '--log-level', 'info'],
+    ...['--store', 'clickhouse', '--clickhouse-url', server.url, '--clickhouse-database', 'restart'],
+    ...['--collect-grace', '200ms'],
+  ];
+  const first = await startNodeProcess({ nodeId: 'collect-restart', args });
+  t.teardown(() => first.stop());
+  const post = async (url: string, path: string, body: unknown): Promise<any> =>
+    (await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body) })).json();
+  t.like(await post(first.httpUrl!, '/v1/rules', RULE), { rule: { id: 'per-user' } });
+  const start = Date.now();
+  for (let i = 0; i < 5; i++) await post(first.httpUrl!, '/v1/check', { params: { user: `erin-${i}` } });
+  const end = Date.now();
+  // Stopped while ClickHouse is down: what it holds goes to the spool on disk.
+  t.is(await first.stop(), 0);
+
+  await server.restart();
+  const second = await startNodeProcess({ nodeId: 'collect-restart', args });
+  t.teardown(() => second.stop());
+  const store = createClickHouseStore({ url: server.url, database: 'restart' });
+  t.teardown(() => store.close());
+  await waitUntil(
+    async () => {
+      try {
+        return (await store.records(start - 1000, end + 1000)).length >= 5;
+      } catch {
+        return false; // tables not created yet
+      }
+    },
+    60_000,
+    'the spooled records in ClickHouse',
+  );
+  t.is(await second.stop(), 0); // writes anything still held, and replays nothing twice
+  const records = await store.records(start - 1000, end + 1000);
+  t.is(records.length, 5);
+  t.is(new Set(records.map((r) => r.id)).size, 5);
+});
