@@ -364,7 +364,10 @@ try {
   console.log(
     `collection on  (store duckdb) ${Math.round(on.rate).toString().padStart(13)}   ${us(onRuns, 'cpuUs').padStart(27)} µs   ${us(onRuns, 'mainUs').padStart(8)} µs  (${on.records} decisions collected; adapter on a worker thread)`,
   );
-  console.log(`ratio on/off                  ${(on.rate / off.rate).toFixed(2)}`);
+  const perRound = onRuns.map((r, i) => r.rate / offRuns[i]!.rate);
+  console.log(
+    `ratio on/off                  ${(on.rate / off.rate).toFixed(2)} (best of each); median of the rounds' ratios ${median(perRound).toFixed(2)}`,
+  );
   console.log(`rounds on/off: ${onRuns.map((r, i) => (r.rate / offRuns[i]!.rate).toFixed(3)).join(' ')}`);
 } finally {
   await nodeStore?.close();
