@@ -82,7 +82,7 @@ export interface NodeOptions {
   eventHalfLifeMs: number;
   /** Stored days older than this are dropped. @default 2592000000 (30 days) */
   retentionMs: number;
-  /** Bound of the store's disk spool. @default 268435456 (256 MiB) */
+  /** Bound of each of the store's two disk spools (collection's rows, and the rest). @default 268435456 (256 MiB) */
   spoolMaxBytes: number;
   /** How long after a bucket closes refunds are awaited before it is written. @default 2000 */
   collectGraceMs: number;
