@@ -87,18 +87,21 @@ export class CollectorPort implements DecisionObserver {
   #add(item: TakeItem, what: Queued, ruleId: string, nowMs: number): void {
     if (this.#closing !== undefined) return;
     if (this.#batch.length + this.#inFlight >= this.#d.maxQueue) {
-      this.#dropped++;
-      this.#d.onLoss?.('queue', 1);
-      const now = this.#d.clock.now();
-      if (now - this.#lastLogMs >= 10_000) {
-        this.#lastLogMs = now;
-        this.#d.logger.warn(
-          `collection queue full (${this.#d.maxQueue}): decisions dropped (${this.#dropped} so far)`,
-        );
-      }
+      this.#lost(1, `collection queue full (${this.#d.maxQueue})`);
       return;
     }
     this.#batch.add(item, what, ruleId, nowMs);
+  }
+
+  /** Counts dropped decisions, as a metric too; warns at most once per 10 s. */
+  #lost(n: number, why: string): void {
+    this.#dropped += n;
+    this.#d.onLoss?.('queue', n);
+    const now = this.#d.clock.now();
+    if (now - this.#lastLogMs >= 10_000) {
+      this.#lastLogMs = now;
+      this.#d.logger.warn(`${why}: decisions dropped (${this.#dropped} so far)`);
+    }
   }
 
   // -- off the check path -------------------------------------------------
@@ -107,8 +110,12 @@ export class CollectorPort implements DecisionObserver {
   flush(): void {
     if (this.#batch.length === 0) return;
     const b = this.#batch.take();
-    this.#inFlight += b.n;
-    this.#d.worker.post('collect', [this.#d.id, b], transferOf(b));
+    if (this.#d.worker.post('collect', [this.#d.id, b], transferOf(b))) {
+      this.#inFlight += b.n;
+      return;
+    }
+    // The worker is gone (it failed, or the store closed): counted and reported, not silent.
+    this.#lost(b.n, 'the collection worker is gone');
   }
 
   /**

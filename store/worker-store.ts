@@ -149,11 +149,13 @@ export class WorkerStore implements TimeSeriesStore {
   /**
    * Posts to a method of the worker's host, unanswered (nothing is held
    * pending, so this does not keep the process alive); `transfer` moves
-   * buffers instead of copying them. Ignored once the worker is gone.
+   * buffers instead of copying them. Returns false, posting nothing, once
+   * the worker is gone.
    */
-  post(method: string, args: unknown[], transfer: ArrayBuffer[] = []): void {
-    if (this.#gone !== undefined) return;
+  post(method: string, args: unknown[], transfer: ArrayBuffer[] = []): boolean {
+    if (this.#gone !== undefined) return false;
     this.#worker.postMessage({ post: method, args } satisfies WorkerPost, transfer);
+    return true;
   }
 
   /** Receives the messages the worker sends on its own. */

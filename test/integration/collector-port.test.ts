@@ -1,7 +1,7 @@
 // The collector on the collection worker thread, fed through a CollectorPort
 // as a node feeds it: decisions cross in batches and are stored; what waits
 // here or is on its way counts against the queue bound (drops are counted,
-// never raised); closing writes the rest.
+// never raised); closing writes the rest; a gone worker's decisions count as lost.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,25 @@ test('collector port - decisions reach the worker in batches; the queue bound co
     const raw = JSON.stringify(records);
     t.false(raw.includes('@x.example'), 'no raw user id crossed into the store');
     t.false(raw.includes('203.0.113.7'), 'no raw IP crossed into the store');
+
+    // Decisions for a worker that is gone are counted as lost, not dropped silently.
+    const lost: number[] = [];
+    const orphan = await CollectorPort.open(
+      {
+        worker: store,
+        id: 'n2',
+        clock: new SystemClock(),
+        tickMs: 3_600_000,
+        logger: { warn: (m: unknown) => warnings.push(String(m)) },
+        onLoss: (_kind, rows) => lost.push(rows),
+      },
+      config,
+    );
+    await store.close();
+    for (let i = 0; i < 3; i++) orphan.decided(item(i), decision, T0 + i);
+    orphan.flush();
+    t.deepEqual(lost, [3]);
+    t.regex(warnings.at(-1)!, /the collection worker is gone: decisions dropped \(3 so far\)/);
   } finally {
     await store.close();
     await rm(dir, { recursive: true, force: true });
