@@ -1,6 +1,6 @@
 // The collection path end to end, beside each store client's raw insert rate,
 // and check throughput with collection on and off, all in one run.
-//   node --import tsx bench/collection.ts [records=100000] [batch=5000] [checkSeconds=5] [--checks-only] [--rounds=3]
+//   node --import tsx bench/collection.ts [records=100000] [batch=5000] [checkSeconds=5] [--checks-only] [--no-forecast] [--rounds=3]
 // (1) records/s through observer -> anonymisation -> bucket aggregation ->
 //     batcher -> store, for DuckDB and ClickHouse, beside the same records
 //     written straight through each client (DuckDB appender, ClickHouse
@@ -13,13 +13,15 @@
 //     flight), store none (collection off) vs DuckDB (collection on, the
 //     adapter on a worker thread), and the process's CPU per check (all its
 //     threads: main, store worker, GC helpers) and the main thread's alone.
-//     --checks-only runs this part only.
+//     Then the latency (p50, p99) of checks sent at half the best off rate
+//     (open loop), off and on. --checks-only runs this part only;
+//     --no-forecast runs both nodes without forecasting.
 // ClickHouse: $CLICKHOUSE_URL if set, else a server started for the run.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { connect } from 'nats';
+import { connect, type NatsConnection } from 'nats';
 import { SystemClock, type RuleDecision, type TokenKey } from '../lib/index.ts';
 import { PrivacyPipeline } from '../lib/privacy/index.ts';
 import type { CollectorConfig } from '../services/collection-worker.ts';
@@ -29,6 +31,7 @@ import {
   compileNodeOptions,
   defaultNodePrivacy,
   startNode,
+  type HeadroomNode,
   type TakeItem,
 } from '../services/index.ts';
 import {
@@ -50,6 +53,8 @@ const N = Number(args[0] ?? 100_000);
 const BATCH = Number(args[1] ?? 5000);
 const CHECK_S = Number(args[2] ?? 5);
 const CHECKS_ONLY = flags.includes('--checks-only');
+/** Both nodes without forecasting (its inference and forecast rows), to see collection alone. */
+const NO_FORECAST = flags.includes('--no-forecast');
 const USERS = 100;
 /** Each path runs this many times, alternating with its peer; the best run of each counts. */
 const ROUNDS = Number(flags.find((f) => f.startsWith('--rounds='))?.slice(9) ?? 3);
@@ -216,51 +221,104 @@ interface CheckRun {
   mainUs: number;
 }
 
-/** Checks/s of one in-process node over the NATS API: 64 requests in flight for CHECK_S seconds. */
-async function checkRate(natsUrl: string, store: 'none' | 'duckdb'): Promise<CheckRun> {
+/** Runs `fn` against a fresh in-process node (its own data folder) with one per-user rule. */
+async function withNode<T>(
+  natsUrl: string,
+  store: 'none' | 'duckdb',
+  fn: (nc: NatsConnection, node: HeadroomNode) => Promise<T>,
+): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-bench-check-'));
   const node = await startNode(
     compileNodeOptions(
       undefined,
       {},
-      { natsUrl, nodeId: `bench-${store}-${++run}`, dataDir: dir, logLevel: 'error', store },
+      {
+        natsUrl,
+        nodeId: `bench-${store}-${++run}`,
+        dataDir: dir,
+        logLevel: 'error',
+        store,
+        ...(NO_FORECAST ? { forecast: false } : {}),
+      },
     ),
   );
   const nc = await connect({ servers: natsUrl });
-  const put = JSON.parse(
-    (
-      await nc.request(
-        'headroom.v1.rules.put',
-        JSON.stringify({ id: 'per-user', key: ['user'], rate: 200, period: '1s' }),
-      )
-    ).string(),
-  ) as { error?: unknown };
-  if (put.error !== undefined) throw new Error(JSON.stringify(put.error));
-  let done = 0;
-  const deadline = performance.now() + CHECK_S * 1000;
-  const t0 = performance.now();
-  const cpu0 = process.cpuUsage();
-  const main0 = mainThreadCpuS();
-  await Promise.all(
-    Array.from({ length: 64 }, async (_, w) => {
-      for (let i = 0; performance.now() < deadline; i++) {
-        const user = `user-${(w * 7919 + i) % 1000}@bench.example`;
+  try {
+    const put = JSON.parse(
+      (
         await nc.request(
-          'headroom.v1.check',
-          JSON.stringify({ params: { user, op: 'read', ip: '203.0.113.7' } }),
+          'headroom.v1.rules.put',
+          JSON.stringify({ id: 'per-user', key: ['user'], rate: 200, period: '1s' }),
+        )
+      ).string(),
+    ) as { error?: unknown };
+    if (put.error !== undefined) throw new Error(JSON.stringify(put.error));
+    return await fn(nc, node);
+  } finally {
+    await nc.close();
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const checkBody = (w: number, i: number): string =>
+  JSON.stringify({
+    params: { user: `user-${(w * 7919 + i) % 1000}@bench.example`, op: 'read', ip: '203.0.113.7' },
+  });
+
+/** Checks/s of one in-process node over the NATS API: 64 requests in flight for CHECK_S seconds. */
+function checkRate(natsUrl: string, store: 'none' | 'duckdb'): Promise<CheckRun> {
+  return withNode(natsUrl, store, async (nc, node) => {
+    let done = 0;
+    const deadline = performance.now() + CHECK_S * 1000;
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const main0 = mainThreadCpuS();
+    await Promise.all(
+      Array.from({ length: 64 }, async (_, w) => {
+        for (let i = 0; performance.now() < deadline; i++) {
+          await nc.request('headroom.v1.check', checkBody(w, i));
+          done++;
+        }
+      }),
+    );
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const mainUs = ((mainThreadCpuS() - main0) * 1e6) / done;
+    const records = (await node.collection.stats())?.collector.decided ?? 0;
+    return { rate: (done / ms) * 1000, records, cpuUs: (cpu.user + cpu.system) / done, mainUs };
+  });
+}
+
+/** Latency quantiles (ms) of checks sent at a fixed `rps` for CHECK_S seconds (open loop), after 1 s at that rate. */
+function pacedLatency(
+  natsUrl: string,
+  store: 'none' | 'duckdb',
+  rps: number,
+): Promise<{ p50: number; p99: number }> {
+  return withNode(natsUrl, store, async (nc) => {
+    const send = async (seconds: number, lat: number[] | undefined): Promise<void> => {
+      const start = performance.now();
+      const pending: Promise<void>[] = [];
+      for (let i = 0; i < Math.floor(rps * seconds); i++) {
+        const wait = start + (i * 1000) / rps - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        const t0 = performance.now();
+        pending.push(
+          nc
+            .request('headroom.v1.check', checkBody(i % 64, i))
+            .then(() => void lat?.push(performance.now() - t0)),
         );
-        done++;
       }
-    }),
-  );
-  const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const mainUs = ((mainThreadCpuS() - main0) * 1e6) / done;
-  const records = (await node.collection.stats())?.collector.decided ?? 0;
-  await nc.close();
-  await node.stop();
-  rmSync(dir, { recursive: true, force: true });
-  return { rate: (done / ms) * 1000, records, cpuUs: (cpu.user + cpu.system) / done, mainUs };
+      await Promise.all(pending);
+    };
+    await send(1, undefined);
+    const lat: number[] = [];
+    await send(CHECK_S, lat);
+    lat.sort((x, y) => x - y);
+    const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!;
+    return { p50: q(0.5), p99: q(0.99) };
+  });
 }
 
 let server: ClickHouseServer | undefined;
@@ -353,7 +411,7 @@ try {
   const on = bestOf(onRuns);
   const us = (runs: CheckRun[], k: 'cpuUs' | 'mainUs'): string => median(runs.map((r) => r[k])).toFixed(1);
   console.log(
-    `\nchecks over NATS, one in-process node (client in the same process), 64 in flight, ${CHECK_S} s each, ${ROUNDS} alternating rounds:`,
+    `\nchecks over NATS, one in-process node (client in the same process), 64 in flight, ${CHECK_S} s each, ${ROUNDS} alternating rounds${NO_FORECAST ? ', forecasting off' : ''}:`,
   );
   console.log(
     '                              best checks/s   per check, median: CPU all threads   main thread',
@@ -368,7 +426,26 @@ try {
   console.log(
     `ratio on/off                  ${(on.rate / off.rate).toFixed(2)} (best of each); median of the rounds' ratios ${median(perRound).toFixed(2)}`,
   );
-  console.log(`rounds on/off: ${onRuns.map((r, i) => (r.rate / offRuns[i]!.rate).toFixed(3)).join(' ')}`);
+  console.log(`rounds on/off: ${perRound.map((x) => x.toFixed(3)).join(' ')}`);
+
+  // Latency at half the maximum rate (open loop), alternating, median of the rounds.
+  const half = Math.round(off.rate / 2);
+  const offLat: { p50: number; p99: number }[] = [];
+  const onLat: { p50: number; p99: number }[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    offLat.push(await pacedLatency(nats.url, 'none', half));
+    onLat.push(await pacedLatency(nats.url, 'duckdb', half));
+  }
+  const ms = (xs: { p50: number; p99: number }[], k: 'p50' | 'p99'): string =>
+    median(xs.map((x) => x[k])).toFixed(2);
+  console.log(
+    `\nlatency at ${half} checks/s (half the best off rate), open loop, ${CHECK_S} s each, median of ${ROUNDS} rounds:`,
+  );
+  console.log(`collection off   p50 ${ms(offLat, 'p50')} ms   p99 ${ms(offLat, 'p99')} ms`);
+  console.log(`collection on    p50 ${ms(onLat, 'p50')} ms   p99 ${ms(onLat, 'p99')} ms`);
+  console.log(
+    `rounds p99 off: ${offLat.map((x) => x.p99.toFixed(2)).join(' ')}; on: ${onLat.map((x) => x.p99.toFixed(2)).join(' ')}`,
+  );
 } finally {
   await nodeStore?.close();
   if (nodeDir !== '') rmSync(nodeDir, { recursive: true, force: true });
