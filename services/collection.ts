@@ -1,10 +1,13 @@
 /**
  * Builds a node's behavioural data collection from its options: the store
- * (DuckDB in the data folder, ClickHouse, or none), the batcher with its
- * disk spool, the privacy pipeline (key file, policies, IP regions), the
- * collector (the token actors' DecisionObserver), the events hub and the
- * events file feed. Start stays fast: DuckDB opens a local file; ClickHouse
- * is initialised on first use, so a node starts while it is down.
+ * (DuckDB in the data folder, ClickHouse, or none) on its worker thread,
+ * which also runs the collector and its batcher (collection-worker.ts); the
+ * token actors' DecisionObserver on this thread (a CollectorPort, which only
+ * hands decisions over); this thread's batcher for events, forecasts and
+ * allocation decisions; the privacy pipeline (key file, policies, IP
+ * regions), the events hub and the events file feed. Start stays fast:
+ * DuckDB opens a local file; ClickHouse is initialised on first use, so a
+ * node starts while it is down.
  */
 import { join, resolve } from 'node:path';
 import type { ServiceBroker, ServiceSchema } from 'moleculer';

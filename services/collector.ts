@@ -1,12 +1,15 @@
 /**
- * The collector: the token owner's DecisionObserver. On the check path it
- * only queues (one array push per decision or refund); a tick on the Clock
- * then anonymises each decision (PrivacyPipeline), adds calendar, profile,
- * region and event-signal features, holds decisions and 1 s / 1 min buckets
- * until their bucket closed plus a grace period (so refunds can still turn
- * an allowed request into a denied one: see lib/collect.ts), and hands the
- * ready rows, records built only then, to the Batcher. Nothing here throws into the check path: a full
- * queue or spool is counted and logged, never raised.
+ * The collector: a DecisionObserver that turns decisions into behavioural
+ * rows. `decided`/`refunded` (or `enqueue`, for decisions that arrive as
+ * data) only queue (one array push per decision or refund); a tick on the
+ * Clock then anonymises each decision (PrivacyPipeline), adds calendar,
+ * profile, region and event-signal features, holds decisions and 1 s / 1 min
+ * buckets until their bucket closed plus a grace period (so refunds can still
+ * turn an allowed request into a denied one: see lib/collect.ts), and hands
+ * the ready rows, records built only then, to the Batcher. Nothing here
+ * throws to its caller: a full queue or spool is counted and logged, never
+ * raised. A node runs it on its collection worker thread
+ * (collection-worker.ts), fed by a CollectorPort on the check path's thread.
  */
 import { randomBytes } from 'node:crypto';
 import {
