@@ -25,7 +25,7 @@ import { connect, type NatsConnection } from 'nats';
 import { SystemClock, type RuleDecision, type TokenKey } from '../lib/index.ts';
 import { PrivacyPipeline } from '../lib/privacy/index.ts';
 import type { CollectorConfig } from '../services/collection-worker.ts';
-import { CollectorPort } from '../services/collector-port.ts';
+import { CollectorPort, openCollectionWorker } from '../services/collector-port.ts';
 import {
   Collector,
   compileNodeOptions,
@@ -60,11 +60,11 @@ const USERS = 100;
 const ROUNDS = Number(flags.find((f) => f.startsWith('--rounds='))?.slice(9) ?? 3);
 const T0 = Date.now();
 
-const pipeline = (): PrivacyPipeline =>
-  new PrivacyPipeline({
-    ...defaultNodePrivacy(),
-    keys: [{ id: 'bench', secret: 'bench-secret-0123456789abcdef' }],
-  });
+const privacyOptions = {
+  ...defaultNodePrivacy(),
+  keys: [{ id: 'bench', secret: 'bench-secret-0123456789abcdef' }],
+};
+const pipeline = (): PrivacyPipeline => new PrivacyPipeline(privacyOptions);
 
 const items: TakeItem[] = Array.from({ length: N }, (_, i) => {
   const user = `user-${i % USERS}@bench.example`;
@@ -144,21 +144,14 @@ async function viaCollector(make: () => TimeSeriesStore): Promise<{ rate: number
  */
 let nodeStore: WorkerStore | undefined;
 let nodeDir = '';
-const acks = new Map<string, (n: number) => void>();
 async function nodeWorker(): Promise<WorkerStore> {
   if (nodeStore !== undefined) return nodeStore;
   nodeDir = mkdtempSync(join(tmpdir(), 'headroom-bench-node-'));
-  const store = createWorkerStore(
+  const store = openCollectionWorker(
     { adapter: 'duckdb', options: { path: ':memory:' } },
-    {
-      entry: new URL('../services/collection-worker.ts', import.meta.url),
-      data: { spoolDir: join(nodeDir, 'spool'), spoolMaxBytes: 1 << 30, initOnUse: false },
-    },
+    { spoolDir: join(nodeDir, 'spool'), spoolMaxBytes: 1 << 30, initOnUse: false },
   );
   await store.init();
-  store.onNotice((n) => {
-    if (n.notice === 'done') acks.get(String(n.args[0]))?.(n.args[1] as number);
-  });
   return (nodeStore = store);
 }
 
@@ -172,20 +165,18 @@ async function nodeWorker(): Promise<WorkerStore> {
 async function viaNode(): Promise<{ rate: number; buckets: number }> {
   const store = await nodeWorker();
   const config: CollectorConfig = {
-    privacy: { ...defaultNodePrivacy(), keys: [{ id: 'bench', secret: 'bench-secret-0123456789abcdef' }] },
+    privacy: privacyOptions,
     holidaysText: null,
-    profileFile: null,
+    profiles: null,
     profileParam: 'user',
     eventHalfLifeMs: 300_000,
     source: 'bench',
     graceMs: 2000,
   };
-  const id = `bench-${++run}`;
   const port = await CollectorPort.open(
-    { worker: store, id, clock: new SystemClock(), logger, maxQueue: N + 1 },
+    { worker: store, id: `bench-${++run}`, clock: new SystemClock(), logger, maxQueue: N + 1 },
     config,
   );
-  acks.set(id, (n) => port.acknowledge(n));
   const t0 = performance.now();
   for (let i = 0; i < N; i += BATCH) {
     const end = Math.min(N, i + BATCH);
@@ -195,7 +186,6 @@ async function viaNode(): Promise<{ rate: number; buckets: number }> {
   }
   const stats = await port.close();
   const ms = performance.now() - t0;
-  acks.delete(id);
   if (stats?.collector.records !== N)
     throw new Error(`collected ${stats?.collector.records} records of ${N}`);
   return { rate: (N / ms) * 1000, buckets: stats.collector.buckets };

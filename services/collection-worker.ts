@@ -10,7 +10,8 @@
  * - `collectorOpen(id, config)`: builds a Collector (privacy pipeline,
  *   holidays, profiles, event signals) writing through this thread's batcher;
  * - post `collect(id, batch)`: queues a DecisionBatch and processes it;
- * - post `signal(id, event)`: an event signal, for the records' levels;
+ * - post `signal(id, event)`: an event signal, for the records' levels, and
+ *   `signalPrune(id, nowMs)`: drops the levels that have decayed;
  * - `collectorStats(id)`: the collector's and the batcher's counters;
  * - `collectorClose(id)`: writes what it holds, stops it and answers, with its
  *   final counters, once the batcher has written everything (or spooled what
@@ -33,7 +34,8 @@ import type { DecisionBatch } from './collector-batch.ts';
 import { initOnUse } from './collector-store.ts';
 import { Collector } from './collector.ts';
 import type { CollectorStats } from './collector.ts';
-import { loadProfileFile, noProfiles } from './profile-provider.ts';
+import { MapProfileProvider, noProfiles } from './profile-provider.ts';
+import type { ProfileAttributes } from './profile-provider.ts';
 
 /** The worker's own start data. */
 export interface CollectionWorkerData {
@@ -49,7 +51,8 @@ export interface CollectorConfig {
   privacy: Partial<PrivacyOptions>;
   /** The holidays file's text, or null for none. */
   holidaysText: string | null;
-  profileFile: string | null;
+  /** The profiles the node loaded (read once, there), or null for none. */
+  profiles: { name: string; map: ReadonlyMap<string, ProfileAttributes> } | null;
   profileParam: string;
   eventHalfLifeMs: number;
   /** The node id (bucket rows carry it). */
@@ -85,11 +88,11 @@ const store: TimeSeriesStore & Partial<EncodedSink> = data.initOnUse ? initOnUse
 const clock = new SystemClock();
 /** Opened with the first collector: by then the node has initialised the store. */
 let batcher: Batcher | undefined;
-const collectors = new Map<string, { collector: Collector; reads: readonly string[] }>();
+const collectors = new Map<string, Collector>();
 
 const notice = (name: string, ...args: unknown[]): void => port.postMessage({ notice: name, args });
 
-function collectorOf(id: string): { collector: Collector; reads: readonly string[] } {
+function collectorOf(id: string): Collector {
   const c = collectors.get(id);
   if (c === undefined) throw new Error(`no collector ${id} on this worker`);
   return c;
@@ -113,14 +116,17 @@ async function open(id: string, config: CollectorConfig): Promise<readonly strin
       config.holidaysText === null
         ? new HolidayCalendar([])
         : parseHolidays(config.holidaysText, 'holidaysFile'),
-    profiles: config.profileFile === null ? noProfiles : await loadProfileFile(config.profileFile),
+    profiles:
+      config.profiles === null
+        ? noProfiles
+        : new MapProfileProvider(config.profiles.map, config.profiles.name),
     signals: new EventSignals(config.eventHalfLifeMs),
     profileParam: config.profileParam,
     source: config.source,
     graceMs: config.graceMs,
     onLoss: (kind, rows) => notice('loss', id, kind, rows),
   });
-  collectors.set(id, { collector, reads: collector.reads });
+  collectors.set(id, collector);
   return collector.reads;
 }
 
@@ -128,19 +134,20 @@ serveStore(port, store as TimeSeriesStore & EncodedSink, {
   methods: {
     collectorOpen: (id, config) => open(id as string, config as CollectorConfig),
     collect: (id, batch) => {
-      const { collector, reads } = collectorOf(id as string);
+      const collector = collectorOf(id as string);
       const b = batch as DecisionBatch;
-      forEachDecision(b, reads, (item, what, rule, at) => collector.enqueue(item, what, rule, at));
+      forEachDecision(b, collector.reads, (item, what, rule, at) => collector.enqueue(item, what, rule, at));
       collector.process();
       notice('done', id, b.n); // the node's thread counts what is still on its way
     },
-    signal: (id, event) => collectorOf(id as string).collector.signals.add(event as SignalEvent),
+    signal: (id, event) => collectorOf(id as string).signals.add(event as SignalEvent),
+    signalPrune: (id, nowMs) => collectorOf(id as string).signals.prune(nowMs as number),
     collectorStats: (id): CollectorWorkerStats => ({
-      collector: collectorOf(id as string).collector.stats(),
+      collector: collectorOf(id as string).stats(),
       batcher: batcher!.stats(),
     }),
     collectorClose: async (id): Promise<CollectorWorkerStats | undefined> => {
-      const c = collectors.get(id as string)?.collector;
+      const c = collectors.get(id as string);
       collectors.delete(id as string);
       if (c === undefined || batcher === undefined) return undefined;
       c.close();
@@ -149,7 +156,7 @@ serveStore(port, store as TimeSeriesStore & EncodedSink, {
     },
   },
   beforeClose: async () => {
-    for (const { collector } of collectors.values()) collector.close();
+    for (const collector of collectors.values()) collector.close();
     collectors.clear();
     await batcher?.close();
   },

@@ -14,17 +14,11 @@ import type { ServiceBroker, ServiceSchema } from 'moleculer';
 import { ErrorCode, StateError, parseHolidays } from '../lib/index.ts';
 import type { Clock, TimerHandle } from '../lib/index.ts';
 import { PrivacyPipeline } from '../lib/privacy/index.ts';
-import { Batcher, createWorkerStore } from '../store/index.ts';
-import type {
-  BatcherStats,
-  StoreTarget,
-  TimeSeriesStore,
-  WorkerNotice,
-  WorkerStore,
-} from '../store/index.ts';
+import { Batcher } from '../store/index.ts';
+import type { BatcherStats, StoreTarget, TimeSeriesStore, WorkerStore } from '../store/index.ts';
 import type { CollectionWorkerData, CollectorConfig } from './collection-worker.ts';
 import type { CollectorStats } from './collector.ts';
-import { CollectorPort } from './collector-port.ts';
+import { CollectorPort, openCollectionWorker } from './collector-port.ts';
 import { EventHub, eventsService, noEvents } from './events.ts';
 import type { EventsApi } from './events.ts';
 import { EventsFeed } from './events-feed.ts';
@@ -78,8 +72,6 @@ export const LOST_METRIC = 'headroom.collector.lost';
 interface Shared {
   store: WorkerStore;
   batcher: Batcher;
-  /** Notice handlers of the nodes on this worker, by node id. */
-  notices: Map<string, (n: WorkerNotice) => void>;
   refs: number;
   release(): Promise<void>;
 }
@@ -96,11 +88,8 @@ function openShared(options: Readonly<NodeOptions>, clock: Clock): Promise<Share
   let p = open.get(key);
   if (p === undefined) {
     p = openStore(options, clock).then((o) => {
-      const notices = new Map<string, (n: WorkerNotice) => void>();
-      o.store.onNotice((n) => notices.get(String(n.args[0]))?.(n));
       const shared: Shared = {
         ...o,
-        notices,
         refs: 0,
         release: async () => {
           if (--shared.refs > 0) return;
@@ -147,10 +136,7 @@ async function openStore(
     spoolMaxBytes: options.spoolMaxBytes,
     initOnUse: !duck,
   };
-  const store = createWorkerStore(target, {
-    entry: new URL('./collection-worker.ts', import.meta.url),
-    data,
-  });
+  const store = openCollectionWorker(target, data);
   if (duck) {
     try {
       await store.init();
@@ -224,19 +210,19 @@ export async function createCollection(
   };
   // This thread's pipeline anonymises events; the collector builds its own from the same options.
   const pipeline = new PrivacyPipeline(privacy);
+  const profiles = options.profileFile === null ? undefined : await loadProfileFile(options.profileFile);
   const config: CollectorConfig = {
     privacy,
     holidaysText:
       options.holidaysFile === null ? null : await readOptionsFile(options.holidaysFile, 'holidaysFile'),
-    profileFile: options.profileFile,
+    profiles: profiles === undefined ? null : { name: profiles.name, map: profiles.map },
     profileParam: options.profileParam,
     eventHalfLifeMs: options.eventHalfLifeMs,
     source: broker.nodeID,
     graceMs: options.collectGraceMs,
   };
-  // Bad files are reported here, as the node starts, with their field.
+  // A bad holidays file is reported here, as the node starts, with its field.
   if (config.holidaysText !== null) parseHolidays(config.holidaysText, 'holidaysFile');
-  if (config.profileFile !== null) await loadProfileFile(config.profileFile);
 
   const shared = await openShared(options, clock);
   const { store, batcher } = shared;
@@ -248,19 +234,13 @@ export async function createCollection(
   const onLoss = (kind: 'queue' | 'spool', rows: number): void => {
     if (metrics) broker.metrics.increment(LOST_METRIC, { kind }, rows);
   };
-  let collector: CollectorPort | undefined;
-  shared.notices.set(broker.nodeID, (n) => {
-    if (n.notice === 'done') collector?.acknowledge(n.args[1] as number);
-    else if (n.notice === 'loss') onLoss(n.args[1] as 'queue' | 'spool', n.args[2] as number);
-    else if (n.notice === 'warn') log.warn(String(n.args[1]));
-  });
+  let collector: CollectorPort;
   try {
     collector = await CollectorPort.open(
       { worker: store, id: broker.nodeID, clock, logger: log, onLoss },
       config,
     );
   } catch (err) {
-    shared.notices.delete(broker.nodeID);
     await shared.release();
     throw err;
   }
@@ -313,7 +293,6 @@ export async function createCollection(
         if (retention !== undefined) clock.clearTimeout(retention);
         await feed?.stop();
         await collector.close();
-        shared.notices.delete(broker.nodeID);
         await shared.release();
       })()),
   };

@@ -9,10 +9,11 @@
  */
 import { EventSignals } from '../lib/index.ts';
 import type { Clock, RuleDecision, SignalEvent, TimerHandle } from '../lib/index.ts';
-import type { WorkerStore } from '../store/index.ts';
+import { createWorkerStore } from '../store/index.ts';
+import type { StoreTarget, WorkerNotice, WorkerStore } from '../store/index.ts';
 import { DecisionBatchBuilder, transferOf } from './collector-batch.ts';
 import { Queued } from './collector-queue.ts';
-import type { CollectorConfig, CollectorWorkerStats } from './collection-worker.ts';
+import type { CollectionWorkerData, CollectorConfig, CollectorWorkerStats } from './collection-worker.ts';
 import type { DecisionObserver } from './throttle-node.ts';
 import type { TakeItem } from './wire.ts';
 
@@ -28,20 +29,34 @@ export interface CollectorPortDeps {
    * are counted as dropped. @default 200000
    */
   maxQueue?: number;
+  /** Decisions dropped here (`queue`) and rows the worker's batcher refused (`spool`). */
   onLoss?: (kind: 'queue' | 'spool', rows: number) => void;
+  /** Warnings from here and from the collector on the worker. */
   logger: { warn(...args: unknown[]): void };
 }
 
-/** Signals that also reach the worker's collector. */
+/**
+ * Starts a store worker that runs `target`'s adapter and, on the same
+ * thread, the collectors that CollectorPorts open (collection-worker.ts).
+ */
+export function openCollectionWorker(target: StoreTarget, data: CollectionWorkerData): WorkerStore {
+  return createWorkerStore(target, { entry: new URL('./collection-worker.ts', import.meta.url), data });
+}
+
+/** Signals whose changes (new events, pruning) also reach the worker's collector. */
 class SharedSignals extends EventSignals {
-  readonly #post: (e: SignalEvent) => void;
-  constructor(halfLifeMs: number, post: (e: SignalEvent) => void) {
+  readonly #post: (method: 'signal' | 'signalPrune', arg: unknown) => void;
+  constructor(halfLifeMs: number, post: (method: 'signal' | 'signalPrune', arg: unknown) => void) {
     super(halfLifeMs);
     this.#post = post;
   }
   override add(e: SignalEvent): void {
     super.add(e);
-    this.#post(e);
+    this.#post('signal', e);
+  }
+  override prune(nowMs: number): void {
+    super.prune(nowMs);
+    this.#post('signalPrune', nowMs);
   }
 }
 
@@ -50,6 +65,8 @@ export class CollectorPort implements DecisionObserver {
   readonly #batch: DecisionBatchBuilder;
   readonly #signals: SharedSignals;
   #timer: TimerHandle | undefined;
+  /** Stops listening to the worker's notices. */
+  readonly #unlisten: () => void;
   #closing: Promise<CollectorWorkerStats | undefined> | undefined;
   #dropped = 0;
   /** Decisions moved to the worker and not yet processed there. */
@@ -65,8 +82,20 @@ export class CollectorPort implements DecisionObserver {
   private constructor(deps: CollectorPortDeps, reads: readonly string[], halfLifeMs: number) {
     this.#d = { tickMs: 20, maxQueue: 200_000, ...deps };
     this.#batch = new DecisionBatchBuilder(reads);
-    this.#signals = new SharedSignals(halfLifeMs, (e) => this.#d.worker.post('signal', [this.#d.id, e]));
+    this.#signals = new SharedSignals(halfLifeMs, (method, arg) =>
+      this.#d.worker.post(method, [this.#d.id, arg]),
+    );
+    this.#unlisten = deps.worker.onNotice((n) => {
+      if (n.args[0] === deps.id) this.#notice(n);
+    });
     this.#arm();
+  }
+
+  /** The worker's notices for this collector: processed batches, lost rows, warnings. */
+  #notice(n: WorkerNotice): void {
+    if (n.notice === 'done') this.#acknowledge(n.args[1] as number);
+    else if (n.notice === 'loss') this.#d.onLoss?.(n.args[1] as 'queue' | 'spool', n.args[2] as number);
+    else if (n.notice === 'warn') this.#d.logger.warn(String(n.args[1]));
   }
 
   /** The event signals (the events hub feeds them; the worker's collector gets each too). */
@@ -119,12 +148,13 @@ export class CollectorPort implements DecisionObserver {
   }
 
   /**
-   * The worker processed `n` decisions (its `done` notice). What is moved and
+   * The worker processed `n` decisions (its `done` notice, which the port
+   * receives itself). What is moved and
    * not yet processed counts against `maxQueue`: a worker that falls behind
    * (it yields the CPU to checks) cannot make this thread's memory grow
    * without bound; decisions past the bound are dropped and counted.
    */
-  acknowledge(n: number): void {
+  #acknowledge(n: number): void {
     this.#inFlight = Math.max(0, this.#inFlight - n);
   }
 
@@ -146,9 +176,13 @@ export class CollectorPort implements DecisionObserver {
       if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
       this.#timer = undefined;
       this.flush();
-      const s = await this.#d.worker.call<CollectorWorkerStats | undefined>('collectorClose', this.#d.id);
-      if (s !== undefined) s.collector.droppedQueueFull += this.#dropped;
-      return s;
+      try {
+        const s = await this.#d.worker.call<CollectorWorkerStats | undefined>('collectorClose', this.#d.id);
+        if (s !== undefined) s.collector.droppedQueueFull += this.#dropped;
+        return s;
+      } finally {
+        this.#unlisten();
+      }
     })());
   }
 

@@ -37,6 +37,11 @@ export class MapProfileProvider implements ProfileProvider {
   get size(): number {
     return this.#map.size;
   }
+
+  /** The profiles themselves (to hand them to another thread). */
+  get map(): ReadonlyMap<string, ProfileAttributes> {
+    return this.#map;
+  }
 }
 
 /** Loads a profile file (see {@link parseProfiles}). */

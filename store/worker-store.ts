@@ -101,7 +101,7 @@ function execArgv(): string[] {
 /** A TimeSeriesStore on a worker thread, with its host's methods and notices. */
 export class WorkerStore implements TimeSeriesStore {
   readonly #worker: Worker;
-  #onNotice: (n: WorkerNotice) => void = () => undefined;
+  readonly #listeners = new Set<(n: WorkerNotice) => void>();
   readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   #next = 0;
   /** Set once the worker is gone: every later call fails with it. */
@@ -116,7 +116,7 @@ export class WorkerStore implements TimeSeriesStore {
     this.#worker.unref(); // held only while a call is pending
     this.#worker.on('message', (r: Reply) => {
       if ('notice' in r) {
-        this.#onNotice(r);
+        for (const listen of this.#listeners) listen(r);
         return;
       }
       const p = this.#pending.get(r.id);
@@ -158,9 +158,10 @@ export class WorkerStore implements TimeSeriesStore {
     return true;
   }
 
-  /** Receives the messages the worker sends on its own. */
-  onNotice(handler: (n: WorkerNotice) => void): void {
-    this.#onNotice = handler;
+  /** Receives the messages the worker sends on its own; returns the call that stops it. */
+  onNotice(listener: (n: WorkerNotice) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   #call<T>(method: Method | string, ...args: unknown[]): Promise<T> {

@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { SystemClock, type RuleDecision, type TokenKey } from '../../lib/index.ts';
-import { createWorkerStore } from '../../store/index.ts';
 import type { CollectionWorkerData, CollectorConfig } from '../../services/collection-worker.ts';
-import { CollectorPort } from '../../services/collector-port.ts';
+import { CollectorPort, openCollectionWorker } from '../../services/collector-port.ts';
 import type { TakeItem } from '../../services/index.ts';
 
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);
@@ -38,17 +37,14 @@ test('collector port - decisions reach the worker in batches; the queue bound co
     spoolMaxBytes: 1 << 20,
     initOnUse: false,
   };
-  const store = createWorkerStore(
-    { adapter: 'duckdb', options: { path: ':memory:' } },
-    { entry: new URL('../../services/collection-worker.ts', import.meta.url), data },
-  );
+  const store = openCollectionWorker({ adapter: 'duckdb', options: { path: ':memory:' } }, data);
   const warnings: string[] = [];
   try {
     await store.init();
     const config: CollectorConfig = {
       privacy: { keys: [{ id: 'k1', secret: 'collector-port-secret-0123' }], params: { op: 'keep' } },
       holidaysText: null,
-      profileFile: null,
+      profiles: null,
       profileParam: 'user',
       eventHalfLifeMs: 60_000,
       source: 'port-test',
@@ -65,9 +61,6 @@ test('collector port - decisions reach the worker in batches; the queue bound co
       },
       config,
     );
-    store.onNotice((n) => {
-      if (n.notice === 'done') port.acknowledge(n.args[1] as number);
-    });
     for (let i = 0; i < 15; i++) port.decided(item(i), decision, T0 + i);
     port.flush(); // 10 on their way, 5 dropped
     for (let i = 15; i < 18; i++) port.decided(item(i), decision, T0 + i); // dropped: 10 still on their way
