@@ -13,10 +13,21 @@ import type { NodeOptions } from '../services/index.ts';
 /** Flag name -> option key. Every option can also come from HEADROOM_<KEY> or moleculer.config.ts. */
 const FLAGS: Record<string, keyof NodeOptions> = {
   nats: 'natsUrl',
+  'nats-user': 'natsUser',
+  'nats-password': 'natsPassword',
+  'nats-token': 'natsToken',
+  'nats-nkey-seed': 'natsNkeySeedFile',
+  'nats-creds': 'natsCredsFile',
+  'nats-tls-ca': 'natsTlsCa',
+  'nats-tls-cert': 'natsTlsCert',
+  'nats-tls-key': 'natsTlsKey',
   'node-id': 'nodeId',
   'data-dir': 'dataDir',
   'http-port': 'httpPort',
   'http-host': 'httpHost',
+  'http-token-file': 'httpTokenFile',
+  'http-admin-token-file': 'httpAdminTokenFile',
+  'shutdown-timeout': 'shutdownTimeoutMs',
   repl: 'repl',
   'actor-idle': 'actorIdleMs',
   'max-actors': 'maxActors',
@@ -50,7 +61,9 @@ const FLAGS: Record<string, keyof NodeOptions> = {
 };
 
 export const START_USAGE = `usage: headroom start [--nats URL] [--node-id ID] [--data-dir DIR] [--http-port N] [--repl]
-       [--http-host H] [--actor-idle 5m] [--max-actors N] [--owner-timeout 1s] [--heartbeat 1s]
+       [--nats-user U --nats-password P] [--nats-token T] [--nats-nkey-seed FILE] [--nats-creds FILE]
+       [--nats-tls-ca FILE] [--nats-tls-cert FILE --nats-tls-key FILE]
+       [--http-host H] [--http-token-file F] [--http-admin-token-file F] [--shutdown-timeout 10s] [--actor-idle 5m] [--max-actors N] [--owner-timeout 1s] [--heartbeat 1s]
        [--max-payload-bytes N] [--log-level info] [--namespace NS] [--rules-bucket B] [--config FILE]
        [--store duckdb|clickhouse|none] [--clickhouse-url URL] [--clickhouse-database DB]
        [--privacy-key-file F] [--privacy-file F] [--holidays-file F] [--profile-file F] [--profile-param user]

@@ -26,12 +26,40 @@ export interface NodeOptions {
   nodeId: string;
   /** NATS server URL(s), comma-separated. Null runs embedded (local transporter, rules in a file, HTTP API). @default null */
   natsUrl: string | null;
+  /** NATS user (with `natsPassword`); a `user:pass@` in the URL works too. @default null */
+  natsUser: string | null;
+  /** NATS password for `natsUser`. A secret: never logged or reported. @default null */
+  natsPassword: string | null;
+  /** NATS authentication token. A secret. @default null */
+  natsToken: string | null;
+  /** File holding an NKey seed (`SU...`) to authenticate with. @default null */
+  natsNkeySeedFile: string | null;
+  /** NATS credentials file (JWT and NKey seed, as `nsc` writes it). @default null */
+  natsCredsFile: string | null;
+  /** PEM file of the CA that signed the NATS server's certificate; turns TLS on. @default null */
+  natsTlsCa: string | null;
+  /** PEM client certificate for mutual TLS (with `natsTlsKey`). @default null */
+  natsTlsCert: string | null;
+  /** PEM private key of `natsTlsCert`. @default null */
+  natsTlsKey: string | null;
   /** Everything this node writes locally (rules file in embedded mode, spools). @default "./data" */
   dataDir: string;
   /** Port of the HTTP API on `httpHost`; 0 picks a free one. Null turns it off. @default 7420 embedded, null with NATS */
   httpPort: number | null;
   /** @default "127.0.0.1" */
   httpHost: string;
+  /**
+   * File holding the bearer token every HTTP route requires. Required (with
+   * `httpAdminTokenFile`) when `httpHost` is not a loopback address. @default null
+   */
+  httpTokenFile: string | null;
+  /** File holding the bearer token of the routes that change state (rules, events). @default null */
+  httpAdminTokenFile: string | null;
+  /**
+   * How long a stop (SIGTERM) may take: hand-off, drains and flushes; past it
+   * the node exits anyway, saying what it could not hand over. @default 10000
+   */
+  shutdownTimeoutMs: number;
   /** Open the Moleculer REPL with Headroom's commands. @default false */
   repl: boolean;
   /** Passivate a token actor after this long without a request. @default 300000 (5 min) */
@@ -135,9 +163,20 @@ export function defaultNodeOptions(): NodeOptions {
   return {
     nodeId: `${hostname()}-${process.pid}`,
     natsUrl: null,
+    natsUser: null,
+    natsPassword: null,
+    natsToken: null,
+    natsNkeySeedFile: null,
+    natsCredsFile: null,
+    natsTlsCa: null,
+    natsTlsCert: null,
+    natsTlsKey: null,
     dataDir: './data',
     httpPort: 7420,
     httpHost: '127.0.0.1',
+    httpTokenFile: null,
+    httpAdminTokenFile: null,
+    shutdownTimeoutMs: 10_000,
     repl: false,
     actorIdleMs: 300_000,
     maxActors: 100_000,
@@ -174,9 +213,20 @@ export function defaultNodeOptions(): NodeOptions {
 const schema: OptionSchema<NodeOptions> = {
   nodeId: optString,
   natsUrl: optNullableString,
+  natsUser: optNullableString,
+  natsPassword: optNullableString,
+  natsToken: optNullableString,
+  natsNkeySeedFile: optNullableString,
+  natsCredsFile: optNullableString,
+  natsTlsCa: optNullableString,
+  natsTlsCert: optNullableString,
+  natsTlsKey: optNullableString,
   dataDir: optString,
   httpPort: optNullableInt(0, 65535),
   httpHost: optString,
+  httpTokenFile: optNullableString,
+  httpAdminTokenFile: optNullableString,
+  shutdownTimeoutMs: optDurationMs,
   repl: optBool,
   actorIdleMs: optDurationMs,
   maxActors: optInt(1, 10_000_000),

@@ -30,11 +30,34 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startNatsServer(): Promise<NatsServer> {
+export interface NatsServerOptions {
+  /** A nats-server configuration file (e.g. ops/nats/secure.conf); host, port and store dir still come from here. */
+  config?: string;
+  /** Extra command-line arguments (e.g. `--user`, `--tlsverify`). */
+  args?: string[];
+  /** Extra environment (a config's `$VAR` references read it). */
+  env?: Record<string, string>;
+  /** URL scheme of `url`. @default "nats" */
+  scheme?: string;
+}
+
+export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), 'headroom-nats-'));
   const port = await freePort();
-  const child: ChildProcess = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], {
+  const args = [
+    ...(opts.config === undefined ? [] : ['-c', opts.config]),
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-js',
+    '-sd',
+    dir,
+    ...(opts.args ?? []),
+  ];
+  const child: ChildProcess = spawn(NATS_BIN, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...opts.env },
   });
   let log = '';
   child.stderr?.on('data', (b: Buffer) => {
@@ -56,7 +79,7 @@ export async function startNatsServer(): Promise<NatsServer> {
     });
   });
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `${opts.scheme ?? 'nats'}://127.0.0.1:${port}`,
     port,
     pid: child.pid!,
     async stop() {
