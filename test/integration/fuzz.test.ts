@@ -1,0 +1,196 @@
+// Property-based fuzz (fast-check): at least 10,000 inputs that are bad by
+// construction, spread over every public NATS subject, every internal
+// subject and every HTTP route, sent to two real node processes while valid
+// checks are in flight. Every bad input must get a coded error, no process
+// may exit, no NATS connection may drop, and every valid check is answered.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import fc from 'fast-check';
+import type { NatsConnection } from 'nats';
+import { badHttpRequests, badInternalRequests, badNatsRequests } from '../helpers/bad-inputs.ts';
+import type { BadInput } from '../helpers/bad-inputs.ts';
+import { freePort, startNatsServer } from '../helpers/nats-server.ts';
+import { client, request, settle, startNodeProcess } from '../helpers/node-process.ts';
+import type { NodeProcess } from '../helpers/node-process.ts';
+
+const INPUTS = Number(process.env['HEADROOM_FUZZ_INPUTS'] ?? 10_000);
+const SEED = Number(process.env['HEADROOM_FUZZ_SEED'] ?? 20261205);
+const MAX_PAYLOAD = 4096;
+const NAMESPACE = 'headroom';
+
+interface Connz {
+  connections: Array<{ cid: number; name?: string }>;
+}
+
+async function connections(monitorPort: number): Promise<Map<number, string>> {
+  const r = await fetch(`http://127.0.0.1:${monitorPort}/connz?limit=1000`);
+  const body = (await r.json()) as Connz;
+  return new Map(body.connections.map((c) => [c.cid, c.name ?? '']));
+}
+
+/** What a bad input got back: a coded error, or a description of what went wrong. */
+async function send(nc: NatsConnection, httpUrl: string, input: BadInput): Promise<string | null> {
+  if (input.kind === 'nats') {
+    let text: string;
+    try {
+      const msg = await nc.request(input.subject, input.payload, { timeout: 10_000 });
+      text = msg.string();
+    } catch (err) {
+      return `no reply (${(err as Error).message})`;
+    }
+    // A forwarded batch is acknowledged with an empty message once its clients had their (error) answers.
+    if (text === '' && input.what === 'internal forward') return null;
+    return codedError(text);
+  }
+  const res = await fetch(`${httpUrl}${input.path}`, {
+    method: input.method,
+    ...(input.body === '' || input.method === 'GET' ? {} : { body: input.body }),
+  });
+  const text = await res.text();
+  if (res.status < 400) return `HTTP ${res.status}`;
+  return codedError(text);
+}
+
+function codedError(text: string): string | null {
+  let reply: unknown;
+  try {
+    reply = JSON.parse(text);
+  } catch {
+    return `reply not JSON: ${text.slice(0, 80)}`;
+  }
+  const err = (reply as { error?: { code?: unknown; message?: unknown; field?: unknown } }).error;
+  if (err === undefined) return `not an error: ${text.slice(0, 120)}`;
+  if (typeof err.code !== 'string' || !err.code.startsWith('HEADROOM_ERR_'))
+    return `uncoded error: ${text.slice(0, 120)}`;
+  if (typeof err.message !== 'string' || err.message === '')
+    return `error without a message: ${text.slice(0, 120)}`;
+  return null;
+}
+
+/** Runs `work` over `items` with `width` in flight. */
+async function pool<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+test('fuzz - every bad input gets a coded error while valid checks keep being answered', async (t) => {
+  t.timeout(300_000);
+  const monitorPort = await freePort();
+  const nats = await startNatsServer({ args: ['-m', String(monitorPort)] });
+  const dataDir = await mkdtemp(join(tmpdir(), 'headroom-fuzz-'));
+  const nodes: NodeProcess[] = [];
+  let nc: NatsConnection | undefined;
+  try {
+    const common = ['--nats', nats.url, '--max-payload-bytes', String(MAX_PAYLOAD)];
+    nodes.push(
+      // One node with the defaults (store, forecasting and TensorFlow.js loaded) and the HTTP API.
+      await startNodeProcess({
+        nodeId: 'fz-1',
+        args: [...common, '--http-port', '0', '--data-dir', dataDir],
+      }),
+      await startNodeProcess({ nodeId: 'fz-2', args: [...common, '--store', 'none', '--forecast', 'false'] }),
+    );
+    nc = await client(nats.url);
+    await settle(nc, ['fz-1', 'fz-2']);
+    for (const rule of [
+      { id: 'per-user', key: ['user'], rate: 1000, period: '1s' },
+      { id: 'per-op', key: ['op'], rate: 100_000, period: '1s' },
+    ]) {
+      t.falsy((await request(nc, 'headroom.v1.rules.put', rule)).error);
+    }
+    const before = await connections(monitorPort);
+    const nodeConns = [...before].filter(([, name]) => name !== 'headroom-test-client').map(([cid]) => cid);
+
+    const inputs = fc.sample(
+      fc.oneof(
+        { weight: 5, arbitrary: badNatsRequests(MAX_PAYLOAD) },
+        { weight: 2, arbitrary: badInternalRequests(NAMESPACE, ['fz-1', 'fz-2']) },
+        { weight: 3, arbitrary: badHttpRequests(MAX_PAYLOAD) },
+      ),
+      { numRuns: INPUTS, seed: SEED },
+    );
+
+    // Valid checks in flight the whole time, through both nodes (queue group) and two rules.
+    let stop = false;
+    const valid = { sent: 0, answered: 0, failures: [] as string[] };
+    const checker = (async () => {
+      const conn = await client(nats.url);
+      try {
+        await pool(
+          Array.from({ length: 8 }, (_, i) => i),
+          8,
+          async (w) => {
+            for (let i = 0; !stop; i++) {
+              valid.sent++;
+              try {
+                const r = await request<{ allow?: unknown; error?: unknown }>(conn, 'headroom.v1.check', {
+                  params: { user: `ok-${w}-${i % 20}`, op: 'read' },
+                });
+                if (typeof r.allow === 'boolean' && r.error === undefined) valid.answered++;
+                else valid.failures.push(JSON.stringify(r).slice(0, 200));
+              } catch (err) {
+                valid.failures.push((err as Error).message);
+              }
+            }
+          },
+        );
+      } finally {
+        await conn.close();
+      }
+    })();
+
+    const failures: string[] = [];
+    const byWhat = new Map<string, number>();
+    const started = performance.now();
+    await pool(inputs, 32, async (input) => {
+      byWhat.set(input.what, (byWhat.get(input.what) ?? 0) + 1);
+      const problem = await send(nc!, nodes[0]!.httpUrl!, input);
+      if (problem !== null && failures.length < 20) {
+        failures.push(
+          `${input.what} ${input.kind === 'nats' ? input.subject : `${input.method} ${input.path.slice(0, 80)}`} ${(input.kind === 'nats' ? input.payload : input.body).slice(0, 120)} -> ${problem}`,
+        );
+      } else if (problem !== null) failures.push('');
+    });
+    const seconds = (performance.now() - started) / 1000;
+    stop = true;
+    await checker;
+
+    const after = await connections(monitorPort);
+    const dropped = nodeConns.filter((cid) => !after.has(cid));
+    const exited = nodes
+      .filter((n) => n.child.exitCode !== null || n.child.signalCode !== null)
+      .map((n) => n.id);
+    t.log(
+      `${inputs.length} bad inputs in ${seconds.toFixed(1)} s (seed ${SEED}): ${inputs.length - failures.length} coded errors; ` +
+        `valid checks ${valid.answered}/${valid.sent} answered; node connections ${nodeConns.length}, dropped ${dropped.length}; exited ${exited.length}`,
+    );
+    t.log(
+      [...byWhat]
+        .sort()
+        .map(([w, n]) => `${w}: ${n}`)
+        .join(', '),
+    );
+    t.true(inputs.length >= 10_000 || process.env['HEADROOM_FUZZ_INPUTS'] !== undefined);
+    t.deepEqual(
+      failures.filter((f) => f !== '').slice(0, 20),
+      [],
+      `${failures.length} bad inputs without a coded error`,
+    );
+    t.deepEqual(exited, [], nodes.map((n) => n.output().slice(-2000)).join('\n'));
+    t.deepEqual(dropped, [], 'node NATS connections dropped');
+    t.deepEqual(valid.failures.slice(0, 10), []);
+    t.is(valid.answered, valid.sent);
+    t.true(valid.sent > 100, `only ${valid.sent} valid checks ran beside the fuzz`);
+  } finally {
+    await nc?.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+    await nats.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
