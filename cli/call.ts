@@ -1,23 +1,48 @@
 /**
  * `headroom call OP [JSON] [--nats URL] [--timeout 5s]`: a NATS API client,
- * for scripts and people (there is no nats CLI package to lean on).
+ * for scripts and people (there is no nats CLI package to lean on). It
+ * authenticates as a node does (services/nats-connect.ts), with the same
+ * `--nats-*` flags and HEADROOM_NATS_* variables.
  *   headroom call status
  *   headroom call check '{"params":{"user":"u1"}}'
  */
 import { parseArgs } from 'node:util';
-import { connect } from 'nats';
 import { ErrorCode, InputError, StateError, parseDurationMs } from '../lib/index.ts';
-import { API_PREFIX } from '../services/index.ts';
+import {
+  API_PREFIX,
+  NATS_AUTH_FLAGS,
+  compileNatsConnect,
+  connectNats,
+  envName,
+  optNullableSecret,
+} from '../services/index.ts';
+import type { NatsAuthOptions } from '../services/index.ts';
 
 export const CALL_USAGE = `usage: headroom call OP [JSON] [--nats URL] [--timeout 5s]
-  OP is an API operation: check, check.batch, rules.put, rules.get, rules.list, rules.delete, status`;
+       [--nats-user U --nats-password P] [--nats-token T] [--nats-nkey-seed FILE] [--nats-creds FILE]
+       [--nats-tls-ca FILE] [--nats-tls-cert FILE --nats-tls-key FILE]
+  OP is an API operation: check, check.batch, rules.put, rules.get, rules.list, rules.delete, status
+  Each option also reads HEADROOM_<NAME> (HEADROOM_NATS_URL, HEADROOM_NATS_USER, ...).`;
+
+/** Each auth option from its flag, else its HEADROOM_* variable, else null. */
+function authOptions(values: Record<string, unknown>, env: NodeJS.ProcessEnv): NatsAuthOptions {
+  const out = {} as Record<keyof NatsAuthOptions, string | null>;
+  for (const [key, flag] of Object.entries(NATS_AUTH_FLAGS) as Array<[keyof NatsAuthOptions, string]>) {
+    out[key] = optNullableSecret(values[flag] ?? env[envName(key)] ?? null, `options.${key}`);
+  }
+  return out;
+}
 
 export async function callCommand(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
-      options: { nats: { type: 'string' }, timeout: { type: 'string' } },
+      options: {
+        nats: { type: 'string' },
+        timeout: { type: 'string' },
+        ...Object.fromEntries(Object.values(NATS_AUTH_FLAGS).map((f) => [f, { type: 'string' as const }])),
+      },
       strict: true,
       allowPositionals: true,
     });
@@ -38,7 +63,9 @@ export async function callCommand(argv: string[]): Promise<number> {
   }
   const url = parsed.values.nats ?? process.env['HEADROOM_NATS_URL'] ?? 'nats://127.0.0.1:4222';
   const timeout = parseDurationMs('--timeout', parsed.values.timeout ?? 5000);
-  const nc = await connect({ servers: url.split(',') });
+  const nats = compileNatsConnect(url, authOptions(parsed.values, process.env));
+  // The CLI keeps the default `_INBOX` prefix: that is what the `client` role may read.
+  const nc = await connectNats(nats, { name: 'headroom-call', reconnect: false });
   try {
     let msg;
     try {
@@ -48,14 +75,14 @@ export async function callCommand(argv: string[]): Promise<number> {
       if (code === '503') {
         throw new StateError(
           ErrorCode.Unavailable,
-          `no Headroom node answers ${API_PREFIX}.${op} on ${url}`,
+          `no Headroom node answers ${API_PREFIX}.${op} on ${nats.url}`,
           { cause: err },
         );
       }
       if (code === 'TIMEOUT') {
         throw new StateError(
           ErrorCode.Timeout,
-          `no reply to ${API_PREFIX}.${op} from ${url} in ${timeout} ms`,
+          `no reply to ${API_PREFIX}.${op} from ${nats.url} in ${timeout} ms`,
           { cause: err },
         );
       }

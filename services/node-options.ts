@@ -17,6 +17,7 @@ import {
   parseDurationMs,
 } from '../lib/index.ts';
 import type { OptionSchema } from '../lib/index.ts';
+import { optNullableSecret } from './nats-auth-options.ts';
 
 export const LogLevel = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LogLevel)[number];
@@ -214,8 +215,8 @@ const schema: OptionSchema<NodeOptions> = {
   nodeId: optString,
   natsUrl: optNullableString,
   natsUser: optNullableString,
-  natsPassword: optNullableString,
-  natsToken: optNullableString,
+  natsPassword: optNullableSecret,
+  natsToken: optNullableSecret,
   natsNkeySeedFile: optNullableString,
   natsCredsFile: optNullableString,
   natsTlsCa: optNullableString,
