@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # A Headroom cluster on this machine: one nats-server with JetStream and N
 # Headroom nodes on loopback, with their logs and pids in one folder.
-#   ops/cluster.sh up N      start nats-server and N nodes (node-1..node-N)
-#   ops/cluster.sh status    which of those processes run, and the cluster's own status
-#   ops/cluster.sh down      stop exactly those processes (nodes gracefully first)
+#   ops/cluster.sh up N [--secure]  start nats-server and N nodes (node-1..node-N)
+#   ops/cluster.sh status           which of those processes run, and the cluster's own status
+#   ops/cluster.sh down             stop exactly those processes (nodes gracefully first)
+# --secure: nats-server runs ops/nats/secure.conf (users node, admin, client;
+# see that file for what each may do), with passwords generated once into
+# $HEADROOM_CLUSTER_DIR/secrets/<user>.password (mode 0600, kept across `up`s);
+# the nodes connect as `node`, `status` asks as `admin`.
 # Environment: HEADROOM_CLUSTER_DIR (default ./data/cluster),
 #              HEADROOM_CLUSTER_NATS_PORT (default 14222; 4222 is often taken).
 set -euo pipefail
@@ -13,6 +17,7 @@ dir="${HEADROOM_CLUSTER_DIR:-$root/data/cluster}"
 port="${HEADROOM_CLUSTER_NATS_PORT:-14222}"
 url="nats://127.0.0.1:$port"
 nats_bin="$(command -v nats-server || echo /usr/sbin/nats-server)"
+secrets="$dir/secrets"
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -24,12 +29,53 @@ wait_for() { # file pattern seconds
   done
 }
 
+# The password of `user` (node, admin, client), made on first use: "hr" and
+# 48 hex digits. The letter prefix matters: nats-server parses a $VAR's value
+# as a config value, so an all-digit or "12e4..." password would not load.
+password() {
+  local file="$secrets/$1.password"
+  if [ ! -s "$file" ]; then
+    (umask 077 && mkdir -p "$secrets" && echo "hr$(openssl rand -hex 24)" >"$file")
+  fi
+  chmod 600 "$file"
+  cat "$file"
+}
+
+# How our running nats-server was started: "secure" or "open" (a cluster started
+# before this script knew --secure has no nats.mode and ran open).
+nats_mode() { cat "$dir/nats.mode" 2>/dev/null || echo open; }
+
 up() {
-  local n="${1:?usage: ops/cluster.sh up N}"
+  local n="" secure=0 arg
+  for arg in "$@"; do
+    case "$arg" in
+      --secure) secure=1 ;;
+      *) if [ -z "$n" ]; then n="$arg"; else echo "usage: ops/cluster.sh up N [--secure]" >&2; return 2; fi ;;
+    esac
+  done
+  [ -n "$n" ] || { echo "usage: ops/cluster.sh up N [--secure]" >&2; return 2; }
+  local mode=open; [ "$secure" = 1 ] && mode=secure
   mkdir -p "$dir"
-  if alive "$dir/nats.pid"; then echo "nats-server already running (pid $(cat "$dir/nats.pid"))"; else
+  if alive "$dir/nats.pid"; then
+    if [ "$(nats_mode)" != "$mode" ]; then
+      echo "nats-server (pid $(cat "$dir/nats.pid")) runs $(nats_mode), not $mode: run \`ops/cluster.sh down\` first" >&2
+      return 1
+    fi
+    echo "nats-server already running (pid $(cat "$dir/nats.pid"), $mode)"
+  elif [ "$mode" = secure ]; then
+    # Passwords travel in the environment, never on a command line (ps shows those).
+    HEADROOM_NODE_PASSWORD="$(password node)" HEADROOM_ADMIN_PASSWORD="$(password admin)" \
+      HEADROOM_CLIENT_PASSWORD="$(password client)" \
+      "$nats_bin" -c "$root/ops/nats/secure.conf" -a 127.0.0.1 -p "$port" -sd "$dir/nats-store" \
+      >"$dir/nats.log" 2>&1 &
+    echo $! >"$dir/nats.pid"
+    echo secure >"$dir/nats.mode"
+    wait_for "$dir/nats.log" "Server is ready" 10
+    echo "nats-server pid $(cat "$dir/nats.pid") at $url (secure: ops/nats/secure.conf)"
+  else
     "$nats_bin" -a 127.0.0.1 -p "$port" -js -sd "$dir/nats-store" >"$dir/nats.log" 2>&1 &
     echo $! >"$dir/nats.pid"
+    echo open >"$dir/nats.mode"
     wait_for "$dir/nats.log" "Server is ready" 10
     echo "nats-server pid $(cat "$dir/nats.pid") at $url"
   fi
@@ -37,7 +83,12 @@ up() {
     local id="node-$i"
     if alive "$dir/$id.pid"; then echo "$id already running"; continue; fi
     : >"$dir/$id.log"
-    node "$root/bin/headroom.js" start --nats "$url" --node-id "$id" --data-dir "$dir/$id" >>"$dir/$id.log" 2>&1 &
+    if [ "$mode" = secure ]; then
+      HEADROOM_NATS_USER=node HEADROOM_NATS_PASSWORD="$(password node)" \
+        node "$root/bin/headroom.js" start --nats "$url" --node-id "$id" --data-dir "$dir/$id" >>"$dir/$id.log" 2>&1 &
+    else
+      node "$root/bin/headroom.js" start --nats "$url" --node-id "$id" --data-dir "$dir/$id" >>"$dir/$id.log" 2>&1 &
+    fi
     echo $! >"$dir/$id.pid"
   done
   for i in $(seq 1 "$n"); do
@@ -45,6 +96,16 @@ up() {
     echo "node-$i pid $(cat "$dir/node-$i.pid") log $dir/node-$i.log"
   done
   echo "cluster up: HEADROOM_NATS_URL=$url"
+  if [ "$mode" = secure ]; then
+    # The password in the environment, not on the command line (ps shows those);
+    # --nats-user/--nats-password work too.
+    echo "passwords in $secrets (mode 0600). A client (checks, status, rules.get/list, events.list):"
+    echo "  HEADROOM_NATS_USER=client HEADROOM_NATS_PASSWORD=\"\$(cat $secrets/client.password)\" \\"
+    echo "    npx headroom call check '{\"params\":{\"user\":\"u1\"}}' --nats $url"
+    echo "An admin (also rules.put/delete/history, events.publish):"
+    echo "  HEADROOM_NATS_USER=admin HEADROOM_NATS_PASSWORD=\"\$(cat $secrets/admin.password)\" \\"
+    echo "    npx headroom call rules.list --nats $url"
+  fi
 }
 
 status() {
@@ -54,7 +115,13 @@ status() {
     local name; name="$(basename "$pidfile" .pid)"
     if alive "$pidfile"; then echo "$name running (pid $(cat "$pidfile"))"; else echo "$name stopped"; fi
   done
-  if alive "$dir/nats.pid"; then node "$root/bin/headroom.js" call status --nats "$url" || true; fi
+  alive "$dir/nats.pid" || return 0
+  if [ "$(nats_mode)" = secure ]; then
+    HEADROOM_NATS_USER=admin HEADROOM_NATS_PASSWORD="$(password admin)" \
+      node "$root/bin/headroom.js" call status --nats "$url" || true
+  else
+    node "$root/bin/headroom.js" call status --nats "$url" || true
+  fi
 }
 
 down() {
@@ -74,13 +141,13 @@ down() {
     kill -TERM "$npid"
     for _ in $(seq 1 50); do kill -0 "$npid" 2>/dev/null || break; sleep 0.1; done
   fi
-  rm -f "$dir/nats.pid"
+  rm -f "$dir/nats.pid" "$dir/nats.mode"
   echo "cluster down"
 }
 
 case "${1:-}" in
-  up) up "${2:-}" ;;
+  up) shift; up "$@" ;;
   status) status ;;
   down) down ;;
-  *) echo "usage: ops/cluster.sh up N | status | down" >&2; exit 2 ;;
+  *) echo "usage: ops/cluster.sh up N [--secure] | status | down" >&2; exit 2 ;;
 esac
