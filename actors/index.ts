@@ -13,6 +13,13 @@ export {
 } from './actor-host-options.ts';
 export { TokenActor } from './token-actor.ts';
 export { PoolManager } from './pool-manager.ts';
+export {
+  TakeLedger,
+  RefundRejection,
+  defaultTakeLedgerOptions,
+  isTakeId,
+  TAKE_ID_LENGTH,
+} from './take-ledger.ts';
 
 export type { ActorHostOptions, ActorHostEvents, ActorHostStats } from './actor-host-options.ts';
 export type { Resident } from './residency.ts';
@@ -32,3 +39,4 @@ export type {
   StepFeedback,
   TickResult,
 } from './pool-manager.ts';
+export type { TakeLedgerOptions, TakeEntry, TakeLedgerStats } from './take-ledger.ts';

@@ -2,20 +2,31 @@
  * The check path on the node that received the request: derive the tokens
  * from the request's parameters and the rules, route each token to its
  * owner's actor (one call per owner for a whole batch), combine the answers,
- * and refund the budget a denied request took from its other tokens.
+ * and refund the budget a denied request took from its other tokens. A
+ * refund names the take id its owner issued (only takes of requests that
+ * matched several rules get one: a single-rule request never refunds), and
+ * goes to the node that issued it.
  */
 import type { ServiceBroker } from 'moleculer';
 import { SpanKind, trace } from '@opentelemetry/api';
 import type { Context as OtelContext, Span } from '@opentelemetry/api';
 import { ErrorCode, HeadroomError, StateError, combineDecisions, tokenKeyOf } from '../lib/index.ts';
-import type { CheckReply, CheckRequest, Clock, RuleDecision, RuleSet } from '../lib/index.ts';
+import type { CheckReply, CheckRequest, Clock, RuleSet } from '../lib/index.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import { injectContext, recordFailure, tracer } from './telemetry.ts';
 import { linkTo } from './owner-link.ts';
 import type { OwnerLink } from './owner-link.ts';
 import type { ThrottleNode } from './throttle-node.ts';
 import { refOf } from './wire.ts';
-import type { RefundParams, TakeItem, TakeMeta, TakePart, TakeParams } from './wire.ts';
+import type {
+  RefundItem,
+  RefundParams,
+  TakeDecision,
+  TakeItem,
+  TakeMeta,
+  TakePart,
+  TakeParams,
+} from './wire.ts';
 
 export interface GatewayDeps {
   broker: ServiceBroker;
@@ -33,7 +44,7 @@ export interface GatewayDeps {
 }
 
 interface Waiter {
-  resolve: (decisions: RuleDecision[]) => void;
+  resolve: (decisions: TakeDecision[]) => void;
   reject: (err: unknown) => void;
   span: Span | undefined;
 }
@@ -59,6 +70,11 @@ interface Lane {
   queued: Batch;
   inflight: number;
   scheduled: boolean;
+}
+
+/** A decision as the gateway holds it: a refundable take remembers the node that issued its id. */
+interface Answered extends TakeDecision {
+  issuer?: string;
 }
 
 /** Calls in flight to one owner before further checks wait and batch up. */
@@ -181,7 +197,10 @@ export class Gateway {
     const itemsOf: number[][] = []; // request index -> its item indexes
     for (const req of requests) {
       const idx: number[] = [];
-      for (const rule of set.matching(req.params, now)) {
+      const rules = set.matching(req.params, now);
+      // Only a request that matched several rules can be denied by one after another took.
+      const refundable = rules.length > 1;
+      for (const rule of rules) {
         idx.push(items.length);
         const item: TakeItem = {
           token: tokenKeyOf(rule, req.params),
@@ -190,6 +209,7 @@ export class Gateway {
           atMs: now,
         };
         if (this.#deps.collect) item.params = req.params;
+        if (refundable) item.refundable = true;
         items.push(item);
       }
       itemsOf.push(idx);
@@ -212,10 +232,16 @@ export class Gateway {
   /** Takes the items, combines each request's decisions and refunds what denied requests took. */
   async #decide({ items, itemsOf }: Derived, ctx: OtelContext, routeSpans: boolean): Promise<CheckReply[]> {
     const decisions = items.length > 0 ? await this.#take(items, ctx, routeSpans) : [];
-    const refunds: TakeItem[] = [];
+    const refunds: Array<{ item: RefundItem; issuer: string }> = [];
     const replies = itemsOf.map((idx) => {
       const combined = combineDecisions(idx.map((i) => decisions[i]!));
-      for (const k of combined.refunds) refunds.push(items[idx[k]!]!);
+      for (const k of combined.refunds) {
+        const d = decisions[idx[k]!]!;
+        // Without an id (an owner that issues none) there is nothing the owner would accept.
+        if (d.takeId === undefined || d.issuer === undefined) continue;
+        const it = items[idx[k]!]!;
+        refunds.push({ item: { token: it.token, cost: it.cost, takeId: d.takeId }, issuer: d.issuer });
+      }
       return combined.reply;
     });
     if (refunds.length > 0) await this.#refund(refunds);
@@ -223,19 +249,16 @@ export class Gateway {
   }
 
   /** Sends each owner its items; re-routes around owners that do not answer. */
-  async #take(
-    items: TakeItem[],
-    ctx: OtelContext,
-    routeSpans: boolean,
-    attempt = 1,
-  ): Promise<RuleDecision[]> {
-    const out = new Array<RuleDecision>(items.length);
+  async #take(items: TakeItem[], ctx: OtelContext, routeSpans: boolean, attempt = 1): Promise<Answered[]> {
+    const out = new Array<Answered>(items.length);
     await Promise.all(
       [...this.#groupByOwner(items)].map(async ([owner, idx]) => {
         const part = idx.map((i) => items[i]!);
-        let res: RuleDecision[];
+        let res: Answered[];
         try {
           res = await this.#enqueue(owner, part, ctx, routeSpans);
+          // The refund of a take goes where its id was issued (a re-routed part set it already).
+          for (const d of res) if (d.takeId !== undefined) d.issuer ??= owner;
         } catch (err) {
           if (!isUnreachable(err) || attempt >= ATTEMPTS) throw wrapCallError(err, owner);
           // The owner is gone or stuck: route around it for a while (a real departure
@@ -256,7 +279,7 @@ export class Gateway {
    * turn of the event loop); under load batches grow by themselves, turning N
    * inter-node round trips (and N socket writes each way) into one.
    */
-  #enqueue(owner: string, items: TakeItem[], ctx: OtelContext, routeSpan: boolean): Promise<RuleDecision[]> {
+  #enqueue(owner: string, items: TakeItem[], ctx: OtelContext, routeSpan: boolean): Promise<TakeDecision[]> {
     // A forwarded check's actor spans continue the sending gateway's route span.
     const span = routeSpan
       ? tracer().startSpan(
@@ -265,7 +288,7 @@ export class Gateway {
           ctx,
         )
       : undefined;
-    return new Promise<RuleDecision[]>((resolve, reject) => {
+    return new Promise<TakeDecision[]>((resolve, reject) => {
       let lane = this.#lanes.get(owner);
       if (lane === undefined) {
         lane = { queued: { parts: [], traces: [], waiters: [] }, inflight: 0, scheduled: false };
@@ -320,11 +343,18 @@ export class Gateway {
       });
   }
 
-  async #refund(items: TakeItem[]): Promise<void> {
+  /** Gives the takes back, each to the node that issued its id; a refusal is logged, never raised. */
+  async #refund(refunds: ReadonlyArray<{ item: RefundItem; issuer: string }>): Promise<void> {
     const { broker, local } = this.#deps;
+    const byOwner = new Map<string, RefundItem[]>();
+    for (const { item, issuer } of refunds) {
+      const list = byOwner.get(issuer);
+      if (list === undefined) byOwner.set(issuer, [item]);
+      else list.push(item);
+    }
     await Promise.all(
-      [...this.#groupByOwner(items)].map(async ([owner, idx]) => {
-        const params: RefundParams = { items: idx.map((i) => items[i]!) };
+      [...byOwner].map(async ([owner, list]) => {
+        const params: RefundParams = { items: list };
         try {
           if (owner === broker.nodeID) await local.refund(params.items);
           else await linkTo(this.#deps.link, owner).refund(owner, params, this.#deps.ownerTimeoutMs);
@@ -335,7 +365,7 @@ export class Gateway {
     );
   }
 
-  async #remoteTake(owner: string, params: TakeParams, meta: TakeMeta): Promise<RuleDecision[][]> {
+  async #remoteTake(owner: string, params: TakeParams, meta: TakeMeta): Promise<TakeDecision[][]> {
     return await linkTo(this.#deps.link, owner).take(owner, params, meta, this.#deps.ownerTimeoutMs);
   }
 

@@ -85,17 +85,27 @@ export class Handoff {
     p.resolve();
   }
 
-  /** Receives actors from a node that no longer owns them. */
+  /**
+   * Receives actors from a node that no longer owns them (the caller checked
+   * that `params.from` is the calling node and a live member). A hand-off
+   * never loosens a token this node knows: a live or dormant one keeps the
+   * stricter of the two states.
+   */
   async receive(params: HandoffParams): Promise<number> {
+    const { host, dormant } = this.#deps;
     await Promise.all(
       params.items.map(async (item) => {
         const token = item.snapshot.token;
-        if (this.#deps.host.has(token)) {
-          // Requests reached us before the state did: keep the stricter of the two.
-          await this.#deps.host.ask(token, (a) => a.merge(item.snapshot));
-        } else {
-          this.#deps.host.restore(token, item);
+        if (!host.has(token)) {
+          const sleeping = dormant.wake(token);
+          if (sleeping === undefined) {
+            host.restore(token, item);
+            return;
+          }
+          host.restore(token, sleeping);
         }
+        // Requests (or a dormant state) were here before this state: keep the stricter.
+        await host.ask(token, (a) => a.merge(item.snapshot));
       }),
     );
     if (params.done) this.#finishPending(params.from);

@@ -11,25 +11,35 @@
  * group); an owner that is gone has no subscriber, so NATS answers "no
  * responders" at once and the gateway routes around it without waiting for
  * its timeout.
+ *
+ * Subjects (role `node` only; ops/nats/secure.conf keeps every other role
+ * off them): `<link>.take`, `<link>.refund`, `<link>.forward`, and the reply
+ * inbox `_HEADROOM.<uuid>.<seq>`. Nothing arriving on them is trusted: each
+ * message is validated (wire-schema.ts) before it is used, a bad one is
+ * answered with a coded error (or, without a reply subject, counted and
+ * logged by the node's Guard), and no callback ever throws.
  */
 import { randomUUID } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from 'nats';
-import { ErrorCode, StateError, fromBody, toHeadroomError } from '../lib/index.ts';
-import type { CheckRequest, ErrorBody, RuleDecision } from '../lib/index.ts';
+import { ErrorCode, InputError, StateError, fromBody, toHeadroomError } from '../lib/index.ts';
+import type { CheckRequest } from '../lib/index.ts';
 import type { Context as OtelContext } from '@opentelemetry/api';
+import { Refused } from './guard.ts';
+import type { Guard } from './guard.ts';
 import { Inflight } from './inflight.ts';
 import { extractContext } from './telemetry.ts';
-import type { RefundParams, TakeItem, TakeMeta, TakeParams } from './wire.ts';
+import { decodeLinkJson, parseForwardBatch, parseRefundMessage, parseTakeMessage } from './wire-schema.ts';
+import type { ForwardWire, TakeMessage } from './wire-schema.ts';
+import { parseLinkReply, refundReplyOk, takeReplyChecker } from './wire-reply.ts';
+import type { LinkReply } from './wire-reply.ts';
+import type { RefundItem, RefundParams, TakeDecision, TakeMeta, TakeParams } from './wire.ts';
 
 /** What an owner does with the messages (a ThrottleNode). */
 export interface OwnerSide {
-  take(params: TakeParams, meta: TakeMeta): Promise<RuleDecision[][]>;
-  refund(items: TakeItem[]): Promise<void>;
-}
-
-/** A take as it travels: the parts, their trace contexts, and the forwarded flag. */
-interface TakeMessage extends TakeParams {
-  traces?: Array<Record<string, string>>;
+  take(params: TakeParams, meta: TakeMeta): Promise<TakeDecision[][]>;
+  refund(items: readonly RefundItem[]): Promise<void>;
+  /** Counts and logs the messages refused. */
+  readonly guard: Guard;
 }
 
 /** A client's check handed to the node that owns its tokens, which replies to `replyTo`. */
@@ -51,9 +61,6 @@ interface ForwardLane {
   timeoutMs: number;
 }
 
-/** The reply to a take or a refund: the result, or the owner's error. */
-type LinkReply<T> = { ok: T } | { error: ErrorBody };
-
 const PREFIX = 'headroom.int';
 
 /** The subject prefix of a node's link. */
@@ -68,9 +75,6 @@ interface Pending {
   resolve: (data: Uint8Array) => void;
   reject: (err: StateError) => void;
 }
-
-/** Wire form of a batch of forwards: `[replyTo, traceparent, tracestate, request]` each. */
-type ForwardWire = Array<[string, string, string, CheckRequest]>;
 
 export class OwnerLink {
   readonly #nc: NatsConnection;
@@ -89,6 +93,8 @@ export class OwnerLink {
   #replies: Subscription | undefined;
   #sweep: NodeJS.Timeout | undefined;
   readonly #forwardLanes = new Map<string, ForwardLane>();
+  /** The owner's Guard, from {@link serve}; counts bad messages and replies. */
+  #guard: Guard | undefined;
   constructor(nc: NatsConnection, namespace: string) {
     this.#nc = nc;
     this.#namespace = namespace;
@@ -98,28 +104,41 @@ export class OwnerLink {
   /** Serves this node's subjects; call before the node announces itself. */
   serve(nodeID: string, owner: OwnerSide): void {
     const base = linkSubject(this.#namespace, nodeID);
+    const guard = owner.guard;
+    this.#guard = guard;
+    /** Validates a message, runs it and replies; a bad message gets a coded error and is counted. */
     const handle =
-      <T>(run: (data: Uint8Array) => Promise<T>) =>
-      (err: Error | null, msg: Msg) => {
+      <M, T>(op: string, parse: (body: unknown) => M, run: (m: M) => Promise<T>) =>
+      (err: Error | null, msg: Msg): void => {
         if (err !== null) return;
-        const p = run(msg.data).then(
-          (ok) => reply(msg, { ok }),
-          (e: unknown) => reply(msg, { error: toHeadroomError(e).toBody() }),
+        let m: M;
+        try {
+          m = parse(decodeLinkJson(msg.data));
+        } catch (e) {
+          const bad = toHeadroomError(e);
+          const to = msg.reply ? '' : ' (no reply subject)';
+          guard.refuse(Refused.Message, `${op} on ${msg.subject}${to}: ${bad.message}`);
+          reply(msg, { error: bad.toBody() });
+          return;
+        }
+        this.#inflight.track(
+          run(m).then(
+            (ok) => reply(msg, { ok }),
+            (e: unknown) => reply(msg, { error: toHeadroomError(e).toBody() }),
+          ),
         );
-        this.#inflight.track(p);
       };
     this.#subs.push(
       this.#nc.subscribe(`${base}.take`, {
-        callback: handle((data) => {
-          const m = JSON.parse(decoder.decode(data)) as TakeMessage;
+        callback: handle('take', parseTakeMessage, async (m) => {
           const params: TakeParams = { parts: m.parts };
           if (m.forwarded === true) params.forwarded = true;
-          return owner.take(params, m.traces === undefined ? {} : { traces: m.traces });
+          return await owner.take(params, m.traces === undefined ? {} : { traces: m.traces });
         }),
       }),
       this.#nc.subscribe(`${base}.refund`, {
-        callback: handle(async (data) => {
-          await owner.refund((JSON.parse(decoder.decode(data)) as RefundParams).items);
+        callback: handle('refund', parseRefundMessage, async (m) => {
+          await owner.refund(m.items);
           return true;
         }),
       }),
@@ -140,9 +159,14 @@ export class OwnerLink {
           if (err !== null) return;
           let batch: ForwardWire;
           try {
-            batch = JSON.parse(decoder.decode(msg.data)) as ForwardWire;
-          } catch {
-            return; // only gateways publish here; nothing to answer
+            batch = parseForwardBatch(decodeLinkJson(msg.data));
+          } catch (e) {
+            // Only gateways publish here: the sender bounces its clients on the error.
+            const bad = toHeadroomError(e);
+            const to = msg.reply ? '' : ' (no reply subject)';
+            this.#guard?.refuse(Refused.Message, `forward on ${msg.subject}${to}: ${bad.message}`);
+            reply(msg, { error: bad.toBody() });
+            return;
           }
           const answered = batch.map(([replyTo, traceparent, tracestate, request]) => {
             const carrier: Record<string, string> = {};
@@ -152,6 +176,7 @@ export class OwnerLink {
               this.#nc.publish(replyTo, JSON.stringify(body)),
             );
           });
+          // An answer that could not be published is not acknowledged: the sender's timeout answers it.
           this.#inflight.track(
             Promise.all(answered).then(() => {
               if (msg.reply) msg.respond();
@@ -188,9 +213,25 @@ export class OwnerLink {
       f.trace['tracestate'] ?? '',
       f.request,
     ]);
+    const bounce = (err: StateError): void => lane.bounces.forEach((b) => b(err));
     this.#send(owner, 'forward', wire, lane.timeoutMs, {
-      resolve: () => {},
-      reject: (err) => lane.bounces.forEach((b) => b(err)),
+      // An empty reply is the acknowledgement; anything else is the owner's refusal.
+      resolve: (data) => {
+        if (data.byteLength === 0) return;
+        let why: string;
+        try {
+          const r = parseLinkReply(decodeLinkJson(data), () => undefined);
+          if (!('error' in r)) return;
+          why = r.error.message;
+        } catch (e) {
+          why = `a malformed reply: ${toHeadroomError(e).message}`;
+          this.#guard?.refuse(Refused.Reply, `forward reply from ${owner}: ${why}`);
+        }
+        bounce(
+          new StateError(ErrorCode.Unavailable, `token owner ${owner} refused the forwarded checks: ${why}`),
+        );
+      },
+      reject: bounce,
     });
   }
 
@@ -200,22 +241,43 @@ export class OwnerLink {
     params: TakeParams,
     meta: TakeMeta,
     timeoutMs: number,
-  ): Promise<RuleDecision[][]> {
+  ): Promise<TakeDecision[][]> {
     const m: TakeMessage = { parts: params.parts };
     if (meta.traces !== undefined) m.traces = meta.traces;
     if (params.forwarded === true) m.forwarded = true;
-    return await this.#request<RuleDecision[][]>(owner, 'take', m, timeoutMs);
+    return await this.#request(owner, 'take', m, timeoutMs, takeReplyChecker(params.parts));
   }
 
   async refund(owner: string, params: RefundParams, timeoutMs: number): Promise<void> {
-    await this.#request<boolean>(owner, 'refund', params, timeoutMs);
+    await this.#request(owner, 'refund', params, timeoutMs, refundReplyOk);
   }
 
-  async #request<T>(owner: string, op: string, body: unknown, timeoutMs: number): Promise<T> {
+  /**
+   * Sends a request and validates the reply with `ok`. A malformed reply is
+   * counted and rejects with a coded, non-retryable error: it is never read
+   * as "owner unreachable", which would route the tokens elsewhere.
+   */
+  async #request<T>(
+    owner: string,
+    op: string,
+    body: unknown,
+    timeoutMs: number,
+    ok: (v: unknown) => T,
+  ): Promise<T> {
     const data = await new Promise<Uint8Array>((resolve, reject) =>
       this.#send(owner, op, body, timeoutMs, { resolve, reject }),
     );
-    const r = JSON.parse(decoder.decode(data)) as LinkReply<T>;
+    let r: LinkReply<T>;
+    try {
+      r = parseLinkReply(decodeLinkJson(data), ok);
+    } catch (e) {
+      const bad = toHeadroomError(e);
+      this.#guard?.refuse(Refused.Reply, `${op} reply from ${owner}: ${bad.message}`);
+      throw new InputError(bad.code, `token owner ${owner} sent a malformed ${op} reply: ${bad.message}`, {
+        ...(bad.field === undefined ? {} : { field: bad.field }),
+        cause: e,
+      });
+    }
     if ('error' in r) throw fromBody(r.error);
     return r.ok;
   }
@@ -284,10 +346,14 @@ export class OwnerLink {
 /** How often deadlines are checked: a timeout fires up to this late. */
 const SWEEP_MS = 50;
 
-const decoder = new TextDecoder();
-
+/** Answers `msg` if it asked for an answer; a connection closing meanwhile loses the answer, never throws. */
 function reply(msg: Msg, body: unknown): void {
-  if (msg.reply) msg.respond(JSON.stringify(body));
+  if (!msg.reply) return;
+  try {
+    msg.respond(JSON.stringify(body));
+  } catch {
+    // The connection is closing: the requester's timeout answers for us.
+  }
 }
 
 /** `link`, or the error for an owner on another node when this node runs alone (no NATS). */

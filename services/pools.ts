@@ -13,6 +13,9 @@ import type { AllocationDecision } from '../actors/index.ts';
 import { ErrorCode, InputError } from '../lib/index.ts';
 import type { Clock, Lease, TimerHandle } from '../lib/index.ts';
 import type { DecisionRow } from '../store/index.ts';
+import { parseEmptyParams, parsePoolParams } from './action-params.ts';
+import { Refused, guardOf } from './guard.ts';
+import type { Guard } from './guard.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import { PoolRunner, checkWantParams } from './pool-runner.ts';
 import type { PoolRunStatus, WireWant } from './pool-runner.ts';
@@ -63,6 +66,11 @@ export class Pools {
   constructor(deps: PoolsDeps) {
     this.#d = deps;
     this.specs = deps.specs;
+  }
+
+  /** The node's Guard, which counts the `pools` calls refused. */
+  get guard(): Guard {
+    return guardOf(this.#d.broker, this.#d.clock);
   }
 
   /** The pool's owner node, when any node is live. */
@@ -267,20 +275,36 @@ export class Pools {
   }
 }
 
-/** The `pools` Moleculer service around a node's {@link Pools}. */
+/**
+ * The `pools` Moleculer service around a node's {@link Pools}. Every action
+ * is for role `node` and validates its params; a refused call is counted
+ * and logged (rate-limited) by the node's Guard.
+ */
 export function poolsService(pools: Pools): ServiceSchema {
+  /** Checks a call's params (a bad call is counted and logged), then runs it. */
+  const guarded =
+    <P, R>(action: string, check: (params: unknown) => P, run: (p: P) => R) =>
+    (ctx: Context<unknown>): R => {
+      let p: P;
+      try {
+        p = check(ctx.params);
+      } catch (err) {
+        pools.guard.refuse(
+          Refused.Call,
+          `pools.${action} from ${String(ctx.nodeID)}: ${(err as Error).message}`,
+        );
+        throw err;
+      }
+      return run(p);
+    };
   return {
     name: 'pools',
     actions: {
-      want: {
-        handler: (ctx: Context<unknown>) => {
-          const p = checkWantParams(ctx.params);
-          return { leases: pools.want(p.pool, p.wants) };
-        },
-      },
-      local: { handler: (ctx: Context<{ pool: string }>) => pools.local(ctx.params.pool) ?? null },
-      holds: { handler: (ctx: Context<{ pool: string }>) => pools.holds(ctx.params.pool) },
-      status: { handler: () => pools.status() },
+      want: { handler: guarded('want', checkWantParams, (p) => ({ leases: pools.want(p.pool, p.wants) })) },
+      local: { handler: guarded('local', parsePoolParams, (p) => pools.local(p.pool) ?? null) },
+      /** Whether this node still holds a pool (asked by its new owner before it starts the pool's runner). */
+      holds: { handler: guarded('holds', parsePoolParams, (p) => pools.holds(p.pool)) },
+      status: { handler: guarded('status', parseEmptyParams, () => pools.status()) },
     },
   };
 }

@@ -5,10 +5,12 @@
  */
 import type { ServiceBroker } from 'moleculer';
 import { SpanKind } from '@opentelemetry/api';
-import { ActorHost, TokenActor } from '../actors/index.ts';
-import { compileRule, parseRule } from '../lib/index.ts';
+import { ActorHost, TakeLedger, TokenActor } from '../actors/index.ts';
+import { ErrorCode, InputError, compileRule, parseRule } from '../lib/index.ts';
 import type { Clock, CompiledRule, Placement, RuleDecision, TokenKey } from '../lib/index.ts';
 import { DormantTokens } from './dormant-tokens.ts';
+import { Refused, guardOf } from './guard.ts';
+import type { Guard, GuardStats } from './guard.ts';
 import { Handoff } from './handoff.ts';
 import { linkTo } from './owner-link.ts';
 import type { OwnerLink } from './owner-link.ts';
@@ -17,7 +19,9 @@ import { extractContext, recordFailure, tracer } from './telemetry.ts';
 import type {
   HandoffItem,
   HandoffParams,
+  RefundItem,
   RuleRef,
+  TakeDecision,
   TakeItem,
   TakeMeta,
   TakePart,
@@ -28,9 +32,18 @@ import type {
 export interface DecisionObserver {
   /** After the actor decided `item` (its own token's decision, before any refund). */
   decided(item: TakeItem, decision: RuleDecision, nowMs: number): void;
-  /** The request was denied by another rule: `item` gave its budget back. */
-  refunded(item: TakeItem, nowMs: number): void;
+  /** The request was denied by another rule: `item` (as it was taken) gave `item.cost` back. */
+  refunded(item: Pick<TakeItem, 'token' | 'cost' | 'params' | 'atMs'>, nowMs: number): void;
 }
+
+/** What {@link ThrottleNode.stats} adds to the actor host's figures. */
+export interface ThrottleGuardStats extends GuardStats {
+  /** Take ids issued and not yet refunded or expired. */
+  takeIds: number;
+}
+
+/** Least time a take id stays refundable (ms); longer when the owner timeout is long (4x it). */
+export const REFUND_WINDOW_MS = 10_000;
 
 export interface ThrottleDeps {
   broker: ServiceBroker;
@@ -48,6 +61,10 @@ export interface ThrottleDeps {
 export class ThrottleNode {
   readonly host: ActorHost<TokenKey, TokenActor>;
   readonly handoff: Handoff;
+  /** The takes this owner may be asked to refund; a refund without one of its ids is refused. */
+  readonly ledger: TakeLedger;
+  /** Counts (and logs, rate-limited) what this node refused from inside the cluster. */
+  readonly guard: Guard;
   readonly #deps: ThrottleDeps;
   readonly #rules = new Map<string, CompiledRule>();
   readonly #dormant: DormantTokens;
@@ -56,6 +73,11 @@ export class ThrottleNode {
 
   constructor(deps: ThrottleDeps) {
     this.#deps = deps;
+    this.guard = guardOf(deps.broker, deps.clock);
+    // A refund follows its take within a round trip or two; the window is a generous bound.
+    this.ledger = new TakeLedger(deps.clock, {
+      windowMs: Math.max(REFUND_WINDOW_MS, 4 * deps.ownerTimeoutMs),
+    });
     this.#dormant = new DormantTokens(deps.clock);
     this.host = new ActorHost<TokenKey, TokenActor>(
       (token, restored) => {
@@ -91,7 +113,8 @@ export class ThrottleNode {
         id: ref.id,
         key: ['token'],
         rate: ref.rate,
-        period: ref.periodMs,
+        // Rule periods are strings; a ref's periodMs is a compiled rule's (whole ms, 1 ms to 7 d).
+        period: `${ref.periodMs}ms`,
         burst: ref.burst,
         mode: ref.mode,
       });
@@ -102,8 +125,11 @@ export class ThrottleNode {
     return rule;
   }
 
-  /** Runs every part's items on their actors; one decision list per part. */
-  async take(params: TakeParams, meta: TakeMeta = {}): Promise<RuleDecision[][]> {
+  /**
+   * Runs every part's items on their actors; one decision list per part. An
+   * allowed item marked `refundable` gets a take id (its refund's ticket).
+   */
+  async take(params: TakeParams, meta: TakeMeta = {}): Promise<TakeDecision[][]> {
     const self = this.#deps.broker.nodeID;
     const placement = this.#deps.tracker.placement;
     // A gateway with a stale view sent us tokens we no longer own: pass them on once.
@@ -126,7 +152,7 @@ export class ThrottleNode {
     return await Promise.all(params.parts.map((part, i) => this.#takePart(part, meta.traces?.[i])));
   }
 
-  async #takePart(part: TakePart, trace: Record<string, string> | undefined): Promise<RuleDecision[]> {
+  async #takePart(part: TakePart, trace: Record<string, string> | undefined): Promise<TakeDecision[]> {
     const span = tracer().startSpan(
       'headroom.actor.take',
       {
@@ -145,7 +171,7 @@ export class ThrottleNode {
     }
   }
 
-  async #takeOne(item: TakeItem): Promise<RuleDecision> {
+  async #takeOne(item: TakeItem): Promise<TakeDecision> {
     if (!this.host.has(item.token)) await this.handoff.awaitState(item.token);
     // ask() activates synchronously, so the factory reads the rule set here.
     this.#activatingRule = item.rule;
@@ -153,7 +179,11 @@ export class ThrottleNode {
       return await this.host.ask(item.token, (actor) => {
         const rule = this.#ruleOf(item.rule);
         if (actor.rule !== rule) actor.setRule(rule);
-        const decision = actor.check(item.cost);
+        const decision: TakeDecision = actor.check(item.cost);
+        // Only a take that may be refunded costs an id: single-rule checks never are.
+        if (item.refundable === true && decision.allow) {
+          decision.takeId = this.ledger.issue(item.token, item.cost, item.atMs, item.params);
+        }
         this.#deps.observer?.decided(item, decision, this.#deps.clock.now());
         return decision;
       });
@@ -162,23 +192,56 @@ export class ThrottleNode {
     }
   }
 
-  async refund(items: TakeItem[]): Promise<void> {
-    await Promise.all(
-      items.map((it) =>
-        this.host.has(it.token)
-          ? this.host.ask(it.token, (a) => {
-              a.refund(it.cost, it.atMs);
-              this.#deps.observer?.refunded(it, this.#deps.clock.now());
-            })
-          : Promise.resolve(),
-      ),
-    );
+  /**
+   * Gives back takes this owner issued: each item's id must be in the ledger,
+   * unexpired and unused, for the same token and at most the cost taken (it
+   * is spent either way). The valid ones are applied; if any is not, the
+   * refusal is counted and the call rejects with HEADROOM_ERR_REFUND_REJECTED
+   * naming the first.
+   */
+  async refund(items: readonly RefundItem[]): Promise<void> {
+    const applied: Array<Promise<void>> = [];
+    let rejected = 0;
+    let first: InputError | undefined;
+    items.forEach((it, i) => {
+      const e = this.ledger.redeem(it.takeId, it.token, it.cost);
+      if (typeof e === 'string') {
+        rejected++;
+        first ??= new InputError(
+          ErrorCode.RefundRejected,
+          `items[${i}].takeId must name an unused take of ${JSON.stringify(it.token)} of cost >= ${it.cost} issued by ${this.#deps.broker.nodeID} in the last ${this.ledger.windowMs} ms, got ${JSON.stringify(it.takeId)} (${e})`,
+          { field: `items[${i}].takeId`, value: it.takeId },
+        );
+        return;
+      }
+      if (!this.host.has(it.token)) return; // passivated since: its bucket has refilled
+      applied.push(
+        this.host.ask(it.token, (a) => {
+          a.refund(it.cost, e.atMs);
+          this.#deps.observer?.refunded(
+            { token: e.token, cost: it.cost, atMs: e.atMs, params: e.params },
+            this.#deps.clock.now(),
+          );
+        }),
+      );
+    });
+    await Promise.all(applied);
+    if (first !== undefined) {
+      const what = rejected === items.length ? 'all' : `${rejected} of ${items.length}`;
+      this.guard.refuse(Refused.Refund, `${what} refunds rejected: ${first.message}`, rejected);
+      throw first;
+    }
+  }
+
+  /** What this node refused from inside the cluster, and the take ids it holds. */
+  stats(): ThrottleGuardStats {
+    return { ...this.guard.stats(), takeIds: this.ledger.size };
   }
 
   /** Passes items to the owners this node sees, keeping their order in the reply. */
-  async #forward(items: TakeItem[], placement: Placement): Promise<RuleDecision[]> {
+  async #forward(items: TakeItem[], placement: Placement): Promise<TakeDecision[]> {
     const self = this.#deps.broker.nodeID;
-    const out = new Array<RuleDecision>(items.length);
+    const out = new Array<TakeDecision>(items.length);
     const groups = new Map<string, number[]>();
     items.forEach((it, i) => {
       const owner = this.host.has(it.token) ? self : (placement.owner(it.token) ?? self);

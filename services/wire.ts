@@ -1,8 +1,10 @@
 /**
  * Messages between nodes: takes and refunds (owner-link.ts) and hand-offs
- * (Moleculer actions). Kept small: takes are on the check path.
+ * (Moleculer actions). Kept small: takes are on the check path. Every one
+ * that arrives from the network is validated first (wire-schema.ts,
+ * action-params.ts).
  */
-import type { CompiledRule, Params, RuleMode, TokenKey } from '../lib/index.ts';
+import type { CompiledRule, Params, RuleDecision, RuleMode, TokenKey } from '../lib/index.ts';
 import type { TokenActorSnapshot } from '../actors/index.ts';
 
 /** What the owner needs of a rule to run its token: the limit and the mode. */
@@ -22,6 +24,18 @@ export interface TakeItem {
   params?: Params;
   /** Time the gateway took the request (ms), so the owner files the record under it. */
   atMs?: number;
+  /**
+   * The request matched more than one rule, so another rule may deny it and
+   * this take be refunded: the owner issues a take id if it allows. Absent
+   * on single-rule checks, which never refund (they pay nothing for ids).
+   */
+  refundable?: boolean;
+}
+
+/** An owner's answer for one item: a refundable take it allowed carries the id to refund it with. */
+export interface TakeDecision extends RuleDecision {
+  /** Single-use id of this take in the owner's ledger (actors/take-ledger.ts). */
+  takeId?: string;
 }
 
 /** The items of one check (or batch). */
@@ -36,8 +50,15 @@ export interface TakeParams {
   forwarded?: boolean;
 }
 
+/** Gives back a take the owner issued `takeId` for: at most its cost, on its token. */
+export interface RefundItem {
+  token: TokenKey;
+  cost: number;
+  takeId: string;
+}
+
 export interface RefundParams {
-  items: TakeItem[];
+  items: RefundItem[];
 }
 
 export interface HandoffItem {

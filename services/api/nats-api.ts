@@ -5,7 +5,10 @@
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { extractContext } from '../telemetry.ts';
 import { FORWARDED } from '../gateway.ts';
+import type { Guard } from '../guard.ts';
+import { Refused } from '../guard.ts';
 import { Inflight } from '../inflight.ts';
+import { isReplySubject } from '../wire-schema.ts';
 import type { Api, ReplyRoute } from './handlers.ts';
 
 export const API_PREFIX = 'headroom.v1';
@@ -14,12 +17,14 @@ export const API_QUEUE = 'headroom';
 export class NatsApi {
   readonly #nc: NatsConnection;
   readonly #api: Api;
+  readonly #guard: Guard;
   #sub: Subscription | undefined;
   readonly #inflight = new Inflight();
 
-  constructor(nc: NatsConnection, api: Api) {
+  constructor(nc: NatsConnection, api: Api, guard: Guard) {
     this.#nc = nc;
     this.#api = api;
+    this.#guard = guard;
   }
 
   start(): void {
@@ -27,6 +32,17 @@ export class NatsApi {
       queue: API_QUEUE,
       callback: (err, msg) => {
         if (err !== null) return;
+        // nats-server does not check a requester's reply subject: a client
+        // could have this node publish its reply onto an internal subject
+        // (a refund, a Moleculer packet). Such requests are not run at all.
+        const reply = msg.reply ?? '';
+        if (reply !== '' && !isReplySubject(reply as unknown)) {
+          this.#guard.refuse(
+            Refused.ReplySubject,
+            `a request on ${msg.subject} asked for its reply on ${reply.slice(0, 80)}`,
+          );
+          return;
+        }
         this.#inflight.track(this.#answer(msg));
       },
     });
