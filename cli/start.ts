@@ -1,14 +1,19 @@
 /**
  * `headroom start`: one node. With no NATS URL it runs embedded (local
  * transporter, rules in a file, the HTTP API on loopback).
+ *
+ * The process is the node's: it installs the process guard
+ * (services/process-guard.ts) before the node starts, and on SIGTERM or
+ * SIGINT leaves gracefully within `--shutdown-timeout`, even when NATS is
+ * unreachable; see {@link StartExit} for the exit codes.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ErrorCode, InputError } from '../lib/index.ts';
-import { compileNodeOptions, startNode } from '../services/index.ts';
-import type { NodeOptions } from '../services/index.ts';
+import { ProcessGuard, compileNodeOptions, redactUrl, startNode } from '../services/index.ts';
+import type { HeadroomNode, NodeOptions } from '../services/index.ts';
 
 /** Flag name -> option key. Every option can also come from HEADROOM_<KEY> or moleculer.config.ts. */
 const FLAGS: Record<string, keyof NodeOptions> = {
@@ -116,9 +121,16 @@ export async function startCommand(argv: string[]): Promise<number> {
   const config = await loadConfig(values['config'] as string | undefined);
   const opts = compileNodeOptions(config.headroom, process.env, flags);
 
-  const node = await startNode(opts, config.broker === undefined ? {} : { broker: config.broker });
+  // Before the node runs there is nothing to hand over: an uncaught exception exits at once.
+  let onUncaught = (): void => process.exit(StartExit.Failed);
+  const guard = new ProcessGuard({ onUncaughtException: () => onUncaught() }).install();
+  const node = await startNode(opts, {
+    ...(config.broker === undefined ? {} : { broker: config.broker }),
+    unexpectedErrors: () => guard.counts,
+  });
+  guard.useLog(node.broker.getLogger('process'));
   node.broker.logger.info(
-    `headroom node ${node.nodeId} started ${opts.natsUrl === null ? 'embedded' : `on ${opts.natsUrl}`}` +
+    `headroom node ${node.nodeId} started ${opts.natsUrl === null ? 'embedded' : `on ${redactUrl(opts.natsUrl)}`}` +
       (node.httpUrl === undefined ? '' : `, HTTP API at ${node.httpUrl}`),
   );
   // A line for scripts (ops/cluster.sh, tests) to wait on.
@@ -126,25 +138,92 @@ export async function startCommand(argv: string[]): Promise<number> {
     JSON.stringify({ ready: true, nodeId: node.nodeId, httpUrl: node.httpUrl ?? null, pid: process.pid }),
   );
 
-  const done = new Promise<number>((resolveExit) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      node.broker.logger.info(`${signal}: leaving the cluster, handing actors over`);
-      node.stop().then(
-        () => resolveExit(0),
-        (err: unknown) => {
-          node.broker.logger.error('graceful stop failed', err);
-          resolveExit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  return await new Promise<number>((resolveExit) => {
+    const leave = superviseStop(node, opts.shutdownTimeoutMs, resolveExit);
+    onUncaught = () => leave('uncaught exception', StartExit.Failed);
     if (opts.repl) {
       void node.broker.repl();
     }
   });
-  return await done;
+}
+
+/**
+ * How `headroom start` exits (2, bad options, is `headroom`'s own):
+ * a signal's leave that runs past `--shutdown-timeout` exits 3, after
+ * logging how many token actors it could not hand over (their tokens start
+ * afresh on their new owners, as after a crash); an uncaught exception exits
+ * 1 whether or not its leave finished in time.
+ */
+export const StartExit = {
+  /** Left gracefully after SIGTERM or SIGINT: every actor handed over. */
+  Ok: 0,
+  /** The leave failed, or an uncaught exception made the node leave. */
+  Failed: 1,
+  /** The leave did not finish within `--shutdown-timeout`. */
+  ShutdownTimeout: 3,
+  /** A second SIGINT while leaving: exit at once (128 + 2). */
+  SecondSigint: 130,
+  /** A second SIGTERM while leaving: exit at once (128 + 15). */
+  SecondSigterm: 143,
+} as const;
+export type StartExit = (typeof StartExit)[keyof typeof StartExit];
+
+/**
+ * Wires SIGTERM and SIGINT to a graceful leave raced against the deadline; a
+ * second signal exits at once. Returns the leave, for the process guard.
+ */
+function superviseStop(
+  node: HeadroomNode,
+  deadlineMs: number,
+  resolveExit: (code: number) => void,
+): (why: string, code: StartExit) => void {
+  const log = node.broker.logger;
+  let leaving: string | undefined;
+  const leftBehind = (): string => {
+    const r = node.stopReport();
+    return `${r.actorsHeld} token actors not handed over${r.step === null ? '' : ` (stop step still running: ${r.step})`}`;
+  };
+  const leave = (why: string, code: StartExit): void => {
+    if (leaving !== undefined) return;
+    leaving = why;
+    const started = performance.now();
+    log.info(`${why}: leaving the cluster, handing actors over (at most ${deadlineMs} ms)`);
+    const late = code === StartExit.Ok ? StartExit.ShutdownTimeout : code;
+    // A process-level timer, not the node's Clock: it must fire whatever the node's parts are doing.
+    const deadline = setTimeout(() => {
+      log.error(`shutdown deadline of ${deadlineMs} ms passed: ${leftBehind()}; exiting with code ${late}`);
+      process.exit(late);
+    }, deadlineMs);
+    node
+      .stop()
+      .then(
+        () => code,
+        (err: unknown) => {
+          log.error(`graceful stop failed: ${leftBehind()}`, err);
+          return StartExit.Failed;
+        },
+      )
+      .then(
+        (exitCode) => {
+          clearTimeout(deadline);
+          // Stopped; should a socket or timer still hold the event loop, the deadline still holds.
+          const rest = Math.max(0, deadlineMs - (performance.now() - started));
+          setTimeout(() => process.exit(exitCode), rest).unref();
+          resolveExit(exitCode);
+        },
+        resolveExit.bind(null, StartExit.Failed),
+      );
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (leaving === undefined) {
+      leave(signal, StartExit.Ok);
+      return;
+    }
+    const code = signal === 'SIGINT' ? StartExit.SecondSigint : StartExit.SecondSigterm;
+    log.warn(`${signal} while leaving (${leaving}): exiting at once with code ${code}; ${leftBehind()}`);
+    process.exit(code);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return leave;
 }

@@ -5,6 +5,7 @@
 import { ErrorCode, InputError, invalidField, show } from './errors.ts';
 import { parseCost, parseParams } from './params.ts';
 import type { Params } from './params.ts';
+import { parseRuleId } from './rules.ts';
 
 export interface CheckRequest {
   params: Params;
@@ -102,14 +103,15 @@ export function parseBatchRequest(body: unknown): CheckRequest[] {
   return list.map((item: unknown, i) => parseCheckRequest(item, `requests[${i}]`));
 }
 
-/** `{"id": "..."}` for rules.get and rules.delete. */
+/**
+ * `{"id": "..."}` for rules.get and rules.delete: the id is checked as
+ * rules.put checks it ({@link parseRuleId}), so no lookup ever carries an id
+ * that no rule could have (an unbounded one once overflowed NATS's control line).
+ */
 export function parseIdRequest(body: unknown): string {
   const obj = requireObject(body, 'request');
   rejectUnknown(obj, ['id'], '');
-  const id = obj['id'];
-  if (id === undefined) throw new InputError(ErrorCode.MissingField, 'id is required', { field: 'id' });
-  if (typeof id !== 'string' || id === '') throw invalidField('id', 'a non-empty string', id);
-  return id;
+  return parseRuleId(obj['id'], 'id');
 }
 
 /** `{}` for rules.list and status: any field is a mistake worth reporting. */

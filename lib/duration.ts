@@ -25,6 +25,35 @@ export function parseDurationMs(field: string, value: unknown): number {
   return ms;
 }
 
+/** Shortest rule period: 1 ms. */
+export const MIN_RULE_PERIOD_MS = 1;
+/** Longest rule period: 7 days (a weekly quota is the longest window a token's state is meant to span). */
+export const MAX_RULE_PERIOD_MS = 7 * UNIT_MS.d;
+const RULE_PERIOD = /^(\d{1,12})(ms|s|m|h|d)$/;
+
+/**
+ * Parses a rule's period, stricter than {@link parseDurationMs}: a string of
+ * a whole count and a unit (`"250ms"`, `"1s"`, `"5m"`, `"1h"`, `"7d"`), from
+ * 1 ms to 7 days. Numbers (`1000`), fractions (`"1.5s"`, write `"1500ms"`)
+ * and longer periods (`"8d"`) are refused: a rule's period is part of what an
+ * operator reads back, so it has one spelling and a bounded size.
+ *
+ * @throws InputError (HEADROOM_ERR_INVALID_FIELD) naming `field` and the value.
+ * @example parseRulePeriodMs('rule.period', '250ms') // 250
+ */
+export function parseRulePeriodMs(field: string, value: unknown): number {
+  const m = typeof value === 'string' ? RULE_PERIOD.exec(value) : null;
+  const ms = m === null ? Number.NaN : Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  if (!(ms >= MIN_RULE_PERIOD_MS && ms <= MAX_RULE_PERIOD_MS)) {
+    throw invalidField(
+      field,
+      'a string of a whole number and a unit (ms, s, m, h, d) from "1ms" to "7d", like "1s"',
+      value,
+    );
+  }
+  return ms;
+}
+
 // RFC 3339 profile of ISO-8601: a full date and time with a zone, so that the
 // instant never depends on the machine's local time zone.
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})$/;

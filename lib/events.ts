@@ -39,6 +39,16 @@ export const MAX_EVENT_TOKENS = 100;
 export const MAX_EVENT_TOKEN_LENGTH = 1024;
 /** Widest `events.list` range: 31 days. */
 export const MAX_EVENT_RANGE_MS = 31 * 86_400_000;
+/**
+ * Oldest event time accepted, before now: 366 days. Older events would be
+ * past any retention and say nothing about demand to come.
+ */
+export const MAX_EVENT_AGE_MS = 366 * 86_400_000;
+/**
+ * Latest event time accepted, after now: 31 days, room for a scheduled
+ * launch announced ahead (an event in the future counts from its time).
+ */
+export const MAX_EVENT_LEAD_MS = 31 * 86_400_000;
 /** Most steps an aligned `events.list` (with `step`) may span. */
 const MAX_EVENT_STEPS = 10_000;
 
@@ -71,20 +81,29 @@ function time(v: unknown, field: string): number {
 
 /**
  * Validates one event: `{"source", "topic", "time" (ISO-8601), "value",
- * "tokens"?: [...]}`. `prefix` names the fields (e.g. `line 3`).
+ * "tokens"?: [...]}`. `time` must lie within [`nowMs` - 366 days, `nowMs` +
+ * 31 days] ({@link MAX_EVENT_AGE_MS}, {@link MAX_EVENT_LEAD_MS}); `nowMs`
+ * comes from the caller's Clock. `prefix` names the fields (e.g. `line 3`).
  */
-export function parseEvent(body: unknown, prefix = ''): EventInput {
+export function parseEvent(body: unknown, nowMs: number, prefix = ''): EventInput {
   const at = (k: string): string => (prefix ? `${prefix}.${k}` : k);
   if (!isObject(body)) throw invalidField(prefix || 'event', 'a JSON object', body);
   rejectUnknown(body, FIELDS, prefix);
   const source = name(body, 'source', at);
   const topic = name(body, 'topic', at);
   const timeMs = time(body['time'], at('time'));
+  if (timeMs < nowMs - MAX_EVENT_AGE_MS || timeMs > nowMs + MAX_EVENT_LEAD_MS) {
+    throw invalidField(
+      at('time'),
+      `a time from 366 days before now to 31 days after (now is ${new Date(nowMs).toISOString()})`,
+      body['time'],
+    );
+  }
   const value = body['value'];
   if (value === undefined) throw missing(at('value'));
   if (typeof value !== 'number' || !Number.isFinite(value))
     throw invalidField(at('value'), 'a finite number', value);
-  const tokens = body['tokens'] ?? [];
+  const tokens = body['tokens'] === undefined ? [] : body['tokens'];
   if (!Array.isArray(tokens) || tokens.length > MAX_EVENT_TOKENS) {
     throw invalidField(at('tokens'), `an array of at most ${MAX_EVENT_TOKENS} token keys`, tokens);
   }
@@ -128,9 +147,10 @@ function step(v: unknown, fromMs: number, toMs: number): number {
  * Parses one line of an events file: a JSON object (as `events.publish`
  * takes), or CSV `source,topic,time,value[,tokens]` with tokens separated by
  * `;`. Returns `undefined` for a blank line, a `#` comment or the CSV header
- * (`source,topic,...`). `lineNo` (1-based) names the fields of a bad line.
+ * (`source,topic,...`). `lineNo` (1-based) names the fields of a bad line;
+ * `nowMs` bounds the event's time as {@link parseEvent} does.
  */
-export function parseEventLine(line: string, lineNo: number): EventInput | undefined {
+export function parseEventLine(line: string, lineNo: number, nowMs: number): EventInput | undefined {
   const text = line.trim();
   if (text === '' || text.startsWith('#') || /^source\s*,\s*topic\b/i.test(text)) return undefined;
   const prefix = `line ${lineNo}`;
@@ -144,7 +164,7 @@ export function parseEventLine(line: string, lineNo: number): EventInput | undef
         cause: err,
       });
     }
-    return parseEvent(parsed, prefix);
+    return parseEvent(parsed, nowMs, prefix);
   }
   const cells = text.split(',').map((c) => c.trim());
   if (cells.length < 4 || cells.length > 5) {
@@ -154,7 +174,7 @@ export function parseEventLine(line: string, lineNo: number): EventInput | undef
   const value = v === '' ? NaN : Number(v);
   const body: Record<string, unknown> = { source, topic, time: t, value: Number.isFinite(value) ? value : v };
   if (tokens !== undefined && tokens !== '') body['tokens'] = tokens.split(';').map((s) => s.trim());
-  return parseEvent(body, prefix);
+  return parseEvent(body, nowMs, prefix);
 }
 
 /**

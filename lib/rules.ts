@@ -1,5 +1,5 @@
-import { isoDateTimeMs, parseDurationMs } from './duration.ts';
-import { ErrorCode, InputError, show } from './errors.ts';
+import { isoDateTimeMs, MAX_RULE_PERIOD_MS, parseDurationMs, parseRulePeriodMs } from './duration.ts';
+import { ErrorCode, InputError, invalidField, show } from './errors.ts';
 import type { GcraLimit } from './gcra.ts';
 import {
   isParamKey,
@@ -25,11 +25,14 @@ export interface RuleSpec {
   match: Record<string, ParamValue | ParamValue[]>;
   /** The param names whose values form the token, in this order. */
   key: string[];
-  /** Requests (cost units) per `period`. */
+  /** Requests (cost units) per `period`: finite, greater than 0, at most {@link MAX_RULE_RATE}. */
   rate: number;
-  /** A duration, `"1s"`, `"1m"`, or ms; kept as given. */
-  period: string | number;
-  /** Most cost units at once. @default max(rate, 1) */
+  /**
+   * A whole count and a unit (`ms`, `s`, `m`, `h`, `d`), from `"1ms"` to
+   * `"7d"`: `"250ms"`, `"1s"`, `"1m"`. Kept as given.
+   */
+  period: string;
+  /** Most cost units at once: at least 1, at most {@link MAX_RULE_RATE}. @default max(rate, 1) */
   burst: number;
   /** Higher first. @default 0 */
   priority: number;
@@ -68,8 +71,33 @@ const FIELDS = new Set([
   'effectiveUntil',
 ]);
 const ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+const ID_EXPECTED = '1 to 128 characters of A-Z a-z 0-9 _ . : -';
+/** Largest `rate` and `burst` of a rule (the same bound as a request's cost). */
+export const MAX_RULE_RATE = 1e9;
 const MAX_KEY_FIELDS = 16;
 const MAX_SELECTORS = 64;
+
+/**
+ * Whether `v` is a rule id: 1-128 characters of `[A-Za-z0-9_.:-]`. The one
+ * test behind `rules.put`, `rules.get` and `rules.delete`, so an id that one
+ * refuses the others refuse too; bounded so that its KV key (at most 3 bytes
+ * per character, see kv-rule-store) stays far below NATS's control-line limit.
+ */
+export function isRuleId(v: unknown): v is string {
+  return typeof v === 'string' && ID.test(v);
+}
+
+/**
+ * Validates a rule id (see {@link isRuleId}).
+ * @throws InputError: HEADROOM_ERR_MISSING_FIELD when absent, else HEADROOM_ERR_INVALID_FIELD, naming `field`.
+ */
+export function parseRuleId(value: unknown, field = 'id'): string {
+  if (value === undefined) {
+    throw new InputError(ErrorCode.MissingField, `${field} is required (${ID_EXPECTED})`, { field });
+  }
+  if (!isRuleId(value)) throw invalidField(field, ID_EXPECTED, value);
+  return value;
+}
 
 interface Problem {
   code: ErrorCode;
@@ -106,7 +134,7 @@ export function parseRule(input: unknown, field = 'rule'): RuleSpec {
   const { id, match = {}, key, rate, period, priority = 0, mode = RuleMode.Enforce } = input;
 
   if (id === undefined) bad('id', 'an id', ErrorCode.MissingField);
-  else if (typeof id !== 'string' || !ID.test(id)) bad('id', '1 to 128 characters of A-Z a-z 0-9 _ . : -');
+  else if (!isRuleId(id)) bad('id', ID_EXPECTED);
 
   const outMatch: [string, ParamValue | ParamValue[]][] = [];
   if (!isPlainObject(match) || Object.keys(match).length > MAX_SELECTORS) {
@@ -139,13 +167,14 @@ export function parseRule(input: unknown, field = 'rule'): RuleSpec {
     bad('key', keyExpected);
   }
 
-  if (rate === undefined) bad('rate', 'a positive number', ErrorCode.MissingField);
-  else if (!isPositive(rate)) bad('rate', 'a positive number');
+  const rateExpected = `a positive number of at most ${MAX_RULE_RATE}`;
+  if (rate === undefined) bad('rate', rateExpected, ErrorCode.MissingField);
+  else if (!isRate(rate)) bad('rate', rateExpected);
 
   if (period === undefined) bad('period', 'a duration like "1s"', ErrorCode.MissingField);
   else {
     try {
-      parseDurationMs(`${field}.period`, period);
+      parseRulePeriodMs(`${field}.period`, period);
     } catch (err) {
       problems.push({
         code: ErrorCode.InvalidField,
@@ -156,9 +185,10 @@ export function parseRule(input: unknown, field = 'rule'): RuleSpec {
     }
   }
 
-  const burst = input['burst'] ?? (isPositive(rate) ? Math.max(rate, 1) : 1);
-  if (typeof burst !== 'number' || !Number.isFinite(burst) || burst < 1)
-    bad('burst', 'a number of at least 1');
+  // Absent means "the rate"; an explicit null is a mistake like any other wrong type.
+  const burst = input['burst'] === undefined ? (isRate(rate) ? Math.max(rate, 1) : 1) : input['burst'];
+  if (typeof burst !== 'number' || !Number.isFinite(burst) || burst < 1 || burst > MAX_RULE_RATE)
+    bad('burst', `a number from 1 to ${MAX_RULE_RATE}`);
 
   if (!Number.isSafeInteger(priority)) bad('priority', 'an integer');
   if (mode !== RuleMode.Enforce && mode !== RuleMode.Shadow) bad('mode', '"enforce" or "shadow"');
@@ -185,7 +215,7 @@ export function parseRule(input: unknown, field = 'rule'): RuleSpec {
     match: Object.fromEntries(outMatch),
     key: [...(key as string[])],
     rate: rate as number,
-    period: period as string | number,
+    period: period as string,
     burst: burst as number,
     priority: priority as number,
     mode: mode as RuleMode,
@@ -195,8 +225,35 @@ export function parseRule(input: unknown, field = 'rule'): RuleSpec {
   return spec;
 }
 
-function isPositive(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0;
+function isRate(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= MAX_RULE_RATE;
+}
+
+/**
+ * {@link parseRule} for a rule read back from a store (the rules bucket, the
+ * rules file), written before periods were strict: a period that was valid
+ * then (a number of ms, `"1.5s"`) and is a whole number of ms from 1 ms to
+ * 7 days is rewritten as `"<n>ms"`, so the rule keeps its exact limit instead
+ * of being dropped on upgrade. Anything else is validated as `parseRule` does.
+ */
+export function parseStoredRule(input: unknown, field = 'rule'): RuleSpec {
+  if (isPlainObject(input) && input['period'] !== undefined) {
+    const period = input['period'];
+    let legacyMs: number | undefined;
+    try {
+      parseRulePeriodMs(`${field}.period`, period);
+    } catch {
+      try {
+        legacyMs = parseDurationMs(`${field}.period`, period);
+      } catch {
+        // Not even a legacy duration: parseRule names it below.
+      }
+    }
+    if (legacyMs !== undefined && Number.isInteger(legacyMs) && legacyMs <= MAX_RULE_PERIOD_MS) {
+      return parseRule({ ...input, period: `${legacyMs}ms` }, field);
+    }
+  }
+  return parseRule(input, field);
 }
 
 /** undefined when absent, null when invalid. */
@@ -211,7 +268,7 @@ function msg(err: unknown): string {
 
 /** Precomputes a rule for the hot path. Pass a spec from {@link parseRule}. */
 export function compileRule(spec: RuleSpec): CompiledRule {
-  const periodMs = parseDurationMs(`rule.period`, spec.period);
+  const periodMs = parseRulePeriodMs(`rule.period`, spec.period);
   const rule: CompiledRule = {
     spec,
     id: spec.id,

@@ -151,7 +151,7 @@ export class EventsFeed {
   async #line(text: string, lineNo: number): Promise<void> {
     let event: EventInput | undefined;
     try {
-      event = parseEventLine(text, lineNo);
+      event = parseEventLine(text, lineNo, this.#d.clock.now());
       if (event === undefined) return;
       await this.#d.publish(event);
       this.#stats.events++;

@@ -11,14 +11,16 @@ import {
 
 const GOOD = { source: 'news', topic: 'launch', time: '2026-12-01T08:00:00Z', value: 3 };
 const T = Date.UTC(2026, 11, 1, 8);
+/** "Now" for the time window: a day after the events' time. */
+const NOW = T + 86_400_000;
 
 test('events - a good event parses, tokens sorted and unique', (t) => {
-  t.deepEqual(parseEvent(GOOD), { source: 'news', topic: 'launch', timeMs: T, value: 3, tokens: [] });
-  t.deepEqual(parseEvent({ ...GOOD, time: '2026-12-01T09:00:00+01:00', tokens: ['b', 'a', 'b'] }).tokens, [
-    'a',
-    'b',
-  ]);
-  t.is(parseEvent({ ...GOOD, time: '2026-12-01T09:00:00+01:00' }).timeMs, T);
+  t.deepEqual(parseEvent(GOOD, NOW), { source: 'news', topic: 'launch', timeMs: T, value: 3, tokens: [] });
+  t.deepEqual(
+    parseEvent({ ...GOOD, time: '2026-12-01T09:00:00+01:00', tokens: ['b', 'a', 'b'] }, NOW).tokens,
+    ['a', 'b'],
+  );
+  t.is(parseEvent({ ...GOOD, time: '2026-12-01T09:00:00+01:00' }, NOW).timeMs, T);
 });
 
 // Every kind of bad input: [name, body, code, field, message].
@@ -83,11 +85,39 @@ const BAD: Array<[string, unknown, ErrorCode, string, RegExp]> = [
 
 for (const [name, body, code, field, message] of BAD) {
   test(`events - bad event: ${name}`, (t) => {
-    const err = t.throws(() => parseEvent(body), { instanceOf: InputError, message });
+    const err = t.throws(() => parseEvent(body, NOW), { instanceOf: InputError, message });
     t.is(err.code, code);
     t.is(err.field, field);
   });
 }
+
+test('events - time must lie from 366 days before now to 31 days after', (t) => {
+  const at = (ms: number): unknown => ({ ...GOOD, time: new Date(ms).toISOString() });
+  const DAY = 86_400_000;
+  t.is(parseEvent(at(NOW - 366 * DAY), NOW).timeMs, NOW - 366 * DAY);
+  t.is(parseEvent(at(NOW + 31 * DAY), NOW).timeMs, NOW + 31 * DAY);
+  const cases: Array<[unknown, string]> = [
+    [at(NOW - 366 * DAY - 1), 'time'],
+    [at(NOW + 31 * DAY + 1), 'time'],
+    [{ ...GOOD, time: '9999-12-31T23:59:59Z' }, 'time'],
+    [{ ...GOOD, time: '0001-01-01T00:00:00Z' }, 'time'],
+  ];
+  for (const [body, field] of cases) {
+    const err = t.throws(() => parseEvent(body, NOW), {
+      instanceOf: InputError,
+      message:
+        /^time must be a time from 366 days before now to 31 days after \(now is 2026-12-02T08:00:00\.000Z\), got "/,
+    });
+    t.is(err.code, ErrorCode.InvalidField);
+    t.is(err.field, field);
+  }
+  // A file line is held to the same window, and names its line.
+  const line = t.throws(() => parseEventLine('news,launch,9999-01-01T00:00:00Z,3', 9, NOW), {
+    instanceOf: InputError,
+  });
+  t.is(line.code, ErrorCode.InvalidField);
+  t.is(line.field, 'line 9.time');
+});
 
 test('events - list queries: range, topic, and every bad one', (t) => {
   t.deepEqual(
@@ -142,38 +172,38 @@ test('events - list queries with a step: whole seconds, bounded step count', (t)
 });
 
 test('events - file lines: JSON, CSV with tokens, header, comments and bad lines by number', (t) => {
-  t.deepEqual(parseEventLine(JSON.stringify(GOOD), 1), parseEvent(GOOD));
-  t.deepEqual(parseEventLine('news,launch,2026-12-01T08:00:00Z,3,b;a', 2), {
+  t.deepEqual(parseEventLine(JSON.stringify(GOOD), 1, NOW), parseEvent(GOOD, NOW));
+  t.deepEqual(parseEventLine('news,launch,2026-12-01T08:00:00Z,3,b;a', 2, NOW), {
     source: 'news',
     topic: 'launch',
     timeMs: T,
     value: 3,
     tokens: ['a', 'b'],
   });
-  t.is(parseEventLine('source,topic,time,value,tokens', 1), undefined);
-  t.is(parseEventLine('  ', 1), undefined);
-  t.is(parseEventLine('# a comment', 1), undefined);
-  t.throws(() => parseEventLine('news,launch,2026-12-01T08:00:00Z', 4), {
+  t.is(parseEventLine('source,topic,time,value,tokens', 1, NOW), undefined);
+  t.is(parseEventLine('  ', 1, NOW), undefined);
+  t.is(parseEventLine('# a comment', 1, NOW), undefined);
+  t.throws(() => parseEventLine('news,launch,2026-12-01T08:00:00Z', 4, NOW), {
     instanceOf: InputError,
     message: /line 4 must be CSV/,
   });
-  const v = t.throws(() => parseEventLine('news,launch,2026-12-01T08:00:00Z,lots', 5), {
+  const v = t.throws(() => parseEventLine('news,launch,2026-12-01T08:00:00Z,lots', 5, NOW), {
     instanceOf: InputError,
   });
   t.is(v.field, 'line 5.value');
-  const j = t.throws(() => parseEventLine('{"source":', 6), { instanceOf: InputError });
+  const j = t.throws(() => parseEventLine('{"source":', 6, NOW), { instanceOf: InputError });
   t.is(j.code, ErrorCode.InvalidJson);
   t.is(j.field, 'line 6');
-  const u = t.throws(() => parseEventLine(JSON.stringify({ ...GOOD, nope: 1 }), 7), {
+  const u = t.throws(() => parseEventLine(JSON.stringify({ ...GOOD, nope: 1 }), 7, NOW), {
     instanceOf: InputError,
   });
   t.is(u.field, 'line 7.nope');
 });
 
 test('events - the id is stable for the same event and differs for another', (t) => {
-  const e = parseEvent(GOOD);
-  t.is(eventId(e), eventId(parseEvent({ ...GOOD })));
-  t.not(eventId(e), eventId(parseEvent({ ...GOOD, value: 4 })));
+  const e = parseEvent(GOOD, NOW);
+  t.is(eventId(e), eventId(parseEvent({ ...GOOD }, NOW)));
+  t.not(eventId(e), eventId(parseEvent({ ...GOOD, value: 4 }, NOW)));
   t.regex(eventId(e), /^[0-9a-f]{32}$/);
 });
 

@@ -30,7 +30,7 @@ test('rules - defaults are filled and the period is kept as given', (t) => {
   });
   const c = compileRule(spec);
   t.deepEqual(c.limit, { rate: 100, periodMs: 60_000, burst: 100 });
-  t.is(parseRule({ id: 'slow', key: ['u'], rate: 0.5, period: 1000 }).burst, 1); // burst >= 1
+  t.is(parseRule({ id: 'slow', key: ['u'], rate: 0.5, period: '1000ms' }).burst, 1); // burst >= 1
 });
 
 test('rules - a full rule round-trips through JSON', (t) => {
@@ -76,9 +76,9 @@ test('rules - every problem is reported in one error; field and code are the fir
       'rule.colour is not a known field',
       'rule.id must be 1 to 128 characters of A-Z a-z 0-9 _ . : -, got "a b"',
       'rule.key is required (a non-empty array of at most 16 distinct param names)',
-      'rule.rate must be a positive number, got -3',
-      'rule.period must be a duration like "1s", "1m" or "1h", got "soon"',
-      'rule.burst must be a number of at least 1, got 0',
+      'rule.rate must be a positive number of at most 1000000000, got -3',
+      'rule.period must be a string of a whole number and a unit (ms, s, m, h, d) from "1ms" to "7d", like "1s", got "soon"',
+      'rule.burst must be a number from 1 to 1000000000, got 0',
       'rule.priority must be an integer, got 1.5',
       'rule.mode must be "enforce" or "shadow", got "loud"',
     ].join('; '),
@@ -106,7 +106,7 @@ test('rules - bad shapes of each field are refused', (t) => {
     [{ match: { op: [] } }, 'rule.match.op', /non-empty array of them, got \[\]/],
     [{ match: { op: null } }, 'rule.match.op', /got null/],
     [{ match: { op: [{}] } }, 'rule.match.op', /got \[\{\}\]/],
-    [{ rate: Number.POSITIVE_INFINITY }, 'rule.rate', /positive number, got Infinity/],
+    [{ rate: Number.POSITIVE_INFINITY }, 'rule.rate', /positive number of at most 1000000000, got Infinity/],
     [{ rate: '10' }, 'rule.rate', /got "10"/],
     [{ burst: Number.NaN }, 'rule.burst', /got NaN/],
     [{ effectiveFrom: 'tomorrow' }, 'rule.effectiveFrom', /ISO-8601 date-time.*got "tomorrow"/],
