@@ -33,6 +33,17 @@ export const ErrorCode = {
   SpoolFull: 'HEADROOM_ERR_SPOOL_FULL',
   /** A model could not run (bad shape, not trained). */
   ModelFailed: 'HEADROOM_ERR_MODEL_FAILED',
+  /**
+   * A refund named no take this owner issued (unknown, used or expired take
+   * id, another token, or more than was taken): nothing was given back.
+   */
+  RefundRejected: 'HEADROOM_ERR_REFUND_REJECTED',
+  /** The caller may not do this (e.g. a node speaking for another node). */
+  NotPermitted: 'HEADROOM_ERR_NOT_PERMITTED',
+  /** The HTTP request carries no bearer token, or one that matches no configured token. */
+  Unauthorized: 'HEADROOM_ERR_UNAUTHORIZED',
+  /** The bearer token is valid but does not allow this route (the read token on a route that changes state). */
+  Forbidden: 'HEADROOM_ERR_FORBIDDEN',
   /** Anything else; a bug. */
   Internal: 'HEADROOM_ERR_INTERNAL',
 } as const;

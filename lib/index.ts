@@ -16,7 +16,13 @@ export type { Clock, TimerHandle } from './clock.ts';
 export type { ErrorBody, HeadroomErrorInit } from './errors.ts';
 
 // Throttling core: durations, params, GCRA, rules, placement, behaviour window.
-export { parseDurationMs, isoDateTimeMs } from './duration.ts';
+export {
+  parseDurationMs,
+  parseRulePeriodMs,
+  isoDateTimeMs,
+  MIN_RULE_PERIOD_MS,
+  MAX_RULE_PERIOD_MS,
+} from './duration.ts';
 export {
   parseParams,
   parseCost,
@@ -29,7 +35,15 @@ export {
   MAX_COST,
 } from './params.ts';
 export { gcraTake, gcraPeek, gcraRefund, gcraInitialState } from './gcra.ts';
-export { RuleMode, parseRule, compileRule } from './rules.ts';
+export {
+  RuleMode,
+  parseRule,
+  parseStoredRule,
+  parseRuleId,
+  isRuleId,
+  compileRule,
+  MAX_RULE_RATE,
+} from './rules.ts';
 export { ruleApplies, tokenKeyOf, ruleIdOfToken, RuleSet } from './rule-set.ts';
 export { Placement, ownerOf } from './placement.ts';
 export { BehaviourWindow, defaultWindowOptions, compileWindowOptions } from './window.ts';
@@ -82,6 +96,8 @@ export {
   MAX_EVENT_TOKENS,
   MAX_EVENT_TOKEN_LENGTH,
   MAX_EVENT_RANGE_MS,
+  MAX_EVENT_AGE_MS,
+  MAX_EVENT_LEAD_MS,
 } from './events.ts';
 export { EventSignals } from './event-signals.ts';
 

@@ -19,15 +19,24 @@ import {
   parseRule,
   toHeadroomError,
 } from '../../lib/index.ts';
-import type { ErrorBody } from '../../lib/index.ts';
+import type { Clock, ErrorBody } from '../../lib/index.ts';
 import { COLLECTION_SERVICE } from '../collection.ts';
 import type { CollectionStats } from '../collection.ts';
 import type { EventsApi } from '../events.ts';
 import type { Gateway } from '../gateway.ts';
 import { ACTOR_SERVICE } from '../placement-tracker.ts';
 import type { PlacementTracker } from '../placement-tracker.ts';
-import type { RuleStore } from '../rules/rule-store.ts';
+import type { GuardStats } from '../guard.ts';
+import type { UnexpectedErrorCounts } from '../process-guard.ts';
+import type { RuleChange, RuleStore } from '../rules/rule-store.ts';
 
+/**
+ * Every operation, served on NATS as `headroom.v1.<op>` and over HTTP. Roles
+ * (ops/nats/secure.conf): `client` may use check, check.batch, status,
+ * rules.get, rules.list and events.list; `admin` all of those plus
+ * rules.put, rules.delete, events.publish and rules.history (a rule's
+ * revisions, with their times: the audit trail).
+ */
 export const Operation = [
   'check',
   'check.batch',
@@ -35,6 +44,7 @@ export const Operation = [
   'rules.get',
   'rules.list',
   'rules.delete',
+  'rules.history',
   'status',
   'events.publish',
   'events.list',
@@ -49,6 +59,8 @@ export interface ApiDeps {
   /** External event feeds; absent answers Unavailable. */
   events?: EventsApi;
   maxPayloadBytes: number;
+  /** "Now" for the window an event's time must lie in (lib/events.ts). */
+  clock: Clock;
 }
 
 export interface StatusNode {
@@ -59,6 +71,18 @@ export interface StatusNode {
    * when it collects nothing (store none) or did not answer for them.
    */
   collection: CollectionStats | null;
+  /**
+   * Unhandled rejections and uncaught exceptions the node's process guard
+   * caught (services/process-guard.ts); null for a node that runs unguarded
+   * (in-process) or did not answer.
+   */
+  unexpectedErrors: UnexpectedErrorCounts | null;
+  /**
+   * What the node refused from inside the cluster (services/guard.ts): forged
+   * refunds, malformed link messages and replies, refused Moleculer calls;
+   * null when it did not answer.
+   */
+  refused: GuardStats | null;
   error?: string;
 }
 
@@ -88,7 +112,11 @@ export class Api {
       'check.batch': async (body, trace) => ({
         results: await deps.gateway.check(parseBatchRequest(body), trace),
       }),
-      'rules.put': async (body) => ({ rule: await deps.rules.put(parseRule(body)) }),
+      'rules.put': async (body) => {
+        const { rule, ...change } = await deps.rules.put(parseRule(body));
+        this.#audit('put', rule.id, change);
+        return { rule };
+      },
       'rules.get': async (body) => {
         const id = parseIdRequest(body);
         const rule = deps.rules.get(id);
@@ -104,17 +132,47 @@ export class Api {
         parseEmptyRequest(body);
         return { rules: [...deps.rules.list()].sort((a, b) => a.id.localeCompare(b.id)) };
       },
-      'rules.delete': async (body) => ({ deleted: await deps.rules.delete(parseIdRequest(body)) }),
+      'rules.delete': async (body) => {
+        const id = parseIdRequest(body);
+        const change = await deps.rules.delete(id);
+        if (change !== null) this.#audit('delete', id, change);
+        return { deleted: change !== null };
+      },
+      // Role admin on NATS (the read token over HTTP: it changes nothing).
+      'rules.history': async (body) => {
+        const id = parseIdRequest(body);
+        const history = await deps.rules.history(id);
+        if (history.length === 0) {
+          throw new InputError(
+            ErrorCode.NotFound,
+            `id names no rule, now or before, got ${JSON.stringify(id)}`,
+            { field: 'id', value: id },
+          );
+        }
+        return { id, history };
+      },
       status: async (body) => {
         parseEmptyRequest(body);
         return { nodes: await this.status() };
       },
       'events.publish': async (body) => {
-        const event = parseEvent(body);
+        const event = parseEvent(body, deps.clock.now());
         return await this.#events().publish(event);
       },
       'events.list': async (body) => ({ events: await this.#events().list(parseEventQuery(body)) }),
     };
+  }
+
+  /**
+   * The one audit line of a rule change, as JSON at info level through the
+   * broker's logger: `{"audit":"rule", op, id, previousRevision, revision, node}`.
+   */
+  #audit(op: 'put' | 'delete', id: string, change: RuleChange): void {
+    const { broker } = this.#deps;
+    const { previousRevision, revision } = change;
+    broker.logger.info(
+      JSON.stringify({ audit: 'rule', op, id, previousRevision, revision, node: broker.nodeID }),
+    );
   }
 
   #events(): EventsApi {
@@ -185,18 +243,43 @@ export class Api {
           .call<CollectionStats | null, Record<string, never>>(`${COLLECTION_SERVICE}.stats`, {}, opts)
           .catch(() => null);
         try {
-          const r = await broker.call<{ actors: number }, { limit: number }>(
-            `${ACTOR_SERVICE}.actors`,
-            { limit: 0 },
-            opts,
-          );
-          return { id, actors: r.actors, collection: await collection };
+          const r = await broker.call<
+            { actors: number; unexpectedErrors?: UnexpectedErrorCounts | null; stats?: Partial<GuardStats> },
+            { limit: number }
+          >(`${ACTOR_SERVICE}.actors`, { limit: 0 }, opts);
+          return {
+            id,
+            actors: r.actors,
+            collection: await collection,
+            unexpectedErrors: r.unexpectedErrors ?? null,
+            refused: refusedOf(r.stats),
+          };
         } catch (err) {
-          return { id, actors: null, collection: await collection, error: (err as Error).message };
+          const error = (err as Error).message;
+          return {
+            id,
+            actors: null,
+            collection: await collection,
+            unexpectedErrors: null,
+            refused: null,
+            error,
+          };
         }
       }),
     );
   }
+}
+
+/** The Guard's counters out of a `throttle.actors` reply's stats; null from a node that keeps none. */
+function refusedOf(stats: Partial<GuardStats> | undefined): GuardStats | null {
+  if (stats?.refundsRejected === undefined) return null;
+  return {
+    refundsRejected: stats.refundsRejected,
+    badMessages: stats.badMessages ?? 0,
+    badReplies: stats.badReplies ?? 0,
+    callsRefused: stats.callsRefused ?? 0,
+    replySubjectsRefused: stats.replySubjectsRefused ?? 0,
+  };
 }
 
 export type { ErrorBody };

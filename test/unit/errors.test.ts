@@ -47,3 +47,13 @@ test('errors - anything thrown becomes an internal HeadroomError keeping its cau
   const already = invalidField('a', 'b', 1);
   t.is(toHeadroomError(already), already);
 });
+
+test('errors - the HTTP API token codes exist, and every code carries a doc comment', async (t) => {
+  t.is<string, string>(ErrorCode.Unauthorized, 'HEADROOM_ERR_UNAUTHORIZED');
+  t.is<string, string>(ErrorCode.Forbidden, 'HEADROOM_ERR_FORBIDDEN');
+  const { readFile } = await import('node:fs/promises');
+  const source = await readFile(new URL('../../lib/errors.ts', import.meta.url), 'utf8');
+  for (const key of Object.keys(ErrorCode)) {
+    t.regex(source, new RegExp(`\\*/\\n  ${key}: 'HEADROOM_ERR_`), `${key} has a doc comment`);
+  }
+});
