@@ -1,9 +1,22 @@
 // Entry file of services/: Moleculer wiring of the domain pieces.
 export { startNode } from './node.ts';
+export { ProcessGuard } from './process-guard.ts';
 export { compileNodeOptions, defaultNodeOptions, envName, LogLevel } from './node-options.ts';
+export {
+  NATS_AUTH_FLAGS,
+  NODE_INBOX_PREFIX,
+  NatsAuthMethod,
+  NatsConnectSpec,
+  compileNatsConnect,
+  connectError,
+  connectNats,
+  optNullableSecret,
+  redactUrl,
+} from './nats-connect.ts';
 export { Api, Operation } from './api/handlers.ts';
 export { NatsApi, API_PREFIX, API_QUEUE } from './api/nats-api.ts';
 export { startHttpApi } from './api/http-api.ts';
+export { HttpAuth, isLoopbackHost } from './api/http-auth.ts';
 export { Gateway } from './gateway.ts';
 export { PlacementTracker, ACTOR_SERVICE } from './placement-tracker.ts';
 export { ThrottleNode } from './throttle-node.ts';
@@ -13,6 +26,7 @@ export { DormantTokens } from './dormant-tokens.ts';
 export { refOf } from './wire.ts';
 export { FileRuleStore } from './rules/file-rule-store.ts';
 export { KvRuleStore, kvKeyOf } from './rules/kv-rule-store.ts';
+export { RULE_HISTORY } from './rules/rule-store.ts';
 export { initTelemetry, extractContext, injectContext, tracer } from './telemetry.ts';
 export { replCommands, parseKeyValues } from './repl-commands.ts';
 export { Collector } from './collector.ts';
@@ -55,11 +69,14 @@ export { PoolRunner, checkWantParams } from './pool-runner.ts';
 export { PoolClient, wantOf } from './pool-client.ts';
 export { setupPools } from './pools-setup.ts';
 
-export type { HeadroomNode, StartNodeExtras } from './node.ts';
+export type { HeadroomNode, StartNodeExtras, StopReport } from './node.ts';
+export type { UnexpectedErrorCounts, ProcessGuardLog, ProcessGuardOptions } from './process-guard.ts';
 export type { NodeOptions } from './node-options.ts';
+export type { NatsAuthOptions } from './nats-connect.ts';
 export type { StatusNode } from './api/handlers.ts';
-export type { HttpApi } from './api/http-api.ts';
-export type { RuleStore } from './rules/rule-store.ts';
+export type { HttpApi, HttpApiOptions } from './api/http-api.ts';
+export type { HttpAuthOptions } from './api/http-auth.ts';
+export type { RuleChange, RuleRevision, RuleStore } from './rules/rule-store.ts';
 export type { TelemetryHandle } from './telemetry.ts';
 export type { RuleRef, TakeItem, TakeParams, HandoffItem, HandoffParams } from './wire.ts';
 export type { DecisionObserver, ThrottleDeps } from './throttle-node.ts';

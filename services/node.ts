@@ -6,12 +6,12 @@
  */
 import { ServiceBroker } from 'moleculer';
 import type { BrokerOptions } from 'moleculer';
-import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
 import { RuleSet, SystemClock, compileRule } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
 import { Api } from './api/handlers.ts';
 import { startHttpApi } from './api/http-api.ts';
+import { HttpAuth } from './api/http-auth.ts';
 import type { HttpApi } from './api/http-api.ts';
 import { NatsApi } from './api/nats-api.ts';
 import { OwnerLink } from './owner-link.ts';
@@ -22,9 +22,12 @@ import type { Forecasting } from './forecasting.ts';
 import { Gateway } from './gateway.ts';
 import type { NodeOptions } from './node-options.ts';
 import { PlacementTracker } from './placement-tracker.ts';
+import { guardOf } from './guard.ts';
+import type { UnexpectedErrorCounts } from './process-guard.ts';
 import { setupPools } from './pools-setup.ts';
 import type { PoolsSetup } from './pools-setup.ts';
 import { replCommands } from './repl-commands.ts';
+import { NODE_INBOX_PREFIX, compileNatsConnect, connectNats } from './nats-connect.ts';
 import { FileRuleStore } from './rules/file-rule-store.ts';
 import { KvRuleStore } from './rules/kv-rule-store.ts';
 import type { RuleStore } from './rules/rule-store.ts';
@@ -48,12 +51,24 @@ export interface HeadroomNode {
   readonly httpUrl: string | undefined;
   /** Graceful leave; safe to call twice. */
   stop(): Promise<void>;
+  /** Where a stop is (for the CLI's shutdown deadline): what would be lost if the process ended now. */
+  stopReport(): StopReport;
+}
+
+/** A stop in progress, as {@link HeadroomNode.stopReport} sees it. */
+export interface StopReport {
+  /** The stop step running now (e.g. "hand-off and leave"); null before the stop and once it finished. */
+  step: string | null;
+  /** Token actors still on this node: not yet handed to their new owners (0 after the hand-off). */
+  actorsHeld: number;
 }
 
 export interface StartNodeExtras {
   /** Broker options from moleculer.config.ts; Headroom's own settings win. */
   broker?: BrokerOptions;
   clock?: Clock;
+  /** The process guard's counts (services/process-guard.ts), reported in status; absent in-process. */
+  unexpectedErrors?: () => UnexpectedErrorCounts;
 }
 
 export async function startNode(
@@ -61,6 +76,10 @@ export async function startNode(
   extras: StartNodeExtras = {},
 ): Promise<HeadroomNode> {
   const clock = extras.clock ?? new SystemClock();
+  // Before anything starts: a non-loopback HTTP host without both token files is refused here.
+  const httpAuth = options.httpPort === null ? undefined : await HttpAuth.load(options);
+  // Files (seed, creds, TLS) read once; every connection below authenticates from it.
+  const nats = options.natsUrl === null ? undefined : compileNatsConnect(options.natsUrl, options);
   const telemetry = initTelemetry(options.nodeId);
   const heartbeatS = Math.max(1, Math.round(options.heartbeatMs / 1000));
   const broker = new ServiceBroker({
@@ -68,7 +87,17 @@ export async function startNode(
     ...extras.broker,
     namespace: options.namespace,
     nodeID: options.nodeId,
-    transporter: options.natsUrl === null ? null : { type: 'NATS', options: { url: options.natsUrl } },
+    // `servers` and an authenticator, not `url`: Moleculer's URL parsing keeps only user:pass.
+    transporter:
+      nats === undefined
+        ? null
+        : {
+            type: 'NATS',
+            options: nats.connectionOptions({
+              name: `headroom-bus-${options.nodeId}`,
+              inboxPrefix: NODE_INBOX_PREFIX,
+            }),
+          },
     heartbeatInterval: heartbeatS,
     heartbeatTimeout: heartbeatS * 3,
     tracing: false,
@@ -77,29 +106,29 @@ export async function startNode(
   });
 
   let nc: NatsConnection | undefined;
-  const stops: Array<() => Promise<void>> = [];
+  const stops: StopStep[] = [];
   try {
-    if (options.natsUrl !== null) {
-      nc = await connect({
-        servers: options.natsUrl.split(','),
+    if (nats !== undefined) {
+      nc = await connectNats(nats, {
         name: `headroom-api-${options.nodeId}`,
+        inboxPrefix: NODE_INBOX_PREFIX,
         // No stack captured per request: it cost more than the check itself (bench/check-nats.ts).
         noAsyncTraces: true,
       });
     }
     const rules: RuleStore =
       nc === undefined
-        ? new FileRuleStore(options.dataDir)
+        ? new FileRuleStore(options.dataDir, clock)
         : new KvRuleStore(nc, options.rulesBucket, broker.logger);
     let ruleSet = new RuleSet([]);
     await rules.start((specs) => {
       ruleSet = new RuleSet(specs.map(compileRule));
     });
-    stops.push(() => rules.stop());
+    stops.push(step('rule store', () => rules.stop()));
 
     const collection = await createCollection(options, broker, clock);
     // Closed after the hand-off (below); pushed now so a failed start closes it too.
-    stops.push(() => collection.close());
+    stops.push(step('collection', () => collection.close()));
 
     const tracker = new PlacementTracker(broker, clock);
     const link = nc === undefined ? undefined : new OwnerLink(nc, options.namespace);
@@ -113,30 +142,32 @@ export async function startNode(
       maxActors: options.maxActors,
       ownerTimeoutMs: options.ownerTimeoutMs,
     });
-    broker.createService(throttleService(throttle, tracker));
+    broker.createService(throttleService(throttle, tracker, extras.unexpectedErrors));
     if (link !== undefined) {
       // Serving before the broker announces this node, so no take finds it deaf.
       link.serve(options.nodeId, throttle);
-      stops.push(() => link.close());
+      stops.push(step('owner link', () => link.close()));
     }
     const forecasting = await setupForecasting(options, broker, clock, throttle, collection);
     const pools = await setupPools(options, broker, clock, throttle, tracker, collection);
     await broker.start();
-    stops.unshift(async () => {
-      await throttle.leave();
-      await broker.stop();
-      // The leave wrote nothing new after this: held records and buckets go to the batcher now.
-      await collection.close();
-    });
+    stops.unshift(
+      step('hand-off and leave', async () => {
+        await throttle.leave();
+        await broker.stop();
+        // The leave wrote nothing new after this: held records and buckets go to the batcher now.
+        await collection.close();
+      }),
+    );
     await collection.start();
     if (forecasting !== undefined) {
       forecasting.start();
-      stops.unshift(() => forecasting.stop());
+      stops.unshift(step('forecasting', () => forecasting.stop()));
     }
     if (pools !== undefined) {
       pools.start();
       // Before the leave: managers and providers go while the broker still runs.
-      stops.unshift(() => pools.stop());
+      stops.unshift(step('pools', () => pools.stop()));
     }
 
     const gateway = new Gateway({
@@ -156,6 +187,7 @@ export async function startNode(
       tracker,
       events: collection.events,
       maxPayloadBytes: options.maxPayloadBytes,
+      clock,
     });
     // Let the REPL commands reach this node's parts.
     (broker as unknown as { headroom: unknown }).headroom = { api, throttle, rules, tracker, collection };
@@ -163,22 +195,29 @@ export async function startNode(
     // Checks other gateways hand to this node (their tokens live here).
     link?.serveForwards(options.nodeId, (request, trace) => api.answerForwarded(request, trace));
     if (nc !== undefined) {
-      const natsApi = new NatsApi(nc, api);
+      const natsApi = new NatsApi(nc, api, guardOf(broker, clock));
       natsApi.start();
-      stops.unshift(() => natsApi.drain());
+      stops.unshift(step('NATS API drain', () => natsApi.drain()));
     }
     let http: HttpApi | undefined;
     if (options.httpPort !== null) {
-      http = await startHttpApi(api, options.httpHost, options.httpPort, options.maxPayloadBytes);
-      stops.unshift(() => http!.close());
+      http = await startHttpApi(api, {
+        host: options.httpHost,
+        port: options.httpPort,
+        maxPayloadBytes: options.maxPayloadBytes,
+        auth: httpAuth ?? HttpAuth.open(),
+        log: broker.logger,
+      });
+      stops.unshift(step('HTTP API', () => http!.close()));
     }
     if (nc !== undefined) {
       const conn = nc;
-      stops.push(() => conn.drain());
+      stops.push(step('NATS connection drain', () => conn.drain()));
     }
-    stops.push(() => telemetry.shutdown());
+    stops.push(step('telemetry', () => telemetry.shutdown()));
 
     let stopping: Promise<void> | undefined;
+    let stepNow: string | null = null;
     return {
       nodeId: options.nodeId,
       broker,
@@ -189,7 +228,8 @@ export async function startNode(
       forecasting,
       pools,
       httpUrl: http?.url,
-      stop: () => (stopping ??= runAll(stops)),
+      stop: () => (stopping ??= runAll(stops, (name) => (stepNow = name))),
+      stopReport: () => ({ step: stepNow, actorsHeld: throttle.host.size }),
     };
   } catch (err) {
     await runAll(stops).catch(() => {});
@@ -199,6 +239,18 @@ export async function startNode(
   }
 }
 
-async function runAll(steps: Array<() => Promise<void>>): Promise<void> {
-  for (const step of steps) await step();
+interface StopStep {
+  name: string;
+  run: () => Promise<void>;
+}
+
+const step = (name: string, run: () => Promise<void>): StopStep => ({ name, run });
+
+/** Runs the steps in order; `onStep` hears each step's name as it starts, and null at the end. */
+async function runAll(steps: readonly StopStep[], onStep?: (name: string | null) => void): Promise<void> {
+  for (const s of steps) {
+    onStep?.(s.name);
+    await s.run();
+  }
+  onStep?.(null);
 }
