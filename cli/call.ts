@@ -13,25 +13,14 @@ import {
   NATS_AUTH_FLAGS,
   compileNatsConnect,
   connectNats,
-  envName,
-  optNullableSecret,
+  natsAuthFromEnv,
 } from '../services/index.ts';
-import type { NatsAuthOptions } from '../services/index.ts';
 
 export const CALL_USAGE = `usage: headroom call OP [JSON] [--nats URL] [--timeout 5s]
        [--nats-user U --nats-password P] [--nats-token T] [--nats-nkey-seed FILE] [--nats-creds FILE]
        [--nats-tls-ca FILE] [--nats-tls-cert FILE --nats-tls-key FILE]
   OP is an API operation: check, check.batch, rules.put, rules.get, rules.list, rules.delete, status
   Each option also reads HEADROOM_<NAME> (HEADROOM_NATS_URL, HEADROOM_NATS_USER, ...).`;
-
-/** Each auth option from its flag, else its HEADROOM_* variable, else null. */
-function authOptions(values: Record<string, unknown>, env: NodeJS.ProcessEnv): NatsAuthOptions {
-  const out = {} as Record<keyof NatsAuthOptions, string | null>;
-  for (const [key, flag] of Object.entries(NATS_AUTH_FLAGS) as Array<[keyof NatsAuthOptions, string]>) {
-    out[key] = optNullableSecret(values[flag] ?? env[envName(key)] ?? null, `options.${key}`);
-  }
-  return out;
-}
 
 export async function callCommand(argv: string[]): Promise<number> {
   let parsed;
@@ -63,7 +52,7 @@ export async function callCommand(argv: string[]): Promise<number> {
   }
   const url = parsed.values.nats ?? process.env['HEADROOM_NATS_URL'] ?? 'nats://127.0.0.1:4222';
   const timeout = parseDurationMs('--timeout', parsed.values.timeout ?? 5000);
-  const nats = compileNatsConnect(url, authOptions(parsed.values, process.env));
+  const nats = compileNatsConnect(url, natsAuthFromEnv(process.env, parsed.values));
   // The CLI keeps the default `_INBOX` prefix: that is what the `client` role may read.
   const nc = await connectNats(nats, { name: 'headroom-call', reconnect: false });
   try {

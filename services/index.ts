@@ -13,6 +13,7 @@ export {
   optNullableSecret,
   redactUrl,
 } from './nats-connect.ts';
+export { natsAuthEnv, natsAuthFromEnv } from './nats-auth-options.ts';
 export { Api, Operation } from './api/handlers.ts';
 export { NatsApi, API_PREFIX, API_QUEUE } from './api/nats-api.ts';
 export { startHttpApi } from './api/http-api.ts';

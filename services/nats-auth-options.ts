@@ -42,11 +42,41 @@ export const optNullableSecret: OptionParser<string | null> = (v, field) => {
   return v;
 };
 
+/** The environment variable of an option: `natsUser` -> `HEADROOM_NATS_USER`. */
+export function authEnvName(key: keyof NatsAuthOptions | 'natsUrl'): string {
+  return `HEADROOM_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
 /** `options.natsUser (--nats-user, HEADROOM_NATS_USER)`: how messages name an option. */
 export function label(key: keyof NatsAuthOptions | 'natsUrl'): string {
   const flag = key === 'natsUrl' ? 'nats' : NATS_AUTH_FLAGS[key];
-  const env = `HEADROOM_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-  return `options.${key} (--${flag}, ${env})`;
+  return `options.${key} (--${flag}, ${authEnvName(key)})`;
+}
+
+/** Each auth option from its flag (in `flags`, by flag name), else its HEADROOM_* variable, else null. */
+export function natsAuthFromEnv(
+  env: NodeJS.ProcessEnv,
+  flags: Readonly<Record<string, unknown>> = {},
+): NatsAuthOptions {
+  const out = {} as Record<keyof NatsAuthOptions, string | null>;
+  for (const [key, flag] of Object.entries(NATS_AUTH_FLAGS) as Array<[keyof NatsAuthOptions, string]>) {
+    out[key] = optNullableSecret(flags[flag] ?? env[authEnvName(key)] ?? null, `options.${key}`);
+  }
+  return out;
+}
+
+/**
+ * The HEADROOM_* variables that hand `opts`' authentication to a child
+ * process (a `process` pool's workers): the environment, never argv, which
+ * `ps` shows.
+ */
+export function natsAuthEnv(opts: Readonly<NatsAuthOptions>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of Object.keys(NATS_AUTH_FLAGS) as Array<keyof NatsAuthOptions>) {
+    const v = opts[key];
+    if (v !== null) env[authEnvName(key)] = v;
+  }
+  return env;
 }
 
 /** Reads an option's file once; a problem names the option and the path (never the content). */

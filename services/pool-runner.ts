@@ -55,10 +55,16 @@ function providerOf(
   broker: ServiceBroker,
   clock: Clock,
   onError: (e: Error) => void,
+  workerEnv?: Readonly<Record<string, string>>,
 ): Closable {
   if (spec.kind === 'db' && spec.db !== null) return new DbProvider(spec.db, { clock, onError });
   if (spec.kind === 'process' && spec.process !== null)
-    return new ProcessProvider(spec.process, { broker, clock, onError });
+    return new ProcessProvider(spec.process, {
+      broker,
+      clock,
+      onError,
+      ...(workerEnv === undefined ? {} : { env: workerEnv }),
+    });
   return new SimulatedProvider({ leadMs: spec.leadMs, initialUnits: spec.minUnits });
 }
 
@@ -87,13 +93,19 @@ export class PoolRunner {
       clock: Clock;
       sink: (d: AllocationDecision) => void;
       log: { warn(...a: unknown[]): void };
+      /** Environment for `process` workers (the node's NATS credentials). */
+      workerEnv?: Readonly<Record<string, string>>;
     },
   ) {
     this.spec = spec;
     this.#clock = deps.clock;
     this.#log = deps.log;
-    this.#provider = providerOf(spec, deps.broker, deps.clock, (e) =>
-      deps.log.warn(`pool ${spec.name}: ${e.message}`),
+    this.#provider = providerOf(
+      spec,
+      deps.broker,
+      deps.clock,
+      (e) => deps.log.warn(`pool ${spec.name}: ${e.message}`),
+      deps.workerEnv,
     );
     this.#manager = new PoolManager(
       {

@@ -6,6 +6,7 @@
 import type { ServiceBroker } from 'moleculer';
 import type { Clock } from '../lib/index.ts';
 import type { Collection } from './collection.ts';
+import { natsAuthEnv } from './nats-auth-options.ts';
 import type { NodeOptions } from './node-options.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import { PoolClient } from './pool-client.ts';
@@ -49,6 +50,7 @@ export async function setupPools(
     specs,
     ...(batcher === undefined ? {} : { write: (row) => batcher.add('decisions', row) }),
     ...(storeToken === undefined ? {} : { storeToken }),
+    workerEnv: natsAuthEnv(options),
   });
   broker.createService(poolsService(pools));
   const client = new PoolClient({

@@ -47,6 +47,8 @@ export interface PoolsDeps {
   write?: (row: DecisionRow) => void;
   /** The stored name of a token (keyed hash), as every stored row names it. */
   storeToken?: (token: string, nowMs: number) => string;
+  /** Environment for `process` pool workers: the node's NATS credentials (HEADROOM_NATS_*). */
+  workerEnv?: Readonly<Record<string, string>>;
 }
 
 /** This node's share of the pools: the runners of the pools it owns. */
@@ -174,6 +176,7 @@ export class Pools {
           clock: this.#d.clock,
           sink: (d) => this.#record(d),
           log,
+          ...(this.#d.workerEnv === undefined ? {} : { workerEnv: this.#d.workerEnv }),
         }),
       );
       log.info(`pool ${spec.name}: manager started on ${me}`);

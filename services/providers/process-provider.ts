@@ -49,6 +49,11 @@ export interface ProcessProviderDeps {
   clock?: Clock;
   /** A worker that failed to start, crashed, or had to be killed. @default none (still counted) */
   onError?: (err: HeadroomError) => void;
+  /**
+   * Variables added to the workers' environment: how the node hands them its
+   * NATS credentials (HEADROOM_NATS_*), never on a command line. @default none
+   */
+  env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -72,6 +77,7 @@ export interface ProcessProviderDeps {
 export class ProcessProvider implements ResourceProvider {
   readonly options: Readonly<ProcessProviderOptions>;
   readonly #broker: ServiceBroker;
+  readonly #env: Readonly<Record<string, string>>;
   readonly #clock: Clock;
   readonly #onError: (err: HeadroomError) => void;
   readonly #workers: Worker[] = [];
@@ -84,6 +90,7 @@ export class ProcessProvider implements ResourceProvider {
   constructor(options: Readonly<ProcessProviderOptions>, deps: ProcessProviderDeps) {
     this.options = options;
     this.#broker = deps.broker;
+    this.#env = deps.env ?? {};
     this.#clock = deps.clock ?? new SystemClock();
     this.#onError = deps.onError ?? (() => {});
     this.#broker.localBus.on('$services.changed', this.#onChange);
@@ -225,6 +232,7 @@ export class ProcessProvider implements ResourceProvider {
       // The IPC channel closes when this process dies, and the worker then
       // stops itself: no orphan outlives a crashed parent.
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, ...this.#env },
     });
     const w: Worker = {
       nodeID,

@@ -15,6 +15,8 @@
 import { createHash } from 'node:crypto';
 import { ServiceBroker } from 'moleculer';
 import type { Context } from 'moleculer';
+import { natsAuthFromEnv } from '../nats-auth-options.ts';
+import { compileNatsConnect } from '../nats-connect.ts';
 
 /** What the provider passes as the first argument (JSON). */
 export interface WorkerConfig {
@@ -34,7 +36,13 @@ let served = 0;
 const broker = new ServiceBroker({
   nodeID: cfg.nodeID,
   namespace: cfg.namespace,
-  transporter: { type: 'NATS', options: { url: cfg.natsUrl } },
+  // Credentials come from the environment the node set (HEADROOM_NATS_*), as for the node itself.
+  transporter: {
+    type: 'NATS',
+    options: compileNatsConnect(cfg.natsUrl, natsAuthFromEnv(process.env)).connectionOptions({
+      name: `headroom-worker-${cfg.nodeID}`,
+    }),
+  },
   logLevel: cfg.logLevel,
   heartbeatInterval: cfg.heartbeatS,
   heartbeatTimeout: cfg.heartbeatS * 3,
