@@ -1,5 +1,13 @@
-import { ErrorCode, InputError, show } from '../lib/index.ts';
-import type { Clock, HeadroomError } from '../lib/index.ts';
+import {
+  mergeOptions,
+  optClock,
+  optFunction,
+  optPositiveInt,
+  optPositiveMs,
+  optionsError,
+  unknownKeysFirst,
+} from '../lib/index.ts';
+import type { Clock, HeadroomError, OptionSchema } from '../lib/index.ts';
 
 /** Where an actor is in its life on this host. */
 export const ActorStatus = {
@@ -70,65 +78,35 @@ export function defaultActorHostOptions(): Omit<ActorHostOptions, 'clock' | 'swe
   return { idleMs: 300_000, maxActors: 100_000, merge: undefined };
 }
 
-const KNOWN = ['idleMs', 'maxActors', 'clock', 'sweepMs', 'merge'] as const;
+const SCHEMA: OptionSchema<ActorHostOptions> = {
+  idleMs: optPositiveMs,
+  maxActors: optPositiveInt,
+  clock: optClock,
+  sweepMs: optPositiveMs,
+  merge: optFunction<ActorHostOptions['merge']>(),
+};
 
 /**
- * Checks `input` over the defaults: rejects unknown keys and bad values,
- * listing every problem in one InputError (code InvalidOptions), and returns
- * a frozen, fully-required object.
+ * Compiles `input` over the defaults with lib/options.ts: rejects unknown
+ * keys and bad values, listing every problem in one InputError (code
+ * InvalidOptions, a misspelt key first), and returns a frozen,
+ * fully-required object.
  */
 export function compileActorHostOptions<A>(
   input: Partial<ActorHostOptions<A>> & { clock: Clock },
 ): Readonly<ActorHostOptions<A>> {
-  const problems: { field: string; message: string }[] = [];
-  const bad = (key: string, expected: string, value: unknown): void => {
-    const field = `actorHost.${key}`;
-    problems.push({ field, message: `${field} must be ${expected}, got ${show(value)}` });
-  };
-  const raw = (input ?? {}) as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (!(KNOWN as readonly string[]).includes(key)) {
-      const field = `actorHost.${key}`;
-      problems.push({ field, message: `${field} is not a known option (known: ${KNOWN.join(', ')})` });
-    }
-  }
-  const d = defaultActorHostOptions();
-  const idleMs = raw.idleMs ?? d.idleMs;
-  if (typeof idleMs !== 'number' || !Number.isFinite(idleMs) || idleMs <= 0) {
-    bad('idleMs', 'a positive number of milliseconds', idleMs);
-  }
-  const maxActors = raw.maxActors ?? d.maxActors;
-  if (typeof maxActors !== 'number' || !Number.isSafeInteger(maxActors) || maxActors < 1) {
-    bad('maxActors', 'a positive integer', maxActors);
-  }
-  const clock = raw.clock as Partial<Clock> | undefined;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.now !== 'function' ||
-    typeof clock.setTimeout !== 'function' ||
-    typeof clock.clearTimeout !== 'function'
-  ) {
-    bad('clock', 'a Clock (now, setTimeout, clearTimeout)', clock);
-  }
-  const sweepMs = raw.sweepMs ?? (typeof idleMs === 'number' ? Math.min(idleMs, 1000) : 1000);
-  if (typeof sweepMs !== 'number' || !Number.isFinite(sweepMs) || sweepMs <= 0) {
-    bad('sweepMs', 'a positive number of milliseconds', sweepMs);
-  }
-  const merge = raw.merge ?? d.merge;
-  if (merge !== undefined && typeof merge !== 'function') bad('merge', 'a function', merge);
-  if (problems.length > 0) {
-    throw new InputError(ErrorCode.InvalidOptions, problems.map((p) => p.message).join('; '), {
-      field: problems[0]!.field,
-    });
-  }
-  return Object.freeze({
-    idleMs: idleMs as number,
-    maxActors: maxActors as number,
-    clock: clock as Clock,
-    sweepMs: sweepMs as number,
-    merge: merge as ActorHostOptions<A>['merge'],
-  });
+  const { values, problems } = mergeOptions(
+    'actorHost',
+    SCHEMA,
+    defaultActorHostOptions(),
+    [(input ?? {}) as Record<string, unknown>],
+    ['clock'],
+  );
+  if (problems.length > 0) throw optionsError(unknownKeysFirst('actorHost', SCHEMA, problems));
+  const o = values as unknown as ActorHostOptions<A>;
+  // sweepMs has no fixed default: it follows the compiled idleMs (see its doc).
+  o.sweepMs ??= Math.min(o.idleMs, 1000);
+  return Object.freeze(o);
 }
 
 /** Counters of an `ActorHost`, from `ActorHost.stats`. */

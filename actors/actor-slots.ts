@@ -1,4 +1,4 @@
-import { ErrorCode, HeadroomError, show } from '../lib/index.ts';
+import { ErrorCode, HeadroomError, isThenable, show } from '../lib/index.ts';
 import { PassivationReason } from './actor-host-options.ts';
 import type { ActorHostEvents, ActorHostOptions, ActorHostStats } from './actor-host-options.ts';
 import { Mailbox } from './mailbox.ts';
@@ -21,10 +21,6 @@ export interface Slot<K, A> {
   failed: boolean;
 }
 
-const isThenable = <R>(value: R | Promise<R>): value is Promise<R> =>
-  (typeof value === 'object' || typeof value === 'function') &&
-  value !== null &&
-  typeof (value as { then?: unknown }).then === 'function';
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : show(err));
 const failed = (code: ErrorCode, message: string, cause: unknown): HeadroomError =>
   new HeadroomError(code, message, { cause });

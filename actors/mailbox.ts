@@ -1,3 +1,5 @@
+import { isThenable } from '../lib/index.ts';
+
 interface Job {
   task: () => unknown;
   resolve: (value: unknown) => void;
@@ -8,11 +10,6 @@ interface Job {
 // they outnumber the waiting ones, so a long-busy mailbox neither leaks nor pays O(n)
 // per dequeue (Array#shift on a large array is O(n) in V8).
 const COMPACT_AT = 1024;
-
-const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  (typeof value === 'object' || typeof value === 'function') &&
-  value !== null &&
-  typeof (value as { then?: unknown }).then === 'function';
 
 /**
  * A serial queue: tasks run one at a time, in arrival order, each starting

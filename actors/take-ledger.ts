@@ -69,8 +69,7 @@ export interface TakeLedgerStats {
 
 /** Random bytes per id: 72 bits, 12 base64url characters. */
 const ID_BYTES = 9;
-/** Length of an id on the wire. */
-export const TAKE_ID_LENGTH = 12;
+/** An id on the wire: 12 base64url characters. */
 const TAKE_ID = /^[A-Za-z0-9_-]{12}$/;
 /** Ids drawn per call to the CSPRNG: one syscall per this many takes. */
 const POOL_IDS = 512;

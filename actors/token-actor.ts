@@ -1,5 +1,6 @@
 import {
   BehaviourWindow,
+  gcraCapDebt,
   gcraPeek,
   gcraRefund,
   gcraTake,
@@ -12,6 +13,7 @@ import type {
   CompiledRule,
   GcraState,
   Lease,
+  RuleDecision,
   RuleMode,
   TokenKey,
   WindowOptions,
@@ -21,21 +23,6 @@ import { checkLease, leasedLimit } from './token-lease.ts';
 import type { LeaseTerms } from './token-lease.ts';
 
 export type { LeaseTerms };
-
-/** One token's answer to one request. */
-export interface TokenDecision {
-  token: TokenKey;
-  ruleId: string;
-  mode: RuleMode;
-  /** The would-be decision; in shadow mode the caller lets the request through regardless. */
-  allow: boolean;
-  /** The effective rate (the rule's, adjusted by a capacity lease): requests per the rule's period. */
-  limit: number;
-  remaining: number;
-  /** 0 when allowed; -1 when the request can never pass (cost above burst). */
-  retryAfterMs: number;
-  resetAfterMs: number;
-}
 
 /** Everything a token's new owner needs to carry on where the old one stopped. */
 export interface TokenActorSnapshot {
@@ -209,15 +196,11 @@ export class TokenActor {
    * Shadow rules decide exactly as enforce ones (so `allow` is what enforcing
    * would have answered); letting the request through is the caller's job.
    */
-  check(cost: number): TokenDecision {
+  check(cost: number): RuleDecision {
     const now = this.#clock.now();
     const limit = this.#limit(now);
-    if (this.#lease !== undefined) {
-      // A raised limit carries no debt beyond an empty bucket: requests taken
-      // under a lower (leased) rate stretched the TAT by that rate's interval.
-      const tolerance = limit.burst * (limit.periodMs / limit.rate);
-      if (this.#gcra.tat - now + (this.#gcra.lo ?? 0) > tolerance) this.#gcra = { tat: now + tolerance };
-    }
+    // A raised limit carries no debt beyond an empty bucket (lib gcraCapDebt).
+    if (this.#lease !== undefined) this.#gcra = gcraCapDebt(this.#gcra, limit, now);
     const d = gcraTake(this.#gcra, limit, now, cost);
     this.window.record(now, d.allow, cost);
     if (now > this.#lastMs) this.#lastMs = now;
@@ -225,7 +208,7 @@ export class TokenActor {
   }
 
   /** What {@link check} would answer now; changes nothing and records nothing. */
-  peek(cost: number): TokenDecision {
+  peek(cost: number): RuleDecision {
     const now = this.#clock.now();
     const limit = this.#limit(now);
     const d = gcraPeek(this.#gcra, limit, now, cost);
@@ -307,7 +290,7 @@ export class TokenActor {
     remaining: number,
     retryAfterMs: number,
     resetAfterMs: number,
-  ): TokenDecision {
+  ): RuleDecision {
     const rule = this.rule;
     return {
       token: this.token,

@@ -3,6 +3,7 @@
  * problem becomes an InputError naming the field and the value.
  */
 import { ErrorCode, InputError, invalidField, show } from './errors.ts';
+import { isPlainObject } from './guards.ts';
 import { parseCost, parseParams } from './params.ts';
 import type { Params } from './params.ts';
 import { parseRuleId } from './rules.ts';
@@ -15,9 +16,6 @@ export interface CheckRequest {
 
 /** Most requests in one `check.batch`. */
 export const MAX_BATCH = 1000;
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Rejects any key of `body` outside `allowed`, naming it (`prefix.key`). */
 export function rejectUnknown(

@@ -4,6 +4,7 @@
  * holiday flag from a configurable calendar of dates. All in UTC: a
  * deployment that needs local holidays lists them as UTC dates.
  */
+import { DAY_MS } from './duration.ts';
 import { ErrorCode, InputError, show } from './errors.ts';
 
 /** The calendar features of one instant. */
@@ -21,7 +22,6 @@ export interface CalendarFeatures {
   holiday: boolean;
 }
 
-const DAY_MS = 86_400_000;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** A set of holiday dates (`YYYY-MM-DD`, UTC). */

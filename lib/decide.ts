@@ -4,17 +4,29 @@
  * shadow rules are counted and reported but never deny.
  */
 
-/** One token's answer, as its actor gives it. */
+import type { RuleMode } from './rules.ts';
+
+/**
+ * One token's answer to one request under one rule: what its `TokenActor`
+ * returns, what an owner sends back for a take, and what
+ * {@link combineDecisions} combines. The one decision type.
+ */
 export interface RuleDecision {
   token: string;
   ruleId: string;
-  mode: 'enforce' | 'shadow';
+  /** In shadow mode `allow` is the would-be decision; the caller lets the request through regardless. */
+  mode: RuleMode;
   allow: boolean;
-  /** The rule's rate: requests per its period. */
+  /** The effective rate (the rule's, adjusted by a capacity lease): requests per the rule's period. */
   limit: number;
   remaining: number;
   /** 0 when allowed; -1 when the request can never pass (cost above burst). */
   retryAfterMs: number;
+  /**
+   * Ms until the token's bucket is full again. The token actor always sets
+   * it; combining does not need it, so other sources may leave it out.
+   */
+  resetAfterMs?: number;
 }
 
 /** The `headroom.v1.check` reply. Fields are API: add, never rename. */

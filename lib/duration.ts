@@ -1,6 +1,11 @@
 import { invalidField } from './errors.ts';
 
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** One hour in milliseconds. */
+export const HOUR_MS = 3_600_000;
+/** One (UTC, leap-second-free) day in milliseconds: the one definition every folder imports. */
+export const DAY_MS = 24 * HOUR_MS;
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: HOUR_MS, d: DAY_MS } as const;
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 
 /**

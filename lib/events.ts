@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { rejectUnknown } from './api-schema.ts';
-import { isoDateTimeMs, parseDurationMs } from './duration.ts';
+import { DAY_MS, isoDateTimeMs, parseDurationMs } from './duration.ts';
 import { ErrorCode, InputError, invalidField } from './errors.ts';
+import { isPlainObject } from './guards.ts';
 
 /** A validated event, before storage (`tokens` are still the caller's token keys). */
 export interface EventInput {
@@ -38,25 +39,22 @@ export const MAX_EVENT_TOKENS = 100;
 /** Longest token key an event may name. */
 export const MAX_EVENT_TOKEN_LENGTH = 1024;
 /** Widest `events.list` range: 31 days. */
-export const MAX_EVENT_RANGE_MS = 31 * 86_400_000;
+export const MAX_EVENT_RANGE_MS = 31 * DAY_MS;
 /**
  * Oldest event time accepted, before now: 366 days. Older events would be
  * past any retention and say nothing about demand to come.
  */
-export const MAX_EVENT_AGE_MS = 366 * 86_400_000;
+export const MAX_EVENT_AGE_MS = 366 * DAY_MS;
 /**
  * Latest event time accepted, after now: 31 days, room for a scheduled
  * launch announced ahead (an event in the future counts from its time).
  */
-export const MAX_EVENT_LEAD_MS = 31 * 86_400_000;
+export const MAX_EVENT_LEAD_MS = 31 * DAY_MS;
 /** Most steps an aligned `events.list` (with `step`) may span. */
 const MAX_EVENT_STEPS = 10_000;
 
 const FIELDS = ['source', 'topic', 'time', 'value', 'tokens'];
 const NAME = /^[A-Za-z0-9_.:/-]+$/;
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function missing(field: string): InputError {
   return new InputError(ErrorCode.MissingField, `${field} is required`, { field });
@@ -87,7 +85,7 @@ function time(v: unknown, field: string): number {
  */
 export function parseEvent(body: unknown, nowMs: number, prefix = ''): EventInput {
   const at = (k: string): string => (prefix ? `${prefix}.${k}` : k);
-  if (!isObject(body)) throw invalidField(prefix || 'event', 'a JSON object', body);
+  if (!isPlainObject(body)) throw invalidField(prefix || 'event', 'a JSON object', body);
   rejectUnknown(body, FIELDS, prefix);
   const source = name(body, 'source', at);
   const topic = name(body, 'topic', at);
@@ -121,7 +119,7 @@ export function parseEvent(body: unknown, nowMs: number, prefix = ''): EventInpu
  * like "1s" or "1m", or a number of ms, for at most MAX_EVENT_STEPS steps).
  */
 export function parseEventQuery(body: unknown): EventQuery {
-  if (!isObject(body)) throw invalidField('request', 'a JSON object', body);
+  if (!isPlainObject(body)) throw invalidField('request', 'a JSON object', body);
   rejectUnknown(body, ['from', 'to', 'topic', 'step'], '');
   const fromMs = time(body['from'], 'from');
   const toMs = time(body['to'], 'to');

@@ -40,9 +40,28 @@ export interface GcraDecision {
   resetAfterMs: number;
 }
 
-/** A fresh state: the full burst is available. */
-export function gcraInitialState(): GcraState {
-  return { tat: 0 };
+/**
+ * The burst tolerance in ms: `burst` emission intervals T = periodMs / rate.
+ * In I.371's terms this is tau + T: a take conforms while its new TAT is at
+ * most this far ahead of now.
+ */
+export function gcraToleranceMs(limit: GcraLimit): number {
+  return limit.burst * (limit.periodMs / limit.rate);
+}
+
+/**
+ * The state under a limit that may have just been raised (a capacity lease):
+ * a TAT further ahead of now than `limit`'s tolerance is brought back to
+ * exactly that, an empty bucket under the new limit. Under one fixed limit
+ * this never happens (a conforming take leaves TAT - now <= tau + T, and
+ * time only shrinks it); after a raise, takes made under the lower rate
+ * stretched the TAT by that rate's longer interval, and without the cap the
+ * new limit would start in debt. Returns `state` itself when within the
+ * tolerance, else a fresh state.
+ */
+export function gcraCapDebt(state: GcraState, limit: GcraLimit, nowMs: number): GcraState {
+  const tolerance = gcraToleranceMs(limit);
+  return state.tat - nowMs + (state.lo ?? 0) > tolerance ? { tat: nowMs + tolerance } : state;
 }
 
 function checkCost(cost: number): void {
@@ -74,7 +93,7 @@ interface Evaluation {
 function evaluate(state: GcraState, limit: GcraLimit, nowMs: number, cost: number): Evaluation {
   checkCost(cost);
   const t = limit.periodMs / limit.rate; // emission interval T
-  const tolerance = limit.burst * t; // burst tolerance, tau + T in I.371 terms
+  const tolerance = gcraToleranceMs(limit); // burst tolerance, tau + T in I.371 terms
   // What is left is rounding of products and quotients relative to T and the
   // tolerance: a billionth of either is far below anything observable.
   const eps = (tolerance + t) * 1e-9;

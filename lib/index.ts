@@ -11,6 +11,7 @@ export {
   toHeadroomError,
   fromBody,
 } from './errors.ts';
+export { isPlainObject, isThenable } from './guards.ts';
 
 export type { Clock, TimerHandle } from './clock.ts';
 export type { ErrorBody, HeadroomErrorInit } from './errors.ts';
@@ -22,11 +23,12 @@ export {
   isoDateTimeMs,
   MIN_RULE_PERIOD_MS,
   MAX_RULE_PERIOD_MS,
+  HOUR_MS,
+  DAY_MS,
 } from './duration.ts';
 export {
   parseParams,
   parseCost,
-  isPlainObject,
   isParamValue,
   isParamKey,
   MAX_PARAM_KEYS,
@@ -34,7 +36,7 @@ export {
   MAX_PARAM_STRING_LENGTH,
   MAX_COST,
 } from './params.ts';
-export { gcraTake, gcraPeek, gcraRefund, gcraInitialState } from './gcra.ts';
+export { gcraTake, gcraPeek, gcraRefund, gcraToleranceMs, gcraCapDebt } from './gcra.ts';
 export {
   RuleMode,
   parseRule,
@@ -78,6 +80,13 @@ export {
   optBool,
   optDurationMs,
   optOneOf,
+  optStrictInt,
+  optPositiveInt,
+  optPositiveMs,
+  optClock,
+  optFunction,
+  compileOptionsObject,
+  unknownKeysFirst,
 } from './options.ts';
 
 export type { CheckRequest } from './api-schema.ts';
@@ -86,7 +95,8 @@ export type { OptionParser, OptionSchema, OptionProblem } from './options.ts';
 
 // Behavioural data collection: calendar features, records and buckets, event feeds.
 export { HolidayCalendar, parseHolidays, calendarFeatures } from './calendar.ts';
-export { CollectionWindow, RefundOutcome, buildRecord } from './collect.ts';
+export { CollectionWindow, RefundOutcome } from './collect.ts';
+export { buildRecord } from './collect-record.ts';
 export {
   parseEvent,
   parseEventQuery,
@@ -102,13 +112,8 @@ export {
 export { EventSignals } from './event-signals.ts';
 
 export type { CalendarFeatures } from './calendar.ts';
-export type {
-  CollectedRecord,
-  CollectedBucket,
-  CollectedBatch,
-  AnonymisedParts,
-  Decided,
-} from './collect.ts';
+export type { CollectedRecord, CollectedBucket, AnonymisedParts, Decided } from './collect-record.ts';
+export type { CollectedBatch } from './collect.ts';
 export type { EventInput, EventQuery } from './events.ts';
 export type { SignalEvent } from './event-signals.ts';
 

@@ -3,7 +3,8 @@
  * every problem is reported in one error, units live in the names (`idleMs`),
  * and the result is a frozen, fully-required object.
  */
-import { ErrorCode, HeadroomError, InputError, invalidField } from './errors.ts';
+import type { Clock } from './clock.ts';
+import { ErrorCode, HeadroomError, InputError, invalidField, show } from './errors.ts';
 import { parseDurationMs } from './duration.ts';
 
 /** Parses one option's raw value (from a file, the environment or a flag), throwing an InputError. */
@@ -82,6 +83,50 @@ export function compileOptions<T extends object>(
   return Object.freeze(values as T);
 }
 
+/**
+ * Compiles options given as one object in code (not layered from files and
+ * the environment): `input` must be an object, `required` keys must be in it
+ * or in `defaults`. Throws one InputError with code InvalidOptions listing
+ * every problem; returns a frozen object.
+ */
+export function compileOptionsObject<T extends object>(
+  name: string,
+  schema: OptionSchema<T>,
+  defaults: Partial<T>,
+  input: unknown,
+  required: readonly (keyof T & string)[] = [],
+): Readonly<T> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InputError(ErrorCode.InvalidOptions, `${name} must be an object, got ${show(input)}`, {
+      field: name,
+    });
+  }
+  const { values, problems } = mergeOptions(
+    name,
+    schema,
+    defaults,
+    [input as Record<string, unknown>],
+    required,
+  );
+  if (problems.length > 0) throw optionsError(problems);
+  return Object.freeze(values as T);
+}
+
+/**
+ * `problems` with those about unknown keys (fields `name.key` for a key not
+ * in `schema`) moved to the front, the rest in their order: for option sets
+ * whose error names a misspelt key first.
+ */
+export function unknownKeysFirst<T extends object>(
+  name: string,
+  schema: OptionSchema<T>,
+  problems: readonly OptionProblem[],
+): OptionProblem[] {
+  const unknown = (p: OptionProblem): boolean =>
+    p.field.startsWith(`${name}.`) && !Object.hasOwn(schema, p.field.slice(name.length + 1));
+  return [...problems.filter(unknown), ...problems.filter((p) => !unknown(p))];
+}
+
 // Parsers for common option kinds. Strings from the environment or the
 // command line are converted ("8080" -> 8080, "true" -> true).
 
@@ -125,5 +170,56 @@ export function optOneOf<const T extends string>(values: readonly T[]): OptionPa
       throw invalidField(field, `one of ${values.join(', ')}`, v);
     }
     return v as T;
+  };
+}
+
+/**
+ * An integer from `min` to `max`, as a number only: for options given in
+ * code or on the wire, where a string is a mistake rather than an
+ * environment variable (compare {@link optInt}).
+ */
+export function optStrictInt(min: number, max: number): OptionParser<number> {
+  return (v, field) => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+      throw invalidField(field, `an integer from ${min} to ${max}`, v);
+    }
+    return v;
+  };
+}
+
+/** An integer of at least 1, as a number (no strings). */
+export const optPositiveInt: OptionParser<number> = (v, field) => {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)
+    throw invalidField(field, 'a positive integer', v);
+  return v;
+};
+
+/** A positive, finite number of milliseconds, fractions allowed (no strings). */
+export const optPositiveMs: OptionParser<number> = (v, field) => {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw invalidField(field, 'a positive number of milliseconds', v);
+  return v;
+};
+
+/** A {@link Clock}: an object with `now`, `setTimeout` and `clearTimeout`. */
+export const optClock: OptionParser<Clock> = (v, field) => {
+  const c = v as Partial<Clock> | null;
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.now !== 'function' ||
+    typeof c.setTimeout !== 'function' ||
+    typeof c.clearTimeout !== 'function'
+  ) {
+    throw invalidField(field, 'a Clock (now, setTimeout, clearTimeout)', v);
+  }
+  return c as Clock;
+};
+
+/** A function (a hook given in code); its signature is the caller's type `F`. */
+export function optFunction<F>(): OptionParser<F> {
+  return (v, field) => {
+    if (typeof v !== 'function') throw invalidField(field, 'a function', v);
+    return v as F;
   };
 }

@@ -1,4 +1,5 @@
 import { invalidField } from './errors.ts';
+import { isPlainObject } from './guards.ts';
 
 /** One request parameter value, as it arrives in JSON. */
 export type ParamValue = string | number | boolean;
@@ -13,13 +14,6 @@ export const MAX_PARAM_KEY_LENGTH = 64;
 export const MAX_PARAM_STRING_LENGTH = 256;
 /** Largest cost one request may claim. */
 export const MAX_COST = 1e9;
-
-/** True for `{...}` literals and `Object.create(null)`, false for arrays, class instances, null. */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
-}
 
 /** True when `value` is a string of at most 256 characters, a finite number or a boolean. */
 export function isParamValue(value: unknown): value is ParamValue {

@@ -1,13 +1,8 @@
 import { isoDateTimeMs, MAX_RULE_PERIOD_MS, parseDurationMs, parseRulePeriodMs } from './duration.ts';
 import { ErrorCode, InputError, invalidField, show } from './errors.ts';
 import type { GcraLimit } from './gcra.ts';
-import {
-  isParamKey,
-  isParamValue,
-  isPlainObject,
-  MAX_PARAM_KEY_LENGTH,
-  PARAM_VALUE_EXPECTED,
-} from './params.ts';
+import { isPlainObject } from './guards.ts';
+import { isParamKey, isParamValue, MAX_PARAM_KEY_LENGTH, PARAM_VALUE_EXPECTED } from './params.ts';
 import type { ParamValue } from './params.ts';
 
 /** Enforce denies over-limit requests; shadow only counts and reports what it would have done. */

@@ -19,7 +19,7 @@
 // so a ring that grew to `size` costs what the old preallocated one did, and
 // recording into it allocates nothing.
 import { invalidField } from './errors.ts';
-import { isPlainObject } from './params.ts';
+import { isPlainObject } from './guards.ts';
 
 /** One resolution's non-empty buckets: `[bucketNumber, requests, allowed, cost]`, bucket = floor(ms / step). */
 export interface RingSnapshot {

@@ -1,5 +1,6 @@
-import { ErrorCode, InputError, invalidField, show } from './errors.ts';
-import { isPlainObject } from './params.ts';
+import { invalidField } from './errors.ts';
+import { isPlainObject } from './guards.ts';
+import { compileOptionsObject, optStrictInt } from './options.ts';
 import { Ring } from './window-ring.ts';
 import type { RingSnapshot } from './window-ring.ts';
 
@@ -41,20 +42,18 @@ export function defaultWindowOptions(): WindowOptions {
 
 const MAX_BUCKETS = 1 << 20;
 
-/** Fills defaults and validates; unknown keys and bad values are reported together. */
+/**
+ * Fills defaults and validates with lib/options.ts: unknown keys and bad
+ * values are reported together in one InputError (code InvalidOptions).
+ */
 export function compileWindowOptions(options: Partial<WindowOptions> = {}): Readonly<WindowOptions> {
-  const out = defaultWindowOptions();
-  const problems: string[] = [];
-  for (const [k, v] of Object.entries(options)) {
-    if (k !== 'fineBuckets' && k !== 'coarseBuckets') problems.push(`window.${k} is not a known option`);
-    else if (v === undefined) continue;
-    else if (!Number.isSafeInteger(v) || v < 1 || v > MAX_BUCKETS) {
-      problems.push(`window.${k} must be an integer from 1 to ${MAX_BUCKETS}, got ${show(v)}`);
-    } else out[k] = v;
-  }
-  if (problems.length > 0)
-    throw new InputError(ErrorCode.InvalidOptions, problems.join('; '), { field: 'window' });
-  return Object.freeze(out);
+  const buckets = optStrictInt(1, MAX_BUCKETS);
+  return compileOptionsObject<WindowOptions>(
+    'window',
+    { fineBuckets: buckets, coarseBuckets: buckets },
+    defaultWindowOptions(),
+    options,
+  );
 }
 
 /** Shared by every window made without options (frozen). */

@@ -1,5 +1,9 @@
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+// TensorFlow.js is loaded on first use (loadTf), never by importing this
+// file: models/index.ts and sim/index.ts stay cheap to import anywhere.
+import type * as Tf from '@tensorflow/tfjs';
+
+/** The `@tensorflow/tfjs` module, as {@link loadTf} resolves it. */
+export type TfModule = typeof Tf;
 
 /** TensorFlow.js backends Headroom can run on. */
 export const TfBackend = {
@@ -17,6 +21,29 @@ export interface BackendChoice {
   requested: TfBackendName;
   active: string;
   note?: string;
+}
+
+let loading: Promise<TfModule> | undefined;
+
+/**
+ * Loads `@tensorflow/tfjs` and registers the WebAssembly backend, once; later
+ * calls resolve to the same module. Code that builds or runs a network awaits
+ * this first and hands the module to the synchronous parts.
+ *
+ * @example
+ * const tf = await loadTf();
+ * const before = tf.memory().numTensors;
+ */
+export function loadTf(): Promise<TfModule> {
+  loading ??= (async () => {
+    const tf = await import('@tensorflow/tfjs');
+    await import('@tensorflow/tfjs-backend-wasm');
+    return tf;
+  })().catch((err: unknown) => {
+    loading = undefined; // a failed load may be retried
+    throw err;
+  });
+  return loading;
 }
 
 // The native packages are optional: import them by a computed name so that
@@ -40,6 +67,7 @@ let current: BackendChoice | undefined;
  */
 export async function useBackend(requested: TfBackendName = TfBackend.Wasm): Promise<BackendChoice> {
   if (current && current.requested === requested) return current;
+  const tf = await loadTf();
   const order: string[] = [];
   let note: string | undefined;
   if (requested === TfBackend.Tensorflow) {
@@ -65,5 +93,3 @@ export async function useBackend(requested: TfBackendName = TfBackend.Wasm): Pro
   }
   throw new Error(`no TensorFlow.js backend could start (${note ?? 'unknown'})`);
 }
-
-export { tf };

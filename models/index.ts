@@ -1,7 +1,9 @@
 // Entry file of models/: forecasting models on TensorFlow.js and plain TS.
+// Importing it does not load TensorFlow.js: the LSTM loads it on first use
+// (loadTf in backend.ts), so every other folder may import this file.
 // Values first, then types. Other folders import this file, never deep paths.
 export { emptyForecast } from './types.ts';
-export { TfBackend, useBackend, tf } from './backend.ts';
+export { TfBackend, useBackend, loadTf } from './backend.ts';
 export {
   newAccumulator,
   addObservation,
@@ -60,11 +62,20 @@ export { ModelSet, ForecastSource, bayesToJSON, bayesFromJSON } from './serving.
 export { trainCandidate, judgeCandidate, scoreForecasts } from './training.ts';
 export { trainInWorker } from './train-runner.ts';
 export { ModelRegistry, ModelStatus } from './registry.ts';
-export { RlPolicy, RL_ACTIONS, DEFAULT_ACTION, STATE_COUNT, featuresOf, stateOf } from './rl/index.ts';
+export {
+  RlPolicy,
+  RL_ACTIONS,
+  DEFAULT_ACTION,
+  STATE_COUNT,
+  featuresOf,
+  stateOf,
+  volatilityWindow,
+  RecentLoad,
+} from './rl/index.ts';
 
 export type { SeriesView, QuantileForecast, Forecaster } from './types.ts';
 export type { RlOptions, RlPolicyJson, RlAction, RlFeatures } from './rl/index.ts';
-export type { TfBackendName, BackendChoice } from './backend.ts';
+export type { TfBackendName, BackendChoice, TfModule } from './backend.ts';
 export type { ForecastMetrics, MetricsAccumulator } from './metrics.ts';
 export type { CalibrationSample, AdaptiveIntervalOptions } from './calibration.ts';
 export type { RollingOptions, RollingResult } from './rolling.ts';

@@ -1,4 +1,4 @@
-import { invalidField, mulberry32 } from '../lib/index.ts';
+import { DAY_MS, HOUR_MS, invalidField, mulberry32 } from '../lib/index.ts';
 import type { Trace } from '../lib/index.ts';
 
 /** Options of {@link syntheticTrace}; every shape parameter is drawn from the seed. */
@@ -40,13 +40,11 @@ function drawShape(u: (a: number, b: number) => number): Shape {
     sizeScale: Math.exp(u(Math.log(0.3), Math.log(5))),
     tail: u(1.1, 2.5),
     excite: u(0, 0.7),
-    decayMs: Math.exp(u(Math.log(120_000), Math.log(3 * 3_600_000))),
+    decayMs: Math.exp(u(Math.log(120_000), Math.log(3 * HOUR_MS))),
     noise: u(0.02, 0.25),
     shiftsPerWeek: u(0, 1.5),
   };
 }
-
-const DAY_MS = 86_400_000;
 
 /**
  * A seeded demand trace for tuning the allocation policies away from the

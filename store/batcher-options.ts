@@ -2,8 +2,8 @@
  * Options and counters of the {@link Batcher}, parsed the STYLE.md way
  * (unknown keys rejected, every problem in one InvalidOptions error).
  */
-import { SystemClock, invalidField, type Clock } from '../lib/index.ts';
-import { compileStoreOptions, optNonEmptyString, optPositiveInt, type StoreOptionParser } from './options.ts';
+import { SystemClock, compileOptionsObject, optClock, optPositiveInt, optString } from '../lib/index.ts';
+import type { Clock } from '../lib/index.ts';
 
 /** Options of {@link Batcher}. */
 export interface BatcherOptions {
@@ -62,34 +62,21 @@ export interface BatcherStats {
   lastError: string | null;
 }
 
-const clockParser: StoreOptionParser = (v, field) => {
-  const c = v as Partial<Clock> | null;
-  if (
-    typeof c !== 'object' ||
-    c === null ||
-    typeof c.now !== 'function' ||
-    typeof c.setTimeout !== 'function'
-  ) {
-    throw invalidField(field, 'a Clock', v);
-  }
-  return v;
-};
-
 /** Validates batcher options; throws one InputError (InvalidOptions) naming every bad field. */
 export function compileBatcherOptions(input: unknown): Readonly<BatcherOptions> {
-  return compileStoreOptions<BatcherOptions>(
+  return compileOptionsObject<BatcherOptions>(
     'batcher',
     {
       maxRows: optPositiveInt,
       maxDelayMs: optPositiveInt,
-      spoolDir: optNonEmptyString,
+      spoolDir: optString,
       spoolMaxBytes: optPositiveInt,
       retryBaseMs: optPositiveInt,
       retryMaxMs: optPositiveInt,
-      clock: clockParser,
+      clock: optClock,
     },
-    ['spoolDir'],
     defaultBatcherOptions(),
     input,
+    ['spoolDir'],
   );
 }

@@ -12,17 +12,10 @@ import { ErrorCode, StateError, invalidField, type TimerHandle } from '../lib/in
 import { compileBatcherOptions, type BatcherOptions, type BatcherStats } from './batcher-options.ts';
 import { rowProblem } from './columns.ts';
 import { rowKey } from './shared.ts';
+import { insertInto } from './row-inserts.ts';
 import { Spool, type SpoolBatch } from './spool.ts';
 import { RowKind, type RowOf, type TimeSeriesStore } from './types.ts';
 
-const INSERT: { [K in RowKind]: (s: TimeSeriesStore, rows: RowOf[K][]) => Promise<void> } = {
-  records: (s, r) => s.insertRecords(r),
-  buckets: (s, r) => s.insertBuckets(r),
-  events: (s, r) => s.insertEvents(r),
-  forecasts: (s, r) => s.insertForecasts(r),
-  decisions: (s, r) => s.insertDecisions(r),
-  links: (s, r) => s.insertLinks(r),
-};
 const KINDS = Object.values(RowKind);
 
 export class Batcher {
@@ -174,10 +167,7 @@ export class Batcher {
   }
 
   #insert(batch: SpoolBatch): Promise<void> {
-    return (INSERT[batch.kind] as (s: TimeSeriesStore, rows: object[]) => Promise<void>)(
-      this.#store,
-      batch.rows,
-    );
+    return insertInto(this.#store, batch.kind, batch.rows as RowOf[typeof batch.kind][]);
   }
 
   #failed(err: unknown): void {

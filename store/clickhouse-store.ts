@@ -12,13 +12,14 @@
  * DDL, JSONEachRow insert and select all work unchanged.
  */
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { ErrorCode, StateError } from '../lib/index.ts';
+import { ErrorCode, StateError, type Clock } from '../lib/index.ts';
 import { chInt, chString, clickHouseMigrationIo, createTableSql } from './clickhouse-schema.ts';
 import { TABLES, fromColumns, type TableSpec } from './columns.ts';
-import { encodeRows, type EncodedBatch, type EncodedSink } from './encoded.ts';
+import type { EncodedBatch, EncodedSink } from './encoded.ts';
 import { eventLevelRows } from './event-levels.ts';
 import { upgradeTables } from './migrate.ts';
 import { compileClickHouseStoreOptions, type ClickHouseStoreOptions } from './options.ts';
+import { EncodedInserts } from './row-inserts.ts';
 import {
   aliasesOf,
   canonicalNames,
@@ -30,14 +31,17 @@ import {
 } from './shared.ts';
 import type { RowKind, RowOf, TimeSeriesStore, TokenLinkRow } from './types.ts';
 
-class ClickHouseStore implements TimeSeriesStore, EncodedSink {
+class ClickHouseStore extends EncodedInserts implements TimeSeriesStore, EncodedSink {
   readonly #opts: Readonly<ClickHouseStoreOptions>;
   readonly #client: ClickHouseClient;
+  readonly #clock: Clock;
   #version = 0;
   #closed = false;
 
   constructor(opts: Readonly<ClickHouseStoreOptions>) {
+    super();
     this.#opts = opts;
+    this.#clock = opts.clock;
     this.#client = createClient({
       url: opts.url,
       username: opts.username,
@@ -55,9 +59,10 @@ class ClickHouseStore implements TimeSeriesStore, EncodedSink {
 
   /** Replacing keys keep the latest write: versions grow across calls and process restarts. */
   #nextVersion(): number {
-    // Wall time (microsecond scale) keeps versions increasing across restarts;
-    // the counter orders writes within the same millisecond.
-    this.#version = Math.max(this.#version + 1, Date.now() * 1000);
+    // Wall time (microsecond scale, from the injected clock) keeps versions
+    // increasing across restarts; the counter orders writes within the same
+    // millisecond.
+    this.#version = Math.max(this.#version + 1, this.#clock.now() * 1000);
     return this.#version;
   }
 
@@ -83,12 +88,8 @@ class ClickHouseStore implements TimeSeriesStore, EncodedSink {
     });
   }
 
-  #insert<K extends RowKind>(kind: K, rows: readonly RowOf[K][]): Promise<void> {
-    return rows.length === 0 ? Promise.resolve() : this.insertEncoded(encodeRows(kind, rows));
-  }
-
   /** Writes a batch encoded (and deduplicated) by `encodeRows`, as JSONEachRow. */
-  async insertEncoded(batch: EncodedBatch): Promise<void> {
+  override async insertEncoded(batch: EncodedBatch): Promise<void> {
     if (batch.rows === 0) return;
     const spec = TABLES[batch.kind];
     const version = spec.replacing ? this.#nextVersion() : 0;
@@ -108,25 +109,6 @@ class ClickHouseStore implements TimeSeriesStore, EncodedSink {
     await this.#run(`insert into ${spec.table}`, () =>
       this.#client.insert({ table: this.#t(spec), values, format: 'JSONEachRow' }),
     );
-  }
-
-  insertRecords(rows: readonly RowOf['records'][]): Promise<void> {
-    return this.#insert('records', rows);
-  }
-  insertBuckets(rows: readonly RowOf['buckets'][]): Promise<void> {
-    return this.#insert('buckets', rows);
-  }
-  insertEvents(rows: readonly RowOf['events'][]): Promise<void> {
-    return this.#insert('events', rows);
-  }
-  insertForecasts(rows: readonly RowOf['forecasts'][]): Promise<void> {
-    return this.#insert('forecasts', rows);
-  }
-  insertDecisions(rows: readonly RowOf['decisions'][]): Promise<void> {
-    return this.#insert('decisions', rows);
-  }
-  insertLinks(rows: readonly TokenLinkRow[]): Promise<void> {
-    return this.#insert('links', rows);
   }
 
   async #select(query: string): Promise<Record<string, unknown>[]> {

@@ -15,10 +15,11 @@ import { TABLES, fromColumns, type TableSpec } from './columns.ts';
 import { eventLevelRows } from './event-levels.ts';
 import { upgradeTables } from './migrate.ts';
 import { columnWriters, createSql, duckDbMigrationIo, type ValueWriter } from './duckdb-sql.ts';
-import { encodeRows, type EncodedBatch, type EncodedSink } from './encoded.ts';
+import type { EncodedBatch, EncodedSink } from './encoded.ts';
 import { compileDuckDbStoreOptions, type DuckDbStoreOptions } from './options.ts';
+import { EncodedInserts } from './row-inserts.ts';
 import { aliasesOf, canonicalNames, checkRange, planSteps, retentionCutoffMs, zeroFill } from './shared.ts';
-import type { RowKind, RowOf, TimeSeriesStore, TokenLinkRow } from './types.ts';
+import type { RowKind, TimeSeriesStore, TokenLinkRow } from './types.ts';
 
 /** A key constraint refused the rows (DuckDB's message; the C API gives no code). */
 const isKeyConflict = (err: unknown): boolean =>
@@ -55,7 +56,7 @@ async function appendInto(
 
 const js = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
 
-class DuckDbStore implements TimeSeriesStore, EncodedSink {
+class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink {
   readonly #opts: Readonly<DuckDbStoreOptions>;
   #instance: DuckDBInstance | undefined;
   #conn: DuckDBConnection | undefined;
@@ -64,6 +65,7 @@ class DuckDbStore implements TimeSeriesStore, EncodedSink {
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(opts: Readonly<DuckDbStoreOptions>) {
+    super();
     this.#opts = opts;
   }
 
@@ -94,12 +96,8 @@ class DuckDbStore implements TimeSeriesStore, EncodedSink {
     });
   }
 
-  #insert<K extends RowKind>(kind: K, rows: readonly RowOf[K][]): Promise<void> {
-    return rows.length === 0 ? Promise.resolve() : this.insertEncoded(encodeRows(kind, rows));
-  }
-
   /** Writes a batch encoded (and deduplicated) by `encodeRows`. */
-  async insertEncoded(batch: EncodedBatch): Promise<void> {
+  override async insertEncoded(batch: EncodedBatch): Promise<void> {
     if (batch.rows === 0) return;
     const spec: TableSpec = TABLES[batch.kind];
     const writers = this.#writers(batch.kind);
@@ -126,25 +124,6 @@ class DuckDbStore implements TimeSeriesStore, EncodedSink {
     let w = this.#columnWriters.get(kind);
     if (w === undefined) this.#columnWriters.set(kind, (w = columnWriters(TABLES[kind])));
     return w;
-  }
-
-  insertRecords(rows: readonly RowOf['records'][]): Promise<void> {
-    return this.#insert('records', rows);
-  }
-  insertBuckets(rows: readonly RowOf['buckets'][]): Promise<void> {
-    return this.#insert('buckets', rows);
-  }
-  insertEvents(rows: readonly RowOf['events'][]): Promise<void> {
-    return this.#insert('events', rows);
-  }
-  insertForecasts(rows: readonly RowOf['forecasts'][]): Promise<void> {
-    return this.#insert('forecasts', rows);
-  }
-  insertDecisions(rows: readonly RowOf['decisions'][]): Promise<void> {
-    return this.#insert('decisions', rows);
-  }
-  insertLinks(rows: readonly TokenLinkRow[]): Promise<void> {
-    return this.#insert('links', rows);
   }
 
   async #select(sql: string, values: (string | number)[] = []): Promise<Record<string, unknown>[]> {

@@ -16,7 +16,7 @@ export {
 export { Batcher } from './batcher.ts';
 export { defaultBatcherOptions, compileBatcherOptions } from './batcher-options.ts';
 export { Spool } from './spool.ts';
-export { DAY_MS, MAX_STEPS, retentionCutoffMs } from './shared.ts';
+export { MAX_STEPS, retentionCutoffMs } from './shared.ts';
 
 export type {
   RequestRecord,

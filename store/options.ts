@@ -1,12 +1,18 @@
 /**
- * Store options, parsed once at the edge (STYLE.md): unknown keys are
- * rejected, every problem is reported in one InputError with code
- * InvalidOptions, and the result is frozen and fully required.
+ * Store options, compiled once at the edge with lib/options.ts (STYLE.md):
+ * unknown keys are rejected, every problem is reported in one InputError
+ * with code InvalidOptions, and the result is frozen and fully required.
  */
-import { ErrorCode, InputError, invalidField, mergeOptions, optionsError } from '../lib/index.ts';
-import type { OptionSchema } from '../lib/index.ts';
-
-const DAY_MS = 86_400_000;
+import {
+  DAY_MS,
+  SystemClock,
+  compileOptionsObject,
+  invalidField,
+  optClock,
+  optPositiveInt,
+  optString,
+} from '../lib/index.ts';
+import type { Clock, OptionParser } from '../lib/index.ts';
 
 /** Options of {@link createDuckDbStore}. */
 export interface DuckDbStoreOptions {
@@ -30,6 +36,13 @@ export interface ClickHouseStoreOptions {
   requestTimeoutMs: number;
   /** Days older than this are dropped by `enforceRetention`. @default 30 days */
   retentionMs: number;
+  /**
+   * Wall time for the row versions of replacing keys (they must grow across
+   * process restarts). Stays on the caller's thread: a store on a worker
+   * uses the system clock.
+   * @default new SystemClock()
+   */
+  clock: Clock;
 }
 
 export function defaultDuckDbStoreOptions(): Omit<DuckDbStoreOptions, 'path'> {
@@ -43,31 +56,21 @@ export function defaultClickHouseStoreOptions(): Omit<ClickHouseStoreOptions, 'u
     password: '',
     requestTimeoutMs: 10_000,
     retentionMs: 30 * DAY_MS,
+    clock: new SystemClock(),
   };
 }
 
-type Parser = (v: unknown, field: string) => unknown;
-
-const nonEmpty: Parser = (v, field) => {
-  if (typeof v !== 'string' || v === '') throw invalidField(field, 'a non-empty string', v);
-  return v;
-};
-const anyString: Parser = (v, field) => {
+const anyString: OptionParser<string> = (v, field) => {
   if (typeof v !== 'string') throw invalidField(field, 'a string', v);
   return v;
 };
-const positiveMs: Parser = (v, field) => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
-    throw invalidField(field, 'a positive integer', v);
-  return v;
-};
-const identifier: Parser = (v, field) => {
+const identifier: OptionParser<string> = (v, field) => {
   if (typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(v)) {
     throw invalidField(field, 'an identifier ([A-Za-z_][A-Za-z0-9_]*)', v);
   }
   return v;
 };
-const httpUrl: Parser = (v, field) => {
+const httpUrl: OptionParser<string> = (v, field) => {
   let ok = false;
   if (typeof v === 'string') {
     try {
@@ -78,65 +81,35 @@ const httpUrl: Parser = (v, field) => {
     }
   }
   if (!ok) throw invalidField(field, 'an http(s) URL', v);
-  return v;
+  return v as string;
 };
-
-function compile<T extends object>(
-  name: string,
-  schema: Record<keyof T, Parser>,
-  required: readonly (keyof T & string)[],
-  defaults: Partial<T>,
-  input: unknown,
-): Readonly<T> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new InputError(
-      ErrorCode.InvalidOptions,
-      `${name} must be an object, got ${JSON.stringify(input)}`,
-      {
-        field: name,
-      },
-    );
-  }
-  const { values, problems } = mergeOptions(
-    name,
-    schema as OptionSchema<T>,
-    defaults,
-    [input as Record<string, unknown>],
-    required,
-  );
-  if (problems.length > 0) throw optionsError(problems);
-  return Object.freeze(values as T);
-}
 
 /** Validates DuckDB store options; throws one InputError (InvalidOptions) naming every bad field. */
 export function compileDuckDbStoreOptions(input: unknown): Readonly<DuckDbStoreOptions> {
-  return compile<DuckDbStoreOptions>(
+  return compileOptionsObject<DuckDbStoreOptions>(
     'duckdb',
-    { path: nonEmpty, retentionMs: positiveMs },
-    ['path'],
+    { path: optString, retentionMs: optPositiveInt },
     defaultDuckDbStoreOptions(),
     input,
+    ['path'],
   );
 }
 
 /** Validates ClickHouse store options; throws one InputError (InvalidOptions) naming every bad field. */
 export function compileClickHouseStoreOptions(input: unknown): Readonly<ClickHouseStoreOptions> {
-  return compile<ClickHouseStoreOptions>(
+  return compileOptionsObject<ClickHouseStoreOptions>(
     'clickhouse',
     {
       url: httpUrl,
       database: identifier,
-      username: nonEmpty,
+      username: optString,
       password: anyString,
-      requestTimeoutMs: positiveMs,
-      retentionMs: positiveMs,
+      requestTimeoutMs: optPositiveInt,
+      retentionMs: optPositiveInt,
+      clock: optClock,
     },
-    ['url'],
     defaultClickHouseStoreOptions(),
     input,
+    ['url'],
   );
 }
-
-export { compile as compileStoreOptions };
-export type { Parser as StoreOptionParser };
-export { positiveMs as optPositiveInt, nonEmpty as optNonEmptyString };

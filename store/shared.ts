@@ -2,10 +2,9 @@
  * Logic both adapters share, so that they answer alike: range checks, step
  * alignment and zero-fill, retention cut-off, row keys and link resolution.
  */
-import { invalidField } from '../lib/index.ts';
+import { DAY_MS, invalidField } from '../lib/index.ts';
 import type { BucketRow, ForecastRow, Resolution, RowKind, RowOf, TokenLinkRow } from './types.ts';
 
-export const DAY_MS = 86_400_000;
 /** Upper bound on steps one `tokenBuckets` call may return. */
 export const MAX_STEPS = 100_000;
 
@@ -78,10 +77,9 @@ export function yyyymmdd(ms: number): number {
   return d.getUTCFullYear() * 10_000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate();
 }
 
-export const bucketKey = (r: BucketRow): string =>
-  `${r.token}|${r.resolution}|${r.startMs}|${r.source ?? ''}`;
-export const forecastKey = (r: ForecastRow): string => `${r.token}|${r.model}|${r.madeMs}|${r.horizonMs}`;
-export const linkKey = (r: TokenLinkRow): string => `${r.fromToken}|${r.toToken}`;
+const bucketKey = (r: BucketRow): string => `${r.token}|${r.resolution}|${r.startMs}|${r.source ?? ''}`;
+const forecastKey = (r: ForecastRow): string => `${r.token}|${r.model}|${r.madeMs}|${r.horizonMs}`;
+const linkKey = (r: TokenLinkRow): string => `${r.fromToken}|${r.toToken}`;
 
 /** The idempotency key of a row of each kind. */
 export function rowKey<K extends RowKind>(kind: K, row: RowOf[K]): string {
@@ -156,14 +154,4 @@ export async function canonicalNames(tokens: readonly string[], lookup: LinkLook
     return cur;
   };
   return [...new Set(tokens.map(name))].sort();
-}
-
-export function checkInsertId(id: unknown, field: string): void {
-  if (typeof id !== 'string' || id === '') throw invalidField(field, 'a non-empty string id', id);
-}
-
-/** Parses a JSON object of strings or numbers stored as text; `{}` when empty. */
-export function parseJsonMap<V>(text: unknown): Record<string, V> {
-  if (typeof text !== 'string' || text === '') return {};
-  return JSON.parse(text) as Record<string, V>;
 }

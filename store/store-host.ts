@@ -34,7 +34,7 @@ export function adapterFor(target: StoreTarget): TimeSeriesStore & EncodedSink {
 }
 
 /** An error as it crosses to the parent: name, message and, for ours, code, field and retryable. */
-export function errorOf(err: unknown): WorkerError {
+function errorOf(err: unknown): WorkerError {
   if (err instanceof HeadroomError) {
     const e: WorkerError = { name: err.name, message: err.message, code: err.code, retryable: err.retryable };
     if (err.field !== undefined) e.field = err.field;

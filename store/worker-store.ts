@@ -7,24 +7,29 @@
  * back as the same classes and codes (InputError, StateError), so the
  * Batcher spools and reports exactly as with the adapter itself. A host entry
  * ({@link WorkerHost}) may run more on that thread (a node's collectors:
- * services/collection-worker.ts), reached with `call` and `post`.
+ * services/collection/collection-worker.ts), reached with `call` and `post`.
  */
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, HeadroomError, InputError, StateError } from '../lib/index.ts';
 import { TABLES } from './columns.ts';
-import { encodeRows, type EncodedSink } from './encoded.ts';
+import type { EncodedBatch, EncodedSink } from './encoded.ts';
 import {
   compileClickHouseStoreOptions,
   compileDuckDbStoreOptions,
   type ClickHouseStoreOptions,
   type DuckDbStoreOptions,
 } from './options.ts';
-import type { RowKind, RowOf, TimeSeriesStore } from './types.ts';
+import { EncodedInserts } from './row-inserts.ts';
+import type { TimeSeriesStore } from './types.ts';
 
-/** Which adapter the worker runs, with its options. */
+/**
+ * Which adapter the worker runs, with its options. They cross to the worker
+ * as data, so a ClickHouse store there takes no clock (it uses the system
+ * clock, the default).
+ */
 export type StoreTarget =
   | { adapter: 'duckdb'; options: Partial<DuckDbStoreOptions> }
-  | { adapter: 'clickhouse'; options: Partial<ClickHouseStoreOptions> };
+  | { adapter: 'clickhouse'; options: Partial<Omit<ClickHouseStoreOptions, 'clock'>> };
 
 /**
  * The store methods a worker answers: every one but the synchronous `tables`
@@ -99,7 +104,7 @@ function execArgv(): string[] {
 }
 
 /** A TimeSeriesStore on a worker thread, with its host's methods and notices. */
-export class WorkerStore implements TimeSeriesStore {
+export class WorkerStore extends EncodedInserts implements TimeSeriesStore {
   readonly #worker: Worker;
   readonly #listeners = new Set<(n: WorkerNotice) => void>();
   readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
@@ -109,6 +114,7 @@ export class WorkerStore implements TimeSeriesStore {
   #closing: Promise<void> | undefined;
 
   constructor(target: StoreTarget, host?: WorkerHost) {
+    super();
     this.#worker = new Worker(host?.entry ?? new URL('./store-worker.ts', import.meta.url), {
       workerData: { target, data: host?.data } satisfies WorkerStart,
       execArgv: execArgv(),
@@ -175,22 +181,14 @@ export class WorkerStore implements TimeSeriesStore {
   }
 
   init = (): Promise<void> => this.#call('init');
-  // Rows cross encoded by column (deduplicated, maps as JSON text): cheaper to
-  // clone than row objects, and the worker writes them as they come.
-  #insert<K extends RowKind>(kind: K, rows: readonly RowOf[K][]): Promise<void> {
-    if (rows.length === 0) return Promise.resolve();
-    try {
-      return this.#call('insertEncoded', encodeRows(kind, rows));
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
+  /**
+   * Posts an encoded batch to the worker's adapter: rows cross encoded by
+   * column (deduplicated, maps as JSON text), cheaper to clone than row
+   * objects, and the worker writes them as they come.
+   */
+  override insertEncoded(batch: EncodedBatch): Promise<void> {
+    return this.#call('insertEncoded', batch);
   }
-  insertRecords: TimeSeriesStore['insertRecords'] = (rows) => this.#insert('records', rows);
-  insertBuckets: TimeSeriesStore['insertBuckets'] = (rows) => this.#insert('buckets', rows);
-  insertEvents: TimeSeriesStore['insertEvents'] = (rows) => this.#insert('events', rows);
-  insertForecasts: TimeSeriesStore['insertForecasts'] = (rows) => this.#insert('forecasts', rows);
-  insertDecisions: TimeSeriesStore['insertDecisions'] = (rows) => this.#insert('decisions', rows);
-  insertLinks: TimeSeriesStore['insertLinks'] = (rows) => this.#insert('links', rows);
   tokenBuckets: TimeSeriesStore['tokenBuckets'] = (...a) => this.#call('tokenBuckets', ...a);
   activeTokens: TimeSeriesStore['activeTokens'] = (...a) => this.#call('activeTokens', ...a);
   events: TimeSeriesStore['events'] = (...a) => this.#call('events', ...a);
@@ -225,9 +223,13 @@ export class WorkerStore implements TimeSeriesStore {
  * @example const store = createWorkerStore({ adapter: 'duckdb', options: { path: 'data/store.duckdb' } });
  */
 export function createWorkerStore(target: StoreTarget, host?: WorkerHost): WorkerStore {
-  const options =
-    target.adapter === 'duckdb'
-      ? { ...compileDuckDbStoreOptions(target.options) }
-      : { ...compileClickHouseStoreOptions(target.options) };
+  let options: StoreTarget['options'];
+  if (target.adapter === 'duckdb') {
+    options = { ...compileDuckDbStoreOptions(target.options) };
+  } else {
+    // Checked here, before the worker starts; the clock stays behind (see StoreTarget).
+    const { clock: _clock, ...data } = compileClickHouseStoreOptions(target.options);
+    options = data;
+  }
   return new WorkerStore({ adapter: target.adapter, options } as StoreTarget, host);
 }

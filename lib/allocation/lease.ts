@@ -39,8 +39,3 @@ export function effectiveLimit(
   const f = decayMs === 0 ? 1 : Math.min(1, (nowMs - lease.expiresAtMs) / decayMs);
   return lease.rate + (ruleLimit - lease.rate) * f;
 }
-
-/** True when the lease is still valid at `nowMs`. */
-export function leaseValid(lease: Lease | undefined, nowMs: number): boolean {
-  return lease !== undefined && nowMs < lease.expiresAtMs;
-}

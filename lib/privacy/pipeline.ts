@@ -6,6 +6,7 @@
  * becomes a region through the prefix table. No raw user id, e-mail or IP
  * address comes out.
  */
+import { DAY_MS, HOUR_MS } from '../duration.ts';
 import { ErrorCode, InputError, show } from '../errors.ts';
 import { IpRegionTable, type IpRegionEntry } from './ip.ts';
 import { KAnonymiser } from './k-anonymity.ts';
@@ -34,12 +35,12 @@ export interface PrivacyOptions {
 
 export function defaultPrivacyOptions(): Omit<PrivacyOptions, 'keys'> {
   return {
-    overlapMs: 7 * 86_400_000,
+    overlapMs: 7 * DAY_MS,
     params: {},
     profile: {},
     quasiIdentifiers: [],
     k: 5,
-    kWindowMs: 3_600_000,
+    kWindowMs: HOUR_MS,
     ipRegions: [],
   };
 }

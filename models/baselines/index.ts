@@ -1,4 +1,5 @@
 // Entry file of models/baselines: the bar every model must clear.
+import { DAY_MS } from '../../lib/index.ts';
 import { PerTokenForecaster } from './point-model.ts';
 import { NaiveModel, SeasonalNaiveModel, EwmaModel } from './simple.ts';
 import { HoltWintersModel } from './holt-winters.ts';
@@ -17,8 +18,6 @@ export const BaselineName = {
   HoltWinters: 'holt-winters',
 } as const;
 export type BaselineName = (typeof BaselineName)[keyof typeof BaselineName];
-
-const DAY_MS = 86_400_000;
 
 /** Builds a baseline forecaster for a grid of `intervalMs` (seasons are a day and a week of slots). */
 export function makeBaseline(

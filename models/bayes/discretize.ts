@@ -1,3 +1,4 @@
+import { DAY_MS, HOUR_MS } from '../../lib/index.ts';
 import type { SeriesView } from '../types.ts';
 
 /** Node names of the demand network. */
@@ -13,13 +14,11 @@ export const BnNode = {
 } as const;
 export type BnNode = (typeof BnNode)[keyof typeof BnNode];
 
-const DAY_MS = 86_400_000;
-
 /** Time-of-week band of a timestamp: weekday/weekend x six 4-hour bands (12 states). */
 export function timeOfWeekBand(ms: number): number {
   const dow = Math.floor(ms / DAY_MS + 4) % 7; // 0 = Sunday (1970-01-01 was a Thursday)
   const weekend = dow === 0 || dow === 6 ? 1 : 0;
-  const hour = Math.floor((((ms % DAY_MS) + DAY_MS) % DAY_MS) / 3_600_000);
+  const hour = Math.floor((((ms % DAY_MS) + DAY_MS) % DAY_MS) / HOUR_MS);
   return weekend * 6 + Math.floor(hour / 4);
 }
 

@@ -1,3 +1,4 @@
+import { DAY_MS } from '../../lib/index.ts';
 import type { SeriesView } from '../types.ts';
 
 /**
@@ -44,8 +45,6 @@ export interface FeatureBatch {
   /** `n * horizons` scaled targets, when asked for. */
   target?: Float32Array;
 }
-
-const DAY_MS = 86_400_000;
 
 function prefixSums(v: Float64Array): Float64Array {
   const c = new Float64Array(v.length + 1);

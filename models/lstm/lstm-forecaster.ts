@@ -1,15 +1,13 @@
 import type { Forecaster, QuantileForecast, SeriesView } from '../types.ts';
 import { emptyForecast } from '../types.ts';
-import { useBackend } from '../backend.ts';
+import { loadTf, useBackend } from '../backend.ts';
 import type { BackendChoice } from '../backend.ts';
 import { buildFeatures, minHistory, staticWidth } from './features.ts';
 import type { FeatureSpec } from './features.ts';
 import { QuantileNetwork } from './network.ts';
 import { compileLstmOptions } from './options.ts';
 import type { LstmOptions } from './options.ts';
-import { mulberry32 } from '../../lib/index.ts';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS, mulberry32 } from '../../lib/index.ts';
 
 /** Everything needed to rebuild a trained {@link LstmForecaster} (weights apart from the JSON). */
 export interface LstmState {
@@ -87,8 +85,9 @@ export class LstmForecaster implements Forecaster {
     const { tokens, origins } = this.#sample(data, spec);
     if (origins.length < 32) return;
     if (!this.#net) {
+      const tf = await loadTf();
       this.backend = await useBackend(o.backend);
-      this.#net = new QuantileNetwork({
+      this.#net = new QuantileNetwork(tf, {
         lookback: o.lookback,
         staticWidth: staticWidth(spec),
         horizons: o.horizons.length,
@@ -193,8 +192,9 @@ export class LstmForecaster implements Forecaster {
   static async fromState(state: LstmState, weights: Float32Array): Promise<LstmForecaster> {
     const f = new LstmForecaster(state.options);
     const o = f.options;
+    const tf = await loadTf();
     f.backend = await useBackend(o.backend);
-    const net = new QuantileNetwork({
+    const net = new QuantileNetwork(tf, {
       lookback: o.lookback,
       staticWidth: staticWidth(state.spec),
       horizons: o.horizons.length,

@@ -1,4 +1,5 @@
-import { tf } from '../backend.ts';
+import type * as Tf from '@tensorflow/tfjs';
+import type { TfModule } from '../backend.ts';
 import type { FeatureBatch } from './features.ts';
 
 /** Shape and training settings of the quantile LSTM. */
@@ -25,24 +26,27 @@ export const QUANTILES = [0.1, 0.5, 0.9] as const;
  */
 export class QuantileNetwork {
   readonly spec: NetworkSpec;
-  readonly model: tf.LayersModel;
-  readonly #taus: tf.Tensor;
+  readonly model: Tf.LayersModel;
+  readonly #tf: TfModule;
+  readonly #taus: Tf.Tensor;
 
-  constructor(spec: NetworkSpec) {
+  /** `tf` is the module that `loadTf()` resolved: building and running a network is synchronous. */
+  constructor(tf: TfModule, spec: NetworkSpec) {
+    this.#tf = tf;
     this.spec = spec;
     const init = (k: number) => tf.initializers.glorotUniform({ seed: spec.seed + k });
     const seqIn = tf.input({ shape: [spec.lookback, 1] });
     const statIn = tf.input({ shape: [spec.staticWidth] });
     const enc = tf.layers
       .lstm({ units: spec.units, kernelInitializer: init(1), recurrentInitializer: init(2) })
-      .apply(seqIn) as tf.SymbolicTensor;
-    const joined = tf.layers.concatenate().apply([enc, statIn]) as tf.SymbolicTensor;
+      .apply(seqIn) as Tf.SymbolicTensor;
+    const joined = tf.layers.concatenate().apply([enc, statIn]) as Tf.SymbolicTensor;
     const hid = tf.layers
       .dense({ units: spec.hidden, activation: 'relu', kernelInitializer: init(3) })
-      .apply(joined) as tf.SymbolicTensor;
+      .apply(joined) as Tf.SymbolicTensor;
     const out = tf.layers
       .dense({ units: 3 * spec.horizons, kernelInitializer: init(4) })
-      .apply(hid) as tf.SymbolicTensor;
+      .apply(hid) as Tf.SymbolicTensor;
     this.model = tf.model({ inputs: [seqIn, statIn], outputs: out });
     const taus: number[] = [];
     for (const q of QUANTILES) for (let h = 0; h < spec.horizons; h++) taus.push(q);
@@ -51,7 +55,7 @@ export class QuantileNetwork {
     this.model.compile({
       optimizer: tf.train.adam(spec.learningRate),
       // yTrue carries the targets repeated per quantile, so shapes match.
-      loss: (yTrue: tf.Tensor, yPred: tf.Tensor) =>
+      loss: (yTrue: Tf.Tensor, yPred: Tf.Tensor) =>
         tf.tidy(() => {
           const d = tf.sub(yTrue, yPred);
           return tf.mean(tf.maximum(tf.mul(d, t), tf.mul(d, tf.sub(t, 1))));
@@ -67,6 +71,7 @@ export class QuantileNetwork {
     onEpoch?: (epoch: number, loss: number) => void,
   ): Promise<number> {
     if (!batch.target) throw new Error('QuantileNetwork.train needs targets');
+    const tf = this.#tf;
     const { n } = batch;
     const H = this.spec.horizons;
     const tiled = new Float32Array(n * 3 * H);
@@ -80,7 +85,7 @@ export class QuantileNetwork {
         onEpoch === undefined
           ? undefined
           : {
-              onEpochEnd: async (epoch: number, logs?: tf.Logs) =>
+              onEpochEnd: async (epoch: number, logs?: Tf.Logs) =>
                 onEpoch(epoch + 1, logs?.['loss'] ?? Number.NaN),
             };
       const hist = await this.model.fit([xs, st], ys, {
@@ -104,6 +109,7 @@ export class QuantileNetwork {
    * `out[i * 3H + q * H + h]`, sorted so that p10 <= p50 <= p90.
    */
   predict(batch: FeatureBatch, chunk = 8192): Float32Array {
+    const tf = this.#tf;
     const H = this.spec.horizons;
     const out = new Float32Array(batch.n * 3 * H);
     for (let s = 0; s < batch.n; s += chunk) {
@@ -118,7 +124,7 @@ export class QuantileNetwork {
           e - s,
           this.spec.staticWidth,
         ]);
-        return this.model.predict([xs, st]) as tf.Tensor;
+        return this.model.predict([xs, st]) as Tf.Tensor;
       });
       try {
         out.set(part.dataSync() as Float32Array, s * 3 * H);
@@ -160,6 +166,7 @@ export class QuantileNetwork {
     if (current.length !== saved.shapes.length) {
       throw new Error(`lstm weights: expected ${current.length} tensors, got ${saved.shapes.length}`);
     }
+    const tf = this.#tf;
     let at = 0;
     const tensors = saved.shapes.map((shape, i) => {
       const size = shape.reduce((a, b) => a * b, 1);

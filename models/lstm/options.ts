@@ -1,4 +1,12 @@
-import { ErrorCode, InputError, show } from '../../lib/index.ts';
+import {
+  invalidField,
+  mergeOptions,
+  optOneOf,
+  optPositiveInt,
+  optionsError,
+  unknownKeysFirst,
+} from '../../lib/index.ts';
+import type { OptionParser, OptionSchema } from '../../lib/index.ts';
 import type { TfBackendName } from '../backend.ts';
 
 /** Settings of the LSTM forecaster. */
@@ -56,44 +64,62 @@ export function defaultLstmOptions(): LstmOptions {
   };
 }
 
-const POSITIVE_INTS = [
-  'lookback',
-  'units',
-  'hidden',
-  'scaleWindow',
-  'maxSamples',
-  'refreshEvery',
-  'batchSize',
-] as const;
-const NON_NEGATIVE_INTS = ['initialEpochs', 'refreshEpochs', 'seed'] as const;
+const nonNegativeInt: OptionParser<number> = (v, field) => {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw invalidField(field, 'a non-negative integer', v);
+  return v;
+};
+
+const isPositiveInt = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) > 0;
+
+/** A frozen copy of a list of positive integers, empty allowed unless `nonEmpty`. */
+function positiveInts(nonEmpty: boolean): OptionParser<readonly number[]> {
+  const expected = nonEmpty ? 'a non-empty list of positive integers' : 'a list of positive integers';
+  return (v, field) => {
+    if (!Array.isArray(v) || (nonEmpty && v.length === 0) || !v.every(isPositiveInt))
+      throw invalidField(field, expected, v);
+    return Object.freeze([...(v as number[])]);
+  };
+}
+
+/** A number in [lo, hi], or in (lo, hi) when `open`. */
+function numberIn(lo: number, hi: number, open: boolean): OptionParser<number> {
+  return (v, field) => {
+    const ok = typeof v === 'number' && (open ? v > lo && v < hi : v >= lo && v <= hi);
+    if (!ok) throw invalidField(field, `a number in ${open ? `(${lo}, ${hi})` : `[${lo}, ${hi}]`}`, v);
+    return v;
+  };
+}
+
+const SCHEMA: OptionSchema<LstmOptions> = {
+  horizons: positiveInts(true),
+  backend: optOneOf(['wasm', 'cpu', 'tensorflow']),
+  lookback: optPositiveInt,
+  units: optPositiveInt,
+  hidden: optPositiveInt,
+  coarse: positiveInts(false),
+  scaleWindow: optPositiveInt,
+  maxSamples: optPositiveInt,
+  recentShare: numberIn(0, 1, false),
+  initialEpochs: nonNegativeInt,
+  refreshEpochs: nonNegativeInt,
+  refreshEvery: optPositiveInt,
+  learningRate: numberIn(0, 1, true),
+  batchSize: optPositiveInt,
+  seed: nonNegativeInt,
+};
 
 /**
- * Checks options: rejects unknown keys and bad values, reporting every
- * problem in one InputError, and returns a frozen, complete object.
+ * Compiles options with lib/options.ts: rejects unknown keys (named first)
+ * and bad values, reporting every problem in one InputError (code
+ * InvalidOptions), and returns a frozen, complete object.
  */
 export function compileLstmOptions(input: Partial<LstmOptions> = {}): Readonly<LstmOptions> {
-  const d = defaultLstmOptions();
-  const problems: string[] = [];
-  for (const key of Object.keys(input)) if (!(key in d)) problems.push(`lstm.${key} is not a known option`);
-  const o = { ...d, ...input } as LstmOptions;
-  const posInt = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) > 0;
-  for (const k of POSITIVE_INTS)
-    if (!posInt(o[k])) problems.push(`lstm.${k} must be a positive integer, got ${show(o[k])}`);
-  for (const k of NON_NEGATIVE_INTS)
-    if (!(Number.isSafeInteger(o[k]) && o[k] >= 0))
-      problems.push(`lstm.${k} must be a non-negative integer, got ${show(o[k])}`);
-  if (!Array.isArray(o.horizons) || o.horizons.length === 0 || !o.horizons.every(posInt))
-    problems.push(`lstm.horizons must be a non-empty list of positive integers, got ${show(o.horizons)}`);
-  if (!Array.isArray(o.coarse) || !o.coarse.every(posInt))
-    problems.push(`lstm.coarse must be a list of positive integers, got ${show(o.coarse)}`);
-  if (!(typeof o.recentShare === 'number' && o.recentShare >= 0 && o.recentShare <= 1))
-    problems.push(`lstm.recentShare must be a number in [0, 1], got ${show(o.recentShare)}`);
-  if (!(typeof o.learningRate === 'number' && o.learningRate > 0 && o.learningRate < 1))
-    problems.push(`lstm.learningRate must be a number in (0, 1), got ${show(o.learningRate)}`);
-  if (!['wasm', 'cpu', 'tensorflow'].includes(o.backend))
-    problems.push(`lstm.backend must be one of wasm, cpu, tensorflow, got ${show(o.backend)}`);
-  if (problems.length > 0)
-    throw new InputError(ErrorCode.InvalidOptions, problems.join('; '), { field: 'lstm', value: input });
+  const { values, problems } = mergeOptions('lstm', SCHEMA, defaultLstmOptions(), [
+    input as Record<string, unknown>,
+  ]);
+  if (problems.length > 0) throw optionsError(unknownKeysFirst('lstm', SCHEMA, problems));
+  const o = values as unknown as LstmOptions;
   return Object.freeze({
     ...o,
     horizons: Object.freeze([...o.horizons]),

@@ -1,6 +1,6 @@
 // Bad store options give one clear InputError (InvalidOptions) naming every bad field.
 import test from 'ava';
-import { ErrorCode, InputError } from '../../lib/index.ts';
+import { ErrorCode, InputError, SimulatedClock } from '../../lib/index.ts';
 import { createClickHouseStore, createDuckDbStore } from '../../store/index.ts';
 
 test('store options - duckdb: missing path, bad retention, unknown key', (t) => {
@@ -40,4 +40,12 @@ test('store options - clickhouse: bad url, database name and timeout in one erro
 test('store options - good options need no server until init', (t) => {
   t.notThrows(() => createClickHouseStore({ url: 'http://127.0.0.1:1', database: 'headroom' }));
   t.notThrows(() => createDuckDbStore({ path: ':memory:' }));
+});
+
+test('store options - clickhouse takes a Clock for its row versions, and checks it', (t) => {
+  t.notThrows(() => createClickHouseStore({ url: 'http://127.0.0.1:1', clock: new SimulatedClock(0) }));
+  t.throws(() => createClickHouseStore({ url: 'http://127.0.0.1:1', clock: {} as never }), {
+    instanceOf: InputError,
+    message: /^clickhouse\.clock must be a Clock/,
+  });
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { gcraPeek, gcraRefund, gcraTake, InputError } from '../../lib/index.ts';
+import { gcraCapDebt, gcraPeek, gcraRefund, gcraTake, gcraToleranceMs, InputError } from '../../lib/index.ts';
 import type { GcraLimit, GcraState } from '../../lib/index.ts';
 
 const EPOCH = 1_764_000_000_000; // a realistic wall-clock ms, where float error is largest
@@ -157,4 +157,33 @@ test('gcra - a bad cost is an InputError', (t) => {
       message: /^cost must be/,
     });
   }
+});
+
+test('gcra - the tolerance is burst emission intervals (tau + T)', (t) => {
+  t.is(gcraToleranceMs({ rate: 10, periodMs: 1000, burst: 5 }), 500);
+  t.is(gcraToleranceMs({ rate: 3, periodMs: 60_000, burst: 1 }), 20_000);
+});
+
+test('gcra - capping debt after a raised limit leaves an empty bucket under the new limit', (t) => {
+  const low = { rate: 1, periodMs: 1000, burst: 5 }; // T = 1000 ms
+  const high = { rate: 10, periodMs: 1000, burst: 5 }; // T = 100 ms, tolerance 500 ms
+  const s: GcraState = { tat: 0 };
+  t.is(drain(s, low, EPOCH), 5); // TAT is now EPOCH + 5000
+  const capped = gcraCapDebt(s, high, EPOCH);
+  t.deepEqual(capped, { tat: EPOCH + 500 });
+  t.not(capped, s, 'a fresh state; the old one is left as it was');
+  t.is(s.tat, EPOCH + 5000);
+  // Empty under the new limit: the next cell conforms one new interval later, not 4.5 s later.
+  t.false(gcraPeek(capped, high, EPOCH, 1).allow);
+  t.true(gcraTake(capped, high, EPOCH + 100, 1).allow);
+});
+
+test('gcra - capping leaves a state within the tolerance untouched (the same object)', (t) => {
+  const limit = { rate: 10, periodMs: 1000, burst: 5 };
+  const s: GcraState = { tat: 0 };
+  t.is(gcraCapDebt(s, limit, EPOCH), s);
+  gcraTake(s, limit, EPOCH, 5); // exactly at the tolerance
+  t.is(gcraCapDebt(s, limit, EPOCH), s);
+  const lo: GcraState = { tat: EPOCH + 500, lo: 1e-6 }; // the low part counts: just past it
+  t.deepEqual(gcraCapDebt(lo, limit, EPOCH), { tat: EPOCH + 500 });
 });

@@ -110,10 +110,10 @@ test('window - an empty window snapshots and restores', (t) => {
 });
 
 test('window - bad options, queries and snapshots are InputErrors', (t) => {
+  const unknownColour = 'window.colour is not a known option (known: fineBuckets, coarseBuckets)';
   const err = t.throws(() => new BehaviourWindow({ fineBuckets: 0, colour: 1 } as never), {
     instanceOf: InputError,
-    message:
-      'window.fineBuckets must be an integer from 1 to 1048576, got 0; window.colour is not a known option',
+    message: `window.fineBuckets must be an integer from 1 to 1048576, got 0; ${unknownColour}`,
   });
   t.is(err?.code, ErrorCode.InvalidOptions);
   const w = new BehaviourWindow({ fineBuckets: 10 });
