@@ -10,7 +10,7 @@
 // time per epoch and memory.
 import { PassThrough } from 'node:stream';
 import { forecastCommand } from '../cli/forecast.ts';
-import { LstmForecaster, tf, useBackend } from '../models/index.ts';
+import { LstmForecaster, loadTf, useBackend } from '../models/index.ts';
 import type { ForecastMetrics } from '../models/index.ts';
 import { SHARED_DATA } from '../test/helpers/shared-data.ts';
 
@@ -114,6 +114,7 @@ process.stdout.write(`\n${rows.join('\n')}\n\ntargets met: ${met}/${total} (trac
 
 if (!argv.includes('--skip-inference')) {
   // Inference for 10,000 active tokens in one batched call, after a short training.
+  const tf = await loadTf();
   const choice = await useBackend('wasm');
   const tokens = Array.from({ length: 10_000 }, (_v, k) => {
     const values = Float64Array.from(

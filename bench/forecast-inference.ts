@@ -13,8 +13,8 @@ import {
   LstmForecaster,
   ModelSet,
   bayesFromJSON,
+  loadTf,
   makeBaseline,
-  tf,
   trainInWorker,
   useBackend,
 } from '../models/index.ts';
@@ -25,6 +25,7 @@ const COUNTS = values.tokens.split(',').map(Number);
 const HORIZONS = [5, 30, 300];
 const SLOTS = 300;
 
+const tf = await loadTf();
 await useBackend('wasm');
 const trained = await trainInWorker(
   {

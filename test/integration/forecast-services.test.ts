@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { ServiceBroker } from 'moleculer';
 import { InputError, SimulatedClock, StateError, SystemClock } from '../../lib/index.ts';
-import { tf } from '../../models/index.ts';
+import { loadTf } from '../../models/index.ts';
 import { ForecastHub, Trainer, bayesService, forecastService, trainerService } from '../../services/index.ts';
 import type { BayesQueryReply, PredictReply, TrainerStatus, TrainingData } from '../../services/index.ts';
 import { TINY_LSTM, grid, patterned } from '../helpers/forecast-data.ts';
@@ -121,6 +121,7 @@ test.serial(
       t.is(f.p50.length, 2);
       t.true(f.p10[0]! <= f.p50[0]! && f.p50[0]! <= f.p90[0]!);
     }
+    const tf = await loadTf();
     const tensors = tf.memory().numTensors;
     for (let i = 0; i < 5; i++) await call();
     t.is(tf.memory().numTensors, tensors);

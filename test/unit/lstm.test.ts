@@ -1,7 +1,7 @@
 import test from 'ava';
 import { InputError } from '../../lib/index.ts';
-import { LstmForecaster, compileLstmOptions, tf, useBackend } from '../../models/index.ts';
-import type { SeriesView } from '../../models/index.ts';
+import { LstmForecaster, compileLstmOptions, loadTf, useBackend } from '../../models/index.ts';
+import type { SeriesView, TfModule } from '../../models/index.ts';
 
 const SMALL = {
   lookback: 8,
@@ -31,7 +31,10 @@ function cut(v: SeriesView, len: number): SeriesView {
   return { values: v.values.subarray(0, len), timestamps: v.timestamps.subarray(0, len) };
 }
 
+let tf: TfModule;
+
 test.before(async () => {
+  tf = await loadTf();
   await useBackend('wasm');
 });
 

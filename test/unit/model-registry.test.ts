@@ -8,17 +8,19 @@ import {
   ModelRegistry,
   ModelStatus,
   judgeCandidate,
-  tf,
+  loadTf,
   trainCandidate,
   useBackend,
 } from '../../models/index.ts';
-import type { ModelScore, TrainResult } from '../../models/index.ts';
+import type { ModelScore, TfModule, TrainResult } from '../../models/index.ts';
 import { TINY_LSTM, grid, patterned } from '../helpers/forecast-data.ts';
 
 const N = 400;
 let trained: TrainResult;
+let tf: TfModule;
 
 test.before(async () => {
+  tf = await loadTf();
   await useBackend('wasm');
   trained = await trainCandidate({
     series: patterned(3, N),

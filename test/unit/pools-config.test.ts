@@ -184,7 +184,7 @@ test('pools-config - an rl pool loads its offline-trained table, relative to the
   const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { RlPolicy } = await import('../../models/rl/index.ts');
+  const { RlPolicy } = await import('../../models/index.ts');
   const dir = await mkdtemp(join(tmpdir(), 'headroom-pools-'));
   try {
     const table = new RlPolicy({ throttlePrice: 5 }).toJSON();
