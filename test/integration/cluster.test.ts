@@ -9,6 +9,7 @@ import { startNatsServer } from '../helpers/nats-server.ts';
 import type { NatsServer } from '../helpers/nats-server.ts';
 import { client, request, settle, startNodeProcess, waitUntil } from '../helpers/node-process.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
+import { membersOnEveryNode, ruleOnEveryNode } from '../helpers/node-latches.ts';
 
 interface Ctx {
   nats: NatsServer;
@@ -22,26 +23,18 @@ const IDS = ['n1', 'n2', 'n3'];
 async function startNode(t: { context: Ctx }, id: string): Promise<NodeProcess> {
   const node = await startNodeProcess({
     nodeId: id,
-    args: ['--nats', t.context.nats.url, '--data-dir', `/tmp/headroom-it-${id}`],
+    // An HTTP API on loopback too: the latches below ask each node itself.
+    args: ['--nats', t.context.nats.url, '--data-dir', `/tmp/headroom-it-${id}`, '--http-port', '0'],
   });
   t.context.nodes.set(id, node);
   return node;
 }
 
-/** Puts a rule, then waits until several answers in a row (so, very likely, every node) hold it. */
-async function putRule(nc: NatsConnection, rule: Record<string, unknown>): Promise<void> {
-  const put = await request(nc, 'headroom.v1.rules.put', rule);
+/** Puts a rule through the NATS API, then waits until every live node serves it (at most `withinMs`). */
+async function putRule(t: { context: Ctx }, rule: Record<string, unknown>, withinMs = 2000): Promise<number> {
+  const put = await request(t.context.nc, 'headroom.v1.rules.put', rule);
   if (put.error !== undefined) throw new Error(JSON.stringify(put.error));
-  let streak = 0;
-  await waitUntil(
-    async () => {
-      const r = await request(nc, 'headroom.v1.rules.get', { id: rule['id'] });
-      streak = JSON.stringify(r.rule) === JSON.stringify(put.rule) ? streak + 1 : 0;
-      return streak >= 9;
-    },
-    2000,
-    `rule ${String(rule['id'])} on every node`,
-  );
+  return await ruleOnEveryNode([...t.context.nodes.values()], put.rule, withinMs);
 }
 
 test.before(async (t) => {
@@ -62,7 +55,7 @@ test.serial(
   'cluster - 500 concurrent checks through three nodes allow one burst plus the refill',
   async (t) => {
     const { nc } = t.context;
-    await putRule(nc, { id: 'per-user', key: ['user'], rate: 50, period: '1s', burst: 50 });
+    await putRule(t, { id: 'per-user', key: ['user'], rate: 50, period: '1s', burst: 50 });
 
     const started = performance.now();
     const replies = await Promise.all(
@@ -87,15 +80,13 @@ test.serial(
 
 test.serial('cluster - a rule put on one node is enforced by every node within a second', async (t) => {
   const { nc } = t.context;
-  await request(nc, 'headroom.v1.rules.put', {
-    id: 'one-per-hour',
-    key: ['user'],
-    match: { op: 'Export' },
-    rate: 1,
-    period: '1h',
-    burst: 1,
-  });
-  await new Promise((r) => setTimeout(r, 1000));
+  // The latch fails the test when any node still lacks the rule a second after the put's reply.
+  const ms = await putRule(
+    t,
+    { id: 'one-per-hour', key: ['user'], match: { op: 'Export' }, rate: 1, period: '1h', burst: 1 },
+    1000,
+  );
+  t.log(`every node served the rule ${ms.toFixed(0)} ms after the put`);
   // 40 users x 2 requests spread by the queue group over all three gateways.
   const users = Array.from({ length: 40 }, (_, i) => `late-${i}`);
   const first = await Promise.all(
@@ -113,8 +104,8 @@ test.serial('cluster - a rule put on one node is enforced by every node within a
 
 test.serial('cluster - a denied request consumes nothing from the other rules it matched', async (t) => {
   const { nc } = t.context;
-  await putRule(nc, { id: 'op-wide', key: ['op'], match: { op: 'Scan' }, rate: 10, period: '1h', burst: 10 });
-  await putRule(nc, {
+  await putRule(t, { id: 'op-wide', key: ['op'], match: { op: 'Scan' }, rate: 10, period: '1h', burst: 10 });
+  await putRule(t, {
     id: 'scan-free',
     key: ['user'],
     match: { op: 'Scan', tier: 'free' },
@@ -143,7 +134,7 @@ test.serial(
   'cluster - a graceful leave hands actors over and an over-limit token stays throttled',
   async (t) => {
     const { nc, nodes } = t.context;
-    await putRule(nc, {
+    await putRule(t, {
       id: 'five-per-hour',
       key: ['user'],
       match: { op: 'Leave' },
@@ -170,7 +161,7 @@ test.serial(
 
 test.serial('cluster - a stuck owner (SIGSTOP) is routed around within the owner timeout', async (t) => {
   const { nc, nodes } = t.context;
-  await putRule(nc, { id: 'stuck', key: ['client'], match: { op: 'Stuck' }, rate: 1000, period: '1s' });
+  await putRule(t, { id: 'stuck', key: ['client'], match: { op: 'Stuck' }, rate: 1000, period: '1s' });
   const live = [...nodes.keys()].sort();
   const victim = live[1]!;
   const clients = [];
@@ -211,7 +202,7 @@ test.serial('cluster - a stuck owner (SIGSTOP) is routed around within the owner
 
 test.serial('cluster - after a SIGKILL the other nodes answer every check', async (t) => {
   const { nc, nodes } = t.context;
-  await putRule(nc, {
+  await putRule(t, {
     id: 'crash',
     key: ['client'],
     match: { op: 'Crash' },
@@ -244,19 +235,24 @@ test.serial('cluster - after a SIGKILL the other nodes answer every check', asyn
       }
     }),
   );
-  await new Promise((r) => setTimeout(r, 300));
+  // The crash lands in full load: every client has had answers.
+  await waitUntil(() => answered.length >= 500, 10_000, 'checks to flow before the crash');
   const exited = nodes.get(victim)!.stop('SIGKILL');
   nodes.delete(victim);
   await exited;
   // nats-server drops the dead node's queue subscription once it sees the socket close;
   // a request published in that instant can still be handed to it. Count from 250 ms on.
   killedAt = performance.now() + 250;
-  await new Promise((r) => setTimeout(r, 4000));
+  // Load through the whole fail-over (the survivors notice the crash by a missed heartbeat,
+  // drop the dead node and re-place its tokens), then 1000 checks more on the new placement.
+  const failoverMs = await membersOnEveryNode([...nodes.values()], 20_000);
+  const settledAt = answered.length;
+  await waitUntil(() => answered.length >= settledAt + 1000, 10_000, '1000 checks after the fail-over');
   stop = true;
   await load;
   const after = answered.filter((a) => a.sent >= killedAt);
   t.log(
-    `${answered.length} checks answered around the crash of ${victim} (${after.length} sent after it); ${lost.length} requests were in flight on the killed node`,
+    `${answered.length} checks answered around the crash of ${victim} (${after.length} sent after it); ${lost.length} requests were in flight on the killed node; the survivors dropped it after ${failoverMs.toFixed(0)} ms`,
   );
   // A request already delivered to the killed node's subscription dies with it (the client
   // must retry on timeout); every request sent once the server has dropped that

@@ -19,6 +19,7 @@ import type { HeadroomNode } from '../../services/index.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import type { NatsServer } from '../helpers/nats-server.ts';
 import { client, request, settle, startNodeProcess, waitUntil } from '../helpers/node-process.ts';
+import { ruleOnEveryNode } from '../helpers/node-latches.ts';
 
 const test = anyTest as TestFn<{ nats: NatsServer }>;
 
@@ -85,12 +86,16 @@ test.serial(
         body: JSON.stringify({ params: { user } }),
       });
       t.like(await res.json(), { allow: true, rule: 'per-user' });
+      // A span is exported when it ends, and the check span may end after the reply went out:
+      // wait for all three of this trace, whatever order they end in.
+      const ofTrace = () => exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === TRACE_ID);
+      const names = ['headroom.check', 'headroom.route.take', 'headroom.actor.take'];
       await waitUntil(
-        () => exporter.getFinishedSpans().some((s) => s.name === 'headroom.actor.take'),
+        () => names.every((n) => ofTrace().some((s) => s.name === n)),
         5000,
-        'actor span',
+        'the check, route and actor spans',
       );
-      const spans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === TRACE_ID);
+      const spans = ofTrace();
       const byName = new Map(spans.map((s) => [s.name, s]));
       const check = byName.get('headroom.check');
       const route = byName.get('headroom.route.take');
@@ -149,7 +154,10 @@ test.serial(
       ['oa', 'ob'].map((id) =>
         startNodeProcess({
           nodeId: id,
-          args: ['--nats', url, '--data-dir', `/tmp/headroom-otel-${id}`, '--rules-bucket', 'otel_http'],
+          args: [
+            ...['--nats', url, '--data-dir', `/tmp/headroom-otel-${id}`, '--rules-bucket', 'otel_http'],
+            ...['--http-port', '0'], // the rule latch below asks each node itself
+          ],
           env,
         }),
       ),
@@ -157,8 +165,14 @@ test.serial(
     const nc = await client(url);
     try {
       await settle(nc, ['oa', 'ob']);
-      await request(nc, 'headroom.v1.rules.put', { id: 'per-user', key: ['user'], rate: 10, period: '1s' });
-      await new Promise((r) => setTimeout(r, 500));
+      const put = await request(nc, 'headroom.v1.rules.put', {
+        id: 'per-user',
+        key: ['user'],
+        rate: 10,
+        period: '1s',
+      });
+      t.is(put.error, undefined);
+      await ruleOnEveryNode(procs, put.rule, 5000);
       // Checks for users owned by each node: whichever node takes the request, one crosses nodes.
       // 16 checks, 8 per owner: the queue group picks the gateway at random, so some
       // checks cross nodes (all of them staying local has a chance of 2^-16).
