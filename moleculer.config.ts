@@ -1,6 +1,6 @@
 /**
  * Configuration read by `headroom start` from the working directory.
- * `headroom`: Headroom's node options (see services/node-options.ts); the
+ * `headroom`: Headroom's node options (see services/runtime/node-options.ts); the
  * environment (HEADROOM_*) and command-line flags override them. They include
  * the NATS authentication every connection of the node uses (Moleculer's
  * transporter, the API and link connection, JetStream): `natsUrl` (may carry

@@ -13,23 +13,13 @@ export {
 } from './actor-host-options.ts';
 export { TokenActor } from './token-actor.ts';
 export { PoolManager } from './pool-manager.ts';
-export {
-  TakeLedger,
-  RefundRejection,
-  defaultTakeLedgerOptions,
-  isTakeId,
-  TAKE_ID_LENGTH,
-} from './take-ledger.ts';
+export { DormantTokens } from './dormant-tokens.ts';
+export { TakeLedger, RefundRejection, defaultTakeLedgerOptions, isTakeId } from './take-ledger.ts';
 
 export type { ActorHostOptions, ActorHostEvents, ActorHostStats } from './actor-host-options.ts';
 export type { Resident } from './residency.ts';
-export type {
-  TokenDecision,
-  TokenActorSnapshot,
-  TokenDescription,
-  TokenForecast,
-  LeaseTerms,
-} from './token-actor.ts';
+export type { DormantState } from './dormant-tokens.ts';
+export type { TokenActorSnapshot, TokenDescription, TokenForecast, LeaseTerms } from './token-actor.ts';
 export type {
   ResourceProvider,
   PoolConfig,

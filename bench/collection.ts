@@ -24,10 +24,10 @@ import { performance } from 'node:perf_hooks';
 import { connect, type NatsConnection } from 'nats';
 import { SystemClock, type RuleDecision, type TokenKey } from '../lib/index.ts';
 import { PrivacyPipeline } from '../lib/privacy/index.ts';
-import type { CollectorConfig } from '../services/collection-worker.ts';
-import { CollectorPort, openCollectionWorker } from '../services/collector-port.ts';
+import type { CollectorConfig } from '../services/collection/index.ts';
+import { CollectorPort, openCollectionWorker } from '../services/collection/index.ts';
+import { Collector } from '../collection/index.ts';
 import {
-  Collector,
   compileNodeOptions,
   defaultNodePrivacy,
   startNode,

@@ -1,7 +1,7 @@
 /**
  * `headroom call OP [JSON] [--nats URL] [--timeout 5s]`: a NATS API client,
  * for scripts and people (there is no nats CLI package to lean on). It
- * authenticates as a node does (services/nats-connect.ts), with the same
+ * authenticates as a node does (services/nats/nats-connect.ts), with the same
  * `--nats-*` flags and HEADROOM_NATS_* variables.
  *   headroom call status
  *   headroom call check '{"params":{"user":"u1"}}'

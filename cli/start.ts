@@ -3,7 +3,7 @@
  * transporter, rules in a file, the HTTP API on loopback).
  *
  * The process is the node's: it installs the process guard
- * (services/process-guard.ts) before the node starts, and on SIGTERM or
+ * (services/runtime/process-guard.ts) before the node starts, and on SIGTERM or
  * SIGINT leaves gracefully within `--shutdown-timeout`, even when NATS is
  * unreachable; see {@link StartExit} for the exit codes.
  */

@@ -20,15 +20,14 @@ import {
   toHeadroomError,
 } from '../../lib/index.ts';
 import type { Clock, ErrorBody } from '../../lib/index.ts';
-import { COLLECTION_SERVICE } from '../collection.ts';
-import type { CollectionStats } from '../collection.ts';
-import type { EventsApi } from '../events.ts';
-import type { Gateway } from '../gateway.ts';
-import { ACTOR_SERVICE } from '../placement-tracker.ts';
-import type { PlacementTracker } from '../placement-tracker.ts';
-import type { GuardStats } from '../guard.ts';
-import type { UnexpectedErrorCounts } from '../process-guard.ts';
-import type { RuleChange, RuleStore } from '../rules/rule-store.ts';
+import { COLLECTION_SERVICE } from '../collection/index.ts';
+import type { CollectionStats, EventsApi } from '../collection/index.ts';
+import type { Gateway } from '../check/index.ts';
+import { ACTOR_SERVICE } from '../cluster/index.ts';
+import type { PlacementTracker } from '../cluster/index.ts';
+import type { GuardStats } from '../wire/index.ts';
+import type { UnexpectedErrorCounts } from '../runtime/index.ts';
+import type { RuleChange, RuleStore } from '../rules/index.ts';
 
 /**
  * Every operation, served on NATS as `headroom.v1.<op>` and over HTTP. Roles
@@ -73,12 +72,12 @@ export interface StatusNode {
   collection: CollectionStats | null;
   /**
    * Unhandled rejections and uncaught exceptions the node's process guard
-   * caught (services/process-guard.ts); null for a node that runs unguarded
+   * caught (services/runtime/process-guard.ts); null for a node that runs unguarded
    * (in-process) or did not answer.
    */
   unexpectedErrors: UnexpectedErrorCounts | null;
   /**
-   * What the node refused from inside the cluster (services/guard.ts): forged
+   * What the node refused from inside the cluster (services/wire/guard.ts): forged
    * refunds, malformed link messages and replies, refused Moleculer calls;
    * null when it did not answer.
    */

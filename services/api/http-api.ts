@@ -14,7 +14,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, InputError, payloadTooLarge, show, toHeadroomError } from '../../lib/index.ts';
 import type { ErrorBody } from '../../lib/index.ts';
-import { extractContext } from '../telemetry.ts';
+import { extractContext } from '../runtime/index.ts';
 import type { Api, Operation } from './handlers.ts';
 import type { HttpAuth } from './http-auth.ts';
 

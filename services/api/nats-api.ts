@@ -3,12 +3,10 @@
  * one queue group, so any node answers any request. Replies are JSON.
  */
 import type { Msg, NatsConnection, Subscription } from 'nats';
-import { extractContext } from '../telemetry.ts';
-import { FORWARDED } from '../gateway.ts';
-import type { Guard } from '../guard.ts';
-import { Refused } from '../guard.ts';
-import { Inflight } from '../inflight.ts';
-import { isReplySubject } from '../wire-schema.ts';
+import { extractContext, Inflight } from '../runtime/index.ts';
+import { FORWARDED } from '../check/index.ts';
+import type { Guard } from '../wire/index.ts';
+import { Refused, isReplySubject } from '../wire/index.ts';
 import type { Api, ReplyRoute } from './handlers.ts';
 
 export const API_PREFIX = 'headroom.v1';

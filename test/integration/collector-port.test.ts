@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { SystemClock, type RuleDecision, type TokenKey } from '../../lib/index.ts';
-import type { CollectionWorkerData, CollectorConfig } from '../../services/collection-worker.ts';
-import { CollectorPort, openCollectionWorker } from '../../services/collector-port.ts';
+import type { CollectionWorkerData, CollectorConfig } from '../../services/collection/index.ts';
+import { CollectorPort, openCollectionWorker } from '../../services/collection/index.ts';
 import type { TakeItem } from '../../services/index.ts';
 
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { SystemClock, type EventInput } from '../../lib/index.ts';
-import { EventsFeed } from '../../services/events-feed.ts';
+import { EventsFeed } from '../../services/collection/index.ts';
 
 const line = (topic: string, value: number): string => `news,${topic},2026-12-01T08:00:00Z,${value}\n`;
 

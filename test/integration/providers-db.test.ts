@@ -11,7 +11,7 @@ import {
 } from '../../lib/index.ts';
 import { PoolManager } from '../../actors/index.ts';
 import type { AllocationDecision } from '../../actors/index.ts';
-import { DbProvider, compileDbProviderOptions } from '../../services/providers/index.ts';
+import { DbProvider, compileDbProviderOptions } from '../../services/pools/index.ts';
 
 // CI starts PostgreSQL on 127.0.0.1:5432 (trust auth); without one these
 // tests fail with the message below rather than skip.

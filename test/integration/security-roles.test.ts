@@ -15,7 +15,7 @@ import type { ExecutionContext, TestFn } from 'ava';
 import { ErrorCode as NatsErrorCode, Events, NatsError, connect } from 'nats';
 import type { NatsConnection, Subscription } from 'nats';
 import { Operation, kvKeyOf } from '../../services/index.ts';
-import { linkSubject } from '../../services/owner-link.ts';
+import { linkSubject } from '../../services/check/index.ts';
 import { freePort, startNatsServer } from '../helpers/nats-server.ts';
 import type { NatsServer } from '../helpers/nats-server.ts';
 import { BIN, request, settle, startNodeProcess, waitUntil } from '../helpers/node-process.ts';
@@ -345,7 +345,7 @@ test.serial(
     const rate = 20;
     const burst = 5;
     await putRule(admin, { id: 'sec-gcra', key: ['user'], rate, period: '1s', burst });
-    // A refund as a gateway sends one (services/wire.ts RefundParams; the token as
+    // A refund as a gateway sends one (services/wire/wire.ts RefundParams; the token as
     // lib/rule-set.ts tokenKeyOf forms it), with a take id the client made up.
     const refund = JSON.stringify({
       items: [{ token: 'sec-gcra|user=mallory', cost: 1, takeId: randomBytes(8).toString('hex') }],

@@ -8,10 +8,16 @@ import {
 } from '../../lib/index.ts';
 import { PrivacyPipeline } from '../../lib/privacy/index.ts';
 import type { Batcher } from '../../store/index.ts';
-import { DecisionBatchBuilder, forEachDecision, transferOf } from '../../services/collector-batch.ts';
-import { Queued, type ObservedItem } from '../../services/collector-queue.ts';
-import { Collector } from '../../services/collector.ts';
-import { MapProfileProvider, parseProfiles } from '../../services/profile-provider.ts';
+import {
+  DecisionBatchBuilder,
+  forEachDecision,
+  transferOf,
+  Queued,
+  type ObservedItem,
+  Collector,
+  MapProfileProvider,
+  parseProfiles,
+} from '../../collection/index.ts';
 import type { TakeItem } from '../../services/index.ts';
 
 const T0 = Date.UTC(2026, 11, 25, 12, 0, 0);

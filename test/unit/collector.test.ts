@@ -10,8 +10,7 @@ import {
 } from '../../lib/index.ts';
 import { PrivacyPipeline } from '../../lib/privacy/index.ts';
 import { createDuckDbStore, type Batcher, type BucketRow } from '../../store/index.ts';
-import { Collector } from '../../services/collector.ts';
-import { MapProfileProvider, parseProfiles } from '../../services/profile-provider.ts';
+import { Collector, MapProfileProvider, parseProfiles } from '../../collection/index.ts';
 import type { TakeItem } from '../../services/index.ts';
 
 const T0 = Date.UTC(2026, 11, 25, 12, 0, 0);

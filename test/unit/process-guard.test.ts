@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import test from 'ava';
 import { ProcessGuard } from '../../services/index.ts';
-import { short } from '../../services/process-guard.ts';
+import { short } from '../../services/runtime/index.ts';
 
 interface Logged {
   errors: string[];

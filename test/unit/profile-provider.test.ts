@@ -1,6 +1,6 @@
 import test from 'ava';
 import { InputError } from '../../lib/index.ts';
-import { noProfiles, parseProfiles } from '../../services/profile-provider.ts';
+import { noProfiles, parseProfiles } from '../../collection/index.ts';
 
 test('profile provider - JSON map and CSV with numeric cells', (t) => {
   t.deepEqual(parseProfiles('{"u1": {"tier": "gold", "accountAgeDays": 40}}').get('u1'), {

@@ -3,7 +3,7 @@ import test from 'ava';
 import { RefundRejection, TakeLedger, isTakeId } from '../../actors/index.ts';
 import { InputError, SimulatedClock } from '../../lib/index.ts';
 import type { TokenKey } from '../../lib/index.ts';
-import { Guard, LOG_EVERY_MS, Refused } from '../../services/guard.ts';
+import { Guard, LOG_EVERY_MS, Refused } from '../../services/wire/index.ts';
 
 const tok = (s: string): TokenKey => s as TokenKey;
 

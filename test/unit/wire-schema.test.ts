@@ -9,9 +9,9 @@ import {
   parseForwardBatch,
   parseRefundMessage,
   parseTakeMessage,
-} from '../../services/wire-schema.ts';
-import { parseLinkReply, refundReplyOk, takeReplyChecker } from '../../services/wire-reply.ts';
-import {
+  parseLinkReply,
+  refundReplyOk,
+  takeReplyChecker,
   parseActorsParams,
   parseDescribeParams,
   parseEmptyParams,
@@ -19,7 +19,7 @@ import {
   parsePoolParams,
   parsePrepareLeaveParams,
   requireCaller,
-} from '../../services/action-params.ts';
+} from '../../services/wire/index.ts';
 
 const rule = { id: 'per-user', rate: 10, periodMs: 1000, burst: 10, mode: 'enforce' };
 const item = (over: Record<string, unknown> = {}): Record<string, unknown> => ({

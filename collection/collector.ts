@@ -1,0 +1,320 @@
+/**
+ * The collector: a DecisionObserver that turns decisions into behavioural
+ * rows. `decided`/`refunded` (or `enqueue`, for decisions that arrive as
+ * data) only queue (one array push per decision or refund); a tick on the
+ * Clock then anonymises each decision (PrivacyPipeline), adds calendar,
+ * profile, region and event-signal features, holds decisions and 1 s / 1 min
+ * buckets until their bucket closed plus a grace period (so refunds can still
+ * turn an allowed request into a denied one: see lib/collect.ts), and hands
+ * the ready rows, records built only then, to the Batcher. Nothing here
+ * throws to its caller: a full queue or spool is counted and logged, never
+ * raised. A node runs it on its collection worker thread
+ * (services/collection/collection-worker.ts), fed by a CollectorPort on the check path's thread.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  CollectionWindow,
+  EventSignals,
+  HolidayCalendar,
+  RefundOutcome,
+  calendarFeatures,
+} from '../lib/index.ts';
+import type {
+  CalendarFeatures,
+  Clock,
+  CollectedBatch,
+  Params,
+  RuleDecision,
+  TimerHandle,
+} from '../lib/index.ts';
+import type { AnonymisedObservation, PrivacyPipeline } from '../lib/privacy/index.ts';
+import type { Batcher } from '../store/index.ts';
+import { AnonymisationMemo } from './collector-memo.ts';
+import { DecisionQueue, Queued } from './collector-queue.ts';
+import { noProfiles } from './profiles.ts';
+import type { ProfileProvider } from './profiles.ts';
+import type { DecisionObserver, ObservedItem } from './observer.ts';
+
+/** Where the collector logs: never a raw value, only counts and codes. */
+export interface CollectorLogger {
+  warn(...args: unknown[]): void;
+}
+
+export interface CollectorDeps {
+  pipeline: PrivacyPipeline;
+  batcher: Batcher;
+  clock: Clock;
+  logger: CollectorLogger;
+  /** @default no holidays */
+  holidays?: HolidayCalendar;
+  /** @default noProfiles */
+  profiles?: ProfileProvider;
+  /** @default a fresh EventSignals with a 5 min half-life */
+  signals?: EventSignals;
+  /** Parameter whose value names the user for the profile provider. @default "user" */
+  profileParam?: string;
+  /**
+   * The node id: bucket rows carry it (with a per-start suffix) as their
+   * source, so that the parts two owners of a token wrote sum. @default "local"
+   */
+  source?: string;
+  /** Refunds are awaited this long after a bucket closes. @default 2000 */
+  graceMs?: number;
+  /**
+   * How often queued decisions are processed. Short, so that a queued
+   * decision (and the request it references) is gone before the next
+   * young-generation collection (every few tens of ms under load) would
+   * promote it to the old space: with 200 ms, most were, and the collection's
+   * garbage-collection work was several times larger. @default 20
+   */
+  tickMs?: number;
+  /** Most queued decisions; beyond, they are counted as dropped. @default 200000 */
+  maxQueue?: number;
+  /** Called when rows are refused or dropped (a metric hook). */
+  onLoss?: (kind: 'queue' | 'spool', rows: number) => void;
+}
+
+/** Counters since start. */
+export interface CollectorStats {
+  decided: number;
+  refunds: number;
+  lateRefunds: number;
+  unmatchedRefunds: number;
+  records: number;
+  buckets: number;
+  /** Decisions dropped because the queue was full. */
+  droppedQueueFull: number;
+  /** Rows the batcher refused (spool full, or a bad row). */
+  refused: number;
+  /** Decisions that failed to process (counted, logged by code). */
+  errors: number;
+  queued: number;
+  held: number;
+}
+
+const LOG_EVERY_MS = 10_000;
+/** Most memoised anonymisations per second; beyond, requests are anonymised one by one. */
+const MEMO_MAX = 50_000;
+
+/** A token's anonymised parts, calendar and event levels in one second: what its records are built from. */
+interface Memo {
+  parts: AnonymisedObservation;
+  calendar: CalendarFeatures;
+  events: Record<string, number>;
+}
+
+export class Collector implements DecisionObserver {
+  readonly #d: Required<Omit<CollectorDeps, 'onLoss'>> & Pick<CollectorDeps, 'onLoss'>;
+  readonly #window: CollectionWindow;
+  readonly #boot = randomBytes(6).toString('hex');
+  /** Node id and boot: a restarted node's part of an open bucket is a part of its own. */
+  readonly #source: string;
+  readonly #queue = new DecisionQueue();
+  #timer: TimerHandle | undefined;
+  #closed = false;
+  #lastLogMs = Number.NEGATIVE_INFINITY;
+  readonly #memo: AnonymisationMemo<Memo>;
+  readonly #reads: readonly string[];
+  #memoSecond = Number.NaN;
+  #calendar: CalendarFeatures | undefined;
+  readonly #stats = {
+    decided: 0,
+    refunds: 0,
+    lateRefunds: 0,
+    unmatchedRefunds: 0,
+    records: 0,
+    buckets: 0,
+    droppedQueueFull: 0,
+    refused: 0,
+    errors: 0,
+  };
+
+  constructor(deps: CollectorDeps) {
+    this.#d = {
+      holidays: new HolidayCalendar([]),
+      profiles: noProfiles,
+      signals: new EventSignals(300_000),
+      profileParam: 'user',
+      graceMs: 2000,
+      tickMs: 20,
+      maxQueue: 200_000,
+      source: 'local',
+      ...deps,
+    };
+    this.#source = `${this.#d.source}/${this.#boot}`;
+    // What anonymisation reads besides the token: policy parameters, ip,
+    // region and the profile parameter. Other parameters cannot change it.
+    const reads = new Set([...this.#d.pipeline.paramNames, 'ip', 'region', this.#d.profileParam]);
+    this.#reads = [...reads];
+    this.#memo = new AnonymisationMemo(this.#reads, MEMO_MAX);
+    this.#window = new CollectionWindow(this.#d.graceMs, this.#boot);
+    this.#arm();
+  }
+
+  /**
+   * The parameters whose values anonymisation reads: the policies'
+   * parameters, ip, region and the profile parameter. Others never change a
+   * record, so they need not reach the collector.
+   */
+  get reads(): readonly string[] {
+    return this.#reads;
+  }
+
+  /** The event signals this collector reads (the events hub feeds them). */
+  get signals(): EventSignals {
+    return this.#d.signals;
+  }
+
+  // -- check path: queue only -------------------------------------------
+
+  decided(item: ObservedItem, decision: RuleDecision, nowMs: number): void {
+    this.#push(item, decision.allow ? Queued.Allowed : Queued.Denied, decision.ruleId, nowMs);
+  }
+
+  refunded(item: ObservedItem, nowMs: number): void {
+    this.#push(item, Queued.Refund, '', nowMs);
+  }
+
+  /**
+   * Queues a decision (`Queued.Allowed`/`Denied`, with its rule) or a refund
+   * (`Queued.Refund`, rule ''), as `decided` and `refunded` do: for decisions
+   * that reach the collector as data (from another thread).
+   */
+  enqueue(item: ObservedItem, what: Queued, ruleId: string, nowMs: number): void {
+    this.#push(item, what, ruleId, nowMs);
+  }
+
+  #push(item: ObservedItem, what: Queued, ruleId: string, nowMs: number): void {
+    if (this.#closed) return;
+    if (this.#queue.length >= this.#d.maxQueue) {
+      this.#stats.droppedQueueFull++;
+      this.#d.onLoss?.('queue', 1);
+      this.#warn(`collection queue full (${this.#d.maxQueue}): decisions dropped`);
+      return;
+    }
+    this.#queue.push(item, what, ruleId, nowMs);
+  }
+
+  // -- off the check path -------------------------------------------------
+
+  /** Processes queued decisions and refunds, and writes what is due at `nowMs`. */
+  process(nowMs = this.#d.clock.now()): void {
+    this.#queue.drain((item, what, ruleId, at) => {
+      try {
+        if (what === Queued.Refund) this.#refund(item, at);
+        else this.#record(item, what === Queued.Allowed, ruleId, at);
+      } catch (err) {
+        this.#stats.errors++;
+        this.#warn(
+          `collection failed for a decision: ${(err as { code?: string }).code ?? (err as Error).name}`,
+        );
+      }
+    });
+    this.#write(this.#window.due(nowMs));
+  }
+
+  /** Processes everything, writes open buckets too, and stops the tick. Does not close the batcher. */
+  close(): void {
+    if (this.#closed) return;
+    this.process();
+    this.#write(this.#window.all());
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  stats(): CollectorStats {
+    return { ...this.#stats, queued: this.#queue.length, held: this.#window.heldRecords };
+  }
+
+  #arm(): void {
+    this.#timer = this.#d.clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#closed) return;
+      this.process();
+      this.#arm();
+    }, this.#d.tickMs);
+  }
+
+  #record(item: ObservedItem, allow: boolean, ruleId: string, nowMs: number): void {
+    this.#stats.decided++;
+    const atMs = item.atMs ?? nowMs;
+    const second = Math.floor(atMs / 1000) * 1000;
+    if (second !== this.#memoSecond) {
+      this.#memo.clear();
+      this.#memoSecond = second;
+      this.#calendar = calendarFeatures(second, this.#d.holidays);
+    }
+    const params = item.params ?? {};
+    let memo = this.#memo.get(item.token, params);
+    if (memo === undefined) {
+      memo = this.#anonymise(item.token, params, atMs, second);
+      this.#memo.set(item.token, params, memo);
+    }
+    // Held as the decision and a reference to the memo; the record is built when written.
+    this.#window.add(item.token, { atMs, allow, ruleId, cost: item.cost }, memo);
+  }
+
+  /**
+   * The anonymised parts and event levels of a token's request. Memoised per
+   * second of request time: the same token with the same values of the
+   * parameters anonymisation reads, in the same second, anonymises the same
+   * way (one HMAC and one k-anonymity count per token, values and second
+   * instead of per request), and the features are aligned to the second's
+   * bucket anyway.
+   */
+  #anonymise(tokenKey: string, params: Params, atMs: number, second: number): Memo {
+    const user = params[this.#d.profileParam];
+    const ip = params['ip'];
+    const region = params['region'];
+    const anon = this.#d.pipeline.anonymise(
+      {
+        tokenKey,
+        params,
+        profile: user === undefined ? undefined : this.#d.profiles.get(String(user)),
+        ...(typeof ip === 'string' ? { ip } : {}),
+        ...(typeof region === 'string' ? { region } : {}),
+      },
+      atMs,
+    );
+    for (const link of anon.links) this.#add('links', link);
+    // Signals are read at the start of the record's second: aligned to its 1 s bucket.
+    return { parts: anon, calendar: this.#calendar!, events: this.#d.signals.levels(second, anon.token) };
+  }
+
+  #refund(item: ObservedItem, nowMs: number): void {
+    this.#stats.refunds++;
+    const outcome = this.#window.refund(item.token, item.atMs ?? nowMs, item.cost);
+    if (outcome === RefundOutcome.Late) this.#stats.lateRefunds++;
+    else if (outcome === RefundOutcome.Unmatched) this.#stats.unmatchedRefunds++;
+  }
+
+  #write(batch: CollectedBatch): void {
+    for (const r of batch.records) if (this.#add('records', r)) this.#stats.records++;
+    for (const b of batch.buckets) {
+      if (this.#add('buckets', { ...b, source: this.#source })) this.#stats.buckets++;
+    }
+  }
+
+  #add(kind: 'records' | 'buckets' | 'links', row: object): boolean {
+    try {
+      (this.#d.batcher.add as (k: string, r: object) => void)(kind, row);
+      return true;
+    } catch (err) {
+      this.#stats.refused++;
+      this.#d.onLoss?.('spool', 1);
+      this.#warn(
+        `collection: the store batcher refused ${kind} rows: ${(err as { code?: string }).code ?? 'error'}`,
+      );
+      return false;
+    }
+  }
+
+  /** At most one warning per 10 s: a full spool must be seen, not flood the log. */
+  #warn(message: string): void {
+    const now = this.#d.clock.now();
+    if (now - this.#lastLogMs < LOG_EVERY_MS) return;
+    this.#lastLogMs = now;
+    this.#d.logger.warn(`${message} (stats: ${JSON.stringify(this.stats())})`);
+  }
+}

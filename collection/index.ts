@@ -1,0 +1,19 @@
+// Entry file of collection/: the behavioural-data collector, without Moleculer
+// or threads of its own. A Collector observes the owner's decisions (a
+// DecisionObserver), queues them on the check path, and on a Clock tick
+// anonymises them (lib/privacy), adds calendar, profile and event features,
+// holds them through the refund grace (lib/collect.ts) and hands rows to the
+// store's Batcher. DecisionBatch carries decisions to a collection worker in
+// typed arrays. A node runs the collector on its collection worker thread
+// (services/collection); unit tests and benches run it in-process. Depends on
+// lib/ and store/ only. Values first, then types.
+export { Collector } from './collector.ts';
+export { DecisionQueue, Queued } from './collector-queue.ts';
+export { DecisionBatchBuilder, forEachDecision, transferOf } from './collector-batch.ts';
+export { AnonymisationMemo } from './collector-memo.ts';
+export { MapProfileProvider, noProfiles, parseProfiles } from './profiles.ts';
+
+export type { CollectorDeps, CollectorLogger, CollectorStats } from './collector.ts';
+export type { DecisionBatch } from './collector-batch.ts';
+export type { DecisionObserver, ObservedItem } from './observer.ts';
+export type { ProfileAttributes, ProfileProvider } from './profiles.ts';

@@ -1,0 +1,318 @@
+/**
+ * The check path on the node that received the request: derive the tokens
+ * from the request's parameters and the rules, route each token to its
+ * owner's actor (one call per owner for a whole batch), combine the answers,
+ * and refund the budget a denied request took from its other tokens. A
+ * refund names the take id its owner issued (only takes of requests that
+ * matched several rules get one: a single-rule request never refunds), and
+ * goes to the node that issued it.
+ */
+import type { ServiceBroker } from 'moleculer';
+import { SpanKind, trace } from '@opentelemetry/api';
+import type { Context as OtelContext, Span } from '@opentelemetry/api';
+import { ErrorCode, HeadroomError, StateError, combineDecisions, tokenKeyOf } from '../../lib/index.ts';
+import type { CheckReply, CheckRequest, Clock, RuleSet } from '../../lib/index.ts';
+import type { PlacementTracker } from '../cluster/index.ts';
+import { injectContext, recordFailure, tracer } from '../runtime/index.ts';
+import { linkTo } from './owner-link.ts';
+import type { OwnerLink } from './owner-link.ts';
+import { OwnerLanes } from './owner-lanes.ts';
+import type { ThrottleNode } from './throttle-node.ts';
+import { refOf } from '../wire/index.ts';
+import type {
+  RefundItem,
+  RefundParams,
+  TakeDecision,
+  TakeItem,
+  TakeMeta,
+  TakeParams,
+} from '../wire/index.ts';
+
+export interface GatewayDeps {
+  broker: ServiceBroker;
+  tracker: PlacementTracker;
+  clock: Clock;
+  rules: () => RuleSet;
+  /** How long to wait for an owner before routing around it. */
+  ownerTimeoutMs: number;
+  /** This node's own actors, reached without a message. */
+  local: ThrottleNode;
+  /** The other owners; absent when the node runs alone (embedded). */
+  link?: OwnerLink;
+  /** Send each request's parameters to the owners, for behavioural data collection. @default false */
+  collect?: boolean;
+}
+
+/** What {@link Gateway.checkOne} returns when another node answers the client. */
+export const FORWARDED = Symbol('forwarded');
+
+/** Take items of a list of requests, and which items each request has. */
+interface Derived {
+  items: TakeItem[];
+  itemsOf: number[][];
+}
+
+/** A decision as the gateway holds it: a refundable take remembers the node that issued its id. */
+interface Answered extends TakeDecision {
+  issuer?: string;
+}
+
+/** Errors that mean "that node did not answer": route around it and retry. */
+const isUnreachable = (err: unknown): boolean =>
+  err instanceof HeadroomError && (err.code === ErrorCode.Unavailable || err.code === ErrorCode.Timeout);
+
+/** Attempts per owner call before the check fails: the first owner, then the re-routed ones. */
+const ATTEMPTS = 3;
+
+export class Gateway {
+  readonly #deps: GatewayDeps;
+  readonly #lanes: OwnerLanes;
+
+  constructor(deps: GatewayDeps) {
+    this.#deps = deps;
+    // The owner is this node: no message at all.
+    this.#lanes = new OwnerLanes((owner, params, meta) =>
+      owner === deps.broker.nodeID ? deps.local.take(params, meta) : this.#remoteTake(owner, params, meta),
+    );
+  }
+
+  /**
+   * Checks requests in order; one reply per request. `forwarded` is set on
+   * the node another gateway handed the request to (see {@link checkOne}):
+   * its spans continue the sender's route span, and it hands nothing on.
+   */
+  async check(
+    requests: readonly CheckRequest[],
+    parent: OtelContext,
+    forwarded = false,
+  ): Promise<CheckReply[]> {
+    const span = forwarded ? undefined : this.#checkSpan(requests.length, parent);
+    const ctx = span === undefined ? parent : trace.setSpan(parent, span);
+    try {
+      const replies = await this.#decide(this.#derive(requests), ctx, !forwarded);
+      if (replies.length === 1) span?.setAttribute('headroom.allow', replies[0]!.allow);
+      return replies;
+    } catch (err) {
+      if (span !== undefined) recordFailure(span, err);
+      throw err;
+    } finally {
+      span?.end();
+    }
+  }
+
+  /**
+   * One check from a front end whose client another node can answer (NATS:
+   * the request's reply subject). When every token of the request lives on
+   * one other node, the request goes there whole and that node replies to
+   * the client itself: one message less on the way back, and the combining
+   * and refunds happen where the tokens are. Returns {@link FORWARDED} then;
+   * `bounce` runs if that node turns out to be gone (NATS "no responders")
+   * or has not answered it within the owner timeout, and should answer
+   * the client from here. Anything else is checked here, as {@link check}.
+   */
+  async checkOne(
+    req: CheckRequest,
+    parent: OtelContext,
+    replyTo: string,
+    bounce: () => void,
+  ): Promise<CheckReply | typeof FORWARDED> {
+    const span = this.#checkSpan(1, parent);
+    const ctx = trace.setSpan(parent, span);
+    try {
+      const derived = this.#derive([req]);
+      const owner = this.#deps.link === undefined ? undefined : this.#soleRemoteOwner(derived.items);
+      if (owner !== undefined) {
+        const route = tracer().startSpan(
+          'headroom.route.take',
+          {
+            kind: SpanKind.CLIENT,
+            attributes: {
+              'headroom.owner': owner,
+              'headroom.tokens': derived.items.length,
+              'headroom.forwarded': true,
+            },
+          },
+          ctx,
+        );
+        this.#deps.link!.forward(
+          owner,
+          { replyTo, trace: injectContext(trace.setSpan(ctx, route)), request: req },
+          (err) => {
+            // The owner is gone or stuck: route around it, as a take would.
+            this.#deps.broker.logger.warn(`forward to ${owner} bounced: ${err.message}`);
+            this.#deps.tracker.suspect(owner, 5000);
+            bounce();
+          },
+          this.#deps.ownerTimeoutMs,
+        );
+        route.end();
+        return FORWARDED;
+      }
+      const [reply] = await this.#decide(derived, ctx, true);
+      span.setAttribute('headroom.allow', reply!.allow);
+      return reply!;
+    } catch (err) {
+      recordFailure(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  #checkSpan(requests: number, parent: OtelContext): Span {
+    return tracer().startSpan(
+      requests === 1 ? 'headroom.check' : 'headroom.check.batch',
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'headroom.node': this.#deps.broker.nodeID, 'headroom.requests': requests },
+      },
+      parent,
+    );
+  }
+
+  /** The requests' take items, from the rules in force now. */
+  #derive(requests: readonly CheckRequest[]): Derived {
+    const now = this.#deps.clock.now();
+    const set = this.#deps.rules();
+    const items: TakeItem[] = [];
+    const itemsOf: number[][] = []; // request index -> its item indexes
+    for (const req of requests) {
+      const idx: number[] = [];
+      const rules = set.matching(req.params, now);
+      // Only a request that matched several rules can be denied by one after another took.
+      const refundable = rules.length > 1;
+      for (const rule of rules) {
+        idx.push(items.length);
+        const item: TakeItem = {
+          token: tokenKeyOf(rule, req.params),
+          rule: refOf(rule),
+          cost: req.cost,
+          atMs: now,
+        };
+        if (this.#deps.collect) item.params = req.params;
+        if (refundable) item.refundable = true;
+        items.push(item);
+      }
+      itemsOf.push(idx);
+    }
+    return { items, itemsOf };
+  }
+
+  /** The owner of all `items` when it is one node other than this one. */
+  #soleRemoteOwner(items: readonly TakeItem[]): string | undefined {
+    const placement = this.#deps.tracker.placement;
+    let owner: string | undefined;
+    for (const it of items) {
+      const o = placement.owner(it.token);
+      if (o === undefined || (owner !== undefined && o !== owner)) return undefined;
+      owner = o;
+    }
+    return owner === this.#deps.broker.nodeID ? undefined : owner;
+  }
+
+  /** Takes the items, combines each request's decisions and refunds what denied requests took. */
+  async #decide({ items, itemsOf }: Derived, ctx: OtelContext, routeSpans: boolean): Promise<CheckReply[]> {
+    const decisions = items.length > 0 ? await this.#take(items, ctx, routeSpans) : [];
+    const refunds: Array<{ item: RefundItem; issuer: string }> = [];
+    const replies = itemsOf.map((idx) => {
+      const combined = combineDecisions(idx.map((i) => decisions[i]!));
+      for (const k of combined.refunds) {
+        const d = decisions[idx[k]!]!;
+        // Without an id (an owner that issues none) there is nothing the owner would accept.
+        if (d.takeId === undefined || d.issuer === undefined) continue;
+        const it = items[idx[k]!]!;
+        refunds.push({ item: { token: it.token, cost: it.cost, takeId: d.takeId }, issuer: d.issuer });
+      }
+      return combined.reply;
+    });
+    if (refunds.length > 0) await this.#refund(refunds);
+    return replies;
+  }
+
+  /** Sends each owner its items; re-routes around owners that do not answer. */
+  async #take(items: TakeItem[], ctx: OtelContext, routeSpans: boolean, attempt = 1): Promise<Answered[]> {
+    const out = new Array<Answered>(items.length);
+    await Promise.all(
+      [...this.#groupByOwner(items)].map(async ([owner, idx]) => {
+        const part = idx.map((i) => items[i]!);
+        let res: Answered[];
+        try {
+          res = await this.#enqueue(owner, part, ctx, routeSpans);
+          // The refund of a take goes where its id was issued (a re-routed part set it already).
+          for (const d of res) if (d.takeId !== undefined) d.issuer ??= owner;
+        } catch (err) {
+          if (!isUnreachable(err) || attempt >= ATTEMPTS) throw wrapCallError(err, owner);
+          // The owner is gone or stuck: route around it for a while (a real departure
+          // is confirmed by the heartbeat and removed from the registry).
+          this.#deps.tracker.suspect(owner, 5000);
+          res = await this.#take(part, ctx, routeSpans, attempt + 1);
+        }
+        idx.forEach((i, k) => (out[i] = res[k]!));
+      }),
+    );
+    return out;
+  }
+
+  /** Queues one check's items for `owner` on its lane (owner-lanes.ts), with a route span unless forwarded. */
+  #enqueue(owner: string, items: TakeItem[], ctx: OtelContext, routeSpan: boolean): Promise<TakeDecision[]> {
+    // A forwarded check's actor spans continue the sending gateway's route span.
+    const span = routeSpan
+      ? tracer().startSpan(
+          'headroom.route.take',
+          { kind: SpanKind.CLIENT, attributes: { 'headroom.owner': owner, 'headroom.tokens': items.length } },
+          ctx,
+        )
+      : undefined;
+    const carrier = injectContext(span === undefined ? ctx : trace.setSpan(ctx, span));
+    return this.#lanes.enqueue(owner, items, carrier, span);
+  }
+
+  /** Gives the takes back, each to the node that issued its id; a refusal is logged, never raised. */
+  async #refund(refunds: ReadonlyArray<{ item: RefundItem; issuer: string }>): Promise<void> {
+    const { broker, local } = this.#deps;
+    const byOwner = new Map<string, RefundItem[]>();
+    for (const { item, issuer } of refunds) {
+      const list = byOwner.get(issuer);
+      if (list === undefined) byOwner.set(issuer, [item]);
+      else list.push(item);
+    }
+    await Promise.all(
+      [...byOwner].map(async ([owner, list]) => {
+        const params: RefundParams = { items: list };
+        try {
+          if (owner === broker.nodeID) await local.refund(params.items);
+          else await linkTo(this.#deps.link, owner).refund(owner, params, this.#deps.ownerTimeoutMs);
+        } catch (err) {
+          broker.logger.warn(`refund on ${owner} failed: ${(err as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  async #remoteTake(owner: string, params: TakeParams, meta: TakeMeta): Promise<TakeDecision[][]> {
+    return await linkTo(this.#deps.link, owner).take(owner, params, meta, this.#deps.ownerTimeoutMs);
+  }
+
+  #groupByOwner(items: TakeItem[]): Map<string, number[]> {
+    const groups = new Map<string, number[]>();
+    const placement = this.#deps.tracker.placement;
+    items.forEach((it, i) => {
+      const owner = placement.owner(it.token);
+      if (owner === undefined) {
+        throw new StateError(ErrorCode.NoOwner, `no live node hosts token actors (token ${it.token})`, {
+          field: 'params',
+        });
+      }
+      const g = groups.get(owner);
+      if (g === undefined) groups.set(owner, [i]);
+      else g.push(i);
+    });
+    return groups;
+  }
+}
+
+function wrapCallError(err: unknown, owner: string): HeadroomError {
+  if (err instanceof HeadroomError) return err;
+  const e = err as Error;
+  return new StateError(ErrorCode.Unavailable, `token owner ${owner} failed: ${e.message}`, { cause: err });
+}

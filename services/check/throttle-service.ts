@@ -1,0 +1,171 @@
+/**
+ * The `throttle` Moleculer service: the actions other nodes call on this
+ * node's token actors (hand-off, describe, listing) and the membership
+ * events that keep placement current. Takes and refunds, the per-check
+ * messages, travel on the plain NATS link instead (owner-link.ts).
+ *
+ * Every action validates its params (services/wire) and answers a bad
+ * call with a coded error, counted and logged (rate-limited) by the node's
+ * Guard. The actions that change the cluster act only on what the
+ * membership shows: a node may announce only its own leave, and hand over
+ * only its own actors.
+ */
+import type { Context, ServiceSchema } from 'moleculer';
+import { ErrorCode, InputError } from '../../lib/index.ts';
+import {
+  parseActorsParams,
+  parseDescribeParams,
+  parseEmptyParams,
+  parseHandoffParams,
+  parsePrepareLeaveParams,
+  requireCaller,
+  Refused,
+} from '../wire/index.ts';
+import { ACTOR_SERVICE } from '../cluster/index.ts';
+import type { PlacementTracker } from '../cluster/index.ts';
+import type { UnexpectedErrorCounts } from '../runtime/index.ts';
+import type { ThrottleNode } from './throttle-node.ts';
+
+/** How long a node waits for a leaving node to confirm that it is leaving. */
+const CONFIRM_LEAVE_MS = 1000;
+
+/** The Moleculer service around a ThrottleNode. */
+export function throttleService(
+  node: ThrottleNode,
+  tracker: PlacementTracker,
+  /** The process guard's counts; the reply says null when the node runs unguarded (in-process). */
+  unexpectedErrors?: () => UnexpectedErrorCounts,
+): ServiceSchema {
+  const refresh = (): void => tracker.refresh();
+  /** Whether `id` hosts token actors, re-reading the registry once if it seems not to (an event may lag). */
+  const isLive = (id: string): boolean => {
+    if (tracker.liveNodes.includes(id)) return true;
+    tracker.refresh();
+    return tracker.liveNodes.includes(id);
+  };
+  /**
+   * Checks a call (params, and who may make it) and runs it; a call the
+   * check refuses is counted and logged before its coded error goes back.
+   */
+  const guarded =
+    <P, R>(
+      action: string,
+      check: (ctx: Context<unknown>) => P | Promise<P>,
+      run: (p: P, ctx: Context<unknown>) => R,
+    ) =>
+    async (ctx: Context<unknown>): Promise<Awaited<R>> => {
+      let p: P;
+      try {
+        p = await check(ctx);
+      } catch (err) {
+        node.guard.refuse(
+          Refused.Call,
+          `${ACTOR_SERVICE}.${action} from ${String(ctx.nodeID)}: ${(err as Error).message}`,
+        );
+        throw err;
+      }
+      return await run(p, ctx);
+    };
+  /** A leave is believed only when the leaving node itself says so, asked on its own subject. */
+  const confirmLeave = async (ctx: Context<unknown>, nodeID: string): Promise<void> => {
+    if (nodeID === ctx.broker.nodeID) return;
+    const says = await ctx.broker
+      .call<boolean, Record<string, never>>(
+        `${ACTOR_SERVICE}.leaving`,
+        {},
+        { nodeID, timeout: CONFIRM_LEAVE_MS },
+      )
+      .catch(() => false);
+    if (says !== true) {
+      throw new InputError(
+        ErrorCode.NotPermitted,
+        `params.nodeID must be a node that is leaving, got ${JSON.stringify(nodeID)}: it does not say so itself`,
+        { field: 'params.nodeID', value: nodeID },
+      );
+    }
+  };
+  return {
+    name: ACTOR_SERVICE,
+    actions: {
+      /**
+       * Role `node`: actors handed over by the calling node (`from` must be
+       * the caller, a live member).
+       */
+      receive: {
+        handler: guarded(
+          'receive',
+          (ctx) => {
+            const params = parseHandoffParams(ctx.params);
+            requireCaller(ctx.nodeID, params.from, isLive, 'params.from');
+            return params;
+          },
+          (params) => node.receive(params),
+        ),
+      },
+      /**
+       * Role `node`: the calling node announces its own leave. Believed only
+       * when `nodeID` is the caller, a live member, and that node itself
+       * confirms it is leaving (`throttle.leaving`): a Moleculer packet's
+       * sender is whatever its publisher wrote.
+       */
+      prepareLeave: {
+        handler: guarded(
+          'prepareLeave',
+          async (ctx) => {
+            const { nodeID } = parsePrepareLeaveParams(ctx.params);
+            requireCaller(ctx.nodeID, nodeID, isLive, 'params.nodeID');
+            await confirmLeave(ctx, nodeID);
+            return nodeID;
+          },
+          (nodeID) => {
+            node.prepareLeave(nodeID);
+            return true;
+          },
+        ),
+      },
+      /** Role `node`: whether this node is leaving (asked before another node believes its leave). */
+      leaving: {
+        handler: guarded(
+          'leaving',
+          (ctx) => parseEmptyParams(ctx.params),
+          () => node.handoff.leaving,
+        ),
+      },
+      /** Role `node` (the REPL, `hr-token`): one token's state on this node. */
+      describe: {
+        handler: guarded(
+          'describe',
+          (ctx) => parseDescribeParams(ctx.params),
+          (p) => node.describe(p.token),
+        ),
+      },
+      /** Role `node` (status, the REPL): this node's actors and what it refused from inside the cluster. */
+      actors: {
+        handler: guarded(
+          'actors',
+          (ctx) => parseActorsParams(ctx.params),
+          ({ limit }, ctx) => ({
+            id: ctx.broker.nodeID,
+            actors: node.host.size,
+            tokens: node.host.keys().slice(0, limit),
+            stats: { ...node.host.stats(), ...node.stats() },
+            unexpectedErrors: unexpectedErrors?.() ?? null,
+          }),
+        ),
+      },
+    },
+    events: {
+      '$node.connected': {
+        handler(ctx: Context<{ node: { id: string } }>) {
+          tracker.forget(ctx.params.node.id);
+          refresh();
+        },
+      },
+      '$node.disconnected': refresh,
+      '$services.changed': refresh,
+    },
+    started() {
+      refresh();
+    },
+  };
+}

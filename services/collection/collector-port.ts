@@ -1,0 +1,195 @@
+/**
+ * The node's DecisionObserver when its collector runs on the collection
+ * worker (collection-worker.ts): on the check path it only appends the
+ * decision to a DecisionBatch (typed arrays and three array pushes, no
+ * object); every tick it moves the batch to the worker, which anonymises,
+ * holds and writes it. Event signals reach both this thread (for the API's
+ * levels) and the worker (for the records). Nothing here throws into the
+ * check path: a full batch is counted and reported, never raised.
+ */
+import { EventSignals } from '../../lib/index.ts';
+import type { Clock, RuleDecision, SignalEvent, TimerHandle } from '../../lib/index.ts';
+import { createWorkerStore } from '../../store/index.ts';
+import type { StoreTarget, WorkerNotice, WorkerStore } from '../../store/index.ts';
+import { DecisionBatchBuilder, transferOf, Queued } from '../../collection/index.ts';
+import type { CollectionWorkerData, CollectorConfig, CollectorWorkerStats } from './collection-worker.ts';
+import type { DecisionObserver, ObservedItem } from '../../collection/index.ts';
+
+export interface CollectorPortDeps {
+  worker: WorkerStore;
+  /** This collector's name on the worker (the node id). */
+  id: string;
+  clock: Clock;
+  /** How often the batch moves to the worker. @default 20 */
+  tickMs?: number;
+  /**
+   * Most decisions waiting here or on their way to the worker; beyond, they
+   * are counted as dropped. @default 200000
+   */
+  maxQueue?: number;
+  /** Decisions dropped here (`queue`) and rows the worker's batcher refused (`spool`). */
+  onLoss?: (kind: 'queue' | 'spool', rows: number) => void;
+  /** Warnings from here and from the collector on the worker. */
+  logger: { warn(...args: unknown[]): void };
+}
+
+/**
+ * Starts a store worker that runs `target`'s adapter and, on the same
+ * thread, the collectors that CollectorPorts open (collection-worker.ts).
+ */
+export function openCollectionWorker(target: StoreTarget, data: CollectionWorkerData): WorkerStore {
+  return createWorkerStore(target, { entry: new URL('./collection-worker.ts', import.meta.url), data });
+}
+
+/** Signals whose changes (new events, pruning) also reach the worker's collector. */
+class SharedSignals extends EventSignals {
+  readonly #post: (method: 'signal' | 'signalPrune', arg: unknown) => void;
+  constructor(halfLifeMs: number, post: (method: 'signal' | 'signalPrune', arg: unknown) => void) {
+    super(halfLifeMs);
+    this.#post = post;
+  }
+  override add(e: SignalEvent): void {
+    super.add(e);
+    this.#post('signal', e);
+  }
+  override prune(nowMs: number): void {
+    super.prune(nowMs);
+    this.#post('signalPrune', nowMs);
+  }
+}
+
+export class CollectorPort implements DecisionObserver {
+  readonly #d: CollectorPortDeps & { tickMs: number; maxQueue: number };
+  readonly #batch: DecisionBatchBuilder;
+  readonly #signals: SharedSignals;
+  #timer: TimerHandle | undefined;
+  /** Stops listening to the worker's notices. */
+  readonly #unlisten: () => void;
+  #closing: Promise<CollectorWorkerStats | undefined> | undefined;
+  #dropped = 0;
+  /** Decisions moved to the worker and not yet processed there. */
+  #inFlight = 0;
+  #lastLogMs = Number.NEGATIVE_INFINITY;
+
+  /** Opens the collector on the worker; `config` says how it anonymises and what it adds. */
+  static async open(deps: CollectorPortDeps, config: CollectorConfig): Promise<CollectorPort> {
+    const reads = await deps.worker.call<string[]>('collectorOpen', deps.id, config);
+    return new CollectorPort(deps, reads, config.eventHalfLifeMs);
+  }
+
+  private constructor(deps: CollectorPortDeps, reads: readonly string[], halfLifeMs: number) {
+    this.#d = { tickMs: 20, maxQueue: 200_000, ...deps };
+    this.#batch = new DecisionBatchBuilder(reads);
+    this.#signals = new SharedSignals(halfLifeMs, (method, arg) =>
+      this.#d.worker.post(method, [this.#d.id, arg]),
+    );
+    this.#unlisten = deps.worker.onNotice((n) => {
+      if (n.args[0] === deps.id) this.#notice(n);
+    });
+    this.#arm();
+  }
+
+  /** The worker's notices for this collector: processed batches, lost rows, warnings. */
+  #notice(n: WorkerNotice): void {
+    if (n.notice === 'done') this.#acknowledge(n.args[1] as number);
+    else if (n.notice === 'loss') this.#d.onLoss?.(n.args[1] as 'queue' | 'spool', n.args[2] as number);
+    else if (n.notice === 'warn') this.#d.logger.warn(String(n.args[1]));
+  }
+
+  /** The event signals (the events hub feeds them; the worker's collector gets each too). */
+  get signals(): EventSignals {
+    return this.#signals;
+  }
+
+  // -- check path: append only -------------------------------------------
+
+  decided(item: ObservedItem, decision: RuleDecision, nowMs: number): void {
+    this.#add(item, decision.allow ? Queued.Allowed : Queued.Denied, decision.ruleId, nowMs);
+  }
+
+  refunded(item: ObservedItem, nowMs: number): void {
+    this.#add(item, Queued.Refund, '', nowMs);
+  }
+
+  #add(item: ObservedItem, what: Queued, ruleId: string, nowMs: number): void {
+    if (this.#closing !== undefined) return;
+    if (this.#batch.length + this.#inFlight >= this.#d.maxQueue) {
+      this.#lost(1, `collection queue full (${this.#d.maxQueue})`);
+      return;
+    }
+    this.#batch.add(item, what, ruleId, nowMs);
+  }
+
+  /** Counts dropped decisions, as a metric too; warns at most once per 10 s. */
+  #lost(n: number, why: string): void {
+    this.#dropped += n;
+    this.#d.onLoss?.('queue', n);
+    const now = this.#d.clock.now();
+    if (now - this.#lastLogMs >= 10_000) {
+      this.#lastLogMs = now;
+      this.#d.logger.warn(`${why}: decisions dropped (${this.#dropped} so far)`);
+    }
+  }
+
+  // -- off the check path -------------------------------------------------
+
+  /** Moves what is waiting to the worker. */
+  flush(): void {
+    if (this.#batch.length === 0) return;
+    const b = this.#batch.take();
+    if (this.#d.worker.post('collect', [this.#d.id, b], transferOf(b))) {
+      this.#inFlight += b.n;
+      return;
+    }
+    // The worker is gone (it failed, or the store closed): counted and reported, not silent.
+    this.#lost(b.n, 'the collection worker is gone');
+  }
+
+  /**
+   * The worker processed `n` decisions (its `done` notice, which the port
+   * receives itself). What is moved and
+   * not yet processed counts against `maxQueue`: a worker that falls behind
+   * (it yields the CPU to checks) cannot make this thread's memory grow
+   * without bound; decisions past the bound are dropped and counted.
+   */
+  #acknowledge(n: number): void {
+    this.#inFlight = Math.max(0, this.#inFlight - n);
+  }
+
+  /** The worker's counters, with the decisions dropped here. */
+  async stats(): Promise<CollectorWorkerStats> {
+    this.flush();
+    const s = await this.#d.worker.call<CollectorWorkerStats>('collectorStats', this.#d.id);
+    s.collector.droppedQueueFull += this.#dropped;
+    s.collector.queued += this.#batch.length + this.#inFlight;
+    return s;
+  }
+
+  /**
+   * Moves the rest to the worker, which writes what it holds; answers the
+   * final counters (undefined when the collector was gone). Idempotent.
+   */
+  close(): Promise<CollectorWorkerStats | undefined> {
+    return (this.#closing ??= (async () => {
+      if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.flush();
+      try {
+        const s = await this.#d.worker.call<CollectorWorkerStats | undefined>('collectorClose', this.#d.id);
+        if (s !== undefined) s.collector.droppedQueueFull += this.#dropped;
+        return s;
+      } finally {
+        this.#unlisten();
+      }
+    })());
+  }
+
+  #arm(): void {
+    this.#timer = this.#d.clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#closing !== undefined) return;
+      this.flush();
+      this.#arm();
+    }, this.#d.tickMs);
+  }
+}

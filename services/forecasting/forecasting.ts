@@ -1,0 +1,111 @@
+/**
+ * Wires forecasting into a node: the `forecast` and `bayes` services on a
+ * shared {@link ForecastHub}, the trainer (when enabled) reading the store
+ * or else the live actors' windows, and the cadence that keeps a forecast on
+ * every live token actor and writes it to the store.
+ */
+import type { ServiceBroker } from 'moleculer';
+import type { Clock } from '../../lib/index.ts';
+import { bayesService } from './bayes-service.ts';
+import type { Collection } from '../collection/index.ts';
+import { ForecastCadence } from './forecast-cadence.ts';
+import { ForecastHub, forecastService, registryDirOf } from './forecast-service.ts';
+import type { PredictParams, PredictReply } from './forecast-service.ts';
+import type { NodeOptions } from '../runtime/index.ts';
+import { storeTokenHasher } from '../collection/index.ts';
+import type { ThrottleNode } from '../check/index.ts';
+import { Trainer, trainerService } from './trainer-service.ts';
+import { liveTrainingSource, storeTrainingSource } from './training-data.ts';
+
+/** Slots (1 s) the trainer reads: an hour from the store, the windows' 15 min live. */
+const STORE_SLOTS = 3600;
+const LIVE_SLOTS = 900;
+/** Most tokens per training run. */
+const TRAIN_TOKENS = 200;
+
+/** A node's forecasting parts. */
+export interface Forecasting {
+  readonly hub: ForecastHub;
+  readonly trainer: Trainer | undefined;
+  readonly cadence: ForecastCadence;
+  /** Starts the cadence (after the broker started). */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** Registers the services; undefined when forecasting is off. */
+export async function setupForecasting(
+  options: Readonly<NodeOptions>,
+  broker: ServiceBroker,
+  clock: Clock,
+  throttle: ThrottleNode,
+  collection: Collection,
+): Promise<Forecasting | undefined> {
+  if (!options.forecast) return undefined;
+  const log = broker.getLogger('forecast');
+  const hub = new ForecastHub(
+    {
+      horizonsMs: options.forecastHorizonsMs,
+      stepMs: 1000,
+      backend: options.forecastBackend,
+      registryDir: registryDirOf(options.dataDir),
+    },
+    clock,
+  );
+  broker.createService(forecastService(hub));
+  broker.createService(bayesService(hub));
+  let trainer: Trainer | undefined;
+  if (options.trainer) {
+    const store = collection.store;
+    trainer = new Trainer({
+      hub,
+      clock,
+      source:
+        store === undefined
+          ? liveTrainingSource(throttle.host, clock, LIVE_SLOTS, TRAIN_TOKENS)
+          : storeTrainingSource(store, clock, STORE_SLOTS, 1000, TRAIN_TOKENS),
+      options: {
+        everyMs: options.trainEveryMs,
+        lstm: {},
+        driftFactor: 1.5,
+        driftGapMs: 300_000,
+        progressBar: true,
+      },
+      emit: (event, payload) => void broker.broadcast(event, payload),
+      log: broker.getLogger('trainer'),
+    });
+    broker.createService(trainerService(trainer));
+  }
+  // Stored rows name tokens by their keyed hash, as the collector's do.
+  let storeToken: ((token: string, nowMs: number) => string) | undefined;
+  const batcher = collection.batcher;
+  if (batcher !== undefined) storeToken = await storeTokenHasher(options.privacyKeyFile, options.dataDir);
+  const cadence = new ForecastCadence({
+    host: throttle.host,
+    clock,
+    everyMs: options.forecastEveryMs,
+    predict: (params: PredictParams) =>
+      broker.call<PredictReply, PredictParams>('forecast.predict', params, { nodeID: broker.nodeID }),
+    ...(batcher !== undefined && storeToken !== undefined
+      ? {
+          storeToken,
+          write: (row) => {
+            try {
+              batcher.add('forecasts', row);
+            } catch (err) {
+              log.warn(`forecast row not stored: ${(err as Error).message}`);
+            }
+          },
+        }
+      : {}),
+    onError: (wape, n) => void broker.emit('forecast.error', { wape, n }),
+    log,
+  });
+  return {
+    hub,
+    trainer,
+    cadence,
+    start: () => cadence.start(),
+    stop: () => cadence.stop(),
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Where the trainer's series come from: the store (recent 1 s buckets of
+ * its active tokens) when the node has one, else the live token actors'
+ * windows on this node.
+ */
+import type { ActorHost, TokenActor } from '../../actors/index.ts';
+import type { Clock, TokenKey } from '../../lib/index.ts';
+import type { TimeSeriesStore } from '../../store/index.ts';
+
+/** Demand series of several tokens on one grid. */
+export interface TrainingData {
+  series: Float64Array[];
+  timestamps: Float64Array;
+  stepMs: number;
+}
+
+/** Gathers recent training data; undefined when there is none. */
+export type TrainingSource = () => Promise<TrainingData | undefined>;
+
+const grid = (startMs: number, n: number, stepMs: number): Float64Array =>
+  Float64Array.from({ length: n }, (_v, i) => startMs + i * stepMs);
+
+/** The last `slots` complete seconds of every live actor with at least one request in them. */
+export function liveTrainingSource(
+  host: ActorHost<TokenKey, TokenActor>,
+  clock: Clock,
+  slots: number,
+  maxTokens: number,
+): TrainingSource {
+  return () => {
+    const end = clock.now() - 1000;
+    const series: Float64Array[] = [];
+    let startMs = 0;
+    let n = 0;
+    for (const key of host.keys()) {
+      if (series.length >= maxTokens) break;
+      const a = host.peek(key);
+      if (a === undefined) continue;
+      const count = Math.min(slots, a.window.options.fineBuckets);
+      const s = a.window.series('1s', count, end);
+      const v = Float64Array.from(s.buckets, (b) => b.requests);
+      if (!v.some((x) => x > 0)) continue;
+      if (n === 0 || v.length === n) {
+        startMs = s.startMs;
+        n = v.length;
+        series.push(v);
+      }
+    }
+    return Promise.resolve(
+      series.length === 0 ? undefined : { series, timestamps: grid(startMs, n, 1000), stepMs: 1000 },
+    );
+  };
+}
+
+/** The last `slots` steps of up to `maxTokens` tokens active in them, from the store. */
+export function storeTrainingSource(
+  store: TimeSeriesStore,
+  clock: Clock,
+  slots: number,
+  stepMs: number,
+  maxTokens: number,
+): TrainingSource {
+  return async () => {
+    const toMs = Math.floor(clock.now() / stepMs) * stepMs;
+    const fromMs = toMs - slots * stepMs;
+    const tokens = (await store.activeTokens(fromMs, toMs)).slice(0, maxTokens);
+    const series: Float64Array[] = [];
+    for (const token of tokens) {
+      const v = new Float64Array(slots);
+      for (const row of await store.tokenBuckets(token, fromMs, toMs, stepMs)) {
+        const i = Math.round((row.startMs - fromMs) / stepMs);
+        if (i >= 0 && i < slots) v[i] = row.requests;
+      }
+      if (v.some((x) => x > 0)) series.push(v);
+    }
+    return series.length === 0 ? undefined : { series, timestamps: grid(fromMs, slots, stepMs), stepMs };
+  };
+}

@@ -1,0 +1,247 @@
+/**
+ * Assembles one Headroom node: a Moleculer broker (NATS transporter, or the
+ * local one when embedded), the rule store, the token actors, the gateway and
+ * the API front ends. `stop()` is the graceful leave: stop taking requests,
+ * hand every actor to its new owner, then leave the cluster.
+ */
+import { ServiceBroker } from 'moleculer';
+import type { BrokerOptions } from 'moleculer';
+import type { NatsConnection } from 'nats';
+import { RuleSet, SystemClock, compileRule } from '../../lib/index.ts';
+import type { Clock } from '../../lib/index.ts';
+import { Api, startHttpApi, HttpAuth, NatsApi, replCommands } from '../api/index.ts';
+import type { HttpApi } from '../api/index.ts';
+import { OwnerLink, Gateway, ThrottleNode, throttleService } from '../check/index.ts';
+import { createCollection } from '../collection/index.ts';
+import type { Collection } from '../collection/index.ts';
+import { setupForecasting } from '../forecasting/index.ts';
+import type { Forecasting } from '../forecasting/index.ts';
+import type { NodeOptions, UnexpectedErrorCounts } from '../runtime/index.ts';
+import { PlacementTracker } from '../cluster/index.ts';
+import { guardOf } from '../wire/index.ts';
+import { setupPools } from '../pools/index.ts';
+import type { PoolsSetup } from '../pools/index.ts';
+import { NODE_INBOX_PREFIX, compileNatsConnect, connectNats } from '../nats/index.ts';
+import { FileRuleStore, KvRuleStore } from '../rules/index.ts';
+import type { RuleStore } from '../rules/index.ts';
+import { initTelemetry } from '../runtime/index.ts';
+
+export interface HeadroomNode {
+  readonly nodeId: string;
+  readonly broker: ServiceBroker;
+  readonly api: Api;
+  readonly throttle: ThrottleNode;
+  readonly rules: RuleStore;
+  /** Behavioural data collection (store, batcher, collector, events). */
+  readonly collection: Collection;
+  /** Forecasting (services, trainer, cadence); undefined with option `forecast` off. */
+  readonly forecasting: Forecasting | undefined;
+  /** Live allocation (pools, leases); undefined when option `poolsFile` is null. */
+  readonly pools: PoolsSetup | undefined;
+  /** Base URL of the HTTP API, when it runs. */
+  readonly httpUrl: string | undefined;
+  /** Graceful leave; safe to call twice. */
+  stop(): Promise<void>;
+  /** Where a stop is (for the CLI's shutdown deadline): what would be lost if the process ended now. */
+  stopReport(): StopReport;
+}
+
+/** A stop in progress, as {@link HeadroomNode.stopReport} sees it. */
+export interface StopReport {
+  /** The stop step running now (e.g. "hand-off and leave"); null before the stop and once it finished. */
+  step: string | null;
+  /** Token actors still on this node: not yet handed to their new owners (0 after the hand-off). */
+  actorsHeld: number;
+}
+
+export interface StartNodeExtras {
+  /** Broker options from moleculer.config.ts; Headroom's own settings win. */
+  broker?: BrokerOptions;
+  clock?: Clock;
+  /** The process guard's counts (runtime/process-guard.ts), reported in status; absent in-process. */
+  unexpectedErrors?: () => UnexpectedErrorCounts;
+}
+
+export async function startNode(
+  options: Readonly<NodeOptions>,
+  extras: StartNodeExtras = {},
+): Promise<HeadroomNode> {
+  const clock = extras.clock ?? new SystemClock();
+  // Before anything starts: a non-loopback HTTP host without both token files is refused here.
+  const httpAuth = options.httpPort === null ? undefined : await HttpAuth.load(options);
+  // Files (seed, creds, TLS) read once; every connection below authenticates from it.
+  const nats = options.natsUrl === null ? undefined : compileNatsConnect(options.natsUrl, options);
+  const telemetry = initTelemetry(options.nodeId);
+  const heartbeatS = Math.max(1, Math.round(options.heartbeatMs / 1000));
+  const broker = new ServiceBroker({
+    logLevel: options.logLevel,
+    ...extras.broker,
+    namespace: options.namespace,
+    nodeID: options.nodeId,
+    // `servers` and an authenticator, not `url`: Moleculer's URL parsing keeps only user:pass.
+    transporter:
+      nats === undefined
+        ? null
+        : {
+            type: 'NATS',
+            options: nats.connectionOptions({
+              name: `headroom-bus-${options.nodeId}`,
+              inboxPrefix: NODE_INBOX_PREFIX,
+            }),
+          },
+    heartbeatInterval: heartbeatS,
+    heartbeatTimeout: heartbeatS * 3,
+    tracing: false,
+    skipProcessEventRegistration: true,
+    replOptions: { customCommands: replCommands() },
+  });
+
+  let nc: NatsConnection | undefined;
+  const stops: StopStep[] = [];
+  try {
+    if (nats !== undefined) {
+      nc = await connectNats(nats, {
+        name: `headroom-api-${options.nodeId}`,
+        inboxPrefix: NODE_INBOX_PREFIX,
+        // No stack captured per request: it cost more than the check itself (bench/check-nats.ts).
+        noAsyncTraces: true,
+      });
+    }
+    const rules: RuleStore =
+      nc === undefined
+        ? new FileRuleStore(options.dataDir, clock)
+        : new KvRuleStore(nc, options.rulesBucket, broker.logger);
+    let ruleSet = new RuleSet([]);
+    await rules.start((specs) => {
+      ruleSet = new RuleSet(specs.map(compileRule));
+    });
+    stops.push(step('rule store', () => rules.stop()));
+
+    const collection = await createCollection(options, broker, clock);
+    // Closed after the hand-off (below); pushed now so a failed start closes it too.
+    stops.push(step('collection', () => collection.close()));
+
+    const tracker = new PlacementTracker(broker, clock);
+    const link = nc === undefined ? undefined : new OwnerLink(nc, options.namespace);
+    const throttle = new ThrottleNode({
+      ...(link === undefined ? {} : { link }),
+      broker,
+      ...(collection.collector === undefined ? {} : { observer: collection.collector }),
+      tracker,
+      clock,
+      idleMs: options.actorIdleMs,
+      maxActors: options.maxActors,
+      ownerTimeoutMs: options.ownerTimeoutMs,
+    });
+    broker.createService(throttleService(throttle, tracker, extras.unexpectedErrors));
+    if (link !== undefined) {
+      // Serving before the broker announces this node, so no take finds it deaf.
+      link.serve(options.nodeId, throttle);
+      stops.push(step('owner link', () => link.close()));
+    }
+    const forecasting = await setupForecasting(options, broker, clock, throttle, collection);
+    const pools = await setupPools(options, broker, clock, throttle, tracker, collection);
+    await broker.start();
+    stops.unshift(
+      step('hand-off and leave', async () => {
+        await throttle.leave();
+        await broker.stop();
+        // The leave wrote nothing new after this: held records and buckets go to the batcher now.
+        await collection.close();
+      }),
+    );
+    await collection.start();
+    if (forecasting !== undefined) {
+      forecasting.start();
+      stops.unshift(step('forecasting', () => forecasting.stop()));
+    }
+    if (pools !== undefined) {
+      pools.start();
+      // Before the leave: managers and providers go while the broker still runs.
+      stops.unshift(step('pools', () => pools.stop()));
+    }
+
+    const gateway = new Gateway({
+      broker,
+      tracker,
+      clock,
+      rules: () => ruleSet,
+      ownerTimeoutMs: options.ownerTimeoutMs,
+      local: throttle,
+      ...(link === undefined ? {} : { link }),
+      collect: collection.collector !== undefined,
+    });
+    const api = new Api({
+      broker,
+      gateway,
+      rules,
+      tracker,
+      events: collection.events,
+      maxPayloadBytes: options.maxPayloadBytes,
+      clock,
+    });
+    // Let the REPL commands reach this node's parts.
+    (broker as unknown as { headroom: unknown }).headroom = { api, throttle, rules, tracker, collection };
+
+    // Checks other gateways hand to this node (their tokens live here).
+    link?.serveForwards(options.nodeId, (request, trace) => api.answerForwarded(request, trace));
+    if (nc !== undefined) {
+      const natsApi = new NatsApi(nc, api, guardOf(broker, clock));
+      natsApi.start();
+      stops.unshift(step('NATS API drain', () => natsApi.drain()));
+    }
+    let http: HttpApi | undefined;
+    if (options.httpPort !== null) {
+      http = await startHttpApi(api, {
+        host: options.httpHost,
+        port: options.httpPort,
+        maxPayloadBytes: options.maxPayloadBytes,
+        auth: httpAuth ?? HttpAuth.open(),
+        log: broker.logger,
+      });
+      stops.unshift(step('HTTP API', () => http!.close()));
+    }
+    if (nc !== undefined) {
+      const conn = nc;
+      stops.push(step('NATS connection drain', () => conn.drain()));
+    }
+    stops.push(step('telemetry', () => telemetry.shutdown()));
+
+    let stopping: Promise<void> | undefined;
+    let stepNow: string | null = null;
+    return {
+      nodeId: options.nodeId,
+      broker,
+      api,
+      throttle,
+      rules,
+      collection,
+      forecasting,
+      pools,
+      httpUrl: http?.url,
+      stop: () => (stopping ??= runAll(stops, (name) => (stepNow = name))),
+      stopReport: () => ({ step: stepNow, actorsHeld: throttle.host.size }),
+    };
+  } catch (err) {
+    await runAll(stops).catch(() => {});
+    if (nc !== undefined) await nc.close().catch(() => {});
+    await broker.stop().catch(() => {});
+    throw err;
+  }
+}
+
+interface StopStep {
+  name: string;
+  run: () => Promise<void>;
+}
+
+const step = (name: string, run: () => Promise<void>): StopStep => ({ name, run });
+
+/** Runs the steps in order; `onStep` hears each step's name as it starts, and null at the end. */
+async function runAll(steps: readonly StopStep[], onStep?: (name: string | null) => void): Promise<void> {
+  for (const s of steps) {
+    onStep?.(s.name);
+    await s.run();
+  }
+  onStep?.(null);
+}

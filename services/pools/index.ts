@@ -1,0 +1,42 @@
+// Entry file of services/pools: resource pools wired into a node. The pools
+// file (pools-config.ts), the `pools` Moleculer service whose runners hold a
+// PoolManager per pool (on the pool's owner node), the client that sends each
+// token's wants to its pool, the traffic router, and the real providers behind
+// a pool (providers/: database connections, worker processes whose entry,
+// providers/worker-main.ts, is started by path). Runs in the node's process
+// and, for process pools, in its worker processes. Depends on lib/, actors/,
+// models/rl, sim/ and services/runtime, nats, wire, cluster, collection and
+// check. Values first, then types.
+export { PoolKind, PoolPolicyName, compilePools, loadPoolsFile } from './pools-config.ts';
+export { CLAIM_RETRY_MS, Pools, poolKey, poolsService } from './pools.ts';
+export { PoolRunner, checkWantParams } from './pool-runner.ts';
+export { PoolClient, wantOf } from './pool-client.ts';
+export { setupPools } from './pools-setup.ts';
+export { TrafficRouter } from './traffic.ts';
+export {
+  DbProvider,
+  ProcessProvider,
+  WorkerLogLevel,
+  WorkerState,
+  compileDbProviderOptions,
+  compileProcessProviderOptions,
+  defaultDbProviderOptions,
+  defaultProcessProviderOptions,
+  startupStats,
+} from './providers/index.ts';
+
+export type { PoolSpec } from './pools-config.ts';
+export type { PoolStatus, PoolsDeps } from './pools.ts';
+export type { PoolRunStatus, WireWant } from './pool-runner.ts';
+export type { PoolClientDeps } from './pool-client.ts';
+export type { PoolsSetup } from './pools-setup.ts';
+export type { Routed, TrafficRouterDeps, TrafficRouterOptions } from './traffic.ts';
+export type {
+  DbProviderDeps,
+  DbProviderOptions,
+  ProcessProviderDeps,
+  ProcessProviderOptions,
+  StartupStats,
+  WorkerConfig,
+  WorkerInfo,
+} from './providers/index.ts';

@@ -1,0 +1,75 @@
+/**
+ * Wires live allocation into a node when option `poolsFile` names a file:
+ * the `pools` service (managers of the pools this node owns) and the
+ * client that sends this node's tokens' wants and applies their leases.
+ */
+import type { ServiceBroker } from 'moleculer';
+import type { Clock } from '../../lib/index.ts';
+import type { Collection } from '../collection/index.ts';
+import { natsAuthEnv } from '../nats/index.ts';
+import type { NodeOptions } from '../runtime/index.ts';
+import type { PlacementTracker } from '../cluster/index.ts';
+import { PoolClient } from './pool-client.ts';
+import { loadPoolsFile } from './pools-config.ts';
+import { Pools, poolsService } from './pools.ts';
+import { storeTokenHasher } from '../collection/index.ts';
+import type { ThrottleNode } from '../check/index.ts';
+
+/** A node's allocation parts. */
+export interface PoolsSetup {
+  readonly pools: Pools;
+  readonly client: PoolClient;
+  /** Starts managers and rounds (after the broker started). */
+  start(): void;
+  /** Stops rounds and managers (providers closed, processes stopped). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Loads the pools file and registers the `pools` service; undefined when
+ * `poolsFile` is null.
+ * @throws InputError code InvalidOptions when the file is unreadable or invalid.
+ */
+export async function setupPools(
+  options: Readonly<NodeOptions>,
+  broker: ServiceBroker,
+  clock: Clock,
+  throttle: ThrottleNode,
+  tracker: PlacementTracker,
+  collection: Collection,
+): Promise<PoolsSetup | undefined> {
+  if (options.poolsFile === null) return undefined;
+  const specs = await loadPoolsFile(options.poolsFile, options.natsUrl);
+  const batcher = collection.batcher;
+  let storeToken: ((token: string, nowMs: number) => string) | undefined;
+  if (batcher !== undefined) storeToken = await storeTokenHasher(options.privacyKeyFile, options.dataDir);
+  const pools = new Pools({
+    broker,
+    tracker,
+    clock,
+    specs,
+    ...(batcher === undefined ? {} : { write: (row) => batcher.add('decisions', row) }),
+    ...(storeToken === undefined ? {} : { storeToken }),
+    workerEnv: natsAuthEnv(options),
+  });
+  broker.createService(poolsService(pools));
+  const client = new PoolClient({
+    broker,
+    host: throttle.host,
+    clock,
+    pools,
+    horizonsMs: options.forecastHorizonsMs,
+  });
+  return {
+    pools,
+    client,
+    start: () => {
+      pools.start();
+      client.start();
+    },
+    stop: async () => {
+      await client.stop();
+      await pools.stop();
+    },
+  };
+}
