@@ -3,7 +3,7 @@ import type { Clock } from '../lib/index.ts';
 import { ActorStatus, PassivationReason, compileActorHostOptions } from './actor-host-options.ts';
 import type { ActorHostEvents, ActorHostOptions, ActorHostStats } from './actor-host-options.ts';
 import { ActorSlots } from './actor-slots.ts';
-import type { Slot } from './actor-slots.ts';
+import type { ActorFactory, Slot } from './actor-slots.ts';
 import type { Residency } from './residency.ts';
 
 /**
@@ -26,16 +26,20 @@ import type { Residency } from './residency.ts';
  * @example
  * const host = new ActorHost((key, restored) => new Counter(key, restored), { clock });
  * const n = await host.ask('a', (c) => c.increment());
+ *
+ * Activation input: a host of kind `I` passes the `input` of the ask that
+ * activates an actor to the factory (e.g. a token's rule), so an actor is
+ * made from what its first message carries, never from state on the side.
  */
-export class ActorHost<K extends string, A> {
+export class ActorHost<K extends string, A, I = never> {
   readonly options: Readonly<ActorHostOptions<A>>;
-  readonly #run: ActorSlots<K, A>;
+  readonly #run: ActorSlots<K, A, I>;
   readonly #slots: Residency<K, Slot<K, A>>;
   #stopped = false;
   #stopping: Promise<void> | undefined;
 
   constructor(
-    factory: (key: K, restored: unknown | undefined) => A,
+    factory: ActorFactory<K, A, I>,
     options: Partial<ActorHostOptions<A>> & { clock: Clock },
     events: ActorHostEvents<K, A> = {},
   ) {
@@ -49,15 +53,17 @@ export class ActorHost<K extends string, A> {
    * Runs `fn` on the actor for `key` (activating it first if needed) inside
    * that actor's mailbox. Rejects with ActorFailed when `fn` or the factory
    * throws, and with a StateError code Unavailable once {@link stop} began.
+   * `input` goes to the factory if this message activates the actor (now,
+   * or in the mailbox after a queued passivation or a failure).
    */
-  ask<R>(key: K, fn: (actor: A) => R | Promise<R>): Promise<R> {
+  ask<R>(key: K, fn: (actor: A) => R | Promise<R>, input?: I): Promise<R> {
     if (typeof key !== 'string') return Promise.reject(invalidField('key', 'a string', key));
     if (this.#stopped) return Promise.reject(this.#unavailable(key));
     let slot = this.#slots.get(key);
     const fresh = slot === undefined;
     if (slot === undefined) {
       try {
-        slot = this.#run.open(key, undefined);
+        slot = this.#run.open(key, undefined, input);
       } catch (err) {
         return Promise.reject(err as Error);
       }
@@ -65,7 +71,7 @@ export class ActorHost<K extends string, A> {
       this.#run.touch(slot);
     }
     const s = slot;
-    const reply = this.#run.enqueue(s, () => this.#run.deliver(s, fn));
+    const reply = this.#run.enqueue(s, () => this.#run.deliver(s, fn, input));
     if (fresh) this.#run.enforceCap(s);
     return reply;
   }

@@ -21,6 +21,13 @@ export interface Slot<K, A> {
   failed: boolean;
 }
 
+/**
+ * Makes a key's actor: from `restored` (the state {@link ActorHost.restore}
+ * gave), else from `input`, the activation input of the message that
+ * activates it ({@link ActorHost.ask}); either may be undefined.
+ */
+export type ActorFactory<K, A, I = never> = (key: K, restored: unknown, input: I | undefined) => A;
+
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : show(err));
 const failed = (code: ErrorCode, message: string, cause: unknown): HeadroomError =>
   new HeadroomError(code, message, { cause });
@@ -31,10 +38,10 @@ const failed = (code: ErrorCode, message: string, cause: unknown): HeadroomError
  * counters. Every change to a slot's actor runs inside that slot's mailbox,
  * except the first activation in {@link open}, before the slot is resident.
  */
-export class ActorSlots<K extends string, A> {
+export class ActorSlots<K extends string, A, I = never> {
   /** Resident slots, least recently active first. */
   readonly residents: Residency<K, Slot<K, A>>;
-  readonly #factory: (key: K, restored: unknown) => A;
+  readonly #factory: ActorFactory<K, A, I>;
   readonly #events: ActorHostEvents<K, A>;
   readonly #maxActors: number;
   #retiringSlots = 0;
@@ -44,7 +51,7 @@ export class ActorSlots<K extends string, A> {
   #failures = 0;
 
   constructor(
-    factory: (key: K, restored: unknown) => A,
+    factory: ActorFactory<K, A, I>,
     events: ActorHostEvents<K, A>,
     options: Readonly<ActorHostOptions<A>>,
   ) {
@@ -71,7 +78,7 @@ export class ActorSlots<K extends string, A> {
   }
 
   /** Makes a resident slot with a live actor; throws ActorFailed, leaving nothing resident, when the factory throws. */
-  open(key: K, restored: unknown): Slot<K, A> {
+  open(key: K, restored: unknown, input?: I): Slot<K, A> {
     const slot: Slot<K, A> = {
       key,
       mailbox: new Mailbox(),
@@ -81,17 +88,18 @@ export class ActorSlots<K extends string, A> {
       retiring: 0,
       failed: false,
     };
-    this.activate(slot); // throws before the slot is resident
+    this.activate(slot, input); // throws before the slot is resident
     this.touch(slot);
     return slot;
   }
 
-  activate(slot: Slot<K, A>): A {
+  /** Makes the slot's actor from its restored state, or from `input` (the activating message's). */
+  activate(slot: Slot<K, A>, input?: I): A {
     const restored = slot.restored;
     slot.restored = undefined;
     let actor: A;
     try {
-      actor = this.#factory(slot.key, restored);
+      actor = this.#factory(slot.key, restored, input);
     } catch (err) {
       this.#failures++;
       const error = failed(
@@ -118,8 +126,8 @@ export class ActorSlots<K extends string, A> {
    * reason `failed`, and the returned promise rejects with ActorFailed. A
    * synchronous result is returned as is (no extra microtask per message).
    */
-  deliver<R>(slot: Slot<K, A>, fn: (actor: A) => R | Promise<R>): R | Promise<R> {
-    const actor = slot.actor ?? this.activate(slot);
+  deliver<R>(slot: Slot<K, A>, fn: (actor: A) => R | Promise<R>, input?: I): R | Promise<R> {
+    const actor = slot.actor ?? this.activate(slot, input);
     let result: R | Promise<R>;
     try {
       result = fn(actor);

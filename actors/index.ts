@@ -14,9 +14,16 @@ export {
 export { TokenActor } from './token-actor.ts';
 export { PoolManager } from './pool-manager.ts';
 export { DormantTokens } from './dormant-tokens.ts';
-export { TakeLedger, RefundRejection, defaultTakeLedgerOptions, isTakeId } from './take-ledger.ts';
+export {
+  TakeLedger,
+  RefundRejection,
+  compileTakeLedgerOptions,
+  defaultTakeLedgerOptions,
+  isTakeId,
+} from './take-ledger.ts';
 
 export type { ActorHostOptions, ActorHostEvents, ActorHostStats } from './actor-host-options.ts';
+export type { ActorFactory } from './actor-slots.ts';
 export type { Resident } from './residency.ts';
 export type { DormantState } from './dormant-tokens.ts';
 export type { TokenActorSnapshot, TokenDescription, TokenForecast, LeaseTerms } from './token-actor.ts';

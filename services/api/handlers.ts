@@ -211,15 +211,6 @@ export class Api {
     }
   }
 
-  /** A check another node's gateway handed to this node (its tokens live here); never throws. */
-  async answerForwarded(request: unknown, trace: OtelContext): Promise<unknown> {
-    try {
-      return (await this.#deps.gateway.check([parseCheckRequest(request)], trace, true))[0];
-    } catch (err) {
-      return this.#errorReply('check', err);
-    }
-  }
-
   #errorReply(op: string, err: unknown): { error: ErrorBody } {
     const e = toHeadroomError(err);
     if (e.code === ErrorCode.Internal) this.#deps.broker.logger.error(`${op} failed:`, err);
@@ -278,6 +269,7 @@ function refusedOf(stats: Partial<GuardStats> | undefined): GuardStats | null {
     badReplies: stats.badReplies ?? 0,
     callsRefused: stats.callsRefused ?? 0,
     replySubjectsRefused: stats.replySubjectsRefused ?? 0,
+    subscriptionErrors: stats.subscriptionErrors ?? 0,
   };
 }
 

@@ -10,13 +10,21 @@
 import type { ServiceBroker } from 'moleculer';
 import { SpanKind, trace } from '@opentelemetry/api';
 import type { Context as OtelContext, Span } from '@opentelemetry/api';
-import { ErrorCode, HeadroomError, StateError, combineDecisions, tokenKeyOf } from '../../lib/index.ts';
-import type { CheckReply, CheckRequest, Clock, RuleSet } from '../../lib/index.ts';
+import {
+  ErrorCode,
+  HeadroomError,
+  StateError,
+  combineDecisions,
+  toHeadroomError,
+  tokenKeyOf,
+} from '../../lib/index.ts';
+import type { CheckReply, CheckRequest, Clock, ErrorBody, RuleSet } from '../../lib/index.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
 import { injectContext, recordFailure, tracer } from '../runtime/index.ts';
 import { linkTo } from './owner-link.ts';
 import type { OwnerLink } from './owner-link.ts';
 import { OwnerLanes } from './owner-lanes.ts';
+import { gather, groupsOf, routeItems, soleRemoteOwner } from './router.ts';
 import type { ThrottleNode } from './throttle-node.ts';
 import { refOf } from '../wire/index.ts';
 import type {
@@ -76,36 +84,47 @@ export class Gateway {
     );
   }
 
-  /**
-   * Checks requests in order; one reply per request. `forwarded` is set on
-   * the node another gateway handed the request to (see {@link checkOne}):
-   * its spans continue the sender's route span, and it hands nothing on.
-   */
-  async check(
-    requests: readonly CheckRequest[],
-    parent: OtelContext,
-    forwarded = false,
-  ): Promise<CheckReply[]> {
-    const span = forwarded ? undefined : this.#checkSpan(requests.length, parent);
-    const ctx = span === undefined ? parent : trace.setSpan(parent, span);
+  /** Checks requests in order; one reply per request. */
+  async check(requests: readonly CheckRequest[], parent: OtelContext): Promise<CheckReply[]> {
+    const span = this.#checkSpan(requests.length, parent);
+    const ctx = trace.setSpan(parent, span);
     try {
-      const replies = await this.#decide(this.#derive(requests), ctx, !forwarded);
-      if (replies.length === 1) span?.setAttribute('headroom.allow', replies[0]!.allow);
+      const replies = await this.#decide(this.#derive(requests), ctx, true);
+      if (replies.length === 1) span.setAttribute('headroom.allow', replies[0]!.allow);
       return replies;
     } catch (err) {
-      if (span !== undefined) recordFailure(span, err);
+      recordFailure(span, err);
       throw err;
     } finally {
-      span?.end();
+      span.end();
+    }
+  }
+
+  /**
+   * Answers a check another gateway handed to this node (see
+   * {@link checkOne}) with the take items that gateway derived: nothing is
+   * parsed or matched again, as with a take. Its spans continue the sender's
+   * route span (`parent`), and it hands nothing on. Never throws: a failure
+   * is the `{error}` reply.
+   */
+  async answerForward(items: TakeItem[], parent: OtelContext): Promise<CheckReply | { error: ErrorBody }> {
+    try {
+      const [reply] = await this.#decide({ items, itemsOf: [items.map((_, i) => i)] }, parent, false);
+      return reply!;
+    } catch (err) {
+      const e = toHeadroomError(err);
+      if (e.code === ErrorCode.Internal) this.#deps.broker.logger.error('check failed:', err);
+      return { error: e.toBody() };
     }
   }
 
   /**
    * One check from a front end whose client another node can answer (NATS:
    * the request's reply subject). When every token of the request lives on
-   * one other node, the request goes there whole and that node replies to
-   * the client itself: one message less on the way back, and the combining
-   * and refunds happen where the tokens are. Returns {@link FORWARDED} then;
+   * one other node, its take items (derived here, see {@link answerForward})
+   * go there whole and that node replies to the client itself: one message
+   * less on the way back, and the combining and refunds happen where the
+   * tokens are. Returns {@link FORWARDED} then;
    * `bounce` runs if that node turns out to be gone (NATS "no responders")
    * or has not answered it within the owner timeout, and should answer
    * the client from here. Anything else is checked here, as {@link check}.
@@ -120,7 +139,12 @@ export class Gateway {
     const ctx = trace.setSpan(parent, span);
     try {
       const derived = this.#derive([req]);
-      const owner = this.#deps.link === undefined ? undefined : this.#soleRemoteOwner(derived.items);
+      const owner =
+        this.#deps.link === undefined
+          ? undefined
+          : soleRemoteOwner(
+              routeItems(derived.items, this.#deps.tracker.placement, this.#deps.broker.nodeID),
+            );
       if (owner !== undefined) {
         const route = tracer().startSpan(
           'headroom.route.take',
@@ -136,7 +160,7 @@ export class Gateway {
         );
         this.#deps.link!.forward(
           owner,
-          { replyTo, trace: injectContext(trace.setSpan(ctx, route)), request: req },
+          { replyTo, trace: injectContext(trace.setSpan(ctx, route)), items: derived.items },
           (err) => {
             // The owner is gone or stuck: route around it, as a take would.
             this.#deps.broker.logger.warn(`forward to ${owner} bounced: ${err.message}`);
@@ -198,18 +222,6 @@ export class Gateway {
     return { items, itemsOf };
   }
 
-  /** The owner of all `items` when it is one node other than this one. */
-  #soleRemoteOwner(items: readonly TakeItem[]): string | undefined {
-    const placement = this.#deps.tracker.placement;
-    let owner: string | undefined;
-    for (const it of items) {
-      const o = placement.owner(it.token);
-      if (o === undefined || (owner !== undefined && o !== owner)) return undefined;
-      owner = o;
-    }
-    return owner === this.#deps.broker.nodeID ? undefined : owner;
-  }
-
   /** Takes the items, combines each request's decisions and refunds what denied requests took. */
   async #decide({ items, itemsOf }: Derived, ctx: OtelContext, routeSpans: boolean): Promise<CheckReply[]> {
     const decisions = items.length > 0 ? await this.#take(items, ctx, routeSpans) : [];
@@ -229,28 +241,31 @@ export class Gateway {
     return replies;
   }
 
-  /** Sends each owner its items; re-routes around owners that do not answer. */
+  /** Sends each owner its items (router.ts); re-routes around owners that do not answer. */
   async #take(items: TakeItem[], ctx: OtelContext, routeSpans: boolean, attempt = 1): Promise<Answered[]> {
-    const out = new Array<Answered>(items.length);
-    await Promise.all(
-      [...this.#groupByOwner(items)].map(async ([owner, idx]) => {
-        const part = idx.map((i) => items[i]!);
-        let res: Answered[];
-        try {
-          res = await this.#enqueue(owner, part, ctx, routeSpans);
-          // The refund of a take goes where its id was issued (a re-routed part set it already).
-          for (const d of res) if (d.takeId !== undefined) d.issuer ??= owner;
-        } catch (err) {
-          if (!isUnreachable(err) || attempt >= ATTEMPTS) throw wrapCallError(err, owner);
-          // The owner is gone or stuck: route around it for a while (a real departure
-          // is confirmed by the heartbeat and removed from the registry).
-          this.#deps.tracker.suspect(owner, 5000);
-          res = await this.#take(part, ctx, routeSpans, attempt + 1);
-        }
-        idx.forEach((i, k) => (out[i] = res[k]!));
-      }),
-    );
-    return out;
+    const self = this.#deps.broker.nodeID;
+    const routing = routeItems(items, this.#deps.tracker.placement, self);
+    const first = routing.unowned[0];
+    if (first !== undefined) {
+      const token = items[first]!.token;
+      throw new StateError(ErrorCode.NoOwner, `no live node hosts token actors (token ${token})`, {
+        field: 'params',
+      });
+    }
+    return await gather(items, groupsOf(routing, self), async (owner, part): Promise<Answered[]> => {
+      try {
+        const res: Answered[] = await this.#enqueue(owner, part, ctx, routeSpans);
+        // The refund of a take goes where its id was issued (a re-routed part set it already).
+        for (const d of res) if (d.takeId !== undefined) d.issuer ??= owner;
+        return res;
+      } catch (err) {
+        if (!isUnreachable(err) || attempt >= ATTEMPTS) throw wrapCallError(err, owner);
+        // The owner is gone or stuck: route around it for a while (a real departure
+        // is confirmed by the heartbeat and removed from the registry).
+        this.#deps.tracker.suspect(owner, 5000);
+        return await this.#take(part, ctx, routeSpans, attempt + 1);
+      }
+    });
   }
 
   /** Queues one check's items for `owner` on its lane (owner-lanes.ts), with a route span unless forwarded. */
@@ -291,23 +306,6 @@ export class Gateway {
 
   async #remoteTake(owner: string, params: TakeParams, meta: TakeMeta): Promise<TakeDecision[][]> {
     return await linkTo(this.#deps.link, owner).take(owner, params, meta, this.#deps.ownerTimeoutMs);
-  }
-
-  #groupByOwner(items: TakeItem[]): Map<string, number[]> {
-    const groups = new Map<string, number[]>();
-    const placement = this.#deps.tracker.placement;
-    items.forEach((it, i) => {
-      const owner = placement.owner(it.token);
-      if (owner === undefined) {
-        throw new StateError(ErrorCode.NoOwner, `no live node hosts token actors (token ${it.token})`, {
-          field: 'params',
-        });
-      }
-      const g = groups.get(owner);
-      if (g === undefined) groups.set(owner, [i]);
-      else g.push(i);
-    });
-    return groups;
   }
 }
 

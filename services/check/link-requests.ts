@@ -5,11 +5,14 @@
  * nats.js's own request() allocates a timer and two error objects (stack
  * traces) per call, which cost more than the check it carries. A request
  * settles once: with the reply's bytes, or with an unreachable error (no
- * responders, timed out, publish failed, the link closed).
+ * responders, timed out, publish failed, the link closed). Deadlines are
+ * read and swept on the injected Clock; the sweep runs only while requests
+ * are pending.
  */
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection, Subscription } from 'nats';
 import { ErrorCode, StateError } from '../../lib/index.ts';
+import type { Clock, TimerHandle } from '../../lib/index.ts';
 
 /** How a request settles. */
 export interface ReplyHandlers {
@@ -23,19 +26,26 @@ interface Pending extends ReplyHandlers {
   deadline: number;
 }
 
-/** How often deadlines are checked: a timeout fires up to this late. */
+/** How often deadlines are checked: a timeout fires up to this late (and 1 ms, the Clock's grain). */
 export const SWEEP_MS = 50;
+
+/** Told of an error the reply subscription reported (its replies are lost: their requests time out). */
+export type SubscriptionErrors = (err: Error, subject: string) => void;
 
 export class LinkRequests {
   readonly #nc: NatsConnection;
+  readonly #clock: Clock;
+  readonly #onError: SubscriptionErrors;
   readonly #inbox: string;
   readonly #pending = new Map<number, Pending>();
   #seq = 0;
   #replies: Subscription | undefined;
-  #sweep: NodeJS.Timeout | undefined;
+  #sweep: TimerHandle | undefined;
 
-  constructor(nc: NatsConnection) {
+  constructor(nc: NatsConnection, clock: Clock, onError: SubscriptionErrors) {
     this.#nc = nc;
+    this.#clock = clock;
+    this.#onError = onError;
     this.#inbox = `_HEADROOM.${randomUUID().replaceAll('-', '')}`;
   }
 
@@ -51,7 +61,8 @@ export class LinkRequests {
   send(owner: string, subject: string, body: unknown, timeoutMs: number, on: ReplyHandlers): void {
     this.#listen();
     const seq = ++this.#seq;
-    this.#pending.set(seq, { owner, deadline: performance.now() + timeoutMs, ...on });
+    this.#pending.set(seq, { owner, deadline: this.#clock.now() + timeoutMs, ...on });
+    this.#sweep ??= this.#clock.setTimeout(() => this.#expire(), SWEEP_MS);
     try {
       this.#nc.publish(subject, JSON.stringify(body), { reply: `${this.#inbox}.${seq}` });
     } catch (err) {
@@ -60,12 +71,16 @@ export class LinkRequests {
     }
   }
 
-  /** Subscribes to the reply inbox and starts the deadline sweep, once. */
+  /** Subscribes to the reply inbox, once. */
   #listen(): void {
     if (this.#replies !== undefined) return;
-    this.#replies = this.#nc.subscribe(`${this.#inbox}.*`, {
+    const subject = `${this.#inbox}.*`;
+    this.#replies = this.#nc.subscribe(subject, {
       callback: (err, msg) => {
-        if (err !== null) return;
+        if (err !== null) {
+          this.#onError(err, subject);
+          return;
+        }
         const seq = Number(msg.subject.slice(this.#inbox.length + 1));
         const p = this.#pending.get(seq);
         if (p === undefined) return; // timed out already
@@ -75,20 +90,28 @@ export class LinkRequests {
         else p.resolve(msg.data);
       },
     });
-    this.#sweep = setInterval(() => {
-      const now = performance.now();
-      for (const [seq, p] of this.#pending) {
-        if (p.deadline > now) continue;
-        this.#pending.delete(seq);
-        p.reject(unreachable(p.owner, 'timed out', undefined, true));
-      }
-    }, SWEEP_MS);
-    this.#sweep.unref();
+  }
+
+  /**
+   * Rejects the requests past their deadline, and sweeps again while any
+   * are pending. A deadline counts as past only once the (whole-ms) clock
+   * is beyond it, so no request times out before its `timeoutMs`.
+   */
+  #expire(): void {
+    this.#sweep = undefined;
+    const now = this.#clock.now();
+    for (const [seq, p] of this.#pending) {
+      if (p.deadline >= now) continue;
+      this.#pending.delete(seq);
+      p.reject(unreachable(p.owner, 'timed out', undefined, true));
+    }
+    if (this.#pending.size > 0) this.#sweep = this.#clock.setTimeout(() => this.#expire(), SWEEP_MS);
   }
 
   /** Stops the sweep, rejects what is pending ("the link closed") and leaves the inbox. */
   close(): void {
-    clearInterval(this.#sweep);
+    if (this.#sweep !== undefined) this.#clock.clearTimeout(this.#sweep);
+    this.#sweep = undefined;
     for (const p of this.#pending.values()) p.reject(unreachable(p.owner, 'the link closed'));
     this.#pending.clear();
     this.#replies?.unsubscribe();

@@ -17,13 +17,13 @@
  * inbox `_HEADROOM.<uuid>.<seq>` (link-requests.ts). Nothing arriving on
  * them is trusted: each message is validated (services/wire) before it is
  * used, a bad one is answered with a coded error (or, without a reply
- * subject, counted and logged by the node's Guard), and no callback ever
- * throws.
+ * subject, counted and logged by the node's Guard), an error a subscription
+ * reports is counted and logged there too, and no callback ever throws.
+ * Forwarded checks are batched per owner in forward-lanes.ts.
  */
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { ErrorCode, InputError, StateError, fromBody, toHeadroomError } from '../../lib/index.ts';
-import type { CheckRequest } from '../../lib/index.ts';
-import type { Context as OtelContext } from '@opentelemetry/api';
+import type { Clock } from '../../lib/index.ts';
 import {
   Refused,
   decodeLinkJson,
@@ -48,32 +48,13 @@ import type {
 import { Inflight, extractContext } from '../runtime/index.ts';
 import { LinkRequests } from './link-requests.ts';
 import type { ReplyHandlers } from './link-requests.ts';
+import { ForwardLanes } from './forward-lanes.ts';
+import type { Forward, ForwardAnswerer } from './forward-lanes.ts';
 
 /** What an owner does with the messages (a ThrottleNode). */
 export interface OwnerSide {
   take(params: TakeParams, meta: TakeMeta): Promise<TakeDecision[][]>;
   refund(items: readonly RefundItem[]): Promise<void>;
-  /** Counts and logs the messages refused. */
-  readonly guard: Guard;
-}
-
-/** A client's check handed to the node that owns its tokens, which replies to `replyTo`. */
-export interface Forward {
-  replyTo: string;
-  /** The W3C trace context of the sender's route span. */
-  trace: Record<string, string>;
-  request: CheckRequest;
-}
-
-/** Answers a forwarded check; never throws (errors become the `{error}` reply). */
-export type ForwardAnswerer = (request: unknown, trace: OtelContext) => Promise<unknown>;
-
-/** Forwards queued for one owner, sent together on the next turn of the event loop. */
-interface ForwardLane {
-  forwards: Forward[];
-  bounces: Array<(err: StateError) => void>;
-  /** How long the owner has to answer the batch's clients and acknowledge it. */
-  timeoutMs: number;
 }
 
 const PREFIX = 'headroom.int';
@@ -90,25 +71,39 @@ export class OwnerLink {
   readonly #inflight = new Inflight();
   /** Takes, refunds and forwards out, and their replies (link-requests.ts). */
   readonly #requests: LinkRequests;
-  readonly #forwardLanes = new Map<string, ForwardLane>();
-  /** The owner's Guard, from {@link serve}; counts bad messages and replies. */
-  #guard: Guard | undefined;
-  constructor(nc: NatsConnection, namespace: string) {
+  /** Checks handed to their tokens' owner, batched per owner (forward-lanes.ts). */
+  readonly #forwards: ForwardLanes;
+  /** The node's Guard: counts (and logs) bad messages, bad replies and subscription errors. */
+  readonly #guard: Guard;
+
+  /** `clock` times the requests' deadlines; `guard` is the node's (services/wire guardOf). */
+  constructor(nc: NatsConnection, namespace: string, clock: Clock, guard: Guard) {
     this.#nc = nc;
     this.#namespace = namespace;
-    this.#requests = new LinkRequests(nc);
+    this.#guard = guard;
+    this.#requests = new LinkRequests(nc, clock, (err, subject) => this.#subscriptionFailed(err, subject));
+    this.#forwards = new ForwardLanes((owner, wire, timeoutMs, on) => {
+      this.#send(owner, 'forward', wire, timeoutMs, on);
+    }, guard);
+  }
+
+  /** A subscription reported an error (a permissions violation, say): counted and logged, rate-limited. */
+  #subscriptionFailed(err: Error, subject: string): void {
+    this.#guard.refuse(Refused.Subscription, `the link subscription on ${subject}: ${err.message}`);
   }
 
   /** Serves this node's subjects; call before the node announces itself. */
   serve(nodeID: string, owner: OwnerSide): void {
     const base = linkSubject(this.#namespace, nodeID);
-    const guard = owner.guard;
-    this.#guard = guard;
+    const guard = this.#guard;
     /** Validates a message, runs it and replies; a bad message gets a coded error and is counted. */
     const handle =
       <M, T>(op: string, parse: (body: unknown) => M, run: (m: M) => Promise<T>) =>
       (err: Error | null, msg: Msg): void => {
-        if (err !== null) return;
+        if (err !== null) {
+          this.#subscriptionFailed(err, `${base}.${op}`);
+          return;
+        }
         let m: M;
         try {
           m = parse(decodeLinkJson(msg.data));
@@ -151,10 +146,14 @@ export class OwnerLink {
    * keeps the first).
    */
   serveForwards(nodeID: string, answer: ForwardAnswerer): void {
+    const subject = `${linkSubject(this.#namespace, nodeID)}.forward`;
     this.#subs.push(
-      this.#nc.subscribe(`${linkSubject(this.#namespace, nodeID)}.forward`, {
+      this.#nc.subscribe(subject, {
         callback: (err, msg) => {
-          if (err !== null) return;
+          if (err !== null) {
+            this.#subscriptionFailed(err, subject);
+            return;
+          }
           let batch: ForwardWire;
           try {
             batch = parseForwardBatch(decodeLinkJson(msg.data));
@@ -162,15 +161,15 @@ export class OwnerLink {
             // Only gateways publish here: the sender bounces its clients on the error.
             const bad = toHeadroomError(e);
             const to = msg.reply ? '' : ' (no reply subject)';
-            this.#guard?.refuse(Refused.Message, `forward on ${msg.subject}${to}: ${bad.message}`);
+            this.#guard.refuse(Refused.Message, `forward on ${msg.subject}${to}: ${bad.message}`);
             reply(msg, { error: bad.toBody() });
             return;
           }
-          const answered = batch.map(([replyTo, traceparent, tracestate, request]) => {
+          const answered = batch.map(([replyTo, traceparent, tracestate, items]) => {
             const carrier: Record<string, string> = {};
             if (traceparent !== '') carrier['traceparent'] = traceparent;
             if (tracestate !== '') carrier['tracestate'] = tracestate;
-            return answer(request, extractContext(carrier)).then((body) =>
+            return answer(items, extractContext(carrier)).then((body) =>
               this.#nc.publish(replyTo, JSON.stringify(body)),
             );
           });
@@ -191,46 +190,7 @@ export class OwnerLink {
    * owner is gone or has not answered them all within the timeout.
    */
   forward(owner: string, fwd: Forward, bounce: (err: StateError) => void, timeoutMs: number): void {
-    let lane = this.#forwardLanes.get(owner);
-    if (lane === undefined) {
-      lane = { forwards: [], bounces: [], timeoutMs };
-      this.#forwardLanes.set(owner, lane);
-      setImmediate(() => this.#flushForwards(owner));
-    }
-    lane.forwards.push(fwd);
-    lane.bounces.push(bounce);
-  }
-
-  #flushForwards(owner: string): void {
-    const lane = this.#forwardLanes.get(owner);
-    this.#forwardLanes.delete(owner);
-    if (lane === undefined) return;
-    const wire: ForwardWire = lane.forwards.map((f) => [
-      f.replyTo,
-      f.trace['traceparent'] ?? '',
-      f.trace['tracestate'] ?? '',
-      f.request,
-    ]);
-    const bounce = (err: StateError): void => lane.bounces.forEach((b) => b(err));
-    this.#send(owner, 'forward', wire, lane.timeoutMs, {
-      // An empty reply is the acknowledgement; anything else is the owner's refusal.
-      resolve: (data) => {
-        if (data.byteLength === 0) return;
-        let why: string;
-        try {
-          const r = parseLinkReply(decodeLinkJson(data), () => undefined);
-          if (!('error' in r)) return;
-          why = r.error.message;
-        } catch (e) {
-          why = `a malformed reply: ${toHeadroomError(e).message}`;
-          this.#guard?.refuse(Refused.Reply, `forward reply from ${owner}: ${why}`);
-        }
-        bounce(
-          new StateError(ErrorCode.Unavailable, `token owner ${owner} refused the forwarded checks: ${why}`),
-        );
-      },
-      reject: bounce,
-    });
+    this.#forwards.forward(owner, fwd, bounce, timeoutMs);
   }
 
   /** Sends `owner` a take; rejects with an unreachable error if nobody answers. */
@@ -270,7 +230,7 @@ export class OwnerLink {
       r = parseLinkReply(decodeLinkJson(data), ok);
     } catch (e) {
       const bad = toHeadroomError(e);
-      this.#guard?.refuse(Refused.Reply, `${op} reply from ${owner}: ${bad.message}`);
+      this.#guard.refuse(Refused.Reply, `${op} reply from ${owner}: ${bad.message}`);
       throw new InputError(bad.code, `token owner ${owner} sent a malformed ${op} reply: ${bad.message}`, {
         ...(bad.field === undefined ? {} : { field: bad.field }),
         cause: e,

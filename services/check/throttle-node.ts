@@ -6,8 +6,8 @@
 import type { ServiceBroker } from 'moleculer';
 import { SpanKind } from '@opentelemetry/api';
 import { ActorHost, DormantTokens, TakeLedger, TokenActor } from '../../actors/index.ts';
-import { ErrorCode, InputError, compileRule, parseRule } from '../../lib/index.ts';
-import type { Clock, CompiledRule, Placement, TokenKey } from '../../lib/index.ts';
+import { ErrorCode, InputError, StateError, compileRule, parseRule } from '../../lib/index.ts';
+import type { Clock, CompiledRule, TokenKey } from '../../lib/index.ts';
 import { Refused, guardOf, refOf } from '../wire/index.ts';
 import type {
   Guard,
@@ -25,6 +25,8 @@ import type {
 import { Handoff } from '../cluster/index.ts';
 import { linkTo } from './owner-link.ts';
 import type { OwnerLink } from './owner-link.ts';
+import { gather, routeItems } from './router.ts';
+import type { Routing } from './router.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
 import { extractContext, recordFailure, tracer } from '../runtime/index.ts';
 import type { DecisionObserver } from '../../collection/index.ts';
@@ -52,7 +54,8 @@ export interface ThrottleDeps {
 }
 
 export class ThrottleNode {
-  readonly host: ActorHost<TokenKey, TokenActor>;
+  /** The token actors; a take activates its token with the rule it runs under. */
+  readonly host: ActorHost<TokenKey, TokenActor, RuleRef>;
   readonly handoff: Handoff;
   /** The takes this owner may be asked to refund; a refund without one of its ids is refused. */
   readonly ledger: TakeLedger;
@@ -61,8 +64,6 @@ export class ThrottleNode {
   readonly #deps: ThrottleDeps;
   readonly #rules = new Map<string, CompiledRule>();
   readonly #dormant: DormantTokens<HandoffItem>;
-  /** Set just around an activation by take, read by the actor factory. */
-  #activatingRule: RuleRef | undefined;
 
   constructor(deps: ThrottleDeps) {
     this.#deps = deps;
@@ -75,12 +76,15 @@ export class ThrottleNode {
       rule: refOf(actor.rule),
       snapshot,
     }));
-    this.host = new ActorHost<TokenKey, TokenActor>(
-      (token, restored) => {
+    this.host = new ActorHost<TokenKey, TokenActor, RuleRef>(
+      (token, restored, takeRule) => {
         const r = (restored as HandoffItem | undefined) ?? this.#dormant.wake(token);
-        // A token is activated by a take (rule known) or a hand-off (rule in the item).
-        const rule = this.#ruleOf(r?.rule ?? this.#activatingRule!);
-        return new TokenActor(token, rule, deps.clock, r?.snapshot);
+        // A hand-off or a dormant token brings its rule and state; a take, the rule it runs under.
+        const ref = r?.rule ?? takeRule;
+        if (ref === undefined) {
+          throw new StateError(ErrorCode.NotFound, `token ${token} has no rule to activate with`);
+        }
+        return new TokenActor(token, this.#ruleOf(ref), deps.clock, r?.snapshot);
       },
       { clock: deps.clock, idleMs: deps.idleMs, maxActors: deps.maxActors },
       {
@@ -126,21 +130,14 @@ export class ThrottleNode {
    * allowed item marked `refundable` gets a take id (its refund's ticket).
    */
   async take(params: TakeParams, meta: TakeMeta = {}): Promise<TakeDecision[][]> {
-    const self = this.#deps.broker.nodeID;
-    const placement = this.#deps.tracker.placement;
     // A gateway with a stale view sent us tokens we no longer own: pass them on once.
     if (params.forwarded !== true && !this.handoff.leaving) {
-      const elsewhere = params.parts.some((part) =>
-        part.items.some((it) => {
-          const o = placement.owner(it.token);
-          return o !== undefined && o !== self && !this.host.has(it.token);
-        }),
+      const items = params.parts.length === 1 ? params.parts[0]!.items : params.parts.flatMap((p) => p.items);
+      const routing = routeItems(items, this.#deps.tracker.placement, this.#deps.broker.nodeID, (t) =>
+        this.host.has(t),
       );
-      if (elsewhere) {
-        const flat = await this.#forward(
-          params.parts.flatMap((p) => p.items),
-          placement,
-        );
+      if (routing.remote.size > 0) {
+        const flat = await this.#forward(items, routing);
         let at = 0;
         return params.parts.map((p) => flat.slice(at, (at += p.items.length)));
       }
@@ -169,10 +166,9 @@ export class ThrottleNode {
 
   async #takeOne(item: TakeItem): Promise<TakeDecision> {
     if (!this.host.has(item.token)) await this.handoff.awaitState(item.token);
-    // ask() activates synchronously, so the factory reads the rule set here.
-    this.#activatingRule = item.rule;
-    try {
-      return await this.host.ask(item.token, (actor) => {
+    return await this.host.ask(
+      item.token,
+      (actor) => {
         const rule = this.#ruleOf(item.rule);
         if (actor.rule !== rule) actor.setRule(rule);
         const decision: TakeDecision = actor.check(item.cost);
@@ -182,10 +178,9 @@ export class ThrottleNode {
         }
         this.#deps.observer?.decided(item, decision, this.#deps.clock.now());
         return decision;
-      });
-    } finally {
-      this.#activatingRule = undefined;
-    }
+      },
+      item.rule,
+    );
   }
 
   /**
@@ -234,35 +229,25 @@ export class ThrottleNode {
     return { ...this.guard.stats(), takeIds: this.ledger.size };
   }
 
-  /** Passes items to the owners this node sees, keeping their order in the reply. */
-  async #forward(items: TakeItem[], placement: Placement): Promise<TakeDecision[]> {
+  /**
+   * Passes items to the owners this node sees (router.ts), keeping their
+   * order in the reply; the tokens it holds, and any no node owns, run here.
+   */
+  async #forward(items: TakeItem[], routing: Routing): Promise<TakeDecision[]> {
     const self = this.#deps.broker.nodeID;
-    const out = new Array<TakeDecision>(items.length);
-    const groups = new Map<string, number[]>();
-    items.forEach((it, i) => {
-      const owner = this.host.has(it.token) ? self : (placement.owner(it.token) ?? self);
-      const g = groups.get(owner);
-      if (g === undefined) groups.set(owner, [i]);
-      else g.push(i);
-    });
-    await Promise.all(
-      [...groups].map(async ([owner, idx]) => {
-        const part = idx.map((i) => items[i]!);
-        const res =
-          owner === self
-            ? await Promise.all(part.map((it) => this.#takeOne(it)))
-            : (
-                await linkTo(this.#deps.link, owner).take(
-                  owner,
-                  { parts: [{ items: part }], forwarded: true },
-                  {},
-                  this.#deps.ownerTimeoutMs,
-                )
-              )[0]!;
-        idx.forEach((i, k) => (out[i] = res[k]!));
-      }),
+    const here = routing.unowned.length === 0 ? routing.local : [...routing.local, ...routing.unowned];
+    return await gather(items, [[self, here], ...routing.remote], async (owner, part) =>
+      owner === self
+        ? await Promise.all(part.map((it) => this.#takeOne(it)))
+        : (
+            await linkTo(this.#deps.link, owner).take(
+              owner,
+              { parts: [{ items: part }], forwarded: true },
+              {},
+              this.#deps.ownerTimeoutMs,
+            )
+          )[0]!,
     );
-    return out;
   }
 
   /** Another node announced its leave. */

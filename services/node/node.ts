@@ -93,7 +93,7 @@ export async function startNode(
     heartbeatTimeout: heartbeatS * 3,
     tracing: false,
     skipProcessEventRegistration: true,
-    replOptions: { customCommands: replCommands() },
+    replOptions: { customCommands: replCommands(clock) },
   });
 
   let nc: NatsConnection | undefined;
@@ -122,7 +122,8 @@ export async function startNode(
     stops.push(step('collection', () => collection.close()));
 
     const tracker = new PlacementTracker(broker, clock);
-    const link = nc === undefined ? undefined : new OwnerLink(nc, options.namespace);
+    const link =
+      nc === undefined ? undefined : new OwnerLink(nc, options.namespace, clock, guardOf(broker, clock));
     const throttle = new ThrottleNode({
       ...(link === undefined ? {} : { link }),
       broker,
@@ -183,8 +184,8 @@ export async function startNode(
     // Let the REPL commands reach this node's parts.
     (broker as unknown as { headroom: unknown }).headroom = { api, throttle, rules, tracker, collection };
 
-    // Checks other gateways hand to this node (their tokens live here).
-    link?.serveForwards(options.nodeId, (request, trace) => api.answerForwarded(request, trace));
+    // Checks other gateways hand to this node (their tokens live here), with the items they derived.
+    link?.serveForwards(options.nodeId, (items, trace) => gateway.answerForward(items, trace));
     if (nc !== undefined) {
       const natsApi = new NatsApi(nc, api, guardOf(broker, clock));
       natsApi.start();

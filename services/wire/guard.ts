@@ -21,6 +21,8 @@ export const Refused = {
   Call: 'callsRefused',
   /** Public API requests whose reply subject was one of the cluster's own (left unanswered). */
   ReplySubject: 'replySubjectsRefused',
+  /** Errors a NATS subscription reported (a permissions violation, say): its messages were not delivered. */
+  Subscription: 'subscriptionErrors',
 } as const;
 export type Refused = (typeof Refused)[keyof typeof Refused];
 
@@ -43,6 +45,7 @@ export class Guard {
     badReplies: 0,
     callsRefused: 0,
     replySubjectsRefused: 0,
+    subscriptionErrors: 0,
   };
   /** Per kind: when it was last logged, and how many went unlogged since. */
   readonly #logged = new Map<Refused, { atMs: number; quiet: number }>();

@@ -7,20 +7,17 @@
 // Depends on lib/ and actors/. Values first, then types.
 export { refOf } from './wire.ts';
 export {
-  MAX_FORWARDS,
   MAX_LINK_BYTES,
   MAX_LINK_ITEMS,
-  MAX_SUBJECT_LENGTH,
   MAX_TAKE_PARTS,
   MAX_TOKEN_LENGTH,
   checkRuleRef,
   checkTakeItem,
   decodeLinkJson,
-  isReplySubject,
-  parseForwardBatch,
   parseRefundMessage,
   parseTakeMessage,
 } from './wire-schema.ts';
+export { MAX_FORWARDS, MAX_SUBJECT_LENGTH, isReplySubject, parseForwardBatch } from './forward-schema.ts';
 export { parseLinkReply, refundReplyOk, takeReplyChecker } from './wire-reply.ts';
 export {
   MAX_ACTORS_LIMIT,
@@ -48,6 +45,7 @@ export type {
   TakePart,
   TakeParams,
 } from './wire.ts';
-export type { ForwardWire, TakeMessage } from './wire-schema.ts';
+export type { TakeMessage } from './wire-schema.ts';
+export type { ForwardWire } from './forward-schema.ts';
 export type { LinkReply } from './wire-reply.ts';
 export type { GuardLog, GuardStats } from './guard.ts';

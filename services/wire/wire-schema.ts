@@ -1,7 +1,8 @@
 /**
- * Validation of the messages that travel on the owner link (services/check/owner-link.ts):
- * takes, refunds, forwarded checks and the replies to them. They are checked
- * as strictly as the public API (types, bounds, unknown fields), because only
+ * Validation of the messages that travel on the owner link
+ * (services/check/owner-link.ts): takes and refunds here, forwarded checks in
+ * forward-schema.ts, the replies in wire-reply.ts. They are checked as
+ * strictly as the public API (types, bounds, unknown fields), because only
  * nodes are meant to publish them but anything that can reach the subjects
  * could. Pure: every problem is an InputError naming the field and the value.
  * Takes are on the check path, so the checks read the parsed JSON in place
@@ -30,12 +31,8 @@ export const MAX_TAKE_PARTS = 10_000;
 export const MAX_LINK_ITEMS = 100_000;
 /** Longest token key: a 128-character rule id and 16 escaped key fields fit. */
 export const MAX_TOKEN_LENGTH = 16_384;
-/** Most checks in one forwarded batch. */
-export const MAX_FORWARDS = 10_000;
-/** Longest reply subject of a forwarded check. */
-export const MAX_SUBJECT_LENGTH = 256;
 /** Longest trace header value (`traceparent` is 55, `tracestate` at most 512). */
-const MAX_TRACE_VALUE = 1024;
+export const MAX_TRACE_VALUE = 1024;
 const MAX_TRACE_KEYS = 8;
 /** Largest rule rate or burst on the wire (as `rules.put` bounds them). */
 const MAX_RATE = 1e9;
@@ -44,17 +41,11 @@ const MAX_PERIOD_MS = 7 * 86_400_000;
 /** Latest time accepted (ECMAScript's largest date). */
 const MAX_TIME_MS = 8.64e15;
 const RULE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
-/** Subjects a forwarded check's reply must never be published to: the cluster's own. */
-const RESERVED_SUBJECT = /^(headroom\.|\$|MOL[.-]|_HEADROOM)/;
-const SUBJECT = /^[^\s*>.]+(\.[^\s*>.]+)*$/;
 
 /** A take as it travels: the parts, their trace contexts, and the forwarded flag. */
 export interface TakeMessage extends TakeParams {
   traces?: Array<Record<string, string>>;
 }
-
-/** Wire form of a batch of forwards: `[replyTo, traceparent, tracestate, request]` each. */
-export type ForwardWire = Array<[string, string, string, unknown]>;
 
 const decoder = new TextDecoder();
 
@@ -282,47 +273,4 @@ function checkRefundItem(v: unknown, field: string): RefundItem {
   if (!isTakeId(takeId))
     throw invalidField(`${field}.takeId`, 'a take id (12 characters of base64url)', takeId);
   return v as unknown as RefundItem;
-}
-
-/** Whether `s` may receive a forwarded check's reply: a plain subject, not one of the cluster's own. */
-export function isReplySubject(s: unknown): s is string {
-  return (
-    typeof s === 'string' && s.length <= MAX_SUBJECT_LENGTH && SUBJECT.test(s) && !RESERVED_SUBJECT.test(s)
-  );
-}
-
-/**
- * A batch of forwarded checks: `[[replyTo, traceparent, tracestate, request], ...]`.
- * Each request is left to the check path's own validation (its client gets
- * the coded error); the reply subject must be a client's, never an internal one.
- * @throws InputError naming the first bad entry.
- */
-export function parseForwardBatch(body: unknown): ForwardWire {
-  if (!Array.isArray(body) || body.length === 0 || body.length > MAX_FORWARDS) {
-    throw invalidField(
-      'forwards',
-      `a list of 1 to ${MAX_FORWARDS} forwarded checks`,
-      Array.isArray(body) ? `${body.length} entries` : body,
-    );
-  }
-  for (let i = 0; i < body.length; i++) {
-    const f: unknown = body[i];
-    if (!Array.isArray(f) || f.length !== 4) {
-      throw invalidField(`forwards[${i}]`, 'a list [replyTo, traceparent, tracestate, request]', f);
-    }
-    if (!isReplySubject(f[0])) {
-      throw invalidField(
-        `forwards[${i}][0]`,
-        `a client reply subject of at most ${MAX_SUBJECT_LENGTH} characters`,
-        f[0],
-      );
-    }
-    for (const k of [1, 2]) {
-      const s: unknown = f[k];
-      if (typeof s !== 'string' || s.length > MAX_TRACE_VALUE) {
-        throw invalidField(`forwards[${i}][${k}]`, `a string of at most ${MAX_TRACE_VALUE} characters`, s);
-      }
-    }
-  }
-  return body as ForwardWire;
 }

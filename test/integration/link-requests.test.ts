@@ -2,7 +2,7 @@ import anyTest from 'ava';
 import type { TestFn } from 'ava';
 import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
-import { ErrorCode, StateError } from '../../lib/index.ts';
+import { ErrorCode, StateError, SystemClock } from '../../lib/index.ts';
 import { LinkRequests, SWEEP_MS } from '../../services/check/index.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import type { NatsServer } from '../helpers/nats-server.ts';
@@ -19,6 +19,12 @@ test.after.always(async (t) => {
   await t.context.owner?.close();
   await t.context.nats?.stop();
 });
+
+/** A LinkRequests on the system clock that fails the test on a subscription error. */
+const requests = (nc: NatsConnection): LinkRequests =>
+  new LinkRequests(nc, new SystemClock(), (err, subject) => {
+    throw new Error(`subscription error on ${subject}: ${err.message}`);
+  });
 
 /** Sends one request; resolves with the reply's text, or with the error it settled with. */
 function ask(
@@ -48,7 +54,7 @@ test.serial(
       },
     });
     await owner.flush();
-    const req = new LinkRequests(nc);
+    const req = requests(nc);
     const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(req, 'lr.echo', { i }, 5000)));
     t.deepEqual(
       replies,
@@ -64,7 +70,7 @@ test.serial(
   'link requests - no responders and a silent owner are unreachable errors, coded apart',
   async (t) => {
     const { nc, owner } = t.context;
-    const req = new LinkRequests(nc);
+    const req = requests(nc);
     const gone = await ask(req, 'lr.nobody', {}, 5000);
     t.true(gone instanceof StateError);
     t.is((gone as StateError).code, ErrorCode.Unavailable);
@@ -87,7 +93,7 @@ test.serial('link requests - close rejects what is pending, once', async (t) => 
   const { nc, owner } = t.context;
   const sub = owner.subscribe('lr.hold', { callback: () => undefined });
   await owner.flush();
-  const req = new LinkRequests(nc);
+  const req = requests(nc);
   let settled = 0;
   const p = new Promise<StateError>((resolve) =>
     req.send('n2', 'lr.hold', {}, 60_000, {

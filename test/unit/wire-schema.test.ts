@@ -167,15 +167,46 @@ test('wire schema - a refund item names its token, cost and take id, nothing els
 });
 
 test('wire schema - a forwarded batch: tuples, client reply subjects only, bounded', (t) => {
-  const ok = [['_INBOX.abc.1', '', '', { params: {} }]];
+  const ok = [
+    ['_INBOX.abc.1', '00-abc-def-01', '', [item({ params: { user: 'a' }, atMs: 5, refundable: true })]],
+  ];
   t.is<unknown, unknown>(parseForwardBatch(ok), ok);
   refuses(t, () => parseForwardBatch({}), 'forwards');
   refuses(t, () => parseForwardBatch([]), 'forwards');
   refuses(t, () => parseForwardBatch(Array.from({ length: 10_001 }, () => ok[0])), 'forwards');
   refuses(t, () => parseForwardBatch([['_INBOX.a', '', '']]), 'forwards[0]');
-  refuses(t, () => parseForwardBatch([[5, '', '', {}]]), 'forwards[0][0]');
-  refuses(t, () => parseForwardBatch([['_INBOX.a', 7, '', {}]]), 'forwards[0][1]');
-  refuses(t, () => parseForwardBatch([['_INBOX.a', '', 'x'.repeat(1025), {}]]), 'forwards[0][2]');
+  refuses(t, () => parseForwardBatch([[5, '', '', [item()]]]), 'forwards[0][0]');
+  refuses(t, () => parseForwardBatch([['_INBOX.a', 7, '', [item()]]]), 'forwards[0][1]');
+  refuses(t, () => parseForwardBatch([['_INBOX.a', '', 'x'.repeat(1025), [item()]]]), 'forwards[0][2]');
+});
+
+test('wire schema - a forwarded check carries its derived take items, each checked as in a take', (t) => {
+  const fwd = (items: unknown): unknown => [['_INBOX.a', '', '', items]];
+  // The request itself (as the public API takes it) is not what travels.
+  refuses(t, () => parseForwardBatch(fwd({ params: {} })), 'forwards[0][3]');
+  refuses(t, () => parseForwardBatch(fwd([])), 'forwards[0][3]');
+  refuses(t, () => parseForwardBatch(fwd(['x'])), 'forwards[0][3][0]');
+  const at = 'forwards[0][3][1]';
+  refuses(t, () => parseForwardBatch(fwd([item(), item({ cost: 0 })])), `${at}.cost`);
+  refuses(t, () => parseForwardBatch(fwd([item(), item({ token: 'other|user=a' })])), `${at}.token`);
+  refuses(
+    t,
+    () => parseForwardBatch(fwd([item(), item({ rule: { ...rule, rate: 1e300 } })])),
+    `${at}.rule.rate`,
+  );
+  refuses(t, () => parseForwardBatch(fwd([item(), item({ atMs: 'now' })])), `${at}.atMs`);
+  refuses(
+    t,
+    () => parseForwardBatch(fwd([item(), item({ sudo: true })])),
+    `${at}.sudo`,
+    ErrorCode.UnknownField,
+  );
+  // At most MAX_LINK_ITEMS items in the whole batch.
+  const many = Array.from({ length: 50_001 }, () => item());
+  refuses(t, () => parseForwardBatch([...(fwd(many) as unknown[]), ...(fwd(many) as unknown[])]), 'forwards');
+});
+
+test("wire schema - reply subjects of forwarded checks: a client's, never the cluster's own", (t) => {
   for (const s of [
     'headroom.int.n1.refund',
     'headroom.v1.rules.put',
