@@ -15,8 +15,8 @@
  * which is stricter, never looser).
  */
 import { randomBytes } from 'node:crypto';
-import { invalidField } from '../lib/index.ts';
-import type { Clock, Params, TokenKey } from '../lib/index.ts';
+import { compileOptionsObject, optFunction, optPositiveInt, optPositiveMs } from '../lib/index.ts';
+import type { Clock, OptionSchema, Params, TokenKey } from '../lib/index.ts';
 
 /** Options of a {@link TakeLedger}. */
 export interface TakeLedgerOptions {
@@ -24,13 +24,29 @@ export interface TakeLedgerOptions {
   windowMs: number;
   /** Most ids held at once; the oldest goes first. @default 200000 */
   maxEntries: number;
-  /** Source of random bytes. @default crypto.randomBytes */
-  randomBytes?: (n: number) => Buffer;
+  /** Source of random bytes (a hook for tests). @default crypto.randomBytes */
+  randomBytes: (n: number) => Buffer;
 }
 
 /** Defaults of {@link TakeLedgerOptions}, as a fresh object. */
 export function defaultTakeLedgerOptions(): TakeLedgerOptions {
-  return { windowMs: 10_000, maxEntries: 200_000 };
+  return { windowMs: 10_000, maxEntries: 200_000, randomBytes };
+}
+
+const SCHEMA: OptionSchema<TakeLedgerOptions> = {
+  windowMs: optPositiveMs,
+  maxEntries: optPositiveInt,
+  randomBytes: optFunction<TakeLedgerOptions['randomBytes']>(),
+};
+
+/**
+ * Compiles ledger options over the defaults: unknown keys and bad values are
+ * one InputError (code InvalidOptions) naming each; the result is frozen.
+ */
+export function compileTakeLedgerOptions(
+  input: Partial<TakeLedgerOptions> = {},
+): Readonly<TakeLedgerOptions> {
+  return compileOptionsObject('ledger', SCHEMA, defaultTakeLedgerOptions(), input);
 }
 
 /** What the ledger remembers of one take. */
@@ -90,19 +106,13 @@ export class TakeLedger {
   #at = 0;
   readonly #stats = { issued: 0, redeemed: 0, rejected: 0, expired: 0, evicted: 0 };
 
-  /** @throws InputError when an option is out of range. */
+  /** @throws InputError (code InvalidOptions) for an unknown option or a value out of range, naming each */
   constructor(clock: Clock, options: Partial<TakeLedgerOptions> = {}) {
-    const o = { ...defaultTakeLedgerOptions(), ...options };
-    if (!Number.isFinite(o.windowMs) || o.windowMs <= 0) {
-      throw invalidField('ledger.windowMs', 'a positive number of ms', o.windowMs);
-    }
-    if (!Number.isInteger(o.maxEntries) || o.maxEntries < 1) {
-      throw invalidField('ledger.maxEntries', 'a positive integer', o.maxEntries);
-    }
+    const o = compileTakeLedgerOptions(options);
     this.#clock = clock;
     this.#windowMs = o.windowMs;
     this.#max = o.maxEntries;
-    this.#random = o.randomBytes ?? randomBytes;
+    this.#random = o.randomBytes;
   }
 
   /** How long an issued id stays valid (ms). */

@@ -174,8 +174,9 @@ async function viaNode(): Promise<{ rate: number; buckets: number }> {
     graceMs: 2000,
   };
   const port = await CollectorPort.open(
-    { worker: store, id: `bench-${++run}`, clock: new SystemClock(), logger, maxQueue: N + 1 },
+    { worker: store, id: `bench-${++run}`, clock: new SystemClock(), logger },
     config,
+    { maxQueue: N + 1 },
   );
   const t0 = performance.now();
   for (let i = 0; i < N; i += BATCH) {

@@ -19,60 +19,14 @@ import {
   RefundOutcome,
   calendarFeatures,
 } from '../lib/index.ts';
-import type {
-  CalendarFeatures,
-  Clock,
-  CollectedBatch,
-  Params,
-  RuleDecision,
-  TimerHandle,
-} from '../lib/index.ts';
-import type { AnonymisedObservation, PrivacyPipeline } from '../lib/privacy/index.ts';
-import type { Batcher } from '../store/index.ts';
+import type { CalendarFeatures, CollectedBatch, Params, RuleDecision, TimerHandle } from '../lib/index.ts';
+import type { AnonymisedObservation } from '../lib/privacy/index.ts';
 import { AnonymisationMemo } from './collector-memo.ts';
+import { compileCollectorOptions } from './collector-options.ts';
+import type { CollectorDeps, CollectorOptions } from './collector-options.ts';
 import { DecisionQueue, Queued } from './collector-queue.ts';
 import { noProfiles } from './profiles.ts';
-import type { ProfileProvider } from './profiles.ts';
 import type { DecisionObserver, ObservedItem } from './observer.ts';
-
-/** Where the collector logs: never a raw value, only counts and codes. */
-export interface CollectorLogger {
-  warn(...args: unknown[]): void;
-}
-
-export interface CollectorDeps {
-  pipeline: PrivacyPipeline;
-  batcher: Batcher;
-  clock: Clock;
-  logger: CollectorLogger;
-  /** @default no holidays */
-  holidays?: HolidayCalendar;
-  /** @default noProfiles */
-  profiles?: ProfileProvider;
-  /** @default a fresh EventSignals with a 5 min half-life */
-  signals?: EventSignals;
-  /** Parameter whose value names the user for the profile provider. @default "user" */
-  profileParam?: string;
-  /**
-   * The node id: bucket rows carry it (with a per-start suffix) as their
-   * source, so that the parts two owners of a token wrote sum. @default "local"
-   */
-  source?: string;
-  /** Refunds are awaited this long after a bucket closes. @default 2000 */
-  graceMs?: number;
-  /**
-   * How often queued decisions are processed. Short, so that a queued
-   * decision (and the request it references) is gone before the next
-   * young-generation collection (every few tens of ms under load) would
-   * promote it to the old space: with 200 ms, most were, and the collection's
-   * garbage-collection work was several times larger. @default 20
-   */
-  tickMs?: number;
-  /** Most queued decisions; beyond, they are counted as dropped. @default 200000 */
-  maxQueue?: number;
-  /** Called when rows are refused or dropped (a metric hook). */
-  onLoss?: (kind: 'queue' | 'spool', rows: number) => void;
-}
 
 /** Counters since start. */
 export interface CollectorStats {
@@ -105,6 +59,7 @@ interface Memo {
 
 export class Collector implements DecisionObserver {
   readonly #d: Required<Omit<CollectorDeps, 'onLoss'>> & Pick<CollectorDeps, 'onLoss'>;
+  readonly #o: Readonly<CollectorOptions>;
   readonly #window: CollectionWindow;
   readonly #boot = randomBytes(6).toString('hex');
   /** Node id and boot: a restarted node's part of an open bucket is a part of its own. */
@@ -129,25 +84,30 @@ export class Collector implements DecisionObserver {
     errors: 0,
   };
 
-  constructor(deps: CollectorDeps) {
+  /**
+   * @param deps what the collector calls (typed, used as given)
+   * @param options compiled with lib/options.ts
+   * @throws InputError (code InvalidOptions) for an unknown option or a bad value, naming each
+   */
+  constructor(deps: CollectorDeps, options: Partial<CollectorOptions> = {}) {
+    this.#o = compileCollectorOptions(options);
     this.#d = {
-      holidays: new HolidayCalendar([]),
-      profiles: noProfiles,
-      signals: new EventSignals(300_000),
-      profileParam: 'user',
-      graceMs: 2000,
-      tickMs: 20,
-      maxQueue: 200_000,
-      source: 'local',
-      ...deps,
+      pipeline: deps.pipeline,
+      batcher: deps.batcher,
+      clock: deps.clock,
+      logger: deps.logger,
+      holidays: deps.holidays ?? new HolidayCalendar([]),
+      profiles: deps.profiles ?? noProfiles,
+      signals: deps.signals ?? new EventSignals(300_000),
+      onLoss: deps.onLoss,
     };
-    this.#source = `${this.#d.source}/${this.#boot}`;
+    this.#source = `${this.#o.source}/${this.#boot}`;
     // What anonymisation reads besides the token: policy parameters, ip,
     // region and the profile parameter. Other parameters cannot change it.
-    const reads = new Set([...this.#d.pipeline.paramNames, 'ip', 'region', this.#d.profileParam]);
+    const reads = new Set([...this.#d.pipeline.paramNames, 'ip', 'region', this.#o.profileParam]);
     this.#reads = [...reads];
     this.#memo = new AnonymisationMemo(this.#reads, MEMO_MAX);
-    this.#window = new CollectionWindow(this.#d.graceMs, this.#boot);
+    this.#window = new CollectionWindow(this.#o.graceMs, this.#boot);
     this.#arm();
   }
 
@@ -186,10 +146,10 @@ export class Collector implements DecisionObserver {
 
   #push(item: ObservedItem, what: Queued, ruleId: string, nowMs: number): void {
     if (this.#closed) return;
-    if (this.#queue.length >= this.#d.maxQueue) {
+    if (this.#queue.length >= this.#o.maxQueue) {
       this.#stats.droppedQueueFull++;
       this.#d.onLoss?.('queue', 1);
-      this.#warn(`collection queue full (${this.#d.maxQueue}): decisions dropped`);
+      this.#warn(`collection queue full (${this.#o.maxQueue}): decisions dropped`);
       return;
     }
     this.#queue.push(item, what, ruleId, nowMs);
@@ -233,7 +193,7 @@ export class Collector implements DecisionObserver {
       if (this.#closed) return;
       this.process();
       this.#arm();
-    }, this.#d.tickMs);
+    }, this.#o.tickMs);
   }
 
   #record(item: ObservedItem, allow: boolean, ruleId: string, nowMs: number): void {
@@ -264,7 +224,7 @@ export class Collector implements DecisionObserver {
    * bucket anyway.
    */
   #anonymise(tokenKey: string, params: Params, atMs: number, second: number): Memo {
-    const user = params[this.#d.profileParam];
+    const user = params[this.#o.profileParam];
     const ip = params['ip'];
     const region = params['region'];
     const anon = this.#d.pipeline.anonymise(

@@ -8,12 +8,14 @@
 // (services/collection); unit tests and benches run it in-process. Depends on
 // lib/ and store/ only. Values first, then types.
 export { Collector } from './collector.ts';
+export { compileCollectorOptions, defaultCollectorOptions } from './collector-options.ts';
 export { DecisionQueue, Queued } from './collector-queue.ts';
 export { DecisionBatchBuilder, forEachDecision, transferOf } from './collector-batch.ts';
 export { AnonymisationMemo } from './collector-memo.ts';
 export { MapProfileProvider, noProfiles, parseProfiles } from './profiles.ts';
 
-export type { CollectorDeps, CollectorLogger, CollectorStats } from './collector.ts';
+export type { CollectorStats } from './collector.ts';
+export type { CollectorDeps, CollectorLogger, CollectorOptions } from './collector-options.ts';
 export type { DecisionBatch } from './collector-batch.ts';
 export type { DecisionObserver, ObservedItem } from './observer.ts';
 export type { ProfileAttributes, ProfileProvider } from './profiles.ts';

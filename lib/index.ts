@@ -83,6 +83,7 @@ export {
   optStrictInt,
   optPositiveInt,
   optPositiveMs,
+  optFiniteAtLeast,
   optClock,
   optFunction,
   compileOptionsObject,

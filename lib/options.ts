@@ -201,6 +201,18 @@ export const optPositiveMs: OptionParser<number> = (v, field) => {
   return v;
 };
 
+/**
+ * A finite number of at least `min`, fractions allowed, as a number only (no
+ * strings): for amounts given in code, such as a grace period that may be 0.
+ */
+export function optFiniteAtLeast(min: number): OptionParser<number> {
+  return (v, field) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min)
+      throw invalidField(field, `a finite number >= ${min}`, v);
+    return v;
+  };
+}
+
 /** A {@link Clock}: an object with `now`, `setTimeout` and `clearTimeout`. */
 export const optClock: OptionParser<Clock> = (v, field) => {
   const c = v as Partial<Clock> | null;

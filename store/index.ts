@@ -17,6 +17,7 @@ export { Batcher } from './batcher.ts';
 export { defaultBatcherOptions, compileBatcherOptions } from './batcher-options.ts';
 export { Spool } from './spool.ts';
 export { MAX_STEPS, retentionCutoffMs } from './shared.ts';
+export { INSERT_METHOD } from './row-inserts.ts';
 
 export type {
   RequestRecord,

@@ -12,7 +12,7 @@ export {
   horizonsForLead,
 } from './provisioning.ts';
 export { unitsForWants, sumWants } from './policy.ts';
-export { HpaPolicy, defaultHpaOptions } from './reactive.ts';
+export { HpaPolicy, compileHpaOptions, defaultHpaOptions } from './reactive.ts';
 export { StaticPolicy, QuantilePolicy } from './simple-policies.ts';
 export { ForecastFeedback } from './feedback.ts';
 export { spareWeights, pickWeighted } from './weights.ts';

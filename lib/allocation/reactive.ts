@@ -1,4 +1,6 @@
 import { invalidField } from '../errors.ts';
+import { compileOptionsObject, optFiniteAtLeast } from '../options.ts';
+import type { OptionParser, OptionSchema } from '../options.ts';
 import type { CapacityPolicy, PolicyObservation } from './policy.ts';
 
 /** Options of {@link HpaPolicy}; the defaults are Kubernetes' HPA defaults. */
@@ -26,6 +28,28 @@ export function defaultHpaOptions(): HpaOptions {
   };
 }
 
+/** A utilisation: a number in (0, 1]. */
+const optUtilization: OptionParser<number> = (v, field) => {
+  if (typeof v !== 'number' || !(v > 0 && v <= 1)) throw invalidField(field, 'a number in (0, 1]', v);
+  return v;
+};
+
+const SCHEMA: OptionSchema<HpaOptions> = {
+  targetUtilization: optUtilization,
+  syncMs: optFiniteAtLeast(0),
+  windowMs: optFiniteAtLeast(0),
+  downscaleStabilizationMs: optFiniteAtLeast(0),
+  tolerance: optFiniteAtLeast(0),
+};
+
+/**
+ * Compiles HPA options over the defaults: unknown keys and bad values are
+ * one InputError (code InvalidOptions) naming each; the result is frozen.
+ */
+export function compileHpaOptions(input: Partial<HpaOptions> = {}): Readonly<HpaOptions> {
+  return compileOptionsObject('reactive', SCHEMA, defaultHpaOptions(), input);
+}
+
 /**
  * The reactive baseline: the Kubernetes Horizontal Pod Autoscaler rule
  * (`desired = ceil(current * utilisation / target)`, i.e. the last
@@ -40,14 +64,9 @@ export class HpaPolicy implements CapacityPolicy {
   #recs: { atMs: number; units: number }[] = [];
   #target = 0;
 
+  /** @throws InputError (code InvalidOptions) for an unknown option or a bad value, naming each */
   constructor(options: Partial<HpaOptions> = {}) {
-    const o = { ...defaultHpaOptions(), ...options };
-    if (!(o.targetUtilization > 0 && o.targetUtilization <= 1))
-      throw invalidField('reactive.targetUtilization', 'a number in (0, 1]', o.targetUtilization);
-    for (const k of ['syncMs', 'windowMs', 'downscaleStabilizationMs', 'tolerance'] as const)
-      if (!(Number.isFinite(o[k]) && o[k] >= 0))
-        throw invalidField(`reactive.${k}`, 'a finite number >= 0', o[k]);
-    this.options = Object.freeze(o);
+    this.options = compileHpaOptions(options);
   }
 
   decide(obs: PolicyObservation): number {

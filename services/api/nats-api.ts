@@ -29,7 +29,12 @@ export class NatsApi {
     this.#sub = this.#nc.subscribe(`${API_PREFIX}.>`, {
       queue: API_QUEUE,
       callback: (err, msg) => {
-        if (err !== null) return;
+        if (err !== null) {
+          // A subscription error (a permissions violation, say) carries no
+          // request to answer: counted and logged, not dropped unseen.
+          this.#guard.refuse(Refused.Subscription, `the API subscription on ${API_PREFIX}.>: ${err.message}`);
+          return;
+        }
         // nats-server does not check a requester's reply subject: a client
         // could have this node publish its reply onto an internal subject
         // (a refund, a Moleculer packet). Such requests are not run at all.

@@ -12,6 +12,7 @@
 import type { ReplOptions, ServiceBroker } from 'moleculer';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { RuleSet, compileRule, parseParams, tokenKeyOf } from '../../lib/index.ts';
+import type { Clock } from '../../lib/index.ts';
 import type { Api } from './handlers.ts';
 import { ACTOR_SERVICE } from '../cluster/index.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
@@ -42,7 +43,8 @@ export function parseKeyValues(raw: string): Record<string, string> {
 
 const print = (v: unknown): void => console.log(JSON.stringify(v, null, 2));
 
-export function replCommands(): NonNullable<ReplOptions['customCommands']> {
+/** The commands; `clock` is the node's (rules apply at its time, as on the check path). */
+export function replCommands(clock: Clock): NonNullable<ReplOptions['customCommands']> {
   const commands: ReplCustomCommand[] = [
     {
       command: 'hr-rules',
@@ -77,7 +79,7 @@ export function replCommands(): NonNullable<ReplOptions['customCommands']> {
         if (Object.keys(kv).length > 0) {
           const params = parseParams(kv);
           const set = new RuleSet(rules.list().map(compileRule));
-          tokens = set.matching(params, Date.now()).map((r) => tokenKeyOf(r, params));
+          tokens = set.matching(params, clock.now()).map((r) => tokenKeyOf(r, params));
         } else {
           tokens = raw
             .trim()

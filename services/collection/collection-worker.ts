@@ -103,25 +103,25 @@ async function open(id: string, config: CollectorConfig): Promise<readonly strin
     clock,
     maxRows: 5000,
   });
-  const collector = new Collector({
-    pipeline: new PrivacyPipeline(config.privacy),
-    batcher,
-    clock,
-    logger: { warn: (...args: unknown[]) => notice('warn', id, args.map(String).join(' ')) },
-    holidays:
-      config.holidaysText === null
-        ? new HolidayCalendar([])
-        : parseHolidays(config.holidaysText, 'holidaysFile'),
-    profiles:
-      config.profiles === null
-        ? noProfiles
-        : new MapProfileProvider(config.profiles.map, config.profiles.name),
-    signals: new EventSignals(config.eventHalfLifeMs),
-    profileParam: config.profileParam,
-    source: config.source,
-    graceMs: config.graceMs,
-    onLoss: (kind, rows) => notice('loss', id, kind, rows),
-  });
+  const collector = new Collector(
+    {
+      pipeline: new PrivacyPipeline(config.privacy),
+      batcher,
+      clock,
+      logger: { warn: (...args: unknown[]) => notice('warn', id, args.map(String).join(' ')) },
+      holidays:
+        config.holidaysText === null
+          ? new HolidayCalendar([])
+          : parseHolidays(config.holidaysText, 'holidaysFile'),
+      profiles:
+        config.profiles === null
+          ? noProfiles
+          : new MapProfileProvider(config.profiles.map, config.profiles.name),
+      signals: new EventSignals(config.eventHalfLifeMs),
+      onLoss: (kind, rows) => notice('loss', id, kind, rows),
+    },
+    { profileParam: config.profileParam, source: config.source, graceMs: config.graceMs },
+  );
   collectors.set(id, collector);
   return collector.reads;
 }

@@ -11,7 +11,7 @@
  */
 import { join, resolve } from 'node:path';
 import type { ServiceBroker, ServiceSchema } from 'moleculer';
-import { ErrorCode, StateError, parseHolidays } from '../../lib/index.ts';
+import { ErrorCode, HOUR_MS, StateError, parseHolidays } from '../../lib/index.ts';
 import type { Clock, TimerHandle } from '../../lib/index.ts';
 import { PrivacyPipeline } from '../../lib/privacy/index.ts';
 import { Batcher } from '../../store/index.ts';
@@ -65,7 +65,6 @@ export interface Collection {
   close(): Promise<void>;
 }
 
-const HOUR_MS = 3_600_000;
 /** Counter of rows collection lost: `kind` queue (queue full) or spool (batcher refused). */
 export const LOST_METRIC = 'headroom.collector.lost';
 
@@ -259,13 +258,10 @@ export async function createCollection(
   const feed =
     options.eventsFile === null
       ? undefined
-      : new EventsFeed({
-          path: options.eventsFile,
-          stateFile: join(options.dataDir, 'events-feed.json'),
-          clock,
-          publish: (e) => hub.publish(e),
-          logger: log,
-        });
+      : new EventsFeed(
+          { clock, publish: (e) => hub.publish(e), logger: log },
+          { path: options.eventsFile, stateFile: join(options.dataDir, 'events-feed.json') },
+        );
 
   let retention: TimerHandle | undefined;
   let closing: Promise<void> | undefined;

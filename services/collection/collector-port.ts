@@ -7,8 +7,8 @@
  * levels) and the worker (for the records). Nothing here throws into the
  * check path: a full batch is counted and reported, never raised.
  */
-import { EventSignals } from '../../lib/index.ts';
-import type { Clock, RuleDecision, SignalEvent, TimerHandle } from '../../lib/index.ts';
+import { EventSignals, compileOptionsObject, optPositiveInt, optPositiveMs } from '../../lib/index.ts';
+import type { Clock, OptionSchema, RuleDecision, SignalEvent, TimerHandle } from '../../lib/index.ts';
 import { createWorkerStore } from '../../store/index.ts';
 import type { StoreTarget, WorkerNotice, WorkerStore } from '../../store/index.ts';
 import { DecisionBatchBuilder, transferOf, Queued } from '../../collection/index.ts';
@@ -20,17 +20,38 @@ export interface CollectorPortDeps {
   /** This collector's name on the worker (the node id). */
   id: string;
   clock: Clock;
-  /** How often the batch moves to the worker. @default 20 */
-  tickMs?: number;
-  /**
-   * Most decisions waiting here or on their way to the worker; beyond, they
-   * are counted as dropped. @default 200000
-   */
-  maxQueue?: number;
   /** Decisions dropped here (`queue`) and rows the worker's batcher refused (`spool`). */
   onLoss?: (kind: 'queue' | 'spool', rows: number) => void;
   /** Warnings from here and from the collector on the worker. */
   logger: { warn(...args: unknown[]): void };
+}
+
+/** Options of a {@link CollectorPort}. */
+export interface CollectorPortOptions {
+  /** How often the batch moves to the worker. @default 20 */
+  tickMs: number;
+  /**
+   * Most decisions waiting here or on their way to the worker; beyond, they
+   * are counted as dropped. @default 200000
+   */
+  maxQueue: number;
+}
+
+/** The defaults of {@link CollectorPortOptions}, as a fresh object. */
+export function defaultCollectorPortOptions(): CollectorPortOptions {
+  return { tickMs: 20, maxQueue: 200_000 };
+}
+
+const SCHEMA: OptionSchema<CollectorPortOptions> = { tickMs: optPositiveMs, maxQueue: optPositiveInt };
+
+/**
+ * Compiles port options over the defaults: unknown keys and bad values are
+ * one InputError (code InvalidOptions) naming each; the result is frozen.
+ */
+export function compileCollectorPortOptions(
+  input: Partial<CollectorPortOptions> = {},
+): Readonly<CollectorPortOptions> {
+  return compileOptionsObject('collectorPort', SCHEMA, defaultCollectorPortOptions(), input);
 }
 
 /**
@@ -59,7 +80,8 @@ class SharedSignals extends EventSignals {
 }
 
 export class CollectorPort implements DecisionObserver {
-  readonly #d: CollectorPortDeps & { tickMs: number; maxQueue: number };
+  readonly #d: CollectorPortDeps;
+  readonly #o: Readonly<CollectorPortOptions>;
   readonly #batch: DecisionBatchBuilder;
   readonly #signals: SharedSignals;
   #timer: TimerHandle | undefined;
@@ -71,14 +93,29 @@ export class CollectorPort implements DecisionObserver {
   #inFlight = 0;
   #lastLogMs = Number.NEGATIVE_INFINITY;
 
-  /** Opens the collector on the worker; `config` says how it anonymises and what it adds. */
-  static async open(deps: CollectorPortDeps, config: CollectorConfig): Promise<CollectorPort> {
+  /**
+   * Opens the collector on the worker; `config` says how it anonymises and
+   * what it adds.
+   * @throws InputError (code InvalidOptions) for an unknown option or a bad value, naming each
+   */
+  static async open(
+    deps: CollectorPortDeps,
+    config: CollectorConfig,
+    options: Partial<CollectorPortOptions> = {},
+  ): Promise<CollectorPort> {
+    const o = compileCollectorPortOptions(options);
     const reads = await deps.worker.call<string[]>('collectorOpen', deps.id, config);
-    return new CollectorPort(deps, reads, config.eventHalfLifeMs);
+    return new CollectorPort(deps, o, reads, config.eventHalfLifeMs);
   }
 
-  private constructor(deps: CollectorPortDeps, reads: readonly string[], halfLifeMs: number) {
-    this.#d = { tickMs: 20, maxQueue: 200_000, ...deps };
+  private constructor(
+    deps: CollectorPortDeps,
+    options: Readonly<CollectorPortOptions>,
+    reads: readonly string[],
+    halfLifeMs: number,
+  ) {
+    this.#d = deps;
+    this.#o = options;
     this.#batch = new DecisionBatchBuilder(reads);
     this.#signals = new SharedSignals(halfLifeMs, (method, arg) =>
       this.#d.worker.post(method, [this.#d.id, arg]),
@@ -113,8 +150,8 @@ export class CollectorPort implements DecisionObserver {
 
   #add(item: ObservedItem, what: Queued, ruleId: string, nowMs: number): void {
     if (this.#closing !== undefined) return;
-    if (this.#batch.length + this.#inFlight >= this.#d.maxQueue) {
-      this.#lost(1, `collection queue full (${this.#d.maxQueue})`);
+    if (this.#batch.length + this.#inFlight >= this.#o.maxQueue) {
+      this.#lost(1, `collection queue full (${this.#o.maxQueue})`);
       return;
     }
     this.#batch.add(item, what, ruleId, nowMs);
@@ -190,6 +227,6 @@ export class CollectorPort implements DecisionObserver {
       if (this.#closing !== undefined) return;
       this.flush();
       this.#arm();
-    }, this.#d.tickMs);
+    }, this.#o.tickMs);
   }
 }

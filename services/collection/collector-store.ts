@@ -3,7 +3,11 @@
  * ClickHouse is down (batches spool), and the tables are created on the
  * first call after the server is back.
  */
+import { INSERT_METHOD } from '../../store/index.ts';
 import type { EncodedSink, TimeSeriesStore } from '../../store/index.ts';
+
+/** The store's named inserts (`insertRecords` ... `insertLinks`). */
+type InsertName = (typeof INSERT_METHOD)[keyof typeof INSERT_METHOD];
 
 /** The store, and its encoded insert when it has one (an adapter does). */
 export function initOnUse<S extends TimeSeriesStore & Partial<EncodedSink>>(
@@ -23,14 +27,16 @@ export function initOnUse<S extends TimeSeriesStore & Partial<EncodedSink>>(
       await init();
       return await fn(...a);
     };
+  // One wrapper per named insert, from the store's own list of them.
+  const inserts = Object.fromEntries(
+    Object.values(INSERT_METHOD).map((name) => {
+      const insert = inner[name] as (rows: readonly unknown[]) => Promise<void>;
+      return [name, after((rows: readonly unknown[]) => insert.call(inner, rows))];
+    }),
+  ) as Pick<TimeSeriesStore, InsertName>;
   return {
     init,
-    insertRecords: after((r) => inner.insertRecords(r)),
-    insertBuckets: after((r) => inner.insertBuckets(r)),
-    insertEvents: after((r) => inner.insertEvents(r)),
-    insertForecasts: after((r) => inner.insertForecasts(r)),
-    insertDecisions: after((r) => inner.insertDecisions(r)),
-    insertLinks: after((r) => inner.insertLinks(r)),
+    ...inserts,
     tokenBuckets: after((t, f, to, s) => inner.tokenBuckets(t, f, to, s)),
     activeTokens: after((f, t) => inner.activeTokens(f, t)),
     events: after((f, t, topic) => inner.events(f, t, topic)),

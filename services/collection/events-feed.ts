@@ -10,18 +10,56 @@
 import { open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { HeadroomError, parseEventLine } from '../../lib/index.ts';
-import type { Clock, EventInput, TimerHandle } from '../../lib/index.ts';
+import {
+  HeadroomError,
+  compileOptionsObject,
+  optPositiveMs,
+  optString,
+  parseEventLine,
+} from '../../lib/index.ts';
+import type { Clock, EventInput, OptionSchema, TimerHandle } from '../../lib/index.ts';
 
+/** What the feed calls. */
 export interface EventsFeedDeps {
-  path: string;
-  /** Where the offset is kept. */
-  stateFile: string;
   clock: Clock;
   publish: (e: EventInput) => Promise<unknown>;
   logger: { warn(...args: unknown[]): void; info(...args: unknown[]): void };
-  /** @default 500 */
-  pollMs?: number;
+}
+
+/** Options of an {@link EventsFeed}. */
+export interface EventsFeedOptions {
+  /** The events file to follow. Required. */
+  path: string;
+  /** Where the offset is kept. Required. */
+  stateFile: string;
+  /** How often the file is read for new lines. @default 500 */
+  pollMs: number;
+}
+
+/** The defaults of {@link EventsFeedOptions}, as a fresh object (without the two required paths). */
+export function defaultEventsFeedOptions(): Omit<EventsFeedOptions, 'path' | 'stateFile'> {
+  return { pollMs: 500 };
+}
+
+const SCHEMA: OptionSchema<EventsFeedOptions> = {
+  path: optString,
+  stateFile: optString,
+  pollMs: optPositiveMs,
+};
+
+/**
+ * Compiles feed options over the defaults: unknown keys, missing paths and
+ * bad values are one InputError (code InvalidOptions) naming each; `path`
+ * is made absolute. The result is frozen.
+ */
+export function compileEventsFeedOptions(
+  input: Partial<EventsFeedOptions> & Pick<EventsFeedOptions, 'path' | 'stateFile'>,
+): Readonly<EventsFeedOptions> {
+  const o = compileOptionsObject('eventsFeed', SCHEMA, defaultEventsFeedOptions(), input, [
+    'path',
+    'stateFile',
+  ]);
+  return Object.freeze({ ...o, path: resolve(o.path) });
 }
 
 interface FeedState {
@@ -43,7 +81,8 @@ export interface EventsFeedStats {
 const CHUNK = 1 << 20;
 
 export class EventsFeed {
-  readonly #d: Required<EventsFeedDeps>;
+  readonly #d: EventsFeedDeps;
+  readonly #o: Readonly<EventsFeedOptions>;
   #state: FeedState;
   #fh: FileHandle | undefined;
   #timer: TimerHandle | undefined;
@@ -51,16 +90,21 @@ export class EventsFeed {
   #stopped = false;
   readonly #stats: EventsFeedStats = { events: 0, badLines: 0, rotations: 0, truncations: 0 };
 
-  constructor(deps: EventsFeedDeps) {
-    this.#d = { pollMs: 500, ...deps, path: resolve(deps.path) };
-    this.#state = { path: this.#d.path, ino: -1, offset: 0, line: 0 };
+  /** @throws InputError (code InvalidOptions) for an unknown option, a missing path or a bad value, naming each */
+  constructor(
+    deps: EventsFeedDeps,
+    options: Partial<EventsFeedOptions> & Pick<EventsFeedOptions, 'path' | 'stateFile'>,
+  ) {
+    this.#d = deps;
+    this.#o = compileEventsFeedOptions(options);
+    this.#state = { path: this.#o.path, ino: -1, offset: 0, line: 0 };
   }
 
   /** Loads the saved offset and starts polling. */
   async start(): Promise<void> {
     try {
-      const saved = JSON.parse(await readFile(this.#d.stateFile, 'utf8')) as FeedState;
-      if (saved.path === this.#d.path) this.#state = saved;
+      const saved = JSON.parse(await readFile(this.#o.stateFile, 'utf8')) as FeedState;
+      if (saved.path === this.#o.path) this.#state = saved;
     } catch {
       // No saved state: start at the beginning of the file.
     }
@@ -72,7 +116,7 @@ export class EventsFeed {
     this.#running = this.#running
       .then(() => this.#poll())
       .catch((err: unknown) => {
-        this.#d.logger.warn(`events feed ${this.#d.path}: ${(err as Error).message}`);
+        this.#d.logger.warn(`events feed ${this.#o.path}: ${(err as Error).message}`);
       });
     return this.#running;
   }
@@ -92,7 +136,7 @@ export class EventsFeed {
   #schedule(ms: number): void {
     if (this.#stopped) return;
     this.#timer = this.#d.clock.setTimeout(() => {
-      void this.poll().then(() => this.#schedule(this.#d.pollMs));
+      void this.poll().then(() => this.#schedule(this.#o.pollMs));
     }, ms);
   }
 
@@ -100,17 +144,17 @@ export class EventsFeed {
     if (this.#stopped) return;
     let pathIno: number | undefined;
     try {
-      pathIno = (await stat(this.#d.path)).ino;
+      pathIno = (await stat(this.#o.path)).ino;
     } catch {
       pathIno = undefined; // not there (yet, or between rotation steps)
     }
     if (this.#fh === undefined) {
       if (pathIno === undefined) return;
-      this.#fh = await open(this.#d.path, 'r');
+      this.#fh = await open(this.#o.path, 'r');
       const ino = (await this.#fh.stat()).ino;
       if (ino !== this.#state.ino) {
         if (this.#state.ino !== -1) this.#stats.rotations++;
-        this.#state = { path: this.#d.path, ino, offset: 0, line: 0 };
+        this.#state = { path: this.#o.path, ino, offset: 0, line: 0 };
       }
     }
     await this.#drain();
@@ -160,13 +204,13 @@ export class EventsFeed {
       const e = err as HeadroomError;
       // Code and field only: a line may carry token keys, which never go to a log.
       const what = err instanceof HeadroomError ? `${e.code} (${e.field ?? 'line'})` : 'error';
-      this.#d.logger.warn(`events feed ${this.#d.path} line ${lineNo} refused: ${what}`);
+      this.#d.logger.warn(`events feed ${this.#o.path} line ${lineNo} refused: ${what}`);
     }
   }
 
   async #save(): Promise<void> {
-    const tmp = `${this.#d.stateFile}.tmp`;
+    const tmp = `${this.#o.stateFile}.tmp`;
     await writeFile(tmp, JSON.stringify(this.#state));
-    await rename(tmp, this.#d.stateFile);
+    await rename(tmp, this.#o.stateFile);
   }
 }

@@ -7,10 +7,15 @@
 // process and its collection worker. Depends on lib/, store/, collection/ and
 // services/runtime. Values first, then types.
 export { COLLECTION_SERVICE, LOST_METRIC, createCollection } from './collection.ts';
-export { CollectorPort, openCollectionWorker } from './collector-port.ts';
+export {
+  CollectorPort,
+  compileCollectorPortOptions,
+  defaultCollectorPortOptions,
+  openCollectionWorker,
+} from './collector-port.ts';
 export { initOnUse } from './collector-store.ts';
 export { EventHub, SIGNAL_EVENT, eventsService, noEvents } from './events.ts';
-export { EventsFeed } from './events-feed.ts';
+export { EventsFeed, compileEventsFeedOptions, defaultEventsFeedOptions } from './events-feed.ts';
 export {
   GENERATED_KEY_FILE,
   defaultNodePrivacy,
@@ -23,7 +28,7 @@ export { loadProfileFile } from './profile-file.ts';
 
 export type { Collection, CollectionStats } from './collection.ts';
 export type { CollectionWorkerData, CollectorConfig, CollectorWorkerStats } from './collection-worker.ts';
-export type { CollectorPortDeps } from './collector-port.ts';
+export type { CollectorPortDeps, CollectorPortOptions } from './collector-port.ts';
 export type { EventHubDeps, EventLevelReply, EventReply, EventsApi } from './events.ts';
-export type { EventsFeedDeps, EventsFeedStats } from './events-feed.ts';
+export type { EventsFeedDeps, EventsFeedOptions, EventsFeedStats } from './events-feed.ts';
 export type { KeyFile } from './privacy-config.ts';

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCode, InputError, show } from '../../lib/index.ts';
+import { ErrorCode, HOUR_MS, InputError, show } from '../../lib/index.ts';
 import { PrivacyPipeline } from '../../lib/privacy/index.ts';
 import type { HashKey, IpRegionEntry, PrivacyOptions } from '../../lib/privacy/index.ts';
 import { readOptionsFile } from '../runtime/index.ts';
@@ -110,7 +110,7 @@ export function defaultNodePrivacy(): Omit<PrivacyOptions, 'keys' | 'overlapMs' 
     },
     quasiIdentifiers: ['tier', 'segment', 'plan', 'ageBand', 'accountAgeDays'],
     k: 5,
-    kWindowMs: 3_600_000,
+    kWindowMs: HOUR_MS,
   };
 }
 

@@ -1,13 +1,13 @@
 /**
  * The `forecast` Moleculer service and the node's handle on the serving
- * model. TensorFlow.js is loaded on first use (a dynamic import of models/),
- * so that starting a node does not pay for it.
+ * model. TensorFlow.js is loaded on first use (models/ loads it lazily, in
+ * useBackend), so that starting a node does not pay for it.
  */
 import { join } from 'node:path';
 import type { Context, ServiceSchema } from 'moleculer';
 import { ErrorCode, InputError, invalidField, isPlainObject } from '../../lib/index.ts';
 import type { Clock } from '../../lib/index.ts';
-import type * as Models from '../../models/index.ts';
+import * as models from '../../models/index.ts';
 import type {
   ModelRegistry,
   ModelSet,
@@ -16,8 +16,8 @@ import type {
   TfBackendName,
 } from '../../models/index.ts';
 
-/** The models module, loaded on first use. */
-export type ModelsModule = typeof Models;
+/** The models module (models/index.ts). */
+export type ModelsModule = typeof models;
 
 /** Forecasting settings of a node. */
 export interface ForecastConfig {
@@ -73,12 +73,9 @@ export class ForecastHub {
     return this.config.horizonsMs.map((h) => h / this.config.stepMs);
   }
 
-  /** The models module (imports TensorFlow.js on the first call and selects the backend). */
+  /** The models module, once TensorFlow.js is loaded and the backend selected (on the first call). */
   models(): Promise<ModelsModule> {
-    this.#models ??= import('../../models/index.ts').then(async (m) => {
-      await m.useBackend(this.config.backend);
-      return m;
-    });
+    this.#models ??= models.useBackend(this.config.backend).then(() => models);
     return this.#models;
   }
 

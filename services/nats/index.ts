@@ -13,7 +13,14 @@ export {
   connectError,
   connectNats,
 } from './nats-connect.ts';
-export { NATS_AUTH_FLAGS, natsAuthEnv, natsAuthFromEnv, optNullableSecret } from './nats-auth-options.ts';
+export {
+  NATS_AUTH_FLAGS,
+  NATS_AUTH_SCHEMA,
+  defaultNatsAuthOptions,
+  natsAuthEnv,
+  natsAuthFromEnv,
+  optNullableSecret,
+} from './nats-auth-options.ts';
 export { parseNatsUrl, redactUrl } from './nats-url.ts';
 export { compileTls, withIpIdentity } from './nats-tls.ts';
 

@@ -4,19 +4,41 @@
  * name (option, flag, variable) and never by its value.
  */
 import { readFileSync } from 'node:fs';
-import { ErrorCode, InputError } from '../../lib/index.ts';
-import type { OptionParser, OptionProblem } from '../../lib/index.ts';
+import { ErrorCode, InputError, optNullableString } from '../../lib/index.ts';
+import type { OptionParser, OptionProblem, OptionSchema } from '../../lib/index.ts';
 
 /** The authentication options, as services/runtime/node-options.ts and `headroom call` name them. */
 export interface NatsAuthOptions {
+  /** NATS user (with `natsPassword`); a `user:pass@` in the URL works too. @default null */
   natsUser: string | null;
+  /** NATS password for `natsUser`. A secret: never logged or reported. @default null */
   natsPassword: string | null;
+  /** NATS authentication token. A secret. @default null */
   natsToken: string | null;
+  /** File holding an NKey seed (`SU...`) to authenticate with. @default null */
   natsNkeySeedFile: string | null;
+  /** NATS credentials file (JWT and NKey seed, as `nsc` writes it). @default null */
   natsCredsFile: string | null;
+  /** PEM file of the CA that signed the NATS server's certificate; turns TLS on. @default null */
   natsTlsCa: string | null;
+  /** PEM client certificate for mutual TLS (with `natsTlsKey`). @default null */
   natsTlsCert: string | null;
+  /** PEM private key of `natsTlsCert`. @default null */
   natsTlsKey: string | null;
+}
+
+/** The defaults of {@link NatsAuthOptions} (none given), as a fresh object. */
+export function defaultNatsAuthOptions(): NatsAuthOptions {
+  return {
+    natsUser: null,
+    natsPassword: null,
+    natsToken: null,
+    natsNkeySeedFile: null,
+    natsCredsFile: null,
+    natsTlsCa: null,
+    natsTlsCert: null,
+    natsTlsKey: null,
+  };
 }
 
 /** The flag of each option (`headroom start`, `headroom call`); its env variable is HEADROOM_<KEY>. */
@@ -40,6 +62,18 @@ export const optNullableSecret: OptionParser<string | null> = (v, field) => {
     });
   }
   return v;
+};
+
+/** How a node's options (services/runtime/node-options.ts) parse each auth option; secrets are never echoed. */
+export const NATS_AUTH_SCHEMA: OptionSchema<NatsAuthOptions> = {
+  natsUser: optNullableString,
+  natsPassword: optNullableSecret,
+  natsToken: optNullableSecret,
+  natsNkeySeedFile: optNullableString,
+  natsCredsFile: optNullableString,
+  natsTlsCa: optNullableString,
+  natsTlsCert: optNullableString,
+  natsTlsKey: optNullableString,
 };
 
 /** The environment variable of an option: `natsUser` -> `HEADROOM_NATS_USER`. */

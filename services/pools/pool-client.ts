@@ -122,6 +122,8 @@ export class PoolClient {
         const key = lease.token as TokenKey;
         // Only actors still here: asking would activate a token that moved away.
         if (host.peek(key) === undefined) return;
+        // A failed actor is reported by the host's onError (throttle-node.ts); a stopped host is
+        // the node leaving. Either way the actor keeps its old lease, which decays.
         await host.ask(key, (a) => a.setLease(lease, terms)).catch(() => undefined);
       }),
     );

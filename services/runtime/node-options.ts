@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import {
+  DAY_MS,
   ErrorCode,
   InputError,
   compileOptions,
@@ -17,32 +18,18 @@ import {
   parseDurationMs,
 } from '../../lib/index.ts';
 import type { OptionSchema } from '../../lib/index.ts';
-import { optNullableSecret } from '../nats/index.ts';
+import { NATS_AUTH_SCHEMA, defaultNatsAuthOptions } from '../nats/index.ts';
+import type { NatsAuthOptions } from '../nats/index.ts';
 
 export const LogLevel = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LogLevel)[number];
 
-export interface NodeOptions {
+/** A node's options; the NATS authentication options are {@link NatsAuthOptions}'. */
+export interface NodeOptions extends NatsAuthOptions {
   /** This node's id in the cluster. @default `<hostname>-<pid>` */
   nodeId: string;
   /** NATS server URL(s), comma-separated. Null runs embedded (local transporter, rules in a file, HTTP API). @default null */
   natsUrl: string | null;
-  /** NATS user (with `natsPassword`); a `user:pass@` in the URL works too. @default null */
-  natsUser: string | null;
-  /** NATS password for `natsUser`. A secret: never logged or reported. @default null */
-  natsPassword: string | null;
-  /** NATS authentication token. A secret. @default null */
-  natsToken: string | null;
-  /** File holding an NKey seed (`SU...`) to authenticate with. @default null */
-  natsNkeySeedFile: string | null;
-  /** NATS credentials file (JWT and NKey seed, as `nsc` writes it). @default null */
-  natsCredsFile: string | null;
-  /** PEM file of the CA that signed the NATS server's certificate; turns TLS on. @default null */
-  natsTlsCa: string | null;
-  /** PEM client certificate for mutual TLS (with `natsTlsKey`). @default null */
-  natsTlsCert: string | null;
-  /** PEM private key of `natsTlsCert`. @default null */
-  natsTlsKey: string | null;
   /** Everything this node writes locally (rules file in embedded mode, spools). @default "./data" */
   dataDir: string;
   /** Port of the HTTP API on `httpHost`; 0 picks a free one. Null turns it off. @default 7420 embedded, null with NATS */
@@ -164,14 +151,7 @@ export function defaultNodeOptions(): NodeOptions {
   return {
     nodeId: `${hostname()}-${process.pid}`,
     natsUrl: null,
-    natsUser: null,
-    natsPassword: null,
-    natsToken: null,
-    natsNkeySeedFile: null,
-    natsCredsFile: null,
-    natsTlsCa: null,
-    natsTlsCert: null,
-    natsTlsKey: null,
+    ...defaultNatsAuthOptions(),
     dataDir: './data',
     httpPort: 7420,
     httpHost: '127.0.0.1',
@@ -198,7 +178,7 @@ export function defaultNodeOptions(): NodeOptions {
     ipRegionsFile: null,
     eventsFile: null,
     eventHalfLifeMs: 300_000,
-    retentionMs: 30 * 86_400_000,
+    retentionMs: 30 * DAY_MS,
     spoolMaxBytes: 256 * 1024 * 1024,
     collectGraceMs: 2000,
     forecast: true,
@@ -214,14 +194,7 @@ export function defaultNodeOptions(): NodeOptions {
 const schema: OptionSchema<NodeOptions> = {
   nodeId: optString,
   natsUrl: optNullableString,
-  natsUser: optNullableString,
-  natsPassword: optNullableSecret,
-  natsToken: optNullableSecret,
-  natsNkeySeedFile: optNullableString,
-  natsCredsFile: optNullableString,
-  natsTlsCa: optNullableString,
-  natsTlsCert: optNullableString,
-  natsTlsKey: optNullableString,
+  ...NATS_AUTH_SCHEMA,
   dataDir: optString,
   httpPort: optNullableInt(0, 65535),
   httpHost: optString,

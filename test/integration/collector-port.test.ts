@@ -55,11 +55,10 @@ test('collector port - decisions reach the worker in batches; the queue bound co
         worker: store,
         id: 'n1',
         clock: new SystemClock(),
-        tickMs: 3_600_000, // moved by hand below
-        maxQueue: 10,
         logger: { warn: (m: unknown) => warnings.push(String(m)) },
       },
       config,
+      { tickMs: 3_600_000, maxQueue: 10 }, // moved by hand below
     );
     for (let i = 0; i < 15; i++) port.decided(item(i), decision, T0 + i);
     port.flush(); // 10 on their way, 5 dropped
@@ -88,11 +87,11 @@ test('collector port - decisions reach the worker in batches; the queue bound co
         worker: store,
         id: 'n2',
         clock: new SystemClock(),
-        tickMs: 3_600_000,
         logger: { warn: (m: unknown) => warnings.push(String(m)) },
         onLoss: (_kind, rows) => lost.push(rows),
       },
       config,
+      { tickMs: 3_600_000 },
     );
     await store.close();
     for (let i = 0; i < 3; i++) orphan.decided(item(i), decision, T0 + i);

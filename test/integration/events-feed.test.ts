@@ -11,16 +11,20 @@ import { EventsFeed } from '../../services/collection/index.ts';
 const line = (topic: string, value: number): string => `news,${topic},2026-12-01T08:00:00Z,${value}\n`;
 
 async function feed(dir: string, got: EventInput[], warnings: string[]): Promise<EventsFeed> {
-  const f = new EventsFeed({
-    path: join(dir, 'events.csv'),
-    stateFile: join(dir, 'state.json'),
-    clock: new SystemClock(),
-    pollMs: 60_000, // the test polls by hand
-    publish: async (e) => {
-      got.push(e);
+  const f = new EventsFeed(
+    {
+      clock: new SystemClock(),
+      publish: async (e) => {
+        got.push(e);
+      },
+      logger: { warn: (m: unknown) => warnings.push(String(m)), info: () => {} },
     },
-    logger: { warn: (m: unknown) => warnings.push(String(m)), info: () => {} },
-  });
+    {
+      path: join(dir, 'events.csv'),
+      stateFile: join(dir, 'state.json'),
+      pollMs: 60_000, // the test polls by hand
+    },
+  );
   await f.start();
   return f;
 }

@@ -94,6 +94,7 @@ async function refused(t: ExecutionContext<Ctx>): Promise<GuardStats> {
     badReplies: 0,
     callsRefused: 0,
     replySubjectsRefused: 0,
+    subscriptionErrors: 0,
   };
   for (const id of IDS) {
     const r = await t.context.observer.call<{ stats: GuardStats }, { limit: number }>(

@@ -74,23 +74,25 @@ function collector(): { c: Collector; rows: () => unknown[] } {
   const batcher = {
     add: (kind: string, row: Record<string, unknown>) => rows.push([kind, structuredClone(row)]),
   };
-  const c = new Collector({
-    pipeline: new PrivacyPipeline({
-      keys: [{ id: 'k1', secret: 'collector-batch-secret-0123' }],
-      params: { op: 'keep' },
-      profile: { tier: 'keep' },
-      quasiIdentifiers: ['tier'],
-      k: 1,
-      ipRegions: [{ prefix: '203.0.113.0/24', region: 'ap-south' }],
-    }),
-    batcher: batcher as unknown as Batcher,
-    clock: new SimulatedClock(T0),
-    logger: { warn: () => undefined },
-    holidays: new HolidayCalendar(['2026-12-25']),
-    profiles: new MapProfileProvider(parseProfiles('user,tier\nu1@x.example,gold\n')),
-    signals: new EventSignals(60_000),
-    graceMs: 1000,
-  });
+  const c = new Collector(
+    {
+      pipeline: new PrivacyPipeline({
+        keys: [{ id: 'k1', secret: 'collector-batch-secret-0123' }],
+        params: { op: 'keep' },
+        profile: { tier: 'keep' },
+        quasiIdentifiers: ['tier'],
+        k: 1,
+        ipRegions: [{ prefix: '203.0.113.0/24', region: 'ap-south' }],
+      }),
+      batcher: batcher as unknown as Batcher,
+      clock: new SimulatedClock(T0),
+      logger: { warn: () => undefined },
+      holidays: new HolidayCalendar(['2026-12-25']),
+      profiles: new MapProfileProvider(parseProfiles('user,tier\nu1@x.example,gold\n')),
+      signals: new EventSignals(60_000),
+    },
+    { graceMs: 1000 },
+  );
   return {
     c,
     rows: () =>

@@ -40,18 +40,18 @@ function setup(opts: { maxQueue?: number; source?: string } = {}) {
     ipRegions: [{ prefix: '203.0.113.0/24', region: 'ap-south' }],
   });
   const signals = new EventSignals(60_000);
-  const collector = new Collector({
-    pipeline,
-    batcher: batcher as unknown as Batcher,
-    clock,
-    logger: { warn: (m: unknown) => warnings.push(String(m)) },
-    holidays: new HolidayCalendar(['2026-12-25']),
-    profiles: new MapProfileProvider(parseProfiles('user,tier\nalice@example.com,gold\n')),
-    signals,
-    graceMs: 1000,
-    tickMs: 100,
-    ...opts,
-  });
+  const collector = new Collector(
+    {
+      pipeline,
+      batcher: batcher as unknown as Batcher,
+      clock,
+      logger: { warn: (m: unknown) => warnings.push(String(m)) },
+      holidays: new HolidayCalendar(['2026-12-25']),
+      profiles: new MapProfileProvider(parseProfiles('user,tier\nalice@example.com,gold\n')),
+      signals,
+    },
+    { graceMs: 1000, tickMs: 100, ...opts },
+  );
   return { clock, batcher, warnings, pipeline, signals, collector };
 }
 

@@ -74,3 +74,19 @@ if (tf !== (await loadTf())) throw new Error('loadTf returned two modules');`,
   t.true(loaded.includes('@tensorflow/tfjs'), JSON.stringify(loaded));
   t.true(loaded.includes('@tensorflow/tfjs-backend-wasm'), JSON.stringify(loaded));
 });
+
+test('node - starting and stopping a node with forecast off does not load TensorFlow.js', async (t) => {
+  const loaded = await tfPackagesLoadedBy(
+    `const { mkdtemp, rm } = await import('node:fs/promises');
+const { tmpdir } = await import('node:os');
+const { join } = await import('node:path');
+const { startNode, compileNodeOptions } = await import('./services/index.ts');
+const dataDir = await mkdtemp(join(tmpdir(), 'headroom-lazy-tf-node-'));
+const options = { dataDir, forecast: false, trainer: false, httpPort: null, store: 'none', logLevel: 'error' };
+const node = await startNode(compileNodeOptions(options, {}, {}));
+await node.stop();
+await rm(dataDir, { recursive: true, force: true });
+process.exit(0);`,
+  );
+  t.deepEqual(loaded, []);
+});

@@ -124,6 +124,7 @@ test('guard - counts every refusal and logs each kind at most once per 10 s', (t
     badReplies: 0,
     callsRefused: 1,
     replySubjectsRefused: 0,
+    subscriptionErrors: 0,
   });
   t.is(lines.length, 2);
   clock.advance(LOG_EVERY_MS);

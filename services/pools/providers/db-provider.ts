@@ -9,6 +9,7 @@ import { ErrorCode, StateError, SystemClock, invalidField, toHeadroomError } fro
 import type { Clock, HeadroomError } from '../../../lib/index.ts';
 import type { ResourceProvider } from '../../../actors/index.ts';
 import { startupStats } from './startup-stats.ts';
+import { waitUntil } from './wait-until.ts';
 import type { StartupStats } from './startup-stats.ts';
 import type { DbProviderOptions } from './db-options.ts';
 
@@ -187,18 +188,15 @@ export class DbProvider implements ResourceProvider {
    * Resolves once the pool holds the connections the last `setUnits` asked
    * for, all open, and none above; rejects after `timeoutMs`.
    */
-  async whenReady(timeoutMs: number): Promise<void> {
-    const start = this.#clock.now();
-    for (;;) {
-      const want = this.#wanted;
-      if (this.openConnections === want && this.startingConnections === 0) return;
-      if (this.#clock.now() - start > timeoutMs)
-        throw new StateError(
-          ErrorCode.Timeout,
-          `db provider: ${this.openConnections} of ${want} connections open after ${timeoutMs} ms (${this.#errors} errors)`,
-        );
-      await new Promise<void>((r) => this.#clock.setTimeout(r, 20));
-    }
+  whenReady(timeoutMs: number): Promise<void> {
+    return waitUntil(
+      this.#clock,
+      timeoutMs,
+      20,
+      () => this.openConnections === this.#wanted && this.startingConnections === 0,
+      () =>
+        `db provider: ${this.openConnections} of ${this.#wanted} connections open after ${timeoutMs} ms (${this.#errors} errors)`,
+    );
   }
 
   /**

@@ -10,9 +10,11 @@ import {
   optString,
 } from '../../../lib/index.ts';
 import type { OptionSchema } from '../../../lib/index.ts';
+import { LogLevel } from '../../runtime/index.ts';
 
-export const WorkerLogLevel = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
-export type WorkerLogLevel = (typeof WorkerLogLevel)[number];
+/** The workers' log levels: a node's (Moleculer's). */
+export const WorkerLogLevel = LogLevel;
+export type WorkerLogLevel = LogLevel;
 
 export interface ProcessProviderOptions {
   /** Pool name; workers are the Moleculer nodes `worker-<pool>-<n>`. @default "default" */

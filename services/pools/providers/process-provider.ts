@@ -10,6 +10,7 @@ import { ErrorCode, StateError, SystemClock, invalidField } from '../../../lib/i
 import type { Clock, HeadroomError, TimerHandle } from '../../../lib/index.ts';
 import type { ResourceProvider } from '../../../actors/index.ts';
 import { startupStats } from './startup-stats.ts';
+import { waitUntil } from './wait-until.ts';
 import type { StartupStats } from './startup-stats.ts';
 import type { ProcessProviderOptions } from './process-options.ts';
 import type { WorkerConfig } from './worker-main.ts';
@@ -149,20 +150,20 @@ export class ProcessProvider implements ResourceProvider {
   }
 
   /** Resolves once `readyUnits` equals the held target and none is starting or stopping. */
-  async whenReady(timeoutMs: number): Promise<void> {
-    const start = this.#clock.now();
-    for (;;) {
-      this.#refresh();
-      if (this.#workers.every((w) => w.state === WorkerState.Ready)) return;
-      if (this.#clock.now() - start > timeoutMs)
-        throw new StateError(
-          ErrorCode.Timeout,
-          `process provider: workers not settled after ${timeoutMs} ms: ${this.#workers
-            .map((w) => `${w.nodeID}=${w.state}`)
-            .join(', ')}`,
-        );
-      await new Promise<void>((r) => this.#clock.setTimeout(r, 25));
-    }
+  whenReady(timeoutMs: number): Promise<void> {
+    return waitUntil(
+      this.#clock,
+      timeoutMs,
+      25,
+      () => {
+        this.#refresh();
+        return this.#workers.every((w) => w.state === WorkerState.Ready);
+      },
+      () =>
+        `process provider: workers not settled after ${timeoutMs} ms: ${this.#workers
+          .map((w) => `${w.nodeID}=${w.state}`)
+          .join(', ')}`,
+    );
   }
 
   /** Stops every worker and waits for them to exit. */
