@@ -1,4 +1,4 @@
-// Evaluation of the forecasting models on the shared real traces: the hybrid
+// Evaluation of the forecasting models on the real traces of data/traces/: the hybrid
 // beside every baseline, per trace and horizon, from the same run.
 //
 //   node --import tsx bench/forecast-eval.ts [--only ko,aapl,worldcup98,azure] [--skip-inference]
@@ -12,9 +12,9 @@ import { PassThrough } from 'node:stream';
 import { forecastCommand } from '../cli/forecast.ts';
 import { LstmForecaster, loadTf, useBackend } from '../models/index.ts';
 import type { ForecastMetrics } from '../models/index.ts';
-import { SHARED_DATA } from '../test/helpers/shared-data.ts';
+import { TRACES_DATA } from '../test/helpers/traces-data.ts';
 
-const DATA = SHARED_DATA;
+const DATA = TRACES_DATA;
 const BASELINES = ['naive', 'seasonal-day', 'seasonal-week', 'ewma', 'holt-winters'];
 const TICKERS = ['AAPL', 'AMZN', 'CRM', 'CVS', 'FB', 'KO', 'PFE', 'UPS'];
 const RUNS: { key: string; args: string[] }[] = [

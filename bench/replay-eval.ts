@@ -1,4 +1,4 @@
-// Evaluation of the allocation policies on the shared traces (issue 5's targets).
+// Evaluation of the allocation policies on the real traces of data/traces/ (issue 5's targets).
 //   node --import tsx bench/replay-eval.ts [--json out.json]
 // Every policy runs with the same resource model per trace (defaults of
 // sim/setup.ts: unit capacity = warm-up mean / 10, a two-minute start-up,
@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { parseTrace } from '../lib/index.ts';
 import { RISK_SETTINGS, evaluateTargets, prepareReplay } from '../sim/index.ts';
 import type { FrontierPoint, PolicyName, ReplayResult, TargetRatios } from '../sim/index.ts';
-import { SHARED_DATA } from '../test/helpers/shared-data.ts';
+import { TRACES_DATA } from '../test/helpers/traces-data.ts';
 
-const DATA = SHARED_DATA;
+const DATA = TRACES_DATA;
 const traces: { name: string; file: string; bucketSeconds?: number }[] = [
   ...readdirSync(join(DATA, 'nab-tweets'))
     .filter((f) => f.endsWith('.csv'))

@@ -13,7 +13,7 @@ import { parseTrace } from '../lib/index.ts';
 import type { Trace } from '../lib/index.ts';
 import { TARGET_BOUNDS, evaluateTargets, prepareReplay, syntheticTrace } from '../sim/index.ts';
 import type { ReplaySetupOptions, TargetRatios } from '../sim/index.ts';
-import { SHARED_DATA } from '../test/helpers/shared-data.ts';
+import { TRACES_DATA } from '../test/helpers/traces-data.ts';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -27,20 +27,20 @@ function firstHalf(t: Trace): Trace {
 }
 
 const shared = (): { name: string; trace: () => Trace }[] => [
-  ...readdirSync(join(SHARED_DATA, 'nab-tweets'))
+  ...readdirSync(join(TRACES_DATA, 'nab-tweets'))
     .filter((f) => f.endsWith('.csv'))
     .map((f) => ({
       name: f.replace('Twitter_volume_', 'tw-').replace('.csv', ''),
-      trace: () => parseTrace(readFileSync(join(SHARED_DATA, 'nab-tweets', f), 'utf8')),
+      trace: () => parseTrace(readFileSync(join(TRACES_DATA, 'nab-tweets', f), 'utf8')),
     })),
   {
     name: 'worldcup98',
-    trace: () => parseTrace(readFileSync(join(SHARED_DATA, 'worldcup98/requests_per_minute.csv'), 'utf8')),
+    trace: () => parseTrace(readFileSync(join(TRACES_DATA, 'worldcup98/requests_per_minute.csv'), 'utf8')),
   },
   {
     name: 'azure-1s',
     trace: () =>
-      parseTrace(readFileSync(join(SHARED_DATA, 'azure-llm-2023/AzureLLMInferenceTrace_conv.csv'), 'utf8'), {
+      parseTrace(readFileSync(join(TRACES_DATA, 'azure-llm-2023/AzureLLMInferenceTrace_conv.csv'), 'utf8'), {
         bucketSeconds: 1,
       }),
   },
@@ -70,11 +70,11 @@ switch (set) {
     cases = shared().map((c) => ({ ...c, setup: { warmupFraction: 0.5 } }));
     break;
   case 'aws':
-    cases = readdirSync(join(SHARED_DATA, 'nab-aws'))
+    cases = readdirSync(join(TRACES_DATA, 'nab-aws'))
       .filter((f) => f.endsWith('.csv'))
       .map((f) => ({
         name: f.replace('.csv', '').slice(0, 24),
-        trace: () => parseTrace(readFileSync(join(SHARED_DATA, 'nab-aws', f), 'utf8')),
+        trace: () => parseTrace(readFileSync(join(TRACES_DATA, 'nab-aws', f), 'utf8')),
       }));
     break;
   default:

@@ -133,14 +133,14 @@ export async function startCommand(argv: string[]): Promise<number> {
     `headroom node ${node.nodeId} started ${opts.natsUrl === null ? 'embedded' : `on ${redactUrl(opts.natsUrl)}`}` +
       (node.httpUrl === undefined ? '' : `, HTTP API at ${node.httpUrl}`),
   );
-  // A line for scripts (ops/cluster.sh, tests) to wait on.
-  console.log(
-    JSON.stringify({ ready: true, nodeId: node.nodeId, httpUrl: node.httpUrl ?? null, pid: process.pid }),
-  );
-
   return await new Promise<number>((resolveExit) => {
     const leave = superviseStop(node, opts.shutdownTimeoutMs, resolveExit);
     onUncaught = () => leave('uncaught exception', StartExit.Failed);
+    // A line for scripts (ops/cluster.sh, tests) to wait on; printed once SIGTERM and
+    // SIGINT lead to a graceful leave, so a signal sent on seeing it is never lost.
+    console.log(
+      JSON.stringify({ ready: true, nodeId: node.nodeId, httpUrl: node.httpUrl ?? null, pid: process.pid }),
+    );
     if (opts.repl) {
       void node.broker.repl();
     }

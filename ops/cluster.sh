@@ -8,6 +8,8 @@
 # see that file for what each may do), with passwords generated once into
 # $HEADROOM_CLUSTER_DIR/secrets/<user>.password (mode 0600, kept across `up`s);
 # the nodes connect as `node`, `status` asks as `admin`.
+# Every node hashes identifiers with the same key: $HEADROOM_CLUSTER_DIR/privacy-key.json
+# (made once, mode 0600, kept across `up`s), passed as --privacy-key-file.
 # Environment: HEADROOM_CLUSTER_DIR (default ./data/cluster),
 #              HEADROOM_CLUSTER_NATS_PORT (default 14222; 4222 is often taken).
 set -euo pipefail
@@ -41,6 +43,20 @@ password() {
   cat "$file"
 }
 
+# The hash key every node shares (--privacy-key-file), made on first use in
+# the format the node generates for itself: one random 256-bit key.
+privacy_key() {
+  local file="$dir/privacy-key.json"
+  if [ ! -s "$file" ]; then
+    local id secret
+    id="k$(openssl rand -hex 4)"
+    secret="$(openssl rand 32 | base64 | tr '+/' '-_' | tr -d '=\n')"
+    (umask 077 && mkdir -p "$dir" && printf '{\n  "keys": [\n    {\n      "id": "%s",\n      "secret": "%s",\n      "activeFromMs": 0\n    }\n  ]\n}\n' "$id" "$secret" >"$file.tmp" && mv "$file.tmp" "$file")
+  fi
+  chmod 600 "$file"
+  echo "$file"
+}
+
 # How our running nats-server was started: "secure" or "open" (a cluster started
 # before this script knew --secure has no nats.mode and ran open).
 nats_mode() { cat "$dir/nats.mode" 2>/dev/null || echo open; }
@@ -56,6 +72,7 @@ up() {
   [ -n "$n" ] || { echo "usage: ops/cluster.sh up N [--secure]" >&2; return 2; }
   local mode=open; [ "$secure" = 1 ] && mode=secure
   mkdir -p "$dir"
+  local key; key="$(privacy_key)"
   if alive "$dir/nats.pid"; then
     if [ "$(nats_mode)" != "$mode" ]; then
       echo "nats-server (pid $(cat "$dir/nats.pid")) runs $(nats_mode), not $mode: run \`ops/cluster.sh down\` first" >&2
@@ -85,9 +102,11 @@ up() {
     : >"$dir/$id.log"
     if [ "$mode" = secure ]; then
       HEADROOM_NATS_USER=node HEADROOM_NATS_PASSWORD="$(password node)" \
-        node "$root/bin/headroom.js" start --nats "$url" --node-id "$id" --data-dir "$dir/$id" >>"$dir/$id.log" 2>&1 &
+        node "$root/bin/headroom.js" start --nats "$url" --node-id "$id" --data-dir "$dir/$id" \
+        --privacy-key-file "$key" >>"$dir/$id.log" 2>&1 &
     else
-      node "$root/bin/headroom.js" start --nats "$url" --node-id "$id" --data-dir "$dir/$id" >>"$dir/$id.log" 2>&1 &
+      node "$root/bin/headroom.js" start --nats "$url" --node-id "$id" --data-dir "$dir/$id" \
+        --privacy-key-file "$key" >>"$dir/$id.log" 2>&1 &
     fi
     echo $! >"$dir/$id.pid"
   done
@@ -96,6 +115,7 @@ up() {
     echo "node-$i pid $(cat "$dir/node-$i.pid") log $dir/node-$i.log"
   done
   echo "cluster up: HEADROOM_NATS_URL=$url"
+  echo "hash key shared by every node: $key (mode 0600)"
   if [ "$mode" = secure ]; then
     # The password in the environment, not on the command line (ps shows those);
     # --nats-user/--nats-password work too.
@@ -109,12 +129,22 @@ up() {
 }
 
 status() {
-  [ -d "$dir" ] || { echo "no cluster in $dir"; return 0; }
-  for pidfile in "$dir"/*.pid; do
-    [ -e "$pidfile" ] || continue
-    local name; name="$(basename "$pidfile" .pid)"
-    if alive "$pidfile"; then echo "$name running (pid $(cat "$pidfile"))"; else echo "$name stopped"; fi
-  done
+  local running=0
+  if [ -d "$dir" ]; then
+    for pidfile in "$dir"/*.pid; do
+      [ -e "$pidfile" ] || continue
+      local name; name="$(basename "$pidfile" .pid)"
+      if alive "$pidfile"; then
+        echo "$name running (pid $(cat "$pidfile"))"; running=$((running + 1))
+      else
+        echo "$name stopped"
+      fi
+    done
+  fi
+  if [ "$running" = 0 ]; then
+    echo "nothing runs: no nats-server and no node of the cluster in $dir (start one with \`ops/cluster.sh up N\`)"
+    return 0
+  fi
   alive "$dir/nats.pid" || return 0
   if [ "$(nats_mode)" = secure ]; then
     HEADROOM_NATS_USER=admin HEADROOM_NATS_PASSWORD="$(password admin)" \

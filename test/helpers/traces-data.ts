@@ -1,10 +1,11 @@
-// The real demand traces of ../shared/data (see its README), found from the
-// repository root rather than the working directory, so tests and benches
-// run from anywhere. HEADROOM_SHARED_DATA overrides the location.
+// The real demand traces in data/traces/ (see its README for what each is and
+// its licence), found from the repository root rather than the working
+// directory, so tests and benches run from anywhere. HEADROOM_TRACES_DATA
+// points them at another copy.
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
-export const SHARED_DATA =
-  process.env['HEADROOM_SHARED_DATA'] ?? fileURLToPath(new URL('../../../shared/data', import.meta.url));
+export const TRACES_DATA =
+  process.env['HEADROOM_TRACES_DATA'] ?? fileURLToPath(new URL('../../data/traces', import.meta.url));
 
-export const sharedTrace = (...parts: string[]): string => join(SHARED_DATA, ...parts);
+export const tracePath = (...parts: string[]): string => join(TRACES_DATA, ...parts);

@@ -1,7 +1,8 @@
 // The Moleculer REPL with Headroom's commands, driven as a person would
 // (typing commands), and ops/cluster.sh bringing a real cluster up and down.
 import { spawn, execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -97,9 +98,22 @@ test('ops - cluster.sh up 2, status, down starts and stops exactly its processes
     HEADROOM_CLUSTER_NATS_PORT: String(await freePort()),
   };
   const script = join(ROOT, 'ops', 'cluster.sh');
+  const nothingRuns = /^nothing runs: no nats-server and no node of the cluster in /m;
   try {
+    t.regex((await run('bash', [script, 'status'], { env })).stdout, nothingRuns, 'status before up');
     const up = await run('bash', [script, 'up', '2'], { env, timeout: 120_000 });
     t.regex(up.stdout, /cluster up/);
+    // One hash key for the whole cluster, made by cluster.sh, private, passed to every node.
+    const keyFile = join(dir, 'privacy-key.json');
+    t.true(up.stdout.includes(`hash key shared by every node: ${keyFile}`), up.stdout);
+    t.is((await stat(keyFile)).mode & 0o777, 0o600);
+    const key = await readFile(keyFile, 'utf8');
+    t.regex(key, /"id": "k[0-9a-f]{8}",\s*"secret": "[\w-]{43}"/);
+    for (const n of ['node-1', 'node-2']) {
+      t.false(existsSync(join(dir, n, 'privacy-key.json')), `${n} made no key of its own`);
+      const nodeLog = await readFile(join(dir, `${n}.log`), 'utf8');
+      t.notRegex(nodeLog, /hash key/, `${n} neither generated a key nor warned about one`);
+    }
     const pids = await Promise.all(
       ['nats', 'node-1', 'node-2'].map(async (n) => Number(await readFile(join(dir, `${n}.pid`), 'utf8'))),
     );
@@ -122,6 +136,13 @@ test('ops - cluster.sh up 2, status, down starts and stops exactly its processes
     for (const pid of pids) t.throws(() => process.kill(pid, 0), undefined, `pid ${pid} stopped`);
     const log = await readFile(join(dir, 'node-1.log'), 'utf8');
     t.regex(log, /SIGTERM: leaving the cluster/);
+    const after = await run('bash', [script, 'status'], { env });
+    t.regex(after.stdout, nothingRuns, 'status after down');
+    t.notRegex(after.stdout, /running/);
+    // The key outlives the cluster: the next `up` uses the same one.
+    await run('bash', [script, 'up', '1'], { env, timeout: 120_000 });
+    t.is(await readFile(keyFile, 'utf8'), key);
+    await run('bash', [script, 'down'], { env, timeout: 60_000 });
   } finally {
     await run('bash', [script, 'down'], { env }).catch(() => {});
     await rm(dir, { recursive: true, force: true });

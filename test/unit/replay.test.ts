@@ -14,9 +14,9 @@ import {
   throttleAtCost,
 } from '../../sim/index.ts';
 import { replayCommand } from '../../cli/replay.ts';
-import { SHARED_DATA } from '../helpers/shared-data.ts';
+import { TRACES_DATA } from '../helpers/traces-data.ts';
 
-const DATA = SHARED_DATA;
+const DATA = TRACES_DATA;
 const traces = ['nab-tweets', 'nab-aws', 'worldcup98', 'azure-llm-2023'].flatMap((dir) =>
   readdirSync(join(DATA, dir))
     .filter((f) => f.endsWith('.csv'))

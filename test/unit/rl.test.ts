@@ -7,9 +7,9 @@ import type { PolicyObservation } from '../../lib/index.ts';
 import { RecentLoad, RlPolicy, RL_ACTIONS, STATE_COUNT, featuresOf, stateOf } from '../../models/index.ts';
 import { prepareReplay, runReplay } from '../../sim/index.ts';
 import type { ReplayData } from '../../sim/index.ts';
-import { sharedTrace } from '../helpers/shared-data.ts';
+import { tracePath } from '../helpers/traces-data.ts';
 
-const FB = sharedTrace('nab-tweets', 'Twitter_volume_FB.csv');
+const FB = tracePath('nab-tweets', 'Twitter_volume_FB.csv');
 let data: ReplayData;
 
 test.before(async () => {

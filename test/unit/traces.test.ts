@@ -2,7 +2,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../lib/index.ts';
 import { detectFormat, parseTimestamp, parseTrace } from '../../lib/index.ts';
-import { sharedTrace } from '../helpers/shared-data.ts';
+import { tracePath } from '../helpers/traces-data.ts';
 
 test('traces - parseTimestamp reads UTC dates, fractions, zones and epoch numbers', (t) => {
   t.is(parseTimestamp('2015-02-26 21:42:53'), Date.UTC(2015, 1, 26, 21, 42, 53));
@@ -78,7 +78,7 @@ test('traces - bad rows and options name the line, column and value', (t) => {
 });
 
 test('traces - reads a slice of the real NAB and WorldCup98 traces', (t) => {
-  const nab = readFileSync(sharedTrace('nab-tweets', 'Twitter_volume_KO.csv'), 'utf8')
+  const nab = readFileSync(tracePath('nab-tweets', 'Twitter_volume_KO.csv'), 'utf8')
     .split('\n')
     .slice(0, 200)
     .join('\n');
@@ -87,7 +87,7 @@ test('traces - reads a slice of the real NAB and WorldCup98 traces', (t) => {
   t.is(tr.intervalMs, 300_000);
   t.is(tr.values[0]!.length, 199);
   t.is(tr.values[0]![0], 8);
-  const wc = readFileSync(sharedTrace('worldcup98', 'requests_per_minute.csv'), 'utf8')
+  const wc = readFileSync(tracePath('worldcup98', 'requests_per_minute.csv'), 'utf8')
     .split('\n')
     .slice(0, 100)
     .join('\n');
