@@ -25,7 +25,7 @@ if (major < 22) {
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  const { main } = await import('../cli/main.ts');
+  const { main } = await import('../cli/index.ts');
   process.exitCode = await main(process.argv.slice(2));
 }
 

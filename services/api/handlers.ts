@@ -25,6 +25,7 @@ import type { CollectionStats, EventsApi } from '../collection/index.ts';
 import type { Gateway } from '../check/index.ts';
 import { ACTOR_SERVICE } from '../cluster/index.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
+import { emptyGuardStats } from '../wire/index.ts';
 import type { GuardStats } from '../wire/index.ts';
 import type { UnexpectedErrorCounts } from '../runtime/index.ts';
 import type { RuleChange, RuleStore } from '../rules/index.ts';
@@ -263,14 +264,9 @@ export class Api {
 /** The Guard's counters out of a `throttle.actors` reply's stats; null from a node that keeps none. */
 function refusedOf(stats: Partial<GuardStats> | undefined): GuardStats | null {
   if (stats?.refundsRejected === undefined) return null;
-  return {
-    refundsRejected: stats.refundsRejected,
-    badMessages: stats.badMessages ?? 0,
-    badReplies: stats.badReplies ?? 0,
-    callsRefused: stats.callsRefused ?? 0,
-    replySubjectsRefused: stats.replySubjectsRefused ?? 0,
-    subscriptionErrors: stats.subscriptionErrors ?? 0,
-  };
+  const out = emptyGuardStats();
+  for (const k of Object.keys(out) as Array<keyof GuardStats>) out[k] = stats[k] ?? 0;
+  return out;
 }
 
 export type { ErrorBody };

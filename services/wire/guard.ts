@@ -33,20 +33,18 @@ export interface GuardLog {
   warn(message: string): void;
 }
 
+/** Every counter at zero (a new kind needs no edit here). */
+export function emptyGuardStats(): GuardStats {
+  return Object.fromEntries(Object.values(Refused).map((k) => [k, 0])) as GuardStats;
+}
+
 /** Least time between two log lines of one kind. */
 export const LOG_EVERY_MS = 10_000;
 
 export class Guard {
   readonly #log: GuardLog;
   readonly #clock: Clock;
-  readonly #counts: GuardStats = {
-    refundsRejected: 0,
-    badMessages: 0,
-    badReplies: 0,
-    callsRefused: 0,
-    replySubjectsRefused: 0,
-    subscriptionErrors: 0,
-  };
+  readonly #counts: GuardStats = emptyGuardStats();
   /** Per kind: when it was last logged, and how many went unlogged since. */
   readonly #logged = new Map<Refused, { atMs: number; quiet: number }>();
 

@@ -31,7 +31,7 @@ export {
   parsePrepareLeaveParams,
   requireCaller,
 } from './action-params.ts';
-export { Guard, LOG_EVERY_MS, Refused, guardOf } from './guard.ts';
+export { Guard, LOG_EVERY_MS, Refused, emptyGuardStats, guardOf } from './guard.ts';
 
 export type {
   HandoffItem,

@@ -98,6 +98,30 @@ export async function waitUntil(
   }
 }
 
+/**
+ * Puts a rule over NATS and waits until `streak` answers in a row (so, very
+ * likely, every node of the queue group) return it; resolves the stored rule.
+ */
+export async function putRuleEverywhere(
+  nc: NatsConnection,
+  rule: Record<string, unknown>,
+  streak = 9,
+): Promise<any> {
+  const put = await request(nc, 'headroom.v1.rules.put', rule);
+  if (put.error !== undefined) throw new Error(JSON.stringify(put.error));
+  let inARow = 0;
+  await waitUntil(
+    async () => {
+      const r = await request(nc, 'headroom.v1.rules.get', { id: rule['id'] });
+      inARow = JSON.stringify(r.rule) === JSON.stringify(put.rule) ? inARow + 1 : 0;
+      return inARow >= streak;
+    },
+    5000,
+    `rule ${String(rule['id'])} on every node`,
+  );
+  return put.rule;
+}
+
 /** Waits until every answering node lists exactly `ids` as live. */
 export async function settle(nc: NatsConnection, ids: string[]): Promise<void> {
   let streak = 0;

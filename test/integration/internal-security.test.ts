@@ -11,11 +11,19 @@ import type { ExecutionContext, TestFn } from 'ava';
 import type { ServiceBroker } from 'moleculer';
 import type { NatsConnection } from 'nats';
 import { ErrorCode, ownerOf } from '../../lib/index.ts';
+import { emptyGuardStats } from '../../services/wire/index.ts';
 import type { GuardStats } from '../../services/wire/index.ts';
 import { linkSubject } from '../../services/check/index.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import type { NatsServer } from '../helpers/nats-server.ts';
-import { client, request, settle, startNodeProcess, waitUntil } from '../helpers/node-process.ts';
+import {
+  client,
+  putRuleEverywhere,
+  request,
+  settle,
+  startNodeProcess,
+  waitUntil,
+} from '../helpers/node-process.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 import { observerBroker } from '../helpers/observer-broker.ts';
 
@@ -70,32 +78,12 @@ test.after.always(async (t) => {
   if (t.context.dir !== undefined) await rm(t.context.dir, { recursive: true, force: true });
 });
 
-/** Puts a rule, then waits until several answers in a row (so, very likely, both nodes) hold it. */
-async function putRule(nc: NatsConnection, rule: Record<string, unknown>): Promise<void> {
-  const put = await request(nc, 'headroom.v1.rules.put', rule);
-  if (put.error !== undefined) throw new Error(JSON.stringify(put.error));
-  let streak = 0;
-  await waitUntil(
-    async () => {
-      const r = await request(nc, 'headroom.v1.rules.get', { id: rule['id'] });
-      streak = JSON.stringify(r.rule) === JSON.stringify(put.rule) ? streak + 1 : 0;
-      return streak >= 6;
-    },
-    5000,
-    `rule ${String(rule['id'])} on every node`,
-  );
-}
+const putRule = (nc: NatsConnection, rule: Record<string, unknown>): Promise<any> =>
+  putRuleEverywhere(nc, rule, 6);
 
 /** The refusal counters of every node, summed. */
 async function refused(t: ExecutionContext<Ctx>): Promise<GuardStats> {
-  const sum: GuardStats = {
-    refundsRejected: 0,
-    badMessages: 0,
-    badReplies: 0,
-    callsRefused: 0,
-    replySubjectsRefused: 0,
-    subscriptionErrors: 0,
-  };
+  const sum = emptyGuardStats();
   for (const id of IDS) {
     const r = await t.context.observer.call<{ stats: GuardStats }, { limit: number }>(
       'throttle.actors',

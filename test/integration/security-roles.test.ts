@@ -18,7 +18,14 @@ import { Operation, kvKeyOf } from '../../services/index.ts';
 import { linkSubject } from '../../services/check/index.ts';
 import { freePort, startNatsServer } from '../helpers/nats-server.ts';
 import type { NatsServer } from '../helpers/nats-server.ts';
-import { BIN, request, settle, startNodeProcess, waitUntil } from '../helpers/node-process.ts';
+import {
+  BIN,
+  putRuleEverywhere,
+  request,
+  settle,
+  startNodeProcess,
+  waitUntil,
+} from '../helpers/node-process.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 
 const CONFIG = fileURLToPath(new URL('../../ops/nats/secure.conf', import.meta.url));
@@ -118,22 +125,8 @@ async function expectSubscribeRefused(t: ExecutionContext<Ctx>, sub: Subscriptio
   );
 }
 
-/** Puts a rule as admin and waits until several answers in a row (so, very likely, both nodes) hold it. */
-async function putRule(nc: NatsConnection, rule: Record<string, unknown>): Promise<any> {
-  const put = await request(nc, 'headroom.v1.rules.put', rule);
-  if (put.error !== undefined) throw new Error(JSON.stringify(put.error));
-  let streak = 0;
-  await waitUntil(
-    async () => {
-      const r = await request(nc, 'headroom.v1.rules.get', { id: rule['id'] });
-      streak = JSON.stringify(r.rule) === JSON.stringify(put.rule) ? streak + 1 : 0;
-      return streak >= 9;
-    },
-    5000,
-    `rule ${String(rule['id'])} on every node`,
-  );
-  return put.rule;
-}
+const putRule = (nc: NatsConnection, rule: Record<string, unknown>): Promise<any> =>
+  putRuleEverywhere(nc, rule, 9);
 
 const GUARD_RULE = { id: 'sec-guard', key: ['user'], rate: 100, period: '1s', burst: 100 };
 

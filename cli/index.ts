@@ -1,5 +1,7 @@
 /**
- * The `headroom` command.
+ * Entry file of cli/: the `headroom` command (bin/headroom.js runs `main`).
+ * Each subcommand lives in its own file (start.ts, call.ts, forecast.ts,
+ * replay.ts); only cli/, bench/, test/ and examples/ may import this folder.
  *   headroom start ...      run a node (see `headroom start --help`)
  *   headroom call OP JSON   one request to the NATS API
  *   headroom forecast ...   evaluate forecasting models on a trace
