@@ -257,6 +257,16 @@ export function connectError(spec: NatsConnectSpec, err: unknown): Error {
       },
     );
   }
+  if (spec.tls !== 'off' && /ECONNRESET|EPIPE|socket hang up/i.test(`${code} ${message}`)) {
+    // With TLS 1.3 a server that wants a client certificate and got none
+    // closes the connection after the handshake: the client sees a reset,
+    // not an alert (which of the two arrives first depends on timing).
+    return new InputError(
+      ErrorCode.InvalidOptions,
+      `TLS with NATS at ${spec.url} failed: the server closed the connection during or right after the handshake (tls ${spec.tls}; a server that requires a client certificate does this when none is given: check ${label('natsTlsCert')}, ${label('natsTlsKey')}): ${message}`,
+      { field: 'options.natsTlsCert', cause: err },
+    );
+  }
   return new StateError(ErrorCode.Unavailable, `cannot reach NATS at ${spec.url}: ${message}`, {
     field: 'options.natsUrl',
     cause: err,
