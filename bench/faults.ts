@@ -1,0 +1,232 @@
+/**
+ * Every fault of issue 11 on real processes under load, one table.
+ *
+ *   npx tsx bench/faults.ts [--faults sigkill,sigstop1.5,sigstop5,nats-restart,leave,join,one-off]
+ *     [--seconds 15] [--fault-at 5] [--warmup 3] [--clients 64] [--timeout-ms 2000]
+ *     [--one-off 200000] [--one-off-max-seconds 90]
+ *     [--node-args="--store none --forecast false"] [--json]
+ *
+ * For each fault: a fresh nats-server (random loopback port, its own store,
+ * so it can be restarted on the same port), 3 `headroom start` processes, a
+ * rule per-user 100/s burst 100, `clients` closed-loop nats.js clients with
+ * half the checks on 5 hot users (far above the rule) and half on
+ * background users; the fault is injected `fault-at` seconds into
+ * `seconds` of load. Per hot token the allowed checks are compared with the
+ * GCRA bound, burst + rate x elapsed, over the whole run and in every 1 s
+ * window (bench/faults/measure.ts says how, conservatively). "Answered"
+ * counts decisions; timeouts, no-responders and error replies are not. A
+ * client waits 100 ms after a failed check. Time to full service: the
+ * first whole second after the fault from which on every second has >= 99.9 %
+ * of its checks answered. RSS peak: the highest VmHWM of any node process.
+ * The one-off fault sends its one-off users (owned by one node) in place of
+ * the background users and goes on past `seconds` until all are sent (at most
+ * `one-off-max-seconds` after the fault).
+ */
+import { parseArgs } from 'node:util';
+import { connect } from 'nats';
+import type { NatsConnection } from 'nats';
+import { compileRule, parseRule, tokenKeyOf } from '../lib/index.ts';
+import { putRuleEverywhere, settle } from '../test/helpers/node-process.ts';
+import type { NodeProcess } from '../test/helpers/node-process.ts';
+import {
+  RestartableNats,
+  RssSampler,
+  installCleanup,
+  removeTempDir,
+  startNode,
+  stopNode,
+  tempDir,
+} from './faults/cluster.ts';
+import { FAULTS } from './faults/faults.ts';
+import type { Fault } from './faults/faults.ts';
+import { Load } from './faults/load.ts';
+import { excessOf, serviceOf } from './faults/measure.ts';
+import type { Service, TokenExcess } from './faults/measure.ts';
+import { StatusProbe } from './faults/status-probe.ts';
+import type { ProbeStats } from './faults/status-probe.ts';
+
+const { values } = parseArgs({
+  options: {
+    faults: { type: 'string', default: FAULTS.map((f) => f.name).join(',') },
+    seconds: { type: 'string', default: '15' },
+    'fault-at': { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '3' },
+    clients: { type: 'string', default: '64' },
+    'one-off': { type: 'string', default: '200000' },
+    'one-off-max-seconds': { type: 'string', default: '90' },
+    'timeout-ms': { type: 'string', default: '2000' },
+    'node-args': { type: 'string', default: '--store none --forecast false' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(values.seconds);
+const FAULT_AT_MS = Number(values['fault-at']) * 1000;
+const WARMUP = Number(values.warmup);
+const CLIENTS = Number(values.clients);
+const ONE_OFF = Number(values['one-off']);
+const ONE_OFF_MAX_S = Number(values['one-off-max-seconds']);
+const TIMEOUT_MS = Number(values['timeout-ms']);
+const NODE_ARGS = values['node-args'].split(' ').filter((a) => a !== '');
+const chosen = values.faults.split(',').map((name) => {
+  const f = FAULTS.find((x) => x.name === name);
+  if (f === undefined)
+    throw new Error(`--faults: unknown fault ${name}; known: ${FAULTS.map((x) => x.name).join(',')}`);
+  return f;
+});
+for (const [name, v] of Object.entries({
+  SECONDS,
+  FAULT_AT_MS,
+  WARMUP,
+  CLIENTS,
+  ONE_OFF,
+  ONE_OFF_MAX_S,
+  TIMEOUT_MS,
+})) {
+  if (!(Number.isFinite(v) && v >= 0)) throw new Error(`${name} must be a non-negative number, got ${v}`);
+}
+
+const RULE = { id: 'per-user', key: ['user'], rate: 100, period: '1s', burst: 100 };
+const BOUND = { rate: 100, burst: 100 };
+const compiled = compileRule(parseRule(RULE));
+const tokenOf = (user: string): string => tokenKeyOf(compiled, { user });
+const HOT = ['hot-1', 'hot-2', 'hot-3', 'hot-4', 'hot-5'];
+
+interface Result {
+  fault: string;
+  notes: string[];
+  service: Service;
+  tokens: TokenExcess[];
+  rssPeakMb: number;
+  status: ProbeStats;
+  oneOffSent: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function runFault(fault: Fault): Promise<Result> {
+  const nats = await RestartableNats.start();
+  const dataRoot = await tempDir('headroom-faults-');
+  const nodes: NodeProcess[] = [];
+  const rss = new RssSampler();
+  let nc: NatsConnection | null = null;
+  try {
+    nodes.push(
+      ...(await Promise.all(['b1', 'b2', 'b3'].map((id) => startNode(id, nats, dataRoot, NODE_ARGS)))),
+    );
+    for (const n of nodes) rss.watch(n.child.pid);
+    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    await putRuleEverywhere(nc, RULE);
+    await settle(nc, ['b1', 'b2', 'b3']);
+    const common = { clients: CLIENTS, timeoutMs: TIMEOUT_MS, failPauseMs: 100, backgroundUsers: 1000 };
+    // Warm-up on background users only (JIT, actors); the hot tokens start fresh in the measured run.
+    await new Load(nc, { ...common, seconds: WARMUP, hotUsers: HOT, hotShare: 0 }).run();
+
+    const load = new Load(nc, { ...common, seconds: SECONDS, hotUsers: HOT, hotShare: 0.5 });
+    const probe = new StatusProbe(nc, load);
+    const notes: string[] = [];
+    const running = load.run();
+    await sleep(FAULT_AT_MS);
+    const faultAtMs = load.now();
+    await fault.inject({
+      nats,
+      nodes,
+      dataRoot,
+      nodeArgs: NODE_ARGS,
+      hotTokens: new Map(HOT.map((u) => [u, tokenOf(u)])),
+      rss,
+      load,
+      oneOffUsers: ONE_OFF,
+      oneOffMaxMs: ONE_OFF_MAX_S * 1000,
+      tokenOf,
+      note: (line) => notes.push(`${line} (at ${(faultAtMs / 1000).toFixed(2)} s)`),
+    });
+    await running;
+    const status = await probe.stop();
+    await rss.sample();
+    return {
+      fault: fault.name,
+      notes,
+      service: serviceOf(load.record, faultAtMs),
+      tokens: HOT.map((u) => excessOf(u, load.record.allowed.get(u) ?? [], BOUND)),
+      rssPeakMb: rss.peakMb(),
+      status,
+      oneOffSent: load.record.oneOffSent,
+    };
+  } finally {
+    rss.stop();
+    await nc?.close();
+    await Promise.all(nodes.map((n) => stopNode(n)));
+    await nats.stop();
+    await removeTempDir(dataRoot);
+  }
+}
+
+function worst(tokens: readonly TokenExcess[], pick: (t: TokenExcess) => number): string {
+  let top = tokens[0];
+  for (const t of tokens) if (top === undefined || pick(t) > pick(top)) top = t;
+  if (top === undefined) return 'n/a';
+  const extra = Math.max(0, Math.round(pick(top)));
+  return extra === 0 ? '0' : `${(extra / BOUND.burst).toFixed(2)} (+${extra}, ${top.user})`;
+}
+
+function printTable(results: readonly Result[]): void {
+  const head = [
+    'fault',
+    'checks sent',
+    'answered %',
+    'time to full service',
+    'worst over-admission, whole run (bursts)',
+    'worst in 1 s windows (bursts)',
+    'RSS peak MB',
+  ];
+  const rows = results.map((r) => [
+    r.fault,
+    String(r.service.sent),
+    ((100 * r.service.answered) / Math.max(1, r.service.sent)).toFixed(3),
+    r.service.fullServiceS === null ? 'never' : `${r.service.fullServiceS} s`,
+    worst(r.tokens, (t) => t.wholeRun),
+    worst(r.tokens, (t) => t.window),
+    r.rssPeakMb.toFixed(0),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]): string =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows) console.log(line(row));
+  console.log('');
+  for (const r of results) {
+    const s = r.service;
+    console.log(`${r.fault}: ${r.notes.join('; ')}`);
+    console.log(
+      `  ${s.timeouts} timeouts, ${s.noResponders} no-responders, ${s.errorReplies} error replies, ${s.failed} other failures; ` +
+        `${(100 * s.answeredAfterFault).toFixed(3)} % answered of checks sent after the fault` +
+        (s.lastFailureS === null
+          ? ''
+          : `, the last failed one sent ${s.lastFailureS.toFixed(2)} s after it`) +
+        '; ' +
+        `status: ${r.status.answered}/${r.status.sent} answered, slowest ${r.status.maxMs.toFixed(0)} ms, most actors ${r.status.maxActors}` +
+        (r.fault === 'one-off' ? `; ${r.oneOffSent} one-off users sent` : ''),
+    );
+    const per = r.tokens.map(
+      (t) =>
+        `${t.user} ${t.allowed} allowed, ${Math.round(t.wholeRun)} run, ${Math.round(t.window)} window@${(t.windowAtMs / 1000).toFixed(1)}s`,
+    );
+    console.log(`  per token (excess over the bound): ${per.join('; ')}`);
+  }
+}
+
+installCleanup();
+const results: Result[] = [];
+for (const fault of chosen) {
+  if (!values.json) console.error(`running ${fault.name} ...`);
+  results.push(await runFault(fault));
+}
+if (values.json) console.log(JSON.stringify(results, null, 2));
+else {
+  console.log(
+    `faults under load: 3 nodes, ${CLIENTS} closed-loop clients, ${SECONDS} s of load, fault at ${FAULT_AT_MS / 1000} s, ` +
+      `rule ${RULE.rate}/s burst ${RULE.burst}, ${HOT.length} hot users, Node ${process.version}, node options: ${NODE_ARGS.join(' ') || 'defaults'}`,
+  );
+  printTable(results);
+}
