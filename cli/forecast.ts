@@ -1,7 +1,9 @@
 import { writeFile } from 'node:fs/promises';
-import { ErrorCode, HeadroomError, InputError } from '../lib/index.ts';
+import { ErrorCode, InputError } from '../lib/index.ts';
 import type { TraceFormatOption } from '../lib/index.ts';
-import { TRACE_OPTIONS, bad, lexOptions, loadTrace, traceOption } from './trace-args.ts';
+import { CliExit, EXIT_CODES_USAGE, UsageError, parseOptions, reportError, stringOption } from './args.ts';
+import type { OptionSpec, ParsedOptions } from './args.ts';
+import { TRACE_OPTIONS, applyTraceOptions, bad, loadTrace } from './trace-args.ts';
 import {
   MODEL_NAMES,
   ModelName,
@@ -30,9 +32,11 @@ export interface ForecastArgs {
   backend: TfBackendName;
 }
 
-const USAGE = `usage: headroom forecast --trace FILE [--format auto|series|long|arrivals] [--bucket-seconds S]
+/** What `headroom forecast --help` prints. */
+export const FORECAST_USAGE = `usage: headroom forecast --trace FILE [--format auto|series|long|arrivals] [--bucket-seconds S]
        [--horizons 1,6,12] [--score-from N] [--score-to N]
-       [--models ${MODEL_NAMES.join(',')}] [--out predictions.csv] [--json] [--backend wasm|cpu|tensorflow]`;
+       [--models ${MODEL_NAMES.join(',')}] [--out predictions.csv] [--json] [--backend wasm|cpu|tensorflow]
+${EXIT_CODES_USAGE}`;
 
 function int(option: string, value: string, min: number): number {
   const n = Number(value);
@@ -41,58 +45,58 @@ function int(option: string, value: string, min: number): number {
   return n;
 }
 
-/** Parses the arguments after `forecast`; throws an InputError naming the option and value. */
+/** Every option of `headroom forecast` (parseArgs specs; `--help` is added by parseOptions). */
+export const FORECAST_OPTIONS = {
+  ...TRACE_OPTIONS,
+  horizons: { type: 'string' },
+  'score-from': { type: 'string' },
+  'score-to': { type: 'string' },
+  models: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+  backend: { type: 'string' },
+} as const satisfies OptionSpec;
+
+/**
+ * Parses the arguments after `forecast`; throws an InputError naming the
+ * option and value. `--help` is handled by {@link forecastCommand}.
+ */
 export function parseForecastArgs(argv: readonly string[]): ForecastArgs {
-  const a: Partial<ForecastArgs> & { json: boolean } = { json: false };
-  const takes = new Set([
-    ...TRACE_OPTIONS,
-    '--horizons',
-    '--score-from',
-    '--score-to',
-    '--models',
-    '--out',
-    '--backend',
-  ]);
-  for (const [opt, value] of lexOptions(argv, takes, new Set(['--json']), USAGE)) {
-    if (value === true) {
-      a.json = true;
-      continue;
-    }
-    if (traceOption(a, opt, value)) continue;
-    switch (opt) {
-      case '--horizons': {
-        const parts = value.split(',');
-        if (!parts.every((p) => /^\d+$/.test(p.trim()) && Number(p) > 0))
-          throw bad(opt, 'a comma-separated list of positive integers (steps)', value);
-        a.horizons = [...new Set(parts.map(Number))].sort((x, y) => x - y);
-        break;
-      }
-      case '--score-from':
-        a.scoreFrom = int(opt, value, 0);
-        break;
-      case '--score-to':
-        a.scoreTo = int(opt, value, 0);
-        break;
-      case '--models': {
-        const names = value.split(',').map((s) => s.trim());
-        const unknown = names.find((n) => !(MODEL_NAMES as readonly string[]).includes(n));
-        if (unknown !== undefined || names.length === 0)
-          throw bad(opt, `a comma-separated list of ${MODEL_NAMES.join(', ')}`, unknown ?? value);
-        a.models = MODEL_NAMES.filter((m) => names.includes(m));
-        break;
-      }
-      case '--out':
-        a.out = value;
-        break;
-      case '--backend':
-        if (!['wasm', 'cpu', 'tensorflow'].includes(value))
-          throw bad(opt, 'one of wasm, cpu, tensorflow', value);
-        a.backend = value as TfBackendName;
-        break;
-    }
+  return forecastArgsOf(parseOptions(argv, FORECAST_OPTIONS, FORECAST_USAGE).values);
+}
+
+function forecastArgsOf(values: ParsedOptions['values']): ForecastArgs {
+  const a: Partial<ForecastArgs> & { json: boolean } = { json: values['json'] === true };
+  applyTraceOptions(a, values);
+  const horizons = stringOption(values, 'horizons');
+  if (horizons !== undefined) {
+    const parts = horizons.split(',');
+    if (!parts.every((p) => /^\d+$/.test(p.trim()) && Number(p) > 0))
+      throw bad('--horizons', 'a comma-separated list of positive integers (steps)', horizons);
+    a.horizons = [...new Set(parts.map(Number))].sort((x, y) => x - y);
+  }
+  const scoreFrom = stringOption(values, 'score-from');
+  if (scoreFrom !== undefined) a.scoreFrom = int('--score-from', scoreFrom, 0);
+  const scoreTo = stringOption(values, 'score-to');
+  if (scoreTo !== undefined) a.scoreTo = int('--score-to', scoreTo, 0);
+  const models = stringOption(values, 'models');
+  if (models !== undefined) {
+    const names = models.split(',').map((s) => s.trim());
+    const unknown = names.find((n) => !(MODEL_NAMES as readonly string[]).includes(n));
+    if (unknown !== undefined || names.length === 0)
+      throw bad('--models', `a comma-separated list of ${MODEL_NAMES.join(', ')}`, unknown ?? models);
+    a.models = MODEL_NAMES.filter((m) => names.includes(m));
+  }
+  const outFile = stringOption(values, 'out');
+  if (outFile !== undefined) a.out = outFile;
+  const backend = stringOption(values, 'backend');
+  if (backend !== undefined) {
+    if (!['wasm', 'cpu', 'tensorflow'].includes(backend))
+      throw bad('--backend', 'one of wasm, cpu, tensorflow', backend);
+    a.backend = backend as TfBackendName;
   }
   if (a.trace === undefined)
-    throw new InputError(ErrorCode.MissingField, `--trace is required\n${USAGE}`, { field: '--trace' });
+    throw new UsageError('--trace is required', FORECAST_USAGE, { field: '--trace' });
   if (a.scoreFrom !== undefined && a.scoreTo !== undefined && a.scoreTo < a.scoreFrom)
     throw bad('--score-to', `at least --score-from (${a.scoreFrom})`, a.scoreTo);
   const out: ForecastArgs = {
@@ -136,12 +140,13 @@ export async function forecastCommand(
   argv: string[],
   io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
 ): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    io.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
   try {
-    const args = parseForecastArgs(argv);
+    const parsed = parseOptions(argv, FORECAST_OPTIONS, FORECAST_USAGE);
+    if (parsed.help) {
+      io.stdout.write(`${FORECAST_USAGE}\n`);
+      return CliExit.Ok;
+    }
+    const args = forecastArgsOf(parsed.values);
     const trace = await loadTrace(args, io.stderr);
     const n = trace.timestamps.length;
     const maxH = Math.max(...args.horizons);
@@ -234,12 +239,6 @@ export async function forecastCommand(
     }
     return 0;
   } catch (err) {
-    if (err instanceof InputError) {
-      io.stderr.write(`headroom forecast: ${err.message}\n`);
-      return 2;
-    }
-    const e = err instanceof HeadroomError ? err : (err as Error);
-    io.stderr.write(`headroom forecast: ${e.stack ?? e.message}\n`);
-    return 1;
+    return reportError(err, io.stderr);
   }
 }

@@ -1,62 +1,94 @@
 /**
  * Entry file of cli/: the `headroom` command (bin/headroom.js runs `main`).
  * Each subcommand lives in its own file (start.ts, call.ts, forecast.ts,
- * replay.ts); only cli/, bench/, test/ and examples/ may import this folder.
+ * replay.ts) and reads its options with the one parser in args.ts; every
+ * command and `help COMMAND` take `--help`/`-h`. Only cli/, bench/, test/ and
+ * examples/ may import this folder.
  *   headroom start ...      run a node (see `headroom start --help`)
  *   headroom call OP JSON   one request to the NATS API
  *   headroom forecast ...   evaluate forecasting models on a trace
  *   headroom replay ...     replay a trace through the allocation policies
  */
-import { HeadroomError, toHeadroomError } from '../lib/index.ts';
+import { show } from '../lib/index.ts';
+import { CliExit, EXIT_CODES_USAGE, UsageError, reportError } from './args.ts';
 import { CALL_USAGE, callCommand } from './call.ts';
 import { START_USAGE, startCommand } from './start.ts';
 
-const USAGE = `usage: headroom <command> [options]
+export { CliExit, UsageError, errorLine, exitCodeOf, parseOptions } from './args.ts';
+export { CALL_OPTIONS, CALL_USAGE, callCommand } from './call.ts';
+export { START_USAGE, startCommand, startOptions } from './start.ts';
+export type { OptionSpec, ParsedOptions } from './args.ts';
+
+const COMMANDS = ['start', 'call', 'forecast', 'replay', 'help'] as const;
+
+export const USAGE = `usage: headroom <command> [options]
 commands:
   start      run a Headroom node (embedded, or in a cluster with --nats)
   call       send one request to the NATS API and print the reply
   forecast   evaluate the forecasting models on a demand trace
   replay     replay a demand trace through the allocation policies
-  help       this text
+  help       this text; \`headroom help COMMAND\` (or \`headroom COMMAND --help\`) for a command's options
+${EXIT_CODES_USAGE}`;
 
-${START_USAGE}
+/** The usage of `command` (forecast and replay load their models only when asked). */
+async function usageOf(command: string): Promise<string | undefined> {
+  switch (command) {
+    case 'start':
+      return START_USAGE;
+    case 'call':
+      return CALL_USAGE;
+    case 'forecast':
+      return (await import('./forecast.ts')).FORECAST_USAGE;
+    case 'replay':
+      return (await import('./replay.ts')).REPLAY_USAGE;
+    case 'help':
+      return USAGE;
+    default:
+      return undefined;
+  }
+}
 
-${CALL_USAGE}`;
+function unknownCommand(command: string): UsageError {
+  return new UsageError(`unknown command ${show(command)}; one of ${COMMANDS.join(', ')}`, USAGE, {
+    field: 'command',
+    value: command,
+  });
+}
 
+/** Runs `headroom ARGV`; resolves the exit code (see {@link CliExit}). */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const io = { stdout: process.stdout, stderr: process.stderr };
   try {
     switch (command) {
       case 'start':
-        if (rest.includes('--help')) {
-          console.log(START_USAGE);
-          return 0;
-        }
         return await startCommand(rest);
       case 'call':
-        return await callCommand(rest);
+        return await callCommand(rest, io);
       case 'replay': {
         const { replayCommand } = await import('./replay.ts');
-        return await replayCommand(rest, { stdout: process.stdout, stderr: process.stderr });
+        return await replayCommand(rest, io);
       }
       case 'forecast': {
         const { forecastCommand } = await import('./forecast.ts');
-        return await forecastCommand(rest, { stdout: process.stdout, stderr: process.stderr });
+        return await forecastCommand(rest, io);
       }
-      case undefined:
       case 'help':
       case '--help':
-      case '-h':
-        console.log(USAGE);
-        return command === undefined ? 2 : 0;
+      case '-h': {
+        const [topic] = rest;
+        const usage = topic === undefined ? USAGE : await usageOf(topic);
+        if (usage === undefined) throw unknownCommand(topic ?? '');
+        console.log(usage);
+        return CliExit.Ok;
+      }
+      case undefined:
+        console.error(USAGE);
+        return CliExit.Usage;
       default:
-        console.error(`headroom: unknown command ${JSON.stringify(command)}\n${USAGE}`);
-        return 2;
+        throw unknownCommand(command);
     }
   } catch (err) {
-    const e = toHeadroomError(err);
-    console.error(`headroom: ${e.message}`);
-    console.error(JSON.stringify({ error: e.toBody() }));
-    return err instanceof HeadroomError && !e.retryable ? 2 : 1;
+    return reportError(err, process.stderr);
   }
 }

@@ -1,7 +1,9 @@
 import { writeFile } from 'node:fs/promises';
-import { ErrorCode, HeadroomError, InputError, show } from '../lib/index.ts';
+import { ErrorCode, InputError, show } from '../lib/index.ts';
 import type { TraceFormatOption } from '../lib/index.ts';
-import { TRACE_OPTIONS, bad, lexOptions, loadTrace, readText, traceOption } from './trace-args.ts';
+import { CliExit, EXIT_CODES_USAGE, UsageError, parseOptions, reportError, stringOption } from './args.ts';
+import type { OptionSpec, ParsedOptions } from './args.ts';
+import { TRACE_OPTIONS, applyTraceOptions, bad, loadTrace, readText } from './trace-args.ts';
 import {
   POLICY_NAMES,
   REPLAY_FORECASTERS,
@@ -39,11 +41,13 @@ export interface ReplayArgs {
   json: boolean;
 }
 
-const USAGE = `usage: headroom replay --trace FILE [--format auto|series|long|arrivals] [--bucket-seconds S]
+/** What `headroom replay --help` prints. */
+export const REPLAY_USAGE = `usage: headroom replay --trace FILE [--format auto|series|long|arrivals] [--bucket-seconds S]
        --policy ${POLICY_NAMES.join('|')} [--quantile 0.9] [--unit-capacity N] [--lead-time STEPS]
        [--unit-cost C] [--throttle-price P] [--churn-cost C] [--forecaster ${REPLAY_FORECASTERS.join('|')}]
        [--timeline out.csv] [--plot out.svg] [--rl-load policy.json] [--rl-save policy.json]
-       [--rl-pretrain EPISODES] [--sweep] [--json]`;
+       [--rl-pretrain EPISODES] [--sweep] [--json]
+${EXIT_CODES_USAGE}`;
 
 function num(option: string, value: string, check: (n: number) => boolean, expected: string): number {
   const n = Number(value);
@@ -51,88 +55,78 @@ function num(option: string, value: string, check: (n: number) => boolean, expec
   return n;
 }
 
-/** Parses the arguments after `replay`; throws an InputError naming the option and value. */
+/** Every option of `headroom replay` (parseArgs specs; `--help` is added by parseOptions). */
+export const REPLAY_OPTIONS = {
+  ...TRACE_OPTIONS,
+  policy: { type: 'string' },
+  quantile: { type: 'string' },
+  'unit-capacity': { type: 'string' },
+  'lead-time': { type: 'string' },
+  'unit-cost': { type: 'string' },
+  'throttle-price': { type: 'string' },
+  'churn-cost': { type: 'string' },
+  forecaster: { type: 'string' },
+  timeline: { type: 'string' },
+  plot: { type: 'string' },
+  'rl-load': { type: 'string' },
+  'rl-save': { type: 'string' },
+  'rl-pretrain': { type: 'string' },
+  sweep: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const satisfies OptionSpec;
+
+/**
+ * Parses the arguments after `replay`; throws an InputError naming the
+ * option and value. `--help` is handled by {@link replayCommand}.
+ */
 export function parseReplayArgs(argv: readonly string[]): ReplayArgs {
-  const a: Partial<ReplayArgs> & { sweep: boolean; json: boolean } = { sweep: false, json: false };
-  const takes = new Set([
-    ...TRACE_OPTIONS,
-    '--policy',
-    '--quantile',
-    '--unit-capacity',
-    '--lead-time',
-    '--unit-cost',
-    '--throttle-price',
-    '--churn-cost',
-    '--forecaster',
-    '--timeline',
-    '--plot',
-    '--rl-load',
-    '--rl-save',
-    '--rl-pretrain',
-  ]);
-  for (const [opt, value] of lexOptions(argv, takes, new Set(['--json', '--sweep']), USAGE)) {
-    if (value === true) {
-      a[opt === '--json' ? 'json' : 'sweep'] = true;
-      continue;
-    }
-    if (traceOption(a, opt, value)) continue;
-    const positive = (n: number): boolean => n > 0;
-    const nonNeg = (n: number): boolean => n >= 0;
-    switch (opt) {
-      case '--policy':
-        if (!(POLICY_NAMES as readonly string[]).includes(value))
-          throw bad(opt, `one of ${POLICY_NAMES.join(', ')}`, value);
-        a.policy = value as PolicyName;
-        break;
-      case '--quantile':
-        a.quantile = num(opt, value, (n) => n > 0 && n < 1, 'a number strictly between 0 and 1');
-        break;
-      case '--unit-capacity':
-        a.unitCapacity = num(opt, value, positive, 'a positive number of requests per step');
-        break;
-      case '--lead-time':
-        a.leadTime = num(opt, value, (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer (steps)');
-        break;
-      case '--unit-cost':
-        a.unitCost = num(opt, value, positive, 'a positive cost per unit-second');
-        break;
-      case '--throttle-price':
-        a.throttlePrice = num(opt, value, nonNeg, 'a non-negative price per throttled request');
-        break;
-      case '--churn-cost':
-        a.churnCost = num(opt, value, nonNeg, 'a non-negative cost per unit changed');
-        break;
-      case '--forecaster':
-        if (!REPLAY_FORECASTERS.includes(value))
-          throw bad(opt, `one of ${REPLAY_FORECASTERS.join(', ')}`, value);
-        a.forecaster = value;
-        break;
-      case '--rl-pretrain':
-        a.rlPretrain = num(
-          opt,
-          value,
-          (n) => Number.isInteger(n) && n >= 0,
-          'a non-negative integer (episodes)',
-        );
-        break;
-      case '--timeline':
-        a.timeline = value;
-        break;
-      case '--plot':
-        a.plot = value;
-        break;
-      case '--rl-load':
-        a.rlLoad = value;
-        break;
-      case '--rl-save':
-        a.rlSave = value;
-        break;
-    }
+  return replayArgsOf(parseOptions(argv, REPLAY_OPTIONS, REPLAY_USAGE).values);
+}
+
+function replayArgsOf(values: ParsedOptions['values']): ReplayArgs {
+  const a: Partial<ReplayArgs> & { sweep: boolean; json: boolean } = {
+    sweep: values['sweep'] === true,
+    json: values['json'] === true,
+  };
+  applyTraceOptions(a, values);
+  const positive = (n: number): boolean => n > 0;
+  const nonNeg = (n: number): boolean => n >= 0;
+  const integer = (n: number): boolean => Number.isInteger(n) && n >= 0;
+  /** A numeric option's value, checked; undefined when not given. */
+  const number = (name: string, check: (n: number) => boolean, expected: string): number | undefined => {
+    const v = stringOption(values, name);
+    return v === undefined ? undefined : num(`--${name}`, v, check, expected);
+  };
+  const policy = stringOption(values, 'policy');
+  if (policy !== undefined) {
+    if (!(POLICY_NAMES as readonly string[]).includes(policy))
+      throw bad('--policy', `one of ${POLICY_NAMES.join(', ')}`, policy);
+    a.policy = policy as PolicyName;
   }
-  if (a.trace === undefined)
-    throw new InputError(ErrorCode.MissingField, `--trace is required\n${USAGE}`, { field: '--trace' });
+  const numbers = {
+    quantile: number('quantile', (n) => n > 0 && n < 1, 'a number strictly between 0 and 1'),
+    unitCapacity: number('unit-capacity', positive, 'a positive number of requests per step'),
+    leadTime: number('lead-time', integer, 'a non-negative integer (steps)'),
+    unitCost: number('unit-cost', positive, 'a positive cost per unit-second'),
+    throttlePrice: number('throttle-price', nonNeg, 'a non-negative price per throttled request'),
+    churnCost: number('churn-cost', nonNeg, 'a non-negative cost per unit changed'),
+    rlPretrain: number('rl-pretrain', integer, 'a non-negative integer (episodes)'),
+  };
+  for (const [k, v] of Object.entries(numbers)) if (v !== undefined) a[k as keyof typeof numbers] = v;
+  const forecaster = stringOption(values, 'forecaster');
+  if (forecaster !== undefined) {
+    if (!REPLAY_FORECASTERS.includes(forecaster))
+      throw bad('--forecaster', `one of ${REPLAY_FORECASTERS.join(', ')}`, forecaster);
+    a.forecaster = forecaster;
+  }
+  const files = { timeline: 'timeline', plot: 'plot', rlLoad: 'rl-load', rlSave: 'rl-save' } as const;
+  for (const [k, name] of Object.entries(files)) {
+    const v = stringOption(values, name);
+    if (v !== undefined) a[k as keyof typeof files] = v;
+  }
+  if (a.trace === undefined) throw new UsageError('--trace is required', REPLAY_USAGE, { field: '--trace' });
   if (a.policy === undefined)
-    throw new InputError(ErrorCode.MissingField, `--policy is required\n${USAGE}`, { field: '--policy' });
+    throw new UsageError('--policy is required', REPLAY_USAGE, { field: '--policy' });
   if (a.quantile !== undefined && a.policy !== 'quantile')
     throw bad('--quantile', 'used with --policy quantile only', a.quantile);
   return { format: 'auto', bucketSeconds: 1, ...a } as ReplayArgs;
@@ -148,7 +142,12 @@ export async function replayCommand(
   io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
 ): Promise<number> {
   try {
-    const args = parseReplayArgs(argv);
+    const parsed = parseOptions(argv, REPLAY_OPTIONS, REPLAY_USAGE);
+    if (parsed.help) {
+      io.stdout.write(`${REPLAY_USAGE}\n`);
+      return CliExit.Ok;
+    }
+    const args = replayArgsOf(parsed.values);
     const trace = await loadTrace(args, io.stderr);
     const setup: ReplaySetupOptions = {};
     if (args.unitCapacity !== undefined) setup.unitCapacity = args.unitCapacity;
@@ -222,12 +221,6 @@ export async function replayCommand(
         io.stdout.write(`${k.padEnd(18)} ${typeof v === 'number' ? Number(v.toPrecision(6)) : v}\n`);
     return 0;
   } catch (err) {
-    if (err instanceof InputError) {
-      io.stderr.write(`headroom replay: ${err.message}\n`);
-      return 2;
-    }
-    const e = err instanceof HeadroomError ? err : (err as Error);
-    io.stderr.write(`headroom replay: ${e.stack ?? e.message}\n`);
-    return 1;
+    return reportError(err, io.stderr);
   }
 }

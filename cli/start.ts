@@ -10,10 +10,11 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ErrorCode, InputError } from '../lib/index.ts';
 import { ProcessGuard, compileNodeOptions, redactUrl, startNode } from '../services/index.ts';
 import type { HeadroomNode, NodeOptions } from '../services/index.ts';
+import { CliExit, EXIT_CODES_USAGE, parseOptions } from './args.ts';
+import type { OptionSpec } from './args.ts';
 
 /** Flag name -> option key. Every option can also come from HEADROOM_<KEY> or moleculer.config.ts. */
 const FLAGS: Record<string, keyof NodeOptions> = {
@@ -32,6 +33,8 @@ const FLAGS: Record<string, keyof NodeOptions> = {
   'http-host': 'httpHost',
   'http-token-file': 'httpTokenFile',
   'http-admin-token-file': 'httpAdminTokenFile',
+  'metrics-port': 'metricsPort',
+  'metrics-host': 'metricsHost',
   'shutdown-timeout': 'shutdownTimeoutMs',
   repl: 'repl',
   'actor-idle': 'actorIdleMs',
@@ -75,8 +78,11 @@ export const START_USAGE = `usage: headroom start [--nats URL] [--node-id ID] [-
        [--ip-regions-file F] [--events-file F] [--event-half-life 5m] [--retention 30d]
        [--spool-max-bytes N] [--collect-grace 2s] [--forecast true|false] [--forecast-every 5s]
        [--forecast-horizons 5s,30s,5m] [--forecast-backend wasm|cpu|tensorflow] [--trainer true|false] [--train-every 10m]
-       [--pools-file F]
-Every option also reads HEADROOM_<NAME> (e.g. HEADROOM_NATS_URL) and the "headroom" key of moleculer.config.ts.`;
+       [--pools-file F] [--metrics-port N] [--metrics-host H]
+Every option also reads HEADROOM_<NAME> (e.g. HEADROOM_NATS_URL) and the "headroom" key of moleculer.config.ts.
+${EXIT_CODES_USAGE}
+  once running: 0 left after SIGTERM/SIGINT, 1 failed, 3 leave ran past --shutdown-timeout,
+  130/143 a second SIGINT/SIGTERM while leaving`;
 
 interface ConfigFile {
   headroom?: Record<string, unknown>;
@@ -105,17 +111,20 @@ async function loadConfig(path: string | undefined): Promise<ConfigFile> {
   return {};
 }
 
-export async function startCommand(argv: string[]): Promise<number> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
+/** Every option of `headroom start` (parseArgs specs; `--help` is added by parseOptions). */
+export function startOptions(): OptionSpec {
+  const options: OptionSpec = { config: { type: 'string' } };
   for (const flag of Object.keys(FLAGS)) options[flag] = { type: flag === 'repl' ? 'boolean' : 'string' };
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new InputError(ErrorCode.InvalidOptions, `${(err as Error).message}\n${START_USAGE}`, {
-      field: 'argv',
-    });
+  return options;
+}
+
+export async function startCommand(argv: string[]): Promise<number> {
+  const parsed = parseOptions(argv, startOptions(), START_USAGE);
+  if (parsed.help) {
+    console.log(START_USAGE);
+    return CliExit.Ok;
   }
+  const values: Record<string, unknown> = parsed.values;
   const flags: Record<string, unknown> = {};
   for (const [flag, key] of Object.entries(FLAGS)) if (values[flag] !== undefined) flags[key] = values[flag];
   const config = await loadConfig(values['config'] as string | undefined);

@@ -1,12 +1,14 @@
 /**
  * What the trace commands (`forecast`, `replay`) share on the command line:
- * the option lexer (`--x v` and `--x=v`, flags, unknown options), the error
- * shape, the trace options (`--trace`, `--format`, `--bucket-seconds`) and
- * reading and parsing the trace file.
+ * the error shape, the trace options (`--trace`, `--format`,
+ * `--bucket-seconds`) and reading and parsing the trace file. Options are
+ * read by the one parser of every command (args.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { ErrorCode, InputError, describeTrace, parseTrace, show } from '../lib/index.ts';
 import type { Trace, TraceFormatOption } from '../lib/index.ts';
+import { stringOption } from './args.ts';
+import type { OptionSpec, ParsedOptions } from './args.ts';
 
 /** `option must be <expected>, got <value>` with code InvalidOptions. */
 export function bad(option: string, expected: string, value: unknown): InputError {
@@ -16,44 +18,12 @@ export function bad(option: string, expected: string, value: unknown): InputErro
   });
 }
 
-/**
- * Splits `argv` into options in order: `[option, value]` for those in
- * `takes`, `[flag, true]` for those in `flags`. Unknown options and a missing
- * value are InputErrors naming the option (the unknown-option message ends
- * with `usage`).
- */
-export function lexOptions(
-  argv: readonly string[],
-  takes: ReadonlySet<string>,
-  flags: ReadonlySet<string>,
-  usage: string,
-): Array<[string, string | true]> {
-  const out: Array<[string, string | true]> = [];
-  for (let i = 0; i < argv.length; i++) {
-    let opt = argv[i]!;
-    let value: string | undefined;
-    const eq = opt.indexOf('=');
-    if (opt.startsWith('--') && eq > 0) {
-      value = opt.slice(eq + 1);
-      opt = opt.slice(0, eq);
-    }
-    if (flags.has(opt)) {
-      out.push([opt, true]);
-      continue;
-    }
-    if (!takes.has(opt))
-      throw new InputError(ErrorCode.UnknownField, `unknown option ${show(opt)}\n${usage}`, { field: opt });
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined || value.startsWith('--')) throw bad(opt, 'followed by a value', value ?? null);
-    }
-    out.push([opt, value]);
-  }
-  return out;
-}
-
-/** The options naming and reading the trace, common to both commands. */
-export const TRACE_OPTIONS = ['--trace', '--format', '--bucket-seconds'] as const;
+/** The options naming and reading the trace, common to both commands (parseArgs specs). */
+export const TRACE_OPTIONS = {
+  trace: { type: 'string' },
+  format: { type: 'string' },
+  'bucket-seconds': { type: 'string' },
+} as const satisfies OptionSpec;
 
 export interface TraceArgs {
   trace?: string;
@@ -61,26 +31,22 @@ export interface TraceArgs {
   bucketSeconds?: number;
 }
 
-/** Applies one of {@link TRACE_OPTIONS} to `a`; false for any other option. */
-export function traceOption(a: TraceArgs, opt: string, value: string): boolean {
-  switch (opt) {
-    case '--trace':
-      a.trace = value;
-      return true;
-    case '--format':
-      if (!['auto', 'series', 'long', 'arrivals'].includes(value))
-        throw bad(opt, 'one of auto, series, long, arrivals', value);
-      a.format = value as TraceFormatOption;
-      return true;
-    case '--bucket-seconds': {
-      const n = Number(value);
-      if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
-        throw bad(opt, 'a positive number of seconds', value);
-      a.bucketSeconds = n;
-      return true;
-    }
-    default:
-      return false;
+/** Applies the {@link TRACE_OPTIONS} among `values` to `a`; an InputError names a bad one. */
+export function applyTraceOptions(a: TraceArgs, values: ParsedOptions['values']): void {
+  const trace = stringOption(values, 'trace');
+  if (trace !== undefined) a.trace = trace;
+  const format = stringOption(values, 'format');
+  if (format !== undefined) {
+    if (!['auto', 'series', 'long', 'arrivals'].includes(format))
+      throw bad('--format', 'one of auto, series, long, arrivals', format);
+    a.format = format as TraceFormatOption;
+  }
+  const bucket = stringOption(values, 'bucket-seconds');
+  if (bucket !== undefined) {
+    const n = Number(bucket);
+    if (bucket.trim() === '' || !Number.isFinite(n) || n <= 0)
+      throw bad('--bucket-seconds', 'a positive number of seconds', bucket);
+    a.bucketSeconds = n;
   }
 }
 
