@@ -51,6 +51,14 @@ export { ACTOR_SERVICE, HANDOFF_WAIT_MS, Handoff, PlacementTracker } from './clu
 export { refOf } from './wire/index.ts';
 export { FileRuleStore, KvRuleStore, RULE_HISTORY, kvKeyOf } from './rules/index.ts';
 export {
+  CHECK_BUCKETS,
+  NodeMetrics,
+  nodeSources,
+  otlpMetricsEndpoint,
+  startMetricsServer,
+  startOtlpPush,
+} from './metrics/index.ts';
+export {
   EventHub,
   EventsFeed,
   GENERATED_KEY_FILE,
@@ -120,6 +128,7 @@ export type { HttpApi, HttpApiOptions, HttpAuthOptions, StatusNode } from './api
 export type { ThrottleDeps } from './check/index.ts';
 export type { HandoffItem, HandoffParams, RuleRef, TakeItem, TakeParams } from './wire/index.ts';
 export type { RuleChange, RuleRevision, RuleStore } from './rules/index.ts';
+export type { MetricSources, MetricsServer, MetricsServerOptions, NodeParts } from './metrics/index.ts';
 export type {
   Collection,
   CollectionStats,

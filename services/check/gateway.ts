@@ -26,6 +26,8 @@ import type { OwnerLink } from './owner-link.ts';
 import { OwnerLanes } from './owner-lanes.ts';
 import { gather, groupsOf, routeItems, soleRemoteOwner } from './router.ts';
 import type { ThrottleNode } from './throttle-node.ts';
+import { noCheckMetrics } from './check-metrics.ts';
+import type { CheckMetrics } from './check-metrics.ts';
 import { refOf } from '../wire/index.ts';
 import type {
   RefundItem,
@@ -49,6 +51,8 @@ export interface GatewayDeps {
   link?: OwnerLink;
   /** Send each request's parameters to the owners, for behavioural data collection. @default false */
   collect?: boolean;
+  /** Counts decisions and times calls (services/metrics). @default counts nothing */
+  metrics?: CheckMetrics;
 }
 
 /** What {@link Gateway.checkOne} returns when another node answers the client. */
@@ -75,9 +79,11 @@ const ATTEMPTS = 3;
 export class Gateway {
   readonly #deps: GatewayDeps;
   readonly #lanes: OwnerLanes;
+  readonly #metrics: CheckMetrics;
 
   constructor(deps: GatewayDeps) {
     this.#deps = deps;
+    this.#metrics = deps.metrics ?? noCheckMetrics;
     // The owner is this node: no message at all.
     this.#lanes = new OwnerLanes((owner, params, meta) =>
       owner === deps.broker.nodeID ? deps.local.take(params, meta) : this.#remoteTake(owner, params, meta),
@@ -86,13 +92,16 @@ export class Gateway {
 
   /** Checks requests in order; one reply per request. */
   async check(requests: readonly CheckRequest[], parent: OtelContext): Promise<CheckReply[]> {
+    const t0 = this.#metrics.start();
     const span = this.#checkSpan(requests.length, parent);
     const ctx = trace.setSpan(parent, span);
     try {
       const replies = await this.#decide(this.#derive(requests), ctx, true);
       if (replies.length === 1) span.setAttribute('headroom.allow', replies[0]!.allow);
+      this.#metrics.decided(replies, t0);
       return replies;
     } catch (err) {
+      this.#metrics.failed(requests.length, t0);
       recordFailure(span, err);
       throw err;
     } finally {
@@ -108,10 +117,13 @@ export class Gateway {
    * is the `{error}` reply.
    */
   async answerForward(items: TakeItem[], parent: OtelContext): Promise<CheckReply | { error: ErrorBody }> {
+    const t0 = this.#metrics.start();
     try {
       const [reply] = await this.#decide({ items, itemsOf: [items.map((_, i) => i)] }, parent, false);
+      this.#metrics.decidedOne(reply!, t0);
       return reply!;
     } catch (err) {
+      this.#metrics.failed(1, t0);
       const e = toHeadroomError(err);
       if (e.code === ErrorCode.Internal) this.#deps.broker.logger.error('check failed:', err);
       return { error: e.toBody() };
@@ -135,6 +147,7 @@ export class Gateway {
     replyTo: string,
     bounce: () => void,
   ): Promise<CheckReply | typeof FORWARDED> {
+    const t0 = this.#metrics.start();
     const span = this.#checkSpan(1, parent);
     const ctx = trace.setSpan(parent, span);
     try {
@@ -174,8 +187,10 @@ export class Gateway {
       }
       const [reply] = await this.#decide(derived, ctx, true);
       span.setAttribute('headroom.allow', reply!.allow);
+      this.#metrics.decidedOne(reply!, t0);
       return reply!;
     } catch (err) {
+      this.#metrics.failed(1, t0);
       recordFailure(span, err);
       throw err;
     } finally {

@@ -11,6 +11,7 @@
 // actors/, collection/ and services/runtime, wire and cluster. Values first,
 // then types.
 export { FORWARDED, Gateway } from './gateway.ts';
+export { noCheckMetrics, noLinkMetrics } from './check-metrics.ts';
 export { MAX_INFLIGHT, OwnerLanes } from './owner-lanes.ts';
 export { OwnerLink, linkSubject, linkTo } from './owner-link.ts';
 export { ForwardLanes } from './forward-lanes.ts';
@@ -20,6 +21,7 @@ export { REFUND_WINDOW_MS, ThrottleNode } from './throttle-node.ts';
 export { throttleService } from './throttle-service.ts';
 
 export type { GatewayDeps } from './gateway.ts';
+export type { CheckMetrics, LinkDirection, LinkMetrics, LinkOp } from './check-metrics.ts';
 export type { SendTakes } from './owner-lanes.ts';
 export type { OwnerSide } from './owner-link.ts';
 export type { Forward, ForwardAnswerer, SendForwards } from './forward-lanes.ts';

@@ -50,6 +50,8 @@ import { LinkRequests } from './link-requests.ts';
 import type { ReplyHandlers } from './link-requests.ts';
 import { ForwardLanes } from './forward-lanes.ts';
 import type { Forward, ForwardAnswerer } from './forward-lanes.ts';
+import { noLinkMetrics } from './check-metrics.ts';
+import type { LinkMetrics, LinkOp } from './check-metrics.ts';
 
 /** What an owner does with the messages (a ThrottleNode). */
 export interface OwnerSide {
@@ -75,10 +77,13 @@ export class OwnerLink {
   readonly #forwards: ForwardLanes;
   /** The node's Guard: counts (and logs) bad messages, bad replies and subscription errors. */
   readonly #guard: Guard;
+  /** Counts the messages sent and received (services/metrics). */
+  readonly #metrics: LinkMetrics;
 
   /** `clock` times the requests' deadlines; `guard` is the node's (services/wire guardOf). */
-  constructor(nc: NatsConnection, namespace: string, clock: Clock, guard: Guard) {
+  constructor(nc: NatsConnection, namespace: string, clock: Clock, guard: Guard, metrics = noLinkMetrics) {
     this.#nc = nc;
+    this.#metrics = metrics;
     this.#namespace = namespace;
     this.#guard = guard;
     this.#requests = new LinkRequests(nc, clock, (err, subject) => this.#subscriptionFailed(err, subject));
@@ -98,12 +103,13 @@ export class OwnerLink {
     const guard = this.#guard;
     /** Validates a message, runs it and replies; a bad message gets a coded error and is counted. */
     const handle =
-      <M, T>(op: string, parse: (body: unknown) => M, run: (m: M) => Promise<T>) =>
+      <M, T>(op: LinkOp, parse: (body: unknown) => M, run: (m: M) => Promise<T>) =>
       (err: Error | null, msg: Msg): void => {
         if (err !== null) {
           this.#subscriptionFailed(err, `${base}.${op}`);
           return;
         }
+        this.#metrics.message(op, 'in');
         let m: M;
         try {
           m = parse(decodeLinkJson(msg.data));
@@ -154,6 +160,7 @@ export class OwnerLink {
             this.#subscriptionFailed(err, subject);
             return;
           }
+          this.#metrics.message('forward', 'in');
           let batch: ForwardWire;
           try {
             batch = parseForwardBatch(decodeLinkJson(msg.data));
@@ -217,7 +224,7 @@ export class OwnerLink {
    */
   async #request<T>(
     owner: string,
-    op: string,
+    op: LinkOp,
     body: unknown,
     timeoutMs: number,
     ok: (v: unknown) => T,
@@ -241,7 +248,8 @@ export class OwnerLink {
   }
 
   /** Publishes `body` to `owner`'s `op` subject; the reply (or the failure) settles `on`. */
-  #send(owner: string, op: string, body: unknown, timeoutMs: number, on: ReplyHandlers): void {
+  #send(owner: string, op: LinkOp, body: unknown, timeoutMs: number, on: ReplyHandlers): void {
+    this.#metrics.message(op, 'out');
     this.#requests.send(owner, `${linkSubject(this.#namespace, owner)}.${op}`, body, timeoutMs, on);
   }
 

@@ -60,6 +60,8 @@ export interface TrainerStatus {
   nextRunMs: number | null;
   /** Recent forecast WAPE reported by the token actors (exponential mean); null before any. */
   recentWape: number | null;
+  /** Versions this trainer put in service since it started (promoted by training or by hand, or rolled back to). */
+  promotions: number;
 }
 
 /** Deps of a {@link Trainer}. */
@@ -83,6 +85,7 @@ export class Trainer {
   #progress: TrainProgress | null = null;
   #last: TrainRunSummary | null = null;
   #runs = 0;
+  #promotions = 0;
   #timer: TimerHandle | undefined;
   #nextMs: number | null = null;
   #wape: number | null = null;
@@ -130,6 +133,7 @@ export class Trainer {
       runs: this.#runs,
       nextRunMs: this.#nextMs,
       recentWape: this.#wape,
+      promotions: this.#promotions,
     };
   }
 
@@ -237,6 +241,7 @@ export class Trainer {
   }
 
   async #promoted(meta: ModelVersionMeta): Promise<void> {
+    this.#promotions++;
     await this.#d.hub.reload();
     this.#d.emit?.('forecast.model', { version: meta.version });
   }

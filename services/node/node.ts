@@ -25,6 +25,14 @@ import { NODE_INBOX_PREFIX, compileNatsConnect, connectNats } from '../nats/inde
 import { FileRuleStore, KvRuleStore } from '../rules/index.ts';
 import type { RuleStore } from '../rules/index.ts';
 import { initTelemetry } from '../runtime/index.ts';
+import {
+  NodeMetrics,
+  checkMetricsHost,
+  nodeSources,
+  otlpMetricsEndpoint,
+  startMetricsServer,
+  startOtlpPush,
+} from '../metrics/index.ts';
 
 export interface HeadroomNode {
   readonly nodeId: string;
@@ -40,6 +48,8 @@ export interface HeadroomNode {
   readonly pools: PoolsSetup | undefined;
   /** Base URL of the HTTP API, when it runs. */
   readonly httpUrl: string | undefined;
+  /** URL of the Prometheus endpoint (`.../metrics`), when option `metricsPort` is set. */
+  readonly metricsUrl: string | undefined;
   /** Graceful leave; safe to call twice. */
   stop(): Promise<void>;
   /** Where a stop is (for the CLI's shutdown deadline): what would be lost if the process ended now. */
@@ -69,6 +79,7 @@ export async function startNode(
   const clock = extras.clock ?? new SystemClock();
   // Before anything starts: a non-loopback HTTP host without both token files is refused here.
   const httpAuth = options.httpPort === null ? undefined : await HttpAuth.load(options);
+  if (options.metricsPort !== null) checkMetricsHost(options);
   // Files (seed, creds, TLS) read once; every connection below authenticates from it.
   const nats = options.natsUrl === null ? undefined : compileNatsConnect(options.natsUrl, options);
   const telemetry = initTelemetry(options.nodeId);
@@ -122,8 +133,15 @@ export async function startNode(
     stops.push(step('collection', () => collection.close()));
 
     const tracker = new PlacementTracker(broker, clock);
+    // Without a metrics port or an OTLP endpoint the check path counts nothing (its sinks are no-ops).
+    const metrics =
+      options.metricsPort === null && otlpMetricsEndpoint() === undefined
+        ? undefined
+        : new NodeMetrics(options.nodeId);
     const link =
-      nc === undefined ? undefined : new OwnerLink(nc, options.namespace, clock, guardOf(broker, clock));
+      nc === undefined
+        ? undefined
+        : new OwnerLink(nc, options.namespace, clock, guardOf(broker, clock), metrics?.link);
     const throttle = new ThrottleNode({
       ...(link === undefined ? {} : { link }),
       broker,
@@ -171,6 +189,7 @@ export async function startNode(
       local: throttle,
       ...(link === undefined ? {} : { link }),
       collect: collection.collector !== undefined,
+      ...(metrics === undefined ? {} : { metrics: metrics.check }),
     });
     const api = new Api({
       broker,
@@ -202,6 +221,21 @@ export async function startNode(
       });
       stops.unshift(step('HTTP API', () => http!.close()));
     }
+    let metricsUrl: string | undefined;
+    if (metrics !== undefined) metrics.read(nodeSources({ throttle, collection, forecasting, pools }));
+    if (metrics !== undefined && otlpMetricsEndpoint() !== undefined) {
+      const push = startOtlpPush(metrics, options.nodeId);
+      stops.push(step('metrics push', () => push.shutdown()));
+    }
+    if (metrics !== undefined && options.metricsPort !== null) {
+      const server = await startMetricsServer(
+        metrics,
+        { ...options, metricsPort: options.metricsPort },
+        broker.getLogger('metrics'),
+      );
+      metricsUrl = server.url;
+      stops.unshift(step('metrics', () => server.close()));
+    }
     if (nc !== undefined) {
       const conn = nc;
       stops.push(step('NATS connection drain', () => conn.drain()));
@@ -220,6 +254,7 @@ export async function startNode(
       forecasting,
       pools,
       httpUrl: http?.url,
+      metricsUrl,
       stop: () => (stopping ??= runAll(stops, (name) => (stepNow = name))),
       stopReport: () => ({ step: stepNow, actorsHeld: throttle.host.size }),
     };

@@ -26,6 +26,8 @@ export interface PoolRunStatus {
   ready: number;
   starting: number;
   leases: number;
+  /** Requests the pool's tokens reported in the last step that ended (0 before the first). */
+  demand: number;
   lastDecision: AllocationDecision | null;
   /** Kind `process`: node ids of the ready workers, the units a TrafficRouter (traffic.ts) routes to. */
   units?: string[];
@@ -82,6 +84,7 @@ export class PoolRunner {
   #demand = 0;
   #throttled = 0;
   #last: TickResult | undefined;
+  #lastDemand = 0;
   #lastDecision: AllocationDecision | null = null;
   #stopped = false;
 
@@ -172,6 +175,7 @@ export class PoolRunner {
       }
     }
     const demand = this.#demand;
+    this.#lastDemand = demand;
     const throttled = Math.min(this.#throttled, demand);
     this.#demand = 0;
     this.#throttled = 0;
@@ -186,6 +190,7 @@ export class PoolRunner {
       ready: this.#provider.readyUnits(now),
       starting: this.#provider.startingUnits(now),
       leases: [...this.#seen.keys()].filter((t) => this.#manager.lease(t) !== undefined).length,
+      demand: this.#lastDemand,
       lastDecision: this.#lastDecision,
       ...(this.#provider instanceof ProcessProvider ? { units: this.#provider.readyNodeIDs() } : {}),
     };

@@ -43,6 +43,10 @@ export interface NodeOptions extends NatsAuthOptions {
   httpTokenFile: string | null;
   /** File holding the bearer token of the routes that change state (rules, events). @default null */
   httpAdminTokenFile: string | null;
+  /** Port of the Prometheus endpoint (`GET /metrics`) on `metricsHost`; 0 picks a free one. Null turns it off. @default null */
+  metricsPort: number | null;
+  /** Off loopback, `/metrics` needs `httpTokenFile`'s (read) token. @default "127.0.0.1" */
+  metricsHost: string;
   /**
    * How long a stop (SIGTERM) may take: hand-off, drains and flushes; past it
    * the node exits anyway, saying what it could not hand over. @default 10000
@@ -157,6 +161,8 @@ export function defaultNodeOptions(): NodeOptions {
     httpHost: '127.0.0.1',
     httpTokenFile: null,
     httpAdminTokenFile: null,
+    metricsPort: null,
+    metricsHost: '127.0.0.1',
     shutdownTimeoutMs: 10_000,
     repl: false,
     actorIdleMs: 300_000,
@@ -200,6 +206,8 @@ const schema: OptionSchema<NodeOptions> = {
   httpHost: optString,
   httpTokenFile: optNullableString,
   httpAdminTokenFile: optNullableString,
+  metricsPort: optNullableInt(0, 65535),
+  metricsHost: optString,
   shutdownTimeoutMs: optDurationMs,
   repl: optBool,
   actorIdleMs: optDurationMs,
