@@ -79,7 +79,7 @@ test('embedded - HTTP API checks, keeps rules in a file, and keeps them across a
 test('embedded - unknown flags and bad option values are refused with a clear error', async (t) => {
   const bad = await startNodeProcess({ nodeId: 'x', args: ['--http-prot', '1'] }).catch((err: Error) => err);
   t.true(bad instanceof Error);
-  t.regex((bad as Error).message, /Unknown option '--http-prot'/);
+  t.regex((bad as Error).message, /unknown option "--http-prot"/);
   const badValue = await startNodeProcess({ nodeId: 'x', args: ['--http-port', 'eighty'] }).catch(
     (err: Error) => err,
   );
