@@ -12,13 +12,16 @@ import {
   ErrorCode,
   InputError,
   MAX_COST,
+  MAX_RULE_PERIOD_MS,
+  MAX_RULE_RATE,
   MAX_PARAM_KEYS,
   RuleMode,
   invalidField,
   isParamKey,
   isParamValue,
+  isRuleId,
+  parseJsonPayload,
   isPlainObject,
-  show,
 } from '../../lib/index.ts';
 import { isTakeId } from '../../actors/index.ts';
 import type { RefundItem, RefundParams, RuleRef, TakeItem, TakeParams } from './wire.ts';
@@ -34,40 +37,24 @@ export const MAX_TOKEN_LENGTH = 16_384;
 /** Longest trace header value (`traceparent` is 55, `tracestate` at most 512). */
 export const MAX_TRACE_VALUE = 1024;
 const MAX_TRACE_KEYS = 8;
-/** Largest rule rate or burst on the wire (as `rules.put` bounds them). */
-const MAX_RATE = 1e9;
-/** Longest rule period: 7 days. */
-const MAX_PERIOD_MS = 7 * 86_400_000;
+// Rule refs are bounded as `rules.put` bounds rules (lib/rules.ts).
+const MAX_RATE = MAX_RULE_RATE;
+const MAX_PERIOD_MS = MAX_RULE_PERIOD_MS;
 /** Latest time accepted (ECMAScript's largest date). */
 const MAX_TIME_MS = 8.64e15;
-const RULE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** A take as it travels: the parts, their trace contexts, and the forwarded flag. */
 export interface TakeMessage extends TakeParams {
   traces?: Array<Record<string, string>>;
 }
 
-const decoder = new TextDecoder();
-
-/** Decodes a link payload as JSON. @throws InputError (payload too large, invalid JSON). */
+/**
+ * Decodes a link payload as JSON, as the public API decodes its own (size
+ * first, then JSON; an empty payload reads as `{}`, which no link message is).
+ * @throws InputError (payload too large, invalid JSON).
+ */
 export function decodeLinkJson(data: Uint8Array): unknown {
-  if (data.byteLength > MAX_LINK_BYTES) {
-    throw new InputError(
-      ErrorCode.PayloadTooLarge,
-      `payload is ${data.byteLength} bytes, more than the limit of ${MAX_LINK_BYTES}`,
-      { field: 'payload', value: data.byteLength },
-    );
-  }
-  const text = decoder.decode(data);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new InputError(ErrorCode.InvalidJson, `payload is not valid JSON: ${show(text)}`, {
-      field: 'payload',
-      value: text.slice(0, 80),
-      cause: err,
-    });
-  }
+  return parseJsonPayload(data, MAX_LINK_BYTES);
 }
 
 function unknownField(field: string, value: unknown): InputError {
@@ -110,7 +97,7 @@ export function checkRuleRef(v: unknown, field: string): RuleRef {
   ) {
     throw missing(field, 'id, rate, periodMs, burst and mode');
   }
-  if (typeof id !== 'string' || !RULE_ID.test(id)) {
+  if (typeof id !== 'string' || !isRuleId(id)) {
     throw invalidField(`${field}.id`, '1 to 128 characters of A-Z a-z 0-9 _ . : -', id);
   }
   if (typeof rate !== 'number' || !(rate > 0 && rate <= MAX_RATE)) {
