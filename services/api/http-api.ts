@@ -6,8 +6,10 @@
  *   GET /v1/status, GET /v1/events?from=&to=&topic= (list)     read token
  *   POST|PUT /v1/rules, DELETE /v1/rules/:id, POST /v1/events   admin token (they change state)
  * The admin token works on every route. Bodies and replies are the NATS
- * API's; errors also set the HTTP status. No request, however malformed,
- * can throw out of the handler: it is answered with a coded error.
+ * API's; errors also set the HTTP status. HEAD works wherever GET does
+ * (same status and headers, no body); a method a path does not take gets
+ * 405 with `Allow`. No request, however malformed, can throw out of the
+ * handler: it is answered with a coded error.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -52,7 +54,23 @@ const TABLE: Record<string, Operation> = {
 /** Operations that change state: the admin token's. */
 const MUTATES: ReadonlySet<Operation> = new Set<Operation>(['rules.put', 'rules.delete', 'events.publish']);
 
+/** The methods `path` takes, HEAD wherever GET is; empty when no route has this path. */
+function methodsOf(path: string): string[] {
+  const rule = /^\/v1\/rules\/([^/]+)(\/history)?$/.exec(path);
+  const methods =
+    rule !== null
+      ? rule[2] !== undefined
+        ? ['GET']
+        : ['GET', 'DELETE']
+      : Object.keys(TABLE)
+          .filter((k) => k.slice(k.indexOf(' ') + 1) === path)
+          .map((k) => k.slice(0, k.indexOf(' ')));
+  return methods.includes('GET') ? [...methods, 'HEAD'] : methods;
+}
+
 function route(method: string, path: string): Route {
+  // HEAD is GET without the body (RFC 9110 section 9.3.2).
+  if (method === 'HEAD') method = 'GET';
   const rule = /^\/v1\/rules\/([^/]+)(\/history)?$/.exec(path);
   if (rule !== null) {
     const op: Operation | undefined =
@@ -162,6 +180,16 @@ async function serve(
     return;
   }
   if (r.op === undefined) {
+    const allow = methodsOf(path);
+    if (allow.length > 0) {
+      const err = new InputError(
+        ErrorCode.InvalidField,
+        `method must be one of ${allow.join(', ')} for ${show(path)}, got ${show(method)}`,
+        { field: 'method', value: method },
+      );
+      send(res, { error: err.toBody() }, { status: 405, headers: { allow: allow.join(', ') } });
+      return;
+    }
     send(res, {
       error: new InputError(ErrorCode.NotFound, `no API route for ${method} ${show(path)}`, {
         field: 'path',
@@ -185,7 +213,7 @@ async function serve(
   }
   const carrier: Record<string, string> = {};
   if (typeof req.headers.traceparent === 'string') carrier['traceparent'] = req.headers.traceparent;
-  send(res, await api.handle(r.op, body, extractContext(carrier)));
+  send(res, await api.handle(r.op, body, extractContext(carrier)), { bodyless: method === 'HEAD' });
 }
 
 /** Reads at most one byte past the limit: enough to know the body is too large. */
@@ -200,15 +228,24 @@ async function readBody(req: IncomingMessage, maxPayloadBytes: number): Promise<
   return Buffer.concat(chunks);
 }
 
-function send(res: ServerResponse, reply: unknown): void {
+interface SendOptions {
+  /** Overrides the status the error code maps to (405). */
+  status?: number;
+  headers?: Record<string, string>;
+  /** HEAD: the headers a GET would send, no body. */
+  bodyless?: boolean;
+}
+
+function send(res: ServerResponse, reply: unknown, opts: SendOptions = {}): void {
   const err = (reply as { error?: ErrorBody }).error;
-  const status = err === undefined ? 200 : (STATUS_OF[err.code] ?? 400);
+  const status = opts.status ?? (err === undefined ? 200 : (STATUS_OF[err.code] ?? 400));
   const text = JSON.stringify(reply);
   const head: Record<string, string | number> = {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
+    ...opts.headers,
   };
   if (status === 401) head['www-authenticate'] = 'Bearer realm="headroom"';
   res.writeHead(status, head);
-  res.end(text);
+  res.end(opts.bodyless === true ? undefined : text);
 }

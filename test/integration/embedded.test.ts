@@ -89,3 +89,42 @@ test('embedded - unknown flags and bad option values are refused with a clear er
   );
   t.regex((badEnv as Error).message, /options\.maxActors must be an integer/);
 });
+
+test('embedded - HEAD answers like GET without a body; a method a path does not take gets 405 with Allow', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'headroom-embedded-'));
+  const node = await startNodeProcess({
+    nodeId: 'methods',
+    args: ['--data-dir', dataDir, '--http-port', '0', '--store', 'none', '--forecast', 'false'],
+  });
+  try {
+    const base = node.httpUrl!;
+    const get = await fetch(`${base}/v1/status`);
+    const getText = await get.text();
+    const head = await fetch(`${base}/v1/status`, { method: 'HEAD' });
+    t.is(head.status, 200);
+    t.is(await head.text(), '');
+    t.is(head.headers.get('content-type'), 'application/json');
+    t.true(Number(head.headers.get('content-length')) > 0);
+    t.is(get.status, 200, getText);
+    for (const [method, path, allow] of [
+      ['DELETE', '/v1/status', 'GET, HEAD'],
+      ['GET', '/v1/check', 'POST'],
+      ['PUT', '/v1/check/batch', 'POST'],
+      ['POST', '/v1/rules/some-rule', 'GET, DELETE, HEAD'],
+      ['DELETE', '/v1/rules/some-rule/history', 'GET, HEAD'],
+      ['PATCH', '/v1/rules', 'POST, PUT, GET, HEAD'],
+    ] as const) {
+      const r = await call(base, method, path);
+      t.is(r.status, 405, `${method} ${path}`);
+      t.like(r.json.error, { code: 'HEADROOM_ERR_INVALID_FIELD', field: 'method' });
+      const res = await fetch(`${base}${path}`, { method });
+      t.is(res.headers.get('allow'), allow, `${method} ${path}`);
+    }
+    const missing = await call(base, 'GET', '/v1/nothing-here');
+    t.is(missing.status, 404);
+    t.like(missing.json.error, { code: 'HEADROOM_ERR_NOT_FOUND', field: 'path' });
+  } finally {
+    await node.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
