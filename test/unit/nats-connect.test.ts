@@ -9,6 +9,7 @@ import { ServiceBroker } from 'moleculer';
 import { createAccount, createUser } from 'nkeys.js';
 import type { Auth, Authenticator } from 'nats';
 import { ErrorCode, InputError, StateError } from '../../lib/index.ts';
+import { defaultNatsAuthOptions } from '../../services/nats/index.ts';
 import {
   NODE_INBOX_PREFIX,
   compileNatsConnect,
@@ -29,16 +30,7 @@ const test = anyTest as TestFn<Ctx>;
 const PASSWORD = 's3cret-Pa55';
 const TOKEN = 'T0ken-9f8e7d';
 
-const none = (): NatsAuthOptions => ({
-  natsUser: null,
-  natsPassword: null,
-  natsToken: null,
-  natsNkeySeedFile: null,
-  natsCredsFile: null,
-  natsTlsCa: null,
-  natsTlsCert: null,
-  natsTlsKey: null,
-});
+const none = (): NatsAuthOptions => defaultNatsAuthOptions();
 
 /** What the connection would send in CONNECT. */
 function authOf(spec: ReturnType<typeof compileNatsConnect>, nonce = 'nonce'): Auth {
