@@ -1,7 +1,7 @@
 import { invalidField } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
-import { ForecastFeedback, shareWithSpare, sumWants } from '../lib/index.ts';
-import type { CapacityPolicy, Claim, HorizonFeedback, Lease, PoolWants } from '../lib/index.ts';
+import { ForecastFeedback, leadHorizon, leaseRate, shareWithSpare, sumWants } from '../lib/index.ts';
+import type { CapacityPolicy, Claim, HorizonFeedback, Lease, LeaseLimits, PoolWants } from '../lib/index.ts';
 
 /**
  * Where a pool's units come from. The replay uses a simulated provider that
@@ -36,6 +36,13 @@ export interface PoolConfig {
   leadSteps: number;
   /** Lifetime of a lease; tokens refresh before it ends. */
   leaseTtlMs: number;
+  /**
+   * How far leases may move the tokens' limits (lib `LeaseLimits`):
+   * `raise-only` lowers a token below its rule only when the pool is at
+   * `maxUnits` and short; `protect` hands out the fair share of the ready
+   * capacity, whatever the rule. @default "raise-only"
+   */
+  limits?: LeaseLimits;
 }
 
 /** What a token sends its pool manager: its forecast quantiles per horizon. */
@@ -46,6 +53,12 @@ export interface TokenWant {
   wants: PoolWants;
   /** The token's own demand in the step just ended, for the feedback loop. */
   actual?: number;
+  /**
+   * The token's rule limit: `rate` requests per `periodMs`. With it the
+   * lease is in requests per `periodMs` and policy `raise-only` keeps the
+   * lease at or above it; without it the lease is per step, the fair share.
+   */
+  limit?: { rate: number; periodMs: number };
 }
 
 /** A recorded decision, with the forecast that led to it (goes to the store). */
@@ -59,10 +72,12 @@ export interface AllocationDecision {
   toUnits?: number;
   readyUnits: number;
   startingUnits: number;
-  /** Token and rate (lease). */
+  /** Token and rate (lease; per the token's rule period when it sent its limit, else per step). */
   token?: string;
   rate?: number;
   expiresAtMs?: number;
+  /** Why: the policy's ask and the figures behind it (provision, release), how the rate came about (lease). */
+  reason?: string;
   forecast: PoolWants;
 }
 
@@ -95,15 +110,62 @@ function checkConfig(c: PoolConfig): void {
   if (!(Number.isInteger(c.leadSteps) && c.leadSteps >= 0))
     throw invalidField('pool.leadSteps', 'an integer >= 0', c.leadSteps);
   if (!(c.leaseTtlMs > 0)) throw invalidField('pool.leaseTtlMs', 'a positive number', c.leaseTtlMs);
+  if (c.limits !== undefined && !LIMITS.includes(c.limits))
+    throw invalidField('pool.limits', `one of ${LIMITS.join(', ')}`, c.limits);
+}
+
+const LIMITS: readonly string[] = ['raise-only', 'protect'];
+
+/** A figure for a reason line: at most 3 decimals. */
+const fig = (x: number): string => String(Math.round(x * 1000) / 1000);
+
+/** Why the pool moves to `target` units: the policy's ask, the clamp, the figures behind it. */
+function reasonOf(
+  policy: string,
+  raw: number,
+  target: number,
+  c: PoolConfig,
+  wants: PoolWants,
+  fb: StepFeedback,
+): string {
+  const ask = Number.isFinite(raw) ? fig(raw) : String(raw);
+  let why = `policy ${policy} asked for ${ask} units`;
+  if (Number.isFinite(raw) && Math.round(raw) > c.maxUnits) why += `, capped at maxUnits ${c.maxUnits}`;
+  else if (!Number.isFinite(raw) || Math.round(raw) < c.minUnits) why += `, held at minUnits ${c.minUnits}`;
+  const h = leadHorizon(wants, c.leadSteps);
+  if (h >= 0)
+    why +=
+      `; forecast p50 ${fig(wants.p50[h] ?? 0)}, p90 ${fig(wants.p90[h] ?? 0)} requests per step` +
+      ` ${wants.horizons[h]} step(s) ahead`;
+  why += `; last step ${fig(fb.demand)} requests, ${fig(fb.throttled)} throttled`;
+  return `${why}; ${target} units of ${fig(c.unitCapacity)} per step`;
+}
+
+/** How a lease's rate came about, for its decision record. */
+function leaseReason(
+  ctx: { limits: LeaseLimits; shortAtMax: boolean },
+  share: number,
+  rulePerStep: number | undefined,
+  rate: number,
+): string {
+  if (rulePerStep === undefined) return `fair share ${fig(share)} per step (no rule limit sent)`;
+  if (rate > share) return `${ctx.limits}: the rule's limit, above the fair share ${fig(share)} per step`;
+  if (rate >= rulePerStep) return `fair share ${fig(share)} per step, at or above the rule's limit`;
+  return ctx.limits === 'protect'
+    ? `protect: fair share ${fig(share)} per step, below the rule's limit`
+    : `raise-only: at maxUnits and short: fair share ${fig(share)} per step, below the rule's limit`;
 }
 
 /**
  * Owns one resource pool. Tokens send their wants; on each tick the manager
  * sums them per horizon, asks its policy for the capacity to hold, drives
  * the provider (which starts units a lead time ahead), and grants each
- * token a lease by weighted max-min fair share of the ready capacity.
- * Every provision, release and changed lease goes to the sink with the
- * forecast behind it. Pure: time comes from the injected clock.
+ * token a lease by weighted max-min fair share of the ready capacity,
+ * bounded by the pool's `limits` (under the default `raise-only` a lease
+ * goes below the token's rule only when the pool is at `maxUnits` and
+ * short). Every provision, release and changed lease goes to the sink with
+ * the forecast and the reason behind it. Pure: time comes from the
+ * injected clock.
  */
 export class PoolManager {
   readonly config: Readonly<PoolConfig>;
@@ -125,7 +187,7 @@ export class PoolManager {
     deps: { clock: Clock; provider: ResourceProvider; policy: CapacityPolicy; sink?: DecisionSink },
   ) {
     checkConfig(config);
-    this.config = Object.freeze({ ...config });
+    this.config = Object.freeze({ ...config, limits: config.limits ?? 'raise-only' });
     this.#clock = deps.clock;
     this.#provider = deps.provider;
     this.#policy = deps.policy;
@@ -136,6 +198,12 @@ export class PoolManager {
   want(w: TokenWant): void {
     if (!(Number.isFinite(w.priority) && w.priority > 0))
       throw invalidField(`want[${w.token}].priority`, 'a positive number', w.priority);
+    if (w.limit !== undefined) {
+      if (!(Number.isFinite(w.limit.rate) && w.limit.rate > 0))
+        throw invalidField(`want[${w.token}].limit.rate`, 'a positive number', w.limit.rate);
+      if (!(Number.isFinite(w.limit.periodMs) && w.limit.periodMs > 0))
+        throw invalidField(`want[${w.token}].limit.periodMs`, 'a positive number', w.limit.periodMs);
+    }
     if (this.#wants.size === 0 || (this.#wants.size === 1 && this.#wants.has(w.token)))
       this.#horizons = w.wants.horizons;
     else if (w.wants.horizons.join() !== this.#horizons.join())
@@ -208,50 +276,67 @@ export class PoolManager {
     if (target !== held) this.#provider.setUnits(target, now);
     const ready = this.#provider.readyUnits(now);
     const starting = this.#provider.startingUnits(now);
-    if (target !== this.#target && this.#target >= 0) {
+    // The first tick compares with the units the provider held: a first step's scale-up is one too.
+    const from = this.#target >= 0 ? this.#target : held;
+    if (target !== from) {
       this.#sink({
-        kind: target > this.#target ? 'provision' : 'release',
+        kind: target > from ? 'provision' : 'release',
         pool: c.name,
         atMs: now,
         policy: this.#policy.name,
-        fromUnits: this.#target,
+        fromUnits: from,
         toUnits: target,
         readyUnits: ready,
         startingUnits: starting,
+        reason: reasonOf(this.#policy.name, raw, target, c, wants, feedback),
         forecast: wants,
       });
     }
     this.#target = target;
-    this.#grantLeases(now, ready * c.unitCapacity, wants, ready, starting);
+    this.#grantLeases(now, { ready, starting, demand: feedback.demand }, wants);
     return { target, readyUnits: ready, startingUnits: starting, wants };
   }
 
-  #grantLeases(now: number, capacity: number, pool: PoolWants, ready: number, starting: number): void {
+  #grantLeases(now: number, at: { ready: number; starting: number; demand: number }, pool: PoolWants): void {
     if (this.#wants.size === 0) return;
+    const c = this.config;
+    const capacity = at.ready * c.unitCapacity;
     const claims: Claim[] = [];
+    let claimed = 0;
     for (const w of this.#wants.values()) {
       // A token claims its nearest-horizon p90 (its median if it has no spread).
       const p90 = w.wants.p90[0];
-      const want = Number.isFinite(p90) ? p90! : (w.wants.p50[0] ?? 0);
-      claims.push({ id: w.token, want: Math.max(0, Number.isFinite(want) ? want : 0), weight: w.priority });
+      const raw = Number.isFinite(p90) ? p90! : (w.wants.p50[0] ?? 0);
+      const want = Math.max(0, Number.isFinite(raw) ? raw : 0);
+      claimed += want;
+      claims.push({ id: w.token, want, weight: w.priority });
     }
+    // Short at maxUnits: the pool can grow no further and what is wanted (or was asked) exceeds it.
+    const shortAtMax = at.ready >= c.maxUnits && Math.max(claimed, at.demand) > capacity + 1e-9;
+    const ctx = { limits: c.limits ?? 'raise-only', shortAtMax };
     const shares = shareWithSpare(capacity, claims);
-    for (const [token, rate] of shares) {
+    for (const [token, share] of shares) {
+      const limit = this.#wants.get(token)?.limit;
+      // Shares are per step; a token that sent its rule's limit gets its lease per the rule's period.
+      const perStep = limit === undefined ? undefined : (limit.rate * c.stepMs) / limit.periodMs;
+      const stepRate = leaseRate(share, perStep, ctx);
+      const rate = limit === undefined ? stepRate : (stepRate * limit.periodMs) / c.stepMs;
       const prev = this.#leases.get(token);
-      const lease: Lease = { token, rate, grantedAtMs: now, expiresAtMs: now + this.config.leaseTtlMs };
+      const lease: Lease = { token, rate, grantedAtMs: now, expiresAtMs: now + c.leaseTtlMs };
       this.#leases.set(token, lease);
       // Record a lease when it is new or its rate moved by more than 5 %.
       if (prev === undefined || Math.abs(rate - prev.rate) > 0.05 * Math.max(prev.rate, 1e-9))
         this.#sink({
           kind: 'lease',
-          pool: this.config.name,
+          pool: c.name,
           atMs: now,
           policy: this.#policy.name,
-          readyUnits: ready,
-          startingUnits: starting,
+          readyUnits: at.ready,
+          startingUnits: at.starting,
           token,
           rate,
           expiresAtMs: lease.expiresAtMs,
+          reason: leaseReason(ctx, share, perStep, stepRate),
           forecast: pool,
         });
     }

@@ -1,6 +1,7 @@
 /**
  * A token's capacity lease (lib/allocation `Lease`) as the token applies it:
- * the lease's rate is per pool step; the GCRA limit is per the rule's period.
+ * the lease's rate is in requests per the rule's period, like the rule's own
+ * rate, so it replaces the GCRA rate as it is while the lease is valid.
  */
 import { effectiveLimit, invalidField } from '../lib/index.ts';
 import type { CompiledRule, Lease } from '../lib/index.ts';
@@ -9,7 +10,7 @@ import type { CompiledRule, Lease } from '../lib/index.ts';
 export interface LeaseTerms {
   /** After the lease expires, the limit moves back to the rule's over this long. */
   decayMs: number;
-  /** The lease's rate is requests per this many ms (the pool's step). */
+  /** The pool's step: how often the lease is renewed (the rate is per the rule's period). */
   stepMs: number;
 }
 
@@ -26,22 +27,17 @@ export function checkLease(lease: Lease, terms: LeaseTerms): void {
 }
 
 /**
- * The limit in force at `now` under `held`: the lease's rate converted to the
- * rule's period while valid, then decaying back to the rule's own rate
- * (lib `effectiveLimit`); same period and burst.
+ * The limit in force at `now` under `held`: the lease's rate (per the rule's
+ * period) while valid, then decaying back to the rule's own rate (lib
+ * `effectiveLimit`); same period and burst.
  */
 export function leasedLimit(
   base: CompiledRule['limit'],
   held: { lease: Lease; terms: LeaseTerms },
   now: number,
 ): CompiledRule['limit'] {
-  const { lease, terms } = held;
-  const rate = effectiveLimit(
-    base.rate,
-    { ...lease, rate: (lease.rate * base.periodMs) / terms.stepMs },
-    now,
-    terms.decayMs,
-  );
+  const { lease } = held;
+  const rate = effectiveLimit(base.rate, lease, now, held.terms.decayMs);
   // A rate of 0 (a starved lease) would make GCRA's emission interval infinite; keep a sliver.
   return { ...base, rate: Math.max(rate, 1e-9) };
 }

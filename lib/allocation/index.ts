@@ -1,7 +1,7 @@
 // Entry file of lib/allocation: pure allocation math (fair share, leases,
 // provisioning, the reactive and fixed capacity policies). Values first, then types.
 export { maxMinFairShare, shareWithSpare } from './fair-share.ts';
-export { effectiveLimit } from './lease.ts';
+export { LeaseLimits, effectiveLimit, leaseRate } from './lease.ts';
 export {
   Z90,
   normalQuantile,
@@ -11,14 +11,14 @@ export {
   leadSteps,
   horizonsForLead,
 } from './provisioning.ts';
-export { unitsForWants, sumWants } from './policy.ts';
+export { unitsForWants, sumWants, leadHorizon } from './policy.ts';
 export { HpaPolicy, compileHpaOptions, defaultHpaOptions } from './reactive.ts';
 export { StaticPolicy, QuantilePolicy } from './simple-policies.ts';
 export { ForecastFeedback } from './feedback.ts';
 export { spareWeights, pickWeighted } from './weights.ts';
 
 export type { Claim } from './fair-share.ts';
-export type { Lease } from './lease.ts';
+export type { Lease, LeaseContext } from './lease.ts';
 export type { PoolWants, PolicyObservation, CapacityPolicy } from './policy.ts';
 export type { HpaOptions } from './reactive.ts';
 export type { HorizonFeedback } from './feedback.ts';

@@ -7,7 +7,11 @@ import { invalidField } from '../errors.ts';
  */
 export interface Lease {
   token: string;
-  /** Granted rate, in requests per rule period. */
+  /**
+   * Granted rate, in requests per the token's rule period (the unit of the
+   * rule's own `rate`), so it compares with the rule directly. A token that
+   * did not tell its pool its rule gets requests per pool step.
+   */
   rate: number;
   grantedAtMs: number;
   expiresAtMs: number;
@@ -38,4 +42,39 @@ export function effectiveLimit(
   if (nowMs < lease.expiresAtMs) return lease.rate;
   const f = decayMs === 0 ? 1 : Math.min(1, (nowMs - lease.expiresAtMs) / decayMs);
   return lease.rate + (ruleLimit - lease.rate) * f;
+}
+
+/**
+ * How far a pool's leases may move its tokens' limits (the pool's `limits`):
+ * - `raise-only` (the default): a lease raises a token above its rule's
+ *   limit when the pool holds spare capacity, and lowers it below the rule
+ *   only when the pool is at `maxUnits` and demand exceeds its capacity
+ *   (the pool can grow no further); otherwise the rule's own limit applies;
+ * - `protect`: the pool's ready capacity bounds its tokens: a lease is the
+ *   token's fair share, below its rule whenever the pool is short (units
+ *   still starting, a forecast that was too low), to protect the backend.
+ */
+export const LeaseLimits = ['raise-only', 'protect'] as const;
+export type LeaseLimits = (typeof LeaseLimits)[number];
+
+/** The pool's state when it grants leases, for {@link leaseRate}. */
+export interface LeaseContext {
+  limits: LeaseLimits;
+  /** The pool holds `maxUnits` ready and demand exceeds their capacity. */
+  shortAtMax: boolean;
+}
+
+/**
+ * The rate a token's lease carries, from its fair share of the pool's ready
+ * capacity and its rule's own limit (both in the same units; `ruleRate`
+ * undefined when the token did not say, which leaves the share as it is).
+ * Under `raise-only` the lease never goes below the rule's limit unless the
+ * pool is short at `maxUnits` (see {@link LeaseLimits}).
+ */
+export function leaseRate(share: number, ruleRate: number | undefined, ctx: LeaseContext): number {
+  if (!(Number.isFinite(share) && share >= 0)) throw invalidField('share', 'a finite number >= 0', share);
+  if (ruleRate === undefined || ctx.limits === 'protect' || ctx.shortAtMax) return share;
+  if (!(Number.isFinite(ruleRate) && ruleRate > 0))
+    throw invalidField('ruleRate', 'a positive finite number', ruleRate);
+  return Math.max(share, ruleRate);
 }

@@ -70,3 +70,13 @@ export function sumWants(all: readonly PoolWants[], horizons: readonly number[])
   }
   return { horizons, p10, p50, p90 };
 }
+
+/**
+ * The index of the horizon a decision taken now provisions for: the first
+ * at or past `leadSteps + 1` (units asked for now serve from then), else the
+ * last; -1 when there are no horizons.
+ */
+export function leadHorizon(wants: PoolWants, leadSteps: number): number {
+  const i = wants.horizons.findIndex((h) => h >= leadSteps + 1);
+  return i >= 0 ? i : wants.horizons.length - 1;
+}

@@ -8,8 +8,8 @@
 // models/rl, sim/ and services/runtime, nats, wire, cluster, collection and
 // check. Values first, then types.
 export { PoolKind, PoolPolicyName, compilePools, loadPoolsFile } from './pools-config.ts';
-export { CLAIM_RETRY_MS, Pools, poolKey, poolsService } from './pools.ts';
-export { PoolRunner, checkWantParams } from './pool-runner.ts';
+export { CLAIM_RETRY_MS, Pools, poolKey, poolOverview, poolsService } from './pools.ts';
+export { PoolRunner, checkWantParams, poolForecastOf } from './pool-runner.ts';
 export { PoolClient, wantOf } from './pool-client.ts';
 export { setupPools } from './pools-setup.ts';
 export { TrafficRouter } from './traffic.ts';
@@ -26,8 +26,8 @@ export {
 } from './providers/index.ts';
 
 export type { PoolSpec } from './pools-config.ts';
-export type { PoolStatus, PoolsDeps } from './pools.ts';
-export type { PoolRunStatus, WireWant } from './pool-runner.ts';
+export type { PoolOverview, PoolStatus, PoolsDeps } from './pools.ts';
+export type { PoolForecast, PoolLog, PoolRunStatus, WireWant } from './pool-runner.ts';
 export type { PoolClientDeps } from './pool-client.ts';
 export type { PoolsSetup } from './pools-setup.ts';
 export type { Routed, TrafficRouterDeps, TrafficRouterOptions } from './traffic.ts';

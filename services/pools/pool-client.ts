@@ -2,8 +2,9 @@
  * The token side of allocation: every pool step, for each pool, the live
  * token actors on this node whose rule draws on the pool send their wants
  * (latest forecast quantiles per horizon, converted to requests per pool
- * step) and their demand and denials of the last step to the pool's owner
- * in one `pools.want` call, and take the leases it answers. When the owner
+ * step), their rule's limit, and their demand and denials of the last step
+ * to the pool's owner in one `pools.want` call, and take the leases it
+ * answers (rates in requests per the rule's period). When the owner
  * cannot be reached nothing happens: leases expire and decay to the rules'
  * own limits.
  */
@@ -49,6 +50,8 @@ export function wantOf(
   return {
     token: actor.token,
     priority: Math.max(1, 1 + actor.rule.priority),
+    // The rule's own limit: the lease comes back per its period, never below it under raise-only.
+    limit: { rate: actor.rule.limit.rate, periodMs: actor.rule.limit.periodMs },
     wants: { horizons, p10: level(f?.p10), p50: level(f?.p50), p90: level(f?.p90) },
     actual,
     denied,

@@ -2,12 +2,21 @@
  * One pool's manager, run by the pool's owner node: a {@link PoolManager}
  * over the provider its kind names, ticked every `stepMs` on the node's
  * clock with the demand and denials its tokens reported during the step.
+ * Every scale-up and scale-down is one info line (`event` scale-up or
+ * scale-down) with the pool, the units, the forecast, the policy and why.
  */
 import type { ServiceBroker } from 'moleculer';
 import { PoolManager } from '../../actors/index.ts';
 import type { AllocationDecision, ResourceProvider, TickResult, TokenWant } from '../../actors/index.ts';
-import { HpaPolicy, QuantilePolicy, StaticPolicy, invalidField, toHeadroomError } from '../../lib/index.ts';
-import type { CapacityPolicy, Clock, Lease, TimerHandle } from '../../lib/index.ts';
+import {
+  HpaPolicy,
+  QuantilePolicy,
+  StaticPolicy,
+  invalidField,
+  leadHorizon,
+  toHeadroomError,
+} from '../../lib/index.ts';
+import type { CapacityPolicy, Clock, Lease, PoolWants, TimerHandle } from '../../lib/index.ts';
 // Entry files: models/ loads TensorFlow.js only when a model needs it.
 import { RlPolicy } from '../../models/index.ts';
 import { SimulatedProvider } from '../../sim/index.ts';
@@ -20,6 +29,36 @@ export interface WireWant extends TokenWant {
   denied?: number;
 }
 
+/**
+ * The pool's summed forecast at the horizon its units are decided for (the
+ * first past the start-up lead): requests per second, horizon in ms.
+ */
+export interface PoolForecast {
+  p10: number;
+  p50: number;
+  p90: number;
+  horizonMs: number;
+}
+
+/** The forecast of summed `wants` (per step) a decision with `leadSteps` looks at; null with none. */
+export function poolForecastOf(wants: PoolWants, leadSteps: number, stepMs: number): PoolForecast | null {
+  const h = leadHorizon(wants, leadSteps);
+  if (h < 0) return null;
+  const perSecond = (v: number | undefined): number => ((v ?? 0) * 1000) / stepMs;
+  return {
+    p10: perSecond(wants.p10[h]),
+    p50: perSecond(wants.p50[h]),
+    p90: perSecond(wants.p90[h]),
+    horizonMs: wants.horizons[h]! * stepMs,
+  };
+}
+
+/** The logger a runner writes to (the broker's `pools` logger). */
+export interface PoolLog {
+  info(...a: unknown[]): void;
+  warn(...a: unknown[]): void;
+}
+
 /** What `pools.status` reports per pool (owner side). */
 export interface PoolRunStatus {
   target: number;
@@ -29,6 +68,8 @@ export interface PoolRunStatus {
   /** Requests the pool's tokens reported in the last step that ended (0 before the first). */
   demand: number;
   lastDecision: AllocationDecision | null;
+  /** The forecast behind the last tick's decision; null before the first or with no tokens. */
+  forecast: PoolForecast | null;
   /** Kind `process`: node ids of the ready workers, the units a TrafficRouter (traffic.ts) routes to. */
   units?: string[];
 }
@@ -77,7 +118,8 @@ export class PoolRunner {
   readonly #clock: Clock;
   readonly #manager: PoolManager;
   readonly #provider: Closable;
-  readonly #log: { warn(...a: unknown[]): void };
+  readonly #log: PoolLog;
+  readonly #leadSteps: number;
   readonly #seen = new Map<string, number>();
   #timer: TimerHandle | undefined;
   #step = 0;
@@ -94,7 +136,7 @@ export class PoolRunner {
       broker: ServiceBroker;
       clock: Clock;
       sink: (d: AllocationDecision) => void;
-      log: { warn(...a: unknown[]): void };
+      log: PoolLog;
       /** Environment for `process` workers (the node's NATS credentials). */
       workerEnv?: Readonly<Record<string, string>>;
     },
@@ -102,6 +144,7 @@ export class PoolRunner {
     this.spec = spec;
     this.#clock = deps.clock;
     this.#log = deps.log;
+    this.#leadSteps = Math.ceil(spec.leadMs / spec.stepMs);
     this.#provider = providerOf(
       spec,
       deps.broker,
@@ -117,8 +160,9 @@ export class PoolRunner {
         minUnits: spec.minUnits,
         maxUnits: spec.maxUnits,
         stepMs: spec.stepMs,
-        leadSteps: Math.ceil(spec.leadMs / spec.stepMs),
+        leadSteps: this.#leadSteps,
         leaseTtlMs: spec.leaseTtlMs,
+        limits: spec.limits,
       },
       {
         clock: deps.clock,
@@ -126,11 +170,33 @@ export class PoolRunner {
         policy: policyOf(spec),
         sink: (d) => {
           this.#lastDecision = d;
+          if (d.kind !== 'lease') this.#logScale(d);
           deps.sink(d);
         },
       },
     );
     this.#arm();
+  }
+
+  /** One info line per scale-up or scale-down. */
+  #logScale(d: AllocationDecision): void {
+    const event = d.kind === 'provision' ? 'scale-up' : 'scale-down';
+    const forecast = poolForecastOf(d.forecast, this.#leadSteps, this.spec.stepMs);
+    this.#log.info(
+      {
+        event,
+        pool: d.pool,
+        fromUnits: d.fromUnits,
+        toUnits: d.toUnits,
+        readyUnits: d.readyUnits,
+        startingUnits: d.startingUnits,
+        forecast,
+        policy: d.policy,
+        limits: this.spec.limits,
+        reason: d.reason,
+      },
+      `pool ${d.pool}: ${event} from ${d.fromUnits} to ${d.toUnits} units (${d.reason})`,
+    );
   }
 
   #arm(): void {
@@ -192,6 +258,8 @@ export class PoolRunner {
       leases: [...this.#seen.keys()].filter((t) => this.#manager.lease(t) !== undefined).length,
       demand: this.#lastDemand,
       lastDecision: this.#lastDecision,
+      forecast:
+        this.#last === undefined ? null : poolForecastOf(this.#last.wants, this.#leadSteps, this.spec.stepMs),
       ...(this.#provider instanceof ProcessProvider ? { units: this.#provider.readyNodeIDs() } : {}),
     };
   }
@@ -217,6 +285,13 @@ export function checkWantParams(p: unknown): { pool: string; wants: WireWant[] }
     for (const k of ['horizons', 'p10', 'p50', 'p90'] as const)
       if (!Array.isArray(wants?.[k]))
         throw invalidField(`wants[${i}].wants.${k}`, 'a list of numbers', wants?.[k]);
+    const limit = x.limit as Partial<NonNullable<WireWant['limit']>> | null | undefined;
+    if (limit !== undefined) {
+      if (typeof limit?.rate !== 'number' || !(limit.rate > 0 && Number.isFinite(limit.rate)))
+        throw invalidField(`wants[${i}].limit.rate`, 'a positive number', limit?.rate);
+      if (typeof limit.periodMs !== 'number' || !(limit.periodMs > 0 && Number.isFinite(limit.periodMs)))
+        throw invalidField(`wants[${i}].limit.periodMs`, 'a positive number', limit.periodMs);
+    }
   });
   return o as { pool: string; wants: WireWant[] };
 }

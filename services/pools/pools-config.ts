@@ -10,6 +10,7 @@ import {
   ErrorCode,
   HeadroomError,
   InputError,
+  LeaseLimits,
   compileOptions,
   invalidField,
   isPlainObject,
@@ -50,6 +51,13 @@ export interface PoolSpec {
   decayMs: number;
   /** @default "quantile" */
   policy: PoolPolicyName;
+  /**
+   * How far leases may move the pool's tokens' limits: `raise-only` lowers a
+   * token below its rule only when the pool is at `maxUnits` and demand
+   * exceeds its capacity; `protect` hands out the fair share of the ready
+   * capacity, below the rule whenever the pool is short. @default "raise-only"
+   */
+  limits: LeaseLimits;
   /** The forecast quantile provisioned for by policy `quantile`. @default 0.9 */
   quantile: number;
   /**
@@ -120,6 +128,7 @@ const schema: OptionSchema<RawPool> = {
   leaseTtlMs: (v, field) => (v === null ? null : positiveMs(v, field)),
   decayMs: (v, field) => (v === null ? null : msOrZero(v, field)),
   policy: optOneOf(PoolPolicyName),
+  limits: optOneOf(LeaseLimits),
   quantile: (v, field) => {
     if (typeof v !== 'number' || !(v > 0 && v < 1)) throw invalidField(field, 'a number between 0 and 1', v);
     return v;
@@ -145,6 +154,7 @@ function defaults(): RawPool {
     leaseTtlMs: null,
     decayMs: null,
     policy: 'quantile',
+    limits: 'raise-only',
     quantile: 0.9,
     rlModel: null,
     throttlePrice: 1,

@@ -11,29 +11,83 @@
 import type { Context, ServiceBroker, ServiceSchema } from 'moleculer';
 import type { AllocationDecision } from '../../actors/index.ts';
 import { ErrorCode, InputError } from '../../lib/index.ts';
-import type { Clock, Lease, TimerHandle } from '../../lib/index.ts';
+import type { Clock, Lease, LeaseLimits, TimerHandle } from '../../lib/index.ts';
 import type { DecisionRow } from '../../store/index.ts';
 import { parseEmptyParams, parsePoolParams, Refused, guardOf } from '../wire/index.ts';
 import type { Guard } from '../wire/index.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
 import { PoolRunner, checkWantParams } from './pool-runner.ts';
-import type { PoolRunStatus, WireWant } from './pool-runner.ts';
-import type { PoolSpec } from './pools-config.ts';
+import type { PoolForecast, PoolRunStatus, WireWant } from './pool-runner.ts';
+import type { PoolKind, PoolPolicyName, PoolSpec } from './pools-config.ts';
 
 /** The placement key of a pool's owner. */
 export const poolKey = (name: string): string => `pool:${name}`;
 
 /** How long a new owner waits before asking again whether the old owner still holds the pool. */
 export const CLAIM_RETRY_MS = 250;
-/** Limit on one `pools.holds` call to a peer; a peer that does not answer counts as holding. */
+/**
+ * Limit on one `pools.holds` call to a peer (a peer that does not answer
+ * counts as holding) and on one `pools.local` call for status.
+ */
 const HOLDS_TIMEOUT_MS = 1000;
 
-/** One pool in `pools.status`. */
+/** One pool in `pools.status`: its configuration, and its owner's figures when the owner answered. */
 export interface PoolStatus extends Partial<PoolRunStatus> {
   pool: string;
   owner: string | null;
+  kind: PoolKind;
+  policy: PoolPolicyName;
+  limits: LeaseLimits;
+  /** Requests per second one unit serves (the pools file's). */
+  unitCapacity: number;
+  minUnits: number;
+  maxUnits: number;
+  stepMs: number;
   /** Why the owner's figures are missing (unreachable). */
   error?: string;
+}
+
+/**
+ * One pool as `headroom.v1.status` and `GET /v1/status` list it. Rates are
+ * requests per second; the owner's figures are null when no node owns the
+ * pool or its owner did not answer (`error` says why).
+ */
+export interface PoolOverview {
+  name: string;
+  owner: string | null;
+  kind: PoolKind;
+  policy: PoolPolicyName;
+  limits: LeaseLimits;
+  /** Units held: ready plus starting (the last decision's target). */
+  units: number | null;
+  readyUnits: number | null;
+  minUnits: number;
+  maxUnits: number;
+  unitCapacity: number;
+  /** Requests per second the pool's tokens reported over the last step. */
+  demand: number | null;
+  /** The summed forecast the last decision looked at; null when there is none. */
+  forecast: PoolForecast | null;
+  error?: string;
+}
+
+/** The public view of a `pools.status` entry. */
+export function poolOverview(s: PoolStatus): PoolOverview {
+  return {
+    name: s.pool,
+    owner: s.owner,
+    kind: s.kind,
+    policy: s.policy,
+    limits: s.limits,
+    units: s.target ?? null,
+    readyUnits: s.ready ?? null,
+    minUnits: s.minUnits,
+    maxUnits: s.maxUnits,
+    unitCapacity: s.unitCapacity,
+    demand: s.demand === undefined ? null : (s.demand * 1000) / s.stepMs,
+    forecast: s.forecast ?? null,
+    ...(s.error === undefined ? {} : { error: s.error }),
+  };
 }
 
 /** Deps of {@link Pools}. */
@@ -248,7 +302,18 @@ export class Pools {
     return Promise.all(
       this.specs.map(async (spec): Promise<PoolStatus> => {
         const owner = this.owner(spec.name) ?? null;
-        if (owner === null) return { pool: spec.name, owner };
+        const base = {
+          pool: spec.name,
+          owner,
+          kind: spec.kind,
+          policy: spec.policy,
+          limits: spec.limits,
+          unitCapacity: spec.unitCapacity,
+          minUnits: spec.minUnits,
+          maxUnits: spec.maxUnits,
+          stepMs: spec.stepMs,
+        };
+        if (owner === null) return base;
         try {
           const s =
             owner === broker.nodeID
@@ -256,11 +321,11 @@ export class Pools {
               : await broker.call<PoolRunStatus | null, { pool: string }>(
                   'pools.local',
                   { pool: spec.name },
-                  { nodeID: owner },
+                  { nodeID: owner, timeout: HOLDS_TIMEOUT_MS },
                 );
-          return { pool: spec.name, owner, ...(s ?? {}) };
+          return { ...(s ?? {}), ...base };
         } catch (err) {
-          return { pool: spec.name, owner, error: (err as Error).message };
+          return { ...base, error: (err as Error).message };
         }
       }),
     );

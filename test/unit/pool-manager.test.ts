@@ -165,3 +165,122 @@ test('pool manager - the simulated provider honours lead time and releases at on
   t.is(p.startingUnits(5500), 0, 'starting units are cancelled first');
   t.is(p.readyUnits(5500), 4);
 });
+
+// Issue 12: a rule of 20 per second on a pool of 10 per second per unit, one unit ready.
+const SEC = 1000;
+const perSecond = { rate: 20, periodMs: SEC };
+const wantsOf = (x: number) => ({ horizons: [1], p10: [x], p50: [x], p90: [x] });
+
+/** A pool of 1 s steps holding `ready` units (fixed policy), one token wanting `want` per second. */
+function leaseFor(
+  o: { limits?: 'raise-only' | 'protect'; ready: number; maxUnits: number; want: number; demand?: number },
+  limit: { rate: number; periodMs: number } | null = perSecond,
+): number {
+  const clock = new SimulatedClock(0);
+  const provider = new SimulatedProvider({ leadMs: 0, initialUnits: o.ready });
+  const pool = new PoolManager(
+    {
+      ...config,
+      stepMs: SEC,
+      leadSteps: 0,
+      minUnits: 0,
+      maxUnits: o.maxUnits,
+      leaseTtlMs: 3 * SEC,
+      ...(o.limits === undefined ? {} : { limits: o.limits }),
+    },
+    { clock, provider, policy: { name: 'fixed', decide: () => o.ready } },
+  );
+  clock.set(SEC);
+  pool.want({ token: 'tok', priority: 1, wants: wantsOf(o.want), ...(limit === null ? {} : { limit }) });
+  const demand = o.demand ?? o.want;
+  pool.tick({ step: 0, demand, served: demand, throttled: 0 });
+  return pool.lease('tok')!.rate;
+}
+
+test('pool manager - raise-only (the default) never lowers a token below its rule while the pool can grow', (t) => {
+  // The fair share is the 10 per second one unit serves: below the rule's 20.
+  t.is(leaseFor({ ready: 1, maxUnits: 10, want: 30 }), 20);
+  t.is(leaseFor({ limits: 'raise-only', ready: 1, maxUnits: 10, want: 30 }), 20);
+  // No units ready at all (all starting): still the rule's limit, not a starved lease.
+  t.is(leaseFor({ ready: 0, maxUnits: 10, want: 30 }), 20);
+  // Spare capacity still raises it: 5 units serve 50 per second, all of it the token's.
+  t.is(leaseFor({ ready: 5, maxUnits: 10, want: 30 }), 50);
+});
+
+test('pool manager - raise-only lowers a token below its rule only at maxUnits with demand above capacity', (t) => {
+  // At maxUnits (1 ready of 1) and 30 wanted per second against 10: the fair share, 10.
+  t.is(leaseFor({ ready: 1, maxUnits: 1, want: 30 }), 10);
+  // At maxUnits but the step's realised demand alone exceeds the capacity: lowered too.
+  t.is(leaseFor({ ready: 1, maxUnits: 1, want: 5, demand: 40 }), 10);
+  // At maxUnits, demand within capacity: the rule's limit stands.
+  t.is(leaseFor({ ready: 1, maxUnits: 1, want: 8, demand: 8 }), 20);
+});
+
+test('pool manager - protect hands out the fair share of the ready capacity, below the rule when short', (t) => {
+  t.is(leaseFor({ limits: 'protect', ready: 1, maxUnits: 10, want: 30 }), 10);
+  t.is(leaseFor({ limits: 'protect', ready: 0, maxUnits: 10, want: 30 }), 0);
+  t.is(leaseFor({ limits: 'protect', ready: 5, maxUnits: 10, want: 30 }), 50);
+});
+
+test('pool manager - a lease is in requests per the rule period, whatever the pool step', (t) => {
+  // 1200 per minute is 20 per second; one unit serves 10 per 1 s step = 600 per minute.
+  const perMinute = { rate: 1200, periodMs: 60 * SEC };
+  t.is(leaseFor({ limits: 'protect', ready: 1, maxUnits: 10, want: 30 }, perMinute), 600);
+  t.is(leaseFor({ ready: 1, maxUnits: 10, want: 30 }, perMinute), 1200);
+  t.is(leaseFor({ ready: 5, maxUnits: 10, want: 30 }, perMinute), 3000);
+  // Without the rule's limit the lease is the fair share per step (the replay's case).
+  t.is(leaseFor({ ready: 1, maxUnits: 10, want: 30 }, null), 10);
+});
+
+test('pool manager - lease decisions say how the rate came about; a bad limit is named', (t) => {
+  const clock = new SimulatedClock(0);
+  const provider = new SimulatedProvider({ leadMs: 0, initialUnits: 1 });
+  const decisions: AllocationDecision[] = [];
+  const pool = new PoolManager(
+    { ...config, stepMs: SEC, leadSteps: 0, minUnits: 1, maxUnits: 10, leaseTtlMs: 3 * SEC },
+    { clock, provider, policy: { name: 'fixed', decide: () => 1 }, sink: (d) => decisions.push(d) },
+  );
+  pool.want({ token: 'tok', priority: 1, wants: wantsOf(30), limit: perSecond });
+  pool.tick({ step: 0, demand: 30, served: 10, throttled: 20 });
+  const lease = decisions.find((d) => d.kind === 'lease')!;
+  t.is(lease.rate, 20);
+  t.regex(lease.reason!, /^raise-only: the rule's limit, above the fair share 10 per step/);
+  t.throws(
+    () => pool.want({ token: 'x', priority: 1, wants: wantsOf(1), limit: { rate: 0, periodMs: SEC } }),
+    {
+      instanceOf: InputError,
+      message: 'want[x].limit.rate must be a positive number, got 0',
+    },
+  );
+  t.throws(
+    () =>
+      new PoolManager(
+        { ...config, limits: 'lower' as 'protect' },
+        { clock, provider, policy: { name: 'x', decide: () => 1 } },
+      ),
+    {
+      instanceOf: InputError,
+      message: /^pool\.limits must be one of raise-only, protect, got "lower"/,
+    },
+  );
+});
+
+test('pool manager - the first step scale-up is recorded with its reason and forecast', (t) => {
+  const clock = new SimulatedClock(0);
+  const provider = new SimulatedProvider({ leadMs: 0, initialUnits: 1 });
+  const decisions: AllocationDecision[] = [];
+  const pool = new PoolManager(
+    { ...config, stepMs: SEC, leadSteps: 0, minUnits: 1, maxUnits: 4, leaseTtlMs: 3 * SEC },
+    { clock, provider, policy: new QuantilePolicy(0.9), sink: (d) => decisions.push(d) },
+  );
+  pool.want({ token: 'tok', priority: 1, wants: wantsOf(100), limit: perSecond });
+  pool.tick({ step: 0, demand: 30, served: 10, throttled: 20 });
+  const up = decisions.find((d) => d.kind === 'provision')!;
+  t.like(up, { fromUnits: 1, toUnits: 4, policy: 'quantile' });
+  t.is(
+    up.reason,
+    'policy quantile asked for 10 units, capped at maxUnits 4; forecast p50 100, p90 100 requests per step' +
+      ' 1 step(s) ahead; last step 30 requests, 20 throttled; 4 units of 10 per step',
+  );
+  t.deepEqual(up.forecast.p90, [100]);
+});

@@ -31,6 +31,7 @@ test('pools-config - defaults follow the step', (t) => {
     leaseTtlMs: 6000,
     decayMs: 4000,
     policy: 'quantile',
+    limits: 'raise-only',
     quantile: 0.9,
     db: null,
     process: null,
@@ -46,6 +47,16 @@ test('pools-config - durations as strings, zero lead time, explicit ttl and deca
     null,
   );
   t.like(p, { stepMs: 1000, leadMs: 0, leaseTtlMs: 5000, decayMs: 0, policy: 'reactive' });
+});
+
+test('pools-config - limits is raise-only or protect, named when it is neither', (t) => {
+  const [p] = compilePools({ pools: [pool({ limits: 'protect' })] }, null);
+  t.is(p!.limits, 'protect');
+  const err = t.throws(() => compilePools({ pools: [pool({ limits: 'lower' })] }, null), {
+    instanceOf: InputError,
+    message: /pools\.pools\[0\]\.limits/,
+  });
+  t.is(err?.field, 'pools.pools[0].limits');
 });
 
 test('pools-config - db and process pools compile their provider options', (t) => {

@@ -2,7 +2,7 @@ import test from 'ava';
 import type { ServiceBroker } from 'moleculer';
 import { TokenActor } from '../../actors/index.ts';
 import { InputError, SimulatedClock, compileRule, parseRule, tokenKeyOf } from '../../lib/index.ts';
-import { Pools, compilePools, wantOf } from '../../services/index.ts';
+import { PoolRunner, Pools, compilePools, wantOf } from '../../services/index.ts';
 import type { PlacementTracker, WireWant } from '../../services/index.ts';
 import type { DecisionRow } from '../../store/index.ts';
 
@@ -117,4 +117,54 @@ test('pools - a token wants its forecast per pool step, with its last step deman
   t.deepEqual(w.wants, { horizons: [3, 15], p10: [2, 4], p50: [4, 6], p90: [6, 8] });
   t.is(w.actual, 6);
   t.is(w.denied, 0);
+  // The rule's own limit goes with the wants: the lease comes back per its period.
+  t.deepEqual(w.limit, { rate: 100, periodMs: 1000 });
+});
+
+test('pools - every scale-up and scale-down is one info line with its figures', (t) => {
+  const clock = new SimulatedClock(T0);
+  const lines: unknown[][] = [];
+  const log = { info: (...a: unknown[]) => lines.push(a), warn() {} };
+  const [spec] = compilePools(
+    {
+      pools: [
+        {
+          name: 'api',
+          rules: ['per-user'],
+          kind: 'simulated',
+          unitCapacity: 10,
+          minUnits: 1,
+          maxUnits: 8,
+          stepMs: 1000,
+          leadMs: 0,
+        },
+      ],
+    },
+    null,
+  );
+  const broker = { nodeID: 'n1' } as unknown as ServiceBroker;
+  const runner = new PoolRunner(spec!, { broker, clock, sink: () => {}, log });
+  t.teardown(() => runner.stop());
+  const flat = (x: number) => ({ horizons: [1, 5], p10: [x, x], p50: [x, x], p90: [x, x] });
+  t.is(runner.status().forecast, null, 'no forecast before the first tick');
+  // 45 per 1 s step wanted: 5 units of 10.
+  runner.want([{ token: 'a', priority: 1, wants: flat(45), actual: 30 }]);
+  runner.tick();
+  runner.want([{ token: 'a', priority: 1, wants: flat(12), actual: 40 }]);
+  runner.tick();
+  t.is(lines.length, 2);
+  const [up, down] = lines as [[Record<string, unknown>, string], [Record<string, unknown>, string]];
+  t.like(up[0], {
+    event: 'scale-up',
+    pool: 'api',
+    fromUnits: 1,
+    toUnits: 5,
+    policy: 'quantile',
+    limits: 'raise-only',
+    forecast: { p10: 45, p50: 45, p90: 45, horizonMs: 1000 },
+  });
+  t.regex(up[0].reason as string, /^policy quantile asked for 5 units; forecast p50 45, p90 45/);
+  t.is(up[1], `pool api: scale-up from 1 to 5 units (${up[0].reason as string})`);
+  t.like(down[0], { event: 'scale-down', fromUnits: 5, toUnits: 2 });
+  t.like(runner.status(), { target: 2, forecast: { p50: 12, horizonMs: 1000 }, demand: 40 });
 });

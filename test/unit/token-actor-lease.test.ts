@@ -14,9 +14,10 @@ function setup() {
   return { clock, actor };
 }
 
-const lease = (ratePerStep: number, ttlMs = 15_000): Lease => ({
+// A lease's rate is in requests per the rule's period (1 s here), like the rule's own rate.
+const lease = (ratePerPeriod: number, ttlMs = 15_000): Lease => ({
   token: 't',
-  rate: ratePerStep,
+  rate: ratePerPeriod,
   grantedAtMs: T0,
   expiresAtMs: T0 + ttlMs,
 });
@@ -34,8 +35,8 @@ function allowedOver(clock: SimulatedClock, actor: TokenActor, ms: number): numb
 test('token-actor-lease - a lease above the rule limit lets more through', (t) => {
   const plain = setup();
   const leased = setup();
-  // 200 per 5 s step = 40 per second, four times the rule.
-  leased.actor.setLease(lease(200), terms);
+  // 40 per second, four times the rule (whatever the pool's 5 s step).
+  leased.actor.setLease(lease(40), terms);
   const a = allowedOver(plain.clock, plain.actor, 2000);
   const b = allowedOver(leased.clock, leased.actor, 2000);
   t.true(b > a * 3, `leased ${b}, plain ${a}`);
@@ -44,8 +45,8 @@ test('token-actor-lease - a lease above the rule limit lets more through', (t) =
 
 test('token-actor-lease - a short pool lowers the limit', (t) => {
   const { clock, actor } = setup();
-  // 10 per 5 s step = 2 per second.
-  actor.setLease(lease(10), terms);
+  // 2 per second.
+  actor.setLease(lease(2), terms);
   const n = allowedOver(clock, actor, 5000);
   t.true(n <= 5 + 11, `allowed ${n}`);
   t.true(n < 40);
@@ -65,7 +66,7 @@ test('token-actor-lease - after expiry the limit decays to the rule limit, never
   t.is(actor.peek(0).limit, 10);
 
   const high = setup();
-  high.actor.setLease(lease(1000, 1000), terms);
+  high.actor.setLease(lease(200, 1000), terms);
   t.is(high.actor.peek(0).limit, 200);
   high.clock.set(T0 + 1000 + 10_000);
   t.is(high.actor.peek(0).limit, 10);
@@ -98,9 +99,9 @@ test('token-actor-lease - without a lease nothing changes', (t) => {
 
 test('token-actor-lease - describe shows the lease and the effective limit', (t) => {
   const { actor } = setup();
-  actor.setLease(lease(100), terms);
+  actor.setLease(lease(20), terms);
   const d = actor.describe();
-  t.deepEqual(d.lease, { ...lease(100), ...terms });
+  t.deepEqual(d.lease, { ...lease(20), ...terms });
   t.deepEqual(d.effectiveLimit, { rate: 20, periodMs: 1000, burst: 5 });
 });
 
