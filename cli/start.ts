@@ -43,6 +43,7 @@ const FLAGS: Record<string, keyof NodeOptions> = {
   heartbeat: 'heartbeatMs',
   'max-payload-bytes': 'maxPayloadBytes',
   'log-level': 'logLevel',
+  'log-format': 'logFormat',
   namespace: 'namespace',
   'rules-bucket': 'rulesBucket',
   store: 'store',
@@ -72,7 +73,7 @@ export const START_USAGE = `usage: headroom start [--nats URL] [--node-id ID] [-
        [--nats-user U --nats-password P] [--nats-token T] [--nats-nkey-seed FILE] [--nats-creds FILE]
        [--nats-tls-ca FILE] [--nats-tls-cert FILE --nats-tls-key FILE]
        [--http-host H] [--http-token-file F] [--http-admin-token-file F] [--shutdown-timeout 10s] [--actor-idle 5m] [--max-actors N] [--owner-timeout 1s] [--heartbeat 1s]
-       [--max-payload-bytes N] [--log-level info] [--namespace NS] [--rules-bucket B] [--config FILE]
+       [--max-payload-bytes N] [--log-level info] [--log-format json|pretty] [--namespace NS] [--rules-bucket B] [--config FILE]
        [--store duckdb|clickhouse|none] [--clickhouse-url URL] [--clickhouse-database DB]
        [--privacy-key-file F] [--privacy-file F] [--holidays-file F] [--profile-file F] [--profile-param user]
        [--ip-regions-file F] [--events-file F] [--event-half-life 5m] [--retention 30d]

@@ -18,6 +18,7 @@ import {
   parseDurationMs,
 } from '../../lib/index.ts';
 import type { OptionSchema } from '../../lib/index.ts';
+import { LogFormat, defaultLogFormat } from './logging.ts';
 import { NATS_AUTH_SCHEMA, defaultNatsAuthOptions } from '../nats/index.ts';
 import type { NatsAuthOptions } from '../nats/index.ts';
 
@@ -66,6 +67,8 @@ export interface NodeOptions extends NatsAuthOptions {
   maxPayloadBytes: number;
   /** @default "info" */
   logLevel: LogLevel;
+  /** `json` lines or `pretty` text, on stdout. @default "pretty" when stdout is a terminal, else "json" */
+  logFormat: LogFormat;
   /** Moleculer namespace: nodes only see nodes of the same namespace. @default "headroom" */
   namespace: string;
   /** JetStream KV bucket holding the cluster's rules. @default "headroom_rules" */
@@ -171,6 +174,7 @@ export function defaultNodeOptions(): NodeOptions {
     heartbeatMs: 1000,
     maxPayloadBytes: 65_536,
     logLevel: 'info',
+    logFormat: defaultLogFormat(process.stdout.isTTY),
     namespace: 'headroom',
     rulesBucket: 'headroom_rules',
     store: 'duckdb',
@@ -216,6 +220,7 @@ const schema: OptionSchema<NodeOptions> = {
   heartbeatMs: optDurationMs,
   maxPayloadBytes: optInt(256, 1_048_576),
   logLevel: optOneOf(LogLevel),
+  logFormat: optOneOf(LogFormat),
   namespace: optString,
   rulesBucket: optString,
   store: optOneOf(StoreKind),
