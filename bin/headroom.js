@@ -6,10 +6,27 @@
 // runs itself again under the Node 22 that ops/env.sh (and so ops/run)
 // installs into .tools/node22, passing the arguments, stdio, exit code and
 // signal through; without that binary it says which line to run first.
+//
+// `headroom start` bounds V8's heap (issue 11: a node under a million one-off
+// users grew to 2.4 GB resident with ~300 MB live, because V8 lets the heap
+// grow up to 4x the live set on a machine with memory to spare): unless the
+// user chose a heap option (NODE_OPTIONS or node's own arguments), the process
+// replaces itself (process.execve: same pid, so supervisors and the pid they
+// watch stay the same) with node run with HEAP_FLAGS. HEADROOM_HEAP_FLAGS
+// overrides them (empty: none, the process is not replaced).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+
+/**
+ * The heap flags `headroom start` runs with: the old generation's growth
+ * capped at 1.5x the live set after each full GC (V8's own factor goes up to
+ * 4x), and a ceiling well under 1 GB for the main thread. The worker
+ * threads' heaps are bounded by their resourceLimits (store/worker-store.ts).
+ */
+const HEAP_FLAGS = ['--heap-growing-percent=50', '--max-old-space-size=640'];
+const HEAP_OPTIONS = /--(max-old-space-size|max-heap-size|max-semi-space-size|heap-growing-percent)\b/;
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 22) {
@@ -23,10 +40,31 @@ if (major < 22) {
   }
   reexec(node22);
 } else {
+  execWithHeapFlags();
   const { register } = await import('tsx/esm/api');
   register();
   const { main } = await import('../cli/index.ts');
   process.exitCode = await main(process.argv.slice(2));
+}
+
+function execWithHeapFlags() {
+  if (process.argv[2] !== 'start' || process.env.HEADROOM_HEAP_EXEC === '1') return;
+  if (typeof process.execve !== 'function') return;
+  const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => HEAP_OPTIONS.test(a));
+  const custom = process.env.HEADROOM_HEAP_FLAGS;
+  const flags = custom === undefined ? HEAP_FLAGS : custom.split(' ').filter((f) => f !== '');
+  if (chosen || flags.length === 0) return;
+  process.execve(
+    process.execPath,
+    [
+      process.execPath,
+      ...process.execArgv,
+      ...flags,
+      fileURLToPath(import.meta.url),
+      ...process.argv.slice(2),
+    ],
+    { ...process.env, HEADROOM_HEAP_EXEC: '1' },
+  );
 }
 
 /**

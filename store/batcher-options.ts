@@ -42,7 +42,7 @@ export interface BatcherStats {
   inserted: number;
   /** Batches the store took (from a buffer, the spool or the overflow). */
   batches: number;
-  /** Rows written to the spool. */
+  /** Rows written to the spool (the store failed, or was behind by more than MAX_QUEUED_ROWS). */
   spooled: number;
   /** Rows inserted from the spool (or the in-memory overflow). */
   replayed: number;

@@ -4,9 +4,13 @@
  * batch the store refuses goes to the disk {@link Spool} and is replayed, in
  * order, with backoff on the Clock; while anything waits in the spool, new
  * batches queue behind it, so the store sees every batch in the order
- * accepted. Nothing is dropped: past the spool's bound `add` throws
- * StateError SpoolFull (and counts it) and the refused rows stay with the
- * caller.
+ * accepted. A store that is up but slower than the rows coming in is
+ * treated alike: past MAX_QUEUED_ROWS waiting in memory, the waiting batches
+ * go to the spool and are replayed once the store caught up, so memory stays
+ * bounded (only a batch whose insert fails while newer ones are being
+ * spilled lands after them). Nothing is dropped: past the spool's bound
+ * `add` throws StateError SpoolFull (and counts it) and the refused rows
+ * stay with the caller.
  */
 import { ErrorCode, StateError, invalidField, type TimerHandle } from '../lib/index.ts';
 import { compileBatcherOptions, type BatcherOptions, type BatcherStats } from './batcher-options.ts';
@@ -18,6 +22,24 @@ import { RowKind, type RowOf, type TimeSeriesStore } from './types.ts';
 
 const KINDS = Object.values(RowKind);
 
+/**
+ * Most rows held in memory waiting for the store (flushed, not yet
+ * inserted). Past it the waiting batches go to the spool, and later ones
+ * after them, until the store has caught up: a store slower than the rows
+ * coming in costs disk, not memory (about 25 MB of rows at most).
+ */
+export const MAX_QUEUED_ROWS = 50_000;
+
+/**
+ * Most rows taken from memory for the spool and not yet written to it. One
+ * writer spills them in order; when the spool's disk writes are slower than
+ * the rows coming in, `add` refuses rows (StateError SpoolFull, counted)
+ * past this instead of holding every spilled batch in memory: a node that
+ * forecast a million one-off tokens on its check thread held hundreds of
+ * MB of forecast rows waiting for the spool (issue 11).
+ */
+export const MAX_SPILLING_ROWS = 2 * MAX_QUEUED_ROWS;
+
 export class Batcher {
   readonly #store: TimeSeriesStore;
   readonly #opts: Readonly<BatcherOptions>;
@@ -25,7 +47,17 @@ export class Batcher {
   readonly #buffers = new Map<RowKind, object[]>();
   /** Batches the spool refused (full or failing); replayed after the spool. */
   readonly #overflow: SpoolBatch[] = [];
+  /** Flushed batches waiting for the store, oldest first (each has a step on the chain). */
+  #queued: SpoolBatch[] = [];
+  #queuedRows = 0;
+  /** Batches taken for the spool, not yet written to it, oldest first; one writer drains them. */
+  #spillQueue: SpoolBatch[] = [];
+  #spillRows = 0;
+  /** The spill writer while it runs. */
+  #spilling: Promise<void> | undefined;
   #chain: Promise<void> = Promise.resolve();
+  /** Spool operations run one at a time (a spill appends beside the chain's replay). */
+  #spoolLock: Promise<unknown> = Promise.resolve();
   #flushTimer: TimerHandle | undefined;
   #retryTimer: TimerHandle | undefined;
   #retryMs: number;
@@ -64,6 +96,14 @@ export class Batcher {
     const problem = rowProblem(kind, row);
     if (problem !== undefined) throw invalidField(problem.field, problem.expected, problem.value);
     if (rowKey(kind, row) === '') throw invalidField(`${kind}.id`, 'a non-empty string', '');
+    if (this.#spillRows > MAX_SPILLING_ROWS) {
+      this.#stats.spoolFull++;
+      throw new StateError(
+        ErrorCode.SpoolFull,
+        `the store is behind and the spool in ${this.#opts.spoolDir} cannot take rows as fast as they come (${this.#spillRows} rows wait for it, at most ${MAX_SPILLING_ROWS}); ${kind} row refused, not dropped`,
+        { field: 'spoolMaxBytes' },
+      );
+    }
     if (this.#overflow.length > 0) {
       this.#stats.spoolFull++;
       throw new StateError(
@@ -110,6 +150,7 @@ export class Batcher {
     this.#retryTimer = undefined;
     await this.#chain;
     // Batches held in memory go to disk even past the bound: losing them is worse.
+    await this.#spoolLock;
     for (const batch of this.#overflow.splice(0)) await this.#spool.append(batch, true);
     await this.#spool.close();
   }
@@ -118,6 +159,7 @@ export class Batcher {
     let pendingRows = 0;
     for (const b of this.#buffers.values()) pendingRows += b.length;
     for (const b of this.#overflow) pendingRows += b.rows.length;
+    pendingRows += this.#queuedRows + this.#spillRows;
     return {
       ...this.#stats,
       spoolBytes: this.#spool.bytes,
@@ -127,7 +169,14 @@ export class Batcher {
   }
 
   #backlog(): boolean {
-    return this.#spool.pending || this.#overflow.length > 0;
+    return this.#spool.pending || this.#overflow.length > 0 || this.#spilling !== undefined;
+  }
+
+  /** Runs a spool operation after the ones before it. */
+  #locked<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#spoolLock.then(op);
+    this.#spoolLock = run.catch(() => undefined);
+    return run;
   }
 
   #enqueue(step: () => Promise<void>): void {
@@ -147,8 +196,48 @@ export class Batcher {
     const rows = this.#buffers.get(kind);
     if (rows === undefined || rows.length === 0) return;
     this.#buffers.set(kind, []);
-    const batch: SpoolBatch = { kind, rows };
-    this.#enqueue(() => this.#deliver(batch));
+    this.#queued.push({ kind, rows });
+    this.#queuedRows += rows.length;
+    if (this.#queuedRows > MAX_QUEUED_ROWS) this.#spill();
+    else this.#enqueue(() => this.#next());
+  }
+
+  /** Delivers the oldest waiting batch (none when a spill took it). */
+  async #next(): Promise<void> {
+    const batch = this.#queued.shift();
+    if (batch === undefined) return;
+    this.#queuedRows -= batch.rows.length;
+    await this.#deliver(batch);
+  }
+
+  /**
+   * The store is behind by more than MAX_QUEUED_ROWS: every waiting batch
+   * goes to the spool now, in order, after those already on their way
+   * (later ones follow them there, see #backlog); the one spill writer is
+   * started if it is not running, and a replay queued behind the batch
+   * being inserted.
+   */
+  #spill(): void {
+    for (const batch of this.#queued) this.#spillQueue.push(batch);
+    this.#spillRows += this.#queuedRows;
+    this.#queued = [];
+    this.#queuedRows = 0;
+    if (this.#spilling !== undefined) return;
+    const written = (async () => {
+      try {
+        for (let batch = this.#spillQueue.shift(); batch !== undefined; batch = this.#spillQueue.shift()) {
+          this.#spillRows -= batch.rows.length;
+          await this.#toSpool(batch);
+        }
+      } finally {
+        this.#spilling = undefined;
+      }
+    })();
+    this.#spilling = written;
+    this.#enqueue(async () => {
+      await written;
+      await this.#replay();
+    });
   }
 
   async #deliver(batch: SpoolBatch): Promise<void> {
@@ -178,7 +267,7 @@ export class Batcher {
   async #toSpool(batch: SpoolBatch): Promise<void> {
     if (this.#overflow.length === 0) {
       try {
-        await this.#spool.append(batch);
+        await this.#locked(() => this.#spool.append(batch));
         this.#stats.spooled += batch.rows.length;
         return;
       } catch (err) {
@@ -201,7 +290,7 @@ export class Batcher {
   /** Replays the spool in order, then the overflow; stops at the first failure and retries later. */
   async #replay(): Promise<void> {
     for (;;) {
-      const read = await this.#spool.next();
+      const read = await this.#locked(() => this.#spool.next());
       if (read === undefined) break;
       if (read.entry !== undefined) {
         try {
@@ -213,7 +302,7 @@ export class Batcher {
         this.#stats.replayed += read.entry.rows.length;
         this.#stats.batches++;
       } else this.#stats.corrupt++;
-      await this.#spool.commit(read.end);
+      await this.#locked(() => this.#spool.commit(read.end));
     }
     while (this.#overflow.length > 0) {
       const batch = this.#overflow[0]!;

@@ -58,10 +58,49 @@ export function columnWriters(spec: TableSpec): ValueWriter[] {
   });
 }
 
-/** `CREATE TABLE IF NOT EXISTS` for one table, its key as the primary key. */
+/**
+ * `CREATE TABLE IF NOT EXISTS` for one table, without a primary key: a key's
+ * index (an ART) is held in memory whole and grows with every row kept (it
+ * was most of the file too), so keys are kept unique by the adapter's
+ * writes instead (duckdb-store.ts), against the rows of the batch's time
+ * range only. Tables made by an earlier version keep their key; the writes
+ * are the same with it.
+ */
 export function createSql(spec: TableSpec): string {
   const cols = spec.columns.map((c) => `${c.col} ${SQL_TYPE[c.type]}`).join(', ');
-  return `CREATE TABLE IF NOT EXISTS ${spec.table} (${cols}, PRIMARY KEY (${spec.key.join(', ')}))`;
+  return `CREATE TABLE IF NOT EXISTS ${spec.table} (${cols})`;
+}
+
+/**
+ * Whether a key names rows of one time only (the time column is part of it,
+ * or it is a row id, written with its row's time), so that looking for a
+ * batch's keys can stop at the batch's time range.
+ */
+export function keyFixesTime(spec: TableSpec): boolean {
+  return spec.key.includes(spec.timeCol) || (spec.key.length === 1 && spec.key[0] === 'id');
+}
+
+/**
+ * The statements that move a batch from `stage` (same columns) into its
+ * table keeping keys unique: ids keep the first write (rows whose key is
+ * there already are left out), replacing keys the last (rows with the
+ * batch's keys are deleted first). `$1`, `$2`: the batch's time range, when
+ * the key fixes the time.
+ */
+export function mergeSql(spec: TableSpec, stage: string): string[] {
+  const t = spec.table;
+  const bounded = keyFixesTime(spec);
+  const range = bounded ? ` AND t.${spec.timeCol} BETWEEN $1 AND $2` : '';
+  const same = spec.key.map((k) => `t.${k} = s.${k}`).join(' AND ');
+  if (!spec.replacing) {
+    return [
+      `INSERT INTO ${t} SELECT s.* FROM ${stage} s WHERE NOT EXISTS (SELECT 1 FROM ${t} t WHERE ${same}${range})`,
+    ];
+  }
+  return [
+    `DELETE FROM ${t} t WHERE EXISTS (SELECT 1 FROM ${stage} s WHERE ${same})${range}`,
+    `INSERT INTO ${t} SELECT * FROM ${stage}`,
+  ];
 }
 
 /** The schema-upgrade hooks on one connection (tables in the default schema). */

@@ -1,11 +1,12 @@
 /**
- * The embedded store: DuckDB in-process (`@duckdb/node-api`). A batch goes
- * through an appender straight into its table, flushed as one transaction.
- * When a key is already there (a replayed batch, or a later write of a
- * replacing key) that flush lands nothing, and the batch goes through a
- * temporary staging table and `INSERT OR IGNORE` (id tables: the first write
- * stands) or `INSERT OR REPLACE` (replacing keys: the last write wins). So a
- * replayed batch never creates a duplicate.
+ * The embedded store: DuckDB in-process (`@duckdb/node-api`). Tables have no
+ * primary key (its in-memory index grew with every row kept, and made most
+ * of the file): a batch is appended to a temporary staging table and moved
+ * into its table in one transaction that keeps keys unique, looking only at
+ * the rows of the batch's time range: `INSERT ... WHERE NOT EXISTS` for ids
+ * (the first write stands), delete-then-insert for replacing keys (the last
+ * write wins). So a replayed batch never creates a duplicate, and memory
+ * and the file grow with the rows, not with an index of every key.
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -14,28 +15,27 @@ import { ErrorCode, StateError } from '../lib/index.ts';
 import { TABLES, fromColumns, type TableSpec } from './columns.ts';
 import { eventLevelRows } from './event-levels.ts';
 import { upgradeTables } from './migrate.ts';
-import { columnWriters, createSql, duckDbMigrationIo, type ValueWriter } from './duckdb-sql.ts';
+import {
+  columnWriters,
+  createSql,
+  duckDbMigrationIo,
+  keyFixesTime,
+  mergeSql,
+  type ValueWriter,
+} from './duckdb-sql.ts';
 import type { EncodedBatch, EncodedSink } from './encoded.ts';
 import { compileDuckDbStoreOptions, type DuckDbStoreOptions } from './options.ts';
 import { EncodedInserts } from './row-inserts.ts';
 import { aliasesOf, canonicalNames, checkRange, planSteps, retentionCutoffMs, zeroFill } from './shared.ts';
 import type { RowKind, TimeSeriesStore, TokenLinkRow } from './types.ts';
 
-/** A key constraint refused the rows (DuckDB's message; the C API gives no code). */
-const isKeyConflict = (err: unknown): boolean =>
-  /constraint|duplicate key/i.test(err instanceof Error ? err.message : String(err));
-
-/**
- * Appends an encoded batch to `table` and flushes it as one transaction.
- * Returns false, with nothing written, when a key constraint refused it;
- * other errors are thrown. Either way the appender is closed.
- */
+/** Appends an encoded batch to `table` and flushes it; the appender is closed either way. */
 async function appendInto(
   conn: DuckDBConnection,
   table: string,
   batch: EncodedBatch,
   writers: readonly ValueWriter[],
-): Promise<boolean> {
+): Promise<void> {
   const a = await conn.createAppender(table);
   const { columns, rows } = batch;
   try {
@@ -45,14 +45,32 @@ async function appendInto(
     }
     a.flushSync();
   } catch (err) {
-    a.clear(); // drops the refused rows, so that closing does not flush them again
-    a.closeSync();
-    if (isKeyConflict(err)) return false;
+    a.clear(); // drops the rows, so that closing does not flush them again
     throw err;
+  } finally {
+    a.closeSync();
   }
-  a.closeSync();
-  return true;
 }
+
+/** The least and greatest of a batch's time column, as DuckDB BIGINT parameters. */
+function timeRange(spec: TableSpec, batch: EncodedBatch): [bigint, bigint] {
+  const values = batch.columns[spec.columns.findIndex((c) => c.col === spec.timeCol)] as number[];
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [BigInt(Math.trunc(lo)), BigInt(Math.trunc(hi))];
+}
+
+/**
+ * DuckDB's buffer pool is bounded (beyond it, it spills to the database's
+ * temporary folder) and it runs one worker thread, beside the check path:
+ * its defaults (80 % of the machine's memory, a thread per core) let a
+ * node's resident set grow by gigabytes under a backlog of inserts (issue 11).
+ */
+const DUCKDB_SETTINGS = { memory_limit: '256MB', threads: '1' };
 
 const js = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
 
@@ -82,40 +100,40 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
   async init(): Promise<void> {
     if (this.#conn !== undefined) return;
     if (this.#opts.path !== ':memory:') await mkdir(dirname(this.#opts.path), { recursive: true });
-    this.#instance = await DuckDBInstance.create(this.#opts.path);
+    this.#instance = await DuckDBInstance.create(this.#opts.path, DUCKDB_SETTINGS);
     this.#conn = await this.#instance.connect();
     await this.#serial(async (conn) => {
       const create = (spec: TableSpec): Promise<unknown> => conn.run(createSql(spec));
       await upgradeTables(duckDbMigrationIo(conn, create));
       for (const spec of Object.values(TABLES)) {
         await create(spec);
-        await conn.run(
-          `CREATE TEMP TABLE IF NOT EXISTS stage_${spec.table} AS SELECT * FROM ${spec.table} LIMIT 0`,
-        );
       }
     });
   }
 
-  /** Writes a batch encoded (and deduplicated) by `encodeRows`. */
+  /** Writes a batch encoded (and deduplicated) by `encodeRows`, keeping keys unique in the table. */
   override async insertEncoded(batch: EncodedBatch): Promise<void> {
     if (batch.rows === 0) return;
     const spec: TableSpec = TABLES[batch.kind];
     const writers = this.#writers(batch.kind);
+    const stage = `stage_${spec.table}`;
+    const statements = mergeSql(spec, stage);
+    const range = keyFixesTime(spec) ? timeRange(spec, batch) : [];
     await this.#serial(async (conn) => {
-      // Most batches carry only new keys (the collector writes a bucket once,
-      // when it has closed), so they are appended straight into the table. A
-      // flush is one transaction: a key already there (a replayed batch, a
-      // later write of a replacing key) fails it whole, nothing lands, and
-      // the batch goes through the stage.
-      if (await appendInto(conn, spec.table, batch, writers)) return;
-      const stage = `stage_${spec.table}`;
+      // A fresh stage per batch: rows deleted from a temporary table keep its memory.
+      await conn.run(`CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT * FROM ${spec.table} LIMIT 0`);
       try {
-        if (!(await appendInto(conn, stage, batch, writers)))
-          throw new StateError(ErrorCode.StoreFailed, `duckdb refused rows in ${stage}`);
-        const verb = spec.replacing ? 'INSERT OR REPLACE' : 'INSERT OR IGNORE';
-        await conn.run(`${verb} INTO ${spec.table} SELECT * FROM ${stage}`);
+        await appendInto(conn, stage, batch, writers);
+        await conn.run('BEGIN TRANSACTION');
+        try {
+          for (const sql of statements) await conn.run(sql, sql.includes('$1') ? range : undefined);
+          await conn.run('COMMIT');
+        } catch (err) {
+          await conn.run('ROLLBACK');
+          throw err;
+        }
       } finally {
-        await conn.run(`DELETE FROM ${stage}`);
+        await conn.run(`DROP TABLE ${stage}`);
       }
     });
   }

@@ -148,10 +148,13 @@ async function openStore(
       );
     }
   }
+  // Forecast rows come a cadence round at a time (three per active token):
+  // batches of up to 5000 spend fewer transactions than 1000.
   const batcher = new Batcher(store, {
     spoolDir: join(options.dataDir, 'spool'),
     spoolMaxBytes: options.spoolMaxBytes,
     clock,
+    maxRows: 5000,
   });
   return { store, batcher };
 }

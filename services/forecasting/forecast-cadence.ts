@@ -1,14 +1,20 @@
 /**
  * Token actors' forecasts on a cadence: every `everyMs` the scheduler
- * gathers the recent 1 s demand of every live token actor on this node,
- * asks `forecast.predict` once for all of them (batched), and stores each
+ * gathers the recent 1 s demand of the live token actors on this node that
+ * are active (they had requests the previous round did not see, or within
+ * `activeMs`), asks `forecast.predict` for them in batches, and stores each
  * answer on its actor with the time it was made (the REPL's `hr-token`
- * shows it). Before replacing a forecast it scores the previous one's
- * first horizon against what happened and reports the error (for the
- * trainer's drift check). With a store, forecasts are written to it too,
- * the token named by its keyed hash as every stored row is.
+ * shows it). An idle token gets no forecast and no stored row: it keeps the
+ * one made when it was last active, so the work and the store grow with
+ * activity, not with the tokens held (a million one-off users cost one
+ * forecast each, not one every round until passivation). Every forecast's
+ * first horizon is scored once against what happened, idle tokens' too, and
+ * the error reported (for the trainer's drift check). With a store,
+ * forecasts are written to it too, the token named by its keyed hash as
+ * every stored row is.
  */
 import type { ActorHost, TokenActor, TokenForecast } from '../../actors/index.ts';
+import { invalidField } from '../../lib/index.ts';
 import type { Clock, TimerHandle, TokenKey } from '../../lib/index.ts';
 import type { ForecastRow } from '../../store/index.ts';
 import type { PredictParams, PredictReply } from './forecast-service.ts';
@@ -20,6 +26,15 @@ export interface ForecastCadenceDeps {
   everyMs: number;
   /** Slots of history sent per token (fewer when the token is younger). @default 300 */
   historySlots?: number;
+  /**
+   * A token is forecast in a round when it had a request in the complete
+   * seconds since the previous round's, or within this long before the
+   * round. Without it every live token is forecast every round.
+   * @default undefined (every live token)
+   */
+  activeMs?: number;
+  /** Most tokens per `predict` call; the event loop is yielded between calls. @default 5000 */
+  batchTokens?: number;
   predict: (params: PredictParams) => Promise<PredictReply>;
   /** Writes forecast rows (the batcher's `forecasts` kind). */
   write?: (row: ForecastRow) => void;
@@ -32,13 +47,27 @@ export interface ForecastCadenceDeps {
 
 const STEP_MS = 1000;
 
+/** Tokens of one round, in `predict` order. */
+interface Round {
+  items: PredictParams['items'];
+  actors: TokenActor[];
+}
+
 export class ForecastCadence {
   readonly #d: ForecastCadenceDeps;
   #timer: TimerHandle | undefined;
   #stopped = false;
   #ticking: Promise<number> | undefined;
+  /** End (exclusive) of the complete seconds the previous round saw; -Infinity before the first. */
+  #seenUntil = Number.NEGATIVE_INFINITY;
 
   constructor(deps: ForecastCadenceDeps) {
+    const { activeMs, batchTokens } = deps;
+    if (activeMs !== undefined && !(activeMs >= 0))
+      throw invalidField('activeMs', 'a duration >= 0', activeMs);
+    if (batchTokens !== undefined && !(Number.isSafeInteger(batchTokens) && batchTokens > 0)) {
+      throw invalidField('batchTokens', 'a positive integer', batchTokens);
+    }
     this.#d = deps;
   }
 
@@ -65,7 +94,7 @@ export class ForecastCadence {
     await this.#ticking?.catch(() => undefined);
   }
 
-  /** One round: forecasts every live token and stores the results; returns how many. */
+  /** One round: forecasts every active token and stores the results; returns how many. */
   tick(): Promise<number> {
     this.#ticking ??= this.#tick().finally(() => {
       this.#ticking = undefined;
@@ -74,47 +103,80 @@ export class ForecastCadence {
   }
 
   async #tick(): Promise<number> {
-    const { host, clock } = this.#d;
-    const now = clock.now();
-    // The origin is the last complete second.
-    const end = Math.floor(now / STEP_MS) * STEP_MS - STEP_MS;
-    const items: PredictParams['items'] = [];
-    const actors: TokenActor[] = [];
+    const { clock } = this.#d;
+    // The origin is the last complete second; the round sees requests before `seenUntil`.
+    const end = Math.floor(clock.now() / STEP_MS) * STEP_MS - STEP_MS;
+    const seenUntil = end + STEP_MS;
+    const activeMs = this.#d.activeMs;
+    const from =
+      activeMs === undefined ? Number.NEGATIVE_INFINITY : Math.min(this.#seenUntil, seenUntil - activeMs);
+    const round = this.#gather(end, this.#seenUntil, from, activeMs !== undefined);
+    this.#seenUntil = seenUntil;
+    const batch = this.#d.batchTokens ?? 5000;
+    for (let i = 0; i < round.items.length; i += batch) {
+      if (i > 0) await new Promise((r) => setImmediate(r)); // checks and status requests go first
+      await this.#forecast(round.items.slice(i, i + batch), round.actors.slice(i, i + batch), end);
+    }
+    return round.items.length;
+  }
+
+  /**
+   * Scores the forecasts whose first target completed since the previous
+   * round (`prevSeen`), and gathers the history of the tokens with a request
+   * at or after `from` (with `active`, one that this round sees).
+   */
+  #gather(end: number, prevSeen: number, from: number, active: boolean): Round {
+    const { host } = this.#d;
+    const round: Round = { items: [], actors: [] };
     let absErr = 0;
     let absActual = 0;
     let scored = 0;
     for (const key of host.keys()) {
       const a = host.peek(key);
       if (a === undefined) continue;
-      const age = Math.max(1, Math.floor((end - a.createdMs) / STEP_MS) + 1);
-      const count = Math.min(this.#d.historySlots ?? 300, a.window.options.fineBuckets, age);
-      const s = a.window.series('1s', count, end);
-      const values = s.buckets.map((b) => b.requests);
       const prev = a.forecast;
       if (prev !== undefined && prev.horizonsMs.length > 0) {
         const target = Math.floor(prev.madeMs / STEP_MS) * STEP_MS - STEP_MS + prev.horizonsMs[0]!;
-        const idx = (target - s.startMs) / STEP_MS;
-        if (target <= end && idx >= 0 && idx < values.length) {
-          absErr += Math.abs(values[idx]! - prev.p50[0]!);
-          absActual += values[idx]!;
+        if (target <= end && target >= prevSeen) {
+          const actual = a.window.series('1s', 1, target).buckets[0]!.requests;
+          absErr += Math.abs(actual - prev.p50[0]!);
+          absActual += actual;
           scored++;
         }
       }
-      items.push({ token: key, values, startMs: s.startMs });
-      actors.push(a);
+      // Idle: nothing since `from` (most tokens of a busy host, skipped without reading their window).
+      const last = a.window.lastMs;
+      if (!(last >= from)) continue;
+      // Slots from the one the token was created in (its first request's).
+      const age = Math.max(1, (end - Math.floor(a.createdMs / STEP_MS) * STEP_MS) / STEP_MS + 1);
+      const count = Math.min(this.#d.historySlots ?? 300, a.window.options.fineBuckets, age);
+      const s = a.window.series('1s', count, end);
+      const values = s.buckets.map((b) => b.requests);
+      // Requests only in the second still open: the next round sees them.
+      if (active && last >= end + STEP_MS && !seesRequest(values, s.startMs, from)) continue;
+      round.items.push({ token: key, values, startMs: s.startMs });
+      round.actors.push(a);
     }
     if (scored > 0 && absActual > 0) this.#d.onError?.(absErr / absActual, scored);
-    if (items.length === 0) return 0;
+    return round;
+  }
+
+  async #forecast(items: PredictParams['items'], actors: TokenActor[], end: number): Promise<void> {
     const reply = await this.#d.predict({ items });
-    const madeMs = clock.now();
+    const madeMs = this.#d.clock.now();
+    // The model's name arrives as a fresh string per forecast: one copy per reply instead.
+    const models = new Map<string, string>();
     reply.forecasts.forEach((f, i) => {
+      const name = reply.version ?? f.source;
+      let model = models.get(name);
+      if (model === undefined) models.set(name, (model = name));
       const fc: TokenForecast = {
         madeMs,
         horizonsMs: reply.horizonsMs,
         p10: f.p10,
         p50: f.p50,
         p90: f.p90,
-        model: reply.version ?? f.source,
+        model,
       };
       actors[i]!.setForecast(fc);
       if (this.#d.write && this.#d.storeToken) {
@@ -133,6 +195,13 @@ export class ForecastCadence {
         });
       }
     });
-    return items.length;
   }
+}
+
+/** Whether a 1 s series starting at `startMs` holds a request at or after `fromMs`. */
+function seesRequest(values: readonly number[], startMs: number, fromMs: number): boolean {
+  for (let i = Math.max(0, Math.ceil((fromMs - startMs) / STEP_MS)); i < values.length; i++) {
+    if (values[i]! > 0) return true;
+  }
+  return false;
 }

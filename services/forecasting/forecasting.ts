@@ -1,8 +1,12 @@
 /**
  * Wires forecasting into a node: the `forecast` and `bayes` services on a
  * shared {@link ForecastHub}, the trainer (when enabled) reading the store
- * or else the live actors' windows, and the cadence that keeps a forecast on
- * every live token actor and writes it to the store.
+ * or else the live actors' windows, and the cadence that forecasts the
+ * active token actors and writes the forecasts to the store. A token is
+ * active for a round when it had requests since the previous one (the
+ * window is one cadence, `forecastEveryMs`): so each request leads to a
+ * forecast, and a token that went quiet keeps the last one it got, without
+ * a new row every round until it is passivated.
  */
 import type { ServiceBroker } from 'moleculer';
 import type { Clock } from '../../lib/index.ts';
@@ -79,11 +83,14 @@ export async function setupForecasting(
   // Stored rows name tokens by their keyed hash, as the collector's do.
   let storeToken: ((token: string, nowMs: number) => string) | undefined;
   const batcher = collection.batcher;
+  let refused = 0;
+  let refusedLogMs = Number.NEGATIVE_INFINITY;
   if (batcher !== undefined) storeToken = await storeTokenHasher(options.privacyKeyFile, options.dataDir);
   const cadence = new ForecastCadence({
     host: throttle.host,
     clock,
     everyMs: options.forecastEveryMs,
+    activeMs: options.forecastEveryMs,
     predict: (params: PredictParams) =>
       broker.call<PredictReply, PredictParams>('forecast.predict', params, { nodeID: broker.nodeID }),
     ...(batcher !== undefined && storeToken !== undefined
@@ -93,7 +100,12 @@ export async function setupForecasting(
             try {
               batcher.add('forecasts', row);
             } catch (err) {
-              log.warn(`forecast row not stored: ${(err as Error).message}`);
+              // A store and spool that cannot keep up refuse every row for a while: one line per 10 s.
+              refused++;
+              const now = clock.now();
+              if (now - refusedLogMs < 10_000) return;
+              refusedLogMs = now;
+              log.warn(`forecast rows not stored (${refused} since start): ${(err as Error).message}`);
             }
           },
         }

@@ -225,9 +225,15 @@ export class Trainer {
       ...(result.bayes ? { bayes: result.bayes } : {}),
     });
     if (verdict.promote) await this.#promoted(await reg.promote(meta.version, verdict.reason));
-    this.#d.log?.info(
-      `trained ${meta.version} (${trigger}): ${verdict.promote ? 'promoted' : 'rejected'}, ${verdict.reason}`,
-    );
+    this.#d.log?.info(verdict.promote ? 'model promoted' : 'candidate rejected', {
+      version: meta.version,
+      promoted: verdict.promote,
+      reason: verdict.reason,
+      trigger,
+      scores: result.scores,
+      tokens: data.series.length,
+      slots: n,
+    });
     return done({
       version: meta.version,
       promoted: verdict.promote,
@@ -250,6 +256,7 @@ export class Trainer {
   async promote(version: string): Promise<ModelVersionMeta> {
     const meta = await (await this.#d.hub.registry()).promote(version);
     await this.#promoted(meta);
+    this.#logPromoted(meta, 'request');
     return meta;
   }
 
@@ -257,7 +264,19 @@ export class Trainer {
   async rollback(): Promise<ModelVersionMeta> {
     const meta = await (await this.#d.hub.registry()).rollback();
     await this.#promoted(meta);
+    this.#logPromoted(meta, 'rollback');
     return meta;
+  }
+
+  /** One line per version put in service by hand or by a rollback, with its recorded fields. */
+  #logPromoted(meta: ModelVersionMeta, trigger: string): void {
+    this.#d.log?.info('model promoted', {
+      version: meta.version,
+      promoted: true,
+      reason: meta.reason,
+      trigger,
+      scores: meta.scores,
+    });
   }
 }
 
