@@ -9,12 +9,11 @@
  * `natsTlsKey` (file paths). Better keep secrets out of this file: use
  * HEADROOM_NATS_PASSWORD / HEADROOM_NATS_TOKEN or the file options.
  *   headroom: { natsUrl: 'tls://nats.internal:4222', natsUser: 'node', natsTlsCa: '/etc/headroom/ca.pem' },
- * `broker`: extra Moleculer broker options (logger, metrics, ...); Headroom
- * sets the transporter, node id, namespace and heartbeat itself.
+ * `broker`: extra Moleculer broker options (metrics, ...); Headroom sets the
+ * transporter, node id, namespace, heartbeat and logger itself (one pino
+ * logger: `--log-format json|pretty`, `--log-level`).
  */
 export default {
   headroom: {},
-  broker: {
-    logger: { type: 'Console', options: { formatter: 'short', colors: process.stdout.isTTY } },
-  },
+  broker: {},
 };

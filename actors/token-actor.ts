@@ -4,6 +4,7 @@ import {
   gcraPeek,
   gcraRefund,
   gcraTake,
+  gcraToleranceMs,
   invalidField,
   isPlainObject,
 } from '../lib/index.ts';
@@ -64,7 +65,7 @@ export interface TokenDescription {
   totals: BucketCounts;
   /** The latest forecast, when one was made. */
   forecast?: TokenForecast;
-  /** The capacity lease held, when a pool granted one (rate in requests per `stepMs`). */
+  /** The capacity lease held, when a pool granted one (rate in requests per the rule's period; `stepMs` is the pool's step). */
   lease?: Lease & { stepMs: number; decayMs: number };
   /** The limit in force now: the rule's rate adjusted by the lease, per the rule's period. */
   effectiveLimit: { rate: number; periodMs: number; burst: number };
@@ -225,6 +226,19 @@ export class TokenActor {
     const now = this.#clock.now();
     gcraRefund(this.#gcra, this.#limit(now), now, cost);
     this.window.recordRefund(checkedAtMs ?? now);
+  }
+
+  /**
+   * Assumes the bucket was emptied at `atMs` (another node may have granted
+   * from this token until then, services/cluster/ownership.ts): TAT becomes
+   * at least `atMs` plus the burst tolerance, or plus `capMs` when that is
+   * shorter (a rule of 1 per hour is not shut for an hour: at most one burst
+   * may pass twice). Only ever makes the token stricter; a fence long past
+   * changes nothing.
+   */
+  fence(atMs: number, capMs = Number.POSITIVE_INFINITY): void {
+    const floor = atMs + Math.min(capMs, gcraToleranceMs(this.#limit(this.#clock.now())));
+    if (this.#gcra.tat + (this.#gcra.lo ?? 0) < floor) this.#gcra = { tat: floor };
   }
 
   /**

@@ -21,29 +21,22 @@
  * The one-off fault sends its one-off users (owned by one node) in place of
  * the background users and goes on past `seconds` until all are sent (at most
  * `one-off-max-seconds` after the fault).
+ *
+ * The nats-server runs with `ping_interval: "1s"` and `ping_max: 2`: it
+ * drops a SIGSTOPped node's connection (and with it the node's share of the
+ * queue group's checks) after ~3 s instead of minutes (the default interval
+ * is 2 min). The load's nats.js client reconnects every 250 ms without
+ * limit (`reconnectTimeWait: 250`, `maxReconnectAttempts: -1`), as a client
+ * that wants fast recovery after a nats-server restart would: the default
+ * 2 s wait made recovery slow. The run itself is bench/faults/run.ts,
+ * shared with test/integration/faults.test.ts.
  */
 import { parseArgs } from 'node:util';
-import { connect } from 'nats';
-import type { NatsConnection } from 'nats';
-import { compileRule, parseRule, tokenKeyOf } from '../lib/index.ts';
-import { putRuleEverywhere, settle } from '../test/helpers/node-process.ts';
-import type { NodeProcess } from '../test/helpers/node-process.ts';
-import {
-  RestartableNats,
-  RssSampler,
-  installCleanup,
-  removeTempDir,
-  startNode,
-  stopNode,
-  tempDir,
-} from './faults/cluster.ts';
+import { installCleanup } from './faults/cluster.ts';
 import { FAULTS } from './faults/faults.ts';
-import type { Fault } from './faults/faults.ts';
-import { Load } from './faults/load.ts';
-import { excessOf, serviceOf } from './faults/measure.ts';
-import type { Service, TokenExcess } from './faults/measure.ts';
-import { StatusProbe } from './faults/status-probe.ts';
-import type { ProbeStats } from './faults/status-probe.ts';
+import type { TokenExcess } from './faults/measure.ts';
+import { BOUND, HOT, RULE, runFault } from './faults/run.ts';
+import type { FaultRow, RunOptions } from './faults/run.ts';
 
 const { values } = parseArgs({
   options: {
@@ -85,81 +78,16 @@ for (const [name, v] of Object.entries({
   if (!(Number.isFinite(v) && v >= 0)) throw new Error(`${name} must be a non-negative number, got ${v}`);
 }
 
-const RULE = { id: 'per-user', key: ['user'], rate: 100, period: '1s', burst: 100 };
-const BOUND = { rate: 100, burst: 100 };
-const compiled = compileRule(parseRule(RULE));
-const tokenOf = (user: string): string => tokenKeyOf(compiled, { user });
-const HOT = ['hot-1', 'hot-2', 'hot-3', 'hot-4', 'hot-5'];
-
-interface Result {
-  fault: string;
-  notes: string[];
-  service: Service;
-  tokens: TokenExcess[];
-  rssPeakMb: number;
-  status: ProbeStats;
-  oneOffSent: number;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function runFault(fault: Fault): Promise<Result> {
-  const nats = await RestartableNats.start();
-  const dataRoot = await tempDir('headroom-faults-');
-  const nodes: NodeProcess[] = [];
-  const rss = new RssSampler();
-  let nc: NatsConnection | null = null;
-  try {
-    nodes.push(
-      ...(await Promise.all(['b1', 'b2', 'b3'].map((id) => startNode(id, nats, dataRoot, NODE_ARGS)))),
-    );
-    for (const n of nodes) rss.watch(n.child.pid);
-    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-    await putRuleEverywhere(nc, RULE);
-    await settle(nc, ['b1', 'b2', 'b3']);
-    const common = { clients: CLIENTS, timeoutMs: TIMEOUT_MS, failPauseMs: 100, backgroundUsers: 1000 };
-    // Warm-up on background users only (JIT, actors); the hot tokens start fresh in the measured run.
-    await new Load(nc, { ...common, seconds: WARMUP, hotUsers: HOT, hotShare: 0 }).run();
-
-    const load = new Load(nc, { ...common, seconds: SECONDS, hotUsers: HOT, hotShare: 0.5 });
-    const probe = new StatusProbe(nc, load);
-    const notes: string[] = [];
-    const running = load.run();
-    await sleep(FAULT_AT_MS);
-    const faultAtMs = load.now();
-    await fault.inject({
-      nats,
-      nodes,
-      dataRoot,
-      nodeArgs: NODE_ARGS,
-      hotTokens: new Map(HOT.map((u) => [u, tokenOf(u)])),
-      rss,
-      load,
-      oneOffUsers: ONE_OFF,
-      oneOffMaxMs: ONE_OFF_MAX_S * 1000,
-      tokenOf,
-      note: (line) => notes.push(`${line} (at ${(faultAtMs / 1000).toFixed(2)} s)`),
-    });
-    await running;
-    const status = await probe.stop();
-    await rss.sample();
-    return {
-      fault: fault.name,
-      notes,
-      service: serviceOf(load.record, faultAtMs),
-      tokens: HOT.map((u) => excessOf(u, load.record.allowed.get(u) ?? [], BOUND)),
-      rssPeakMb: rss.peakMb(),
-      status,
-      oneOffSent: load.record.oneOffSent,
-    };
-  } finally {
-    rss.stop();
-    await nc?.close();
-    await Promise.all(nodes.map((n) => stopNode(n)));
-    await nats.stop();
-    await removeTempDir(dataRoot);
-  }
-}
+const OPTIONS: RunOptions = {
+  seconds: SECONDS,
+  faultAtS: FAULT_AT_MS / 1000,
+  warmupS: WARMUP,
+  clients: CLIENTS,
+  timeoutMs: TIMEOUT_MS,
+  oneOffUsers: ONE_OFF,
+  oneOffMaxS: ONE_OFF_MAX_S,
+  nodeArgs: NODE_ARGS,
+};
 
 function worst(tokens: readonly TokenExcess[], pick: (t: TokenExcess) => number): string {
   let top = tokens[0];
@@ -169,7 +97,7 @@ function worst(tokens: readonly TokenExcess[], pick: (t: TokenExcess) => number)
   return extra === 0 ? '0' : `${(extra / BOUND.burst).toFixed(2)} (+${extra}, ${top.user})`;
 }
 
-function printTable(results: readonly Result[]): void {
+function printTable(results: readonly FaultRow[]): void {
   const head = [
     'fault',
     'checks sent',
@@ -217,10 +145,10 @@ function printTable(results: readonly Result[]): void {
 }
 
 installCleanup();
-const results: Result[] = [];
+const results: FaultRow[] = [];
 for (const fault of chosen) {
   if (!values.json) console.error(`running ${fault.name} ...`);
-  results.push(await runFault(fault));
+  results.push(await runFault(fault, OPTIONS));
 }
 if (values.json) console.log(JSON.stringify(results, null, 2));
 else {

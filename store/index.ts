@@ -13,7 +13,7 @@ export {
   defaultDuckDbStoreOptions,
   defaultClickHouseStoreOptions,
 } from './options.ts';
-export { Batcher, MAX_QUEUED_ROWS } from './batcher.ts';
+export { Batcher, MAX_QUEUED_ROWS, MAX_SPILLING_ROWS } from './batcher.ts';
 export { defaultBatcherOptions, compileBatcherOptions } from './batcher-options.ts';
 export { Spool } from './spool.ts';
 export { MAX_STEPS, retentionCutoffMs } from './shared.ts';

@@ -3,11 +3,17 @@
  * started again on the same port with the same store (so JetStream's rules
  * survive), `headroom start` nodes, and a registry that stops every one of
  * them, also on Ctrl-C and on errors.
+ *
+ * The nats-server pings every client each second and drops one that leaves
+ * 2 pings unanswered (`ping_interval: "1s"`, `ping_max: 2`; the default
+ * interval is 2 min): a SIGSTOPped node is then cut off after ~3 s, its queue
+ * group subscriptions with it, instead of getting its share of the checks
+ * (which time out) for minutes.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../test/helpers/nats-server.ts';
@@ -42,19 +48,24 @@ function track(child: ChildProcess): void {
 }
 
 /**
- * This process's children that are a nats-server or a headroom node, from
- * /proc: also those whose start failed half-way (startNodeProcess rejects
- * without killing a node that never became ready).
+ * This process's live children that are a nats-server or a headroom node,
+ * from /proc: also those whose start failed half-way (startNodeProcess
+ * rejects without killing a node that never became ready). Empty once a run
+ * has stopped everything it started.
  */
-function strayChildren(): number[] {
+export function strayChildren(): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      if (ppid === process.pid && (cmdline.includes('nats-server') || cmdline.includes('headroom.js'))) {
+      if (
+        Number(parent) === process.pid &&
+        state !== 'Z' &&
+        (cmdline.includes('nats-server') || cmdline.includes('headroom.js'))
+      ) {
         out.push(Number(name));
       }
     } catch {
@@ -92,21 +103,27 @@ export function installCleanup(): void {
   process.once('exit', killAll);
 }
 
+/** The server's config: fast stale-connection detection (see the header). */
+const NATS_CONF = 'ping_interval: "1s"\nping_max: 2\n';
+
 /** A nats-server with JetStream on a fixed loopback port and store dir. */
 export class RestartableNats {
   readonly port: number;
   readonly url: string;
   readonly #dir: string;
+  readonly #conf: string;
   #child: ChildProcess | null = null;
 
   private constructor(port: number, dir: string) {
     this.port = port;
     this.url = `nats://127.0.0.1:${port}`;
     this.#dir = dir;
+    this.#conf = join(dir, 'nats.conf');
   }
 
   static async start(): Promise<RestartableNats> {
     const nats = new RestartableNats(await freePort(), await tempDir('headroom-faults-nats-'));
+    await writeFile(nats.#conf, NATS_CONF);
     await nats.up();
     return nats;
   }
@@ -117,9 +134,8 @@ export class RestartableNats {
 
   /** Starts the server (again) on the same port and store dir; resolves once it is ready. */
   async up(): Promise<void> {
-    const child = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.#dir], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const args = ['-c', this.#conf, '-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.#dir];
+    const child = spawn(NATS_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     track(child);
     this.#child = child;
     let log = '';

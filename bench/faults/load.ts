@@ -59,6 +59,8 @@ export interface LoadRecord {
   allowed: Map<string, Allowed[]>;
   /** One-off users actually sent. */
   oneOffSent: number;
+  /** Checks sent to hot users. */
+  hotSent: number;
 }
 
 export class Load {
@@ -78,6 +80,7 @@ export class Load {
       outcome: [],
       allowed: new Map(opts.hotUsers.map((u) => [u, []])),
       oneOffSent: 0,
+      hotSent: 0,
     };
   }
 
@@ -128,6 +131,7 @@ export class Load {
 
   async #one(): Promise<boolean> {
     const { user, hot } = this.#pickUser();
+    if (hot) this.record.hotSent++;
     const body = `{"params":{"user":${JSON.stringify(user)}}}`;
     const sentMs = this.now();
     let outcome: Outcome;

@@ -69,7 +69,7 @@ export interface Service {
   noResponders: number;
   errorReplies: number;
   failed: number;
-  /** Of the checks sent from the fault on, the fraction answered. */
+  /** Of the checks sent from the fault (or whichever moment serviceOf was given) on, the fraction answered. */
   answeredAfterFault: number;
   /**
    * Whole seconds from the fault to the first second (counted from the
@@ -81,6 +81,10 @@ export interface Service {
   lastFailureS: number | null;
 }
 
+/**
+ * The service a run's checks got, counted from `faultAtMs` on: the fault's
+ * injection, or its detection (bench/faults/faults.ts, Detection).
+ */
 export function serviceOf(rec: LoadRecord, faultAtMs: number, full = 0.999): Service {
   const counts = [0, 0, 0, 0, 0, 0];
   // Per second from the fault on: checks sent, and answered.

@@ -22,11 +22,13 @@ import {
 import type { Clock, ErrorBody } from '../../lib/index.ts';
 import { COLLECTION_SERVICE } from '../collection/index.ts';
 import type { CollectionStats, EventsApi } from '../collection/index.ts';
-import type { Gateway } from '../check/index.ts';
+import type { Gateway, OwnershipStatus } from '../check/index.ts';
 import { ACTOR_SERVICE } from '../cluster/index.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
 import { emptyGuardStats } from '../wire/index.ts';
 import type { GuardStats } from '../wire/index.ts';
+import { poolOverview } from '../pools/index.ts';
+import type { PoolOverview, PoolStatus } from '../pools/index.ts';
 import type { UnexpectedErrorCounts } from '../runtime/index.ts';
 import type { RuleChange, RuleStore } from '../rules/index.ts';
 
@@ -83,6 +85,13 @@ export interface StatusNode {
    * null when it did not answer.
    */
   refused: GuardStats | null;
+  /**
+   * Where the node stands on token ownership (services/cluster/ownership.ts):
+   * its view of the live nodes, until when tokens it starts may be fenced
+   * after a membership change (its learning time), the hand-offs it awaits;
+   * null when it did not answer.
+   */
+  ownership: OwnershipStatus | null;
   error?: string;
 }
 
@@ -153,7 +162,8 @@ export class Api {
       },
       status: async (body) => {
         parseEmptyRequest(body);
-        return { nodes: await this.status() };
+        const [nodes, pools] = await Promise.all([this.status(), this.pools()]);
+        return { nodes, pools };
       },
       'events.publish': async (body) => {
         const event = parseEvent(body, deps.clock.now());
@@ -235,7 +245,12 @@ export class Api {
           .catch(() => null);
         try {
           const r = await broker.call<
-            { actors: number; unexpectedErrors?: UnexpectedErrorCounts | null; stats?: Partial<GuardStats> },
+            {
+              actors: number;
+              unexpectedErrors?: UnexpectedErrorCounts | null;
+              stats?: Partial<GuardStats>;
+              ownership?: OwnershipStatus;
+            },
             { limit: number }
           >(`${ACTOR_SERVICE}.actors`, { limit: 0 }, opts);
           return {
@@ -244,6 +259,7 @@ export class Api {
             collection: await collection,
             unexpectedErrors: r.unexpectedErrors ?? null,
             refused: refusedOf(r.stats),
+            ownership: r.ownership ?? null,
           };
         } catch (err) {
           const error = (err as Error).message;
@@ -253,13 +269,39 @@ export class Api {
             collection: await collection,
             unexpectedErrors: null,
             refused: null,
+            ownership: null,
             error,
           };
         }
       }),
     );
   }
+
+  /**
+   * Every resource pool with its owner, units, demand and forecast (the
+   * `pools` service, this node's when it runs one); [] when no node runs
+   * pools, null when they could not be read (logged).
+   */
+  async pools(): Promise<PoolOverview[] | null> {
+    const { broker } = this.#deps;
+    try {
+      const all = await broker.call<PoolStatus[], Record<string, never>>(
+        'pools.status',
+        {},
+        { timeout: POOLS_STATUS_TIMEOUT_MS },
+      );
+      return all.map(poolOverview);
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'ServiceNotFoundError' || name === 'ServiceNotAvailableError') return [];
+      broker.logger.warn(`status: pools not read: ${(err as Error).message}`);
+      return null;
+    }
+  }
 }
+
+/** How long status waits for the pools (their owners answer within it, or are listed with an error). */
+const POOLS_STATUS_TIMEOUT_MS = 3000;
 
 /** The Guard's counters out of a `throttle.actors` reply's stats; null from a node that keeps none. */
 function refusedOf(stats: Partial<GuardStats> | undefined): GuardStats | null {

@@ -24,6 +24,7 @@ import { injectContext, recordFailure, tracer } from '../runtime/index.ts';
 import { linkTo } from './owner-link.ts';
 import type { OwnerLink } from './owner-link.ts';
 import { OwnerLanes } from './owner-lanes.ts';
+import { DEFAULT_SUSPECT_MS, OwnerGone } from './link-requests.ts';
 import { gather, groupsOf, routeItems, soleRemoteOwner } from './router.ts';
 import type { ThrottleNode } from './throttle-node.ts';
 import { noCheckMetrics } from './check-metrics.ts';
@@ -43,8 +44,10 @@ export interface GatewayDeps {
   tracker: PlacementTracker;
   clock: Clock;
   rules: () => RuleSet;
-  /** How long to wait for an owner before routing around it. */
+  /** How long to wait for an owner before the check fails (retryable). */
   ownerTimeoutMs: number;
+  /** How long an owner with no subscriber is routed around (the heartbeats' dead-after time). @default 1000 */
+  suspectMs?: number;
   /** This node's own actors, reached without a message. */
   local: ThrottleNode;
   /** The other owners; absent when the node runs alone (embedded). */
@@ -69,12 +72,23 @@ interface Answered extends TakeDecision {
   issuer?: string;
 }
 
-/** Errors that mean "that node did not answer": route around it and retry. */
-const isUnreachable = (err: unknown): boolean =>
-  err instanceof HeadroomError && (err.code === ErrorCode.Unavailable || err.code === ErrorCode.Timeout);
+/**
+ * Whether a failed owner call may be routed around now: only when NATS found
+ * no subscriber for the owner (it grants nothing over NATS then, see
+ * link-requests.ts OwnerGone) and this node is not itself cut off or just
+ * back (then no subscriber proves nothing). A timeout is never routed
+ * around: a slow owner is still granting, and a second grantor without its
+ * state would let the token through twice (issue 11); the check fails with
+ * a retryable error and the heartbeats decide whether the node is gone.
+ */
+const mayRouteAround = (err: unknown, tracker: PlacementTracker): err is OwnerGone =>
+  err instanceof OwnerGone && tracker.judging;
+
+/** While this node is cut off or just back, an owner with no subscriber is asked again this much later. */
+const BLIND_RETRY_MS = 150;
 
 /** Attempts per owner call before the check fails: the first owner, then the re-routed ones. */
-const ATTEMPTS = 3;
+const ATTEMPTS = 4;
 
 export class Gateway {
   readonly #deps: GatewayDeps;
@@ -175,9 +189,9 @@ export class Gateway {
           owner,
           { replyTo, trace: injectContext(trace.setSpan(ctx, route)), items: derived.items },
           (err) => {
-            // The owner is gone or stuck: route around it, as a take would.
-            this.#deps.broker.logger.warn(`forward to ${owner} bounced: ${err.message}`);
-            this.#deps.tracker.suspect(owner, 5000);
+            // Answered from here after all; the owner is routed around only if it is gone.
+            if (mayRouteAround(err, this.#deps.tracker)) this.#suspect(owner, 'forward');
+            else this.#deps.broker.logger.warn(`forward to ${owner} bounced: ${err.message}`);
             bounce();
           },
           this.#deps.ownerTimeoutMs,
@@ -257,7 +271,13 @@ export class Gateway {
   }
 
   /** Sends each owner its items (router.ts); re-routes around owners that do not answer. */
-  async #take(items: TakeItem[], ctx: OtelContext, routeSpans: boolean, attempt = 1): Promise<Answered[]> {
+  async #take(
+    items: TakeItem[],
+    ctx: OtelContext,
+    routeSpans: boolean,
+    attempt = 1,
+    blindUntil = this.#deps.clock.now() + 2 * this.#deps.ownerTimeoutMs,
+  ): Promise<Answered[]> {
     const self = this.#deps.broker.nodeID;
     const routing = routeItems(items, this.#deps.tracker.placement, self);
     const first = routing.unowned[0];
@@ -274,13 +294,24 @@ export class Gateway {
         for (const d of res) if (d.takeId !== undefined) d.issuer ??= owner;
         return res;
       } catch (err) {
-        if (!isUnreachable(err) || attempt >= ATTEMPTS) throw wrapCallError(err, owner);
-        // The owner is gone or stuck: route around it for a while (a real departure
-        // is confirmed by the heartbeat and removed from the registry).
-        this.#deps.tracker.suspect(owner, 5000);
-        return await this.#take(part, ctx, routeSpans, attempt + 1);
+        if (!(err instanceof OwnerGone)) throw wrapCallError(err, owner);
+        // The owner is gone: route around it until the heartbeats say (beats.ts).
+        if (mayRouteAround(err, this.#deps.tracker)) {
+          if (attempt >= ATTEMPTS) throw wrapCallError(err, owner);
+          this.#suspect(owner, 'take');
+          return await this.#take(part, ctx, routeSpans, attempt + 1, blindUntil);
+        }
+        // This node is itself just back on NATS: the owner may be resubscribing; ask again soon.
+        if (this.#deps.clock.now() + BLIND_RETRY_MS > blindUntil) throw wrapCallError(err, owner);
+        await new Promise<void>((r) => this.#deps.clock.setTimeout(() => r(), BLIND_RETRY_MS));
+        return await this.#take(part, ctx, routeSpans, attempt, blindUntil);
       }
     });
+  }
+
+  /** Routes around `owner` (NATS has no subscriber for it) for the heartbeats' dead-after time. */
+  #suspect(owner: string, via: 'take' | 'forward'): void {
+    this.#deps.tracker.suspect(owner, this.#deps.suspectMs ?? DEFAULT_SUSPECT_MS, via);
   }
 
   /** Queues one check's items for `owner` on its lane (owner-lanes.ts), with a route span unless forwarded. */

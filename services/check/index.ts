@@ -27,4 +27,4 @@ export type { OwnerSide } from './owner-link.ts';
 export type { Forward, ForwardAnswerer, SendForwards } from './forward-lanes.ts';
 export type { ReplyHandlers, SubscriptionErrors } from './link-requests.ts';
 export type { PlacementView, Routing } from './router.ts';
-export type { ThrottleDeps, ThrottleGuardStats } from './throttle-node.ts';
+export type { OwnershipStatus, ThrottleDeps, ThrottleGuardStats } from './throttle-node.ts';

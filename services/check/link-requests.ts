@@ -86,7 +86,7 @@ export class LinkRequests {
         if (p === undefined) return; // timed out already
         this.#pending.delete(seq);
         // NATS answers a request to a subject nobody serves with status 503.
-        if (msg.headers?.code === 503) p.reject(unreachable(p.owner, 'no responders (the node is gone)'));
+        if (msg.headers?.code === 503) p.reject(new OwnerGone(p.owner));
         else p.resolve(msg.data);
       },
     });
@@ -116,6 +116,23 @@ export class LinkRequests {
     this.#pending.clear();
     this.#replies?.unsubscribe();
     this.#replies = undefined;
+  }
+}
+
+/** How long an owner with no subscriber is routed around unless the node says (its heartbeats' dead-after time). */
+export const DEFAULT_SUSPECT_MS = 1000;
+
+/**
+ * NATS found no subscriber on the owner's subject: its connection is gone
+ * (the process died, or it is cut off from NATS), so it is granting nothing
+ * over NATS now. The one failure after which a gateway routes around a node
+ * at once; a timeout only fails the request (a slow node is still granting).
+ */
+export class OwnerGone extends StateError {
+  readonly owner: string;
+  constructor(owner: string) {
+    super(ErrorCode.Unavailable, `token owner ${owner} did not answer: no responders (the node is gone)`);
+    this.owner = owner;
   }
 }
 

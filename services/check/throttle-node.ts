@@ -22,8 +22,10 @@ import type {
   TakePart,
   TakeParams,
 } from '../wire/index.ts';
-import { Handoff } from '../cluster/index.ts';
+import { Handoff, JOIN_WAIT_MS, Ownership } from '../cluster/index.ts';
+import type { OwnershipOptions } from '../cluster/index.ts';
 import { linkTo } from './owner-link.ts';
+import { DEFAULT_SUSPECT_MS, OwnerGone } from './link-requests.ts';
 import type { OwnerLink } from './owner-link.ts';
 import { gather, routeItems } from './router.ts';
 import type { Routing } from './router.ts';
@@ -35,6 +37,20 @@ import type { DecisionObserver } from '../../collection/index.ts';
 export interface ThrottleGuardStats extends GuardStats {
   /** Take ids issued and not yet refunded or expired. */
   takeIds: number;
+  /** Tokens fenced because this node lost contact (ownership.ts). */
+  fenced: number;
+}
+
+/** A node's standing on token ownership, as status shows it (services/cluster/ownership.ts). */
+export interface OwnershipStatus {
+  /** The nodes this node routes tokens over now (live, not silent, not suspected). */
+  view: string[];
+  /** Until when tokens it starts may be fenced after a membership change; null when none. */
+  learningUntilMs: number | null;
+  /** Hand-offs it waits for (a leaving node's, or, joining, its peers'). */
+  pendingHandoffs: number;
+  /** Tokens it fenced since it started because it lost contact (a stall, a reconnect). */
+  fenced: number;
 }
 
 /** Least time a take id stays refundable (ms); longer when the owner timeout is long (4x it). */
@@ -51,7 +67,21 @@ export interface ThrottleDeps {
   ownerTimeoutMs: number;
   /** The other owners, for items a stale gateway sent here; absent when the node runs alone. */
   link?: OwnerLink;
+  /** How long an owner with no subscriber is routed around. @default 1000 */
+  suspectMs?: number;
+  /** When this node fences tokens it starts without their state (services/cluster/ownership.ts). */
+  ownership?: OwnershipOptions;
+  /**
+   * Runs before every take: notices a stall of this node (beats.ts) and
+   * calls {@link ThrottleNode.contactLost} before anything is granted.
+   */
+  checkContact?: () => void;
+  /** Whether this node's view lists every live node (beats.ts completeView); absent: always. */
+  viewComplete?: () => boolean;
 }
+
+/** A node alone (no NATS) never shares a token: nothing to settle, and a stall costs nothing. */
+const ALONE: OwnershipOptions = { settleMs: 0, stallMs: Number.POSITIVE_INFINITY };
 
 export class ThrottleNode {
   /** The token actors; a take activates its token with the rule it runs under. */
@@ -62,8 +92,14 @@ export class ThrottleNode {
   /** Counts (and logs, rate-limited) what this node refused from inside the cluster. */
   readonly guard: Guard;
   readonly #deps: ThrottleDeps;
+  /** Which tokens this node may have come to hold without their state, and their fences. */
+  readonly ownership: Ownership;
   readonly #rules = new Map<string, CompiledRule>();
   readonly #dormant: DormantTokens<HandoffItem>;
+  #fenced = 0;
+  #viewGivenUp = false;
+  /** Tokens about to start although the hand-off of their state was expected and did not come. */
+  readonly #withoutState = new Set<TokenKey>();
 
   constructor(deps: ThrottleDeps) {
     this.#deps = deps;
@@ -76,15 +112,30 @@ export class ThrottleNode {
       rule: refOf(actor.rule),
       snapshot,
     }));
+    this.ownership = new Ownership(deps.broker.nodeID, deps.clock, deps.ownership ?? ALONE);
+    deps.tracker.onChange((p) => this.ownership.viewChanged(p));
     this.host = new ActorHost<TokenKey, TokenActor, RuleRef>(
       (token, restored, takeRule) => {
-        const r = (restored as HandoffItem | undefined) ?? this.#dormant.wake(token);
+        const handed = restored as HandoffItem | undefined;
+        const r = handed ?? this.#dormant.wake(token);
         // A hand-off or a dormant token brings its rule and state; a take, the rule it runs under.
         const ref = r?.rule ?? takeRule;
         if (ref === undefined) {
           throw new StateError(ErrorCode.NotFound, `token ${token} has no rule to activate with`);
         }
-        return new TokenActor(token, this.#ruleOf(ref), deps.clock, r?.snapshot);
+        const actor = new TokenActor(token, this.#ruleOf(ref), deps.clock, r?.snapshot);
+        // Without its previous owner's state, a token another node may have served starts fenced.
+        if (handed === undefined && deps.ownership !== undefined) {
+          let fence = this.ownership.fenceFor(token);
+          // A token whose expected hand-off did not come, or a stale gateway's item that landed
+          // here (served where it lands, once): another node may be granting too for a while.
+          const late = this.#withoutState.delete(token);
+          if (late || deps.tracker.placement.owner(token) !== deps.broker.nodeID) {
+            fence = Math.max(fence ?? 0, deps.clock.now() + this.ownership.settleMs);
+          }
+          if (fence !== undefined) actor.fence(fence, this.ownership.learnMs);
+        }
+        return actor;
       },
       { clock: deps.clock, idleMs: deps.idleMs, maxActors: deps.maxActors },
       {
@@ -101,6 +152,13 @@ export class ThrottleNode {
       host: this.host,
       dormant: this.#dormant,
       logError: (err) => deps.broker.logger.error('throttle:', err),
+      onHandoffLost: (from) => {
+        deps.broker.logger.warn(
+          { event: 'handoff-lost', peer: from },
+          `no hand-off from ${from} in time: tokens started now are fenced`,
+        );
+        this.ownership.stateLost();
+      },
     });
   }
 
@@ -130,6 +188,8 @@ export class ThrottleNode {
    * allowed item marked `refundable` gets a take id (its refund's ticket).
    */
   async take(params: TakeParams, meta: TakeMeta = {}): Promise<TakeDecision[][]> {
+    // A stall is noticed here, before anything is granted from a state others may have moved past.
+    this.#deps.checkContact?.();
     // A gateway with a stale view sent us tokens we no longer own: pass them on once.
     if (params.forwarded !== true && !this.handoff.leaving) {
       const items = params.parts.length === 1 ? params.parts[0]!.items : params.parts.flatMap((p) => p.items);
@@ -165,7 +225,10 @@ export class ThrottleNode {
   }
 
   async #takeOne(item: TakeItem): Promise<TakeDecision> {
-    if (!this.host.has(item.token)) await this.handoff.awaitState(item.token);
+    if (!this.host.has(item.token) && (await this.handoff.awaitState(item.token))) {
+      // Its expected hand-off did not come in time: it starts without its state, fenced.
+      this.#withoutState.add(item.token);
+    }
     return await this.host.ask(
       item.token,
       (actor) => {
@@ -224,29 +287,94 @@ export class ThrottleNode {
     }
   }
 
+  /** Where this node stands on token ownership (status): its view, learning time, hand-offs awaited. */
+  ownershipStatus(): OwnershipStatus {
+    return {
+      view: [...this.#deps.tracker.placement.nodes],
+      learningUntilMs: this.ownership.learningUntil(),
+      pendingHandoffs: this.handoff.pending,
+      fenced: this.#fenced,
+    };
+  }
+
   /** What this node refused from inside the cluster, and the take ids it holds. */
   stats(): ThrottleGuardStats {
-    return { ...this.guard.stats(), takeIds: this.ledger.size };
+    return { ...this.guard.stats(), takeIds: this.ledger.size, fenced: this.#fenced };
   }
 
   /**
    * Passes items to the owners this node sees (router.ts), keeping their
    * order in the reply; the tokens it holds, and any no node owns, run here.
    */
-  async #forward(items: TakeItem[], routing: Routing): Promise<TakeDecision[]> {
-    const self = this.#deps.broker.nodeID;
+  async #forward(items: TakeItem[], routing: Routing, attempt = 1): Promise<TakeDecision[]> {
+    const { broker, tracker } = this.#deps;
+    const self = broker.nodeID;
     const here = routing.unowned.length === 0 ? routing.local : [...routing.local, ...routing.unowned];
-    return await gather(items, [[self, here], ...routing.remote], async (owner, part) =>
-      owner === self
-        ? await Promise.all(part.map((it) => this.#takeOne(it)))
-        : (
-            await linkTo(this.#deps.link, owner).take(
-              owner,
-              { parts: [{ items: part }], forwarded: true },
-              {},
-              this.#deps.ownerTimeoutMs,
-            )
-          )[0]!,
+    return await gather(items, [[self, here], ...routing.remote], async (owner, part) => {
+      if (owner === self) return await Promise.all(part.map((it) => this.#takeOne(it)));
+      try {
+        const parts = { parts: [{ items: part }], forwarded: true };
+        return (await linkTo(this.#deps.link, owner).take(owner, parts, {}, this.#deps.ownerTimeoutMs))[0]!;
+      } catch (err) {
+        // The owner this node sees is gone: route around it here too, as the gateway does (or,
+        // while this node is itself cut off or just back, ask again a little later).
+        if (!(err instanceof OwnerGone) || attempt >= 3) throw err;
+        if (tracker.judging) tracker.suspect(owner, this.#deps.suspectMs ?? DEFAULT_SUSPECT_MS, 'forward');
+        else await new Promise<void>((r) => this.#deps.clock.setTimeout(() => r(), 150));
+        const again = routeItems(part, tracker.placement, self, (t) => this.host.has(t));
+        return await this.#forward(part, again, attempt + 1);
+      }
+    });
+  }
+
+  /**
+   * Call before serving another node's takes or forwarded checks: while this
+   * node's view is not yet complete (it is joining and has not yet found
+   * every node), a token it seems to own may be another node's, whose state
+   * it must wait for. Waits until the view is complete, at most
+   * {@link JOIN_WAIT_MS}; past that, the tokens it starts for a while are
+   * fenced (ownership.ts).
+   */
+  async awaitCompleteView(): Promise<void> {
+    const complete = this.#deps.viewComplete;
+    if (complete === undefined || complete()) return;
+    const until = this.#deps.clock.now() + JOIN_WAIT_MS;
+    while (!complete()) {
+      if (this.#deps.clock.now() >= until) {
+        if (!this.#viewGivenUp) {
+          this.#viewGivenUp = true;
+          this.#deps.broker.logger.warn(
+            { event: 'handoff-lost', peer: null },
+            `the view is still incomplete after ${JOIN_WAIT_MS} ms: tokens started now are fenced`,
+          );
+          this.ownership.stateLost();
+        }
+        return;
+      }
+      await new Promise<void>((r) => this.#deps.clock.setTimeout(() => r(), 25));
+    }
+  }
+
+  /**
+   * This node may have been taken for dead (a stall, a reconnect to NATS):
+   * every token it holds is fenced (ownership.ts), so what other nodes
+   * granted meanwhile is not granted again; tokens woken or started later
+   * are fenced as they come.
+   */
+  contactLost(reason: 'stall' | 'reconnect'): void {
+    const fence = this.ownership.lostContact(reason);
+    let n = 0;
+    for (const token of this.host.keys()) {
+      const actor = this.host.peek(token);
+      if (actor === undefined) continue;
+      actor.fence(fence, this.ownership.learnMs);
+      n++;
+    }
+    this.#fenced += n;
+    // A warning: a stalled or cut-off node is worth an operator's look (and its tokens lost their burst).
+    this.#deps.broker.logger.warn(
+      { event: 'fence', reason, tokens: n, untilMs: fence },
+      `lost contact (${reason}): fenced ${n} tokens until ${new Date(fence).toISOString()}`,
     );
   }
 

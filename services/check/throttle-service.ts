@@ -26,6 +26,9 @@ import type { PlacementTracker } from '../cluster/index.ts';
 import type { UnexpectedErrorCounts } from '../runtime/index.ts';
 import type { ThrottleNode } from './throttle-node.ts';
 
+/** How long a hand-off from a node this one does not list yet waits for its INFO. */
+const MEET_WAIT_MS = 2000;
+
 /** How long a node waits for a leaving node to confirm that it is leaving. */
 const CONFIRM_LEAVE_MS = 1000;
 
@@ -42,6 +45,11 @@ export function throttleService(
     if (tracker.liveNodes.includes(id)) return true;
     tracker.refresh();
     return tracker.liveNodes.includes(id);
+  };
+  /** Waits (at most {@link MEET_WAIT_MS}) until `id` hosts token actors as this node sees it. */
+  const becomesLive = async (id: string): Promise<void> => {
+    const until = Date.now() + MEET_WAIT_MS;
+    while (!isLive(id) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   };
   /**
    * Checks a call (params, and who may make it) and runs it; a call the
@@ -94,8 +102,10 @@ export function throttleService(
       receive: {
         handler: guarded(
           'receive',
-          (ctx) => {
+          async (ctx) => {
             const params = parseHandoffParams(ctx.params);
+            // A node that has just met this one hands over before this one has its INFO: wait a little.
+            await becomesLive(params.from);
             requireCaller(ctx.nodeID, params.from, isLive, 'params.from');
             return params;
           },
@@ -149,6 +159,7 @@ export function throttleService(
             actors: node.host.size,
             tokens: node.host.keys().slice(0, limit),
             stats: { ...node.host.stats(), ...node.stats() },
+            ownership: node.ownershipStatus(),
             unexpectedErrors: unexpectedErrors?.() ?? null,
           }),
         ),

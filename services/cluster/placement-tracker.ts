@@ -3,6 +3,12 @@
  * is rendezvous hashing over those nodes (lib/placement.ts): a join or leave
  * moves about 1/N of the tokens. Moleculer's Shard strategy is not used: it
  * is not consistent hashing and `preferLocal` bypasses it.
+ *
+ * Live means: listed by Moleculer's registry, not silent on the link's
+ * heartbeats (beats.ts), not leaving, and not suspected (a gateway's request
+ * found no subscriber). While this node is itself cut off or just back
+ * (`blind`), it takes no node out on Moleculer's word: the registry drops
+ * every node when NATS restarts, and tokens must not move for that.
  */
 import type { ServiceBroker } from 'moleculer';
 import { Placement } from '../../lib/index.ts';
@@ -18,6 +24,11 @@ export class PlacementTracker {
   readonly #listeners: Array<(p: Placement) => void> = [];
   #placement = new Placement([]);
   #live: string[] = [];
+  /** Nodes the link's heartbeats say are gone (beats.ts). */
+  #silent: ReadonlySet<string> = new Set();
+  /** Whether this node is cut off or just back (beats.ts): it then takes no node out. */
+  #blind: () => boolean = () => false;
+  #recheck: ReturnType<Clock['setTimeout']> | undefined;
 
   constructor(broker: ServiceBroker, clock: Clock) {
     this.#broker = broker;
@@ -43,6 +54,22 @@ export class PlacementTracker {
     this.#listeners.push(listener);
   }
 
+  /** Whether this node is blind now (cut off from NATS or just back); set by the node's heartbeats. */
+  setBlind(blind: () => boolean): void {
+    this.#blind = blind;
+  }
+
+  /** Whether a failed request may take a node out now (not while this node is itself cut off). */
+  get judging(): boolean {
+    return !this.#blind();
+  }
+
+  /** The nodes the heartbeats take as gone (beats.ts). */
+  setSilent(nodes: ReadonlySet<string>): void {
+    this.#silent = nodes;
+    this.#recompute();
+  }
+
   /** Re-reads the registry; call on Moleculer's $node.* and $services.changed events. */
   refresh(): void {
     const nodes = new Set<string>();
@@ -51,6 +78,17 @@ export class PlacementTracker {
       nodeID: string;
     }>) {
       if (svc.name === ACTOR_SERVICE) nodes.add(svc.nodeID);
+    }
+    if (this.#blind()) {
+      // Cut off or just back: nodes the registry dropped meanwhile stay until this node sees again.
+      const held = this.#live.filter((id) => !nodes.has(id));
+      for (const id of held) nodes.add(id);
+      if (held.length > 0 && this.#recheck === undefined) {
+        this.#recheck = this.#clock.setTimeout(() => {
+          this.#recheck = undefined;
+          this.refresh();
+        }, 250);
+      }
     }
     this.#live = [...nodes].sort();
     this.#recompute();
@@ -62,12 +100,22 @@ export class PlacementTracker {
     this.#recompute();
   }
 
-  /** A call to `nodeID` failed: route around it for `forMs`. */
-  suspect(nodeID: string, forMs: number): void {
+  /**
+   * NATS found no subscriber for `nodeID`: route around it for `forMs`.
+   * Returns whether this started a suspicion (false: it was suspected already).
+   */
+  suspect(nodeID: string, forMs: number, via = 'take'): boolean {
     const until = this.#clock.now() + forMs;
-    if ((this.#excluded.get(nodeID) ?? 0) >= until) return;
+    const was = this.#excluded.get(nodeID);
+    if ((was ?? 0) >= until) return false;
     this.#excluded.set(nodeID, until);
     this.#recompute();
+    if (was !== undefined) return false;
+    this.#broker.logger.info(
+      { event: 'suspicion', peer: nodeID, via, forMs },
+      `routing around node ${nodeID} for ${forMs} ms: no subscriber on its link`,
+    );
+    return true;
   }
 
   /** A node (re)joined: whatever we thought of it before no longer holds. */
@@ -88,7 +136,7 @@ export class PlacementTracker {
   }
 
   #recompute(): void {
-    const next = this.#live.filter((id) => !this.#excluded.has(id));
+    const next = this.#live.filter((id) => !this.#excluded.has(id) && !this.#silent.has(id));
     const prev = this.#placement.nodes;
     if (next.length === prev.length && next.every((id, i) => id === prev[i])) return;
     this.#placement = new Placement(next);

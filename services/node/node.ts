@@ -17,14 +17,14 @@ import type { Collection } from '../collection/index.ts';
 import { setupForecasting } from '../forecasting/index.ts';
 import type { Forecasting } from '../forecasting/index.ts';
 import type { NodeOptions, UnexpectedErrorCounts } from '../runtime/index.ts';
-import { PlacementTracker } from '../cluster/index.ts';
+import { Beats, PlacementTracker, beatSubject } from '../cluster/index.ts';
 import { guardOf } from '../wire/index.ts';
 import { setupPools } from '../pools/index.ts';
 import type { PoolsSetup } from '../pools/index.ts';
 import { NODE_INBOX_PREFIX, compileNatsConnect, connectNats } from '../nats/index.ts';
 import { FileRuleStore, KvRuleStore } from '../rules/index.ts';
 import type { RuleStore } from '../rules/index.ts';
-import { initTelemetry } from '../runtime/index.ts';
+import { initTelemetry, nodeLoggerConfig } from '../runtime/index.ts';
 import {
   NodeMetrics,
   checkMetricsHost,
@@ -54,6 +54,29 @@ export interface HeadroomNode {
   stop(): Promise<void>;
   /** Where a stop is (for the CLI's shutdown deadline): what would be lost if the process ended now. */
   stopReport(): StopReport;
+}
+
+/**
+ * Both NATS connections retry for ever, 250 ms apart (nats.js waits 2 s and
+ * gives up after 10 tries by default): service returns within a fraction of
+ * a second of nats-server coming back.
+ */
+const RECONNECT = { reconnectTimeWait: 250, maxReconnectAttempts: -1 } as const;
+
+/**
+ * Resolves once placement has a node besides this one and the view is
+ * complete (every node heard on the heartbeats is listed), or after
+ * `withinMs` (a node alone).
+ */
+async function foundPeers(
+  tracker: PlacementTracker,
+  beats: Beats | undefined,
+  withinMs: number,
+): Promise<void> {
+  const until = Date.now() + withinMs;
+  const found = (): boolean =>
+    tracker.placement.nodes.length >= 2 && (beats === undefined || beats.completeView(tracker.liveNodes));
+  while (!found() && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
 }
 
 /** A stop in progress, as {@link HeadroomNode.stopReport} sees it. */
@@ -87,6 +110,8 @@ export async function startNode(
   const broker = new ServiceBroker({
     logLevel: options.logLevel,
     ...extras.broker,
+    // One pino logger for the whole node (runtime/logging.ts); a `logger` in moleculer.config.ts is ignored.
+    logger: nodeLoggerConfig({ level: options.logLevel, format: options.logFormat }),
     namespace: options.namespace,
     nodeID: options.nodeId,
     // `servers` and an authenticator, not `url`: Moleculer's URL parsing keeps only user:pass.
@@ -98,6 +123,7 @@ export async function startNode(
             options: nats.connectionOptions({
               name: `headroom-bus-${options.nodeId}`,
               inboxPrefix: NODE_INBOX_PREFIX,
+              ...RECONNECT,
             }),
           },
     heartbeatInterval: heartbeatS,
@@ -116,6 +142,7 @@ export async function startNode(
         inboxPrefix: NODE_INBOX_PREFIX,
         // No stack captured per request: it cost more than the check itself (bench/check-nats.ts).
         noAsyncTraces: true,
+        ...RECONNECT,
       });
     }
     const rules: RuleStore =
@@ -133,6 +160,18 @@ export async function startNode(
     stops.push(step('collection', () => collection.close()));
 
     const tracker = new PlacementTracker(broker, clock);
+    // The link's heartbeats: a node silent for one Moleculer heartbeat period is routed around.
+    const beats =
+      nc === undefined
+        ? undefined
+        : new Beats(
+            nc,
+            beatSubject(options.namespace),
+            options.nodeId,
+            clock,
+            { beatMs: Math.max(50, Math.round(options.heartbeatMs / 5)), deadAfterMs: options.heartbeatMs },
+            guardOf(broker, clock),
+          );
     // Without a metrics port or an OTLP endpoint the check path counts nothing (its sinks are no-ops).
     const metrics =
       options.metricsPort === null && otlpMetricsEndpoint() === undefined
@@ -151,16 +190,56 @@ export async function startNode(
       idleMs: options.actorIdleMs,
       maxActors: options.maxActors,
       ownerTimeoutMs: options.ownerTimeoutMs,
+      suspectMs: options.heartbeatMs,
+      ...(beats === undefined
+        ? {}
+        : {
+            // Views agree within about one heartbeat period (beats.ts); a stall past half of it is fenced.
+            ownership: {
+              settleMs: options.heartbeatMs / 2,
+              stallMs: options.heartbeatMs / 2,
+              // A gateway routes around a node with no subscriber for a heartbeat after the last try.
+              awayMs: options.heartbeatMs,
+            },
+            checkContact: () => beats.checkContact(),
+            viewComplete: () => beats.completeView(tracker.liveNodes),
+          }),
     });
+    if (beats !== undefined) {
+      tracker.setBlind(() => beats.blind);
+      beats.onSilenceChanged((silent) => {
+        if (silent.size > 0) {
+          broker.logger.info(
+            { event: 'silence', peers: [...silent] },
+            `routing around silent nodes: ${[...silent].join(', ')}`,
+          );
+        }
+        tracker.setSilent(silent);
+      });
+      beats.onContactLost((reason) => throttle.contactLost(reason));
+    }
     broker.createService(throttleService(throttle, tracker, extras.unexpectedErrors));
     if (link !== undefined) {
       // Serving before the broker announces this node, so no take finds it deaf.
-      link.serve(options.nodeId, throttle);
+      // Another node's takes wait, while this node is joining, until it has found every node.
+      link.serve(options.nodeId, {
+        take: async (params, meta) => {
+          await throttle.awaitCompleteView();
+          return await throttle.take(params, meta);
+        },
+        refund: (items) => throttle.refund(items),
+      });
       stops.push(step('owner link', () => link.close()));
     }
     const forecasting = await setupForecasting(options, broker, clock, throttle, collection);
     const pools = await setupPools(options, broker, clock, throttle, tracker, collection);
     await broker.start();
+    if (beats !== undefined) {
+      // Beats from now on: until others list this node they route nothing to it, and a stall of
+      // its start (loading the store, the models) is no one's business.
+      beats.start();
+      stops.push(step('heartbeats', () => beats.stop()));
+    }
     stops.unshift(
       step('hand-off and leave', async () => {
         await throttle.leave();
@@ -186,6 +265,7 @@ export async function startNode(
       clock,
       rules: () => ruleSet,
       ownerTimeoutMs: options.ownerTimeoutMs,
+      suspectMs: options.heartbeatMs,
       local: throttle,
       ...(link === undefined ? {} : { link }),
       collect: collection.collector !== undefined,
@@ -204,8 +284,14 @@ export async function startNode(
     (broker as unknown as { headroom: unknown }).headroom = { api, throttle, rules, tracker, collection };
 
     // Checks other gateways hand to this node (their tokens live here), with the items they derived.
-    link?.serveForwards(options.nodeId, (items, trace) => gateway.answerForward(items, trace));
+    link?.serveForwards(options.nodeId, async (items, trace) => {
+      await throttle.awaitCompleteView();
+      return await gateway.answerForward(items, trace);
+    });
     if (nc !== undefined) {
+      // Answer clients only once this node has found the cluster (or found it empty): a node that
+      // saw only itself would take every token for its own and grant from fresh state.
+      await foundPeers(tracker, beats, 1.5 * options.heartbeatMs);
       const natsApi = new NatsApi(nc, api, guardOf(broker, clock));
       natsApi.start();
       stops.unshift(step('NATS API drain', () => natsApi.drain()));

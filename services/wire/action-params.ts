@@ -158,3 +158,15 @@ export function requireCaller(
     );
   }
 }
+
+/** A heartbeat on the link (services/cluster/beats.ts): `{id, seq}`, the node and its beat count. */
+export function parseBeat(message: unknown): { id: string; seq: number } {
+  const m = object(message, ['id', 'seq'], 'a beat {id, seq}');
+  const id = nodeId(m['id'], 'params.id');
+  const seq = m['seq'];
+  required(seq, 'params.seq', 'a whole number >= 0');
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+    throw invalidField('params.seq', 'a whole number >= 0', seq);
+  }
+  return { id, seq };
+}

@@ -24,6 +24,7 @@ export {
   MAX_HANDOFF_ITEMS,
   MAX_NODE_ID_LENGTH,
   parseActorsParams,
+  parseBeat,
   parseDescribeParams,
   parseEmptyParams,
   parseHandoffParams,

@@ -29,7 +29,17 @@ export interface NodeProcessOptions {
 export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodeProcess> {
   const child = spawn(
     process.execPath,
-    [BIN, 'start', '--node-id', opts.nodeId, '--log-level', 'warn', ...(opts.args ?? [])],
+    [
+      BIN,
+      'start',
+      '--node-id',
+      opts.nodeId,
+      '--log-level',
+      'warn',
+      '--log-format',
+      'pretty',
+      ...(opts.args ?? []),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
   );
   let out = '';
@@ -127,13 +137,21 @@ export async function settle(nc: NatsConnection, ids: string[]): Promise<void> {
   let streak = 0;
   await waitUntil(
     async () => {
-      const r = await request<{ nodes: Array<{ id: string; actors: number | null }> }>(
-        nc,
-        'headroom.v1.status',
-        {},
-      );
+      const r = await request<{
+        nodes: Array<{
+          id: string;
+          actors: number | null;
+          ownership?: { learningUntilMs: number | null; pendingHandoffs: number } | null;
+        }>;
+      }>(nc, 'headroom.v1.status', {});
       const seen = r.nodes.filter((n) => n.actors !== null).map((n) => n.id);
-      streak = seen.length === ids.length && ids.every((id) => seen.includes(id)) ? streak + 1 : 0;
+      // Settled also means no node is still learning after the last membership change or waiting
+      // for a hand-off (services/cluster/ownership.ts): until then fresh tokens may start fenced.
+      const quiet = r.nodes.every(
+        (n) =>
+          n.ownership == null || (n.ownership.learningUntilMs === null && n.ownership.pendingHandoffs === 0),
+      );
+      streak = quiet && seen.length === ids.length && ids.every((id) => seen.includes(id)) ? streak + 1 : 0;
       return streak >= 9; // several answers in a row, so (very likely) from every node
     },
     20_000,

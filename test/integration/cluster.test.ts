@@ -69,6 +69,16 @@ test.serial(
     t.deepEqual(errors, []);
     const bound = 50 + Math.ceil(elapsedS * 50);
     t.log(`allowed ${allowed} of 500 in ${elapsedS.toFixed(3)} s; bound ${bound}`);
+    if (allowed < 50)
+      for (const n of t.context.nodes.values())
+        t.log(
+          n.id,
+          n
+            .output()
+            .split('\n')
+            .filter((l) => /fence|hand-off|stall|refused|silent|suspic|ERROR/.test(l))
+            .join('\n'),
+        );
     t.true(allowed >= 50, `at least the burst passes, got ${allowed}`);
     t.true(allowed <= bound, `allowed ${allowed} > burst + refill ${bound}`);
     const denied = replies.find((r) => r.allow === false);
@@ -159,46 +169,61 @@ test.serial(
   },
 );
 
-test.serial('cluster - a stuck owner (SIGSTOP) is routed around within the owner timeout', async (t) => {
-  const { nc, nodes } = t.context;
-  await putRule(t, { id: 'stuck', key: ['client'], match: { op: 'Stuck' }, rate: 1000, period: '1s' });
-  const live = [...nodes.keys()].sort();
-  const victim = live[1]!;
-  const clients = [];
-  for (let i = 0; clients.length < 60; i++) {
-    if (ownerOf(`stuck|client=s${i}`, live) === victim) clients.push(`s${i}`);
-  }
-  const node = nodes.get(victim)!;
-  node.child.kill('SIGSTOP');
-  try {
-    // The queue group still hands a share of these (a half: two nodes are left by now) to the
-    // stopped node itself: those wait for it. The others reach live gateways, which forward to the stopped owner, get
-    // no acknowledgement within --owner-timeout (1 s), and answer by another owner.
-    const started = performance.now();
-    const results = await Promise.all(
-      clients.map((client) =>
-        request(nc, 'headroom.v1.check', { params: { client, op: 'Stuck' } }, 4000).then(
-          (reply) => ({ reply, ms: performance.now() - started }),
-          () => undefined,
-        ),
-      ),
-    );
-    const answered = results.filter((r) => r !== undefined);
-    t.log(
-      `${answered.length} of ${clients.length} checks for tokens of the stopped ${victim} answered, in ${answered.map((r) => r.ms.toFixed(0)).join(', ')} ms`,
-    );
-    t.true(answered.length >= 15, `routed around: ${answered.length}`);
-    t.deepEqual(
-      answered.filter((r) => r.reply.allow !== true).map((r) => r.reply),
-      [],
-    );
-    // Nothing answered before the owner timeout: the stopped owner really held them up.
-    t.true(answered.every((r) => r.ms >= 900));
-  } finally {
-    node.child.kill('SIGCONT');
-  }
-  await settle(nc, live);
-});
+test.serial(
+  'cluster - a stuck owner (SIGSTOP) gets no second grantor until its heartbeats stop, then is routed around',
+  async (t) => {
+    const { nc, nodes } = t.context;
+    await putRule(t, { id: 'stuck', key: ['client'], match: { op: 'Stuck' }, rate: 1000, period: '1s' });
+    const live = [...nodes.keys()].sort();
+    const victim = live[1]!;
+    const clients = [];
+    for (let i = 0; clients.length < 60; i++) {
+      if (ownerOf(`stuck|client=s${i}`, live) === victim) clients.push(`s${i}`);
+    }
+    const node = nodes.get(victim)!;
+    const ask = (client: string) => {
+      const sent = performance.now();
+      return request(nc, 'headroom.v1.check', { params: { client, op: 'Stuck' } }, 4000).then(
+        (reply) => ({ reply, ms: performance.now() - sent }),
+        () => undefined, // handed by the queue group to the stopped node itself: it waits for it
+      );
+    };
+    node.child.kill('SIGSTOP');
+    try {
+      const stoppedAt = performance.now();
+      // At once: a live gateway waits for the stopped owner (--owner-timeout, 1 s) and answers a
+      // retryable error, or, once the heartbeats have dropped it, a decision by another owner. No
+      // other node grants from its tokens while it may still be granting.
+      const early = (await Promise.all(clients.slice(0, 30).map(ask))).filter((r) => r !== undefined);
+      t.log(
+        `early: ${early.map((r) => `${r.reply.error?.code ?? r.reply.allow} ${r.ms.toFixed(0)} ms`).join(', ')}`,
+      );
+      t.true(early.length >= 8, `live gateways answered ${early.length}`);
+      t.deepEqual(
+        early.filter((r) => !(r.reply.error?.retryable === true || r.ms >= 950)),
+        [],
+        'an answer before the owner timeout would come from a second grantor',
+      );
+      // The heartbeats take it as gone after 1 s of silence: from then on a live gateway answers
+      // its tokens from another owner at once.
+      await new Promise((r) => setTimeout(r, Math.max(0, stoppedAt + 1800 - performance.now())));
+      const late = (await Promise.all(clients.slice(30).map(ask))).filter((r) => r !== undefined);
+      t.log(`late: ${late.map((r) => `${r.reply.allow} ${r.ms.toFixed(0)} ms`).join(', ')}`);
+      t.true(late.length >= 8, `live gateways answered ${late.length}`);
+      t.deepEqual(
+        late.filter((r) => r.reply.error !== undefined).map((r) => r.reply.error),
+        [],
+      );
+      t.true(
+        late.every((r) => r.ms < 900),
+        'routed around without waiting for the owner timeout',
+      );
+    } finally {
+      node.child.kill('SIGCONT');
+    }
+    await settle(nc, live);
+  },
+);
 
 test.serial('cluster - after a SIGKILL the other nodes answer every check', async (t) => {
   const { nc, nodes } = t.context;
@@ -266,10 +291,16 @@ test.serial('cluster - after a SIGKILL the other nodes answer every check', asyn
     [],
   );
   t.true(after.length > 100);
+  // The dead node's tokens start fenced on their new owner (services/cluster/ownership.ts: taken
+  // as emptied when the views last disagreed), so for about half a second they may be denied,
+  // never longer: a denial asks for a retry within the settle time (500 ms) plus one interval.
+  const denied = after.filter((a) => a.reply.allow !== true).map((a) => a.reply);
+  t.log(`${denied.length} denied while fenced`);
   t.deepEqual(
-    after.filter((a) => a.reply.allow !== true).map((a) => a.reply),
+    denied.filter((r) => !(r.allow === false && r.rule === 'crash' && r.retryAfterMs <= 600)),
     [],
   );
+  t.true(denied.length < after.length / 10);
 });
 
 test.serial('cluster - rules live in JetStream KV and outlive a restart of every node', async (t) => {

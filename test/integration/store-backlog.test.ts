@@ -1,12 +1,19 @@
 // A store that is up but slower than the rows coming in costs disk, not
 // memory: past MAX_QUEUED_ROWS waiting, the batcher moves the waiting
-// batches to its spool and replays them, in order, once the store caught up.
+// batches to its spool and replays them, in order, once the store caught up;
+// past what the spool can take in time, a row is refused (retryable), not dropped.
 // Real DuckDB store, real spool on disk.
 import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Batcher, MAX_QUEUED_ROWS, createDuckDbStore, type RequestRecord } from '../../store/index.ts';
+import {
+  Batcher,
+  MAX_QUEUED_ROWS,
+  MAX_SPILLING_ROWS,
+  createDuckDbStore,
+  type RequestRecord,
+} from '../../store/index.ts';
 
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);
 
@@ -38,12 +45,24 @@ test('batcher backlog - rows beyond MAX_QUEUED_ROWS wait on disk, and every row 
     const b = new Batcher(store, { spoolDir: dir, maxRows: 5000 });
     const N = 3 * MAX_QUEUED_ROWS;
     let mostPending = 0;
-    // Added in one synchronous run: the store cannot have taken any of it meanwhile.
+    // Added in synchronous runs: the store cannot take any of a run meanwhile. Past what the
+    // spool can take in time (MAX_SPILLING_ROWS waiting for it) a row is refused with a
+    // retryable error, never dropped: the writer waits a moment and adds it again.
+    let refused = 0;
     for (let i = 0; i < N; i++) {
-      b.add('records', rec(i));
+      try {
+        b.add('records', rec(i));
+      } catch (err) {
+        t.is((err as { code?: string }).code, 'HEADROOM_ERR_SPOOL_FULL');
+        refused++;
+        i--;
+        await new Promise((r) => setTimeout(r, 20));
+      }
       mostPending = Math.max(mostPending, b.stats().pendingRows);
     }
-    t.true(mostPending <= MAX_QUEUED_ROWS + 5000, `held ${mostPending} rows in memory`);
+    t.log(`${refused} adds refused while the spool caught up`);
+    // In memory at most: the queue, what waits for the spool, and one batch.
+    t.true(mostPending <= MAX_QUEUED_ROWS + MAX_SPILLING_ROWS + 5000, `held ${mostPending} rows in memory`);
     await b.drain();
     const s = b.stats();
     t.true(s.spooled >= N - MAX_QUEUED_ROWS - 5000, `spooled ${s.spooled}`);

@@ -64,10 +64,16 @@ test.serial(
       }
       const [a] = nodes;
       // Both nodes must see each other, or each places every token on itself.
+      // And settled: no hand-off awaited, no learning time left (services/cluster/ownership.ts).
       await waitUntil(
-        async () => (await Promise.all(nodes.map((n) => n.api.status()))).every((l) => l.length === 2),
+        async () =>
+          (await Promise.all(nodes.map((n) => n.api.status()))).every(
+            (l) =>
+              l.length === 2 &&
+              l.every((s) => s.ownership?.pendingHandoffs === 0 && s.ownership.learningUntilMs === null),
+          ),
         10_000,
-        'two nodes',
+        'two settled nodes',
       );
       await a!.rules.put({
         id: 'per-user',

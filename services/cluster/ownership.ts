@@ -1,0 +1,206 @@
+/**
+ * Single-writer ownership with a bound: when may a node grant from a token
+ * it has just come to hold, and from what state?
+ *
+ * Placement (rendezvous hashing over the live nodes) says who owns a token,
+ * but each node sees the live nodes through its own, slightly late view, and
+ * a node that was killed, paused or cut off from NATS loses its tokens'
+ * GCRA state or keeps a stale one. The rule here is Doorman's "learning
+ * mode" after an election, per token and in GCRA terms: a node that starts
+ * serving a token without knowing everything granted from it assumes the
+ * bucket was emptied at the last moment another node could still have been
+ * granting (a **fence**: TAT >= fence + burst tolerance). Then
+ *
+ * - a node that died granted nothing after its death, so its tokens cost
+ *   nothing extra when another node takes them over (not one burst: none);
+ * - two nodes grant from one token only while their views disagree, each at
+ *   most at the token's rate (both fenced): the extra is rate x the time the
+ *   views disagree, which `settleMs` bounds;
+ * - a node that may have been taken for dead (its event loop stalled past
+ *   `stallMs`, or its NATS connection dropped) fences every token it holds
+ *   before it grants again: whatever others granted meanwhile cannot be
+ *   granted twice from a state they did not see.
+ *
+ * The old owner's state, when it still has it, follows by hand-off
+ * (handoff.ts) and is merged: the stricter TAT wins, so a fence only ever
+ * makes a token stricter. Pure: a clock, no Moleculer, no NATS.
+ */
+import type { Clock, TokenKey } from '../../lib/index.ts';
+
+/** Who owns a token under one view (a Placement). */
+export interface OwnerView {
+  owner(token: TokenKey): string | undefined;
+  /** The live nodes of this view. */
+  readonly nodes: readonly string[];
+}
+
+export interface OwnershipOptions {
+  /**
+   * How long after a node's view changes the other nodes may still act on
+   * the old one (view convergence: heartbeat period plus delivery). A
+   * token's previous owner may go on granting until then.
+   */
+  settleMs: number;
+  /**
+   * How long others may route around this node after it was cut off or
+   * stalled (a gateway's suspicion lasts this long after its last "no
+   * responders"): what it holds is fenced this far. @default settleMs
+   */
+  awayMs?: number;
+  /**
+   * An event-loop gap longer than this means the others may have taken this
+   * node for dead (they do after its heartbeats stop for longer than this
+   * plus a heartbeat): it fences what it holds before granting again.
+   */
+  stallMs: number;
+  /**
+   * The deepest fence, in time: a token is taken as emptied at the fence
+   * only up to this much of its burst tolerance. Rules whose tolerance is
+   * longer (1 per hour) are not shut for their whole period after every
+   * membership change; for them a fault may let at most one burst through
+   * twice. @default 2000
+   */
+  learnMs?: number;
+}
+
+/** Why a node fenced all it holds, or changed its view. */
+export type ChangeReason = 'view' | 'join' | 'stall' | 'reconnect' | 'handoff-lost';
+
+interface Change {
+  atMs: number;
+  /** The view before the change; null when anything may have been served elsewhere. */
+  before: OwnerView | null;
+  reason: ChangeReason;
+}
+
+/** Changes kept at most, oldest dropped first (a flapping view must not grow this). */
+const MAX_CHANGES = 64;
+
+export class Ownership {
+  readonly #self: string;
+  readonly #clock: Clock;
+  readonly #settleMs: number;
+  readonly #awayMs: number;
+  readonly #stallMs: number;
+  readonly #learnMs: number;
+  #changes: Change[] = [];
+  #view: OwnerView | null = null;
+  #lastTickMs: number;
+
+  constructor(self: string, clock: Clock, options: OwnershipOptions) {
+    this.#self = self;
+    this.#clock = clock;
+    this.#settleMs = options.settleMs;
+    this.#awayMs = Math.max(options.settleMs, options.awayMs ?? options.settleMs);
+    this.#stallMs = options.stallMs;
+    this.#learnMs = options.learnMs ?? 2000;
+    this.#lastTickMs = clock.now();
+  }
+
+  get settleMs(): number {
+    return this.#settleMs;
+  }
+
+  /** The deepest fence in time (a token's fence is at most this much of its burst tolerance). */
+  get learnMs(): number {
+    return this.#learnMs;
+  }
+
+  /** This node's view of the live nodes changed to `next`. */
+  viewChanged(next: OwnerView): void {
+    const before = this.#view;
+    this.#view = next;
+    if (before === null || before.nodes.every((id) => id === this.#self)) {
+      // A node that saw only itself is joining: the tokens it gains come with their owners' state
+      // (handoff.ts), but a peer it has not heard yet (paused, slow to answer) may still be
+      // granting, so what it starts without state is fenced as after a lost contact.
+      if (next.nodes.some((id) => id !== this.#self)) this.#record(null, 'join');
+      return;
+    }
+    this.#record(before, 'view');
+  }
+
+  /**
+   * This node may have been taken for dead (a stall, a lost connection):
+   * any token may have been served elsewhere until the others see it again.
+   * Returns the fence for what it holds now.
+   */
+  lostContact(reason: 'stall' | 'reconnect'): number {
+    this.#record(null, reason);
+    return this.#clock.now() + this.#awayMs;
+  }
+
+  /**
+   * This node may have started serving tokens without their state (a
+   * joining node gave up waiting for a hand-off): tokens it starts from now
+   * on for a while are fenced as after a lost contact, those it holds are not.
+   */
+  stateLost(): void {
+    this.#record(null, 'handoff-lost');
+  }
+
+  /**
+   * The fence for `token` when this node starts serving it without its
+   * previous owner's state (a new actor, or a dormant one waking): until
+   * when another node may have granted from it, or undefined when no node
+   * can have (this node owned it through every remembered change).
+   */
+  fenceFor(token: TokenKey): number | undefined {
+    this.#prune();
+    let fence: number | undefined;
+    for (const c of this.#changes) {
+      if (c.before !== null && c.before.owner(token) === this.#self) continue;
+      const until = c.atMs + (c.before === null ? this.#awayMs : this.#settleMs);
+      if (fence === undefined || until > fence) fence = until;
+    }
+    return fence;
+  }
+
+  /**
+   * Call before granting (every take) and from a timer: true when the event
+   * loop stalled since the last call, longer than `stallMs` (the caller then
+   * fences what it holds, with {@link lostContact}'s fence).
+   */
+  tick(): boolean {
+    const now = this.#clock.now();
+    const gap = now - this.#lastTickMs;
+    this.#lastTickMs = now;
+    return gap > this.#stallMs;
+  }
+
+  /**
+   * Until when tokens this node starts may still be fenced (its last change
+   * plus settle and learning time), or null when none can be: the node's
+   * "learning" time after a membership change, shown in status.
+   */
+  learningUntil(): number | null {
+    this.#prune();
+    const last = this.#changes.at(-1);
+    if (last === undefined) return null;
+    const until = last.atMs + this.#awayMs + this.#learnMs;
+    return until > this.#clock.now() ? until : null;
+  }
+
+  /** The remembered changes, oldest first (status and tests). */
+  changes(): Array<{ atMs: number; reason: ChangeReason }> {
+    this.#prune();
+    return this.#changes.map((c) => ({ atMs: c.atMs, reason: c.reason }));
+  }
+
+  #record(before: OwnerView | null, reason: ChangeReason): void {
+    this.#changes.push({ atMs: this.#clock.now(), before, reason });
+    if (this.#changes.length > MAX_CHANGES) {
+      // Dropping the oldest view change would lose its fence: fold it into an unknown one instead.
+      const [a, b] = this.#changes;
+      this.#changes.splice(0, 2, { atMs: Math.max(a!.atMs, b!.atMs), before: null, reason: b!.reason });
+    }
+  }
+
+  /** A change matters while its fence can: for `settleMs + learnMs` after it. */
+  #prune(): void {
+    const oldest = this.#clock.now() - this.#awayMs - this.#learnMs;
+    let drop = 0;
+    while (drop < this.#changes.length && this.#changes[drop]!.atMs < oldest) drop++;
+    if (drop > 0) this.#changes.splice(0, drop);
+  }
+}
