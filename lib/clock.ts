@@ -13,6 +13,11 @@ export interface Clock {
 
 export type TimerHandle = { readonly __brand: 'TimerHandle' };
 
+/** Resolves after `ms` on `clock` (a retry's pause, a poll's interval). */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => clock.setTimeout(() => resolve(), ms));
+}
+
 /** The wall clock and Node's timers. */
 export class SystemClock implements Clock {
   now(): number {

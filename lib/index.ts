@@ -1,6 +1,6 @@
 // Entry file of lib/: pure domain code, no Moleculer, no I/O.
 // Values first, then types. Other folders import this file, never deep paths.
-export { SystemClock, SimulatedClock } from './clock.ts';
+export { SystemClock, SimulatedClock, sleep } from './clock.ts';
 export {
   ErrorCode,
   HeadroomError,

@@ -15,6 +15,7 @@ import {
   HeadroomError,
   StateError,
   combineDecisions,
+  sleep,
   toHeadroomError,
   tokenKeyOf,
 } from '../../lib/index.ts';
@@ -24,7 +25,7 @@ import { injectContext, recordFailure, tracer } from '../runtime/index.ts';
 import { linkTo } from './owner-link.ts';
 import type { OwnerLink } from './owner-link.ts';
 import { OwnerLanes } from './owner-lanes.ts';
-import { DEFAULT_SUSPECT_MS, OwnerGone } from './link-requests.ts';
+import { BLIND_RETRY_MS, DEFAULT_SUSPECT_MS, OwnerGone } from './link-requests.ts';
 import { gather, groupsOf, routeItems, soleRemoteOwner } from './router.ts';
 import type { ThrottleNode } from './throttle-node.ts';
 import { noCheckMetrics } from './check-metrics.ts';
@@ -83,9 +84,6 @@ interface Answered extends TakeDecision {
  */
 const mayRouteAround = (err: unknown, tracker: PlacementTracker): err is OwnerGone =>
   err instanceof OwnerGone && tracker.judging;
-
-/** While this node is cut off or just back, an owner with no subscriber is asked again this much later. */
-const BLIND_RETRY_MS = 150;
 
 /** Attempts per owner call before the check fails: the first owner, then the re-routed ones. */
 const ATTEMPTS = 4;
@@ -303,7 +301,7 @@ export class Gateway {
         }
         // This node is itself just back on NATS: the owner may be resubscribing; ask again soon.
         if (this.#deps.clock.now() + BLIND_RETRY_MS > blindUntil) throw wrapCallError(err, owner);
-        await new Promise<void>((r) => this.#deps.clock.setTimeout(() => r(), BLIND_RETRY_MS));
+        await sleep(this.#deps.clock, BLIND_RETRY_MS);
         return await this.#take(part, ctx, routeSpans, attempt, blindUntil);
       }
     });

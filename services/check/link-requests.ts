@@ -122,6 +122,9 @@ export class LinkRequests {
 /** How long an owner with no subscriber is routed around unless the node says (its heartbeats' dead-after time). */
 export const DEFAULT_SUSPECT_MS = 1000;
 
+/** While this node is cut off or just back, an owner with no subscriber is asked again this much later. */
+export const BLIND_RETRY_MS = 150;
+
 /**
  * NATS found no subscriber on the owner's subject: its connection is gone
  * (the process died, or it is cut off from NATS), so it is granting nothing

@@ -6,7 +6,7 @@
 import type { ServiceBroker } from 'moleculer';
 import { SpanKind } from '@opentelemetry/api';
 import { ActorHost, DormantTokens, TakeLedger, TokenActor } from '../../actors/index.ts';
-import { ErrorCode, InputError, StateError, compileRule, parseRule } from '../../lib/index.ts';
+import { ErrorCode, InputError, StateError, compileRule, parseRule, sleep } from '../../lib/index.ts';
 import type { Clock, CompiledRule, TokenKey } from '../../lib/index.ts';
 import { Refused, guardOf, refOf } from '../wire/index.ts';
 import type {
@@ -25,7 +25,7 @@ import type {
 import { Handoff, JOIN_WAIT_MS, Ownership } from '../cluster/index.ts';
 import type { OwnershipOptions } from '../cluster/index.ts';
 import { linkTo } from './owner-link.ts';
-import { DEFAULT_SUSPECT_MS, OwnerGone } from './link-requests.ts';
+import { BLIND_RETRY_MS, DEFAULT_SUSPECT_MS, OwnerGone } from './link-requests.ts';
 import type { OwnerLink } from './owner-link.ts';
 import { gather, routeItems } from './router.ts';
 import type { Routing } from './router.ts';
@@ -81,7 +81,7 @@ export interface ThrottleDeps {
 }
 
 /** A node alone (no NATS) never shares a token: nothing to settle, and a stall costs nothing. */
-const ALONE: OwnershipOptions = { settleMs: 0, stallMs: Number.POSITIVE_INFINITY };
+const ALONE: OwnershipOptions = { settleMs: 0 };
 
 export class ThrottleNode {
   /** The token actors; a take activates its token with the rule it runs under. */
@@ -320,7 +320,7 @@ export class ThrottleNode {
         // while this node is itself cut off or just back, ask again a little later).
         if (!(err instanceof OwnerGone) || attempt >= 3) throw err;
         if (tracker.judging) tracker.suspect(owner, this.#deps.suspectMs ?? DEFAULT_SUSPECT_MS, 'forward');
-        else await new Promise<void>((r) => this.#deps.clock.setTimeout(() => r(), 150));
+        else await sleep(this.#deps.clock, BLIND_RETRY_MS);
         const again = routeItems(part, tracker.placement, self, (t) => this.host.has(t));
         return await this.#forward(part, again, attempt + 1);
       }
@@ -351,7 +351,7 @@ export class ThrottleNode {
         }
         return;
       }
-      await new Promise<void>((r) => this.#deps.clock.setTimeout(() => r(), 25));
+      await sleep(this.#deps.clock, 25);
     }
   }
 

@@ -13,7 +13,7 @@
 import type { ServiceBroker } from 'moleculer';
 import type { ActorHost, DormantTokens, TokenActor } from '../../actors/index.ts';
 import { Mailbox } from '../../actors/index.ts';
-import { ErrorCode, Placement } from '../../lib/index.ts';
+import { ErrorCode, Placement, sleep } from '../../lib/index.ts';
 import type { Clock, TokenKey } from '../../lib/index.ts';
 import { ACTOR_SERVICE } from './placement-tracker.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
@@ -243,7 +243,7 @@ export class Handoff {
         });
       } catch (err) {
         if (attempt >= 5 || (err as { code?: unknown }).code !== ErrorCode.NotPermitted) throw err;
-        await new Promise<void>((r) => this.#deps.clock.setTimeout(() => r(), 100));
+        await sleep(this.#deps.clock, 100);
       }
     }
   }

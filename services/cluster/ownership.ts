@@ -17,8 +17,8 @@
  *   most at the token's rate (both fenced): the extra is rate x the time the
  *   views disagree, which `settleMs` bounds;
  * - a node that may have been taken for dead (its event loop stalled past
- *   `stallMs`, or its NATS connection dropped) fences every token it holds
- *   before it grants again: whatever others granted meanwhile cannot be
+ *   half a heartbeat, see beats.ts, or its NATS connection dropped) fences
+ *   every token it holds before it grants again: whatever others granted meanwhile cannot be
  *   granted twice from a state they did not see.
  *
  * The old owner's state, when it still has it, follows by hand-off
@@ -48,12 +48,6 @@ export interface OwnershipOptions {
    */
   awayMs?: number;
   /**
-   * An event-loop gap longer than this means the others may have taken this
-   * node for dead (they do after its heartbeats stop for longer than this
-   * plus a heartbeat): it fences what it holds before granting again.
-   */
-  stallMs: number;
-  /**
    * The deepest fence, in time: a token is taken as emptied at the fence
    * only up to this much of its burst tolerance. Rules whose tolerance is
    * longer (1 per hour) are not shut for their whole period after every
@@ -81,20 +75,16 @@ export class Ownership {
   readonly #clock: Clock;
   readonly #settleMs: number;
   readonly #awayMs: number;
-  readonly #stallMs: number;
   readonly #learnMs: number;
   #changes: Change[] = [];
   #view: OwnerView | null = null;
-  #lastTickMs: number;
 
   constructor(self: string, clock: Clock, options: OwnershipOptions) {
     this.#self = self;
     this.#clock = clock;
     this.#settleMs = options.settleMs;
     this.#awayMs = Math.max(options.settleMs, options.awayMs ?? options.settleMs);
-    this.#stallMs = options.stallMs;
     this.#learnMs = options.learnMs ?? 2000;
-    this.#lastTickMs = clock.now();
   }
 
   get settleMs(): number {
@@ -157,18 +147,6 @@ export class Ownership {
   }
 
   /**
-   * Call before granting (every take) and from a timer: true when the event
-   * loop stalled since the last call, longer than `stallMs` (the caller then
-   * fences what it holds, with {@link lostContact}'s fence).
-   */
-  tick(): boolean {
-    const now = this.#clock.now();
-    const gap = now - this.#lastTickMs;
-    this.#lastTickMs = now;
-    return gap > this.#stallMs;
-  }
-
-  /**
    * Until when tokens this node starts may still be fenced (its last change
    * plus settle and learning time), or null when none can be: the node's
    * "learning" time after a membership change, shown in status.
@@ -179,12 +157,6 @@ export class Ownership {
     if (last === undefined) return null;
     const until = last.atMs + this.#awayMs + this.#learnMs;
     return until > this.#clock.now() ? until : null;
-  }
-
-  /** The remembered changes, oldest first (status and tests). */
-  changes(): Array<{ atMs: number; reason: ChangeReason }> {
-    this.#prune();
-    return this.#changes.map((c) => ({ atMs: c.atMs, reason: c.reason }));
   }
 
   #record(before: OwnerView | null, reason: ChangeReason): void {

@@ -197,7 +197,6 @@ export async function startNode(
             // Views agree within about one heartbeat period (beats.ts); a stall past half of it is fenced.
             ownership: {
               settleMs: options.heartbeatMs / 2,
-              stallMs: options.heartbeatMs / 2,
               // A gateway routes around a node with no subscriber for a heartbeat after the last try.
               awayMs: options.heartbeatMs,
             },

@@ -7,7 +7,14 @@ import type { Arbitrary } from 'fast-check';
 
 /** One bad input: where it goes and what it carries. */
 export type BadInput =
-  | { kind: 'nats'; subject: string; payload: string; what: string }
+  | {
+      kind: 'nats';
+      subject: string;
+      payload: string;
+      what: string;
+      /** Published without a reply subject (heartbeats take none): counted by the node's Guard, not answered. */
+      noReply?: true;
+    }
   | { kind: 'http'; method: string; path: string; body: string; what: string };
 
 const json = (v: unknown): string => JSON.stringify(v);
@@ -214,6 +221,9 @@ export function badNatsRequests(maxPayloadBytes: number): Arbitrary<BadInput> {
   return fc.oneof(...known, unknownOp);
 }
 
+/** A beat count that is not a whole number >= 0. */
+const badBeatSeq = fc.oneof(notNumber, fc.constant(-1), fc.constant(1.5));
+
 /** Bad messages on a node's internal subjects (what a leaked node credential could send). */
 export function badInternalRequests(namespace: string, nodeIds: string[]): Arbitrary<BadInput> {
   const item = {
@@ -256,7 +266,7 @@ export function badInternalRequests(namespace: string, nodeIds: string[]): Arbit
     fc.constant([['_INBOX.x', '', '', { params: 'x' }]]),
   );
   const bodies: Record<string, Arbitrary<unknown>> = { take, refund, forward };
-  return fc
+  const requests = fc
     .tuple(fc.constantFrom(...nodeIds), fc.constantFrom('take', 'refund', 'forward'))
     .chain(([node, op]) =>
       fc.oneof(bodies[op]!.map(json), notJson).map((payload): BadInput => ({
@@ -266,6 +276,20 @@ export function badInternalRequests(namespace: string, nodeIds: string[]): Arbit
         what: `internal ${op}`,
       })),
     );
+  // Heartbeats (services/cluster/beats.ts): `{id, seq}`, every field broken in turn.
+  const beat = fc.oneof(
+    notObject,
+    broken({ id: nodeIds[0]!, seq: 1 }, { id: fc.oneof(notString, longString(300)), seq: badBeatSeq }),
+    fc.constant({ id: nodeIds[0]!, seq: 1, extra: true }),
+  );
+  const beats = fc.oneof(beat.map(json), notJson).map((payload): BadInput => ({
+    kind: 'nats',
+    subject: `headroom.int.${namespace}.beat`,
+    payload,
+    what: 'internal beat',
+    noReply: true,
+  }));
+  return fc.oneof({ weight: 6, arbitrary: requests }, { weight: 1, arbitrary: beats });
 }
 
 /** Bad HTTP requests: bad bodies on every route, bad paths, wrong methods. */

@@ -533,7 +533,6 @@ class SimNode {
     this.ownership = new Ownership(id, sim.clock, {
       settleMs: sim.p.settleMs,
       awayMs: sim.p.awayMs,
-      stallMs: sim.p.stallMs,
       learnMs: sim.p.learnMs,
     });
     this.serving = fromStart;

@@ -32,6 +32,10 @@ async function connections(monitorPort: number): Promise<Map<number, string>> {
 
 /** What a bad input got back: a coded error, or a description of what went wrong. */
 async function send(nc: NatsConnection, httpUrl: string, input: BadInput): Promise<string | null> {
+  if (input.kind === 'nats' && input.noReply === true) {
+    nc.publish(input.subject, input.payload);
+    return null;
+  }
   if (input.kind === 'nats') {
     let text: string;
     try {
@@ -184,6 +188,21 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
     );
     t.deepEqual(exited, [], nodes.map((n) => n.output().slice(-2000)).join('\n'));
     t.deepEqual(dropped, [], 'node NATS connections dropped');
+    // Bad heartbeats get no answer: each node counts them among its bad messages instead.
+    await nc.flush();
+    const beats = byWhat.get('internal beat') ?? 0;
+    t.true(beats > 0);
+    const status = await request<{ nodes: Array<{ id: string; refused: { badMessages: number } | null }> }>(
+      nc,
+      'headroom.v1.status',
+      {},
+    );
+    for (const n of status.nodes) {
+      t.true(
+        (n.refused?.badMessages ?? 0) >= beats,
+        `${n.id} counted ${n.refused?.badMessages} of ${beats} bad beats`,
+      );
+    }
     t.deepEqual(valid.failures.slice(0, 10), []);
     t.is(valid.answered, valid.sent);
     t.true(valid.sent > 100, `only ${valid.sent} valid checks ran beside the fuzz`);
