@@ -9,22 +9,29 @@ import {
   REPLAY_FORECASTERS,
   RISK_SETTINGS,
   makePolicy,
-  plotSvg,
+  plotCompareSvg,
+  plotReplaySvg,
   prepareReplay,
+  replaySummary,
   runReplay,
   sweepPolicy,
   timelineCsv,
 } from '../sim/index.ts';
-import type { PolicyName, ReplaySetupOptions } from '../sim/index.ts';
+import type { CompareRun, PolicyName, ReplaySetupOptions } from '../sim/index.ts';
 import { RlPolicy } from '../models/index.ts';
 import type { RlPolicyJson } from '../models/index.ts';
+import { plotFileFor, plotFormatOf, writePlot } from './plot-file.ts';
+import { plotOptions, reportOf, writeReports } from './replay-report.ts';
 
 /** Parsed `headroom replay` arguments. */
 export interface ReplayArgs {
   trace: string;
   format: TraceFormatOption;
   bucketSeconds: number;
+  /** The first of {@link policies} (the one `--sweep` sweeps). */
   policy: PolicyName;
+  /** `--policy P`, or `--policies a,b,c`; every one runs on the same data. */
+  policies: PolicyName[];
   quantile?: number;
   unitCapacity?: number;
   leadTime?: number;
@@ -34,6 +41,7 @@ export interface ReplayArgs {
   forecaster?: string;
   timeline?: string;
   plot?: string;
+  plotCompare?: string;
   rlLoad?: string;
   rlSave?: string;
   rlPretrain?: number;
@@ -43,10 +51,16 @@ export interface ReplayArgs {
 
 /** What `headroom replay --help` prints. */
 export const REPLAY_USAGE = `usage: headroom replay --trace FILE [--format auto|series|long|arrivals] [--bucket-seconds S]
-       --policy ${POLICY_NAMES.join('|')} [--quantile 0.9] [--unit-capacity N] [--lead-time STEPS]
-       [--unit-cost C] [--throttle-price P] [--churn-cost C] [--forecaster ${REPLAY_FORECASTERS.join('|')}]
-       [--timeline out.csv] [--plot out.svg] [--rl-load policy.json] [--rl-save policy.json]
-       [--rl-pretrain EPISODES] [--sweep] [--json]
+       --policy ${POLICY_NAMES.join('|')} | --policies a,b,... [--quantile 0.9] [--unit-capacity N]
+       [--lead-time STEPS] [--unit-cost C] [--throttle-price P] [--churn-cost C]
+       [--forecaster ${REPLAY_FORECASTERS.join('|')}]
+       [--timeline out.csv] [--plot out.svg|out.png] [--plot-compare out.svg|out.png]
+       [--rl-load policy.json] [--rl-save policy.json] [--rl-pretrain EPISODES] [--sweep] [--json]
+  --plot draws one figure per run: demand, forecast p10-p90 band and p50, capacity, throttled
+    steps, the whole run beside a zoom on its busiest window, the run's figures in the title
+    (several policies: out-<policy>.svg each). --plot-compare draws the policies' runs side by
+    side with their cost/throttling scatter (default policies: all of them). The extension
+    picks the format; PNG is rendered by resvg.
 ${EXIT_CODES_USAGE}`;
 
 function num(option: string, value: string, check: (n: number) => boolean, expected: string): number {
@@ -59,6 +73,7 @@ function num(option: string, value: string, check: (n: number) => boolean, expec
 export const REPLAY_OPTIONS = {
   ...TRACE_OPTIONS,
   policy: { type: 'string' },
+  policies: { type: 'string' },
   quantile: { type: 'string' },
   'unit-capacity': { type: 'string' },
   'lead-time': { type: 'string' },
@@ -68,6 +83,7 @@ export const REPLAY_OPTIONS = {
   forecaster: { type: 'string' },
   timeline: { type: 'string' },
   plot: { type: 'string' },
+  'plot-compare': { type: 'string' },
   'rl-load': { type: 'string' },
   'rl-save': { type: 'string' },
   'rl-pretrain': { type: 'string' },
@@ -102,6 +118,17 @@ function replayArgsOf(values: ParsedOptions['values']): ReplayArgs {
     if (!(POLICY_NAMES as readonly string[]).includes(policy))
       throw bad('--policy', `one of ${POLICY_NAMES.join(', ')}`, policy);
     a.policy = policy as PolicyName;
+    a.policies = [a.policy];
+  }
+  const policies = stringOption(values, 'policies');
+  if (policies !== undefined) {
+    if (policy !== undefined) throw bad('--policies', 'given without --policy (one or the other)', policies);
+    const names = policies.split(',').map((p) => p.trim());
+    const wrong = names.find((p) => !(POLICY_NAMES as readonly string[]).includes(p));
+    if (wrong !== undefined || names.length === 0)
+      throw bad('--policies', `a comma-separated list of ${POLICY_NAMES.join(', ')}`, policies);
+    if (new Set(names).size !== names.length) throw bad('--policies', 'a list without repeats', policies);
+    a.policies = names as PolicyName[];
   }
   const numbers = {
     quantile: number('quantile', (n) => n > 0 && n < 1, 'a number strictly between 0 and 1'),
@@ -119,16 +146,38 @@ function replayArgsOf(values: ParsedOptions['values']): ReplayArgs {
       throw bad('--forecaster', `one of ${REPLAY_FORECASTERS.join(', ')}`, forecaster);
     a.forecaster = forecaster;
   }
-  const files = { timeline: 'timeline', plot: 'plot', rlLoad: 'rl-load', rlSave: 'rl-save' } as const;
+  const files = {
+    timeline: 'timeline',
+    plot: 'plot',
+    plotCompare: 'plot-compare',
+    rlLoad: 'rl-load',
+    rlSave: 'rl-save',
+  } as const;
   for (const [k, name] of Object.entries(files)) {
     const v = stringOption(values, name);
     if (v !== undefined) a[k as keyof typeof files] = v;
   }
   if (a.trace === undefined) throw new UsageError('--trace is required', REPLAY_USAGE, { field: '--trace' });
-  if (a.policy === undefined)
-    throw new UsageError('--policy is required', REPLAY_USAGE, { field: '--policy' });
-  if (a.quantile !== undefined && a.policy !== 'quantile')
-    throw bad('--quantile', 'used with --policy quantile only', a.quantile);
+  // --plot-compare alone compares every policy.
+  if (a.policies === undefined && a.plotCompare !== undefined) a.policies = [...POLICY_NAMES];
+  if (a.policies === undefined)
+    throw new UsageError('--policy (or --policies) is required', REPLAY_USAGE, { field: '--policy' });
+  a.policy = a.policies[0]!;
+  if (a.quantile !== undefined && !a.policies.includes('quantile'))
+    throw bad('--quantile', 'used with the quantile policy only', a.quantile);
+  if (a.plot !== undefined) plotFormatOf('--plot', a.plot);
+  if (a.plotCompare !== undefined) {
+    plotFormatOf('--plot-compare', a.plotCompare);
+    if (a.policies.length < 2)
+      throw bad('--plot-compare', 'used with two or more policies (--policies a,b,...)', a.plotCompare);
+  }
+  if (a.sweep && a.policies.length > 1) throw bad('--sweep', 'used with one --policy', a.policies.join(','));
+  if (a.sweep && (a.plot !== undefined || a.timeline !== undefined))
+    throw bad(
+      '--sweep',
+      'used without --plot and --timeline (a sweep runs many settings)',
+      a.plot ?? a.timeline,
+    );
   return { format: 'auto', bucketSeconds: 1, ...a } as ReplayArgs;
 }
 
@@ -196,29 +245,43 @@ export async function replayCommand(
       }
       return 0;
     }
-    const policy = makePolicy(args.policy, data, policyOptions);
-    const t0 = performance.now();
-    const r = runReplay(data, policy, { timeline: args.timeline !== undefined || args.plot !== undefined });
-    io.stderr.write(`replayed ${r.steps} steps in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
-    if (args.timeline !== undefined && r.timeline) await writeFile(args.timeline, timelineCsv(r.timeline));
-    if (args.plot !== undefined && r.timeline)
-      await writeFile(args.plot, plotSvg(r.timeline, { title: `${args.trace} - policy ${args.policy}` }));
-    if (args.rlSave !== undefined && policy instanceof RlPolicy)
-      await writeFile(args.rlSave, `${JSON.stringify(policy.toJSON())}\n`);
-    const report = {
-      policy: r.policy,
-      requests: r.requests,
-      throttled: r.throttled,
-      throttledFraction: r.throttledFraction,
-      unitSeconds: r.unitSeconds,
-      cost: r.cost,
-      meanUtilization: r.meanUtilization,
-      objective: r.objective,
-    };
-    if (args.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    else
-      for (const [k, v] of Object.entries(report))
-        io.stdout.write(`${k.padEnd(18)} ${typeof v === 'number' ? Number(v.toPrecision(6)) : v}\n`);
+    const several = args.policies.length > 1;
+    const wantTimeline =
+      args.timeline !== undefined || args.plot !== undefined || args.plotCompare !== undefined;
+    const reports: Record<string, unknown>[] = [];
+    const runs: CompareRun[] = [];
+    for (const name of args.policies) {
+      const policy = makePolicy(name, data, policyOptions);
+      const t0 = performance.now();
+      const r = runReplay(data, policy, { timeline: wantTimeline });
+      io.stderr.write(
+        `${name}: replayed ${r.steps} steps in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`,
+      );
+      if (args.timeline !== undefined && r.timeline)
+        await writeFile(plotFileFor(args.timeline, name, several), timelineCsv(r.timeline));
+      if (r.timeline) {
+        const summary = replaySummary(r, r.timeline);
+        runs.push({ summary, timeline: r.timeline });
+        if (args.plot !== undefined) {
+          const file = plotFileFor(args.plot, name, several);
+          await writePlot(
+            '--plot',
+            file,
+            plotReplaySvg(r.timeline, summary, plotOptions(args, data, `policy ${name}`)),
+          );
+          io.stderr.write(`${name}: plot written to ${file}\n`);
+        }
+      }
+      if (args.rlSave !== undefined && policy instanceof RlPolicy)
+        await writeFile(args.rlSave, `${JSON.stringify(policy.toJSON())}\n`);
+      reports.push(reportOf(r));
+    }
+    if (args.plotCompare !== undefined) {
+      const o = plotOptions(args, data, `${runs.length} policies compared`);
+      await writePlot('--plot-compare', args.plotCompare, plotCompareSvg(runs, o));
+      io.stderr.write(`comparison written to ${args.plotCompare}\n`);
+    }
+    writeReports(io.stdout, reports, args.json);
     return 0;
   } catch (err) {
     return reportError(err, io.stderr);

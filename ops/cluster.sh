@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # A Headroom cluster on this machine: one nats-server with JetStream and N
 # Headroom nodes on loopback, with their logs and pids in one folder.
-#   ops/cluster.sh up N [--secure]  start nats-server and N nodes (node-1..node-N)
+#   ops/cluster.sh up N [--secure] [--pools FILE] [--http]
+#                                   start nats-server and N nodes (node-1..node-N)
 #   ops/cluster.sh status           which of those processes run, and the cluster's own status
 #   ops/cluster.sh down             stop exactly those processes (nodes gracefully first)
 # --secure: nats-server runs ops/nats/secure.conf (users node, admin, client;
 # see that file for what each may do), with passwords generated once into
 # $HEADROOM_CLUSTER_DIR/secrets/<user>.password (mode 0600, kept across `up`s);
 # the nodes connect as `node`, `status` asks as `admin`.
+# --pools FILE: every node runs the resource pools of FILE (`headroom start --pools-file`;
+# each pool runs on the one node that owns it, see README "Resource pools").
+# --http: node-i serves the HTTP API and dashboard on 127.0.0.1:(7420+i) and Prometheus
+# metrics on 127.0.0.1:(9460+i)/metrics (loopback only: no token needed there).
 # Every node hashes identifiers with the same key: $HEADROOM_CLUSTER_DIR/privacy-key.json
 # (made once, mode 0600, kept across `up`s), passed as --privacy-key-file.
 # Environment: HEADROOM_CLUSTER_DIR (default ./data/cluster),
-#              HEADROOM_CLUSTER_NATS_PORT (default 14222; 4222 is often taken).
+#              HEADROOM_CLUSTER_NATS_PORT (default 14222; 4222 is often taken),
+#              HEADROOM_CLUSTER_HTTP_PORT, HEADROOM_CLUSTER_METRICS_PORT (the bases
+#              7420 and 9460 that --http adds the node's number to).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/ops/env.sh"
@@ -20,6 +27,9 @@ port="${HEADROOM_CLUSTER_NATS_PORT:-14222}"
 url="nats://127.0.0.1:$port"
 nats_bin="$(command -v nats-server || echo /usr/sbin/nats-server)"
 secrets="$dir/secrets"
+http_base="${HEADROOM_CLUSTER_HTTP_PORT:-7420}"
+metrics_base="${HEADROOM_CLUSTER_METRICS_PORT:-9460}"
+usage_up="usage: ops/cluster.sh up N [--secure] [--pools FILE] [--http]"
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -61,15 +71,33 @@ privacy_key() {
 # before this script knew --secure has no nats.mode and ran open).
 nats_mode() { cat "$dir/nats.mode" 2>/dev/null || echo open; }
 
+# Where node-$1 serves its HTTP API and metrics with --http (one line each, for `status`).
+endpoints() {
+  local f="$dir/node-$1.http"
+  [ -s "$f" ] || return 0
+  local http metrics
+  read -r http metrics <"$f"
+  echo "  node-$1 dashboard http://127.0.0.1:$http/  metrics http://127.0.0.1:$metrics/metrics"
+}
+
 up() {
-  local n="" secure=0 arg
-  for arg in "$@"; do
-    case "$arg" in
+  local n="" secure=0 http=0 pools=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
       --secure) secure=1 ;;
-      *) if [ -z "$n" ]; then n="$arg"; else echo "usage: ops/cluster.sh up N [--secure]" >&2; return 2; fi ;;
+      --http) http=1 ;;
+      --pools)
+        [ $# -ge 2 ] || { echo "--pools needs a FILE; $usage_up" >&2; return 2; }
+        pools="$2"; shift
+        [ -r "$pools" ] || { echo "--pools must name a readable file, got \"$pools\"" >&2; return 2; }
+        pools="$(cd "$(dirname "$pools")" && pwd)/$(basename "$pools")" ;;
+      -*) echo "unknown option \"$1\"; $usage_up" >&2; return 2 ;;
+      *) if [ -z "$n" ]; then n="$1"; else echo "$usage_up" >&2; return 2; fi ;;
     esac
+    shift
   done
-  [ -n "$n" ] || { echo "usage: ops/cluster.sh up N [--secure]" >&2; return 2; }
+  [ -n "$n" ] || { echo "$usage_up" >&2; return 2; }
+  case "$n" in ''|*[!0-9]*|0) echo "N must be a positive whole number of nodes, got \"$n\"; $usage_up" >&2; return 2 ;; esac
   local mode=open; [ "$secure" = 1 ] && mode=secure
   mkdir -p "$dir"
   local key; key="$(privacy_key)"
@@ -100,13 +128,18 @@ up() {
     local id="node-$i"
     if alive "$dir/$id.pid"; then echo "$id already running"; continue; fi
     : >"$dir/$id.log"
+    local args=(start --nats "$url" --node-id "$id" --data-dir "$dir/$id" --privacy-key-file "$key")
+    [ -n "$pools" ] && args+=(--pools-file "$pools")
+    rm -f "$dir/$id.http"
+    if [ "$http" = 1 ]; then
+      args+=(--http-port "$((http_base + i))" --metrics-port "$((metrics_base + i))")
+      echo "$((http_base + i)) $((metrics_base + i))" >"$dir/$id.http"
+    fi
     if [ "$mode" = secure ]; then
       HEADROOM_NATS_USER=node HEADROOM_NATS_PASSWORD="$(password node)" \
-        node "$root/bin/headroom.js" start --nats "$url" --node-id "$id" --data-dir "$dir/$id" \
-        --privacy-key-file "$key" >>"$dir/$id.log" 2>&1 &
+        node "$root/bin/headroom.js" "${args[@]}" >>"$dir/$id.log" 2>&1 &
     else
-      node "$root/bin/headroom.js" start --nats "$url" --node-id "$id" --data-dir "$dir/$id" \
-        --privacy-key-file "$key" >>"$dir/$id.log" 2>&1 &
+      node "$root/bin/headroom.js" "${args[@]}" >>"$dir/$id.log" 2>&1 &
     fi
     echo $! >"$dir/$id.pid"
   done
@@ -116,6 +149,11 @@ up() {
   done
   echo "cluster up: HEADROOM_NATS_URL=$url"
   echo "hash key shared by every node: $key (mode 0600)"
+  [ -n "$pools" ] && echo "pools from $pools on every node (each pool runs on its owner)"
+  if ls "$dir"/node-*.http >/dev/null 2>&1; then
+    echo "dashboards and metrics (loopback only):"
+    for i in $(seq 1 "$n"); do endpoints "$i"; done
+  fi
   if [ "$mode" = secure ]; then
     # The password in the environment, not on the command line (ps shows those);
     # --nats-user/--nats-password work too.
@@ -136,6 +174,7 @@ status() {
       local name; name="$(basename "$pidfile" .pid)"
       if alive "$pidfile"; then
         echo "$name running (pid $(cat "$pidfile"))"; running=$((running + 1))
+        case "$name" in node-*) endpoints "${name#node-}" ;; esac
       else
         echo "$name stopped"
       fi
@@ -165,7 +204,7 @@ down() {
     for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && { echo "node pid $pid did not stop in 15 s; killing it" >&2; kill -KILL "$pid"; }
   done
-  rm -f "$dir"/node-*.pid
+  rm -f "$dir"/node-*.pid "$dir"/node-*.http
   if alive "$dir/nats.pid"; then
     local npid; npid="$(cat "$dir/nats.pid")"
     kill -TERM "$npid"
@@ -179,5 +218,5 @@ case "${1:-}" in
   up) shift; up "$@" ;;
   status) status ;;
   down) down ;;
-  *) echo "usage: ops/cluster.sh up N [--secure] | status | down" >&2; exit 2 ;;
+  *) echo "usage: ops/cluster.sh up N [--secure] [--pools FILE] [--http] | status | down" >&2; exit 2 ;;
 esac

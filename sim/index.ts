@@ -15,7 +15,9 @@ export {
 } from './policies.ts';
 export { sweepPolicy } from './sweep.ts';
 export { paretoFront, throttleAtCost, costAtThrottle } from './frontier.ts';
-export { plotSvg, timelineCsv } from './plot-svg.ts';
+export { plotReplaySvg, replaySummary, summaryLine, timelineCsv } from './plot-svg.ts';
+export { plotCompareSvg } from './plot-compare.ts';
+export { busiestWindow, niceTicks, reduceColumns, zoomSteps } from './plot-scale.ts';
 export { evaluateTargets, TARGET_BOUNDS } from './targets.ts';
 export { syntheticTrace } from './synthetic-trace.ts';
 
@@ -25,4 +27,7 @@ export type { Timeline, ReplayResult, RunReplayOptions } from './replay.ts';
 export type { MakePolicyOptions } from './policies.ts';
 export type { FrontierPoint } from './frontier.ts';
 export type { TargetRatios, TargetEvaluation } from './targets.ts';
+export type { ReplaySummary, ReplayPlotOptions } from './plot-svg.ts';
+export type { CompareRun, ComparePlotOptions } from './plot-compare.ts';
+export type { Columns } from './plot-scale.ts';
 export type { SyntheticTraceOptions } from './synthetic-trace.ts';

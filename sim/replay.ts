@@ -15,7 +15,8 @@ export interface Timeline {
   capacity: Float64Array;
   served: Float64Array;
   throttled: Float64Array;
-  /** The forecast (p50, p90) for this step made `lead + 1` steps earlier. */
+  /** The forecast (p10, p50, p90) for this step made `lead + 1` steps earlier; NaN before the first. */
+  forecastP10: Float64Array;
   forecastP50: Float64Array;
   forecastP90: Float64Array;
 }
@@ -89,6 +90,7 @@ export function runReplay(data: ReplayData, policy: CapacityPolicy, o: RunReplay
         capacity: new Float64Array(len),
         served: new Float64Array(len),
         throttled: new Float64Array(len),
+        forecastP10: new Float64Array(len).fill(Number.NaN),
         forecastP50: new Float64Array(len).fill(Number.NaN),
         forecastP90: new Float64Array(len).fill(Number.NaN),
       }
@@ -125,12 +127,15 @@ export function runReplay(data: ReplayData, policy: CapacityPolicy, o: RunReplay
       tl.throttled[j] = thr;
       const back = t - fc.horizons[H - 1]! - fc.runFrom;
       if (back >= 0) {
+        let p10 = 0;
         let p50 = 0;
         let p90 = 0;
         for (const f of fc.perToken) {
+          p10 += f.p10[H - 1]![back]!;
           p50 += f.p50[H - 1]![back]!;
           p90 += f.p90[H - 1]![back]!;
         }
+        tl.forecastP10[j] = p10;
         tl.forecastP50[j] = p50;
         tl.forecastP90[j] = p90;
       }
