@@ -66,6 +66,8 @@ const FLAGS: Record<string, keyof NodeOptions> = {
   'forecast-backend': 'forecastBackend',
   trainer: 'trainer',
   'train-every': 'trainEveryMs',
+  'train-min-history': 'trainMinHistoryMs',
+  'trainer-lease': 'trainerLeaseMs',
   'pools-file': 'poolsFile',
 };
 
@@ -79,6 +81,7 @@ export const START_USAGE = `usage: headroom start [--nats URL] [--node-id ID] [-
        [--ip-regions-file F] [--events-file F] [--event-half-life 5m] [--retention 30d]
        [--spool-max-bytes N] [--collect-grace 2s] [--forecast true|false] [--forecast-every 5s]
        [--forecast-horizons 5s,30s,5m] [--forecast-backend wasm|cpu|tensorflow] [--trainer true|false] [--train-every 10m]
+       [--train-min-history 3m] [--trainer-lease 15s]
        [--pools-file F] [--metrics-port N] [--metrics-host H]
 Every option also reads HEADROOM_<NAME> (e.g. HEADROOM_NATS_URL) and the "headroom" key of moleculer.config.ts.
 ${EXIT_CODES_USAGE}

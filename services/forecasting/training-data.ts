@@ -1,7 +1,10 @@
 /**
  * Where the trainer's series come from: the store (recent 1 s buckets of
  * its active tokens) when the node has one, else the live token actors'
- * windows on this node.
+ * windows on this node. Both read a fixed span (an hour, the windows' 15
+ * min) padded with zeros before the first request; {@link sinceFirstDemand}
+ * cuts that padding off, so that the history the trainer measures (and
+ * trains on) is the demand it has actually seen.
  */
 import type { ActorHost, TokenActor } from '../../actors/index.ts';
 import type { Clock, TokenKey } from '../../lib/index.ts';
@@ -74,5 +77,25 @@ export function storeTrainingSource(
       if (v.some((x) => x > 0)) series.push(v);
     }
     return series.length === 0 ? undefined : { series, timestamps: grid(fromMs, slots, stepMs), stepMs };
+  };
+}
+
+/**
+ * `data` from the first slot in which any token had demand; undefined when
+ * none had any. Slots before it are not quiet demand but no data (the node
+ * was not running, or the tokens did not exist yet).
+ */
+export function sinceFirstDemand(data: TrainingData): TrainingData | undefined {
+  let first = data.timestamps.length;
+  for (const v of data.series) {
+    const i = v.findIndex((x) => x > 0);
+    if (i >= 0 && i < first) first = i;
+  }
+  if (first >= data.timestamps.length) return undefined;
+  if (first === 0) return data;
+  return {
+    series: data.series.map((v) => v.slice(first)),
+    timestamps: data.timestamps.slice(first),
+    stepMs: data.stepMs,
   };
 }

@@ -122,6 +122,19 @@ export interface NodeOptions extends NatsAuthOptions {
   /** How often the trainer retrains (it also retrains when forecast error drifts). @default 600000 (10 min) */
   trainEveryMs: number;
   /**
+   * Before any model serves, the first training runs once the demand seen
+   * spans this long (and at least twice the longest horizon plus 32 s).
+   * @default 180000 (3 min)
+   */
+  trainMinHistoryMs: number;
+  /**
+   * With NATS, one node trains for the cluster: it holds a lease on a
+   * JetStream KV key renewed every third of this; when it dies another
+   * takes over within this (the bucket's TTL, fixed by its first node).
+   * @default 15000
+   */
+  trainerLeaseMs: number;
+  /**
    * JSON file of the resource pools `{"pools": [{name, rules, kind, unitCapacity, ...}]}`
    * (services/pools/pools-config.ts). Null runs no pools: limits are the rules' own. @default null
    */
@@ -197,6 +210,8 @@ export function defaultNodeOptions(): NodeOptions {
     forecastBackend: 'wasm',
     trainer: true,
     trainEveryMs: 600_000,
+    trainMinHistoryMs: 180_000,
+    trainerLeaseMs: 15_000,
     poolsFile: null,
   };
 }
@@ -243,6 +258,8 @@ const schema: OptionSchema<NodeOptions> = {
   forecastBackend: optOneOf(ForecastBackend),
   trainer: optBool,
   trainEveryMs: optDurationMs,
+  trainMinHistoryMs: optDurationMs,
+  trainerLeaseMs: optDurationMs,
   poolsFile: optNullableString,
 };
 

@@ -1,6 +1,8 @@
-// The trainer says what it did in one info line with its fields: a promoted
-// model and a rejected candidate after training (promote and rollback by hand
-// log the same line, trigger request or rollback). Real training, tiny LSTM.
+// The trainer says what it did in one info event line with its fields
+// (runtime/logging.ts logEvent): `promotion` for a promoted model, `rejection`
+// for a rejected candidate, naming the version that keeps serving and why
+// (promote and rollback by hand log a promotion, trigger request or
+// rollback). Real training, tiny LSTM.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,13 +22,14 @@ test('trainer log - a promotion and a rejection each log one info line with vers
   );
   let data: TrainingData = { series: patterned(4, N), timestamps: grid(N), stepMs: 1000 };
   const lines: { message: string; fields: Record<string, unknown> }[] = [];
+  // logEvent's call: info(fields with `event`, message).
   const trainer = new Trainer({
     hub,
     clock: new SystemClock(),
     source: () => Promise.resolve(data),
     options: { everyMs: 0, lstm: TINY_LSTM, driftFactor: 1.5, driftGapMs: 60_000, progressBar: false },
     log: {
-      info: (message: unknown, fields: unknown) =>
+      info: (fields: unknown, message: unknown) =>
         lines.push({ message: String(message), fields: fields as Record<string, unknown> }),
       warn: () => undefined,
     },
@@ -35,8 +38,9 @@ test('trainer log - a promotion and a rejection each log one info line with vers
     const first = await trainer.train();
     t.true(first.promoted, first.reason);
     t.is(lines.length, 1);
-    t.is(lines[0]!.message, 'model promoted');
+    t.is(lines[0]!.message, `model v000001 promoted: ${first.reason}`);
     t.like(lines[0]!.fields, {
+      event: 'promotion',
       version: 'v000001',
       promoted: true,
       reason: first.reason,
@@ -57,8 +61,14 @@ test('trainer log - a promotion and a rejection each log one info line with vers
     const second = await trainer.train();
     t.false(second.promoted);
     t.is(lines.length, 2);
-    t.is(lines[1]!.message, 'candidate rejected');
-    t.like(lines[1]!.fields, { version: 'v000002', promoted: false, reason: second.reason });
+    t.is(lines[1]!.message, `candidate v000002 rejected, v000001 keeps serving: ${second.reason}`);
+    t.like(lines[1]!.fields, {
+      event: 'rejection',
+      version: 'v000002',
+      promoted: false,
+      reason: second.reason,
+      serving: 'v000001',
+    });
     t.truthy((lines[1]!.fields['scores'] as Record<string, unknown>)['candidate']);
 
     await t.throwsAsync(() => trainer.rollback()); // nothing promoted before v000001
