@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the servers the tests start (Debian packages): nats-server and
-# clickhouse-server. Tests start their own instances on random loopback ports.
+# clickhouse-server, and the headless browser the dashboard test drives
+# (chromium, through puppeteer-core). Tests start their own instances on
+# random loopback ports.
 set -euo pipefail
 need=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/bin/clickhouse-server ] || need+=(clickhouse-server clickhouse-client)
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "headroom: installing ${need[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi

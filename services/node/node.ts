@@ -14,7 +14,7 @@ import type { HttpApi } from '../api/index.ts';
 import { OwnerLink, Gateway, ThrottleNode, throttleService } from '../check/index.ts';
 import { createCollection } from '../collection/index.ts';
 import type { Collection } from '../collection/index.ts';
-import { setupForecasting } from '../forecasting/index.ts';
+import { setupForecasting, setupTrainerCluster } from '../forecasting/index.ts';
 import type { Forecasting } from '../forecasting/index.ts';
 import type { NodeOptions, UnexpectedErrorCounts } from '../runtime/index.ts';
 import { Beats, PlacementTracker, beatSubject } from '../cluster/index.ts';
@@ -231,6 +231,11 @@ export async function startNode(
       stops.push(step('owner link', () => link.close()));
     }
     const forecasting = await setupForecasting(options, broker, clock, throttle, collection);
+    // With NATS: one elected trainer, models shared through JetStream (its trainer stands by until elected).
+    const trainerCluster =
+      nc === undefined || forecasting === undefined
+        ? undefined
+        : setupTrainerCluster(options, broker, clock, nc, forecasting);
     const pools = await setupPools(options, broker, clock, throttle, tracker, collection);
     await broker.start();
     if (beats !== undefined) {
@@ -251,6 +256,11 @@ export async function startNode(
     if (forecasting !== undefined) {
       forecasting.start();
       stops.unshift(step('forecasting', () => forecasting.stop()));
+    }
+    if (trainerCluster !== undefined) {
+      await trainerCluster.start();
+      // First: a leader gives its key up while its peers still run, so one of them takes over at once.
+      stops.unshift(step('trainer election', () => trainerCluster.stop()));
     }
     if (pools !== undefined) {
       pools.start();
@@ -303,6 +313,7 @@ export async function startNode(
         maxPayloadBytes: options.maxPayloadBytes,
         auth: httpAuth ?? HttpAuth.open(),
         log: broker.logger,
+        dashboard: { broker, tracker, rules, clock },
       });
       stops.unshift(step('HTTP API', () => http!.close()));
     }
