@@ -59,6 +59,16 @@ export {
 } from './bayes/index.ts';
 
 export { ModelSet, ForecastSource, bayesToJSON, bayesFromJSON } from './serving.ts';
+export {
+  LiveZoo,
+  LIVE_MEMBERS,
+  OnlineCombiner,
+  defaultCombinerOptions,
+  STAT_MEMBERS,
+  statForecasts,
+  statLatest,
+} from './live/index.ts';
+export { loadPretrained, PRETRAINED_DIR } from './pretrained.ts';
 export { trainCandidate, judgeCandidate, scoreForecasts } from './training.ts';
 export { trainInWorker } from './train-runner.ts';
 export { ModelRegistry, ModelStatus } from './registry.ts';
@@ -93,6 +103,15 @@ export type {
 } from './bayes/index.ts';
 export type { LstmOptions, LstmState, FeatureSpec, FeatureBatch, NetworkSpec } from './lstm/index.ts';
 export type { ServingInput, ServingForecast, BayesForecasterJson } from './serving.ts';
+export type {
+  LiveZooOptions,
+  LiveMember,
+  StatMember,
+  CombinerOptions,
+  CombinerState,
+  CombinedPoint,
+} from './live/index.ts';
+export type { PretrainedMeta } from './pretrained.ts';
 export type { TrainJob, TrainResult, TrainProgress, ModelScore, PromotionVerdict } from './training.ts';
 export type { WorkerMessage } from './train-runner.ts';
 export type { ModelVersionMeta, NewModelVersion } from './registry.ts';

@@ -113,6 +113,10 @@ export class ModelRegistry {
     return this.#serial(async () => {
       await mkdir(this.root, { recursive: true });
       const head = await this.#head();
+      // A version copied in from another node (the cluster's shared models) keeps its name: never reuse one.
+      for (const n of await readdir(this.root)) {
+        if (VERSION.test(n)) head.next = Math.max(head.next, Number(n.slice(1)) + 1);
+      }
       const version = `v${String(head.next).padStart(6, '0')}`;
       const dir = join(this.root, version);
       await mkdir(dir, { recursive: true });

@@ -25,8 +25,10 @@ export interface ServingInput {
 export const ForecastSource = {
   Lstm: 'lstm',
   ColdStart: 'cold-start',
-  /** No trained model: the recent mean, as p10 = p50 = p90. */
+  /** No trained model: the recent mean, as p10 = p50 = p90 (ModelSet.predictLatest only; live serving combines). */
   Mean: 'mean',
+  /** The live zoo's online combination of its members (models/live). */
+  Combined: 'combined',
 } as const;
 export type ForecastSource = (typeof ForecastSource)[keyof typeof ForecastSource];
 
@@ -37,6 +39,10 @@ export interface ServingForecast {
   p10: number[];
   p50: number[];
   p90: number[];
+  /** With `combined`: each member's weight per horizon (members under 1% at every horizon left out). */
+  weights?: Record<string, number[]>;
+  /** With `combined`: the member of the largest weight, per horizon. */
+  leaders?: string[];
 }
 
 /** The JSON form of a trained {@link BayesForecaster}. */
@@ -108,32 +114,51 @@ export class ModelSet {
     return s === undefined ? Number.POSITIVE_INFINITY : minHistory(s);
   }
 
+  /**
+   * The LSTM's p10/p50/p90 at the latest slot of every input with enough
+   * history, in one call: `warm` lists those inputs, `q.p50[k * H + h]` is
+   * the k-th warm input's median at horizon index h.
+   */
+  lstmLatest(inputs: readonly ServingInput[]): {
+    warm: number[];
+    views: SeriesView[];
+    q: { p10: Float32Array; p50: Float32Array; p90: Float32Array };
+  } {
+    const need = this.minHistory;
+    const warm: number[] = [];
+    if (this.lstm?.ready) inputs.forEach((x, i) => x.values.length >= need && warm.push(i));
+    const empty = new Float32Array(0);
+    if (warm.length === 0) return { warm, views: [], q: { p10: empty, p50: empty, p90: empty } };
+    // Tokens of one cadence round mostly share their grid: one timestamps array per grid.
+    const grids = new Map<string, Float64Array>();
+    const views: SeriesView[] = warm.map((i) => {
+      const x = inputs[i]!;
+      const values = Float64Array.from(x.values);
+      const key = `${x.startMs}:${x.stepMs}:${values.length}`;
+      let timestamps = grids.get(key);
+      if (timestamps === undefined) {
+        timestamps = Float64Array.from(values, (_v, k) => x.startMs + k * x.stepMs);
+        grids.set(key, timestamps);
+      }
+      return { values, timestamps };
+    });
+    const floors = views.map((v) => 0.1 * mean(v.values, 0));
+    return { warm, views, q: this.lstm!.forecastLatest(views, floors) };
+  }
+
   /** Forecasts every input at its latest slot, in one LSTM call for all warm tokens. */
   predictLatest(inputs: readonly ServingInput[]): ServingForecast[] {
     const H = this.horizons.length;
-    const need = this.minHistory;
-    const warm: number[] = [];
-    const out: ServingForecast[] = inputs.map((x, i) => {
-      if (this.lstm?.ready && x.values.length >= need) warm.push(i);
-      return { token: x.token, source: ForecastSource.Mean, p10: [], p50: [], p90: [] };
-    });
+    const out: ServingForecast[] = inputs.map((x) => ({
+      token: x.token,
+      source: ForecastSource.Mean,
+      p10: [],
+      p50: [],
+      p90: [],
+    }));
     const levels: number[] = [];
+    const { warm, views, q } = this.lstmLatest(inputs);
     if (warm.length > 0) {
-      // Tokens of one cadence round mostly share their grid: one timestamps array per grid.
-      const grids = new Map<string, Float64Array>();
-      const views: SeriesView[] = warm.map((i) => {
-        const x = inputs[i]!;
-        const values = Float64Array.from(x.values);
-        const key = `${x.startMs}:${x.stepMs}:${values.length}`;
-        let timestamps = grids.get(key);
-        if (timestamps === undefined) {
-          timestamps = Float64Array.from(values, (_v, k) => x.startMs + k * x.stepMs);
-          grids.set(key, timestamps);
-        }
-        return { values, timestamps };
-      });
-      const floors = views.map((v) => 0.1 * mean(v.values, 0));
-      const q = this.lstm!.forecastLatest(views, floors);
       warm.forEach((i, k) => {
         const f = out[i]!;
         f.source = ForecastSource.Lstm;

@@ -29,6 +29,12 @@ export interface TrainJob {
   bayes?: boolean;
   /** The current model, scored on the same period (not refit). */
   current?: { state: LstmState; weights: Float32Array };
+  /**
+   * Weights the candidate starts from (e.g. the pretrained LSTM, or the
+   * current model): fine-tuned for `lstm.initialEpochs` instead of trained
+   * from scratch. Ignored unless its horizons are the job's.
+   */
+  init?: { state: LstmState; weights: Float32Array };
   /** Baselines the candidate must beat. @default every baseline */
   baselines?: BaselineName[];
 }
@@ -139,11 +145,15 @@ export async function trainCandidate(
   const past = views(cut);
   const whole = views(n);
   const t0 = performance.now();
-  const lstm = new LstmForecaster({ ...job.lstm, horizons: job.horizons });
-  const epochs = lstm.options.initialEpochs;
+  const fresh = new LstmForecaster({ ...job.lstm, horizons: job.horizons });
+  const epochs = fresh.options.initialEpochs;
+  const warm = job.init !== undefined && job.init.state.options.horizons.join(',') === job.horizons.join(',');
+  const lstm = warm ? await LstmForecaster.fromState(job.init!.state, job.init!.weights) : fresh;
+  if (warm) fresh.dispose();
   lstm.onEpoch = (e, loss) => onProgress({ phase: 'train', done: e, total: epochs, loss });
   onProgress({ phase: 'train', done: 0, total: epochs });
-  await lstm.fit(past);
+  if (warm) await lstm.fineTune(past, epochs);
+  else await lstm.fit(past);
   let bayes: BayesForecaster | undefined;
   if (job.bayes ?? true) {
     bayes = new BayesForecaster({ horizons: job.horizons });

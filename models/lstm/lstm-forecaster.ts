@@ -76,7 +76,24 @@ export class LstmForecaster implements Forecaster {
         coarse: o.coarse,
       };
     }
-    const spec = this.#spec;
+    await this.#train(data, first ? o.initialEpochs : o.refreshEpochs);
+  }
+
+  /**
+   * Fine-tunes a trained network on `data` for `epochs` (warm start from
+   * its weights: e.g. the pretrained LSTM refreshed on a node's own
+   * demand). Trains from scratch when nothing was trained yet.
+   */
+  async fineTune(data: readonly SeriesView[], epochs: number): Promise<void> {
+    if (!this.ready) return this.fit(data);
+    this.#calls++;
+    await this.#train(data, epochs);
+  }
+
+  /** Samples training origins of `data` and trains `epochs` (building the network first if needed). */
+  async #train(data: readonly SeriesView[], epochs: number): Promise<void> {
+    const o = this.options;
+    const spec = this.#spec!;
     this.#floors = data.map((d) => {
       let s = 0;
       for (const x of d.values) s += Math.abs(x);
@@ -98,7 +115,6 @@ export class LstmForecaster implements Forecaster {
       });
     }
     const batch = buildFeatures(spec, data, tokens, origins, this.#floors, true);
-    const epochs = first ? o.initialEpochs : o.refreshEpochs;
     if (epochs === 0) return;
     this.lastLoss = await this.#net.train(batch, epochs, o.batchSize, this.onEpoch);
     this.epochs += epochs;

@@ -11,7 +11,8 @@
  * first horizon is scored once against what happened, idle tokens' too, and
  * the error reported (for the trainer's drift check). With a store,
  * forecasts are written to it too, the token named by its keyed hash as
- * every stored row is.
+ * every stored row is. Each round also releases the live zoo's combiner
+ * state of tokens no longer resident (passivated), through `retain`.
  */
 import type { ActorHost, TokenActor, TokenForecast } from '../../actors/index.ts';
 import { invalidField } from '../../lib/index.ts';
@@ -40,12 +41,26 @@ export interface ForecastCadenceDeps {
   write?: (row: ForecastRow) => void;
   /** The stored name of a token (keyed hash); required with `write`. */
   storeToken?: (token: TokenKey, nowMs: number) => string;
+  /** Drops per-token forecasting state of the tokens `live` rejects (ForecastHub.retain). */
+  retain?: (live: (token: string) => boolean) => void;
   /** Realised WAPE of the previous forecasts' first horizon over `n` tokens. */
   onError?: (wape: number, n: number) => void;
   log?: { warn(...a: unknown[]): void };
 }
 
 const STEP_MS = 1000;
+
+/**
+ * What the cadence keeps on a token actor: the forecast, with the serving
+ * model's version and, for the live zoo's combination (`model: combined`),
+ * each member's weight and the leading member per horizon (`forecast.get`
+ * and the REPL's `hr-token` show them).
+ */
+export type KeptForecast = TokenForecast & {
+  version?: string | null;
+  weights?: Record<string, number[]>;
+  leaders?: string[];
+};
 
 /** Tokens of one round, in `predict` order. */
 interface Round {
@@ -112,6 +127,8 @@ export class ForecastCadence {
       activeMs === undefined ? Number.NEGATIVE_INFINITY : Math.min(this.#seenUntil, seenUntil - activeMs);
     const round = this.#gather(end, this.#seenUntil, from, activeMs !== undefined);
     this.#seenUntil = seenUntil;
+    const { host } = this.#d;
+    this.#d.retain?.((token) => host.has(token as TokenKey));
     const batch = this.#d.batchTokens ?? 5000;
     for (let i = 0; i < round.items.length; i += batch) {
       if (i > 0) await new Promise((r) => setImmediate(r)); // checks and status requests go first
@@ -167,16 +184,19 @@ export class ForecastCadence {
     // The model's name arrives as a fresh string per forecast: one copy per reply instead.
     const models = new Map<string, string>();
     reply.forecasts.forEach((f, i) => {
-      const name = reply.version ?? f.source;
+      const name = f.source === 'combined' ? f.source : (reply.version ?? f.source);
       let model = models.get(name);
       if (model === undefined) models.set(name, (model = name));
-      const fc: TokenForecast = {
+      const fc: KeptForecast = {
         madeMs,
         horizonsMs: reply.horizonsMs,
         p10: f.p10,
         p50: f.p50,
         p90: f.p90,
         model,
+        version: reply.version,
+        ...(f.weights === undefined ? {} : { weights: f.weights }),
+        ...(f.leaders === undefined ? {} : { leaders: f.leaders }),
       };
       actors[i]!.setForecast(fc);
       if (this.#d.write && this.#d.storeToken) {

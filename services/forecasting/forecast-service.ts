@@ -1,7 +1,12 @@
 /**
  * The `forecast` Moleculer service and the node's handle on the serving
- * model. TensorFlow.js is loaded on first use (models/ loads it lazily, in
- * useBackend), so that starting a node does not pay for it.
+ * models. Every token is served by the live zoo (models/live: statistical
+ * members from its first request, the LSTM and the Bayesian network of the
+ * serving model, combined online per token by their realised error); the
+ * serving model is the registry's current version, or the pretrained LSTM
+ * shipped in models/pretrained/ until one is promoted. TensorFlow.js is
+ * loaded on first use (models/ loads it lazily, in useBackend), so that
+ * starting a node does not pay for it.
  */
 import { join } from 'node:path';
 import type { Context, ServiceSchema } from 'moleculer';
@@ -9,6 +14,8 @@ import { ErrorCode, InputError, invalidField, isPlainObject } from '../../lib/in
 import type { Clock } from '../../lib/index.ts';
 import * as models from '../../models/index.ts';
 import type {
+  LiveZoo,
+  LstmState,
   ModelRegistry,
   ModelSet,
   ServingForecast,
@@ -28,6 +35,8 @@ export interface ForecastConfig {
   backend: TfBackendName;
   /** Registry root, normally `<dataDir>/models`. */
   registryDir: string;
+  /** Serve the pretrained LSTM (models/pretrained/) while no version is promoted. @default true */
+  pretrained?: boolean;
 }
 
 /** `forecast.predict` parameters: one entry per token, its recent demand per step, oldest first. */
@@ -37,7 +46,7 @@ export interface PredictParams {
 
 /** `forecast.predict` reply. */
 export interface PredictReply {
-  /** Serving model version; null when no model was promoted yet. */
+  /** Serving model version (`pretrained` for the shipped LSTM); null when none serves. */
   version: string | null;
   madeMs: number;
   horizonsMs: number[];
@@ -47,9 +56,13 @@ export interface PredictReply {
 /** The registry folder of a data folder. */
 export const registryDirOf = (dataDir: string): string => join(dataDir, 'models');
 
+/** The version name of the shipped pretrained LSTM when it serves. */
+export const PRETRAINED_VERSION = 'pretrained';
+
 /**
  * Holds the node's serving {@link ModelSet} (the registry's current version,
- * loaded lazily and reloaded on promotion) and answers batched predictions.
+ * else the pretrained LSTM; loaded lazily and reloaded on promotion) and the
+ * live zoo with its per-token combiner state, and answers batched predictions.
  */
 export class ForecastHub {
   readonly config: Readonly<ForecastConfig>;
@@ -57,6 +70,7 @@ export class ForecastHub {
   #models: Promise<ModelsModule> | undefined;
   #registry: ModelRegistry | undefined;
   #serving: Promise<ModelSet | undefined> | undefined;
+  readonly #zoo: LiveZoo;
 
   constructor(config: ForecastConfig, clock: Clock) {
     for (const h of config.horizonsMs) {
@@ -66,6 +80,17 @@ export class ForecastHub {
     }
     this.config = Object.freeze({ ...config, horizonsMs: Object.freeze([...config.horizonsMs]) });
     this.#clock = clock;
+    this.#zoo = new models.LiveZoo({ horizons: this.horizonSteps, stepMs: config.stepMs });
+  }
+
+  /** The live zoo (its combiner state per token). */
+  get zoo(): LiveZoo {
+    return this.#zoo;
+  }
+
+  /** Drops the combiner state of every token `live` rejects (passivated ones); returns how many. */
+  retain(live: (token: string) => boolean): number {
+    return this.#zoo.retain(live);
   }
 
   /** Horizons in steps of the grid. */
@@ -85,17 +110,49 @@ export class ForecastHub {
     return this.#registry;
   }
 
-  /** The serving models: the registry's current version when its horizons match, else undefined. */
+  /**
+   * The serving models: the registry's current version when its grid and
+   * horizons match, else the pretrained LSTM when its do, else undefined
+   * (the live zoo then serves its statistical members alone).
+   */
   serving(): Promise<ModelSet | undefined> {
     this.#serving ??= (async () => {
       const reg = await this.registry();
       const cur = await reg.current();
-      if (cur === undefined) return undefined;
-      const same =
-        cur.stepMs === this.config.stepMs && cur.horizons.join(',') === this.horizonSteps.join(',');
-      return same ? reg.load(cur.version) : undefined;
+      const steps = this.horizonSteps.join(',');
+      if (cur !== undefined && cur.stepMs === this.config.stepMs && cur.horizons.join(',') === steps)
+        return reg.load(cur.version);
+      if (this.config.pretrained === false) return undefined;
+      const m = await this.models();
+      const pre = await m.loadPretrained();
+      if (pre === undefined) return undefined;
+      if (pre.stepMs !== this.config.stepMs || pre.horizons.join(',') !== steps) {
+        pre.lstm.dispose();
+        return undefined;
+      }
+      return new m.ModelSet({ version: PRETRAINED_VERSION, horizons: this.horizonSteps, lstm: pre.lstm });
     })();
     return this.#serving;
+  }
+
+  /**
+   * The pretrained LSTM's weights when they suit this node's grid and
+   * horizons, else undefined: what a training candidate can start from
+   * (`TrainJob.init`) and must beat (`TrainJob.current`) while no version
+   * is promoted.
+   */
+  async pretrainedState(): Promise<{ state: LstmState; weights: Float32Array } | undefined> {
+    if (this.config.pretrained === false) return undefined;
+    const m = await this.models();
+    const pre = await m.loadPretrained();
+    if (pre === undefined) return undefined;
+    try {
+      const fits =
+        pre.stepMs === this.config.stepMs && pre.horizons.join(',') === this.horizonSteps.join(',');
+      return fits ? pre.lstm.exportState() : undefined;
+    } finally {
+      pre.lstm.dispose();
+    }
   }
 
   /**
@@ -113,16 +170,22 @@ export class ForecastHub {
     held?.dispose();
   }
 
-  /** Forecasts every item at its latest step, in one batched call. */
+  /**
+   * Forecasts every item at its latest step, in one batched call: the live
+   * zoo's combination per token (source `combined`, with its weights).
+   */
   async predict(params: PredictParams): Promise<PredictReply> {
     const inputs = checkPredictParams(params, this.config.stepMs);
-    const m = await this.models();
-    const set = (await this.serving()) ?? new m.ModelSet({ horizons: this.horizonSteps });
+    // A model that cannot be loaded leaves the statistical members serving; the next call tries again.
+    const set = await this.serving().catch(() => {
+      this.#serving = undefined;
+      return undefined;
+    });
     return {
-      version: set.version ?? null,
+      version: set?.version ?? null,
       madeMs: this.#clock.now(),
       horizonsMs: [...this.config.horizonsMs],
-      forecasts: set.predictLatest(inputs),
+      forecasts: this.#zoo.predict(inputs, set),
     };
   }
 

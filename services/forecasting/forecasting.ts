@@ -18,7 +18,8 @@ import type { PredictParams, PredictReply } from './forecast-service.ts';
 import type { NodeOptions } from '../runtime/index.ts';
 import { storeTokenHasher } from '../collection/index.ts';
 import type { ThrottleNode } from '../check/index.ts';
-import { Trainer, trainerService } from './trainer-service.ts';
+import { Trainer } from './trainer.ts';
+import { trainerService } from './trainer-service.ts';
 import { liveTrainingSource, storeTrainingSource } from './training-data.ts';
 
 /** Slots (1 s) the trainer reads: an hour from the store, the windows' 15 min live. */
@@ -74,7 +75,9 @@ export async function setupForecasting(
         driftFactor: 1.5,
         driftGapMs: 300_000,
         progressBar: true,
+        minHistoryMs: options.trainMinHistoryMs,
       },
+      nodeId: options.nodeId,
       emit: (event, payload) => void broker.broadcast(event, payload),
       log: broker.getLogger('trainer'),
     });
@@ -110,6 +113,7 @@ export async function setupForecasting(
           },
         }
       : {}),
+    retain: (live) => void hub.retain(live),
     onError: (wape, n) => void broker.emit('forecast.error', { wape, n }),
     log,
   });

@@ -7,15 +7,31 @@
 // models/). Depends on lib/, actors/, models/, store/ and services/runtime,
 // collection and check. Values first, then types.
 export { setupForecasting } from './forecasting.ts';
-export { ForecastHub, checkPredictParams, forecastService, registryDirOf } from './forecast-service.ts';
+export {
+  ForecastHub,
+  PRETRAINED_VERSION,
+  checkPredictParams,
+  forecastService,
+  registryDirOf,
+} from './forecast-service.ts';
 export { bayesQuery, bayesService } from './bayes-service.ts';
-export { Trainer, holdoutOf, trainerService } from './trainer-service.ts';
+export { forecastGet, parseForecastGetRequest } from './forecast-get.ts';
+export { Trainer } from './trainer.ts';
+export { holdoutOf, minTrainingSlots } from './trainer-types.ts';
+export { trainerService } from './trainer-service.ts';
+export { LEADER_KEY, TrainerElection } from './trainer-election.ts';
+export { CURRENT_KEY, KEEP_VERSIONS, SharedModels, parseCurrentModel } from './model-store.ts';
+export { setupTrainerCluster, trainerBuckets } from './trainer-cluster.ts';
 export { ForecastCadence } from './forecast-cadence.ts';
-export { liveTrainingSource, storeTrainingSource } from './training-data.ts';
+export { liveTrainingSource, sinceFirstDemand, storeTrainingSource } from './training-data.ts';
 
 export type { Forecasting } from './forecasting.ts';
 export type { ForecastConfig, ModelsModule, PredictParams, PredictReply } from './forecast-service.ts';
 export type { BayesQueryParams, BayesQueryReply } from './bayes-service.ts';
-export type { TrainRunSummary, TrainerDeps, TrainerOptions, TrainerStatus } from './trainer-service.ts';
-export type { ForecastCadenceDeps } from './forecast-cadence.ts';
+export type { ForecastGetDeps, ForecastGetReply, TokenForecastView } from './forecast-get.ts';
+export type { TrainRunSummary, TrainerDeps, TrainerOptions, TrainerStatus } from './trainer-types.ts';
+export type { ForecastCadenceDeps, KeptForecast } from './forecast-cadence.ts';
 export type { TrainingData, TrainingSource } from './training-data.ts';
+export type { ElectionView, TrainerElectionDeps } from './trainer-election.ts';
+export type { CurrentModel, SharedModelsDeps } from './model-store.ts';
+export type { TrainerCluster } from './trainer-cluster.ts';

@@ -2,6 +2,7 @@ import test from 'ava';
 import { ActorHost, TokenActor } from '../../actors/index.ts';
 import { InputError, SimulatedClock, compileRule, parseRule, tokenKeyOf } from '../../lib/index.ts';
 import type { TokenKey } from '../../lib/index.ts';
+import { LiveZoo } from '../../models/index.ts';
 import { ForecastCadence, compileNodeOptions } from '../../services/index.ts';
 import type { PredictParams, PredictReply } from '../../services/index.ts';
 import type { ForecastRow } from '../../store/index.ts';
@@ -77,6 +78,7 @@ test('forecast cadence - every period one batched predict covers every live toke
     p50: [1, 1],
     p90: [2, 2],
     model: 'v000007',
+    version: 'v000007',
   });
   t.deepEqual(a.describe().forecast, a.forecast);
   // Store rows: one per token and horizon, the token by its hash, targets after the origin.
@@ -95,6 +97,38 @@ test('forecast cadence - the previous forecast is scored against what happened a
   clock.advance(2000);
   await cadence.tick();
   t.deepEqual(errors, [[3 / 4, 1]]);
+});
+
+test('forecast cadence - each round releases the forecasting state of passivated tokens', async (t) => {
+  const clock = new SimulatedClock(T0);
+  const host = new ActorHost<TokenKey, TokenActor>((k) => new TokenActor(k, rule, clock), { clock });
+  const zoo = new LiveZoo({ horizons: [1, 5], stepMs: 1000 });
+  const cadence = new ForecastCadence({
+    host,
+    clock,
+    everyMs: 5000,
+    predict: (p) =>
+      Promise.resolve({
+        version: null,
+        madeMs: clock.now(),
+        horizonsMs: [1000, 5000],
+        forecasts: zoo.predict(
+          p.items.map((it) => ({ ...it, stepMs: 1000 })),
+          undefined,
+        ),
+      }),
+    retain: (live) => void zoo.retain(live),
+  });
+  await host.ask(key('u1'), (a) => a.check(1));
+  await host.ask(key('u2'), (a) => a.check(1));
+  clock.advance(2000);
+  await cadence.tick();
+  t.is(zoo.size, 2);
+  t.is(host.peek(key('u1'))?.forecast?.model, 'combined');
+  await host.passivate(key('u2'));
+  clock.advance(1000);
+  await cadence.tick();
+  t.is(zoo.size, 1, 'u2 passivated: its combiner state is gone');
 });
 
 test('token actor - setForecast keeps the latest and rejects a malformed one', (t) => {

@@ -1,0 +1,312 @@
+/**
+ * Online combination of forecasters per token and horizon, by their
+ * realised error: exponentially weighted averaging (Littlestone & Warmuth
+ * 1994; Cesa-Bianchi & Lugosi, "Prediction, Learning, and Games", 2.1) with
+ * discounted losses, so the weights follow the best member and move back
+ * after a regime switch. Member m's weight at horizon h is
+ * `exp(-eta * (L[m] - min L) / ybar)`, where `L[m]` is its discounted sum
+ * of absolute errors and `ybar` the discounted mean actual (scale-free).
+ *
+ * Errors are known only `h` slots after a forecast, so each horizon keeps a
+ * few probes: the members' forecasts of one round, scored when their target
+ * slot arrives in a later round's history. The band is the combined p50
+ * plus empirical quantiles of its own relative residuals, tracked online
+ * (stochastic gradient on the pinball loss, as in adaptive conformal
+ * inference, Gibbs & Candès 2021), so p10/p90 cover what they say.
+ *
+ * The whole per-token state is one Float32Array (see {@link CombinerState})
+ * of `H * (M + 4) + H * K * (M + 2)` numbers: with 8 members, 3 horizons and
+ * 2 probes, 96 floats (384 bytes).
+ */
+import { invalidField } from '../../lib/index.ts';
+
+/** Settings of an {@link OnlineCombiner}. */
+export interface CombinerOptions {
+  /** Member names, in the order of their forecasts. */
+  members: readonly string[];
+  /** Horizons in grid steps. */
+  horizons: readonly number[];
+  /** Learning rate of the exponential weights (on losses in units of the mean actual). @default 3 */
+  eta: number;
+  /** Discount of past losses per scored probe (1 = never forget). @default 0.98 */
+  discount: number;
+  /** Probes per horizon: forecasts waiting for their target. @default 2 */
+  probes: number;
+  /** Step of the residual quantiles per scored probe. @default 0.05 */
+  quantileRate: number;
+  /**
+   * Pseudo-samples a horizon borrows from the next shorter one: its members'
+   * mean excess loss there, counted this many times. Long horizons are
+   * scored rarely (once per h / probes slots), so they start from what the
+   * short ones learnt, and their own evidence outweighs it as it comes.
+   * @default 5
+   */
+  borrow: number;
+}
+
+/** A fresh copy of the defaults (members and horizons apart). */
+export function defaultCombinerOptions(): Omit<CombinerOptions, 'members' | 'horizons'> {
+  return { eta: 3, discount: 0.98, probes: 2, quantileRate: 0.05, borrow: 5 };
+}
+
+/**
+ * One token's combiner state: `stateSize` numbers of `s` from `off` (a
+ * token's own array, or its place in a slab shared by many tokens, as the
+ * live zoo keeps them). `base` is the slot the probes' origins count from
+ * (so that float32 holds them exactly); the numbers pack, per horizon:
+ * losses (M), discounted |actual| sum, discounted count, q10, q90 (relative
+ * residual quantiles), then K probes of (origin - base + 1 or 0 when
+ * empty, combined p50, M member p50s).
+ */
+export interface CombinerState {
+  base: number;
+  s: Float32Array;
+  off: number;
+}
+
+/** One horizon's served forecast. */
+export interface CombinedPoint {
+  p10: number;
+  p50: number;
+  p90: number;
+}
+
+/** Slots after which a token's base moves up, well inside float32's exact integers (2^24). */
+const REBASE = 2 ** 22;
+
+// z of the 10th / 90th percentile of a normal: the band before any residual is known.
+const Z90 = 1.2816;
+
+export class OnlineCombiner {
+  readonly options: Readonly<CombinerOptions>;
+  readonly #M: number;
+  readonly #H: number;
+  readonly #K: number;
+  /** Offsets in the state array. */
+  readonly #perH: number;
+  readonly #probe: number;
+  /** Scratch of {@link weights} (one combiner serves every token, one call at a time). */
+  readonly #prior: Float64Array;
+  readonly #excess: Float64Array;
+
+  constructor(options: Partial<CombinerOptions> & Pick<CombinerOptions, 'members' | 'horizons'>) {
+    const o = { ...defaultCombinerOptions(), ...options };
+    if (o.members.length === 0) throw invalidField('combiner.members', 'a non-empty list', o.members);
+    if (!o.horizons.every((h) => Number.isSafeInteger(h) && h > 0))
+      throw invalidField('combiner.horizons', 'positive integers', o.horizons);
+    if (!(o.eta > 0)) throw invalidField('combiner.eta', 'a positive number', o.eta);
+    if (!(o.discount > 0 && o.discount <= 1))
+      throw invalidField('combiner.discount', 'in (0, 1]', o.discount);
+    if (!(Number.isSafeInteger(o.probes) && o.probes > 0))
+      throw invalidField('combiner.probes', 'a positive integer', o.probes);
+    if (!(o.quantileRate > 0 && o.quantileRate < 1))
+      throw invalidField('combiner.quantileRate', 'in (0, 1)', o.quantileRate);
+    if (!(o.borrow >= 0)) throw invalidField('combiner.borrow', 'a number >= 0', o.borrow);
+    this.options = Object.freeze({ ...o, members: [...o.members], horizons: [...o.horizons] });
+    this.#M = o.members.length;
+    this.#H = o.horizons.length;
+    this.#K = o.probes;
+    this.#probe = this.#M + 2;
+    this.#perH = this.#M + 4 + this.#K * this.#probe;
+    this.#prior = new Float64Array(this.#M);
+    this.#excess = new Float64Array(this.#M);
+  }
+
+  /** Numbers per token. */
+  get stateSize(): number {
+    return this.#H * this.#perH;
+  }
+
+  /**
+   * A fresh state for a token first seen at slot `originSlot`; `spread` is
+   * the relative spread of its history (std / mean) for the first band.
+   */
+  newState(originSlot: number, spread: number): CombinerState {
+    const state = { base: originSlot, s: new Float32Array(this.stateSize), off: 0 };
+    this.reset(state, originSlot, spread);
+    return state;
+  }
+
+  /** Makes `state` fresh in place (see {@link newState}). */
+  reset(state: CombinerState, originSlot: number, spread: number): void {
+    const { s, off } = state;
+    s.fill(0, off, off + this.stateSize);
+    state.base = originSlot;
+    const q = Number.isFinite(spread) && spread > 0 ? Z90 * spread : Z90;
+    for (let hi = 0; hi < this.#H; hi++) {
+      const b = off + hi * this.#perH + this.#M;
+      s[b + 2] = -q;
+      s[b + 3] = q;
+    }
+  }
+
+  /**
+   * Scores the probes whose target slot lies in `values` (slot `startSlot`
+   * is `values[0]`), then frees them; probes whose target has left the
+   * history are dropped unscored. `scale` normalises the residuals.
+   */
+  observe(state: CombinerState, values: ArrayLike<number>, startSlot: number, scale: number): void {
+    const { s, base, off } = state;
+    const M = this.#M;
+    const o = this.options;
+    for (let hi = 0; hi < this.#H; hi++) {
+      const h = o.horizons[hi]!;
+      const b = off + hi * this.#perH;
+      for (let k = 0; k < this.#K; k++) {
+        const p = b + M + 4 + k * this.#probe;
+        if (s[p] === 0) continue;
+        const target = base + s[p]! - 1 + h;
+        const idx = target - startSlot;
+        if (idx >= values.length) continue; // not known yet
+        s[p] = 0;
+        if (idx < 0) continue; // left the history unscored
+        const y = values[idx]!;
+        const comb = s[p + 1]!;
+        const combLoss = Math.abs(y - comb);
+        for (let m = 0; m < M; m++) {
+          const f = s[p + 2 + m]!;
+          // A member that had no forecast is charged the combination's loss (neither helped nor hurt).
+          const loss = Number.isFinite(f) ? Math.abs(y - f) : combLoss;
+          s[b + m] = o.discount * s[b + m]! + loss;
+        }
+        s[b + M] = o.discount * s[b + M]! + Math.abs(y);
+        s[b + M + 1] = o.discount * s[b + M + 1]! + 1;
+        // Pinball-loss gradient step on the relative residual quantiles.
+        const r = (y - comb) / Math.max(scale, 1e-9);
+        // Step in proportion to the band's width, so it adapts at any level of noise.
+        const g = o.quantileRate * Math.max(s[b + M + 3]! - s[b + M + 2]!, 1e-3);
+        s[b + M + 2] = s[b + M + 2]! + g * ((r >= s[b + M + 2]! ? 1 : 0) - 0.9);
+        s[b + M + 3] = s[b + M + 3]! + g * ((r >= s[b + M + 3]! ? 1 : 0) - 0.1);
+      }
+    }
+  }
+
+  /**
+   * Member weights at horizon index `hi` among the members with a forecast
+   * (`present[m]`): exponential in each member's excess discounted loss
+   * over the best, in units of the mean actual, plus what the shorter
+   * horizons lend (see `borrow`).
+   */
+  weights(state: CombinerState, hi: number, present: readonly boolean[]): Float64Array {
+    const M = this.#M;
+    const s = state.s;
+    const { borrow, eta } = this.options;
+    const prior = this.#prior.fill(0);
+    const e = this.#excess;
+    for (let j = 0; j <= hi; j++) {
+      const b = state.off + j * this.#perH;
+      const count = s[b + M + 1]!;
+      const ybar = count > 0 ? s[b + M]! / count : 0;
+      let min = Number.POSITIVE_INFINITY;
+      for (let m = 0; m < M; m++) if (present[m]) min = Math.min(min, s[b + m]!);
+      for (let m = 0; m < M; m++) e[m] = (ybar > 0 && present[m] ? (s[b + m]! - min) / ybar : 0) + prior[m]!;
+      // The next horizon borrows this one's mean excess per sample, as `borrow` samples.
+      for (let m = 0; m < M; m++) prior[m] = (e[m]! * borrow) / Math.max(count, borrow, 1);
+    }
+    let min = Number.POSITIVE_INFINITY;
+    for (let m = 0; m < M; m++) if (present[m]) min = Math.min(min, e[m]!);
+    const w = new Float64Array(M);
+    let z = 0;
+    for (let m = 0; m < M; m++) {
+      if (!present[m]) continue;
+      w[m] = Math.exp(-eta * (e[m]! - min));
+      z += w[m]!;
+    }
+    if (z > 0) for (let m = 0; m < M; m++) w[m] = w[m]! / z;
+    return w;
+  }
+
+  /**
+   * Combines one round's member forecasts (`preds[m * H + hi]`, NaN where
+   * a member has none) made at slot `originSlot`, and records them as a
+   * probe where a horizon has room. `scale` turns the relative residual
+   * quantiles into demand. Returns the served forecast per horizon and the
+   * weights used (`weights[hi][m]`).
+   */
+  combine(
+    state: CombinerState,
+    originSlot: number,
+    preds: Float64Array,
+    scale: number,
+  ): { points: CombinedPoint[]; weights: Float64Array[] } {
+    const M = this.#M;
+    const H = this.#H;
+    const points: CombinedPoint[] = [];
+    const weights: Float64Array[] = [];
+    for (let hi = 0; hi < H; hi++) {
+      const present: boolean[] = [];
+      for (let m = 0; m < M; m++) present.push(Number.isFinite(preds[m * H + hi]!));
+      const w = this.weights(state, hi, present);
+      let p50 = 0;
+      for (let m = 0; m < M; m++) if (present[m]) p50 += w[m]! * preds[m * H + hi]!;
+      p50 = Math.max(0, p50);
+      const [lo, up] = this.#band(state, hi);
+      points.push({
+        p10: Math.max(0, Math.min(p50, p50 + lo * scale)),
+        p50,
+        p90: Math.max(p50, p50 + up * scale),
+      });
+      weights.push(w);
+      this.#record(state, hi, originSlot, p50, preds);
+    }
+    return { points, weights };
+  }
+
+  /**
+   * The relative residual quantiles (q10, q90) of horizon `hi`, each
+   * horizon's own blended with the next shorter one's as `borrow`
+   * pseudo-samples: a long horizon scored a few times yet starts from
+   * the band the short ones learnt.
+   */
+  #band(state: CombinerState, hi: number): [number, number] {
+    const { s, off } = state;
+    const M = this.#M;
+    const c = this.options.borrow;
+    let lo = 0;
+    let up = 0;
+    for (let j = 0; j <= hi; j++) {
+      const b = off + j * this.#perH + M;
+      const own = j === 0 ? 1 : s[b + 1]! / (s[b + 1]! + c);
+      lo = own * s[b + 2]! + (1 - own) * lo;
+      up = own * s[b + 3]! + (1 - own) * up;
+    }
+    return [lo, up];
+  }
+
+  /** Moves the base to `originSlot` (probe origins are float32 offsets from it); probes before it are dropped. */
+  #rebase(state: CombinerState, originSlot: number): void {
+    const { s, off } = state;
+    const shift = originSlot - state.base;
+    for (let hi = 0; hi < this.#H; hi++) {
+      for (let k = 0; k < this.#K; k++) {
+        const p = off + hi * this.#perH + this.#M + 4 + k * this.#probe;
+        if (s[p] !== 0) s[p] = Math.max(0, s[p]! - shift);
+      }
+    }
+    state.base = originSlot;
+  }
+
+  /** Puts a probe for horizon `hi` when one is free and the latest is at least h / K slots old. */
+  #record(state: CombinerState, hi: number, originSlot: number, p50: number, preds: Float64Array): void {
+    const s = state.s;
+    const M = this.#M;
+    const H = this.#H;
+    const h = this.options.horizons[hi]!;
+    const b = state.off + hi * this.#perH + M + 4;
+    if (originSlot - state.base >= REBASE) this.#rebase(state, originSlot);
+    const at = originSlot - state.base + 1;
+    if (!(at >= 1 && at < 2 ** 24)) return; // before the base: this probe is skipped
+    let free = -1;
+    let latest = Number.NEGATIVE_INFINITY;
+    for (let k = 0; k < this.#K; k++) {
+      const p = b + k * this.#probe;
+      if (s[p] === 0) free = free < 0 ? k : free;
+      else latest = Math.max(latest, s[p]!);
+    }
+    if (free < 0 || at - latest < h / this.#K) return;
+    const p = b + free * this.#probe;
+    s[p] = at;
+    s[p + 1] = p50;
+    for (let m = 0; m < M; m++) s[p + 2 + m] = preds[m * H + hi]!;
+  }
+}

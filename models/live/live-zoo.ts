@@ -1,0 +1,219 @@
+/**
+ * The live model zoo: what a node serves for every token, from its first
+ * request. Members: the statistical recursions of members.ts (naive, three
+ * EWMAs, damped Holt, seasonal naive once a season of history exists), the
+ * global LSTM with per-token scaling and the Bayesian network's calendar
+ * forecast when a model is loaded (pretrained or promoted). The
+ * {@link OnlineCombiner} weighs them per token and horizon by their
+ * realised error, so the served forecast follows the best member of each
+ * token. Every token's small state lives here, in one slab keyed by token,
+ * until the token is released (its actor passivated: see `retain`).
+ */
+import { DAY_MS } from '../../lib/index.ts';
+import type { ModelSet, ServingForecast, ServingInput } from '../serving.ts';
+import { ForecastSource } from '../serving.ts';
+import { OnlineCombiner } from './combiner.ts';
+import type { CombinerOptions, CombinerState } from './combiner.ts';
+import { STAT_MEMBERS, statLatest } from './members.ts';
+
+/** Every member of the live zoo, in the order of their forecasts. */
+export const LIVE_MEMBERS = [...STAT_MEMBERS, 'lstm', 'bayes'] as const;
+export type LiveMember = (typeof LIVE_MEMBERS)[number];
+
+/** Settings of a {@link LiveZoo}. */
+export interface LiveZooOptions {
+  /** Horizons in grid steps. */
+  horizons: readonly number[];
+  /** The grid's step (ms). */
+  stepMs: number;
+  /** Season of the seasonal-naive member, in steps. @default a day */
+  seasonSteps?: number;
+  /** Slots of the level that scales the band and the Bayesian network. @default 60 */
+  levelSlots?: number;
+  combiner?: Partial<Omit<CombinerOptions, 'members' | 'horizons'>>;
+}
+
+/** Members whose weight stays under this at every horizon are left out of a reply's `weights`. */
+const SHOWN_WEIGHT = 0.01;
+
+function levelOf(v: ArrayLike<number>, slots: number): number {
+  let s = 0;
+  const from = Math.max(0, v.length - slots);
+  for (let i = from; i < v.length; i++) s += v[i]!;
+  return v.length > from ? s / (v.length - from) : 0;
+}
+
+/** std / mean of the values (0 for fewer than two, or a zero mean). */
+function relativeSpread(v: ArrayLike<number>): number {
+  const n = v.length;
+  if (n < 2) return 0;
+  let s = 0;
+  let s2 = 0;
+  for (let i = 0; i < n; i++) {
+    s += v[i]!;
+    s2 += v[i]! * v[i]!;
+  }
+  const mu = s / n;
+  return mu > 0 ? Math.sqrt(Math.max(0, s2 / n - mu * mu)) / mu : 0;
+}
+
+export class LiveZoo {
+  readonly horizons: readonly number[];
+  readonly stepMs: number;
+  readonly seasonSteps: number;
+  readonly combiner: OnlineCombiner;
+  readonly #levelSlots: number;
+  /**
+   * Every token's combiner state in one slab (no typed array per token):
+   * token -> slot, the slot's numbers at `slot * stateSize`, its base slot
+   * in `#bases`; released slots are reused.
+   */
+  readonly #slots = new Map<string, number>();
+  #slab = new Float32Array(0);
+  #bases = new Float64Array(0);
+  #used = 0;
+  readonly #free: number[] = [];
+  readonly #view: CombinerState = { base: 0, s: this.#slab, off: 0 };
+
+  constructor(options: LiveZooOptions) {
+    this.horizons = [...options.horizons];
+    this.stepMs = options.stepMs;
+    this.seasonSteps = options.seasonSteps ?? Math.round(DAY_MS / options.stepMs);
+    this.#levelSlots = options.levelSlots ?? 60;
+    this.combiner = new OnlineCombiner({
+      ...options.combiner,
+      members: LIVE_MEMBERS,
+      horizons: this.horizons,
+    });
+  }
+
+  /** Tokens holding combiner state. */
+  get size(): number {
+    return this.#slots.size;
+  }
+
+  /** Bytes of combiner state per token in the slab (float32 numbers and the float64 base). */
+  get bytesPerToken(): number {
+    return this.combiner.stateSize * 4 + 8;
+  }
+
+  /** Drops the state of every token `live` rejects (passivated ones); returns how many. */
+  retain(live: (token: string) => boolean): number {
+    let n = 0;
+    for (const [token, slot] of this.#slots) {
+      if (!live(token)) {
+        this.#slots.delete(token);
+        this.#free.push(slot);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Points the shared view at `token`'s state, taking a slot for a new token (fresh: true). */
+  #open(token: string): boolean {
+    let slot = this.#slots.get(token);
+    const fresh = slot === undefined;
+    if (slot === undefined) {
+      slot = this.#free.pop() ?? this.#used++;
+      const size = this.combiner.stateSize;
+      if ((slot + 1) * size > this.#slab.length) {
+        const cap = Math.max(1024, 2 * (slot + 1));
+        const slab = new Float32Array(cap * size);
+        slab.set(this.#slab);
+        const bases = new Float64Array(cap);
+        bases.set(this.#bases);
+        this.#slab = slab;
+        this.#bases = bases;
+      }
+      this.#slots.set(token, slot);
+    }
+    const v = this.#view;
+    v.s = this.#slab;
+    v.off = slot * this.combiner.stateSize;
+    v.base = this.#bases[slot]!;
+    return fresh;
+  }
+
+  /**
+   * Every member's p50 per input at its latest slot: `[m * H + hi]` in
+   * {@link LIVE_MEMBERS} order, NaN where a member has none. `set` brings
+   * the LSTM and the Bayesian network (absent: statistical members only).
+   */
+  memberForecasts(inputs: readonly ServingInput[], set: ModelSet | undefined): Float64Array[] {
+    const H = this.horizons.length;
+    const S = STAT_MEMBERS.length;
+    const lstmAt = S;
+    const bayesAt = S + 1;
+    const out = inputs.map((x) => {
+      const p = new Float64Array(LIVE_MEMBERS.length * H).fill(Number.NaN);
+      statLatest(x.values, this.horizons, this.seasonSteps, p);
+      return p;
+    });
+    if (set === undefined) return out;
+    const same = set.horizons.join(',') === this.horizons.join(',');
+    if (same) {
+      const { warm, q } = set.lstmLatest(inputs);
+      warm.forEach((i, k) => {
+        for (let hi = 0; hi < H; hi++) out[i]![lstmAt * H + hi] = Math.max(0, q.p50[k * H + hi]!);
+      });
+    }
+    if (same && set.bayes !== undefined) {
+      inputs.forEach((x, i) => {
+        const level = levelOf(x.values, this.#levelSlots);
+        if (!(level > 0)) return;
+        const origin = x.startMs + (x.values.length - 1) * x.stepMs;
+        for (let hi = 0; hi < H; hi++) {
+          const cs = set.bayes!.coldStart(origin + this.horizons[hi]! * x.stepMs, hi, level);
+          if (Number.isFinite(cs[1])) out[i]![bayesAt * H + hi] = cs[1];
+        }
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Forecasts every input at its latest slot: scores the token's earlier
+   * probes against its history, then serves the combination of the
+   * members, with its weights and leading member per horizon.
+   */
+  predict(inputs: readonly ServingInput[], set: ModelSet | undefined): ServingForecast[] {
+    const preds = this.memberForecasts(inputs, set);
+    const H = this.horizons.length;
+    return inputs.map((x, i) => {
+      const startSlot = Math.round(x.startMs / x.stepMs);
+      const origin = startSlot + x.values.length - 1;
+      const scale = Math.max(levelOf(x.values, this.#levelSlots), 1e-3);
+      const state = this.#view;
+      if (this.#open(x.token)) this.combiner.reset(state, origin, relativeSpread(x.values));
+      else this.combiner.observe(state, x.values, startSlot, scale);
+      const { points, weights } = this.combiner.combine(state, origin, preds[i]!, scale);
+      this.#bases[state.off / this.combiner.stateSize] = state.base;
+      const shown: Record<string, number[]> = {};
+      LIVE_MEMBERS.forEach((name, m) => {
+        if (weights.some((w) => w[m]! >= SHOWN_WEIGHT))
+          shown[name] = weights.map((w) => Math.round(w[m]! * 1000) / 1000);
+      });
+      const leaders = weights.map((w) => {
+        let best = 0;
+        for (let m = 1; m < w.length; m++) if (w[m]! > w[best]!) best = m;
+        return LIVE_MEMBERS[best]!;
+      });
+      const f: ServingForecast = {
+        token: x.token,
+        source: ForecastSource.Combined,
+        p10: [],
+        p50: [],
+        p90: [],
+        weights: shown,
+        leaders,
+      };
+      for (let hi = 0; hi < H; hi++) {
+        f.p10.push(points[hi]!.p10);
+        f.p50.push(points[hi]!.p50);
+        f.p90.push(points[hi]!.p90);
+      }
+      return f;
+    });
+  }
+}
