@@ -41,7 +41,7 @@ const zones = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', '.tools/', 'bin/', 'coverage/', '**/*.js'] },
+  { ignores: ['node_modules/', 'data/', '.tools/', 'bin/', 'coverage/', 'dist/', '**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

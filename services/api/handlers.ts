@@ -28,16 +28,21 @@ import type { PlacementTracker } from '../cluster/index.ts';
 import { emptyGuardStats } from '../wire/index.ts';
 import type { GuardStats } from '../wire/index.ts';
 import { poolOverview } from '../pools/index.ts';
+import { forecastGet } from '../forecasting/index.ts';
 import type { PoolOverview, PoolStatus } from '../pools/index.ts';
 import type { UnexpectedErrorCounts } from '../runtime/index.ts';
 import type { RuleChange, RuleStore } from '../rules/index.ts';
+import { topologyOf } from './topology.ts';
+import type { Topology } from './topology.ts';
 
 /**
  * Every operation, served on NATS as `headroom.v1.<op>` and over HTTP. Roles
  * (ops/nats/secure.conf): `client` may use check, check.batch, status,
- * rules.get, rules.list and events.list; `admin` all of those plus
+ * rules.get, rules.list, events.list and forecast.get; `admin` all of those plus
  * rules.put, rules.delete, events.publish and rules.history (a rule's
- * revisions, with their times: the audit trail).
+ * revisions, with their times: the audit trail). `topology` (client and
+ * admin: what a client needs to route checks to owners, topology.ts) is
+ * served on NATS only.
  */
 export const Operation = [
   'check',
@@ -50,6 +55,8 @@ export const Operation = [
   'status',
   'events.publish',
   'events.list',
+  'topology',
+  'forecast.get',
 ] as const;
 export type Operation = (typeof Operation)[number];
 
@@ -170,7 +177,34 @@ export class Api {
         return await this.#events().publish(event);
       },
       'events.list': async (body) => ({ events: await this.#events().list(parseEventQuery(body)) }),
+      // Role client: a token's current forecast with the model that made it (services/forecasting/forecast-get.ts).
+      'forecast.get': async (body) =>
+        await forecastGet(
+          {
+            broker: deps.broker,
+            rules: () => deps.rules.list(),
+            owner: (token) => deps.tracker.owner(token),
+            clock: deps.clock,
+            actorService: ACTOR_SERVICE,
+          },
+          body,
+        ),
+      topology: async (body) => {
+        parseEmptyRequest(body);
+        return this.topology();
+      },
     };
+  }
+
+  /** This node's id (the per-node subjects, `headroom.v1.node.<id>.*`, name it). */
+  get nodeId(): string {
+    return this.#deps.broker.nodeID;
+  }
+
+  /** This node's placement view and rules, for clients that route checks to owners (topology.ts). */
+  topology(): Topology {
+    const { broker, tracker, rules } = this.#deps;
+    return topologyOf(broker.nodeID, tracker.placement.nodes, rules.list());
   }
 
   /**

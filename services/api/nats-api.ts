@@ -1,6 +1,18 @@
 /**
- * The public NATS request API: every node subscribes to `headroom.v1.>` in
- * one queue group, so any node answers any request. Replies are JSON.
+ * The public NATS request API. Every node subscribes to the operations,
+ * `headroom.v1.<op>` and `headroom.v1.<op>.<sub>` (one and two tokens: no
+ * deeper), in one queue group, so any node answers any request. Each node
+ * also answers checks on its own subjects, `headroom.v1.node.<id>.check`
+ * and `.check.batch`, outside the queue group: a client that knows the
+ * owner of a check's tokens (client/, from `headroom.v1.topology`) sends it
+ * there, two messages like an echo instead of four. A node answers those
+ * through the same gateway path (handlers.ts), so a check for a token it
+ * does not own (a stale client topology) is still decided by the owner; and
+ * because nothing else subscribes to a node's subjects, a gone node's
+ * requests fail at once with "no responders" and the client falls back to
+ * `headroom.v1.check`. The queue subscriptions stop at two tokens for that
+ * reason. Every node publishes `headroom.v1.topology.changed` when its view
+ * or the rules change (topology.ts). Replies are JSON.
  */
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { extractContext, Inflight } from '../runtime/index.ts';
@@ -8,16 +20,23 @@ import { FORWARDED } from '../check/index.ts';
 import type { Guard } from '../wire/index.ts';
 import { Refused, isReplySubject } from '../wire/index.ts';
 import type { Api, ReplyRoute } from './handlers.ts';
+import { API_PREFIX, NODE_OPS, TOPOLOGY_CHANGED, nodeSubject } from './topology.ts';
 
-export const API_PREFIX = 'headroom.v1';
+export { API_PREFIX, NODE_OPS, nodeSubject } from './topology.ts';
+export type { NodeOp } from './topology.ts';
 export const API_QUEUE = 'headroom';
+
+/** How often a node looks for a change of its topology to announce (a view change, a rule change). */
+export const TOPOLOGY_POLL_MS = 250;
 
 export class NatsApi {
   readonly #nc: NatsConnection;
   readonly #api: Api;
   readonly #guard: Guard;
-  #sub: Subscription | undefined;
+  #subs: Subscription[] = [];
   readonly #inflight = new Inflight();
+  #poll: ReturnType<typeof setInterval> | undefined;
+  #announced = '';
 
   constructor(nc: NatsConnection, api: Api, guard: Guard) {
     this.#nc = nc;
@@ -26,33 +45,73 @@ export class NatsApi {
   }
 
   start(): void {
-    this.#sub = this.#nc.subscribe(`${API_PREFIX}.>`, {
-      queue: API_QUEUE,
-      callback: (err, msg) => {
-        if (err !== null) {
-          // A subscription error (a permissions violation, say) carries no
-          // request to answer: counted and logged, not dropped unseen.
-          this.#guard.refuse(Refused.Subscription, `the API subscription on ${API_PREFIX}.>: ${err.message}`);
-          return;
-        }
-        // nats-server does not check a requester's reply subject: a client
-        // could have this node publish its reply onto an internal subject
-        // (a refund, a Moleculer packet). Such requests are not run at all.
-        const reply = msg.reply ?? '';
-        if (reply !== '' && !isReplySubject(reply as unknown)) {
-          this.#guard.refuse(
-            Refused.ReplySubject,
-            `a request on ${msg.subject} asked for its reply on ${reply.slice(0, 80)}`,
-          );
-          return;
-        }
-        this.#inflight.track(this.#answer(msg));
-      },
-    });
+    for (const subject of [`${API_PREFIX}.*`, `${API_PREFIX}.*.*`]) {
+      this.#subs.push(
+        this.#nc.subscribe(subject, {
+          queue: API_QUEUE,
+          callback: (err, msg) => {
+            if (!this.#accept(err, msg, subject)) return;
+            const op = msg.subject.slice(API_PREFIX.length + 1);
+            // The nodes' own change notices (no reply wanted) reach the queue group too.
+            if (op === TOPOLOGY_CHANGED && !msg.reply) return;
+            this.#inflight.track(this.#answer(msg, op));
+          },
+        }),
+      );
+    }
+    for (const op of NODE_OPS) {
+      const subject = nodeSubject(this.#api.nodeId, op);
+      this.#subs.push(
+        this.#nc.subscribe(subject, {
+          callback: (err, msg) => {
+            if (this.#accept(err, msg, subject)) this.#inflight.track(this.#answer(msg, op));
+          },
+        }),
+      );
+    }
+    this.#announce();
+    this.#poll = setInterval(() => this.#announce(), TOPOLOGY_POLL_MS);
+    this.#poll.unref();
   }
 
-  async #answer(msg: Msg): Promise<void> {
-    const op = msg.subject.slice(API_PREFIX.length + 1);
+  /** Whether a delivered message is a request to run; a subscription error or a bad reply subject is counted. */
+  #accept(err: Error | null, msg: Msg, subject: string): boolean {
+    if (err !== null) {
+      // A subscription error (a permissions violation, say) carries no
+      // request to answer: counted and logged, not dropped unseen.
+      this.#guard.refuse(Refused.Subscription, `the API subscription on ${subject}: ${err.message}`);
+      return false;
+    }
+    // nats-server does not check a requester's reply subject: a client
+    // could have this node publish its reply onto an internal subject
+    // (a refund, a Moleculer packet). Such requests are not run at all.
+    const reply = msg.reply ?? '';
+    if (reply !== '' && !isReplySubject(reply as unknown)) {
+      this.#guard.refuse(
+        Refused.ReplySubject,
+        `a request on ${msg.subject} asked for its reply on ${reply.slice(0, 80)}`,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /** Publishes this node's topology when it changed since the last notice (and once at start). */
+  #announce(): void {
+    // Closed while stopping: the other nodes' notices and the clients' polls cover the change.
+    if (this.#nc.isClosed()) return;
+    const topology = this.#api.topology();
+    if (topology.version === this.#announced) return;
+    this.#announced = topology.version;
+    try {
+      this.#nc.publish(`${API_PREFIX}.${TOPOLOGY_CHANGED}`, JSON.stringify(topology));
+    } catch (err) {
+      // Past the server's max_payload (a huge rule list), say: clients still poll headroom.v1.topology.
+      this.#guard.refuse(Refused.Subscription, `topology notice not published: ${(err as Error).message}`);
+    }
+  }
+
+  async #answer(msg: Msg, op: string): Promise<void> {
     const carrier: Record<string, string> = {};
     const tp = msg.headers?.get('traceparent');
     if (tp) carrier['traceparent'] = tp;
@@ -76,10 +135,11 @@ export class NatsApi {
 
   /** Stops taking requests (the queue group sends them to other nodes) and waits for those in flight. */
   async drain(): Promise<void> {
-    if (this.#sub !== undefined) {
-      await this.#sub.drain();
-      this.#sub = undefined;
-    }
+    if (this.#poll !== undefined) clearInterval(this.#poll);
+    this.#poll = undefined;
+    const subs = this.#subs;
+    this.#subs = [];
+    await Promise.all(subs.map((s) => s.drain()));
     await this.#inflight.idle();
   }
 }

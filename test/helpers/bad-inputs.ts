@@ -170,6 +170,20 @@ const badBatch = broken(
   },
 );
 
+/** `forecast.get`: bad params, or good ones that form no token with a live forecast (NotFound). */
+const badForecastGet = broken(
+  { params: { user: 'fz-never-checked' } },
+  {
+    params: fc.oneof(
+      notObject,
+      fc.constant(undefined),
+      fc.record({ user: fc.oneof(fc.dictionary(fc.string(), fc.integer()), longString(257)) }),
+      fc.constant(Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i]))),
+      fc.constant({ nobody: 'x' }),
+    ),
+  },
+);
+
 /** Bodies by public operation. Every one is bad by construction. */
 export const BAD_BODIES: Record<string, Arbitrary<unknown>> = {
   check: badCheck,
@@ -182,6 +196,8 @@ export const BAD_BODIES: Record<string, Arbitrary<unknown>> = {
   status: badEmpty,
   'events.publish': badEvent,
   'events.list': badQuery,
+  topology: badEmpty,
+  'forecast.get': badForecastGet,
 };
 
 /** A payload for `op`: a bad body, non-JSON, or one past the size limit. */
@@ -358,5 +374,39 @@ export function badHttpRequests(maxPayloadBytes: number): Arbitrary<BadInput> {
       ),
     )
     .map(([method, path]): BadInput => ({ kind: 'http', method, path, body: '{}', what: 'http no route' }));
-  return fc.oneof(...bodies, badPath, badQueryString, wrongRoute);
+  // The dashboard's data routes (services/api/dashboard/queries.ts): unknown, repeated or bad parameters.
+  const badDashboard = fc
+    .oneof(
+      fc.tuple(
+        fc.constantFrom('/v1/dashboard/overview', '/v1/dashboard/pools'),
+        fc.oneof(
+          unknownKey.map((k) => `${encodeURIComponent(k)}=1`),
+          fc.constant('token=a'),
+        ),
+      ),
+      fc.tuple(
+        fc.constant('/v1/dashboard/token'),
+        fc.oneof(
+          fc.constantFrom(
+            '',
+            'token=',
+            'token=a&token=b',
+            'token=a&params=%7B%7D',
+            'params=%7B',
+            'params=null',
+          ),
+          unknownKey.map((k) => `token=a&${encodeURIComponent(k)}=1`),
+          notObject.map((v) => `params=${encodeURIComponent(json(v))}`),
+          fc.constant(`params=${encodeURIComponent(json({ u: { deep: 1 } }))}`),
+        ),
+      ),
+    )
+    .map(([path, query]): BadInput => ({
+      kind: 'http',
+      method: 'GET',
+      path: query === '' ? path : `${path}?${query}`,
+      body: '',
+      what: 'http dashboard query',
+    }));
+  return fc.oneof(...bodies, badPath, badQueryString, wrongRoute, badDashboard);
 }

@@ -1,5 +1,7 @@
 // Property-based fuzz (fast-check): at least 10,000 inputs that are bad by
-// construction, spread over every public NATS subject, every internal
+// construction, spread over every public NATS subject (forecast.get
+// included: its bodies are in test/helpers/bad-inputs.ts; and each node's
+// own check subjects, headroom.v1.node.<id>.check[.batch]), every internal
 // subject and every HTTP route, sent to two real node processes while valid
 // checks are in flight. Every bad input must get a coded error, no process
 // may exit, no NATS connection may drop, and every valid check is answered.
@@ -73,6 +75,24 @@ function codedError(text: string): string | null {
   return null;
 }
 
+/**
+ * The client library's node subjects (client/): bad checks on each node's
+ * own check subjects (`headroom.v1.topology` is among the public operations).
+ */
+function badNodeRequests(nodeIds: string[]): fc.Arbitrary<BadInput> {
+  return badNatsRequests(MAX_PAYLOAD)
+    .filter((i) => i.kind === 'nats' && /^headroom\.v1\.check(\.batch)?$/.test(i.subject))
+    .chain((i) =>
+      i.kind !== 'nats'
+        ? fc.constant(i)
+        : fc.constantFrom(...nodeIds).map((id): BadInput => ({
+            ...i,
+            subject: i.subject.replace('headroom.v1.', `headroom.v1.node.${id}.`),
+            what: `node ${i.what}`,
+          })),
+    );
+}
+
 /** Runs `work` over `items` with `width` in flight. */
 async function pool<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -116,6 +136,7 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
         { weight: 5, arbitrary: badNatsRequests(MAX_PAYLOAD) },
         { weight: 2, arbitrary: badInternalRequests(NAMESPACE, ['fz-1', 'fz-2']) },
         { weight: 3, arbitrary: badHttpRequests(MAX_PAYLOAD) },
+        { weight: 1, arbitrary: badNodeRequests(['fz-1', 'fz-2']) },
       ),
       { numRuns: INPUTS, seed: SEED },
     );
