@@ -217,17 +217,21 @@ export class Trainer {
     const m = await hub.models();
     const reg = await hub.registry();
     const cur = await reg.current();
+    // The serving version's LSTM, or the pretrained one while none is promoted:
+    // the candidate is fine-tuned from it and must beat it.
     const curLstm =
-      cur !== undefined && cur.horizons.join(',') === steps.join(',')
-        ? await reg.lstmState(cur.version)
-        : undefined;
+      cur !== undefined
+        ? cur.horizons.join(',') === steps.join(',')
+          ? await reg.lstmState(cur.version)
+          : undefined
+        : await hub.pretrainedState();
     const job: TrainJob = {
       series: data.series,
       timestamps: data.timestamps,
       horizons: steps,
       holdout,
       lstm: { ...this.#d.options.lstm, backend: hub.config.backend },
-      ...(curLstm ? { current: curLstm } : {}),
+      ...(curLstm ? { current: curLstm, init: curLstm } : {}),
     };
     const bar = this.#d.options.progressBar && process.stderr.isTTY === true;
     const result = await m.trainInWorker(
