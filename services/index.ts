@@ -85,9 +85,16 @@ export {
   forecastService,
   holdoutOf,
   liveTrainingSource,
+  minTrainingSlots,
+  parseCurrentModel,
   registryDirOf,
   setupForecasting,
+  setupTrainerCluster,
+  SharedModels,
+  sinceFirstDemand,
   storeTrainingSource,
+  TrainerElection,
+  trainerBuckets,
   trainerService,
 } from './forecasting/index.ts';
 export {
@@ -150,11 +157,14 @@ export type {
   PredictParams,
   PredictReply,
   TrainRunSummary,
+  TrainerCluster,
   TrainerDeps,
   TrainerOptions,
   TrainerStatus,
   TrainingData,
   TrainingSource,
+  CurrentModel,
+  ElectionView,
 } from './forecasting/index.ts';
 export type {
   DbProviderDeps,
