@@ -318,6 +318,8 @@ export class Api {
    */
   async pools(): Promise<PoolOverview[] | null> {
     const { broker } = this.#deps;
+    // No node runs pools: [] without a call (Moleculer would log a warning per call).
+    if (!broker.registry.actions.isAvailable('pools.status')) return [];
     try {
       const all = await broker.call<PoolStatus[], Record<string, never>>(
         'pools.status',
