@@ -209,13 +209,22 @@ export class Api {
 
   /**
    * The one audit line of a rule change, as JSON at info level through the
-   * broker's logger: `{"audit":"rule", op, id, previousRevision, revision, node}`.
+   * broker's logger: `{"audit":"rule", op, id, previousRevision, revision, node,
+   * "event":"rule-change"}` (the JSON logger lifts the fields onto the line).
    */
   #audit(op: 'put' | 'delete', id: string, change: RuleChange): void {
     const { broker } = this.#deps;
     const { previousRevision, revision } = change;
     broker.logger.info(
-      JSON.stringify({ audit: 'rule', op, id, previousRevision, revision, node: broker.nodeID }),
+      JSON.stringify({
+        audit: 'rule',
+        op,
+        id,
+        previousRevision,
+        revision,
+        node: broker.nodeID,
+        event: 'rule-change',
+      }),
     );
   }
 

@@ -67,6 +67,10 @@ test('logs - json: every line is a JSON object; the audit line carries its field
   t.truthy(logged.find((e) => /^SIGTERM: leaving the cluster/.test(e['msg'] as string)));
 
   const audits = logged.filter((e) => e['audit'] === 'rule');
+  t.true(
+    audits.length > 0 && audits.every((e) => e['event'] === 'rule-change'),
+    'audit lines are rule-change events',
+  );
   t.deepEqual(
     audits.map(({ level, op, id, previousRevision, revision }) => ({
       level,
