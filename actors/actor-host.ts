@@ -86,9 +86,12 @@ export class ActorHost<K extends string, A, I = never> {
     return this.#slots.size;
   }
 
-  /** Resident keys, least recently active first. */
-  keys(): K[] {
-    return [...this.#slots.keys()];
+  /**
+   * Resident keys, least recently active first; the first `limit` of them
+   * when given, without copying the rest (status asks for none of 100,000).
+   */
+  keys(limit = Number.POSITIVE_INFINITY): K[] {
+    return this.#slots.keyList(limit);
   }
 
   /** The live actor for `key`, without activating or touching it. */

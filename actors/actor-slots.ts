@@ -16,6 +16,9 @@ export interface Slot<K, A> {
   /** State for the next activation, from restore(). */
   restored: unknown;
   lastActiveMs: number;
+  /** Neighbours in activity order (the Residency's links). */
+  older: Slot<K, A> | undefined;
+  newer: Slot<K, A> | undefined;
   /** Passivations queued and not yet done. */
   retiring: number;
   failed: boolean;
@@ -85,6 +88,8 @@ export class ActorSlots<K extends string, A, I = never> {
       actor: undefined,
       restored,
       lastActiveMs: 0,
+      older: undefined,
+      newer: undefined,
       retiring: 0,
       failed: false,
     };
@@ -221,13 +226,13 @@ export class ActorSlots<K extends string, A, I = never> {
   enforceCap(except: Slot<K, A> | undefined, finishing?: Slot<K, A>): void {
     let excess = this.residents.size - this.#retiringSlots - this.#maxActors;
     if (excess <= 0) return;
-    for (const slot of this.residents.values()) {
+    this.residents.walk((slot) => {
       const busy = slot.mailbox.length > (slot === finishing ? 1 : 0);
-      if (slot === except || busy || slot.actor === undefined) continue;
+      if (slot === except || busy || slot.actor === undefined) return true;
       this.#evictions++;
       this.#background(slot, PassivationReason.Evicted);
-      if (--excess <= 0) return;
-    }
+      return --excess > 0;
+    });
   }
 
   #background(slot: Slot<K, A>, reason: PassivationReason): void {

@@ -31,9 +31,9 @@ export class DormantTokens<T extends DormantState = DormantState> {
 
   /** Keeps a passivated actor's state if its bucket is still short. */
   sleep(token: TokenKey, actor: TokenActor): void {
-    const snapshot = actor.snapshot();
-    if (snapshot.gcra.tat <= this.#clock.now()) return;
-    this.#items.set(token, this.#keep(actor, snapshot));
+    // Checked before the snapshot is built: most passivated tokens (one-off users) have refilled.
+    if (actor.tat <= this.#clock.now()) return;
+    this.#items.set(token, this.#keep(actor, actor.snapshot()));
     if (this.#items.size % 1024 === 0) this.sweep();
   }
 

@@ -140,6 +140,11 @@ export class TokenActor {
     return this.#lastMs;
   }
 
+  /** The GCRA theoretical arrival time: at or before now, the bucket is full (nothing to remember). */
+  get tat(): number {
+    return this.#gcra.tat;
+  }
+
   /** The latest forecast with the time it was made; undefined until the first one. */
   get forecast(): TokenForecast | undefined {
     return this.#forecast;

@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/faults.ts [--faults sigkill,sigstop1.5,sigstop5,nats-restart,leave,join,one-off]
  *     [--seconds 15] [--fault-at 5] [--warmup 3] [--clients 64] [--timeout-ms 2000]
- *     [--one-off 200000] [--one-off-max-seconds 90]
+ *     [--one-off 200000] [--one-off-max-seconds 90] [--idle-seconds 0]
  *     [--node-args="--store none --forecast false"] [--json]
  *
  * For each fault: a fresh nats-server (random loopback port, its own store,
@@ -20,7 +20,9 @@
  * of its checks answered. RSS peak: the highest VmHWM of any node process.
  * The one-off fault sends its one-off users (owned by one node) in place of
  * the background users and goes on past `seconds` until all are sent (at most
- * `one-off-max-seconds` after the fault).
+ * `one-off-max-seconds` after the fault). With `idle-seconds`, the cluster is
+ * left without load that long after the run, and the largest node's resident
+ * set then (VmRSS) is printed too.
  *
  * The nats-server runs with `ping_interval: "1s"` and `ping_max: 2`: it
  * drops a SIGSTOPped node's connection (and with it the node's share of the
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '64' },
     'one-off': { type: 'string', default: '200000' },
     'one-off-max-seconds': { type: 'string', default: '90' },
+    'idle-seconds': { type: 'string', default: '0' },
     'timeout-ms': { type: 'string', default: '2000' },
     'node-args': { type: 'string', default: '--store none --forecast false' },
     json: { type: 'boolean', default: false },
@@ -58,6 +61,7 @@ const WARMUP = Number(values.warmup);
 const CLIENTS = Number(values.clients);
 const ONE_OFF = Number(values['one-off']);
 const ONE_OFF_MAX_S = Number(values['one-off-max-seconds']);
+const IDLE_S = Number(values['idle-seconds']);
 const TIMEOUT_MS = Number(values['timeout-ms']);
 const NODE_ARGS = values['node-args'].split(' ').filter((a) => a !== '');
 const chosen = values.faults.split(',').map((name) => {
@@ -73,6 +77,7 @@ for (const [name, v] of Object.entries({
   CLIENTS,
   ONE_OFF,
   ONE_OFF_MAX_S,
+  IDLE_S,
   TIMEOUT_MS,
 })) {
   if (!(Number.isFinite(v) && v >= 0)) throw new Error(`${name} must be a non-negative number, got ${v}`);
@@ -86,6 +91,7 @@ const OPTIONS: RunOptions = {
   timeoutMs: TIMEOUT_MS,
   oneOffUsers: ONE_OFF,
   oneOffMaxS: ONE_OFF_MAX_S,
+  idleS: IDLE_S,
   nodeArgs: NODE_ARGS,
 };
 
@@ -134,7 +140,9 @@ function printTable(results: readonly FaultRow[]): void {
           : `, the last failed one sent ${s.lastFailureS.toFixed(2)} s after it`) +
         '; ' +
         `status: ${r.status.answered}/${r.status.sent} answered, slowest ${r.status.maxMs.toFixed(0)} ms, most actors ${r.status.maxActors}` +
-        (r.fault === 'one-off' ? `; ${r.oneOffSent} one-off users sent` : ''),
+        (r.fault === 'one-off' ? `; ${r.oneOffSent} one-off users sent` : '') +
+        `; ${r.checksPerS.toFixed(0)} checks/s` +
+        (r.rssIdleMb === null ? '' : `; RSS ${r.rssIdleMb.toFixed(0)} MB ${IDLE_S} s after the load`),
     );
     const per = r.tokens.map(
       (t) =>

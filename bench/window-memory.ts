@@ -3,6 +3,7 @@
  * old preallocated rings (a copy of that logic is kept below as the peer),
  * measured in the same run for three activity profiles:
  *
+ * - one-off: one request (a million one-off users each make one window);
  * - sparse: 10 requests spread over a minute;
  * - medium: 1 request a second for 15 minutes;
  * - dense: busy every second for 24 h, simulated (one request a minute for
@@ -90,6 +91,8 @@ interface Recorder {
 type Profile = (w: Recorder, i: number) => void;
 
 const profiles: Record<string, Profile> = {
+  // One request, ever: a one-off user (issue 11). No ring is made at all.
+  'one-off': (w, i) => w.record(T0 + (i % 60_000), true, 1),
   sparse: (w, i) => {
     for (let k = 0; k < 10; k++) w.record(T0 + k * 6_000 + ((i * 7 + k * 13) % 5_000), k % 4 !== 0, 1);
   },

@@ -59,22 +59,49 @@ export function compileWindowOptions(options: Partial<WindowOptions> = {}): Read
 /** Shared by every window made without options (frozen). */
 const DEFAULT_OPTIONS = compileWindowOptions();
 
+/** Bucket widths of the two resolutions. */
+const FINE_MS = 1_000;
+const COARSE_MS = 60_000;
+/** 1 s buckets per 1 min bucket. */
+const PER_COARSE = COARSE_MS / FINE_MS;
+const NONE = Number.NEGATIVE_INFINITY;
+
+/** The two rings of a window, made once it has requests in a second second. */
+interface Rings {
+  fine: Ring;
+  coarse: Ring;
+}
+
 /**
  * A token's recent behaviour at two resolutions: 1 s buckets for the last
  * minutes and 1 min buckets for the last day, in ring buffers that grow on
  * demand (see lib/window-ring.ts): each stores only the span from its oldest
  * non-empty bucket to now, doubling up to the configured bucket count as that
- * span grows and shrinking when the token goes quiet. A new window holds no
- * buffer; with the defaults a token with ~10 requests over a minute costs
- * about 2 KB (0.9 KB of V8 heap, 1 KB of buffer), one busy every second for
- * 15 min about 15 KB, and one busy every second for a day the full 16 bytes a
- * bucket, about 37 KB, as the old preallocated rings did (bench/window-memory.ts).
- * Once grown, recording allocates nothing; it is O(1) amortised.
+ * span grows and shrinking when the token goes quiet.
+ *
+ * Until a token has requests in two different seconds it has no rings at
+ * all: its one bucket is four numbers on the window (the sparse form; the
+ * 1 min bucket of that second holds the same counts), and the rings are made
+ * from it on the first request in another second. A million one-off users
+ * each make a window that never leaves this form (issue 11: the rings and
+ * their buffers were ~1 KB of a one-off token's ~1.4 KB). With the defaults
+ * a one-off token's window costs about 0.15 KB, a token with ~10 requests over
+ * a minute about 2 KB (0.9 KB of V8 heap, 1 KB of buffer), one busy every
+ * second for 15 min about 15 KB, and one busy every second for a day the full
+ * 16 bytes a bucket, about 37 KB, as the old preallocated rings did
+ * (bench/window-memory.ts). Once grown, recording allocates nothing; it is
+ * O(1) amortised. Every reading (series, snapshots, merges, refunds) is the
+ * same in either form.
  */
 export class BehaviourWindow {
   readonly options: Readonly<WindowOptions>;
-  readonly #fine: Ring;
-  readonly #coarse: Ring;
+  /** Undefined while the window is in its sparse form. */
+  #rings: Rings | undefined;
+  /** The sparse form: the one 1 s bucket recorded (NONE before any) and its counts. */
+  #oneBucket = NONE;
+  #oneRequests = 0;
+  #oneAllowed = 0;
+  #oneCost = 0;
   #lastMs = Number.NEGATIVE_INFINITY;
   #requests = 0;
   #allowed = 0;
@@ -82,8 +109,6 @@ export class BehaviourWindow {
 
   constructor(options?: Partial<WindowOptions>) {
     this.options = options === undefined ? DEFAULT_OPTIONS : compileWindowOptions(options);
-    this.#fine = new Ring(this.options.fineBuckets, 1_000);
-    this.#coarse = new Ring(this.options.coarseBuckets, 60_000);
   }
 
   /** The latest time recorded; -Infinity when nothing was. */
@@ -94,12 +119,38 @@ export class BehaviourWindow {
   /** Counts one request. A time slightly in the past goes to its own bucket, a time too old to the oldest. */
   record(nowMs: number, allowed: boolean, cost: number): void {
     const a = allowed ? 1 : 0;
-    this.#fine.add(Math.floor(nowMs / this.#fine.stepMs), 1, a, cost);
-    this.#coarse.add(Math.floor(nowMs / this.#coarse.stepMs), 1, a, cost);
+    const fine = Math.floor(nowMs / FINE_MS);
+    if (this.#rings === undefined && (this.#oneBucket === fine || this.#oneBucket === NONE)) {
+      this.#oneBucket = fine;
+      this.#oneRequests++;
+      this.#oneAllowed += a;
+      this.#oneCost += cost;
+    } else {
+      const rings = this.#rings ?? this.#materialise();
+      rings.fine.add(fine, 1, a, cost);
+      rings.coarse.add(Math.floor(nowMs / COARSE_MS), 1, a, cost);
+    }
     this.#requests++;
     this.#allowed += a;
     this.#cost += cost;
     if (nowMs > this.#lastMs) this.#lastMs = nowMs;
+  }
+
+  /** Leaves the sparse form: the rings, holding its bucket as if it had been recorded into them. */
+  #materialise(): Rings {
+    const rings: Rings = {
+      fine: new Ring(this.options.fineBuckets, FINE_MS),
+      coarse: new Ring(this.options.coarseBuckets, COARSE_MS),
+    };
+    const one = this.#oneBucket;
+    if (one !== NONE) {
+      rings.fine.add(one, this.#oneRequests, this.#oneAllowed, this.#oneCost);
+      rings.coarse.add(Math.floor(one / PER_COARSE), this.#oneRequests, this.#oneAllowed, this.#oneCost);
+    }
+    this.#rings = rings;
+    this.#oneBucket = NONE;
+    this.#oneRequests = this.#oneAllowed = this.#oneCost = 0;
+    return rings;
   }
 
   /**
@@ -108,8 +159,25 @@ export class BehaviourWindow {
    * request left or has been overwritten.
    */
   recordRefund(atMs: number): void {
-    this.#fine.refund(Math.floor(atMs / this.#fine.stepMs));
-    this.#coarse.refund(Math.floor(atMs / this.#coarse.stepMs));
+    if (this.#rings === undefined && this.#oneBucket !== NONE) {
+      // What each ring would do (Ring.refund: an older bucket counts in the oldest one held).
+      const one = this.#oneBucket;
+      const coarse = Math.floor(one / PER_COARSE);
+      const fineHit = Math.max(Math.floor(atMs / FINE_MS), one - this.options.fineBuckets + 1) === one;
+      const coarseHit =
+        Math.max(Math.floor(atMs / COARSE_MS), coarse - this.options.coarseBuckets + 1) === coarse;
+      if (fineHit === coarseHit) {
+        if (fineHit && this.#oneAllowed > 0) this.#oneAllowed--;
+        if (this.#allowed > 0) this.#allowed--;
+        return;
+      }
+      this.#materialise(); // the rings part ways
+    }
+    const rings = this.#rings;
+    if (rings !== undefined) {
+      rings.fine.refund(Math.floor(atMs / FINE_MS));
+      rings.coarse.refund(Math.floor(atMs / COARSE_MS));
+    }
     if (this.#allowed > 0) this.#allowed--;
   }
 
@@ -123,12 +191,26 @@ export class BehaviourWindow {
     count: number,
     nowMs: number,
   ): { startMs: number; stepMs: number; buckets: BucketCounts[] } {
-    const ring = this.#ring(resolution);
-    if (!Number.isSafeInteger(count) || count < 1 || count > ring.size) {
-      throw invalidField('count', `an integer from 1 to ${ring.size}`, count);
+    const fine = resolution === '1s';
+    if (!fine && resolution !== '1m') throw invalidField('resolution', '"1s" or "1m"', resolution);
+    const size = fine ? this.options.fineBuckets : this.options.coarseBuckets;
+    if (!Number.isSafeInteger(count) || count < 1 || count > size) {
+      throw invalidField('count', `an integer from 1 to ${size}`, count);
     }
-    const end = Math.floor(nowMs / ring.stepMs);
+    const stepMs = fine ? FINE_MS : COARSE_MS;
+    const end = Math.floor(nowMs / stepMs);
     const buckets: BucketCounts[] = [];
+    const rings = this.#rings;
+    if (rings === undefined) {
+      const one = fine ? this.#oneBucket : Math.floor(this.#oneBucket / PER_COARSE);
+      for (let b = end - count + 1; b <= end; b++) {
+        const requests = b === one ? this.#oneRequests : 0;
+        const allowed = b === one ? this.#oneAllowed : 0;
+        buckets.push({ requests, allowed, denied: requests - allowed, cost: b === one ? this.#oneCost : 0 });
+      }
+      return { startMs: (end - count + 1) * stepMs, stepMs, buckets };
+    }
+    const ring = fine ? rings.fine : rings.coarse;
     for (let b = end - count + 1; b <= end; b++) {
       const s = ring.find(b);
       const requests = s < 0 ? 0 : (ring.counts[2 * s] as number);
@@ -136,7 +218,7 @@ export class BehaviourWindow {
       const cost = s < 0 ? 0 : (ring.cost[s] as number);
       buckets.push({ requests, allowed, denied: requests - allowed, cost });
     }
-    return { startMs: (end - count + 1) * ring.stepMs, stepMs: ring.stepMs, buckets };
+    return { startMs: (end - count + 1) * stepMs, stepMs, buckets };
   }
 
   /**
@@ -144,12 +226,34 @@ export class BehaviourWindow {
    * nodes during a hand-off): bucket by bucket, totals summed, latest time kept.
    */
   merge(other: BehaviourWindow): void {
-    this.#fine.mergeFrom(other.#fine);
-    this.#coarse.mergeFrom(other.#coarse);
+    const mine = this.#rings ?? this.#materialise();
+    const theirs = other.#rings;
+    if (theirs !== undefined) {
+      mine.fine.mergeFrom(theirs.fine);
+      mine.coarse.mergeFrom(theirs.coarse);
+    } else if (other.#oneBucket !== NONE) {
+      const { fine, coarse } = other.#sparseSnapshots();
+      for (const [b, r, a, c] of fine.buckets) mine.fine.add(b, r, a, c);
+      for (const [b, r, a, c] of coarse.buckets) mine.coarse.add(b, r, a, c);
+    }
     this.#requests += other.#requests;
     this.#allowed += other.#allowed;
     this.#cost += other.#cost;
     if (other.#lastMs > this.#lastMs) this.#lastMs = other.#lastMs;
+  }
+
+  /** The sparse form as the rings' snapshots would say it (Ring.toJSON). */
+  #sparseSnapshots(): { fine: RingSnapshot; coarse: RingSnapshot } {
+    const one = this.#oneBucket;
+    if (one === NONE) return { fine: { head: null, buckets: [] }, coarse: { head: null, buckets: [] } };
+    const coarse = Math.floor(one / PER_COARSE);
+    const r = this.#oneRequests;
+    const a = this.#oneAllowed;
+    const c = this.#oneCost;
+    return {
+      fine: { head: one, buckets: [[one, r, a, c]] },
+      coarse: { head: coarse, buckets: [[coarse, r, a, c]] },
+    };
   }
 
   /** The sum of {@link series}. */
@@ -170,12 +274,6 @@ export class BehaviourWindow {
     return { requests, allowed: this.#allowed, denied: requests - this.#allowed, cost: this.#cost };
   }
 
-  #ring(resolution: Resolution): Ring {
-    if (resolution === '1s') return this.#fine;
-    if (resolution === '1m') return this.#coarse;
-    throw invalidField('resolution', '"1s" or "1m"', resolution);
-  }
-
   toJSON(): WindowSnapshot {
     return {
       v: 1,
@@ -183,8 +281,9 @@ export class BehaviourWindow {
       coarseBuckets: this.options.coarseBuckets,
       lastMs: Number.isFinite(this.#lastMs) ? this.#lastMs : null,
       totals: this.totals(),
-      fine: this.#fine.toJSON(),
-      coarse: this.#coarse.toJSON(),
+      ...(this.#rings === undefined
+        ? this.#sparseSnapshots()
+        : { fine: this.#rings.fine.toJSON(), coarse: this.#rings.coarse.toJSON() }),
     };
   }
 
@@ -195,9 +294,14 @@ export class BehaviourWindow {
   static fromJSON(s: WindowSnapshot, field = 'window'): BehaviourWindow {
     const raw: unknown = s;
     if (!isPlainObject(raw) || raw['v'] !== 1) throw invalidField(field, 'a window snapshot (v 1)', raw);
-    const w = new BehaviourWindow({ fineBuckets: s.fineBuckets, coarseBuckets: s.coarseBuckets });
-    w.#fine.load(raw['fine'], `${field}.fine`);
-    w.#coarse.load(raw['coarse'], `${field}.coarse`);
+    const defaults =
+      s.fineBuckets === DEFAULT_OPTIONS.fineBuckets && s.coarseBuckets === DEFAULT_OPTIONS.coarseBuckets;
+    const w = new BehaviourWindow(
+      defaults ? undefined : { fineBuckets: s.fineBuckets, coarseBuckets: s.coarseBuckets },
+    );
+    const rings = w.#materialise();
+    rings.fine.load(raw['fine'], `${field}.fine`);
+    rings.coarse.load(raw['coarse'], `${field}.coarse`);
     const t: unknown = raw['totals'];
     const n = (k: string): boolean => isPlainObject(t) && Number.isFinite(t[k]) && (t[k] as number) >= 0;
     if (!n('requests') || !n('allowed') || !n('cost')) throw invalidField(`${field}.totals`, 'counts', t);

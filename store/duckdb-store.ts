@@ -69,8 +69,12 @@ function timeRange(spec: TableSpec, batch: EncodedBatch): [bigint, bigint] {
  * temporary folder) and it runs one worker thread, beside the check path:
  * its defaults (80 % of the machine's memory, a thread per core) let a
  * node's resident set grow by gigabytes under a backlog of inserts (issue 11).
+ * 96 MB holds the blocks that inserts (stage tables, the merge's range
+ * reads) touch. With 256 MB (and glibc's default arenas, see
+ * bin/headroom.js) a node under one-off users held ~160 MB more outside
+ * V8's heaps (bench/faults.ts --faults one-off: 388 MB there, 230 MB now).
  */
-const DUCKDB_SETTINGS = { memory_limit: '256MB', threads: '1' };
+const DUCKDB_SETTINGS = { memory_limit: '96MB', threads: '1' };
 
 const js = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
 

@@ -236,6 +236,21 @@ export class RssSampler {
     }
   }
 
+  /** The largest resident set now (VmRSS) of the watched processes still running, in MB. */
+  async currentMb(): Promise<number> {
+    const kb = await Promise.all(
+      [...this.#pids].map(async (pid) => {
+        try {
+          const m = /^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+          return m?.[1] === undefined ? 0 : Number(m[1]);
+        } catch {
+          return 0; // exited
+        }
+      }),
+    );
+    return Math.max(0, ...kb) / 1024;
+  }
+
   /** The highest peak of any one watched process, in MB. */
   peakMb(): number {
     return Math.max(0, ...this.#peakKb.values()) / 1024;

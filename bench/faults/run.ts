@@ -43,6 +43,8 @@ export interface RunOptions {
   /** The one-off fault's users, and the longest (s after the fault) the run may go on to send them. */
   oneOffUsers: number;
   oneOffMaxS: number;
+  /** Seconds the cluster is left without load after the run before `rssIdleMb` is read (absent or 0: not read). */
+  idleS?: number;
   /** Extra `headroom start` arguments. */
   nodeArgs: readonly string[];
 }
@@ -61,6 +63,10 @@ export interface FaultRow {
   /** Checks sent per second to each hot user (their demand, far above the rule's rate). */
   hotPerUserPerS: number;
   rssPeakMb: number;
+  /** The largest resident set of a node `idleS` after the load stopped (VmRSS), or null when not read. */
+  rssIdleMb: number | null;
+  /** Checks sent per second of the run (the one-off run goes on past `seconds`). */
+  checksPerS: number;
   status: ProbeStats;
   oneOffSent: number;
 }
@@ -118,6 +124,11 @@ export async function runFault(fault: Fault, opts: RunOptions): Promise<FaultRow
     await running;
     const status = await probe.stop();
     await rss.sample();
+    let rssIdleMb: number | null = null;
+    if ((opts.idleS ?? 0) > 0) {
+      await sleep((opts.idleS ?? 0) * 1000);
+      rssIdleMb = await rss.currentMb();
+    }
     const rec = load.record;
     const lastSentMs = rec.sentMs.reduce((m, t) => Math.max(m, t), 0);
     return {
@@ -129,6 +140,8 @@ export async function runFault(fault: Fault, opts: RunOptions): Promise<FaultRow
       tokens: HOT.map((u) => excessOf(u, rec.allowed.get(u) ?? [], BOUND)),
       hotPerUserPerS: (rec.hotSent / HOT.length / Math.max(1, lastSentMs)) * 1000,
       rssPeakMb: rss.peakMb(),
+      rssIdleMb,
+      checksPerS: (rec.sentMs.length / Math.max(1, lastSentMs)) * 1000,
       status,
       oneOffSent: rec.oneOffSent,
     };

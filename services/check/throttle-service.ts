@@ -157,7 +157,7 @@ export function throttleService(
           ({ limit }, ctx) => ({
             id: ctx.broker.nodeID,
             actors: node.host.size,
-            tokens: node.host.keys().slice(0, limit),
+            tokens: node.host.keys(limit),
             stats: { ...node.host.stats(), ...node.stats() },
             ownership: node.ownershipStatus(),
             unexpectedErrors: unexpectedErrors?.() ?? null,

@@ -12,7 +12,8 @@
  * - post `collect(id, batch)`: queues a DecisionBatch and processes it;
  * - post `signal(id, event)`: an event signal, for the records' levels, and
  *   `signalPrune(id, nowMs)`: drops the levels that have decayed;
- * - `collectorStats(id)`: the collector's and the batcher's counters;
+ * - `collectorStats(id)`: the collector's and the batcher's counters (also
+ *   sent with a `done` notice at most every 200 ms);
  * - `collectorClose(id)`: writes what it holds, stops it and answers, with its
  *   final counters, once the batcher has written everything (or spooled what
  *   the store refused).
@@ -88,6 +89,15 @@ const collectors = new Map<string, Collector>();
 
 const notice = (name: string, ...args: unknown[]): void => port.postMessage({ notice: name, args });
 
+/** How often a `done` notice carries the collector's counters. */
+const STATS_EVERY_MS = 200;
+/** When each collector's counters last went out with a notice. */
+const statsSentMs = new Map<string, number>();
+
+function statsOf(id: string): CollectorWorkerStats {
+  return { collector: collectorOf(id).stats(), batcher: batcher!.stats() };
+}
+
 function collectorOf(id: string): Collector {
   const c = collectors.get(id);
   if (c === undefined) throw new Error(`no collector ${id} on this worker`);
@@ -134,17 +144,22 @@ serveStore(port, store as TimeSeriesStore & EncodedSink, {
       const b = batch as DecisionBatch;
       forEachDecision(b, collector.reads, (item, what, rule, at) => collector.enqueue(item, what, rule, at));
       collector.process();
-      notice('done', id, b.n); // the node's thread counts what is still on its way
+      // The node's thread counts what is still on its way; every STATS_EVERY_MS
+      // the notice also carries the counters, which status reads when this
+      // thread is busy (collector-port.ts).
+      const now = clock.now();
+      if (now - (statsSentMs.get(id as string) ?? 0) >= STATS_EVERY_MS) {
+        statsSentMs.set(id as string, now);
+        notice('done', id, b.n, statsOf(id as string));
+      } else notice('done', id, b.n);
     },
     signal: (id, event) => collectorOf(id as string).signals.add(event as SignalEvent),
     signalPrune: (id, nowMs) => collectorOf(id as string).signals.prune(nowMs as number),
-    collectorStats: (id): CollectorWorkerStats => ({
-      collector: collectorOf(id as string).stats(),
-      batcher: batcher!.stats(),
-    }),
+    collectorStats: (id): CollectorWorkerStats => statsOf(id as string),
     collectorClose: async (id): Promise<CollectorWorkerStats | undefined> => {
       const c = collectors.get(id as string);
       collectors.delete(id as string);
+      statsSentMs.delete(id as string);
       if (c === undefined || batcher === undefined) return undefined;
       c.close();
       await batcher.flush(); // written, or in the spool (never waits for a store that is down)

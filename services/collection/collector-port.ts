@@ -35,14 +35,24 @@ export interface CollectorPortOptions {
    * are counted as dropped. @default 200000
    */
   maxQueue: number;
+  /**
+   * How long {@link CollectorPort.stats} waits for the worker before it
+   * answers with the counters the worker last sent (status must answer within
+   * 1 s while the worker is busy writing a minute's buckets). @default 250
+   */
+  statsWaitMs: number;
 }
 
 /** The defaults of {@link CollectorPortOptions}, as a fresh object. */
 export function defaultCollectorPortOptions(): CollectorPortOptions {
-  return { tickMs: 20, maxQueue: 200_000 };
+  return { tickMs: 20, maxQueue: 200_000, statsWaitMs: 250 };
 }
 
-const SCHEMA: OptionSchema<CollectorPortOptions> = { tickMs: optPositiveMs, maxQueue: optPositiveInt };
+const SCHEMA: OptionSchema<CollectorPortOptions> = {
+  tickMs: optPositiveMs,
+  maxQueue: optPositiveInt,
+  statsWaitMs: optPositiveMs,
+};
 
 /**
  * Compiles port options over the defaults: unknown keys and bad values are
@@ -92,6 +102,8 @@ export class CollectorPort implements DecisionObserver {
   /** Decisions moved to the worker and not yet processed there. */
   #inFlight = 0;
   #lastLogMs = Number.NEGATIVE_INFINITY;
+  /** The counters the worker last sent with a `done` notice; undefined before the first. */
+  #latest: CollectorWorkerStats | undefined;
 
   /**
    * Opens the collector on the worker; `config` says how it anonymises and
@@ -128,8 +140,10 @@ export class CollectorPort implements DecisionObserver {
 
   /** The worker's notices for this collector: processed batches, lost rows, warnings. */
   #notice(n: WorkerNotice): void {
-    if (n.notice === 'done') this.#acknowledge(n.args[1] as number);
-    else if (n.notice === 'loss') this.#d.onLoss?.(n.args[1] as 'queue' | 'spool', n.args[2] as number);
+    if (n.notice === 'done') {
+      this.#acknowledge(n.args[1] as number);
+      if (n.args[2] !== undefined) this.#latest = n.args[2] as CollectorWorkerStats;
+    } else if (n.notice === 'loss') this.#d.onLoss?.(n.args[1] as 'queue' | 'spool', n.args[2] as number);
     else if (n.notice === 'warn') this.#d.logger.warn(String(n.args[1]));
   }
 
@@ -193,13 +207,43 @@ export class CollectorPort implements DecisionObserver {
     this.#inFlight = Math.max(0, this.#inFlight - n);
   }
 
-  /** The worker's counters, with the decisions dropped here. */
+  /**
+   * The worker's counters, with the decisions dropped here. A worker busy
+   * for longer than `statsWaitMs` (a minute's buckets being written) is not
+   * waited for: the counters it last sent with a `done` notice (at most
+   * 200 ms older than its last batch) answer instead, so status stays fast.
+   */
   async stats(): Promise<CollectorWorkerStats> {
     this.flush();
-    const s = await this.#d.worker.call<CollectorWorkerStats>('collectorStats', this.#d.id);
+    const asked = this.#d.worker.call<CollectorWorkerStats>('collectorStats', this.#d.id);
+    const latest = this.#latest;
+    let s: CollectorWorkerStats | undefined;
+    if (latest === undefined) s = await asked;
+    else {
+      s = await this.#within(asked, this.#o.statsWaitMs);
+      s ??= { collector: { ...latest.collector }, batcher: { ...latest.batcher } };
+    }
     s.collector.droppedQueueFull += this.#dropped;
     s.collector.queued += this.#batch.length + this.#inFlight;
     return s;
+  }
+
+  /** `p`'s value if it settles within `ms`, else undefined (a later settling changes nothing). */
+  #within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+    const { clock } = this.#d;
+    return new Promise<T | undefined>((resolve, reject) => {
+      const timer = clock.setTimeout(() => resolve(undefined), ms);
+      p.then(
+        (v) => {
+          clock.clearTimeout(timer);
+          resolve(v);
+        },
+        (err: unknown) => {
+          clock.clearTimeout(timer);
+          reject(err as Error);
+        },
+      );
+    });
   }
 
   /**

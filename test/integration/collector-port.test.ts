@@ -103,3 +103,47 @@ test('collector port - decisions reach the worker in batches; the queue bound co
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('collector port - stats answer within statsWaitMs from the counters the worker last sent while it is busy', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'headroom-port-'));
+  const data: CollectionWorkerData = {
+    spoolDir: join(dir, 'spool'),
+    spoolMaxBytes: 1 << 26,
+    initOnUse: false,
+  };
+  const store = openCollectionWorker({ adapter: 'duckdb', options: { path: ':memory:' } }, data);
+  try {
+    await store.init();
+    const port = await CollectorPort.open(
+      { worker: store, id: 'n1', clock: new SystemClock(), logger: { warn: () => undefined } },
+      {
+        privacy: { keys: [{ id: 'k1', secret: 'collector-port-secret-0123' }], params: { op: 'keep' } },
+        holidaysText: null,
+        profiles: null,
+        profileParam: 'user',
+        eventHalfLifeMs: 60_000,
+        source: 'port-test',
+        graceMs: 0,
+      },
+      { tickMs: 3_600_000, statsWaitMs: 30 },
+    );
+    port.decided(item(0), decision, T0);
+    // Answered by the worker (nothing sent yet to fall back on); its `done` notice came first, with counters.
+    t.like((await port.stats()).collector, { decided: 1 });
+    const n = 40_000; // distinct users: an HMAC and a record each, far more than 30 ms of work
+    for (let i = 1; i <= n; i++) port.decided(item(i), decision, T0 + i);
+    port.flush();
+    const started = performance.now();
+    const busy = await port.stats();
+    const tookMs = performance.now() - started;
+    t.true(tookMs < 500, `answered in ${tookMs.toFixed(0)} ms`);
+    t.like(busy.collector, { decided: 1 }, 'the counters the worker last sent');
+    t.is(busy.collector.queued, n, 'what is on its way to the worker counts as queued');
+    const fresh = await store.call<{ collector: { decided: number } }>('collectorStats', 'n1');
+    t.is(fresh.collector.decided, n + 1, 'the worker itself answers once it is free');
+    await port.close();
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

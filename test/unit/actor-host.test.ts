@@ -175,6 +175,9 @@ test('actor host - at the cap, activating one more evicts the least recently use
   await host.ask('d', (c) => c.bump());
   await host.idle();
   t.deepEqual(host.keys(), ['c', 'a', 'd']);
+  t.deepEqual(host.keys(2), ['c', 'a'], 'the first two, least recent first');
+  t.deepEqual(host.keys(0), []);
+  t.deepEqual(host.keys(5), ['c', 'a', 'd']);
   t.deepEqual(passivated, [{ key: 'b', n: 1, reason: 'evicted' }]);
   t.like(host.stats(), { live: 3, evictions: 1, overCap: 0 });
 });

@@ -330,6 +330,46 @@ test('window - on-demand rings answer as the dense reference over random sequenc
   }
 });
 
+test('window - the sparse form (one second recorded) answers as the dense reference', (t) => {
+  for (let seed = 1; seed <= 300; seed++) {
+    const rnd = mulberry32(seed);
+    const fine = 1 + Math.floor(rnd() * 4);
+    const coarse = 1 + Math.floor(rnd() * 3);
+    const w = new BehaviourWindow({ fineBuckets: fine, coarseBuckets: coarse });
+    const d = new DenseWindow(fine, coarse);
+    // A second somewhere in a minute (negative bucket numbers too: a simulated clock near 0).
+    const second = (seed % 4 === 0 ? -T0 : T0) + Math.floor(rnd() * 60) * 1_000;
+    const n = Math.floor(rnd() * 4);
+    for (let i = 0; i < n; i++) {
+      const at = second + Math.floor(rnd() * 1_000);
+      const allowed = rnd() < 0.7;
+      w.record(at, allowed, 1 + i);
+      d.record(at, allowed, 1 + i);
+    }
+    // Refunds in the same second, another second of the same minute, other minutes, or long before.
+    for (let i = Math.floor(rnd() * 3); i > 0; i--) {
+      const offsets = [0, 1_000, -1_000, 59_000, -60_000, -fine * 5_000, -coarse * 200_000];
+      const at = second + (offsets[Math.floor(rnd() * offsets.length)] as number) + Math.floor(rnd() * 1_000);
+      w.recordRefund(at);
+      d.refund(at);
+    }
+    const now = second + Math.floor(rnd() * 3_000);
+    assertSame(t, w, d, now, rnd, `seed ${seed}`);
+    t.deepEqual(w.totals().requests, n, `seed ${seed} totals`);
+    const back = BehaviourWindow.fromJSON(JSON.parse(JSON.stringify(w.toJSON())) as WindowSnapshot);
+    assertSame(t, back, d, now, rnd, `seed ${seed} restored`);
+    // Merged into another window, and another sparse one merged into it.
+    const o = new BehaviourWindow({ fineBuckets: fine, coarseBuckets: coarse });
+    const od = new DenseWindow(fine, coarse);
+    const at = second + Math.floor(rnd() * 3) * 1_000;
+    o.record(at, true, 5);
+    od.record(at, true, 5);
+    w.merge(o);
+    d.merge(od);
+    assertSame(t, w, d, now + 2_000, rnd, `seed ${seed} merged`);
+  }
+});
+
 test('window - a ring that went quiet and then busy again keeps every bucket', (t) => {
   const w = new BehaviourWindow({ fineBuckets: 100, coarseBuckets: 4 });
   const d = new DenseWindow(100, 4);
