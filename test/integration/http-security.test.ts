@@ -180,10 +180,42 @@ test('http security - tokens on loopback, malformed paths, audit lines and rules
     const audit = auditLines(node.output());
     t.is(audit.length, 8);
     t.deepEqual(audit.slice(0, 4), [
-      { audit: 'rule', op: 'put', id: 'per-user', previousRevision: null, revision: 1, node: 'sec-solo' },
-      { audit: 'rule', op: 'put', id: 'per-user', previousRevision: 1, revision: 2, node: 'sec-solo' },
-      { audit: 'rule', op: 'delete', id: 'per-user', previousRevision: 2, revision: 3, node: 'sec-solo' },
-      { audit: 'rule', op: 'put', id: 'per-user', previousRevision: 3, revision: 4, node: 'sec-solo' },
+      {
+        audit: 'rule',
+        op: 'put',
+        id: 'per-user',
+        previousRevision: null,
+        revision: 1,
+        node: 'sec-solo',
+        event: 'rule-change',
+      },
+      {
+        audit: 'rule',
+        op: 'put',
+        id: 'per-user',
+        previousRevision: 1,
+        revision: 2,
+        node: 'sec-solo',
+        event: 'rule-change',
+      },
+      {
+        audit: 'rule',
+        op: 'delete',
+        id: 'per-user',
+        previousRevision: 2,
+        revision: 3,
+        node: 'sec-solo',
+        event: 'rule-change',
+      },
+      {
+        audit: 'rule',
+        op: 'put',
+        id: 'per-user',
+        previousRevision: 3,
+        revision: 4,
+        node: 'sec-solo',
+        event: 'rule-change',
+      },
     ]);
     t.deepEqual(
       audit.slice(4).map((a) => [a.previousRevision, a.revision]),
