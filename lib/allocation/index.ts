@@ -12,6 +12,7 @@ export {
   horizonsForLead,
 } from './provisioning.ts';
 export { unitsForWants, sumWants, leadHorizon } from './policy.ts';
+export { TREND_MIN_T, planHorizons, wantsAt, trendOf, liftByTrend, planWants } from './planning.ts';
 export { HpaPolicy, compileHpaOptions, defaultHpaOptions } from './reactive.ts';
 export { StaticPolicy, QuantilePolicy } from './simple-policies.ts';
 export { ForecastFeedback } from './feedback.ts';
@@ -21,5 +22,6 @@ export type { Claim } from './fair-share.ts';
 export type { Lease, LeaseContext } from './lease.ts';
 export type { PoolWants, PolicyObservation, CapacityPolicy } from './policy.ts';
 export type { HpaOptions } from './reactive.ts';
+export type { Trend, Lifted } from './planning.ts';
 export type { HorizonFeedback } from './feedback.ts';
 export type { UnitLoad } from './weights.ts';

@@ -2,8 +2,13 @@
  * One pool's manager, run by the pool's owner node: a {@link PoolManager}
  * over the provider its kind names, ticked every `stepMs` on the node's
  * clock with the demand and denials its tokens reported during the step.
+ * The manager decides on each token's wants as the pool plans for them
+ * (lib/allocation `planWants`): the forecast read at the pool's horizons up
+ * to `leadMs` plus one step, interpolated between the forecasters' own
+ * horizons, and lifted to the rising trend of the token's recent demand.
  * Every scale-up and scale-down is one info line (`event` scale-up or
- * scale-down) with the pool, the units, the forecast, the policy and why.
+ * scale-down) with the pool, the units, the forecast and its horizon, the
+ * trend lift, the policy and why.
  */
 import type { ServiceBroker } from 'moleculer';
 import { PoolManager } from '../../actors/index.ts';
@@ -14,12 +19,14 @@ import {
   StaticPolicy,
   invalidField,
   leadHorizon,
+  planWants,
   toHeadroomError,
 } from '../../lib/index.ts';
 import type { CapacityPolicy, Clock, Lease, PoolWants, TimerHandle } from '../../lib/index.ts';
 // Entry files: models/ loads TensorFlow.js only when a model needs it.
 import { RlPolicy } from '../../models/index.ts';
 import { SimulatedProvider } from '../../sim/index.ts';
+import { logEvent } from '../runtime/index.ts';
 import type { PoolSpec } from './pools-config.ts';
 import { DbProvider, ProcessProvider } from './providers/index.ts';
 
@@ -30,8 +37,9 @@ export interface WireWant extends TokenWant {
 }
 
 /**
- * The pool's summed forecast at the horizon its units are decided for (the
- * first past the start-up lead): requests per second, horizon in ms.
+ * The pool's summed forecast (as planned: interpolated, trend-lifted) at the
+ * horizon its units are decided for, `leadMs` plus one step: requests per
+ * second, horizon in ms.
  */
 export interface PoolForecast {
   p10: number;
@@ -90,6 +98,8 @@ function policyOf(spec: PoolSpec): CapacityPolicy {
   }
 }
 
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
 type Closable = ResourceProvider & { close?: () => Promise<void> };
 
 function providerOf(
@@ -113,6 +123,16 @@ function providerOf(
 /** Steps a token may stay silent before the manager forgets its wants. */
 const FORGET_STEPS = 3;
 
+/**
+ * How many of a token's last actual demands (one per step) its trend is
+ * fitted on: about one lead and two steps, at least 3 (a line through two
+ * points has no error to test its slope against), at most 8 (older steps
+ * would slow the response to a ramp).
+ */
+export function trendSteps(leadSteps: number): number {
+  return Math.min(8, Math.max(3, leadSteps + 2));
+}
+
 export class PoolRunner {
   readonly spec: PoolSpec;
   readonly #clock: Clock;
@@ -121,6 +141,11 @@ export class PoolRunner {
   readonly #log: PoolLog;
   readonly #leadSteps: number;
   readonly #seen = new Map<string, number>();
+  /** Each token's last actual demands (per step, oldest first), for its trend. */
+  readonly #recent = new Map<string, number[]>();
+  /** Per token, how far its trend lifted its median at the last horizon this step (per step). */
+  readonly #lifts = new Map<string, number>();
+  readonly #trendSteps: number;
   #timer: TimerHandle | undefined;
   #step = 0;
   #demand = 0;
@@ -145,6 +170,7 @@ export class PoolRunner {
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#leadSteps = Math.ceil(spec.leadMs / spec.stepMs);
+    this.#trendSteps = trendSteps(this.#leadSteps);
     this.#provider = providerOf(
       spec,
       deps.broker,
@@ -178,24 +204,39 @@ export class PoolRunner {
     this.#arm();
   }
 
-  /** One info line per scale-up or scale-down. */
+  /**
+   * One info line per scale-up or scale-down: the forecast the decision looked
+   * at (`leadMs` plus one step ahead, per second), its horizon, how much the
+   * tokens' trends lifted it, the policy and the manager's reason.
+   */
   #logScale(d: AllocationDecision): void {
     const event = d.kind === 'provision' ? 'scale-up' : 'scale-down';
     const forecast = poolForecastOf(d.forecast, this.#leadSteps, this.spec.stepMs);
-    this.#log.info(
+    let lift = 0;
+    for (const l of this.#lifts.values()) lift += l;
+    const trend = { tokens: this.#lifts.size, liftPerSecond: round3((lift * 1000) / this.spec.stepMs) };
+    const reason =
+      trend.tokens === 0
+        ? (d.reason ?? '')
+        : `${d.reason ?? ''}; the rising trend of ${trend.tokens} token(s) lifted the forecast by ` +
+          `${trend.liftPerSecond}/s at ${forecast?.horizonMs ?? 0} ms`;
+    logEvent(
+      this.#log,
+      event,
       {
-        event,
         pool: d.pool,
         fromUnits: d.fromUnits,
         toUnits: d.toUnits,
         readyUnits: d.readyUnits,
         startingUnits: d.startingUnits,
         forecast,
+        horizonMs: forecast?.horizonMs ?? null,
+        trend,
         policy: d.policy,
         limits: this.spec.limits,
-        reason: d.reason,
+        reason,
       },
-      `pool ${d.pool}: ${event} from ${d.fromUnits} to ${d.toUnits} units (${d.reason})`,
+      `pool ${d.pool}: ${event} from ${d.fromUnits} to ${d.toUnits} units (${reason})`,
     );
   }
 
@@ -218,7 +259,10 @@ export class PoolRunner {
     for (const w of wants) {
       try {
         const { denied, ...want } = w;
-        this.#manager.want(want);
+        const plan = planWants(want.wants, this.#leadSteps, this.#recentOf(w.token, w.actual));
+        this.#manager.want({ ...want, wants: plan.wants });
+        if (plan.lift > 0) this.#lifts.set(w.token, plan.lift);
+        else this.#lifts.delete(w.token);
         this.#seen.set(w.token, this.#step);
         this.#demand += Math.max(0, w.actual ?? 0);
         this.#throttled += Math.max(0, denied ?? 0);
@@ -232,12 +276,25 @@ export class PoolRunner {
     return leases;
   }
 
+  /** The token's recent actual demands, `actual` (when sent) appended. */
+  #recentOf(token: string, actual: number | undefined): number[] {
+    let recent = this.#recent.get(token);
+    if (recent === undefined) this.#recent.set(token, (recent = []));
+    if (actual !== undefined && Number.isFinite(actual)) {
+      recent.push(Math.max(0, actual));
+      if (recent.length > this.#trendSteps) recent.shift();
+    }
+    return recent;
+  }
+
   /** Ends the step: decides units and leases from what the tokens reported. */
   tick(): TickResult {
     for (const [token, step] of this.#seen) {
       if (this.#step - step >= FORGET_STEPS) {
         this.#manager.forget(token);
         this.#seen.delete(token);
+        this.#recent.delete(token);
+        this.#lifts.delete(token);
       }
     }
     const demand = this.#demand;

@@ -99,9 +99,9 @@ test('pools - a token on a simulated pool gets a lease, status reports the pool,
     t.truthy(lease.token);
     t.not(lease.token, token, 'the stored token is the keyed hash');
     const detail = JSON.parse(lease.detail) as { forecast: { horizons: number[]; p90: number[] } };
-    // Horizons 1 s and 3 s in 200 ms steps.
-    t.deepEqual(detail.forecast.horizons, [5, 15]);
-    t.is(detail.forecast.p90.length, 2);
+    // Forecasts at 1 s and 3 s, read at the pool's planning horizon: no lead, one 200 ms step ahead.
+    t.deepEqual(detail.forecast.horizons, [1]);
+    t.is(detail.forecast.p90.length, 1);
   } finally {
     driving = false;
     await drive.catch(() => undefined);
