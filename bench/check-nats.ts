@@ -24,6 +24,8 @@ import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
 import { startNodeProcess } from '../test/helpers/node-process.ts';
+import { closedLoop, openLoop } from './load.ts';
+import type { Call } from './load.ts';
 
 const { values } = parseArgs({
   options: {
@@ -43,77 +45,21 @@ const USERS = Number(values.users);
 const NODES = Number(values.nodes);
 const NODE_ARGS = values['node-args'].split(' ').filter((a) => a !== '');
 
-interface Result {
-  rps: number;
-  p50: number;
-  p99: number;
-  n: number;
-  errors: number;
-}
-
-const quantile = (sorted: number[], q: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-
-function summarise(lat: number[], seconds: number, errors: number): Result {
-  lat.sort((a, b) => a - b);
-  return {
-    rps: lat.length / seconds,
-    p50: quantile(lat, 0.5),
-    p99: quantile(lat, 0.99),
-    n: lat.length,
-    errors,
-  };
-}
-
 type Payload = () => string;
 
-async function closedLoop(
-  nc: NatsConnection,
-  subject: string,
-  payload: Payload,
-  seconds = SECONDS,
-): Promise<Result> {
-  const lat: number[] = [];
-  let errors = 0;
-  const end = performance.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        try {
-          const m = await nc.request(subject, payload(), { timeout: 5000 });
-          if (m.data.length === 0 || m.string().includes('"error"')) errors++;
-          lat.push(performance.now() - t0);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  return summarise(lat, seconds, errors);
-}
+/** A request whose empty or error reply counts as an error. */
+const decided =
+  (nc: NatsConnection, subject: string, payload: Payload): Call =>
+  async () => {
+    const m = await nc.request(subject, payload(), { timeout: 5000 });
+    return !(m.data.length === 0 || m.string().includes('"error"'));
+  };
 
-async function openLoop(nc: NatsConnection, subject: string, payload: Payload, rps: number): Promise<Result> {
-  const lat: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  const total = Math.floor(rps * SECONDS);
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rps;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const t0 = performance.now();
-    pending.push(
-      nc.request(subject, payload(), { timeout: 5000 }).then(
-        () => void lat.push(performance.now() - t0),
-        () => void errors++,
-      ),
-    );
-  }
-  await Promise.all(pending);
-  return summarise(lat, (performance.now() - start) / 1000, errors);
-}
+/** A request that counts once answered, whatever the reply. */
+const answered =
+  (nc: NatsConnection, subject: string, payload: Payload): Call =>
+  () =>
+    nc.request(subject, payload(), { timeout: 5000 }).then(() => true);
 
 const nats = await startNatsServer();
 // Fresh data directories per run: a store left by an earlier run would make runs differ.
@@ -159,16 +105,16 @@ try {
   // (measured right after start, a node spends a third of its CPU compiling).
   for (let i = 0; i < 2000; i++) await nc.request('headroom.v1.check', check(), { timeout: 5000 });
   for (let i = 0; i < 2000; i++) await nc.request('bench.echo', echo(), { timeout: 5000 });
-  const hWarm = await closedLoop(nc, 'headroom.v1.check', check, WARMUP);
-  const eWarm = await closedLoop(nc, 'bench.echo', echo, WARMUP);
+  const hWarm = await closedLoop(decided(nc, 'headroom.v1.check', check), WARMUP, CONCURRENCY);
+  const eWarm = await closedLoop(decided(nc, 'bench.echo', echo), WARMUP, CONCURRENCY);
   console.log(
     `warm-up ${WARMUP} s: headroom ${hWarm.rps.toFixed(0)} req/s (p99 ${hWarm.p99.toFixed(2)} ms), echo ${eWarm.rps.toFixed(0)} req/s`,
   );
 
-  const hMax = await closedLoop(nc, 'headroom.v1.check', check);
-  const eMax = await closedLoop(nc, 'bench.echo', echo);
-  const hHalf = await openLoop(nc, 'headroom.v1.check', check, hMax.rps / 2);
-  const eHalf = await openLoop(nc, 'bench.echo', echo, hMax.rps / 2);
+  const hMax = await closedLoop(decided(nc, 'headroom.v1.check', check), SECONDS, CONCURRENCY);
+  const eMax = await closedLoop(decided(nc, 'bench.echo', echo), SECONDS, CONCURRENCY);
+  const hHalf = await openLoop(answered(nc, 'headroom.v1.check', check), hMax.rps / 2, SECONDS);
+  const eHalf = await openLoop(answered(nc, 'bench.echo', echo), hMax.rps / 2, SECONDS);
   await nc.close();
 
   const f = (n: number, d = 0): string => n.toFixed(d);

@@ -23,6 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from 'nats';
 import { HeadroomClient } from '../client/index.ts';
+import { closedLoop, openLoop } from './load.ts';
+import type { Call, Result } from './load.ts';
 import { freePort, startNatsServer } from '../test/helpers/nats-server.ts';
 import { startNodeProcess } from '../test/helpers/node-process.ts';
 
@@ -45,68 +47,6 @@ const BATCH = Number(values.batch);
 const BATCH_CONCURRENCY = Number(values['batch-concurrency']);
 const NODE_ARGS = values['node-args'].split(' ').filter((a) => a !== '');
 const RESPONDERS = 3;
-
-interface Result {
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
-const quantile = (sorted: number[], q: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-
-function summarise(lat: number[], seconds: number, errors: number, per = 1): Result {
-  lat.sort((a, b) => a - b);
-  return { rps: (lat.length * per) / seconds, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), errors };
-}
-
-/** One call; resolves false for an error reply. */
-type Call = () => Promise<boolean>;
-
-async function closedLoop(call: Call, seconds: number, width = CONCURRENCY, per = 1): Promise<Result> {
-  const lat: number[] = [];
-  let errors = 0;
-  const end = performance.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        try {
-          if (!(await call())) errors++;
-          lat.push(performance.now() - t0);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  return summarise(lat, seconds, errors, per);
-}
-
-async function openLoop(call: Call, rps: number): Promise<Result> {
-  const lat: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  const total = Math.floor(rps * SECONDS);
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const wait = start + (i * 1000) / rps - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const t0 = performance.now();
-    pending.push(
-      call().then(
-        (ok) => {
-          if (!ok) errors++;
-          lat.push(performance.now() - t0);
-        },
-        () => void errors++,
-      ),
-    );
-  }
-  await Promise.all(pending);
-  return summarise(lat, (performance.now() - start) / 1000, errors);
-}
 
 /** Starts `script` (tsx) with `args` and waits for its ready line; returns its stopper. */
 async function responder(script: string, args: string[]): Promise<{ stop(): Promise<unknown> }> {
@@ -182,16 +122,16 @@ try {
     (await hr.checkBatch(Array.from({ length: BATCH }, () => ({ params: params() })))).every((r) => r.allow);
 
   // Warm up every path under load (actor activation, the JIT: seconds on 2 cores).
-  for (const call of [sdk, echo, rlf]) await closedLoop(call, WARMUP);
+  for (const call of [sdk, echo, rlf]) await closedLoop(call, WARMUP, CONCURRENCY);
   await closedLoop(batch, Math.min(WARMUP, 3), BATCH_CONCURRENCY, BATCH);
 
-  const sMax = await closedLoop(sdk, SECONDS);
-  const eMax = await closedLoop(echo, SECONDS);
-  const rMax = await closedLoop(rlf, SECONDS);
+  const sMax = await closedLoop(sdk, SECONDS, CONCURRENCY);
+  const eMax = await closedLoop(echo, SECONDS, CONCURRENCY);
+  const rMax = await closedLoop(rlf, SECONDS, CONCURRENCY);
   const half = eMax.rps / 2;
-  const sHalf = await openLoop(sdk, half);
-  const eHalf = await openLoop(echo, half);
-  const rHalf = await openLoop(rlf, half);
+  const sHalf = await openLoop(sdk, half, SECONDS);
+  const eHalf = await openLoop(echo, half, SECONDS);
+  const rHalf = await openLoop(rlf, half, SECONDS);
   const bMax = await closedLoop(batch, SECONDS, BATCH_CONCURRENCY, BATCH);
   const stats = hr.stats;
   await hr.close();
