@@ -1,4 +1,8 @@
-/** Small synthetic series and LSTM settings for the forecasting service tests. */
+/** Small synthetic series, LSTM settings and trainer set-up for the forecasting service tests. */
+import { join } from 'node:path';
+import { SystemClock } from '../../lib/index.ts';
+import { ForecastHub, Trainer } from '../../services/index.ts';
+import type { TrainerDeps, TrainingData } from '../../services/index.ts';
 
 /** A tiny, fast LSTM (seconds to train on a few hundred slots). */
 export const TINY_LSTM = {
@@ -29,4 +33,40 @@ export function patterned(tokens: number, n: number): Float64Array[] {
 /** 1 s grid timestamps. */
 export function grid(n: number, startMs = Date.UTC(2026, 0, 5, 12)): Float64Array {
   return Float64Array.from({ length: n }, (_v, i) => startMs + i * 1000);
+}
+
+/** The trainer tests' hub: horizons 1 s and 3 s on a 1 s step, its registry under `dir`/models. */
+export function tinyHub(dir: string): ForecastHub {
+  return new ForecastHub(
+    { horizonsMs: [1000, 3000], stepMs: 1000, backend: 'wasm', registryDir: join(dir, 'models') },
+    new SystemClock(),
+  );
+}
+
+/** A trainer of the tiny LSTM on whatever `data()` returns when it runs; it trains only when asked. */
+export function tinyTrainer(
+  hub: ForecastHub,
+  data: () => TrainingData,
+  extra: Partial<Pick<TrainerDeps, 'emit' | 'log'>> = {},
+): Trainer {
+  return new Trainer({
+    hub,
+    clock: new SystemClock(),
+    source: () => Promise.resolve(data()),
+    options: { everyMs: 0, lstm: TINY_LSTM, driftFactor: 1.5, driftGapMs: 60_000, progressBar: false },
+    ...extra,
+  });
+}
+
+/**
+ * Noise to train on and a smooth slow wave in the held-back last quarter: naive forecasting wins there, so a
+ * candidate trained on it is rejected.
+ */
+export function noiseThenWave(n: number, tokens = 3): TrainingData {
+  let s = 7;
+  const noise = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 100;
+  const series = Array.from({ length: tokens }, () =>
+    Float64Array.from({ length: n }, (_v, i) => (i < n * 0.75 ? noise() : 50 + 20 * Math.sin(i / 40))),
+  );
+  return { series, timestamps: grid(n), stepMs: 1000 };
 }

@@ -8,28 +8,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { ServiceBroker } from 'moleculer';
-import { SystemClock } from '../../lib/index.ts';
-import { ForecastHub, Trainer, trainerService } from '../../services/index.ts';
+import { trainerService } from '../../services/index.ts';
 import type { TrainingData } from '../../services/index.ts';
 import { TrainerVersions } from '../../services/api/dashboard/index.ts';
-import { TINY_LSTM, grid, patterned } from '../helpers/forecast-data.ts';
+import { grid, noiseThenWave, patterned, tinyHub, tinyTrainer } from '../helpers/forecast-data.ts';
 
 const N = 600;
 
 test('dashboard trainer - versions with their validation scores, the serving one marked', async (t) => {
   t.timeout(120_000);
   const dir = await mkdtemp(join(tmpdir(), 'hr-dash-trainer-'));
-  const hub = new ForecastHub(
-    { horizonsMs: [1000, 3000], stepMs: 1000, backend: 'wasm', registryDir: join(dir, 'models') },
-    new SystemClock(),
-  );
+  const hub = tinyHub(dir);
   let data: TrainingData = { series: patterned(4, N), timestamps: grid(N), stepMs: 1000 };
-  const trainer = new Trainer({
-    hub,
-    clock: new SystemClock(),
-    source: () => Promise.resolve(data),
-    options: { everyMs: 0, lstm: TINY_LSTM, driftFactor: 1.5, driftGapMs: 60_000, progressBar: false },
-  });
+  const trainer = tinyTrainer(hub, () => data);
   const broker = new ServiceBroker({ nodeID: 'dash-trainer', logger: false, transporter: null });
   const versions = new TrainerVersions();
   try {
@@ -48,15 +39,7 @@ test('dashboard trainer - versions with their validation scores, the serving one
     t.true(Object.keys(one.versions[0].scores).length >= 2, 'the candidate and its baselines');
 
     // Noise to train on, a smooth wave held back: the candidate loses and is rejected.
-    let s = 7;
-    const noise = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 100;
-    data = {
-      series: Array.from({ length: 3 }, () =>
-        Float64Array.from({ length: N }, (_v, i) => (i < 450 ? noise() : 50 + 20 * Math.sin(i / 40))),
-      ),
-      timestamps: grid(N),
-      stepMs: 1000,
-    };
+    data = noiseThenWave(N);
     const second = await trainer.train();
     t.false(second.promoted);
     const two = (await versions.read(broker)) as any;

@@ -5,9 +5,15 @@ import test from 'ava';
 import { ServiceBroker } from 'moleculer';
 import { InputError, SimulatedClock, StateError, SystemClock } from '../../lib/index.ts';
 import { loadTf } from '../../models/index.ts';
-import { ForecastHub, Trainer, bayesService, forecastService, trainerService } from '../../services/index.ts';
-import type { BayesQueryReply, PredictReply, TrainerStatus, TrainingData } from '../../services/index.ts';
-import { TINY_LSTM, grid, patterned } from '../helpers/forecast-data.ts';
+import { Trainer, bayesService, forecastService, trainerService } from '../../services/index.ts';
+import type {
+  BayesQueryReply,
+  PredictReply,
+  TrainerStatus,
+  TrainingData,
+  ForecastHub,
+} from '../../services/index.ts';
+import { TINY_LSTM, grid, noiseThenWave, patterned, tinyHub, tinyTrainer } from '../helpers/forecast-data.ts';
 
 const N = 600;
 let dir: string;
@@ -17,17 +23,9 @@ let trainer: Trainer;
 
 test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hr-forecast-'));
-  hub = new ForecastHub(
-    { horizonsMs: [1000, 3000], stepMs: 1000, backend: 'wasm', registryDir: join(dir, 'models') },
-    new SystemClock(),
-  );
+  hub = tinyHub(dir);
   data = { series: patterned(4, N), timestamps: grid(N), stepMs: 1000 };
-  trainer = new Trainer({
-    hub,
-    clock: new SystemClock(),
-    source: () => Promise.resolve(data),
-    options: { everyMs: 0, lstm: TINY_LSTM, driftFactor: 1.5, driftGapMs: 60_000, progressBar: false },
-  });
+  trainer = tinyTrainer(hub, () => data);
 });
 
 test.after.always(async () => {
@@ -38,11 +36,7 @@ test.after.always(async () => {
 
 test.serial('trainer - trains on a worker thread while the event loop keeps answering timers', async (t) => {
   const progress: string[] = [];
-  const withEvents = new Trainer({
-    hub,
-    clock: new SystemClock(),
-    source: () => Promise.resolve(data),
-    options: { everyMs: 0, lstm: TINY_LSTM, driftFactor: 1.5, driftGapMs: 60_000, progressBar: false },
+  const withEvents = tinyTrainer(hub, () => data, {
     emit: (event, p) => progress.push(`${event}:${(p as { phase?: string }).phase ?? ''}`),
   });
   let last = performance.now();
@@ -72,13 +66,8 @@ test.serial('trainer - trains on a worker thread while the event loop keeps answ
 
 test.serial('trainer - a candidate trained on garbage is rejected and kept on record', async (t) => {
   // Noise to train on, then a smooth slow wave in the held-back period: naive forecasting wins there.
-  let s = 7;
-  const noise = (): number => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 100;
-  const garbage = Array.from({ length: 3 }, () =>
-    Float64Array.from({ length: N }, (_v, i) => (i < 450 ? noise() : 50 + 20 * Math.sin(i / 40))),
-  );
   const good = data;
-  data = { series: garbage, timestamps: grid(N), stepMs: 1000 };
+  data = noiseThenWave(N);
   try {
     const summary = await trainer.train();
     t.is(summary.version, 'v000002');
