@@ -1,8 +1,9 @@
 /**
  * Wires forecasting into a node: the `forecast` and `bayes` services on a
  * shared {@link ForecastHub}, the trainer (when enabled) reading the store
- * or else the live actors' windows, and the cadence that forecasts the
- * active token actors and writes the forecasts to the store. A token is
+ * or else the live actors' windows, of every node (cluster-training.ts),
+ * and the cadence that forecasts the active token actors and writes the
+ * forecasts to the store. A token is
  * active for a round when it had requests since the previous one (the
  * window is one cadence, `forecastEveryMs`): so each request leads to a
  * forecast, and a token that went quiet keeps the last one it got, without
@@ -21,6 +22,12 @@ import type { ThrottleNode } from '../check/index.ts';
 import { Trainer } from './trainer.ts';
 import { trainerService } from './trainer-service.ts';
 import { liveTrainingSource, storeTrainingSource } from './training-data.ts';
+import {
+  PEER_TIMEOUT_MS,
+  clusterTrainingSource,
+  trainingPeers,
+  trainingSeriesService,
+} from './cluster-training.ts';
 
 /** Slots (1 s) the trainer reads: an hour from the store, the windows' 15 min live. */
 const STORE_SLOTS = 3600;
@@ -59,16 +66,26 @@ export async function setupForecasting(
   );
   broker.createService(forecastService(hub));
   broker.createService(bayesService(hub));
+  const store = collection.store;
+  const local =
+    store === undefined
+      ? liveTrainingSource(throttle.host, clock, LIVE_SLOTS, TRAIN_TOKENS)
+      : storeTrainingSource(store, clock, STORE_SLOTS, 1000, TRAIN_TOKENS);
+  // Every node lends its series to whichever node trains (cluster-training.ts).
+  broker.createService(trainingSeriesService(local));
   let trainer: Trainer | undefined;
   if (options.trainer) {
-    const store = collection.store;
     trainer = new Trainer({
       hub,
       clock,
-      source:
-        store === undefined
-          ? liveTrainingSource(throttle.host, clock, LIVE_SLOTS, TRAIN_TOKENS)
-          : storeTrainingSource(store, clock, STORE_SLOTS, 1000, TRAIN_TOKENS),
+      source: clusterTrainingSource({
+        local,
+        peers: () => trainingPeers(broker),
+        fetch: (nodeID, maxTokens) =>
+          broker.call('training.series', { maxTokens }, { nodeID, timeout: PEER_TIMEOUT_MS, retries: 0 }),
+        maxTokens: TRAIN_TOKENS,
+        log: broker.getLogger('trainer'),
+      }),
       options: {
         everyMs: options.trainEveryMs,
         lstm: {},

@@ -24,6 +24,15 @@ export { CURRENT_KEY, KEEP_VERSIONS, SharedModels, parseCurrentModel } from './m
 export { setupTrainerCluster, trainerBuckets } from './trainer-cluster.ts';
 export { ForecastCadence } from './forecast-cadence.ts';
 export { liveTrainingSource, sinceFirstDemand, storeTrainingSource } from './training-data.ts';
+export {
+  TRAINING_SERVICE,
+  clusterTrainingSource,
+  decodeSeriesReply,
+  encodeTrainingData,
+  mergeTrainingData,
+  trainingPeers,
+  trainingSeriesService,
+} from './cluster-training.ts';
 
 export type { Forecasting } from './forecasting.ts';
 export type { ForecastConfig, ModelsModule, PredictParams, PredictReply } from './forecast-service.ts';
@@ -32,6 +41,7 @@ export type { ForecastGetDeps, ForecastGetReply, TokenForecastView } from './for
 export type { TrainRunSummary, TrainerDeps, TrainerOptions, TrainerStatus } from './trainer-types.ts';
 export type { ForecastCadenceDeps, KeptForecast } from './forecast-cadence.ts';
 export type { TrainingData, TrainingSource } from './training-data.ts';
+export type { ClusterTrainingDeps, SeriesReply } from './cluster-training.ts';
 export type { ElectionView, TrainerElectionDeps } from './trainer-election.ts';
 export type { CurrentModel, SharedModelsDeps } from './model-store.ts';
 export type { TrainerCluster } from './trainer-cluster.ts';

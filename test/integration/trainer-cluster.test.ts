@@ -3,7 +3,7 @@
 // elected trainer and every node names it; killing it makes another node the
 // trainer within the lease plus a margin; the first training runs once the
 // demand seen spans --train-min-history (not on the 10 min schedule), on the
-// leader only; the version it puts in service reaches every node through
+// leader only, with every node's tokens; the version it puts in service reaches every node through
 // JetStream (each node's registry and the model its forecasts come from).
 import { rm } from 'node:fs/promises';
 import anyTest from 'ava';
@@ -176,6 +176,8 @@ test.serial(
       t.deepEqual(waiting && { needMs: (waiting as { needMs: number }).needMs }, { needMs: MIN_HISTORY_MS });
       t.is(run.trigger, 'history');
       t.true(run.slots! >= MIN_HISTORY_MS / 1000, `trained on ${run.slots} slots`);
+      // Every token, not only the leader's share of them: it gathers its peers' series (cluster-training.ts).
+      t.true(run.tokens! >= TOKENS, `trained on ${run.tokens} tokens of ${TOKENS}`);
       t.true(run.startedMs - loadStartMs >= MIN_HISTORY_MS, 'not before the history threshold');
       t.true(
         run.startedMs - loadStartMs <= MIN_HISTORY_MS + 15_000,
