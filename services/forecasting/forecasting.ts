@@ -3,11 +3,11 @@
  * shared {@link ForecastHub}, the trainer (when enabled) reading the store
  * or else the live actors' windows, of every node (cluster-training.ts),
  * and the cadence that forecasts the active token actors and writes the
- * forecasts to the store. A token is
- * active for a round when it had requests since the previous one (the
- * window is one cadence, `forecastEveryMs`): so each request leads to a
- * forecast, and a token that went quiet keeps the last one it got, without
- * a new row every round until it is passivated.
+ * forecasts to the store. A token is active for a round when it had
+ * requests since the previous one (the window is one cadence,
+ * `forecastEveryMs`): so each request leads to a forecast, and a token that
+ * went quiet keeps the last one it got, without a new row every round until
+ * it is passivated.
  */
 import type { ServiceBroker } from 'moleculer';
 import type { Clock } from '../../lib/index.ts';
