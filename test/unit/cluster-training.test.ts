@@ -1,16 +1,21 @@
 // The wire form and the merge of the cluster's training series
 // (services/forecasting/cluster-training.ts): Float32 base64 both ways,
 // replies capped by the budget, malformed replies refused naming the field,
-// parts placed on one grid, and a peer that fails left out of the run.
+// parts placed on one grid, a peer that fails left out of the run, and
+// fuzzed replies and `training.series` requests get coded errors.
 import test from 'ava';
+import fc from 'fast-check';
+import { ServiceBroker } from 'moleculer';
+import { ErrorCode, InputError } from '../../lib/index.ts';
 import {
   REPLY_BUDGET_BYTES,
   clusterTrainingSource,
   decodeSeriesReply,
   encodeTrainingData,
   mergeTrainingData,
+  trainingSeriesService,
 } from '../../services/forecasting/cluster-training.ts';
-import type { TrainingData } from '../../services/index.ts';
+import type { SeriesReply, TrainingData } from '../../services/index.ts';
 
 const data = (startMs: number, rows: number[][]): TrainingData => ({
   series: rows.map((r) => Float64Array.from(r)),
@@ -135,4 +140,45 @@ test('cluster training - each peer gets a share, this node fills the rest, a fai
   );
   t.is(warnings.length, 1);
   t.regex(warnings[0]!, /node bad left out of this run: request timed out/);
+});
+
+test('cluster training - any reply decodes or gets a coded error, any maxTokens is checked (fuzz)', async (t) => {
+  const broker = new ServiceBroker({ logger: false, transporter: null });
+  broker.createService(trainingSeriesService(() => Promise.resolve(data(0, [[1, 2]]))));
+  await broker.start();
+  try {
+    const base = encodeTrainingData(data(0, [[1, 2, 3]]), 1)!;
+    const reply = fc.oneof(
+      fc.jsonValue(),
+      fc.record({
+        startMs: fc.oneof(fc.double(), fc.string()),
+        stepMs: fc.oneof(fc.integer({ min: -5, max: 5000 }), fc.double()),
+        n: fc.oneof(fc.integer({ min: -5, max: 10 }), fc.constant(3)),
+        series: fc.oneof(fc.array(fc.oneof(fc.base64String(), fc.integer())), fc.constant(base.series)),
+      }),
+    );
+    fc.assert(
+      fc.property(reply, (raw) => {
+        try {
+          decodeSeriesReply(raw);
+          return true;
+        } catch (err) {
+          return err instanceof InputError && err.code === ErrorCode.InvalidField;
+        }
+      }),
+      { seed: 20261206, numRuns: 2000 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue(), async (maxTokens) => {
+        if (Number.isInteger(maxTokens) && (maxTokens as number) >= 1 && (maxTokens as number) <= 1000)
+          return;
+        const err = await t.throwsAsync(() => broker.call('training.series', { maxTokens }));
+        t.regex(err!.message, /maxTokens must be a whole number from 1 to 1000/);
+      }),
+      { seed: 20261206, numRuns: 300 },
+    );
+    t.is(((await broker.call('training.series', { maxTokens: 1 })) as SeriesReply).series.length, 1);
+  } finally {
+    await broker.stop();
+  }
 });
