@@ -15,7 +15,8 @@ import {
   mergeTrainingData,
   trainingSeriesService,
 } from '../../services/forecasting/cluster-training.ts';
-import type { SeriesReply, TrainingData } from '../../services/index.ts';
+import type { SeriesReply } from '../../services/forecasting/cluster-training.ts';
+import type { TrainingData } from '../../services/index.ts';
 
 const data = (startMs: number, rows: number[][]): TrainingData => ({
   series: rows.map((r) => Float64Array.from(r)),
