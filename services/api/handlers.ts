@@ -22,6 +22,7 @@ import {
 import type { Clock, ErrorBody } from '../../lib/index.ts';
 import { COLLECTION_SERVICE } from '../collection/index.ts';
 import type { CollectionStats, EventsApi } from '../collection/index.ts';
+import { parseLeaseRequest, parseLeaseReturn } from '../check/index.ts';
 import type { Gateway, OwnershipStatus } from '../check/index.ts';
 import { ACTOR_SERVICE } from '../cluster/index.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
@@ -42,7 +43,8 @@ import type { Topology } from './topology.ts';
  * rules.put, rules.delete, events.publish and rules.history (a rule's
  * revisions, with their times: the audit trail). `topology` (client and
  * admin: what a client needs to route checks to owners, topology.ts) is
- * served on NATS only.
+ * served on NATS only, as are `lease` and `lease.return` (client and admin:
+ * client leases, services/check/lease-desk.ts).
  */
 export const Operation = [
   'check',
@@ -57,6 +59,8 @@ export const Operation = [
   'events.list',
   'topology',
   'forecast.get',
+  'lease',
+  'lease.return',
 ] as const;
 export type Operation = (typeof Operation)[number];
 
@@ -193,6 +197,8 @@ export class Api {
         parseEmptyRequest(body);
         return this.topology();
       },
+      lease: async (body) => await deps.gateway.leases.lease(parseLeaseRequest(body)),
+      'lease.return': async (body) => await deps.gateway.leases.giveBack(parseLeaseReturn(body)),
     };
   }
 

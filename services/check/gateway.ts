@@ -29,6 +29,7 @@ import { BLIND_RETRY_MS, DEFAULT_SUSPECT_MS, OwnerGone } from './link-requests.t
 import { gather, groupsOf, routeItems, soleRemoteOwner } from './router.ts';
 import type { ThrottleNode } from './throttle-node.ts';
 import { noCheckMetrics } from './check-metrics.ts';
+import { LeaseDesk } from './lease-desk.ts';
 import type { CheckMetrics } from './check-metrics.ts';
 import { refOf } from '../wire/index.ts';
 import type {
@@ -92,10 +93,13 @@ export class Gateway {
   readonly #deps: GatewayDeps;
   readonly #lanes: OwnerLanes;
   readonly #metrics: CheckMetrics;
+  /** Client leases asked of this node (`headroom.v1.lease`, lease-desk.ts). */
+  readonly leases: LeaseDesk;
 
   constructor(deps: GatewayDeps) {
     this.#deps = deps;
     this.#metrics = deps.metrics ?? noCheckMetrics;
+    this.leases = new LeaseDesk(deps);
     // The owner is this node: no message at all.
     this.#lanes = new OwnerLanes((owner, params, meta) =>
       owner === deps.broker.nodeID ? deps.local.take(params, meta) : this.#remoteTake(owner, params, meta),

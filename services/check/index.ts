@@ -19,6 +19,9 @@ export { LinkRequests, SWEEP_MS } from './link-requests.ts';
 export { gather, groupsOf, routeItems, soleRemoteOwner } from './router.ts';
 export { REFUND_WINDOW_MS, ThrottleNode } from './throttle-node.ts';
 export { throttleService } from './throttle-service.ts';
+export { LeaseBook, compileLeaseOptions, defaultLeaseOptions, sliceTopUp } from './leases.ts';
+export { LeaseDesk } from './lease-desk.ts';
+export { parseLeaseAsk, parseLeaseRequest, parseLeaseReturn } from './lease-schema.ts';
 
 export type { GatewayDeps } from './gateway.ts';
 export type { CheckMetrics, LinkDirection, LinkMetrics, LinkOp } from './check-metrics.ts';
@@ -28,3 +31,5 @@ export type { Forward, ForwardAnswerer, SendForwards } from './forward-lanes.ts'
 export type { ReplyHandlers, SubscriptionErrors } from './link-requests.ts';
 export type { PlacementView, Routing } from './router.ts';
 export type { OwnershipStatus, ThrottleDeps, ThrottleGuardStats } from './throttle-node.ts';
+export type { LeaseOptions, SliceSizing } from './leases.ts';
+export type { LeaseAsk, LeaseGrant, LeasePrevious, LeaseRequest, LeaseReturn } from './lease-schema.ts';

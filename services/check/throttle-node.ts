@@ -32,6 +32,9 @@ import type { Routing } from './router.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
 import { extractContext, recordFailure, tracer } from '../runtime/index.ts';
 import type { DecisionObserver } from '../../collection/index.ts';
+import { LeaseBook } from './leases.ts';
+import type { LeaseOptions } from './leases.ts';
+import type { LeaseAsk, LeaseGrant, LeaseReturn } from './lease-schema.ts';
 
 /** What {@link ThrottleNode.stats} adds to the actor host's figures. */
 export interface ThrottleGuardStats extends GuardStats {
@@ -78,6 +81,8 @@ export interface ThrottleDeps {
   checkContact?: () => void;
   /** Whether this node's view lists every live node (beats.ts completeView); absent: always. */
   viewComplete?: () => boolean;
+  /** Client leases (leases.ts). @default defaultLeaseOptions() */
+  leases?: Partial<LeaseOptions>;
 }
 
 /** A node alone (no NATS) never shares a token: nothing to settle, and a stall costs nothing. */
@@ -89,6 +94,8 @@ export class ThrottleNode {
   readonly handoff: Handoff;
   /** The takes this owner may be asked to refund; a refund without one of its ids is refused. */
   readonly ledger: TakeLedger;
+  /** The slices of this node's tokens that clients hold (client leases, leases.ts). */
+  readonly leases: LeaseBook;
   /** Counts (and logs, rate-limited) what this node refused from inside the cluster. */
   readonly guard: Guard;
   readonly #deps: ThrottleDeps;
@@ -113,7 +120,11 @@ export class ThrottleNode {
       snapshot,
     }));
     this.ownership = new Ownership(deps.broker.nodeID, deps.clock, deps.ownership ?? ALONE);
-    deps.tracker.onChange((p) => this.ownership.viewChanged(p));
+    this.leases = new LeaseBook(deps.broker.nodeID, deps.clock, deps.tracker.placement, deps.leases);
+    deps.tracker.onChange((p) => {
+      this.ownership.viewChanged(p);
+      this.leases.viewChanged(p);
+    });
     this.host = new ActorHost<TokenKey, TokenActor, RuleRef>(
       (token, restored, takeRule) => {
         const handed = restored as HandoffItem | undefined;
@@ -225,25 +236,51 @@ export class ThrottleNode {
   }
 
   async #takeOne(item: TakeItem): Promise<TakeDecision> {
-    if (!this.host.has(item.token) && (await this.handoff.awaitState(item.token))) {
+    return await this.#withActor(item.token, item.rule, (actor) => {
+      const decision: TakeDecision = actor.check(item.cost);
+      // Only a take that may be refunded costs an id: single-rule checks never are.
+      if (item.refundable === true && decision.allow) {
+        decision.takeId = this.ledger.issue(item.token, item.cost, item.atMs, item.params);
+      }
+      this.#deps.observer?.decided(item, decision, this.#deps.clock.now());
+      return decision;
+    });
+  }
+
+  /** Runs `fn` in `token`'s actor under rule `ref`, activating it (after its hand-off, if one is due). */
+  async #withActor<R>(token: TokenKey, ref: RuleRef, fn: (actor: TokenActor) => R): Promise<R> {
+    if (!this.host.has(token) && (await this.handoff.awaitState(token))) {
       // Its expected hand-off did not come in time: it starts without its state, fenced.
-      this.#withoutState.add(item.token);
+      this.#withoutState.add(token);
     }
     return await this.host.ask(
-      item.token,
+      token,
       (actor) => {
-        const rule = this.#ruleOf(item.rule);
+        const rule = this.#ruleOf(ref);
         if (actor.rule !== rule) actor.setRule(rule);
-        const decision: TakeDecision = actor.check(item.cost);
-        // Only a take that may be refunded costs an id: single-rule checks never are.
-        if (item.refundable === true && decision.allow) {
-          decision.takeId = this.ledger.issue(item.token, item.cost, item.atMs, item.params);
-        }
-        this.#deps.observer?.decided(item, decision, this.#deps.clock.now());
-        return decision;
+        return fn(actor);
       },
-      item.rule,
+      ref,
     );
+  }
+
+  /**
+   * Grants a client a slice of a token this node owns (leases.ts): its units
+   * are taken from the token's bucket now. Rejects with a retryable
+   * StateError when this node may not grant one (not the owner, the token
+   * moved here recently, leaving).
+   */
+  async lease(ask: LeaseAsk): Promise<LeaseGrant> {
+    this.#deps.checkContact?.();
+    this.leases.requireGrantable(ask.token, this.handoff.leaving);
+    return await this.#withActor(ask.token, ask.rule, (actor) => this.leases.grant(actor, ask));
+  }
+
+  /** Takes a slice back; its unused units return to the bucket. Resolves the units given back. */
+  async leaseReturn(ret: LeaseReturn): Promise<number> {
+    // Passivated since: its bucket has refilled, only the record goes.
+    if (!this.host.has(ret.token)) return this.leases.giveBack(undefined, ret);
+    return await this.host.ask(ret.token, (actor) => this.leases.giveBack(actor, ret));
   }
 
   /**

@@ -25,6 +25,7 @@ import { ACTOR_SERVICE } from '../cluster/index.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
 import type { UnexpectedErrorCounts } from '../runtime/index.ts';
 import type { ThrottleNode } from './throttle-node.ts';
+import { parseLeaseAsk, parseLeaseReturn } from './lease-schema.ts';
 
 /** How long a hand-off from a node this one does not list yet waits for its INFO. */
 const MEET_WAIT_MS = 2000;
@@ -139,6 +140,22 @@ export function throttleService(
           'leaving',
           (ctx) => parseEmptyParams(ctx.params),
           () => node.handoff.leaving,
+        ),
+      },
+      /** Role `node`: a client's lease another node relays to this one, the token's owner (lease-desk.ts). */
+      lease: {
+        handler: guarded(
+          'lease',
+          (ctx) => parseLeaseAsk(ctx.params),
+          (ask) => node.lease(ask),
+        ),
+      },
+      /** Role `node`: a slice this node granted, given back through another node. */
+      leaseReturn: {
+        handler: guarded(
+          'leaseReturn',
+          (ctx) => ({ ...parseLeaseReturn(ctx.params, 'params'), node: ctx.broker.nodeID }),
+          (ret) => node.leaseReturn(ret),
         ),
       },
       /** Role `node` (the REPL, `hr-token`): one token's state on this node. */

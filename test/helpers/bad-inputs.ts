@@ -184,6 +184,49 @@ const badForecastGet = broken(
   },
 );
 
+/**
+ * `lease` (client leases): one field broken, or params that match no rule or
+ * two (a lease covers one token). The fuzz test's rules: per-user and per-op.
+ */
+const badLease = broken(
+  { client: 'fz-c', params: { user: 'fz-l' }, want: 5 },
+  {
+    client: fc.oneof(
+      notString,
+      fc.constantFrom('', 'a b', 'a*', 'é'),
+      longString(65),
+      fc.constant(undefined),
+    ),
+    params: fc.oneof(
+      notObject,
+      fc.constant(undefined),
+      fc.constant({ nobody: 'x' }),
+      fc.constant({ user: 'fz-l', op: 'fz' }),
+    ),
+    want: fc.oneof(notNumber, hugeNumber, fc.constant(undefined)),
+    previous: fc.oneof(
+      notObject,
+      fc.constant({ lease: 'x', unused: 1 }),
+      fc.constant({ lease: 'AAAAAAAAAAAA', unused: -1 }),
+      fc.constant({ lease: 'AAAAAAAAAAAA' }),
+    ),
+  },
+);
+
+/** `lease.return`: one field broken, or a well-formed return of a slice no node granted (refused). */
+const badLeaseReturn = fc.oneof(
+  fc.constant({ node: 'fz-1', lease: 'AAAAAAAAAAAA', token: 'per-user|user=fz', unused: 1 }),
+  broken(
+    { node: 'fz-2', lease: 'AAAAAAAAAAAA', token: 'per-user|user=fz', unused: 1 },
+    {
+      node: fc.oneof(notString, fc.constant(''), longString(257), fc.constant(undefined)),
+      lease: fc.oneof(notString, fc.constantFrom('x', 'AAAAAAAAAAA*'), fc.constant(undefined)),
+      token: fc.oneof(notString, fc.constant(''), longString(16_385), fc.constant(undefined)),
+      unused: fc.oneof(notNumber, fc.constantFrom(-1, 1e10, 1e308), fc.constant(undefined)),
+    },
+  ),
+);
+
 /** Bodies by public operation. Every one is bad by construction. */
 export const BAD_BODIES: Record<string, Arbitrary<unknown>> = {
   check: badCheck,
@@ -198,6 +241,8 @@ export const BAD_BODIES: Record<string, Arbitrary<unknown>> = {
   'events.list': badQuery,
   topology: badEmpty,
   'forecast.get': badForecastGet,
+  lease: badLease,
+  'lease.return': badLeaseReturn,
 };
 
 /** A payload for `op`: a bad body, non-JSON, or one past the size limit. */

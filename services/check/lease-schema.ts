@@ -1,0 +1,191 @@
+/**
+ * The wire forms of client leases (leases.ts, docs/protocol.md "Leases"):
+ * the public requests `headroom.v1.lease` and `headroom.v1.lease.return`
+ * (also on a node's own subjects), and the `throttle.lease` /
+ * `throttle.leaseReturn` params a node relays them to the owner with. Pure:
+ * every problem is an InputError naming the field and the value, as the
+ * public API's validation (lib/api-schema.ts) does.
+ */
+import {
+  ErrorCode,
+  InputError,
+  invalidField,
+  isPlainObject,
+  parseCost,
+  parseParams,
+  rejectUnknown,
+} from '../../lib/index.ts';
+import type { Params, TokenKey } from '../../lib/index.ts';
+import { MAX_NODE_ID_LENGTH, MAX_TOKEN_LENGTH, checkRuleRef } from '../wire/index.ts';
+import type { RuleRef } from '../wire/index.ts';
+
+/** A client's name for itself: it shares a token's slices max-min fair with the other names. */
+const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** A lease id: a take id's form (12 base64url characters, 72 random bits). */
+const LEASE_ID = /^[A-Za-z0-9_-]{12}$/;
+/** Most units one ask may want or give back (a check's largest cost). */
+const MAX_UNITS = 1e9;
+
+/** What a client says of the slice it held when it asks again: its id and the units it did not use. */
+export interface LeasePrevious {
+  lease: string;
+  unused: number;
+}
+
+/** `headroom.v1.lease`: a slice of the token of the one rule `params` match. */
+export interface LeaseRequest {
+  client: string;
+  params: Params;
+  /** Units the client expects to use within the lease's time. */
+  want: number;
+  previous?: LeasePrevious;
+}
+
+/** What the owner grants from: the request with its token and rule derived (the `throttle.lease` params). */
+export interface LeaseAsk {
+  client: string;
+  token: TokenKey;
+  rule: RuleRef;
+  want: number;
+  previous?: LeasePrevious;
+}
+
+/** `headroom.v1.lease.return` (and `throttle.leaseReturn`, without `node`): a slice given back. */
+export interface LeaseReturn {
+  /** The node that granted it (the grant's `node`): the return is relayed there. */
+  node: string;
+  lease: string;
+  token: TokenKey;
+  unused: number;
+}
+
+/** The reply of `headroom.v1.lease`. Fields are API: add, never rename. */
+export interface LeaseGrant {
+  /** The slice's id (for the renewal and the return); null when no units are held. */
+  lease: string | null;
+  /** The node that granted it. */
+  node: string;
+  token: TokenKey;
+  rule: string;
+  mode: RuleRef['mode'];
+  /** The rule's rate per its period. */
+  limit: number;
+  /** Units the client may use now: what it kept of its previous slice and what was added. */
+  units: number;
+  /** How long the slice may be used, from when the client sent the ask (ms). */
+  ttlMs: number;
+  /** With no units: how long until the token's bucket allows one again; 0 when others hold the budget. */
+  retryAfterMs: number;
+  /** Clients sharing this token's budget now (those that asked within `ttlMs`), this one included. */
+  holders: number;
+  /** The token's forecast demand (requests per second, p90 of the nearest horizon), when one was made. */
+  demandPerSec?: number;
+}
+
+function object(body: unknown, field: string, allowed: readonly string[]): Record<string, unknown> {
+  if (!isPlainObject(body)) throw invalidField(field || 'request', 'a JSON object', body);
+  rejectUnknown(body, allowed, field);
+  return body;
+}
+
+function required(obj: Record<string, unknown>, key: string, field: string, what: string): unknown {
+  const v = obj[key];
+  if (v === undefined)
+    throw new InputError(ErrorCode.MissingField, `${field} is required (${what})`, { field });
+  return v;
+}
+
+function at(prefix: string, key: string): string {
+  return prefix === '' ? key : `${prefix}.${key}`;
+}
+
+function clientId(v: unknown, field: string): string {
+  if (typeof v !== 'string' || !CLIENT_ID.test(v))
+    throw invalidField(field, '1 to 64 characters of A-Z a-z 0-9 _ . : -', v);
+  return v;
+}
+
+function leaseId(v: unknown, field: string): string {
+  if (typeof v !== 'string' || !LEASE_ID.test(v))
+    throw invalidField(field, 'a lease id (12 characters of base64url)', v);
+  return v;
+}
+
+function unused(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_UNITS)
+    throw invalidField(field, `a number from 0 to ${MAX_UNITS}`, v);
+  return v;
+}
+
+function text(v: unknown, field: string, max: number, what: string): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > max)
+    throw invalidField(field, `${what} of 1 to ${max} characters`, v);
+  return v;
+}
+
+function previous(v: unknown, field: string): LeasePrevious | undefined {
+  if (v === undefined) return undefined;
+  const p = object(v, field, ['lease', 'unused']);
+  return {
+    lease: leaseId(required(p, 'lease', `${field}.lease`, 'the id of the slice held'), `${field}.lease`),
+    unused: unused(required(p, 'unused', `${field}.unused`, 'units not used'), `${field}.unused`),
+  };
+}
+
+/** `{client, params, want, previous?}`. */
+export function parseLeaseRequest(body: unknown): LeaseRequest {
+  const o = object(body, '', ['client', 'params', 'want', 'previous']);
+  const req: LeaseRequest = {
+    client: clientId(required(o, 'client', 'client', 'the client id'), 'client'),
+    params: parseParams(required(o, 'params', 'params', 'the check parameters'), 'params'),
+    want: parseCost(required(o, 'want', 'want', 'units wanted'), 'want'),
+  };
+  const prev = previous(o['previous'], 'previous');
+  if (prev !== undefined) req.previous = prev;
+  return req;
+}
+
+/** `{node, lease, token, unused}` (`prefix` 'params' and no `node` for the relayed action). */
+export function parseLeaseReturn(body: unknown, prefix = ''): LeaseReturn {
+  const relayed = prefix !== '';
+  const o = object(
+    body,
+    prefix,
+    relayed ? ['lease', 'token', 'unused'] : ['node', 'lease', 'token', 'unused'],
+  );
+  const node = relayed
+    ? ''
+    : text(required(o, 'node', 'node', 'the node that granted it'), 'node', MAX_NODE_ID_LENGTH, 'a node id');
+  const tokenField = at(prefix, 'token');
+  return {
+    node,
+    lease: leaseId(required(o, 'lease', at(prefix, 'lease'), 'the slice id'), at(prefix, 'lease')),
+    token: text(
+      required(o, 'token', tokenField, 'the slice token'),
+      tokenField,
+      MAX_TOKEN_LENGTH,
+      'a token key',
+    ) as TokenKey,
+    unused: unused(required(o, 'unused', at(prefix, 'unused'), 'units not used'), at(prefix, 'unused')),
+  };
+}
+
+/** `throttle.lease` params: a {@link LeaseAsk}. */
+export function parseLeaseAsk(params: unknown): LeaseAsk {
+  const f = 'params';
+  const o = object(params, f, ['client', 'token', 'rule', 'want', 'previous']);
+  const ask: LeaseAsk = {
+    client: clientId(required(o, 'client', `${f}.client`, 'the client id'), `${f}.client`),
+    token: text(
+      required(o, 'token', `${f}.token`, 'the token'),
+      `${f}.token`,
+      MAX_TOKEN_LENGTH,
+      'a token key',
+    ) as TokenKey,
+    rule: checkRuleRef(required(o, 'rule', `${f}.rule`, 'the rule reference'), `${f}.rule`),
+    want: parseCost(required(o, 'want', `${f}.want`, 'units wanted'), `${f}.want`),
+  };
+  const prev = previous(o['previous'], `${f}.previous`);
+  if (prev !== undefined) ask.previous = prev;
+  return ask;
+}
