@@ -5,7 +5,7 @@
  * NATS authentication options are the nodes' own (services/nats), so a
  * client authenticates the way `headroom start` and `headroom call` do.
  */
-import { compileOptionsObject, optBool, optPositiveMs, optString } from '../lib/index.ts';
+import { compileOptionsObject, optBool, optFiniteAtLeast, optPositiveMs, optString } from '../lib/index.ts';
 import type { OptionParser, OptionSchema } from '../lib/index.ts';
 import { NATS_AUTH_SCHEMA, defaultNatsAuthOptions } from '../services/nats/index.ts';
 import type { NatsAuthOptions } from '../services/nats/index.ts';
@@ -40,6 +40,17 @@ export interface HeadroomClientOptions extends NatsAuthOptions {
   suspectMs: number;
   /** Send checks to their owners; false sends every check through `headroom.v1.check`. @default true */
   routing: boolean;
+  /**
+   * Lease every token this client checks at least `leaseMinRatePerSec`
+   * times a second (client leases, client/leases.ts): its checks are then
+   * decided here from a slice of its budget. false: only checks asked with
+   * `{ lease: true }` are leased. Needs `routing`. @default false
+   */
+  leases: boolean;
+  /** With `leases`: how often a token must be checked (per second) to be leased. @default 20 */
+  leaseMinRatePerSec: number;
+  /** How long a token whose owner granted no slice is checked without one (ms). @default 1000 */
+  leaseBackoffMs: number;
 }
 
 /** The defaults, as a fresh object. */
@@ -55,6 +66,9 @@ export function defaultClientOptions(): HeadroomClientOptions {
     topologyMaxAgeMs: 10_000,
     suspectMs: 2000,
     routing: true,
+    leases: false,
+    leaseMinRatePerSec: 20,
+    leaseBackoffMs: 1000,
   };
 }
 
@@ -75,6 +89,9 @@ const SCHEMA: OptionSchema<HeadroomClientOptions> = {
   topologyMaxAgeMs: optPositiveMs,
   suspectMs: optPositiveMs,
   routing: optBool,
+  leases: optBool,
+  leaseMinRatePerSec: optFiniteAtLeast(0),
+  leaseBackoffMs: optPositiveMs,
 };
 
 /** What {@link HeadroomClient.connect} takes: any subset of the options; `servers` may be a list. */

@@ -36,12 +36,23 @@ import { compileClientOptions } from './client-options.ts';
 import type { HeadroomClientInput, HeadroomClientOptions } from './client-options.ts';
 import { ClientTopology, parseTopology } from './topology.ts';
 import type { Destination } from './topology.ts';
+import { ClientLeases } from './leases.ts';
+import type { LeaseStats } from './leases.ts';
 
 /** One check of a {@link HeadroomClient.checkBatch}. */
 export interface CheckInput {
   params: Params;
   /** @default 1 */
   cost?: number;
+}
+
+/** Per-check options of {@link HeadroomClient.check}. */
+export interface CheckOptions {
+  /**
+   * Decide this check from a slice of its token's budget held here (client
+   * leases, client/leases.ts), leasing one if none is held. @default the client's `leases` option
+   */
+  lease?: boolean;
 }
 
 /** A check waiting for its answer. */
@@ -85,10 +96,28 @@ export class HeadroomClient {
   /** Requests on the wire (a fallback replaces its first try's). */
   readonly #inflight = new Set<Promise<void>>();
   readonly #stats: ClientStats = { routed: 0, anyNode: 0, fallbacks: 0, answered: 0, badNotices: 0 };
+  /** Slices of hot tokens' budgets held here; undefined without routing (leases need the owners). */
+  readonly #leases: ClientLeases | undefined;
 
   private constructor(nc: NatsConnection, options: Readonly<HeadroomClientOptions>) {
     this.#nc = nc;
     this.#options = options;
+    this.#leases = options.routing
+      ? new ClientLeases(
+          {
+            tokenOf: (req) => (this.#fresh() ? this.#topology!.leaseToken(req, Date.now()) : undefined),
+            ownerOf: (token) => (this.#fresh() ? this.#topology!.ownerOfToken(token, Date.now()) : undefined),
+            request: (subject, body, timeout) => this.#ask(subject, body, timeout),
+            subject: (node, op) => (node === undefined ? `${API_PREFIX}.${op}` : nodeSubject(node, op)),
+          },
+          {
+            all: options.leases,
+            minRatePerSec: options.leaseMinRatePerSec,
+            backoffMs: options.leaseBackoffMs,
+            timeoutMs: options.ownerTimeoutMs,
+          },
+        )
+      : undefined;
   }
 
   /**
@@ -142,6 +171,11 @@ export class HeadroomClient {
     return { ...this.#stats };
   }
 
+  /** Counters of the client leases (a fresh copy; zeros without routing). */
+  get leaseStats(): LeaseStats {
+    return this.#leases?.stats ?? { local: 0, asks: 0, refused: 0, returned: 0 };
+  }
+
   /** Asks any node for the topology now (also done every `topologyRefreshMs`). */
   async refreshTopology(): Promise<void> {
     this.#refreshing ??= (async () => {
@@ -175,17 +209,37 @@ export class HeadroomClient {
    * (`allow`, `rule`, `limit`, `remaining`, `retryAfterMs`, `tokens`,
    * `shadowDenied`). Rejects with a HeadroomError: an InputError for a bad
    * request (checked here, as a node would), a StateError (retryable) when
-   * no node answered within `timeoutMs`.
+   * no node answered within `timeoutMs`. With `{ lease: true }` (or the
+   * `leases` option) a check of a hot token is decided here from a slice
+   * of its budget (client/leases.ts), with the same reply.
    * @example const r = await hr.check({ user: 'u1', op: 'GetItem' }, 1);
    */
-  check(params: Params, cost?: number): Promise<CheckReply> {
+  check(params: Params, cost?: number, options?: CheckOptions): Promise<CheckReply> {
     let req: CheckRequest;
     try {
       req = parseCheckRequest(cost === undefined ? { params } : { params, cost });
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    const lease = options?.lease ?? this.#options.leases;
+    const local = lease && !this.#closed ? this.#leases?.decide(req, options?.lease === true) : undefined;
+    if (local === undefined) return this.#plain(req);
+    if (!(local instanceof Promise)) return Promise.resolve(local);
+    return local.then((r) => r ?? this.#plain(req));
+  }
+
+  /** A check sent to its owner (or any node). */
+  #plain(req: CheckRequest): Promise<CheckReply> {
     return new Promise((resolve, reject) => this.#enqueue({ req, atMs: now(), resolve, reject }));
+  }
+
+  /** A request whose reply is JSON; rejects with the reply's error, or when no node answered. */
+  async #ask(subject: string, body: unknown, timeout: number): Promise<unknown> {
+    const msg = await this.#nc.request(subject, JSON.stringify(body), { timeout });
+    const reply: unknown = JSON.parse(msg.string());
+    const err = errorOf(reply);
+    if (err !== undefined) throw err;
+    return reply;
   }
 
   /** Checks several requests (each routed to its owner); the replies in order. */
@@ -220,12 +274,14 @@ export class HeadroomClient {
     }
   }
 
+  /** Whether checks may be routed by the topology held (there is one, confirmed recently). */
+  #fresh(): boolean {
+    return this.#topology !== undefined && now() - this.#confirmedAtMs <= this.#options.topologyMaxAgeMs;
+  }
+
   /** The node to send `req` to, or undefined for any node. */
   #destination(req: CheckRequest): Destination {
-    const topology = this.#topology;
-    if (topology === undefined || now() - this.#confirmedAtMs > this.#options.topologyMaxAgeMs)
-      return undefined;
-    return topology.ownerOf(req, Date.now());
+    return this.#fresh() ? this.#topology!.ownerOf(req, Date.now()) : undefined;
   }
 
   #flush(): void {
@@ -320,6 +376,8 @@ export class HeadroomClient {
     this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#sub?.unsubscribe();
+    // Slices go back while the connection is open (their units return to the buckets).
+    await this.#leases?.close();
     this.#flush();
     // A fallback adds to the set while it is awaited: wait until nothing is left.
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);

@@ -12,7 +12,8 @@ export { compileClientOptions, defaultClientOptions } from './client-options.ts'
 export { ClientTopology, parseTopology } from './topology.ts';
 export { ErrorCode, HeadroomError, InputError, StateError } from '../lib/index.ts';
 
-export type { CheckInput, ClientStats } from './headroom-client.ts';
+export type { CheckInput, CheckOptions, ClientStats } from './headroom-client.ts';
+export type { LeaseStats } from './leases.ts';
 export type { HeadroomClientInput, HeadroomClientOptions } from './client-options.ts';
 export type { Destination, TopologyBody } from './topology.ts';
 export type { CheckReply, Params } from '../lib/index.ts';

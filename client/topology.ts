@@ -97,6 +97,21 @@ export class ClientTopology {
     return first === undefined ? undefined : this.#placement.owner(tokenKeyOf(first, req.params));
   }
 
+  /**
+   * The token of a check that matches exactly one rule (a lease covers one
+   * token); undefined when it matches none or several.
+   */
+  leaseToken(req: CheckRequest, nowMs: number): string | undefined {
+    const rules = this.#rules.matching(req.params, nowMs);
+    return rules.length === 1 ? tokenKeyOf(rules[0]!, req.params) : undefined;
+  }
+
+  /** The owner of `token` (undefined when no node is left). */
+  ownerOfToken(token: string, nowMs: number): Destination {
+    if (this.#suspects.size > 0) this.#expire(nowMs);
+    return this.#placement.owner(token);
+  }
+
   #expire(nowMs: number): void {
     let changed = false;
     for (const [id, until] of this.#suspects) {

@@ -1,0 +1,376 @@
+/**
+ * Client leases, the client's side (docs/protocol.md "Leases"): for a token
+ * this client checks often, its owner grants a slice of the token's budget
+ * (`headroom.v1.node.<owner>.lease`), and checks of that token are decided
+ * here from the slice, with no message at all, until it runs low or nears
+ * its expiry; then it is renewed in the background, telling the owner what
+ * was not used (the owner keeps those units in the slice and tops it up to
+ * the client's fair share). A slice is used only until `ttlMs` after its ask
+ * was sent (the owner keeps it longer, counting from its grant). What is
+ * left of an idle slice, and of every slice at close, goes back
+ * (`lease.return`).
+ *
+ * A token is checked the ordinary way (the caller's plain check) while its
+ * owner grants nothing: the owner is gone or slow, the token just moved
+ * (no slice for `ttlMs`), other clients hold its whole burst, or the check
+ * matches several rules. An empty bucket is answered here: denied until the
+ * owner's `retryAfterMs`, as a plain check would be. Replies have the shape
+ * of `headroom.v1.check`'s (lib combineDecisions), `remaining` counting the
+ * slice's units.
+ */
+import { randomBytes } from 'node:crypto';
+import { combineDecisions, isPlainObject } from '../lib/index.ts';
+import type { CheckReply, CheckRequest, RuleMode } from '../lib/index.ts';
+
+/** What the leases need of the client: its topology and the wire. */
+export interface LeaseDeps {
+  /** The token of the one rule `req` matches; undefined when several or none match, or no topology is fresh. */
+  tokenOf: (req: CheckRequest) => string | undefined;
+  /** The owner of `token`, or undefined to ask any node. */
+  ownerOf: (token: string) => string | undefined;
+  /** Sends a request (JSON) and resolves the parsed reply; rejects when no node answered. */
+  request: (subject: string, body: unknown, timeoutMs: number) => Promise<unknown>;
+  /** Subject of `op` on node `node`, or of any node when undefined. */
+  subject: (node: string | undefined, op: 'lease' | 'lease.return') => string;
+}
+
+/** The lease options of the client (client-options.ts). */
+export interface LeaseSettings {
+  /** Lease every token checked at least `minRatePerSec` times a second (not only `{lease: true}` checks). */
+  all: boolean;
+  minRatePerSec: number;
+  /** How long a token whose lease failed is checked without one. */
+  backoffMs: number;
+  /** How long an ask may take. */
+  timeoutMs: number;
+}
+
+/** Lease counters, for tests and benchmarks. */
+export interface LeaseStats {
+  /** Checks decided here from a slice (allowed or denied). */
+  local: number;
+  /** Asks sent (first leases and renewals). */
+  asks: number;
+  /** Asks that failed or were refused (the token was then checked without a lease for a while). */
+  refused: number;
+  /** Units given back. */
+  returned: number;
+}
+
+/** One token's slice as this client holds it. */
+interface Held {
+  token: string;
+  /** The params of its first check: the owner derives the same token from them. */
+  params: CheckRequest['params'];
+  /** The slice id; null while none is held. */
+  id: string | null;
+  /** The node that granted it (returns go there). */
+  node: string | null;
+  rule: string;
+  mode: RuleMode;
+  limit: number;
+  /** Units left to use. */
+  units: number;
+  /** Units of the last grant (renewal starts below a quarter of it). */
+  granted: number;
+  /** Until when (performance.now()) the slice may be used: its ask's send time plus ttlMs. */
+  usableUntil: number;
+  /** When to renew ahead of expiry. */
+  renewAt: number;
+  /** Checks are denied here until then (the bucket was empty). */
+  denyUntil: number;
+  /** Checks go the ordinary way until then (the owner granted nothing). */
+  plainUntil: number;
+  /** The ask in flight, if any. */
+  asking: Promise<void> | undefined;
+  /** Units used since the ask in flight was sent (they came out of what it reported unused). */
+  usedInFlight: number;
+  /** Units used since the last ask was sent, and when that was: the client's rate of this token. */
+  usedSinceAsk: number;
+  askedAt: number;
+  lastUsed: number;
+  /** The token's forecast demand per second and its holders, from the last grant. */
+  demandPerSec: number | undefined;
+  holders: number;
+}
+
+/** A token checked without a lease yet: how often (the `leases` option leases it past the minimum rate). */
+interface Meter {
+  since: number;
+  count: number;
+}
+
+/** Most tokens metered at once (the meters start over when full). */
+const MAX_METERS = 10_000;
+/** Renew once this fraction of the lease's time has passed, or below this fraction of its units. */
+const RENEW_AT = 0.6;
+const LOW_WATER = 0.25;
+/** How soon a client whose share the others hold asks again (they renew about every 0.6 ttl). */
+const SHARE_RETRY_MS = 100;
+
+const now = (): number => performance.now();
+
+export class ClientLeases {
+  readonly #deps: LeaseDeps;
+  readonly #settings: LeaseSettings;
+  /** This client's name to the owners (slices are shared fairly among names). */
+  readonly client = `c-${randomBytes(9).toString('base64url')}`;
+  readonly #held = new Map<string, Held>();
+  readonly #meters = new Map<string, Meter>();
+  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #stats: LeaseStats = { local: 0, asks: 0, refused: 0, returned: 0 };
+  readonly #timer: ReturnType<typeof setInterval>;
+  #closed = false;
+
+  constructor(deps: LeaseDeps, settings: LeaseSettings) {
+    this.#deps = deps;
+    this.#settings = settings;
+    // Idle and expiring slices go back without waiting for a check of their token.
+    this.#timer = setInterval(() => this.#sweep(), 250);
+    this.#timer.unref();
+  }
+
+  get stats(): LeaseStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Decides `req` from its token's slice: a reply (at once, or after the
+   * slice's ask), or undefined when it must be checked the ordinary way.
+   * `explicit`: the caller asked for a lease (`{lease: true}`).
+   */
+  decide(req: CheckRequest, explicit: boolean): CheckReply | undefined | Promise<CheckReply | undefined> {
+    if (this.#closed) return undefined;
+    const token = this.#deps.tokenOf(req);
+    if (token === undefined) return undefined;
+    let h = this.#held.get(token);
+    if (h === undefined) {
+      if (!explicit && !(this.#settings.all && this.#often(token))) return undefined;
+      h = this.#start(token, req.params);
+    }
+    const t = now();
+    const local = this.#fromSlice(h, req.cost, t);
+    if (local !== undefined) return local;
+    if (t < h.plainUntil) return undefined;
+    // Nothing usable: wait for a (new) slice, then decide once more.
+    const asking = h.asking ?? this.#ask(h, req.cost);
+    const held = h;
+    return asking.then(() => this.#fromSlice(held, req.cost, now()));
+  }
+
+  /** A reply from `h`'s slice, renewing it in the background when due; undefined when it cannot decide. */
+  #fromSlice(h: Held, cost: number, t: number): CheckReply | undefined {
+    if (t < h.denyUntil) {
+      this.#stats.local++;
+      return this.#reply(h, false, Math.max(1, Math.ceil(h.denyUntil - t)));
+    }
+    if (h.units < cost || t >= h.usableUntil) return undefined;
+    h.units -= cost;
+    h.usedSinceAsk += cost;
+    h.lastUsed = t;
+    if (h.asking !== undefined) h.usedInFlight += cost;
+    else if ((t >= h.renewAt || h.units < h.granted * LOW_WATER) && t >= h.plainUntil)
+      void this.#ask(h, cost);
+    this.#stats.local++;
+    return this.#reply(h, true, 0);
+  }
+
+  #reply(h: Held, allow: boolean, retryAfterMs: number): CheckReply {
+    return combineDecisions([
+      {
+        token: h.token,
+        ruleId: h.rule,
+        mode: h.mode,
+        allow,
+        limit: h.limit,
+        remaining: Math.floor(h.units),
+        retryAfterMs,
+      },
+    ]).reply;
+  }
+
+  #start(token: string, params: CheckRequest['params']): Held {
+    const h: Held = {
+      token,
+      params,
+      id: null,
+      node: null,
+      rule: '',
+      mode: 'enforce',
+      limit: 0,
+      units: 0,
+      granted: 0,
+      usableUntil: 0,
+      renewAt: 0,
+      denyUntil: 0,
+      plainUntil: 0,
+      asking: undefined,
+      usedInFlight: 0,
+      usedSinceAsk: 0,
+      askedAt: now(),
+      lastUsed: now(),
+      demandPerSec: undefined,
+      holders: 1,
+    };
+    this.#held.set(token, h);
+    this.#meters.delete(token);
+    return h;
+  }
+
+  /** Whether `token` has been checked at least the minimum rate within the last second. */
+  #often(token: string): boolean {
+    const t = now();
+    let m = this.#meters.get(token);
+    if (m === undefined || t - m.since > 1000) {
+      if (m === undefined && this.#meters.size >= MAX_METERS) this.#meters.clear();
+      m = { since: t, count: 0 };
+      this.#meters.set(token, m);
+    }
+    return ++m.count >= this.#settings.minRatePerSec;
+  }
+
+  /** Units to want: this client's recent rate (or its share of the forecast demand) over the lease's time. */
+  #want(h: Held, cost: number, ttlMs: number, t: number): number {
+    const elapsed = Math.max(t - h.askedAt, 50);
+    const own = h.usedSinceAsk / elapsed; // per ms
+    const forecast = h.demandPerSec === undefined ? 0 : h.demandPerSec / 1000 / Math.max(1, h.holders);
+    return Math.min(1e9, Math.max(2 * cost, Math.ceil(Math.max(own, forecast) * ttlMs * 1.5)));
+  }
+
+  /** Asks the owner for a slice (or a renewal of the one held); settles when it is applied. */
+  #ask(h: Held, cost: number): Promise<void> {
+    const t = now();
+    // The owner's last ttl (2 s until the first grant says otherwise).
+    const ttlMs = h.usableUntil > 0 ? Math.max(1, h.usableUntil - h.askedAt) : 2000;
+    const body: Record<string, unknown> = {
+      client: this.client,
+      params: h.params,
+      want: this.#want(h, cost, ttlMs, t),
+    };
+    if (h.id !== null) body['previous'] = { lease: h.id, unused: h.units };
+    h.askedAt = t;
+    h.usedSinceAsk = 0;
+    h.usedInFlight = 0;
+    this.#stats.asks++;
+    const asking = this.#deps
+      // Its owner now (the topology may have moved it since the last ask).
+      .request(this.#deps.subject(this.#deps.ownerOf(h.token), 'lease'), body, this.#settings.timeoutMs)
+      .then(
+        (reply) => this.#apply(h, reply, t),
+        () => this.#refused(h),
+      )
+      .finally(() => {
+        h.asking = undefined;
+      });
+    h.asking = asking;
+    return asking;
+  }
+
+  #apply(h: Held, reply: unknown, sentAt: number): void {
+    const g = grantOf(reply);
+    if (g === undefined) {
+      this.#refused(h);
+      return;
+    }
+    h.id = g.lease;
+    h.node = g.node;
+    h.rule = g.rule;
+    h.mode = g.mode;
+    h.limit = g.limit;
+    h.holders = g.holders;
+    h.demandPerSec = g.demandPerSec;
+    // What was used while the ask travelled came out of the units it reported unused.
+    h.units = Math.max(0, g.units - h.usedInFlight);
+    h.granted = g.units;
+    h.usableUntil = sentAt + g.ttlMs;
+    h.renewAt = sentAt + g.ttlMs * RENEW_AT;
+    if (g.units === 0) {
+      // An empty bucket: denied here until it refills. Budget the other clients hold: plain checks
+      // (the bucket may still allow them) until their renewals share the burst with this client.
+      if (g.retryAfterMs > 0) h.denyUntil = sentAt + g.retryAfterMs;
+      else h.plainUntil = now() + Math.min(this.#settings.backoffMs, SHARE_RETRY_MS);
+    }
+  }
+
+  /** The owner granted nothing (gone, slow, the token moved, a bad ask): plain checks for a while. */
+  #refused(h: Held): void {
+    this.#stats.refused++;
+    h.plainUntil = now() + this.#settings.backoffMs;
+  }
+
+  /** Gives back idle slices and those about to expire; forgets tokens no longer checked. */
+  #sweep(): void {
+    const t = now();
+    for (const [token, h] of this.#held) {
+      if (h.asking !== undefined) continue;
+      const idle = t - h.lastUsed > 1000;
+      if (t >= h.usableUntil - 300 || idle) this.#giveBack(h);
+      if (idle && h.id === null) this.#held.delete(token);
+    }
+  }
+
+  /** Returns `h`'s unused units to the node that granted them; the slice is not used again. */
+  #giveBack(h: Held): void {
+    if (h.id === null || h.node === null) return;
+    const body = { node: h.node, lease: h.id, token: h.token, unused: h.units };
+    h.id = null;
+    h.units = 0;
+    h.usableUntil = 0;
+    const sent = this.#deps
+      .request(this.#deps.subject(body.node, 'lease.return'), body, this.#settings.timeoutMs)
+      .then(
+        (reply) => {
+          if (isPlainObject(reply) && typeof reply['returned'] === 'number')
+            this.#stats.returned += reply['returned'];
+        },
+        // The node is gone: its units stay taken (stricter, never looser).
+        () => undefined,
+      );
+    this.#inflight.add(sent);
+    void sent.finally(() => this.#inflight.delete(sent));
+  }
+
+  /** Stops leasing and gives every slice back (waits for the asks and returns in flight). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await Promise.allSettled([...this.#held.values()].map((h) => h.asking));
+    for (const h of this.#held.values()) this.#giveBack(h);
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  }
+}
+
+/** A grant as the client uses it. */
+interface Grant {
+  lease: string | null;
+  node: string;
+  rule: string;
+  mode: RuleMode;
+  limit: number;
+  units: number;
+  ttlMs: number;
+  retryAfterMs: number;
+  holders: number;
+  demandPerSec: number | undefined;
+}
+
+/** A `headroom.v1.lease` reply, checked; undefined for an error or anything malformed. */
+function grantOf(r: unknown): Grant | undefined {
+  if (!isPlainObject(r)) return undefined;
+  const { lease, node, rule, mode, limit, units, ttlMs, retryAfterMs, holders, demandPerSec } = r;
+  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  if (
+    !(lease === null || typeof lease === 'string') ||
+    typeof node !== 'string' ||
+    typeof rule !== 'string' ||
+    (mode !== 'enforce' && mode !== 'shadow') ||
+    !num(limit) ||
+    !num(units) ||
+    !(num(ttlMs) && ttlMs > 0) ||
+    !num(retryAfterMs) ||
+    !num(holders) ||
+    (demandPerSec !== undefined && !num(demandPerSec))
+  )
+    return undefined;
+  return { lease, node, rule, mode, limit, units, ttlMs, retryAfterMs, holders, demandPerSec };
+}

@@ -1,0 +1,109 @@
+// Client leases, the client's side (client/leases.ts) against a scripted owner: checks decided from
+// the slice with headroom.v1.check's reply shape, a renewal that reports the unused units and
+// subtracts what was used while it travelled, local denials on an empty bucket, plain checks while
+// the owner grants nothing, and the unused units given back at close.
+import test from 'ava';
+import { ClientLeases } from '../../client/leases.ts';
+import type { LeaseDeps } from '../../client/leases.ts';
+import type { CheckRequest } from '../../lib/index.ts';
+
+interface Sent {
+  subject: string;
+  body: Record<string, unknown>;
+  answer: (reply: unknown) => void;
+  fail: (err: Error) => void;
+}
+
+/** A client's leases whose requests wait for the test to answer them. */
+function scripted(): { leases: ClientLeases; sent: Sent[] } {
+  const sent: Sent[] = [];
+  const deps: LeaseDeps = {
+    tokenOf: (req) => (typeof req.params['user'] === 'string' ? `hot|user=${req.params['user']}` : undefined),
+    ownerOf: () => 'n1',
+    request: (subject, body) =>
+      new Promise((resolve, reject) =>
+        sent.push({ subject, body: body as Record<string, unknown>, answer: resolve, fail: reject }),
+      ),
+    subject: (node, op) => `headroom.v1.node.${node}.${op}`,
+  };
+  return {
+    leases: new ClientLeases(deps, { all: false, minRatePerSec: 20, backoffMs: 1000, timeoutMs: 500 }),
+    sent,
+  };
+}
+
+const req = (user: string, cost = 1): CheckRequest => ({ params: { user }, cost });
+const grant = (units: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  lease: units > 0 ? 'AAAAAAAAAAAA' : null,
+  node: 'n1',
+  token: 'hot|user=u1',
+  rule: 'hot',
+  mode: 'enforce',
+  limit: 100,
+  units,
+  ttlMs: 60_000,
+  retryAfterMs: 0,
+  holders: 1,
+  ...extra,
+});
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test('client leases - checks are decided from the slice with the check reply shape; a renewal reports what is left', async (t) => {
+  const { leases, sent } = scripted();
+  const first = leases.decide(req('u1'), true);
+  t.true(first instanceof Promise, 'the first check waits for the slice');
+  t.is(sent.length, 1);
+  t.is(sent[0]!.subject, 'headroom.v1.node.n1.lease');
+  t.like(sent[0]!.body, { params: { user: 'u1' }, want: 2 });
+  t.is(sent[0]!.body['previous'], undefined);
+  sent[0]!.answer(grant(8));
+  t.deepEqual(await first, {
+    allow: true,
+    rule: 'hot',
+    limit: 100,
+    remaining: 7,
+    retryAfterMs: 0,
+    tokens: ['hot|user=u1'],
+    shadowDenied: [],
+  });
+  for (let i = 0; i < 5; i++) t.like(leases.decide(req('u1'), true), { allow: true });
+  t.is(sent.length, 1, '2 of 8 left: not below a quarter yet');
+  t.like(leases.decide(req('u1'), true), { allow: true, remaining: 1 });
+  // 1 of 8 left: a renewal goes out with what is left, and checks go on meanwhile.
+  t.is(sent.length, 2);
+  t.deepEqual(sent[1]!.body['previous'], { lease: 'AAAAAAAAAAAA', unused: 1 });
+  t.like(leases.decide(req('u1'), true), { allow: true, remaining: 0 });
+  // The owner kept the 1 and added 10: the one used while the ask travelled comes off.
+  sent[1]!.answer(grant(11));
+  await tick();
+  t.like(leases.decide(req('u1'), true), { allow: true, remaining: 9 });
+  t.is(leases.stats.local, 9);
+  const closed = leases.close();
+  await tick();
+  t.is(sent.length, 3);
+  t.is(sent[2]!.subject, 'headroom.v1.node.n1.lease.return');
+  t.deepEqual(sent[2]!.body, { node: 'n1', lease: 'AAAAAAAAAAAA', token: 'hot|user=u1', unused: 9 });
+  sent[2]!.answer({ returned: 9 });
+  await closed;
+  t.is(leases.stats.returned, 9);
+});
+
+test('client leases - an empty bucket is denied here until its retry time; a refused lease means plain checks', async (t) => {
+  const { leases, sent } = scripted();
+  const first = leases.decide(req('u1'), true);
+  sent[0]!.answer(grant(0, { retryAfterMs: 60_000 }));
+  t.like(await first, { allow: false, rule: 'hot', remaining: 0, tokens: ['hot|user=u1'] });
+  t.true(((await first) as { retryAfterMs: number }).retryAfterMs > 59_000);
+  t.like(leases.decide(req('u1'), true), { allow: false });
+  t.is(sent.length, 1, 'no ask while the bucket is empty');
+
+  const other = leases.decide(req('u2'), true);
+  sent[1]!.fail(new Error('no responders'));
+  t.is(await other, undefined, 'the owner is gone: check the ordinary way');
+  t.is(leases.decide(req('u2'), true), undefined, 'and for a while without asking again');
+  t.is(sent.length, 2);
+  t.is(leases.stats.refused, 1);
+  t.is(leases.decide({ params: { op: 'x' }, cost: 1 }, true), undefined, 'no single token: never leased');
+  t.is(leases.decide(req('u3'), false), undefined, 'without the leases option only explicit checks lease');
+  await leases.close();
+});
