@@ -1,0 +1,85 @@
+// One client process of test/integration/client-leases.test.ts and of bench/client.ts's lease
+// round: a HeadroomClient that checks `--hot` users with leases (each check `{ lease: true }`,
+// or with `--leases-option` the client's `leases` option, which leases tokens by their rate) and,
+// with `--cold N`, a `--cold-share` of its checks over N other users, from `--concurrency` loops,
+// from `--start-at` (epoch ms, so several processes start together) for `--seconds`. Prints one
+// JSON line: the allowed checks per hot user in 10 ms buckets from the start, the checks answered,
+// the longest wait for an answer, failures and the client's counters. Run with tsx:
+//   node --import tsx test/helpers/lease-client.ts --servers URL --hot h0,h1 --start-at MS --seconds 8
+import { parseArgs } from 'node:util';
+import { HeadroomClient } from '../../client/index.ts';
+
+const { values } = parseArgs({
+  options: {
+    servers: { type: 'string' },
+    hot: { type: 'string' },
+    /** The param the rule keys on. */
+    key: { type: 'string', default: 'user' },
+    cold: { type: 'string', default: '0' },
+    'cold-share': { type: 'string', default: '0.1' },
+    'leases-option': { type: 'boolean', default: false },
+    'start-at': { type: 'string' },
+    seconds: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '8' },
+    'owner-timeout-ms': { type: 'string', default: '500' },
+  },
+});
+const hot = (values.hot ?? '').split(',').filter((u) => u !== '');
+const key = values.key;
+const cold = Number(values.cold);
+const coldShare = cold > 0 ? Number(values['cold-share']) : 0;
+const byOption = values['leases-option'];
+const startAt = Number(values['start-at']);
+const endAt = startAt + Number(values.seconds) * 1000;
+const concurrency = Number(values.concurrency);
+/** Allowed checks are counted per this many ms. */
+const BUCKET_MS = 10;
+/** Checks per loop between turns of the event loop: a check decided from a slice resolves at once, and NATS needs its turn. */
+const YIELD_EVERY = 32;
+
+const hr = await HeadroomClient.connect({
+  servers: values.servers ?? 'nats://127.0.0.1:4222',
+  ownerTimeoutMs: Number(values['owner-timeout-ms']),
+  timeoutMs: 10_000,
+  leases: byOption,
+});
+process.stdout.write('{"ready":true}\n');
+await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
+/** When the checks began: `startAt`, or later if this process was ready late. */
+const began = Date.now();
+
+const buckets = Math.ceil((endAt - startAt) / BUCKET_MS) + 1;
+const allowed: Record<string, number[]> = Object.fromEntries(hot.map((u) => [u, new Array(buckets).fill(0)]));
+const failures: string[] = [];
+let answered = 0;
+let denied = 0;
+let longestMs = 0;
+let n = 0;
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+const checkOptions = byOption ? undefined : { lease: true };
+
+await Promise.all(
+  Array.from({ length: concurrency }, async (_, w) => {
+    for (let i = 1; Date.now() < endAt; i++) {
+      const isCold = coldShare > 0 && Math.random() < coldShare;
+      const user = isCold ? `cold${Math.floor(Math.random() * cold)}` : hot[(n++ + w) % hot.length]!;
+      const t0 = performance.now();
+      try {
+        const r = await hr.check({ [key]: user }, 1, isCold ? undefined : checkOptions);
+        answered++;
+        if (!r.allow) denied++;
+        else if (!isCold)
+          allowed[user]![Math.min(buckets - 1, Math.floor((Date.now() - startAt) / BUCKET_MS))]!++;
+      } catch (err) {
+        if (failures.length < 20) failures.push((err as Error).message);
+      }
+      longestMs = Math.max(longestMs, performance.now() - t0);
+      if (i % YIELD_EVERY === 0) await tick();
+    }
+  }),
+);
+const stats = { ...hr.stats, ...hr.leaseStats };
+await hr.close();
+process.stdout.write(
+  `${JSON.stringify({ startAt, began, endAt, bucketMs: BUCKET_MS, allowed, answered, denied, longestMs, failures, stats })}\n`,
+);
