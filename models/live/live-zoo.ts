@@ -1,7 +1,8 @@
 /**
  * The live model zoo: what a node serves for every token, from its first
- * request. Members: the statistical recursions of members.ts (naive, three
- * EWMAs, damped Holt, seasonal naive once a season of history exists), the
+ * request. Members: the statistical recursions of members.ts (naive, two
+ * EWMAs, the median of the last 60 slots, damped Holt, seasonal
+ * naive once a season of history exists), the
  * global LSTM with per-token scaling and the Bayesian network's calendar
  * forecast when a model is loaded (pretrained or promoted). The
  * {@link OnlineCombiner} weighs them per token and horizon by their
