@@ -67,6 +67,8 @@ export {
   STAT_MEMBERS,
   statForecasts,
   statLatest,
+  liveForecasts,
+  combineTrack,
 } from './live/index.ts';
 export { loadPretrained, PRETRAINED_DIR } from './pretrained.ts';
 export { trainCandidate, judgeCandidate, scoreForecasts } from './training.ts';
@@ -110,6 +112,8 @@ export type {
   CombinerOptions,
   CombinerState,
   CombinedPoint,
+  LiveTrackOptions,
+  LiveTrack,
 } from './live/index.ts';
 export type { PretrainedMeta } from './pretrained.ts';
 export type { TrainJob, TrainResult, TrainProgress, ModelScore, PromotionVerdict } from './training.ts';

@@ -4,7 +4,9 @@
 export { STAT_MEMBERS, statForecasts, statLatest } from './members.ts';
 export { OnlineCombiner, defaultCombinerOptions } from './combiner.ts';
 export { LiveZoo, LIVE_MEMBERS } from './live-zoo.ts';
+export { liveForecasts, combineTrack } from './live-track.ts';
 
 export type { StatMember } from './members.ts';
 export type { CombinerOptions, CombinerState, CombinedPoint } from './combiner.ts';
 export type { LiveZooOptions, LiveMember } from './live-zoo.ts';
+export type { LiveTrackOptions, LiveTrack } from './live-track.ts';
