@@ -1,5 +1,7 @@
 // Evaluation of the forecasting models on the real traces of data/traces/: the hybrid
-// beside every baseline, per trace and horizon, from the same run.
+// beside every baseline, per trace and horizon, from the same run. This scores
+// `headroom forecast`'s offline hybrid (weights fitted on validation origins); what a
+// node serves, the live zoo, is scored by bench/forecast-live.ts.
 //
 //   node --import tsx bench/forecast-eval.ts [--only ko,aapl,worldcup98,azure] [--skip-inference]
 //
