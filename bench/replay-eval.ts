@@ -1,9 +1,10 @@
 // Evaluation of the allocation policies on the real traces of data/traces/ (issue 5's targets).
-//   node --import tsx bench/replay-eval.ts [--json out.json]
+//   node --import tsx bench/replay-eval.ts [--only tw-KO,azure-1s] [--forecaster live|ewma|...] [--json out.json]
 // Every policy runs with the same resource model per trace (defaults of
 // sim/setup.ts: unit capacity = warm-up mean / 10, a two-minute start-up,
 // unit cost 1 per unit-second, throttle price 10x the capacity cost of one
-// request); forecasts are the fast EWMA baseline, rolling origin, no look-ahead.
+// request); forecasts are the served forecaster's (`live`, the default of
+// `headroom replay`) or the named one's, no look-ahead.
 // The targets are read off the fronts by sim/targets.ts; bench/rl-holdout.ts
 // shows the same targets on traffic the RL design was not chosen on.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,12 @@ const traces: { name: string; file: string; bucketSeconds?: number }[] = [
   { name: 'worldcup98', file: join(DATA, 'worldcup98/requests_per_minute.csv') },
   { name: 'azure-1s', file: join(DATA, 'azure-llm-2023/AzureLLMInferenceTrace_conv.csv'), bucketSeconds: 1 },
 ];
+const argOf = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const only = argOf('--only')?.split(',');
+const forecaster = argOf('--forecaster');
 const POLICIES: PolicyName[] = ['static', 'reactive', 'quantile', 'rl', 'oracle'];
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : 'n/a');
 const ratio = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
@@ -37,12 +44,13 @@ interface Row extends TargetRatios {
 
 const rows: Row[] = [];
 for (const tr of traces) {
+  if (only && !only.includes(tr.name)) continue;
   const t0 = performance.now();
   const trace = parseTrace(
     readFileSync(tr.file, 'utf8'),
     tr.bucketSeconds ? { bucketSeconds: tr.bucketSeconds } : {},
   );
-  const data = await prepareReplay(trace);
+  const data = await prepareReplay(trace, forecaster === undefined ? {} : { forecaster });
   const e = evaluateTargets(data, POLICIES);
   rows.push({
     trace: tr.name,
@@ -56,7 +64,7 @@ for (const tr of traces) {
   });
   const r = rows[rows.length - 1]!;
   process.stderr.write(
-    `${tr.name}: ${data.demand.length} steps, lead ${data.model.leadSteps}, ${r.seconds.toFixed(1)} s\n`,
+    `${tr.name}: ${data.demand.length} steps, lead ${data.model.leadSteps}, forecaster ${data.forecasts.name}, ${r.seconds.toFixed(1)} s\n`,
   );
 }
 
@@ -111,6 +119,5 @@ out.push(
   `risk settings swept: ${JSON.stringify(Object.fromEntries(Object.entries(RISK_SETTINGS).map(([k, v]) => [k, v.sweep])))}`,
 );
 process.stdout.write(`${out.join('\n')}\n`);
-const jsonAt = process.argv.indexOf('--json');
-if (jsonAt > 0 && process.argv[jsonAt + 1])
-  writeFileSync(process.argv[jsonAt + 1]!, `${JSON.stringify(rows, null, 2)}\n`);
+const json = argOf('--json');
+if (json) writeFileSync(json, `${JSON.stringify(rows, null, 2)}\n`);

@@ -32,7 +32,7 @@ export interface ReplaySetupOptions {
   throttlePrice?: number;
   /** @default 0 */
   churnCost?: number;
-  /** Forecaster name (a baseline or `hybrid`). @default 'ewma' */
+  /** Forecaster name (`live`: the served forecaster, a baseline or `hybrid`). @default 'live' */
   forecaster?: string;
   /** Fraction of the trace used as warm-up (history for forecasts and static; not scored). @default 0.1 */
   warmupFraction?: number;
