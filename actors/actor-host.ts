@@ -94,6 +94,23 @@ export class ActorHost<K extends string, A, I = never> {
     return this.#slots.keyList(limit);
   }
 
+  /**
+   * The live actors whose last activity (a message settled or arrived) is
+   * at or after `sinceMs`, least recently active first. It walks back from
+   * the most recent and stops at the first older one: O(what was active).
+   * A request an actor recorded at time t leaves it active at t or later
+   * (the same clock), so no actor with a request since `sinceMs` is missed.
+   */
+  activeSince(sinceMs: number): A[] {
+    const out: A[] = [];
+    this.#slots.walkNewest((slot) => {
+      if (slot.lastActiveMs < sinceMs) return false;
+      if (slot.actor !== undefined) out.push(slot.actor);
+      return true;
+    });
+    return out.reverse();
+  }
+
   /** The live actor for `key`, without activating or touching it. */
   peek(key: K): A | undefined {
     return this.#slots.get(key)?.actor;

@@ -67,6 +67,12 @@ export type KeptForecast = TokenForecast & {
   leaders?: string[];
 };
 
+/** A forecast kept on an actor, waiting for its first target to be scored. */
+interface Scoring {
+  actor: TokenActor;
+  forecast: KeptForecast;
+}
+
 /** Tokens of one round, in `predict` order. */
 interface Round {
   items: PredictParams['items'];
@@ -80,6 +86,8 @@ export class ForecastCadence {
   #ticking: Promise<number> | undefined;
   /** End (exclusive) of the complete seconds the previous round saw; -Infinity before the first. */
   #seenUntil = Number.NEGATIVE_INFINITY;
+  /** Forecasts made here whose first target is not yet scored (#score). */
+  #scoring: Scoring[] = [];
 
   constructor(deps: ForecastCadenceDeps) {
     const { activeMs, batchTokens } = deps;
@@ -130,13 +138,18 @@ export class ForecastCadence {
     const activeMs = this.#d.activeMs;
     const from =
       activeMs === undefined ? Number.NEGATIVE_INFINITY : Math.min(this.#seenUntil, seenUntil - activeMs);
-    const round = this.#gather(end, this.#seenUntil, from, activeMs !== undefined);
+    this.#score(end, this.#seenUntil);
+    const round = this.#gather(end, from, activeMs !== undefined);
     this.#seenUntil = seenUntil;
     const { host } = this.#d;
-    this.#d.retain?.((token) => host.has(token as TokenKey));
+    const yieldLoop = (): Promise<unknown> => new Promise((r) => setImmediate(r)); // checks and status requests go first
+    if (this.#d.retain !== undefined) {
+      await yieldLoop(); // the retain walk is a stretch of its own, not added to the gather's
+      this.#d.retain((token) => host.has(token as TokenKey));
+    }
     const batch = this.#d.batchTokens ?? 1000;
     for (let i = 0; i < round.items.length; i += batch) {
-      if (i > 0) await new Promise((r) => setImmediate(r)); // checks and status requests go first
+      if (i > 0) await yieldLoop();
       await this.#forecast(round.items.slice(i, i + batch), round.actors.slice(i, i + batch), end);
     }
     return round.items.length;
@@ -144,31 +157,50 @@ export class ForecastCadence {
 
   /**
    * Scores the forecasts whose first target completed since the previous
-   * round (`prevSeen`), and gathers the history of the tokens with a request
-   * at or after `from` (with `active`, one that this round sees). One
-   * synchronous walk: ~15 ms over 100,000 resident actors with 50,000
-   * active (bench/forecast-round.ts); yielding inside it measured worse.
+   * round (`prevSeen`): only actors this cadence gave a forecast and whose
+   * target is not yet scored are visited (#scoring), not every resident
+   * one. An actor passivated meanwhile, or whose forecast was replaced
+   * before its target came, is dropped unscored.
    */
-  #gather(end: number, prevSeen: number, from: number, active: boolean): Round {
+  #score(end: number, prevSeen: number): void {
     const { host } = this.#d;
-    const round: Round = { items: [], actors: [] };
     let absErr = 0;
     let absActual = 0;
     let scored = 0;
-    for (const key of host.keys()) {
-      const a = host.peek(key);
-      if (a === undefined) continue;
-      const prev = a.forecast;
-      if (prev !== undefined && prev.horizonsMs.length > 0) {
-        const target = Math.floor(prev.madeMs / STEP_MS) * STEP_MS - STEP_MS + prev.horizonsMs[0]!;
-        if (target <= end && target >= prevSeen) {
-          const actual = a.window.series('1s', 1, target).buckets[0]!.requests;
-          absErr += Math.abs(actual - prev.p50[0]!);
-          absActual += actual;
-          scored++;
-        }
+    const waiting: Scoring[] = [];
+    for (const item of this.#scoring) {
+      const { actor, forecast } = item;
+      if (actor.forecast !== forecast || host.peek(actor.token) !== actor) continue;
+      const target = Math.floor(forecast.madeMs / STEP_MS) * STEP_MS - STEP_MS + forecast.horizonsMs[0]!;
+      if (target > end) {
+        waiting.push(item);
+        continue;
       }
-      // Idle: nothing since `from` (most tokens of a busy host, skipped without reading their window).
+      if (target < prevSeen) continue;
+      const actual = actor.window.series('1s', 1, target).buckets[0]!.requests;
+      absErr += Math.abs(actual - forecast.p50[0]!);
+      absActual += actual;
+      scored++;
+    }
+    this.#scoring = waiting;
+    if (scored > 0 && absActual > 0) this.#d.onError?.(absErr / absActual, scored);
+  }
+
+  /**
+   * Gathers the history of the tokens with a request at or after `from`
+   * (with `active`, one that this round sees). Only the actors active since
+   * shortly before `from` are visited (ActorHost.activeSince walks back
+   * from the most recent), so a round costs what was active, not the
+   * 100,000 resident one-off users of issue 11 (a ~100-300 ms stall on a
+   * loaded machine before).
+   */
+  #gather(end: number, from: number, active: boolean): Round {
+    const round: Round = { items: [], actors: [] };
+    // A slot counts as active from when its message arrived, not when the
+    // request was recorded: a second of margin for a message that waited
+    // in its mailbox.
+    for (const a of this.#d.host.activeSince(from - STEP_MS)) {
+      // Nothing since `from`: skipped without reading the window.
       const last = a.window.lastMs;
       if (!(last >= from)) continue;
       // Slots from the one the token was created in (its first request's).
@@ -178,10 +210,9 @@ export class ForecastCadence {
       const values = s.buckets.map((b) => b.requests);
       // Requests only in the second still open: the next round sees them.
       if (active && last >= end + STEP_MS && !seesRequest(values, s.startMs, from)) continue;
-      round.items.push({ token: key, values, startMs: s.startMs });
+      round.items.push({ token: a.token, values, startMs: s.startMs });
       round.actors.push(a);
     }
-    if (scored > 0 && absActual > 0) this.#d.onError?.(absErr / absActual, scored);
     return round;
   }
 
@@ -190,22 +221,34 @@ export class ForecastCadence {
     const madeMs = this.#d.clock.now();
     // The model's name arrives as a fresh string per forecast: one copy per reply instead.
     const models = new Map<string, string>();
+    // A forecast equal to the one before it in the reply is kept as the same
+    // (read-only) object: tokens with the same history, a million one-off
+    // users with one request each, get equal forecasts, and ~1 KB each of
+    // arrays and weights kept per resident actor was a third of a node's
+    // heap under them (issue 11).
+    let prev: { f: ServedForecast; kept: KeptForecast } | undefined;
     reply.forecasts.forEach((f, i) => {
       const name = f.source === 'combined' ? f.source : (reply.version ?? f.source);
       let model = models.get(name);
       if (model === undefined) models.set(name, (model = name));
-      const fc: KeptForecast = {
-        madeMs,
-        horizonsMs: reply.horizonsMs,
-        p10: f.p10,
-        p50: f.p50,
-        p90: f.p90,
-        model,
-        version: reply.version,
-        ...(f.weights === undefined ? {} : { weights: f.weights }),
-        ...(f.leaders === undefined ? {} : { leaders: f.leaders }),
-      };
+      let fc: KeptForecast;
+      if (prev !== undefined && prev.kept.model === model && sameForecast(prev.f, f)) fc = prev.kept;
+      else {
+        fc = {
+          madeMs,
+          horizonsMs: reply.horizonsMs,
+          p10: f.p10,
+          p50: f.p50,
+          p90: f.p90,
+          model,
+          version: reply.version,
+          ...(f.weights === undefined ? {} : { weights: f.weights }),
+          ...(f.leaders === undefined ? {} : { leaders: f.leaders }),
+        };
+        prev = { f, kept: fc };
+      }
       actors[i]!.setForecast(fc);
+      if (fc.horizonsMs.length > 0) this.#scoring.push({ actor: actors[i]!, forecast: fc });
       if (this.#d.write && this.#d.storeToken) {
         const token = this.#d.storeToken(actors[i]!.token, madeMs);
         reply.horizonsMs.forEach((h, hi) => {
@@ -223,6 +266,39 @@ export class ForecastCadence {
       }
     });
   }
+}
+
+/** One token's forecast in a `predict` reply. */
+type ServedForecast = PredictReply['forecasts'][number];
+
+/** Whether two served forecasts hold the same numbers, weights and leaders. */
+function sameForecast(a: ServedForecast, b: ServedForecast): boolean {
+  return (
+    sameList(a.p10, b.p10) &&
+    sameList(a.p50, b.p50) &&
+    sameList(a.p90, b.p90) &&
+    sameList(a.leaders, b.leaders) &&
+    sameWeights(a.weights, b.weights)
+  );
+}
+
+function sameList<T>(a: readonly T[] | undefined, b: readonly T[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameWeights(
+  a: Readonly<Record<string, readonly number[]>> | undefined,
+  b: Readonly<Record<string, readonly number[]>> | undefined,
+): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) if (!sameList(a[k], b[k])) return false;
+  return true;
 }
 
 /** Whether a 1 s series starting at `startMs` holds a request at or after `fromMs`. */

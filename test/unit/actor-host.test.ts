@@ -97,6 +97,30 @@ test('actor host - activates once per key, peek neither activates nor touches', 
   t.is(host.size, 2);
 });
 
+test('actor host - activeSince lists the live actors with a message since then, least recent first', async (t) => {
+  const { clock, host } = setup({ idleMs: 60_000 });
+  for (const k of ['a', 'b', 'c']) await host.ask(k, (c) => c.bump()); // at 0 ms
+  clock.advance(1000);
+  await host.ask('d', (c) => c.bump()); // at 1000 ms
+  await host.ask('a', (c) => c.bump());
+  clock.advance(1000);
+  t.deepEqual(
+    host.activeSince(1000).map((c) => c.key),
+    ['d', 'a'],
+  );
+  t.deepEqual(
+    host.activeSince(0).map((c) => c.key),
+    ['b', 'c', 'd', 'a'],
+  );
+  t.deepEqual(host.activeSince(2000), []);
+  await host.passivate('d');
+  t.deepEqual(
+    host.activeSince(1000).map((c) => c.key),
+    ['a'],
+    'a passivated actor is not live',
+  );
+});
+
 test('actor host - passivates after idleMs on the clock, and not before', async (t) => {
   const { clock, host, passivated } = setup({ idleMs: 1000 });
   await host.ask('a', (c) => c.bump());

@@ -87,6 +87,26 @@ test('forecast cadence - every period one batched predict covers every live toke
   t.like(r, { madeMs: T0 + 15_000, targetMs: T0 + 14_000 + 5000, p50: 1, model: 'v000007' });
 });
 
+test('forecast cadence - tokens with equal forecasts share one kept forecast, others get their own', async (t) => {
+  const { clock, host, cadence, rows } = setup();
+  // One request each at T0 + 1 s (equal histories, equal forecasts); u3 has two.
+  clock.advance(1000);
+  for (const u of ['u1', 'u2', 'u3']) await host.ask(key(u), (a) => a.check(1));
+  await host.ask(key('u3'), (a) => a.check(1));
+  clock.advance(1000);
+  await cadence.tick();
+  const f = (u: string) => host.peek(key(u))!.forecast!;
+  t.is(f('u1'), f('u2'), 'one object for equal forecasts');
+  t.deepEqual(f('u1').p50, [2, 2]);
+  t.not(f('u3'), f('u1'));
+  t.deepEqual(f('u3').p50, [3, 3]);
+  // Each token still has its own rows.
+  t.deepEqual(
+    rows.map((r) => r.token),
+    ['u1', 'u1', 'u2', 'u2', 'u3', 'u3'].map((u) => `hash(${key(u)})`),
+  );
+});
+
 test('forecast cadence - the previous forecast is scored against what happened and reported', async (t) => {
   const { clock, host, cadence, errors } = setup();
   await host.ask(key('u1'), (a) => a.check(1));

@@ -39,6 +39,9 @@ test('residency - touch and delete keep least-recent-first order, as a Map re-in
     }
     if (i % 50 === 0) {
       t.deepEqual([...r.keys()], [...model.keys()], `step ${i}`);
+      const newestFirst: string[] = [];
+      r.walkNewest((e) => newestFirst.push(e.key) > 0);
+      t.deepEqual(newestFirst, [...model.keys()].reverse(), `step ${i}, newest first`);
       t.is(r.size, model.size);
     }
   }
@@ -107,5 +110,20 @@ test('residency - walk visits from the least recent and stops when told', (t) =>
   t.deepEqual(seen, ['b', 'c', 'd']);
   t.deepEqual(r.keyList(), ['b', 'd', 'a']);
   t.deepEqual(r.keyList(2), ['b', 'd']);
+  r.close();
+});
+
+test('residency - walkNewest visits from the most recent and stops when told', (t) => {
+  const { r } = setup();
+  for (const k of ['a', 'b', 'c', 'd']) r.touch(k, entry(k));
+  r.touch('a', r.get('a')!);
+  const seen: string[] = [];
+  r.walkNewest((e) => {
+    seen.push(e.key);
+    if (e.key === 'd') r.delete('d'); // the visited entry may go
+    return e.key !== 'c';
+  });
+  t.deepEqual(seen, ['a', 'd', 'c']);
+  t.deepEqual(r.keyList(), ['b', 'c', 'a']);
   r.close();
 });
