@@ -9,6 +9,7 @@ import { Operation } from '../../services/index.ts';
 import { CALL_OPTIONS, UsageError, callCommand, parseOptions, startOptions } from '../../cli/index.ts';
 import { FORECAST_OPTIONS } from '../../cli/forecast.ts';
 import { REPLAY_OPTIONS } from '../../cli/replay.ts';
+import { LOADGEN_OPTIONS } from '../../cli/loadgen.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/headroom.js', import.meta.url));
 
@@ -43,6 +44,7 @@ const COMMANDS: Record<string, string[]> = {
   call: Object.keys(CALL_OPTIONS),
   forecast: Object.keys(FORECAST_OPTIONS),
   replay: Object.keys(REPLAY_OPTIONS),
+  loadgen: Object.keys(LOADGEN_OPTIONS),
 };
 
 for (const [command, flags] of Object.entries(COMMANDS)) {
@@ -95,7 +97,7 @@ test('cli help - a bad option is one coded line naming it, then the usage, exit 
       /--nats must be followed by a value, got "--timeout"/,
     ],
     [['start', '--repl=yes'], 'start', /--repl takes no value, got "yes"/],
-    [['frob'], '<command>', /unknown command "frob"; one of start, call, forecast, replay, help/],
+    [['frob'], '<command>', /unknown command "frob"; one of start, call, forecast, replay, loadgen, help/],
   ];
   for (const [args, usageOf, message] of cases) {
     const r = await headroom(...args);
