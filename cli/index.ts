@@ -2,8 +2,8 @@
  * Entry file of cli/: the `headroom` command (bin/headroom.js runs `main`).
  * Each subcommand lives in its own file (start.ts, call.ts, forecast.ts,
  * replay.ts, loadgen.ts) and reads its options with the one parser in
- * args.ts; every command and `help COMMAND` take `--help`/`-h`. Only cli/, bench/, test/ and
- * examples/ may import this folder.
+ * args.ts; every command and `help COMMAND` take `--help`/`-h`. Only cli/,
+ * bench/, test/ and examples/ may import this folder.
  *   headroom start ...      run a node (see `headroom start --help`)
  *   headroom call OP JSON   one request to the NATS API
  *   headroom forecast ...   evaluate forecasting models on a trace
