@@ -12,9 +12,21 @@ export {
   horizonsForLead,
 } from './provisioning.ts';
 export { unitsForWants, sumWants, leadHorizon } from './policy.ts';
-export { TREND_MIN_T, planHorizons, wantsAt, trendOf, liftByTrend, planWants } from './planning.ts';
+export {
+  TREND_MIN_T,
+  TREND_SECONDS,
+  TREND_WINDOWS_S,
+  WANTS_AT_MS,
+  tickAtMs,
+  untilStepPhase,
+  planHorizons,
+  wantsAt,
+  trendOf,
+  liftByTrend,
+  planWants,
+} from './planning.ts';
 export { HpaPolicy, compileHpaOptions, defaultHpaOptions } from './reactive.ts';
-export { StaticPolicy, QuantilePolicy } from './simple-policies.ts';
+export { StaticPolicy, QuantilePolicy, HoldDownPolicy } from './simple-policies.ts';
 export { ForecastFeedback } from './feedback.ts';
 export { spareWeights, pickWeighted } from './weights.ts';
 

@@ -14,11 +14,12 @@
  *
  * A forecaster that lags a ramp (a mean, a model still learning the token)
  * would leave the pool a lead behind demand. {@link liftByTrend} raises the
- * plan to the straight line through the token's last few actual demands,
- * extended to each horizon, when that line rises significantly (its slope at
- * least `minT` standard errors above zero): capacity follows a ramp from its
- * second step on. It only ever raises: a falling trend releases units no
- * sooner than the forecast says, and noise on a flat token is not a trend.
+ * plan to the straight line through the token's last seconds of actual
+ * demand (sent per second with its wants, so a ramp shows within seconds,
+ * not steps), extended to each horizon, when that line rises significantly
+ * (its slope at least `minT` standard errors above zero). It only ever
+ * raises: a falling trend releases units no sooner than the forecast says,
+ * and noise on a flat token is not a trend.
  */
 import { invalidField } from '../errors.ts';
 import { horizonsForLead } from './provisioning.ts';
@@ -32,6 +33,34 @@ export function planHorizons(leadSteps: number): number[] {
   if (!(Number.isInteger(leadSteps) && leadSteps >= 0))
     throw invalidField('leadSteps', 'an integer >= 0', leadSteps);
   return horizonsForLead(leadSteps);
+}
+
+/**
+ * When in each pool step (ms past a multiple of `stepMs` on the clock) the
+ * tokens send their wants: just after the second that ends the step is
+ * complete, so the demand they report is the step's.
+ */
+export const WANTS_AT_MS = 10;
+
+/**
+ * When in each step (ms past a multiple of `stepMs`) the pool decides: a
+ * quarter step after the wants leave, at most a second, for them to arrive.
+ * The owner answers the wants after this decision, with the leases it just
+ * granted, so capacity decided for a ramp reaches the tokens in the same step.
+ */
+export function tickAtMs(stepMs: number): number {
+  return WANTS_AT_MS + Math.min(1000, stepMs / 4);
+}
+
+/**
+ * Milliseconds from `nowMs` to the next clock time `offsetMs` past a
+ * multiple of `stepMs` (never 0): every node's pool ticks and token rounds
+ * meet on one grid, whenever each started.
+ */
+export function untilStepPhase(nowMs: number, stepMs: number, offsetMs: number): number {
+  if (!(stepMs > 0)) throw invalidField('stepMs', 'a positive number', stepMs);
+  const d = (((offsetMs - nowMs) % stepMs) + stepMs) % stepMs;
+  return d === 0 ? stepMs : d;
 }
 
 /** Linear interpolation of `ys` over increasing `xs` at `x`; flat beyond either end. */
@@ -65,9 +94,9 @@ export function wantsAt(wants: PoolWants, horizons: readonly number[]): PoolWant
   return { horizons: [...horizons], p10: at(wants.p10), p50: at(wants.p50), p90: at(wants.p90) };
 }
 
-/** A least-squares line through recent demands (one per step, oldest first). */
+/** A least-squares line through recent demands (one per sample, oldest first). */
 export interface Trend {
-  /** Demand per step gained per step. */
+  /** Demand gained per sample. */
   slope: number;
   /** The line's value at the last sample (the fitted current level). */
   level: number;
@@ -104,30 +133,62 @@ export interface Lifted {
   wants: PoolWants;
   /** How much the median rose at the last horizon (requests per step; 0 when not lifted). */
   lift: number;
-  /** The trend it followed; null with too few samples. */
+  /** The trend that lifted the plan most, per second; null when none rose significantly. */
   trend: Trend | null;
 }
 
-/** Default significance a rising trend needs before it lifts a plan. */
-export const TREND_MIN_T = 2;
+/** Default significance a rising trend needs before it lifts a plan (about 1 % one-sided with 5 samples). */
+export const TREND_MIN_T = 3;
 
 /**
- * Lifts `wants` (per step, horizons in steps) to the trend of `recent`
- * actual demands (per step, one per step, the last one just ended) when it
- * rises with a slope at least `minT` standard errors above zero: at each
- * horizon `h` the trend's level is `level + slope * h`, and where it is above
- * the forecast's median the three quantiles move up by the difference (the
- * forecast's spread is kept). Never lowers a forecast.
+ * The trailing windows (seconds) a trend is fitted on: the shortest sees a
+ * ramp's slope a few seconds after it starts (a longer one still averages it
+ * with the flat seconds before), the longest finds a slow rise under noise.
  */
-export function liftByTrend(wants: PoolWants, recent: readonly number[], minT = TREND_MIN_T): Lifted {
-  const trend = trendOf(recent);
-  if (trend === null || !(trend.slope > 0) || !(trend.t >= minT)) return { wants, lift: 0, trend };
-  const up = wants.horizons.map((h, i) => {
-    const p50 = wants.p50[i] ?? 0;
-    const line = trend.level + trend.slope * h;
-    return Number.isFinite(p50) ? Math.max(0, line - p50) : Math.max(0, line);
-  });
-  if (up.every((d) => d === 0)) return { wants, lift: 0, trend };
+export const TREND_WINDOWS_S: readonly number[] = [5, 10, 20];
+
+/** Seconds of per-second demand a token sends its pool: the longest trend window. */
+export const TREND_SECONDS = Math.max(...TREND_WINDOWS_S);
+
+/**
+ * Lifts `wants` (per step of `stepMs`, horizons in steps) to the trend of
+ * `perSecond`, a token's requests in its last complete seconds (oldest
+ * first, the last one ending when the wants were sent). A line is fitted on
+ * each trailing window of {@link TREND_WINDOWS_S} that the samples fill (at
+ * least 5 samples); a line rising with a slope at least `minT` standard
+ * errors above zero, extended to the end of the step each horizon names,
+ * is a floor for the median there: where it is above, the three
+ * quantiles move up by the difference (the forecast's spread is kept), and
+ * of several windows the highest floor counts. Never lowers a forecast.
+ */
+export function liftByTrend(
+  wants: PoolWants,
+  perSecond: readonly number[],
+  stepMs: number,
+  minT = TREND_MIN_T,
+): Lifted {
+  if (!(stepMs > 0)) throw invalidField('stepMs', 'a positive number', stepMs);
+  const stepS = stepMs / 1000;
+  const up = wants.horizons.map(() => 0);
+  let best: Trend | null = null;
+  let bestLift = 0;
+  const sizes = new Set(TREND_WINDOWS_S.map((w) => Math.min(w, perSecond.length)).filter((n) => n >= 5));
+  for (const n of sizes) {
+    const trend = trendOf(perSecond.slice(perSecond.length - n));
+    if (trend === null || !(trend.slope > 0) || !(trend.t >= minT)) continue;
+    let lift = 0;
+    wants.horizons.forEach((h, i) => {
+      // Seconds from the middle of the last sample to the end of the step h steps on: on a rise,
+      // units decided for a step must last to its end.
+      const ahead = h * stepS + 0.5;
+      const line = (trend.level + trend.slope * ahead) * stepS;
+      const p50 = wants.p50[i] ?? 0;
+      lift = Number.isFinite(p50) ? line - p50 : line;
+      up[i] = Math.max(up[i]!, lift);
+    });
+    if (lift > bestLift) [best, bestLift] = [trend, lift];
+  }
+  if (up.every((d) => d === 0)) return { wants, lift: 0, trend: null };
   const move = (q: readonly number[], i: number): number => {
     const v = q[i];
     return v === undefined || !Number.isFinite(v) ? (v ?? Number.NaN) : v + up[i]!;
@@ -141,20 +202,21 @@ export function liftByTrend(wants: PoolWants, recent: readonly number[], minT = 
       p90: wants.horizons.map((_, i) => move(wants.p90, i)),
     },
     lift: up[up.length - 1] ?? 0,
-    trend,
+    trend: best,
   };
 }
 
 /**
  * One token's wants as its pool plans on them: read at the pool's planning
  * horizons ({@link planHorizons}, ending at `leadSteps + 1`) and lifted to
- * the trend of its recent actual demand ({@link liftByTrend}).
+ * the trend of its recent per-second demand ({@link liftByTrend}).
  */
 export function planWants(
   wants: PoolWants,
   leadSteps: number,
-  recent: readonly number[],
+  perSecond: readonly number[],
+  stepMs: number,
   minT = TREND_MIN_T,
 ): Lifted {
-  return liftByTrend(wantsAt(wants, planHorizons(leadSteps)), recent, minT);
+  return liftByTrend(wantsAt(wants, planHorizons(leadSteps)), perSecond, stepMs, minT);
 }

@@ -26,3 +26,35 @@ export class QuantilePolicy implements CapacityPolicy {
     return unitsForWants(obs.wants, obs.unitCapacity, this.#z);
   }
 }
+
+/**
+ * Lets another policy's target fall only once it has stayed lower for
+ * `steps` decisions: the highest of its last `steps` targets. A unit
+ * released now could not be back within the pool's start-up lead, so a dip
+ * shorter than that (a lumpy second of demand, a noisy forecast) must not
+ * release what the next steps need (pools hold for `leadSteps + 1`). A rise
+ * passes at once. The reactive policy has its own, longer hold (HPA's
+ * downscale stabilisation).
+ */
+export class HoldDownPolicy implements CapacityPolicy {
+  readonly name: string;
+  readonly #inner: CapacityPolicy;
+  readonly #steps: number;
+  readonly #recent: number[] = [];
+
+  constructor(inner: CapacityPolicy, steps: number) {
+    if (!(Number.isInteger(steps) && steps >= 1))
+      throw invalidField('holdDown.steps', 'an integer >= 1', steps);
+    this.name = inner.name;
+    this.#inner = inner;
+    this.#steps = steps;
+  }
+
+  decide(obs: PolicyObservation): number {
+    const units = this.#inner.decide(obs);
+    // No answer (NaN) asks for the pool's minimum, as the manager reads it: 0 here.
+    this.#recent.push(Number.isFinite(units) ? units : 0);
+    if (this.#recent.length > this.#steps) this.#recent.shift();
+    return Math.max(...this.#recent);
+  }
+}

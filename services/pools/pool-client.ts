@@ -2,16 +2,20 @@
  * The token side of allocation: every pool step, for each pool, the live
  * token actors on this node whose rule draws on the pool send their wants
  * (latest forecast quantiles per horizon, converted to requests per pool
- * step), their rule's limit, and their demand and denials of the last step
- * to the pool's owner in one `pools.want` call, and take the leases it
- * answers (rates in requests per the rule's period). When the owner
- * cannot be reached nothing happens: leases expire and decay to the rules'
- * own limits.
+ * step), their rule's limit, their demand and denials of the last step and
+ * their requests in each of their last seconds (for the pool's trend) to
+ * the pool's owner in one `pools.want` call, and take the leases it
+ * answers (rates in requests per the rule's period). Rounds go out just
+ * after each step ends on the clock's step grid (lib `WANTS_AT_MS`), the
+ * owner decides a moment later on the same grid and answers with the
+ * leases of that decision. When the owner cannot be reached nothing
+ * happens: leases expire and decay to the rules' own limits.
  */
 import type { ServiceBroker } from 'moleculer';
 import type { ActorHost, TokenActor } from '../../actors/index.ts';
+import { TREND_SECONDS, WANTS_AT_MS, untilStepPhase } from '../../lib/index.ts';
 import type { Clock, Lease, TimerHandle, TokenKey } from '../../lib/index.ts';
-import type { WireWant } from './pool-runner.ts';
+import type { WireWant } from './pool-wants.ts';
 import type { PoolSpec } from './pools-config.ts';
 import type { Pools } from './pools.ts';
 
@@ -26,8 +30,24 @@ export interface PoolClientDeps {
 }
 
 const SLOT_MS = 1000;
+/** The shortest wait for a `pools.want` answer (the owner answers after its decision, a moment after the call). */
+const WANT_TIMEOUT_MS = 5000;
 
-/** A token's wants for a pool of step `stepMs`, with its last step's demand and denials. */
+/**
+ * The token's requests in each of its last complete seconds (oldest first),
+ * at most {@link TREND_SECONDS}: only seconds wholly after its creation, so
+ * that the empty seconds before a new token (or the part-second it started
+ * in) do not look like a rise.
+ */
+function perSecondOf(actor: TokenActor, nowMs: number): number[] {
+  const last = Math.floor(nowMs / SLOT_MS) - 1;
+  const first = Math.floor(actor.createdMs / SLOT_MS) + 1;
+  const n = Math.min(TREND_SECONDS, actor.window.options.fineBuckets, last - first + 1);
+  if (n < 1) return [];
+  return actor.window.series('1s', n, last * SLOT_MS).buckets.map((b) => b.requests);
+}
+
+/** A token's wants for a pool of step `stepMs`, with its recent demand and its last step's denials. */
 export function wantOf(
   actor: TokenActor,
   stepMs: number,
@@ -55,6 +75,7 @@ export function wantOf(
     wants: { horizons, p10: level(f?.p10), p50: level(f?.p50), p90: level(f?.p90) },
     actual,
     denied,
+    perSecond: perSecondOf(actor, nowMs),
   };
 }
 
@@ -73,26 +94,34 @@ export class PoolClient {
     for (const spec of this.#d.pools.specs) this.#arm(spec);
   }
 
+  /** The next round for `spec`, just after the current step ends (lib `untilStepPhase`). */
   #arm(spec: PoolSpec): void {
     if (this.#stopped) return;
+    const { clock } = this.#d;
     this.#timers.set(
       spec.name,
-      this.#d.clock.setTimeout(() => {
-        this.#timers.delete(spec.name);
-        const p = this.round(spec)
-          .catch((err: unknown) =>
-            this.#d.broker.getLogger('pools').warn(`pool ${spec.name} round: ${(err as Error).message}`),
-          )
-          .finally(() => {
-            this.#rounds.delete(p);
-            this.#arm(spec);
-          });
-        this.#rounds.add(p);
-      }, spec.stepMs),
+      clock.setTimeout(
+        () => {
+          this.#timers.delete(spec.name);
+          const p = this.round(spec)
+            .catch((err: unknown) =>
+              this.#d.broker.getLogger('pools').warn(`pool ${spec.name} round: ${(err as Error).message}`),
+            )
+            .finally(() => {
+              this.#rounds.delete(p);
+              this.#arm(spec);
+            });
+          this.#rounds.add(p);
+        },
+        untilStepPhase(clock.now(), spec.stepMs, WANTS_AT_MS),
+      ),
     );
   }
 
-  /** One round for `spec`: sends the wants to the pool's owner and applies the leases it answers. */
+  /**
+   * One round for `spec`: sends the wants to the pool's owner and applies the
+   * leases it answers (after its decision for this step, within a step).
+   */
   async round(spec: PoolSpec): Promise<void> {
     const { host, clock, broker, pools } = this.#d;
     pools.reconcile();
@@ -111,7 +140,7 @@ export class PoolClient {
       const reply = await broker.call<{ leases: Lease[] }, { pool: string; wants: WireWant[] }>(
         'pools.want',
         { pool: spec.name, wants },
-        { nodeID: owner },
+        { nodeID: owner, timeout: Math.max(spec.stepMs, WANT_TIMEOUT_MS) },
       );
       leases = reply.leases;
     } catch (err) {

@@ -1,26 +1,31 @@
 /**
  * One pool's manager, run by the pool's owner node: a {@link PoolManager}
- * over the provider its kind names, ticked every `stepMs` on the node's
- * clock with the demand and denials its tokens reported during the step.
- * The manager decides on each token's wants as the pool plans for them
- * (lib/allocation `planWants`): the forecast read at the pool's horizons up
- * to `leadMs` plus one step, interpolated between the forecasters' own
- * horizons, and lifted to the rising trend of the token's recent demand.
- * Every scale-up and scale-down is one info line (`event` scale-up or
- * scale-down) with the pool, the units, the forecast and its horizon, the
+ * over the provider its kind names, ticked once a step on the node's clock,
+ * on the step grid every node shares (lib `tickAtMs`: a moment after the
+ * tokens' rounds, which go out as each step ends), with the demand and
+ * denials its tokens reported for the step. The manager decides on each
+ * token's wants as the pool plans for them (lib/allocation `planWants`): the
+ * forecast read at the pool's horizons up to `leadMs` plus one step,
+ * interpolated between the forecasters' own horizons, and lifted to the
+ * rising trend of the token's demand over its last seconds. Wants that
+ * arrive for the coming tick are answered after it, with the leases it
+ * granted. Every scale-up and scale-down is one info line (`event` scale-up
+ * or scale-down) with the pool, the units, the forecast and its horizon, the
  * trend lift, the policy and why.
  */
 import type { ServiceBroker } from 'moleculer';
 import { PoolManager } from '../../actors/index.ts';
-import type { AllocationDecision, ResourceProvider, TickResult, TokenWant } from '../../actors/index.ts';
+import type { AllocationDecision, ResourceProvider, TickResult } from '../../actors/index.ts';
 import {
+  HoldDownPolicy,
   HpaPolicy,
   QuantilePolicy,
   StaticPolicy,
-  invalidField,
   leadHorizon,
   planWants,
+  tickAtMs,
   toHeadroomError,
+  untilStepPhase,
 } from '../../lib/index.ts';
 import type { CapacityPolicy, Clock, Lease, PoolWants, TimerHandle } from '../../lib/index.ts';
 // Entry files: models/ loads TensorFlow.js only when a model needs it.
@@ -28,13 +33,8 @@ import { RlPolicy } from '../../models/index.ts';
 import { SimulatedProvider } from '../../sim/index.ts';
 import { logEvent } from '../runtime/index.ts';
 import type { PoolSpec } from './pools-config.ts';
+import type { WireWant } from './pool-wants.ts';
 import { DbProvider, ProcessProvider } from './providers/index.ts';
-
-/** A token's want as sent on the wire: its denials of the last step come with it. */
-export interface WireWant extends TokenWant {
-  /** Requests of the token denied in the step just ended. */
-  denied?: number;
-}
 
 /**
  * The pool's summed forecast (as planned: interpolated, trend-lifted) at the
@@ -82,10 +82,11 @@ export interface PoolRunStatus {
   units?: string[];
 }
 
-function policyOf(spec: PoolSpec): CapacityPolicy {
+function policyOf(spec: PoolSpec, leadSteps: number): CapacityPolicy {
   switch (spec.policy) {
     case 'quantile':
-      return new QuantilePolicy(spec.quantile);
+      // Units it would need again within a lead are not released on a dip (lib HoldDownPolicy).
+      return new HoldDownPolicy(new QuantilePolicy(spec.quantile), leadSteps + 1);
     case 'reactive':
       return new HpaPolicy();
     case 'static':
@@ -123,16 +124,6 @@ function providerOf(
 /** Steps a token may stay silent before the manager forgets its wants. */
 const FORGET_STEPS = 3;
 
-/**
- * How many of a token's last actual demands (one per step) its trend is
- * fitted on: about one lead and two steps, at least 3 (a line through two
- * points has no error to test its slope against), at most 8 (older steps
- * would slow the response to a ramp).
- */
-export function trendSteps(leadSteps: number): number {
-  return Math.min(8, Math.max(3, leadSteps + 2));
-}
-
 export class PoolRunner {
   readonly spec: PoolSpec;
   readonly #clock: Clock;
@@ -141,15 +132,20 @@ export class PoolRunner {
   readonly #log: PoolLog;
   readonly #leadSteps: number;
   readonly #seen = new Map<string, number>();
-  /** Each token's last actual demands (per step, oldest first), for its trend. */
-  readonly #recent = new Map<string, number[]>();
   /** Per token, how far its trend lifted its median at the last horizon this step (per step). */
   readonly #lifts = new Map<string, number>();
-  readonly #trendSteps: number;
+  /** Calls waiting for the coming tick's leases (see {@link decided}). */
+  #waiting: Array<() => void> = [];
+  #nextTickMs = Number.POSITIVE_INFINITY;
   #timer: TimerHandle | undefined;
   #step = 0;
-  #demand = 0;
-  #throttled = 0;
+  /**
+   * Each token's demand and denials of its latest report: a want that came
+   * too late for a tick counts at the next one (replaced by that step's own,
+   * not added to it), and a step a token's want missed keeps its last report
+   * rather than reading as no demand.
+   */
+  readonly #reported = new Map<string, { demand: number; throttled: number }>();
   #last: TickResult | undefined;
   #lastDemand = 0;
   #lastDecision: AllocationDecision | null = null;
@@ -170,7 +166,6 @@ export class PoolRunner {
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#leadSteps = Math.ceil(spec.leadMs / spec.stepMs);
-    this.#trendSteps = trendSteps(this.#leadSteps);
     this.#provider = providerOf(
       spec,
       deps.broker,
@@ -193,7 +188,7 @@ export class PoolRunner {
       {
         clock: deps.clock,
         provider: this.#provider,
-        policy: policyOf(spec),
+        policy: policyOf(spec, this.#leadSteps),
         sink: (d) => {
           this.#lastDecision = d;
           if (d.kind !== 'lease') this.#logScale(d);
@@ -215,8 +210,10 @@ export class PoolRunner {
     let lift = 0;
     for (const l of this.#lifts.values()) lift += l;
     const trend = { tokens: this.#lifts.size, liftPerSecond: round3((lift * 1000) / this.spec.stepMs) };
+    // Reactive and static pools decide without the forecast: its lift explains nothing there.
+    const planned = this.spec.policy !== 'reactive' && this.spec.policy !== 'static';
     const reason =
-      trend.tokens === 0
+      trend.tokens === 0 || !planned
         ? (d.reason ?? '')
         : `${d.reason ?? ''}; the rising trend of ${trend.tokens} token(s) lifted the forecast by ` +
           `${trend.liftPerSecond}/s at ${forecast?.horizonMs ?? 0} ms`;
@@ -240,8 +237,12 @@ export class PoolRunner {
     );
   }
 
+  /** The next tick, on the step grid (lib `tickAtMs`). */
   #arm(): void {
     if (this.#stopped) return;
+    const now = this.#clock.now();
+    const delay = untilStepPhase(now, this.spec.stepMs, tickAtMs(this.spec.stepMs));
+    this.#nextTickMs = now + delay;
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
       try {
@@ -250,41 +251,48 @@ export class PoolRunner {
         this.#log.warn(`pool ${this.spec.name} tick: ${toHeadroomError(err).message}`);
       }
       this.#arm();
-    }, this.spec.stepMs);
+    }, delay);
   }
 
-  /** Records the tokens' wants; returns the leases they hold (granted on earlier ticks). */
-  want(wants: readonly WireWant[]): Lease[] {
-    const leases: Lease[] = [];
+  /**
+   * Resolves once the wants just recorded were decided on: after the coming
+   * tick when it is at most half a step away (the wants were sent for it),
+   * at once otherwise (they came late, or the runner stopped).
+   */
+  decided(): Promise<void> {
+    if (this.#stopped || this.#nextTickMs - this.#clock.now() > this.spec.stepMs / 2)
+      return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** The leases `tokens` hold (granted on earlier ticks; some may have expired). */
+  leases(tokens: readonly string[]): Lease[] {
+    const out: Lease[] = [];
+    for (const t of tokens) {
+      const lease = this.#manager.lease(t);
+      if (lease !== undefined) out.push(lease);
+    }
+    return out;
+  }
+
+  /** Records the tokens' wants for the coming tick (a refused want is logged and skipped). */
+  want(wants: readonly WireWant[]): void {
     for (const w of wants) {
       try {
-        const { denied, ...want } = w;
-        const plan = planWants(want.wants, this.#leadSteps, this.#recentOf(w.token, w.actual));
+        const { denied, perSecond, ...want } = w;
+        const plan = planWants(want.wants, this.#leadSteps, perSecond ?? [], this.spec.stepMs);
         this.#manager.want({ ...want, wants: plan.wants });
         if (plan.lift > 0) this.#lifts.set(w.token, plan.lift);
         else this.#lifts.delete(w.token);
         this.#seen.set(w.token, this.#step);
-        this.#demand += Math.max(0, w.actual ?? 0);
-        this.#throttled += Math.max(0, denied ?? 0);
+        this.#reported.set(w.token, {
+          demand: Math.max(0, w.actual ?? 0),
+          throttled: Math.max(0, denied ?? 0),
+        });
       } catch (err) {
         this.#log.warn(`pool ${this.spec.name}: want of ${w.token} refused: ${toHeadroomError(err).message}`);
-        continue;
       }
-      const lease = this.#manager.lease(w.token);
-      if (lease !== undefined) leases.push(lease);
     }
-    return leases;
-  }
-
-  /** The token's recent actual demands, `actual` (when sent) appended. */
-  #recentOf(token: string, actual: number | undefined): number[] {
-    let recent = this.#recent.get(token);
-    if (recent === undefined) this.#recent.set(token, (recent = []));
-    if (actual !== undefined && Number.isFinite(actual)) {
-      recent.push(Math.max(0, actual));
-      if (recent.length > this.#trendSteps) recent.shift();
-    }
-    return recent;
   }
 
   /** Ends the step: decides units and leases from what the tokens reported. */
@@ -293,17 +301,31 @@ export class PoolRunner {
       if (this.#step - step >= FORGET_STEPS) {
         this.#manager.forget(token);
         this.#seen.delete(token);
-        this.#recent.delete(token);
         this.#lifts.delete(token);
+        this.#reported.delete(token);
       }
     }
-    const demand = this.#demand;
+    let demand = 0;
+    let throttled = 0;
+    for (const r of this.#reported.values()) {
+      demand += r.demand;
+      throttled += r.throttled;
+    }
     this.#lastDemand = demand;
-    const throttled = Math.min(this.#throttled, demand);
-    this.#demand = 0;
-    this.#throttled = 0;
-    this.#last = this.#manager.tick({ step: this.#step++, demand, served: demand - throttled, throttled });
+    throttled = Math.min(throttled, demand);
+    try {
+      this.#last = this.#manager.tick({ step: this.#step++, demand, served: demand - throttled, throttled });
+    } finally {
+      this.#answer();
+    }
     return this.#last;
+  }
+
+  /** Lets the calls waiting for this tick answer. */
+  #answer(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const resolve of waiting) resolve();
   }
 
   status(): PoolRunStatus {
@@ -326,29 +348,7 @@ export class PoolRunner {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#answer();
     await this.#provider.close?.();
   }
-}
-
-/** Checks `pools.want` params: `{pool: string, wants: WireWant[]}`. */
-export function checkWantParams(p: unknown): { pool: string; wants: WireWant[] } {
-  const o = p as { pool?: unknown; wants?: unknown } | null;
-  if (typeof o?.pool !== 'string' || o.pool === '') throw invalidField('pool', 'a pool name', o?.pool);
-  if (!Array.isArray(o.wants)) throw invalidField('wants', 'a list of token wants', o.wants);
-  o.wants.forEach((w: unknown, i) => {
-    const x = w as Partial<WireWant> | null;
-    if (typeof x?.token !== 'string') throw invalidField(`wants[${i}].token`, 'a token', x?.token);
-    const wants = x.wants as Partial<WireWant['wants']> | undefined;
-    for (const k of ['horizons', 'p10', 'p50', 'p90'] as const)
-      if (!Array.isArray(wants?.[k]))
-        throw invalidField(`wants[${i}].wants.${k}`, 'a list of numbers', wants?.[k]);
-    const limit = x.limit as Partial<NonNullable<WireWant['limit']>> | null | undefined;
-    if (limit !== undefined) {
-      if (typeof limit?.rate !== 'number' || !(limit.rate > 0 && Number.isFinite(limit.rate)))
-        throw invalidField(`wants[${i}].limit.rate`, 'a positive number', limit?.rate);
-      if (typeof limit.periodMs !== 'number' || !(limit.periodMs > 0 && Number.isFinite(limit.periodMs)))
-        throw invalidField(`wants[${i}].limit.periodMs`, 'a positive number', limit.periodMs);
-    }
-  });
-  return o as { pool: string; wants: WireWant[] };
 }

@@ -16,8 +16,10 @@ import type { DecisionRow } from '../../store/index.ts';
 import { parseEmptyParams, parsePoolParams, Refused, guardOf } from '../wire/index.ts';
 import type { Guard } from '../wire/index.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
-import { PoolRunner, checkWantParams } from './pool-runner.ts';
-import type { PoolForecast, PoolRunStatus, WireWant } from './pool-runner.ts';
+import { PoolRunner } from './pool-runner.ts';
+import type { PoolForecast, PoolRunStatus } from './pool-runner.ts';
+import { checkWantParams } from './pool-wants.ts';
+import type { WireWant } from './pool-wants.ts';
 import type { PoolKind, PoolPolicyName, PoolSpec } from './pools-config.ts';
 
 /** The placement key of a pool's owner. */
@@ -275,8 +277,13 @@ export class Pools {
     }
   }
 
-  /** Owner side of `pools.want`. @throws InputError when this node does not run the pool. */
-  want(pool: string, wants: readonly WireWant[]): Lease[] {
+  /**
+   * Owner side of `pools.want`: records the wants and answers, once the pool
+   * decided on them (its coming tick, when they came for it), the leases
+   * the tokens hold.
+   * @throws InputError when this node does not run the pool.
+   */
+  async want(pool: string, wants: readonly WireWant[]): Promise<Lease[]> {
     const r = this.#runners.get(pool);
     if (r === undefined) {
       throw new InputError(
@@ -288,7 +295,9 @@ export class Pools {
         },
       );
     }
-    return r.want(wants);
+    r.want(wants);
+    await r.decided();
+    return r.leases(wants.map((w) => w.token));
   }
 
   /** The runner's figures of a pool run here; undefined otherwise. */
@@ -367,7 +376,11 @@ export function poolsService(pools: Pools): ServiceSchema {
   return {
     name: 'pools',
     actions: {
-      want: { handler: guarded('want', checkWantParams, (p) => ({ leases: pools.want(p.pool, p.wants) })) },
+      want: {
+        handler: guarded('want', checkWantParams, async (p) => ({
+          leases: await pools.want(p.pool, p.wants),
+        })),
+      },
       local: { handler: guarded('local', parsePoolParams, (p) => pools.local(p.pool) ?? null) },
       /** Whether this node still holds a pool (asked by its new owner before it starts the pool's runner). */
       holds: { handler: guarded('holds', parsePoolParams, (p) => pools.holds(p.pool)) },

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { InputError } from '../../lib/index.ts';
 import {
+  HoldDownPolicy,
   HpaPolicy,
   QuantilePolicy,
   effectiveLimit,
@@ -147,4 +148,20 @@ test('allocation - reactive evaluates every 15 s on the last minute when steps a
   for (let s = 1; s < 15; s++) t.is(hpa.decide(o(s, 70)), 1, `step ${s} is between evaluations`);
   // At step 15 the last minute (16 samples) averages (7 + 15 * 70) / 16.
   t.is(hpa.decide(o(15, 70)), Math.ceil((7 + 15 * 70) / 16 / 7));
+});
+
+test('allocation - hold-down lets a target fall only after it stayed lower for its steps; rises pass at once', (t) => {
+  const asks = [2, 6, 4, 3, 3, 3, 8, Number.NaN, 1, 1, 1];
+  let i = 0;
+  const inner = { name: 'quantile', decide: () => asks[i++]! };
+  const held = new HoldDownPolicy(inner, 3);
+  t.is(held.name, 'quantile');
+  t.deepEqual(
+    asks.map(() => held.decide(obs(0, 0))),
+    [2, 6, 6, 6, 4, 3, 8, 8, 8, 1, 1],
+  );
+  t.throws(() => new HoldDownPolicy(inner, 0), {
+    instanceOf: InputError,
+    message: /holdDown.steps must be an integer >= 1, got 0/,
+  });
 });

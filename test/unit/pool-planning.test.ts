@@ -1,7 +1,15 @@
 import test from 'ava';
 import type { ServiceBroker } from 'moleculer';
 import { InputError, SimulatedClock } from '../../lib/index.ts';
-import { liftByTrend, planHorizons, planWants, trendOf, wantsAt } from '../../lib/index.ts';
+import {
+  liftByTrend,
+  planHorizons,
+  planWants,
+  tickAtMs,
+  trendOf,
+  untilStepPhase,
+  wantsAt,
+} from '../../lib/index.ts';
 import { PoolRunner, compilePools } from '../../services/index.ts';
 import type { WireWant } from '../../services/index.ts';
 
@@ -47,35 +55,71 @@ test('pool planning - a trend is a least-squares line with its significance', (t
   t.true(Math.abs(noisy.t) < 2, `noise is no trend (t ${noisy.t})`);
 });
 
-test('pool planning - a rising trend lifts the plan, keeping the spread; flat, noisy or falling demand does not', (t) => {
+test('pool planning - a rising trend of the last seconds lifts the plan, keeping the spread; flat, noisy, falling or short series do not', (t) => {
+  // One-second steps: horizon h ends h + 0.5 s past the middle of the last sample.
   const mean = { horizons: [1, 2, 3], p10: [20, 20, 20], p50: [25, 25, 25], p90: [30, 30, 30] };
-  const up = liftByTrend(mean, [25, 50, 75, 100]);
-  // The line reaches 125, 150, 175 one, two, three steps on.
-  t.deepEqual(up.wants.p50, [125, 150, 175]);
-  t.deepEqual(up.wants.p10, [120, 145, 170]);
-  t.deepEqual(up.wants.p90, [130, 155, 180]);
-  t.is(up.lift, 150);
+  const up = liftByTrend(mean, [10, 20, 30, 40, 50], 1000);
+  // The line reaches 65, 75, 85 at the ends of the next three steps.
+  t.deepEqual(up.wants.p50, [65, 75, 85]);
+  t.deepEqual(up.wants.p10, [60, 70, 80]);
+  t.deepEqual(up.wants.p90, [70, 80, 90]);
+  t.is(up.lift, 60);
+  t.like(up.trend, { slope: 10, level: 50, samples: 5 });
   for (const recent of [
-    [25, 25, 25, 25],
-    [25, 31, 22, 28],
-    [100, 75, 50, 25],
-    [25, 50],
+    [25, 25, 25, 25, 25],
+    [25, 31, 22, 28, 26],
+    [125, 100, 75, 50, 25],
+    [25, 50, 75, 100],
   ]) {
-    const same = liftByTrend(mean, recent);
+    const same = liftByTrend(mean, recent, 1000);
     t.is(same.wants, mean, `not lifted by ${recent.join(',')}`);
     t.is(same.lift, 0);
+    t.is(same.trend, null);
   }
   // A forecast already above the trend stays as it is.
   const ahead = { horizons: [1, 2, 3], p10: [200, 200, 200], p50: [250, 250, 250], p90: [300, 300, 300] };
-  t.is(liftByTrend(ahead, [25, 50, 75, 100]).lift, 0);
+  t.is(liftByTrend(ahead, [10, 20, 30, 40, 50], 1000).lift, 0);
   // Point forecasts (NaN spreads) keep their NaN sides.
-  const point = liftByTrend({ horizons: [1], p10: [Number.NaN], p50: [10], p90: [Number.NaN] }, [10, 20, 30]);
-  t.deepEqual(point.wants.p50, [40]);
+  const point = liftByTrend(
+    { horizons: [1], p10: [Number.NaN], p50: [10], p90: [Number.NaN] },
+    [10, 20, 30, 40, 50],
+    1000,
+  );
+  t.deepEqual(point.wants.p50, [65]);
   t.true(Number.isNaN(point.wants.p90[0]!));
   // Interpolation and lift together.
-  const plan = planWants({ horizons: [1, 6], p10: [0, 0], p50: [10, 35], p90: [10, 35] }, 2, [10, 10, 10]);
+  const plan = planWants(
+    { horizons: [1, 6], p10: [0, 0], p50: [10, 35], p90: [10, 35] },
+    2,
+    [10, 10, 10, 10, 10],
+    1000,
+  );
   t.deepEqual(plan.wants.p50, [10, 15, 20]);
   t.is(plan.lift, 0);
+});
+
+test('pool planning - a ramp a few seconds old lifts the plan through the short window, to the end of each step', (t) => {
+  // 15 flat seconds at 5/s, then 5 s of a ramp of +5/s a second: the 5 s window sees the ramp whole.
+  const flat = { horizons: [1], p10: [5], p50: [5], p90: [5] };
+  const kink = liftByTrend(flat, [...new Array<number>(15).fill(5), 10, 15, 20, 25, 30], 1000);
+  t.like(kink.trend, { slope: 5, level: 30, samples: 5 });
+  t.deepEqual(kink.wants.p50, [37.5]);
+  // Five-second steps: horizons 1, 2, 3 end 5.5, 10.5 and 15.5 s past the middle of the last second.
+  const perStep = { horizons: [1, 2, 3], p10: [25, 25, 25], p50: [25, 25, 25], p90: [25, 25, 25] };
+  const lifted = liftByTrend(perStep, [5, 10, 15, 20, 25], 5000);
+  t.deepEqual(lifted.wants.p50, [262.5, 387.5, 512.5], '52.5/s, 77.5/s and 102.5/s for five seconds each');
+  t.throws(() => liftByTrend(perStep, [], 0), {
+    instanceOf: InputError,
+    message: /stepMs must be a positive number, got 0/,
+  });
+});
+
+test('pool planning - ticks and rounds meet on one step grid whenever they start', (t) => {
+  t.is(untilStepPhase(T0, STEP, 10), 10);
+  t.is(untilStepPhase(T0 + 10, STEP, 10), STEP, 'never 0: the next one');
+  t.is(untilStepPhase(T0 + 4000, STEP, 1010), 2010);
+  t.is(tickAtMs(5000), 1010);
+  t.is(tickAtMs(1000), 260);
 });
 
 /** A runner on a simulated clock for a pool of 10/s units (50 per 5 s step), lead 10 s. */
@@ -149,33 +193,33 @@ test('pool planning - the runner decides on the forecast lead plus one step ahea
   t.regex(msg, /^pool db: scale-up from 1 to 3 units \(policy quantile asked for 3 units/);
 });
 
-test('pool planning - a lagging forecast on a ramp: capacity follows the trend from the second step', (t) => {
+test('pool planning - a lagging forecast on a ramp: capacity follows the trend of the last seconds', (t) => {
   const { clock, lines, r } = runner();
   t.teardown(() => r.stop());
-  // 5/s for 4 steps, then a ramp of +5/s per step; the forecast stays the 5/s mean.
-  const perSecond = [5, 5, 5, 5, 10, 15, 20, 25, 30];
-  const targets: number[] = [];
-  for (const rate of perSecond) {
-    r.want([lagging(25, rate * 5)]);
+  // 5/s, then from second 22 a ramp of +1/s a second; the forecast stays the 5/s mean (25 per step).
+  const rate = (s: number): number => 5 + Math.max(0, s - 22);
+  const targets: Array<[number, number]> = [];
+  for (let s = 5; s <= 60; s += 5) {
+    // Sent as step s ends: the last 20 complete seconds.
+    const perSecond = Array.from({ length: Math.min(20, s) }, (_, i) => rate(s - Math.min(20, s) + i));
+    r.want([{ ...lagging(25, rate(s - 1) * 5), perSecond }]);
     clock.advance(STEP);
-    targets.push(r.status().target);
+    targets.push([s, r.status().target]);
   }
-  t.deepEqual(targets.slice(0, 4), [1, 1, 1, 1], 'flat demand: the one unit');
-  const first = lines.findIndex(([f]) => f.event === 'scale-up');
-  // The ramp's first step (10/s) is no significant trend yet; its second (15/s) is.
-  t.is(first, 0);
-  t.is(targets[4], 1, 'one step of a ramp is not yet a trend');
-  t.true(targets[5]! >= 3, `units ${targets.join(',')}`);
-  const [fields] = lines[first]!;
-  t.like(fields, { event: 'scale-up', horizonMs: 15_000, policy: 'quantile', trend: { tokens: 1 } });
-  t.true((fields.trend as { liftPerSecond: number }).liftPerSecond > 10);
+  t.deepEqual(
+    targets.filter(([s]) => s <= 20).map(([, n]) => n),
+    [1, 1, 1, 1],
+    'flat demand: the one unit',
+  );
+  const first = lines.find(([f]) => f.event === 'scale-up');
+  t.truthy(first, 'a scale-up');
+  t.like(first![0], { event: 'scale-up', horizonMs: 15_000, policy: 'quantile', trend: { tokens: 1 } });
   t.regex(
-    fields.reason as string,
+    first![0].reason as string,
     /the rising trend of 1 token\(s\) lifted the forecast by [\d.]+\/s at 15000 ms/,
   );
-  // Units ask for the demand 15 s on: 15/s + 3 steps of +5/s = 30/s, 3 units.
-  t.is(targets[5], 3);
-  // Capacity keeps ahead while the ramp lasts: at each step, units for 3 steps later's demand.
-  for (let i = 5; i < perSecond.length; i++)
-    t.true(targets[i]! * 10 >= perSecond[i]! + 15, `step ${i}: ${targets[i]} units for ${perSecond[i]}/s`);
+  // From the end of the ramp's first whole step on (two seconds of it are too few to fit it), units
+  // cover the demand of 15 s later.
+  for (const [s, units] of targets.filter(([s]) => s >= 30))
+    t.true(units * 10 >= rate(s + 15), `at ${s} s: ${units} units for ${rate(s + 15)}/s 15 s on`);
 });

@@ -2,7 +2,7 @@ import test from 'ava';
 import type { ServiceBroker } from 'moleculer';
 import { TokenActor } from '../../actors/index.ts';
 import { InputError, SimulatedClock, compileRule, parseRule, tokenKeyOf } from '../../lib/index.ts';
-import { PoolRunner, Pools, compilePools, wantOf } from '../../services/index.ts';
+import { PoolRunner, Pools, checkWantParams, compilePools, wantOf } from '../../services/index.ts';
 import type { PlacementTracker, WireWant } from '../../services/index.ts';
 import type { DecisionRow } from '../../store/index.ts';
 
@@ -59,23 +59,27 @@ const want = (token: string, p90: number, actual = p90): WireWant => ({
   actual,
 });
 
-test('pools - the owner runs the manager: leases after a tick, decisions written with hashed tokens', (t) => {
+test('pools - the owner runs the manager: wants sent as a step ends are answered after its tick, with leases', async (t) => {
   const { clock, pools, rows } = setup();
   pools.start();
   t.truthy(pools.local('api'));
-  t.deepEqual(pools.want('api', [want('a', 4), want('b', 4)]), []);
-  clock.advance(1000);
-  const leases = pools.want('api', [want('a', 4), want('b', 4)]);
+  // Sent at a step's end (T0): answered after the tick a quarter step later, with its leases.
+  const answer = pools.want('api', [want('a', 4), want('b', 4)]);
+  clock.advance(300);
+  const leases = await answer;
   t.is(leases.length, 2);
   // One ready unit serves 10 per step: both get their 4 and share the spare.
   t.is(leases[0]!.rate + leases[1]!.rate, 10);
-  t.true(leases.every((l) => l.rate >= 4 && l.expiresAtMs === T0 + 1000 + 3000));
+  t.true(leases.every((l) => l.rate >= 4 && l.expiresAtMs === T0 + 260 + 3000));
   const lease = rows.find((r) => r.kind === 'lease')!;
   t.is(lease.token, 'h(a)');
   // With no start-up lead the pool plans one step ahead: the wants read at horizon 1.
   t.deepEqual(JSON.parse(lease.detail).forecast.horizons, [1]);
   t.like(JSON.parse(lease.detail), { pool: 'api', token: 'h(a)' });
   t.like(pools.local('api'), { ready: 1, leases: 2 });
+  // Wants that come late (the next tick over half a step away) are answered at once, with the leases held.
+  t.deepEqual(await pools.want('api', [want('a', 4)]), [leases[0]]);
+  t.deepEqual(await pools.want('api', [want('c', 4)]), [], 'a new token holds none yet');
 });
 
 test('pools - when ownership moves the old owner stops its manager', async (t) => {
@@ -84,7 +88,7 @@ test('pools - when ownership moves the old owner stops its manager', async (t) =
   t.truthy(pools.local('api'));
   move('n2');
   t.is(pools.local('api'), undefined);
-  t.throws(() => pools.want('api', [want('a', 1)]), {
+  await t.throwsAsync(pools.want('api', [want('a', 1)]), {
     instanceOf: InputError,
     message: /pool must be a pool run on n1/,
   });
@@ -94,7 +98,7 @@ test('pools - when ownership moves the old owner stops its manager', async (t) =
   t.is(pools.local('api'), undefined);
 });
 
-test('pools - a token wants its forecast per pool step, with its last step demand', (t) => {
+test('pools - a token wants its forecast per pool step, with its last step demand and its last seconds', (t) => {
   const clock = new SimulatedClock(T0);
   const rule = compileRule(
     parseRule({ id: 'per-user', key: ['user'], rate: 100, period: '1s', priority: 2 }),
@@ -119,6 +123,10 @@ test('pools - a token wants its forecast per pool step, with its last step deman
   t.deepEqual(w.wants, { horizons: [3, 15], p10: [2, 4], p50: [4, 6], p90: [6, 8] });
   t.is(w.actual, 6);
   t.is(w.denied, 0);
+  // Its seconds since it was created (the part-second it started in left out), for the pool's trend.
+  t.deepEqual(w.perSecond, [6]);
+  clock.advance(2000);
+  t.deepEqual(wantOf(actor, 2000, [5000], clock.now()).perSecond, [6, 0, 0]);
   // The rule's own limit goes with the wants: the lease comes back per its period.
   t.deepEqual(w.limit, { rate: 100, periodMs: 1000 });
 });
@@ -169,4 +177,28 @@ test('pools - every scale-up and scale-down is one info line with its figures', 
   t.is(up[1], `pool api: scale-up from 1 to 5 units (${up[0].reason as string})`);
   t.like(down[0], { event: 'scale-down', fromUnits: 5, toUnits: 2 });
   t.like(runner.status(), { target: 2, forecast: { p50: 12, horizonMs: 1000 }, demand: 40 });
+});
+
+test('pools - pools.want params are checked, naming the field and the value', (t) => {
+  const ok = { pool: 'api', wants: [{ ...want('a', 4), perSecond: [1, 2, 3] }] };
+  t.is(checkWantParams(ok), ok);
+  const bad: Array<[unknown, RegExp]> = [
+    [{ wants: [] }, /^pool must be a pool name, got undefined/],
+    [{ pool: 'api', wants: {} }, /^wants must be a list of token wants/],
+    [
+      { pool: 'api', wants: [{ ...want('a', 4), perSecond: [1, -2] }] },
+      /^wants\[0\]\.perSecond must be a list of at most 300 numbers >= 0, got \[1,-2\]/,
+    ],
+    [{ pool: 'api', wants: [{ ...want('a', 4), perSecond: 'x' }] }, /^wants\[0\]\.perSecond must be/],
+    [
+      { pool: 'api', wants: [{ ...want('a', 4), perSecond: new Array(301).fill(1) }] },
+      /^wants\[0\]\.perSecond must be/,
+    ],
+    [
+      { pool: 'api', wants: [{ ...want('a', 4), limit: { rate: 0, periodMs: 1000 } }] },
+      /^wants\[0\]\.limit\.rate must be a positive number, got 0/,
+    ],
+  ];
+  for (const [params, message] of bad)
+    t.throws(() => checkWantParams(params), { instanceOf: InputError, message });
 });
