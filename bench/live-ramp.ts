@@ -19,8 +19,8 @@
  * (`headroom.v1.forecast.get`) every 5 s.
  *
  * Printed per policy, beside the peer figures from the same run:
- * - the first scale-up (from the `scale-up` log line; the first rise of
- *   `units` in status when no line came) relative to the ramp's start, and
+ * - the first scale-up after the ramp began (from the `scale-up` log line;
+ *   the first rise of `units` in status when no line came), and
  *   when offered demand first exceeded one unit's capacity (the latest a
  *   scale-up could come without throttling, had units no start-up time);
  * - units, ready units, demand and the pool's forecast over time;
@@ -28,10 +28,15 @@
  *   have denied: the same arrival times through the GCRA (lib `gcraTake`)
  *   at the rule's rate and burst;
  * - the share of samples in ramp and hold with ready capacity at or above
- *   the offered rate;
+ *   the offered rate, and the share of the ramp's samples with ready
+ *   capacity at or above the rate offered one lead (`leadMs`) later (the
+ *   issue's test asks for 80 %);
  * - the forecast models seen, with how often each served;
  * - the lowest limit a check answered, and how many answers were below the
- *   rule while the pool was below `maxUnits` (a raise-only pool must give 0).
+ *   rule while the pool was below `maxUnits` (a raise-only pool must give 0);
+ * - the nodes' fence lines (a stalled node fences its tokens, denying them
+ *   for a moment: services/cluster/ownership.ts), which explain denials
+ *   below the rule's rate that no pool caused.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -45,6 +50,7 @@ import type { PoolOverview } from '../services/pools/index.ts';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
 import type { NatsServer } from '../test/helpers/nats-server.ts';
 import {
+  childProcesses,
   client,
   putRuleEverywhere,
   request,
@@ -151,23 +157,31 @@ interface Run {
   nodes: NodeProcess[];
   nc?: NatsConnection;
   dir?: string;
+  /** The run's namespace: every node process it started has it on its command line. */
+  namespace?: string;
 }
 
 async function teardown(run: Run): Promise<void> {
   await run.nc?.close().catch(() => undefined);
   await Promise.all(run.nodes.map((n) => n.stop('SIGTERM').catch(() => null)));
+  // A node that was not ready in time is still running (the helper gave up on it, not the process).
+  if (run.namespace !== undefined)
+    for (const p of await childProcesses(process.pid, run.namespace)) process.kill(p.pid, 'SIGKILL');
   await run.nats?.stop().catch(() => undefined);
   if (run.dir !== undefined) await rm(run.dir, { recursive: true, force: true });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The run's scale-up/scale-down lines, from the nodes' JSON logs. */
-function scaleLines(nodes: readonly NodeProcess[]): Array<Record<string, unknown>> {
+/** The run's JSON log lines whose `event` is one of `events`, from the nodes' output. */
+function eventLines(
+  nodes: readonly NodeProcess[],
+  events: readonly string[],
+): Array<Record<string, unknown>> {
   const out: Array<Record<string, unknown>> = [];
   for (const n of nodes)
     for (const line of n.output().split('\n')) {
-      if (!line.includes('"scale-up"') && !line.includes('"scale-down"')) continue;
+      if (!events.some((e) => line.includes(`"event":"${e}"`))) continue;
       try {
         out.push(JSON.parse(line) as Record<string, unknown>);
       } catch {
@@ -191,6 +205,10 @@ interface Result {
   demandPastOneUnitS: number;
   phases: Array<{ phase: Phase; sent: number; deniedPct: number; ruleAlonePct: number; errors: number }>;
   aheadPct: number;
+  /** Ramp samples with ready capacity at or above the rate offered one lead later, in %. */
+  aheadOfLeadPct: number;
+  /** Fence and lost hand-off lines (s from the ramp start, node, reason, tokens). */
+  fences: Array<{ t: number; event: string; reason: unknown; tokens: unknown }>;
   timeline: Array<{
     t: number;
     offered: number;
@@ -213,7 +231,7 @@ interface Result {
   }>;
 }
 
-async function runPolicy(policy: string): Promise<Result> {
+async function runPolicy(policy: string, attempt: number): Promise<Result> {
   const run: Run = { nodes: [] };
   try {
     run.nats = await startNatsServer();
@@ -245,7 +263,7 @@ async function runPolicy(policy: string): Promise<Result> {
         ],
       }),
     );
-    const namespace = `live-ramp-${process.pid}-${policy}`;
+    const namespace = (run.namespace = `live-ramp-${process.pid}-${policy}-${attempt}`);
     for (const id of ['r1', 'r2'])
       run.nodes.push(
         await startNodeProcess({
@@ -335,7 +353,14 @@ async function runPolicy(policy: string): Promise<Result> {
     driving = false;
     await Promise.all([...inflight, sampler, forecasts]);
 
-    return summarise(policy, checks, samples, models, scaleLines(run.nodes), t0);
+    return summarise(
+      policy,
+      checks,
+      samples,
+      models,
+      eventLines(run.nodes, ['scale-up', 'scale-down', 'fence', 'handoff-lost']),
+      t0,
+    );
   } finally {
     await teardown(run);
   }
@@ -352,9 +377,19 @@ function summarise(
   // pino's `time`: epoch ms, or an ISO string with a time format option.
   const ms = (x: unknown): number => (typeof x === 'string' && !/^\d+$/.test(x) ? Date.parse(x) : Number(x));
   const rel = (time: unknown): number => (ms(time) - t0) / 1000 - RAMP_AT_S;
-  // The pool's start (0 -> minUnits) is no answer to demand.
-  const ups = lines
-    .filter((l) => l['event'] === 'scale-up' && Number(l['fromUnits']) >= 1)
+  const scale = lines.filter((l) => l['event'] === 'scale-up' || l['event'] === 'scale-down');
+  const fences = lines
+    .filter((l) => l['event'] === 'fence' || l['event'] === 'handoff-lost')
+    .map((l) => ({
+      t: Math.round(rel(l['time']) * 10) / 10,
+      event: String(l['event']),
+      reason: l['reason'] ?? l['peer'],
+      tokens: l['tokens'],
+    }));
+  // The answer to the ramp: the first scale-up once it began (a rise on a noisy forecast before it
+  // is listed with the lines, but answers nothing).
+  const ups = scale
+    .filter((l) => l['event'] === 'scale-up' && rel(l['time']) >= 0)
     .sort((a, b) => rel(a['time']) - rel(b['time']));
   let firstScaleUpS: number | null = null;
   let firstScaleUpFrom: Result['firstScaleUpFrom'] = 'none';
@@ -362,8 +397,9 @@ function summarise(
     firstScaleUpS = rel(ups[0]!['time']);
     firstScaleUpFrom = 'log';
   } else {
-    const start = samples.find((s) => s.pool?.units != null)?.pool?.units ?? null;
-    const rise = samples.find((s) => start !== null && (s.pool?.units ?? 0) > start);
+    const before = samples.filter((s) => s.atS < RAMP_AT_S && s.pool?.units != null).at(-1);
+    const start = before?.pool?.units ?? null;
+    const rise = samples.find((s) => s.atS >= RAMP_AT_S && start !== null && (s.pool?.units ?? 0) > start);
     if (rise !== undefined) {
       firstScaleUpS = rise.atS - RAMP_AT_S;
       firstScaleUpFrom = 'status';
@@ -389,6 +425,10 @@ function summarise(
 
   const during = samples.filter((s) => ['ramp', 'hold'].includes(phaseOf(s.atS)) && s.pool != null);
   const ahead = during.filter((s) => (s.pool!.readyUnits ?? 0) * UNIT >= rateAt(s.atS)).length;
+  const ramp = during.filter((s) => phaseOf(s.atS) === 'ramp');
+  const aheadOfLead = ramp.filter(
+    (s) => (s.pool!.readyUnits ?? 0) * UNIT >= rateAt(Math.min(TOTAL_S, s.atS + LEAD_MS / 1000)) - 1e-9,
+  ).length;
 
   // Below the rule while the pool had spare units (the ready units of the nearest earlier sample).
   let belowRuleBelowMax = 0;
@@ -425,11 +465,13 @@ function summarise(
     demandPastOneUnitS,
     phases,
     aheadPct: (100 * ahead) / Math.max(1, during.length),
+    aheadOfLeadPct: (100 * aheadOfLead) / Math.max(1, ramp.length),
+    fences,
     timeline,
     models,
     minLimit,
     belowRuleBelowMax,
-    scaleLines: lines.map((l) => ({
+    scaleLines: scale.map((l) => ({
       t: Math.round(rel(l['time']) * 10) / 10,
       event: String(l['event']),
       from: l['fromUnits'],
@@ -459,7 +501,11 @@ function print(results: readonly Result[]): void {
     console.log(
       `first scale-up: ${r.firstScaleUpS === null ? 'none' : `${fmt(r.firstScaleUpS)} s`} (from ${r.firstScaleUpFrom}); ` +
         `offered demand passes one unit at ${fmt(r.demandPastOneUnitS)} s; ` +
-        `ready capacity >= offered rate in ${fmt(r.aheadPct)} % of ramp+hold samples`,
+        `ready capacity >= offered rate in ${fmt(r.aheadPct)} % of ramp+hold samples, ` +
+        `>= the rate one lead later in ${fmt(r.aheadOfLeadPct)} % of ramp samples`,
+    );
+    console.log(
+      `fences: ${r.fences.length === 0 ? 'none' : r.fences.map((f) => `${f.t} s ${f.event} (${String(f.reason)}, ${String(f.tokens)} tokens)`).join('; ')}`,
     );
     console.log(
       table(
@@ -503,7 +549,15 @@ function print(results: readonly Result[]): void {
     console.log('\n== side by side');
     console.log(
       table(
-        ['policy', 'first scale-up s', 'ramp denied %', 'rule alone %', 'ahead %', 'below rule (spare)'],
+        [
+          'policy',
+          'first scale-up s',
+          'ramp denied %',
+          'rule alone %',
+          'ahead %',
+          'ahead of lead %',
+          'below rule (spare)',
+        ],
         results.map((r) => {
           const ramp = r.phases.find((p) => p.phase === 'ramp')!;
           return [
@@ -512,6 +566,7 @@ function print(results: readonly Result[]): void {
             fmt(ramp.deniedPct),
             fmt(ramp.ruleAlonePct),
             fmt(r.aheadPct),
+            fmt(r.aheadOfLeadPct),
             String(r.belowRuleBelowMax),
           ];
         }),
@@ -534,7 +589,22 @@ await new Promise<void>((resolve, reject) => {
         ),
   );
 });
+/**
+ * Runs `policy`, once more from scratch when a node was not ready in time
+ * (a loaded machine can take longer than the helper's 30 s to start one).
+ */
+async function runWithRetry(policy: string): Promise<Result> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runPolicy(policy, attempt);
+    } catch (err) {
+      if (attempt >= 2 || !/not ready in/.test((err as Error).message)) throw err;
+      console.error(`policy ${policy}: ${(err as Error).message.split('\n')[0]}; starting the run again`);
+    }
+  }
+}
+
 const results: Result[] = [];
-for (const policy of POLICIES) results.push(await runPolicy(policy));
+for (const policy of POLICIES) results.push(await runWithRetry(policy));
 if (values.json) console.log(JSON.stringify({ phases: PHASES, results }, null, 2));
 else print(results);
