@@ -60,9 +60,10 @@ test.before(async (t) => {
           name: 'api',
           rules: ['per-user'],
           kind: 'simulated',
-          unitCapacity: 20,
+          // Small: a raise-only lease lifts u1 by at most the pool's spare 10/s, so it stays throttled.
+          unitCapacity: 5,
           minUnits: 1,
-          maxUnits: 10,
+          maxUnits: 2,
           stepMs: 500,
           leadMs: 0,
         },
