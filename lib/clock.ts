@@ -1,7 +1,8 @@
 /**
  * Time is injected: domain code reads a `Clock`, never `Date.now()` or the
  * global timers. Production uses {@link SystemClock}; tests and trace replay
- * use {@link SimulatedClock}, which only moves when told to.
+ * use {@link SimulatedClock}, which only moves when told to; a node playing a
+ * long trace fast (`--time-scale`) runs its domain time on {@link ScaledClock}.
  */
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
@@ -32,6 +33,65 @@ export class SystemClock implements Clock {
   clearTimeout(handle: TimerHandle): void {
     clearTimeout(handle as unknown as NodeJS.Timeout);
   }
+}
+
+/** Where a {@link ScaledClock} starts: data only, so a worker thread can build the same clock. */
+export interface ScaledClockSpec {
+  /** Domain milliseconds per real millisecond (> 0). */
+  scale: number;
+  /** Domain time at the start, ms since the epoch. */
+  originMs: number;
+  /** Real time at the start, ms since the epoch (fractional: read from `performance`). */
+  realStartMs: number;
+}
+
+/** The wall clock with sub-millisecond precision (a scaled clock multiplies its steps). */
+const realNowMs = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * Domain time running `scale` times as fast as the wall clock, so that a
+ * day-long trace and its daily cycle play against a live node in minutes
+ * (`headroom start --time-scale N`): `now()` is `originMs + (real elapsed) x
+ * scale`, in whole ms, and a timer of `ms` fires after `ms / scale` real ms
+ * (Node's timers fire 1 ms apart at best: a period shorter than `scale` ms
+ * runs late). Only a node's domain time runs scaled; its infrastructure
+ * (heartbeats, request timeouts) keeps a {@link SystemClock}, see
+ * services/node/node.ts.
+ * @example new ScaledClock({ scale: 60 }) // an hour a minute, starting now
+ */
+export class ScaledClock implements Clock {
+  readonly spec: Readonly<ScaledClockSpec>;
+
+  constructor(spec: Partial<ScaledClockSpec> & { scale: number }) {
+    if (!(Number.isFinite(spec.scale) && spec.scale > 0))
+      throw new RangeError(`ScaledClock scale must be a positive number, got ${spec.scale}`);
+    const realStartMs = spec.realStartMs ?? realNowMs();
+    this.spec = Object.freeze({
+      scale: spec.scale,
+      originMs: spec.originMs ?? Math.floor(realStartMs),
+      realStartMs,
+    });
+  }
+
+  now(): number {
+    return Math.floor(this.spec.originMs + (realNowMs() - this.spec.realStartMs) * this.spec.scale);
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const t = setTimeout(fn, Math.max(0, ms) / this.spec.scale);
+    // As SystemClock's: a pending timer must never keep a process alive on its own.
+    t.unref();
+    return t as unknown as TimerHandle;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    clearTimeout(handle as unknown as NodeJS.Timeout);
+  }
+}
+
+/** A node's domain clock for `timeScale`: the plain {@link SystemClock} at 1, else a {@link ScaledClock} from now. */
+export function domainClock(timeScale: number): Clock {
+  return timeScale === 1 ? new SystemClock() : new ScaledClock({ scale: timeScale });
 }
 
 interface PendingTimer {

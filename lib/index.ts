@@ -1,6 +1,6 @@
 // Entry file of lib/: pure domain code, no Moleculer, no I/O.
 // Values first, then types. Other folders import this file, never deep paths.
-export { SystemClock, SimulatedClock, sleep } from './clock.ts';
+export { SystemClock, SimulatedClock, ScaledClock, domainClock, sleep } from './clock.ts';
 export {
   ErrorCode,
   HeadroomError,
@@ -13,7 +13,7 @@ export {
 } from './errors.ts';
 export { isPlainObject, isThenable } from './guards.ts';
 
-export type { Clock, TimerHandle } from './clock.ts';
+export type { Clock, ScaledClockSpec, TimerHandle } from './clock.ts';
 export type { ErrorBody, HeadroomErrorInit } from './errors.ts';
 
 // Throttling core: durations, params, GCRA, rules, placement, behaviour window.
@@ -77,6 +77,7 @@ export {
   optNullableString,
   optInt,
   optNullableInt,
+  optNumber,
   optBool,
   optDurationMs,
   optOneOf,

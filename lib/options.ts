@@ -148,6 +148,17 @@ export function optInt(min: number, max: number): OptionParser<number> {
   };
 }
 
+/** A number from `min` (excluded when `exclusiveMin`) to `max`, fractions allowed; strings are converted ("2.5" -> 2.5). */
+export function optNumber(min: number, max: number, exclusiveMin = false): OptionParser<number> {
+  return (v, field) => {
+    const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isFinite(n) || n > max || (exclusiveMin ? n <= min : n < min)) {
+      throw invalidField(field, `a number from ${min}${exclusiveMin ? ' (excluded)' : ''} to ${max}`, v);
+    }
+    return n;
+  };
+}
+
 export function optNullableInt(min: number, max: number): OptionParser<number | null> {
   const int = optInt(min, max);
   return (v, field) => (v === null || v === '' ? null : int(v, field));
