@@ -24,6 +24,8 @@ export interface NodeProcessOptions {
   nodeId: string;
   args?: string[];
   env?: Record<string, string>;
+  /** How long to wait for the ready line (30 s); a node not ready by then is killed. */
+  readyTimeoutMs?: number;
 }
 
 export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodeProcess> {
@@ -47,10 +49,12 @@ export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodePr
   child.stderr.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const ready = await new Promise<{ httpUrl: string | null }>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`node ${opts.nodeId} not ready in 30 s:\n${out}`)),
-      30_000,
-    );
+    const waitMs = opts.readyTimeoutMs ?? 30_000;
+    const timer = setTimeout(() => {
+      // Not left running behind the failure: the caller never gets a handle to stop it.
+      child.kill('SIGKILL');
+      reject(new Error(`node ${opts.nodeId} not ready in ${waitMs / 1000} s:\n${out}`));
+    }, waitMs);
     const onData = (): void => {
       const line = out.split('\n').find((l) => l.startsWith('{"ready":true'));
       if (line !== undefined) {
