@@ -92,6 +92,8 @@ interface Held {
   /** The token's forecast demand per second and its holders, from the last grant. */
   demandPerSec: number | undefined;
   holders: number;
+  /** Checks decided here since the last report, and when the first of them was (NaN: none). */
+  unreported: { allowed: number; denied: number; cost: number; since: number };
 }
 
 /** A token checked without a lease yet: how often (the `leases` option leases it past the minimum rate). */
@@ -162,9 +164,11 @@ export class ClientLeases {
   #fromSlice(h: Held, cost: number, t: number): CheckReply | undefined {
     if (t < h.denyUntil) {
       this.#stats.local++;
+      tally(h, false, cost, t);
       return this.#reply(h, false, Math.max(1, Math.ceil(h.denyUntil - t)));
     }
     if (h.units < cost || t >= h.usableUntil) return undefined;
+    tally(h, true, cost, t);
     h.units -= cost;
     h.usedSinceAsk += cost;
     h.lastUsed = t;
@@ -211,6 +215,7 @@ export class ClientLeases {
       lastUsed: now(),
       demandPerSec: undefined,
       holders: 1,
+      unreported: { allowed: 0, denied: 0, cost: 0, since: Number.NaN },
     };
     this.#held.set(token, h);
     this.#meters.delete(token);
@@ -248,6 +253,7 @@ export class ClientLeases {
       want: this.#want(h, cost, ttlMs, t),
     };
     if (h.id !== null) body['previous'] = { lease: h.id, unused: h.units };
+    report(h, body, t);
     h.askedAt = t;
     h.usedSinceAsk = 0;
     h.usedInFlight = 0;
@@ -312,12 +318,13 @@ export class ClientLeases {
   /** Returns `h`'s unused units to the node that granted them; the slice is not used again. */
   #giveBack(h: Held): void {
     if (h.id === null || h.node === null) return;
-    const body = { node: h.node, lease: h.id, token: h.token, unused: h.units };
+    const body: Record<string, unknown> = { node: h.node, lease: h.id, token: h.token, unused: h.units };
+    report(h, body, now());
     h.id = null;
     h.units = 0;
     h.usableUntil = 0;
     const sent = this.#deps
-      .request(this.#deps.subject(body.node, 'lease.return'), body, this.#settings.timeoutMs)
+      .request(this.#deps.subject(h.node, 'lease.return'), body, this.#settings.timeoutMs)
       .then(
         (reply) => {
           if (isPlainObject(reply) && typeof reply['returned'] === 'number')
@@ -338,6 +345,35 @@ export class ClientLeases {
     for (const h of this.#held.values()) this.#giveBack(h);
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
   }
+}
+
+/** Counts a check decided here, for the next report. */
+function tally(h: Held, allow: boolean, cost: number, t: number): void {
+  const u = h.unreported;
+  if (allow) u.allowed++;
+  else u.denied++;
+  u.cost += cost;
+  if (Number.isNaN(u.since)) u.since = t;
+}
+
+/** Most checks one report counts (the owner's limit, lease-schema.ts); a longest span (ms). */
+const MAX_REPORTED = 1_000_000;
+const MAX_SPAN_MS = 600_000;
+
+/**
+ * Adds the checks decided here since the last report to an ask or a return
+ * (`body.report`), so the owner counts them as the token's demand, and
+ * starts a new count. Sent once: a report whose message gets no answer is
+ * not sent again (the owner may have recorded it; never counted twice).
+ */
+function report(h: Held, body: Record<string, unknown>, t: number): void {
+  const u = h.unreported;
+  if (u.allowed + u.denied === 0) return;
+  const allowed = Math.min(u.allowed, MAX_REPORTED);
+  const denied = Math.min(u.denied, MAX_REPORTED - allowed);
+  const spanMs = Math.min(MAX_SPAN_MS, Math.max(0, Math.round(t - u.since)));
+  body['report'] = { allowed, denied, cost: u.cost, spanMs };
+  h.unreported = { allowed: 0, denied: 0, cost: 0, since: Number.NaN };
 }
 
 /** A grant as the client uses it. */

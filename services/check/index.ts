@@ -21,7 +21,8 @@ export { REFUND_WINDOW_MS, ThrottleNode } from './throttle-node.ts';
 export { throttleService } from './throttle-service.ts';
 export { LeaseBook, compileLeaseOptions, defaultLeaseOptions, sliceTopUp } from './leases.ts';
 export { LeaseDesk } from './lease-desk.ts';
-export { parseLeaseAsk, parseLeaseRequest, parseLeaseReturn } from './lease-schema.ts';
+export { MAX_REPORTED, parseLeaseAsk, parseLeaseRequest, parseLeaseReturn } from './lease-schema.ts';
+export { recordReported, untracked } from './lease-demand.ts';
 
 export type { GatewayDeps } from './gateway.ts';
 export type { CheckMetrics, LinkDirection, LinkMetrics, LinkOp } from './check-metrics.ts';
@@ -32,4 +33,11 @@ export type { ReplyHandlers, SubscriptionErrors } from './link-requests.ts';
 export type { PlacementView, Routing } from './router.ts';
 export type { OwnershipStatus, ThrottleDeps, ThrottleGuardStats } from './throttle-node.ts';
 export type { LeaseOptions, SliceSizing } from './leases.ts';
-export type { LeaseAsk, LeaseGrant, LeasePrevious, LeaseRequest, LeaseReturn } from './lease-schema.ts';
+export type {
+  LeaseAsk,
+  LeaseGrant,
+  LeasePrevious,
+  LeaseReport,
+  LeaseRequest,
+  LeaseReturn,
+} from './lease-schema.ts';

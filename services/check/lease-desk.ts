@@ -57,8 +57,11 @@ export class LeaseDesk {
       token: tokenKeyOf(rule, req.params),
       rule: refOf(rule),
       want: req.want,
+      // Reported checks are filed under them (collection), with this ask or the slice's return.
+      params: req.params,
     };
     if (req.previous !== undefined) ask.previous = req.previous;
+    if (req.report !== undefined) ask.report = req.report;
     const owner = this.#deps.tracker.owner(ask.token);
     if (owner === undefined) {
       throw new StateError(ErrorCode.NoOwner, `no live node hosts token actors (token ${ask.token})`, {
@@ -72,8 +75,9 @@ export class LeaseDesk {
   /** Gives a slice back to the node that granted it; resolves the units returned to the bucket. */
   async giveBack(ret: LeaseReturn): Promise<{ returned: number }> {
     if (ret.node === this.#deps.broker.nodeID) return { returned: await this.#deps.local.leaseReturn(ret) };
-    const { lease, token, unused } = ret;
-    return { returned: await this.#relay<number>(ret.node, 'leaseReturn', { lease, token, unused }) };
+    const { lease, token, unused, report } = ret;
+    const relayed = report === undefined ? { lease, token, unused } : { lease, token, unused, report };
+    return { returned: await this.#relay<number>(ret.node, 'leaseReturn', relayed) };
   }
 
   async #relay<T>(node: string, action: 'lease' | 'leaseReturn', params: object): Promise<T> {

@@ -25,11 +25,30 @@ const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 const LEASE_ID = /^[A-Za-z0-9_-]{12}$/;
 /** Most units one ask may want or give back (a check's largest cost). */
 const MAX_UNITS = 1e9;
+/** Most checks one report may count: the owner records each, inside the token's mailbox. */
+export const MAX_REPORTED = 1_000_000;
+/** Longest span one report may cover (ms). */
+const MAX_SPAN_MS = 600_000;
 
 /** What a client says of the slice it held when it asks again: its id and the units it did not use. */
 export interface LeasePrevious {
   lease: string;
   unused: number;
+}
+
+/**
+ * The checks a client decided from its slices of a token since its last
+ * report, sent with its next ask or return: the owner records them in the
+ * token's window and the behavioural data as requests (a slice's grant is
+ * budget, not demand), so forecasts and pools see leased demand.
+ */
+export interface LeaseReport {
+  allowed: number;
+  denied: number;
+  /** The cost those checks asked for, in all. */
+  cost: number;
+  /** Ms from the first of them to the report's sending (the owner spreads them over it). */
+  spanMs: number;
 }
 
 /** `headroom.v1.lease`: a slice of the token of the one rule `params` match. */
@@ -39,6 +58,7 @@ export interface LeaseRequest {
   /** Units the client expects to use within the lease's time. */
   want: number;
   previous?: LeasePrevious;
+  report?: LeaseReport;
 }
 
 /** What the owner grants from: the request with its token and rule derived (the `throttle.lease` params). */
@@ -48,6 +68,9 @@ export interface LeaseAsk {
   rule: RuleRef;
   want: number;
   previous?: LeasePrevious;
+  /** The request's params: the owner files the reported checks under them (collection). */
+  params?: Params;
+  report?: LeaseReport;
 }
 
 /** `headroom.v1.lease.return` (and `throttle.leaseReturn`, without `node`): a slice given back. */
@@ -57,6 +80,7 @@ export interface LeaseReturn {
   lease: string;
   token: TokenKey;
   unused: number;
+  report?: LeaseReport;
 }
 
 /** The reply of `headroom.v1.lease`. Fields are API: add, never rename. */
@@ -123,6 +147,29 @@ function text(v: unknown, field: string, max: number, what: string): string {
   return v;
 }
 
+function count(v: unknown, field: string, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max)
+    throw invalidField(field, `an integer from 0 to ${max}`, v);
+  return v;
+}
+
+function report(v: unknown, field: string): LeaseReport | undefined {
+  if (v === undefined) return undefined;
+  const r = object(v, field, ['allowed', 'denied', 'cost', 'spanMs']);
+  const get = (k: string, what: string): unknown => required(r, k, `${field}.${k}`, what);
+  const allowed = count(get('allowed', 'checks allowed'), `${field}.allowed`, MAX_REPORTED);
+  const denied = count(get('denied', 'checks denied'), `${field}.denied`, MAX_REPORTED - allowed);
+  const cost = get('cost', 'their cost in all');
+  if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0 || cost > MAX_UNITS * MAX_REPORTED)
+    throw invalidField(`${field}.cost`, `a number from 0 to ${MAX_UNITS * MAX_REPORTED}`, cost);
+  return {
+    allowed,
+    denied,
+    cost,
+    spanMs: count(get('spanMs', 'the span they cover'), `${field}.spanMs`, MAX_SPAN_MS),
+  };
+}
+
 function previous(v: unknown, field: string): LeasePrevious | undefined {
   if (v === undefined) return undefined;
   const p = object(v, field, ['lease', 'unused']);
@@ -132,9 +179,9 @@ function previous(v: unknown, field: string): LeasePrevious | undefined {
   };
 }
 
-/** `{client, params, want, previous?}`. */
+/** `{client, params, want, previous?, report?}`. */
 export function parseLeaseRequest(body: unknown): LeaseRequest {
-  const o = object(body, '', ['client', 'params', 'want', 'previous']);
+  const o = object(body, '', ['client', 'params', 'want', 'previous', 'report']);
   const req: LeaseRequest = {
     client: clientId(required(o, 'client', 'client', 'the client id'), 'client'),
     params: parseParams(required(o, 'params', 'params', 'the check parameters'), 'params'),
@@ -142,22 +189,24 @@ export function parseLeaseRequest(body: unknown): LeaseRequest {
   };
   const prev = previous(o['previous'], 'previous');
   if (prev !== undefined) req.previous = prev;
+  const rep = report(o['report'], 'report');
+  if (rep !== undefined) req.report = rep;
   return req;
 }
 
-/** `{node, lease, token, unused}` (`prefix` 'params' and no `node` for the relayed action). */
+/** `{node, lease, token, unused, report?}` (`prefix` 'params' and no `node` for the relayed action). */
 export function parseLeaseReturn(body: unknown, prefix = ''): LeaseReturn {
   const relayed = prefix !== '';
   const o = object(
     body,
     prefix,
-    relayed ? ['lease', 'token', 'unused'] : ['node', 'lease', 'token', 'unused'],
+    relayed ? ['lease', 'token', 'unused', 'report'] : ['node', 'lease', 'token', 'unused', 'report'],
   );
   const node = relayed
     ? ''
     : text(required(o, 'node', 'node', 'the node that granted it'), 'node', MAX_NODE_ID_LENGTH, 'a node id');
   const tokenField = at(prefix, 'token');
-  return {
+  const ret: LeaseReturn = {
     node,
     lease: leaseId(required(o, 'lease', at(prefix, 'lease'), 'the slice id'), at(prefix, 'lease')),
     token: text(
@@ -168,12 +217,15 @@ export function parseLeaseReturn(body: unknown, prefix = ''): LeaseReturn {
     ) as TokenKey,
     unused: unused(required(o, 'unused', at(prefix, 'unused'), 'units not used'), at(prefix, 'unused')),
   };
+  const rep = report(o['report'], at(prefix, 'report'));
+  if (rep !== undefined) ret.report = rep;
+  return ret;
 }
 
 /** `throttle.lease` params: a {@link LeaseAsk}. */
 export function parseLeaseAsk(params: unknown): LeaseAsk {
   const f = 'params';
-  const o = object(params, f, ['client', 'token', 'rule', 'want', 'previous']);
+  const o = object(params, f, ['client', 'token', 'rule', 'want', 'previous', 'params', 'report']);
   const ask: LeaseAsk = {
     client: clientId(required(o, 'client', `${f}.client`, 'the client id'), `${f}.client`),
     token: text(
@@ -187,5 +239,8 @@ export function parseLeaseAsk(params: unknown): LeaseAsk {
   };
   const prev = previous(o['previous'], `${f}.previous`);
   if (prev !== undefined) ask.previous = prev;
+  if (o['params'] !== undefined) ask.params = parseParams(o['params'], `${f}.params`);
+  const rep = report(o['report'], `${f}.report`);
+  if (rep !== undefined) ask.report = rep;
   return ask;
 }

@@ -36,8 +36,9 @@ import {
   optPositiveInt,
   optPositiveMs,
 } from '../../lib/index.ts';
-import type { Claim, Clock, OptionSchema, Placement, TokenKey } from '../../lib/index.ts';
+import type { Claim, Clock, OptionSchema, Params, Placement, TokenKey } from '../../lib/index.ts';
 import type { TokenActor } from '../../actors/index.ts';
+import { untracked } from './lease-demand.ts';
 import type { LeaseAsk, LeaseGrant, LeaseReturn } from './lease-schema.ts';
 
 /** Options of a {@link LeaseBook}. */
@@ -100,6 +101,8 @@ interface Slice {
   units: number;
   want: number;
   expiresMs: number;
+  /** The ask's params: the checks reported with the slice's return are filed under them. */
+  params: Params | undefined;
 }
 
 /** A view this node held until recently, kept while slices granted under it may live. */
@@ -167,22 +170,34 @@ export class LeaseBook {
    * `token` now: it owns it, and owned it in every view of the last `ttlMs`.
    */
   requireGrantable(token: TokenKey, leaving: boolean): void {
+    const refused = this.refusal(token, leaving);
+    if (refused !== undefined) throw refused.error;
+  }
+
+  /**
+   * Why this node may not grant a slice of `token` now, if it may not, and
+   * whether it owns the token all the same (then a client's report of its
+   * checks is still recorded here: the token moved here recently, or this
+   * node holds its maximum of slices).
+   */
+  refusal(token: TokenKey, leaving: boolean): { error: StateError; owner: boolean } | undefined {
     const now = this.#clock.now();
+    const owner = !leaving && this.#view.owner(token) === this.#node;
     const why = leaving
       ? 'this node is leaving'
-      : this.#view.owner(token) !== this.#node
+      : !owner
         ? `this node does not own token ${token}`
         : this.#past.some((v) => v.untilMs > now && v.placement.owner(token) !== this.#node)
           ? `token ${token} moved here less than ${this.#options.ttlMs} ms ago (its previous owner's slices may be in use)`
           : this.#byId.size >= this.#options.maxSlices
             ? `this node holds ${this.#byId.size} slices, its maximum`
             : undefined;
-    if (why !== undefined) {
-      throw new StateError(ErrorCode.Unavailable, `no lease granted: ${why}; check without one`, {
-        field: 'params',
-        retryable: true,
-      });
-    }
+    if (why === undefined) return undefined;
+    const error = new StateError(ErrorCode.Unavailable, `no lease granted: ${why}; check without one`, {
+      field: 'params',
+      retryable: true,
+    });
+    return { error, owner };
   }
 
   /**
@@ -216,7 +231,8 @@ export class LeaseBook {
       share: maxMinFairShare(burst, claims).get(ask.client) ?? 0,
       available,
     });
-    if (added > 0 && !actor.check(added).allow) added = 0; // rounding at the bucket's edge
+    // Budget, not demand: the checks made from it are recorded as the client reports them (lease-demand.ts).
+    if (added > 0 && !untracked(actor, () => actor.check(added)).allow) added = 0; // rounding at the bucket's edge
     const units = kept + added;
     // Held with no units too: the client's want counts in the others' shares until it expires.
     const id = this.#hold(ask, units, now);
@@ -257,8 +273,13 @@ export class LeaseBook {
     this.#drop(s);
     // An expired slice's units count as used: the client stopped using them before this book forgot them.
     const units = s.expiresMs > this.#clock.now() ? Math.min(ret.unused, s.units) : 0;
-    if (units > 0 && actor !== undefined) actor.refund(units);
+    if (units > 0 && actor !== undefined) untracked(actor, () => actor.refund(units));
     return units;
+  }
+
+  /** The params a live slice was asked with (its reported checks are filed under them). */
+  paramsOf(lease: string): Params | undefined {
+    return this.#byId.get(lease)?.params;
   }
 
   /** The live slices of `token` (expired ones dropped). */
@@ -282,6 +303,7 @@ export class LeaseBook {
       units,
       want: ask.want,
       expiresMs: now + this.#options.ttlMs,
+      params: ask.params,
     };
     this.#byId.set(id, s);
     let slices = this.#byToken.get(ask.token);

@@ -7,7 +7,7 @@ import type { ServiceBroker } from 'moleculer';
 import { SpanKind } from '@opentelemetry/api';
 import { ActorHost, DormantTokens, TakeLedger, TokenActor } from '../../actors/index.ts';
 import { ErrorCode, InputError, StateError, compileRule, parseRule, sleep } from '../../lib/index.ts';
-import type { Clock, CompiledRule, TokenKey } from '../../lib/index.ts';
+import type { Clock, CompiledRule, Params, TokenKey } from '../../lib/index.ts';
 import { Refused, guardOf, refOf } from '../wire/index.ts';
 import type {
   Guard,
@@ -34,7 +34,8 @@ import { extractContext, recordFailure, tracer } from '../runtime/index.ts';
 import type { DecisionObserver } from '../../collection/index.ts';
 import { LeaseBook } from './leases.ts';
 import type { LeaseOptions } from './leases.ts';
-import type { LeaseAsk, LeaseGrant, LeaseReturn } from './lease-schema.ts';
+import { recordReported } from './lease-demand.ts';
+import type { LeaseAsk, LeaseGrant, LeaseReport, LeaseReturn } from './lease-schema.ts';
 
 /** What {@link ThrottleNode.stats} adds to the actor host's figures. */
 export interface ThrottleGuardStats extends GuardStats {
@@ -85,6 +86,17 @@ export interface ThrottleDeps {
   leases?: Partial<LeaseOptions>;
 }
 
+/** Most limits kept per rule id (a rule changing while gateways still send the old one's refs). */
+const MAX_LIMITS_PER_RULE = 4;
+
+/** Whether `rule` is what `ref` names: the same limit and mode (the id is the map's key). */
+function sameLimit(rule: CompiledRule, ref: RuleRef): boolean {
+  const l = rule.limit;
+  return (
+    l.rate === ref.rate && l.periodMs === ref.periodMs && l.burst === ref.burst && rule.mode === ref.mode
+  );
+}
+
 /** A node alone (no NATS) never shares a token: nothing to settle, and a stall costs nothing. */
 const ALONE: OwnershipOptions = { settleMs: 0 };
 
@@ -101,7 +113,8 @@ export class ThrottleNode {
   readonly #deps: ThrottleDeps;
   /** Which tokens this node may have come to hold without their state, and their fences. */
   readonly ownership: Ownership;
-  readonly #rules = new Map<string, CompiledRule>();
+  /** Compiled rules by id; a few per id while a rule change spreads (refs of both limits arrive). */
+  readonly #rules = new Map<string, CompiledRule[]>();
   readonly #dormant: DormantTokens<HandoffItem>;
   #fenced = 0;
   #viewGivenUp = false;
@@ -173,24 +186,29 @@ export class ThrottleNode {
     });
   }
 
-  /** A RuleRef's compiled rule, cached: every node compiles each (id, limit) once. */
+  /**
+   * A RuleRef's compiled rule, cached: every node compiles each (id, limit)
+   * once. Looked up by id and compared field by field: this runs on every
+   * take, so no key string is built.
+   */
   #ruleOf(ref: RuleRef): CompiledRule {
-    const key = `${ref.id}\u0000${ref.rate}\u0000${ref.periodMs}\u0000${ref.burst}\u0000${ref.mode}`;
-    let rule = this.#rules.get(key);
-    if (rule === undefined) {
-      const spec = parseRule({
-        id: ref.id,
-        key: ['token'],
-        rate: ref.rate,
-        // Rule periods are strings; a ref's periodMs is a compiled rule's (whole ms, 1 ms to 7 d).
-        period: `${ref.periodMs}ms`,
-        burst: ref.burst,
-        mode: ref.mode,
-      });
-      rule = compileRule(spec);
-      if (this.#rules.size > 10_000) this.#rules.clear();
-      this.#rules.set(key, rule);
+    const known = this.#rules.get(ref.id);
+    if (known !== undefined) {
+      for (const rule of known) if (sameLimit(rule, ref)) return rule;
     }
+    const spec = parseRule({
+      id: ref.id,
+      key: ['token'],
+      rate: ref.rate,
+      // Rule periods are strings; a ref's periodMs is a compiled rule's (whole ms, 1 ms to 7 d).
+      period: `${ref.periodMs}ms`,
+      burst: ref.burst,
+      mode: ref.mode,
+    });
+    const rule = compileRule(spec);
+    if (this.#rules.size > 10_000) this.#rules.clear();
+    // The newest first; older limits of the id are kept only while a change spreads (a few).
+    this.#rules.set(ref.id, [rule, ...(known ?? []).slice(0, MAX_LIMITS_PER_RULE - 1)]);
     return rule;
   }
 
@@ -235,8 +253,8 @@ export class ThrottleNode {
     }
   }
 
-  async #takeOne(item: TakeItem): Promise<TakeDecision> {
-    return await this.#withActor(item.token, item.rule, (actor) => {
+  #takeOne(item: TakeItem): Promise<TakeDecision> {
+    return this.#withActor(item.token, item.rule, (actor) => {
       const decision: TakeDecision = actor.check(item.cost);
       // Only a take that may be refunded costs an id: single-rule checks never are.
       if (item.refundable === true && decision.allow) {
@@ -247,40 +265,65 @@ export class ThrottleNode {
     });
   }
 
-  /** Runs `fn` in `token`'s actor under rule `ref`, activating it (after its hand-off, if one is due). */
-  async #withActor<R>(token: TokenKey, ref: RuleRef, fn: (actor: TokenActor) => R): Promise<R> {
-    if (!this.host.has(token) && (await this.handoff.awaitState(token))) {
+  /**
+   * Runs `fn` in `token`'s actor under rule `ref`, activating it (after its
+   * hand-off, if one is due). Not async while the actor is resident: the
+   * take path costs one promise per item, the mailbox's.
+   */
+  #withActor<R>(token: TokenKey, ref: RuleRef, fn: (actor: TokenActor) => R): Promise<R> {
+    // Inline arrows, not a named one: a named closure costs a keepNames helper call per item under tsx.
+    if (this.host.has(token)) return this.host.ask(token, (actor) => this.#under(actor, ref, fn), ref);
+    return this.handoff.awaitState(token).then((late) => {
       // Its expected hand-off did not come in time: it starts without its state, fenced.
-      this.#withoutState.add(token);
-    }
-    return await this.host.ask(
-      token,
-      (actor) => {
-        const rule = this.#ruleOf(ref);
-        if (actor.rule !== rule) actor.setRule(rule);
-        return fn(actor);
-      },
-      ref,
-    );
+      if (late) this.#withoutState.add(token);
+      return this.host.ask(token, (actor) => this.#under(actor, ref, fn), ref);
+    });
+  }
+
+  /** Runs `fn` on `actor` under the rule `ref` names (a changed limit replaces the actor's). */
+  #under<R>(actor: TokenActor, ref: RuleRef, fn: (actor: TokenActor) => R): R {
+    const rule = this.#ruleOf(ref);
+    if (actor.rule !== rule) actor.setRule(rule);
+    return fn(actor);
   }
 
   /**
    * Grants a client a slice of a token this node owns (leases.ts): its units
-   * are taken from the token's bucket now. Rejects with a retryable
-   * StateError when this node may not grant one (not the owner, the token
-   * moved here recently, leaving).
+   * are taken from the token's bucket now. The checks the client reports
+   * deciding since its last report are recorded as the token's requests
+   * (lease-demand.ts), granted or not, when this node owns the token.
+   * Rejects with a retryable StateError when this node may not grant one
+   * (not the owner, the token moved here recently, leaving).
    */
   async lease(ask: LeaseAsk): Promise<LeaseGrant> {
     this.#deps.checkContact?.();
-    this.leases.requireGrantable(ask.token, this.handoff.leaving);
-    return await this.#withActor(ask.token, ask.rule, (actor) => this.leases.grant(actor, ask));
+    const refused = this.leases.refusal(ask.token, this.handoff.leaving);
+    if (refused !== undefined && !(refused.owner && ask.report !== undefined)) throw refused.error;
+    const grant = await this.#withActor(ask.token, ask.rule, (actor) => {
+      if (ask.report !== undefined) this.#recordReported(actor, ask.report, ask.params);
+      return refused === undefined ? this.leases.grant(actor, ask) : undefined;
+    });
+    if (grant === undefined) throw refused!.error;
+    return grant;
   }
 
-  /** Takes a slice back; its unused units return to the bucket. Resolves the units given back. */
+  /**
+   * Takes a slice back; its unused units return to the bucket, and the
+   * checks reported with it are recorded. Resolves the units given back.
+   */
   async leaseReturn(ret: LeaseReturn): Promise<number> {
-    // Passivated since: its bucket has refilled, only the record goes.
+    // Passivated since: its bucket has refilled, only the record goes (and its window is asleep).
     if (!this.host.has(ret.token)) return this.leases.giveBack(undefined, ret);
-    return await this.host.ask(ret.token, (actor) => this.leases.giveBack(actor, ret));
+    const params = this.leases.paramsOf(ret.lease);
+    return await this.host.ask(ret.token, (actor) => {
+      const units = this.leases.giveBack(actor, ret); // throws for a slice not held: nothing recorded
+      if (ret.report !== undefined) this.#recordReported(actor, ret.report, params);
+      return units;
+    });
+  }
+
+  #recordReported(actor: TokenActor, report: LeaseReport, params: Params | undefined): void {
+    recordReported(actor, report, params, this.#deps.observer, this.#deps.clock.now());
   }
 
   /**

@@ -4,6 +4,8 @@
 // allowed across the three clients must stay within the GCRA bound plus one burst over the whole
 // run and in every 1 s window; every check must be answered, through the leave too; and the
 // slices must carry the load (most decisions made in the clients, most of the rule's rate served).
+// The checks decided from slices reach the tokens' windows as requests (the clients report them
+// with their renewals and returns): the windows count about as many requests as checks were made.
 import test from 'ava';
 import { HeadroomClient } from '../../client/index.ts';
 import { Placement } from '../../lib/index.ts';
@@ -12,6 +14,7 @@ import { startNatsServer } from '../helpers/nats-server.ts';
 import { client, request, settle, startNodeProcess } from '../helpers/node-process.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 import { TopologyWatch } from '../helpers/topology-watch.ts';
+import { observerBroker } from '../helpers/observer-broker.ts';
 
 const IDS = ['l1', 'l2', 'l3'];
 const USERS = ['h0', 'h1', 'h2', 'h3', 'h4', 'h5'];
@@ -26,15 +29,18 @@ test('client leases - three client processes, a graceful leave: per token within
   const nats = await startNatsServer();
   const nc = await client(nats.url);
   const watch = new TopologyWatch(nc);
+  const observer = observerBroker(nats.url, 'headroom');
   const nodes: NodeProcess[] = [];
   try {
+    await observer.start();
     // Each node is kept as it starts, so a failed start stops the others too.
     await Promise.all(
       IDS.map(async (id) => {
         nodes.push(
           await startNodeProcess({
             nodeId: id,
-            args: ['--nats', nats.url, '--store', 'none', '--forecast', 'false'],
+            // --lease-ttl: near the default, and seen in the grants below (the flag reaches the book).
+            args: ['--nats', nats.url, '--store', 'none', '--forecast', 'false', '--lease-ttl', '1800ms'],
           }),
         );
       }),
@@ -92,6 +98,26 @@ test('client leases - three client processes, a graceful leave: per token within
       t.true(b.allowed >= 0.6 * RATE * SECONDS, `${b.user}: only ${b.allowed} allowed`);
     }
 
+    // Leased demand is counted: each token's window (on its owner now) holds about one request per
+    // check made (reports lost with asks that failed at the leave, or still in flight at close, aside).
+    const live = IDS.filter((id) => id !== leaver);
+    const windowOf = async (token: string): Promise<{ requests: number; allowed: number } | undefined> => {
+      for (const id of live) {
+        const d = (await observer.call('throttle.describe', { token }, { nodeID: id, timeout: 2000 })) as {
+          totals?: { requests: number; allowed: number };
+        } | null;
+        if (d?.totals !== undefined) return d.totals;
+      }
+      return undefined;
+    };
+    let requests = 0;
+    for (const u of USERS) requests += (await windowOf(`hot|user=${u}`))?.requests ?? 0;
+    t.log(`the hot tokens' windows count ${requests} requests for ${answered} checks`);
+    t.true(
+      requests >= 0.8 * answered && requests <= 1.05 * answered,
+      `${requests} requests for ${answered} checks`,
+    );
+
     // A slice's unused units go back at close: one of two used, one returned to the bucket.
     const put2 = await request(nc, 'headroom.v1.rules.put', {
       id: 'ret',
@@ -105,6 +131,12 @@ test('client leases - three client processes, a graceful leave: per token within
       IDS.filter((id) => id !== leaver),
       ['hot', 'ret'],
     );
+    const probe = await request(nc, 'headroom.v1.lease', {
+      client: 'probe',
+      params: { acct: 'r2' },
+      want: 1,
+    });
+    t.like(probe, { units: 1, ttlMs: 1800 });
     const hr = await HeadroomClient.connect({ servers: nats.url });
     try {
       const first = await hr.check({ acct: 'r1' }, 1, { lease: true });
@@ -119,8 +151,11 @@ test('client leases - three client processes, a graceful leave: per token within
       { allow: true, remaining: 8 },
       'the slice took 2, one came back, this check took 1 (7 without the return)',
     );
+    // Two checks, both allowed: the leased one reported with the return, the grant and return not counted.
+    t.like(await windowOf('ret|acct=r1'), { requests: 2, allowed: 2 });
   } finally {
     watch.stop();
+    await observer.stop();
     await nc.close();
     await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
     await nats.stop();

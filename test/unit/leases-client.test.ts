@@ -72,6 +72,8 @@ test('client leases - checks are decided from the slice with the check reply sha
   // 1 of 8 left: a renewal goes out with what is left, and checks go on meanwhile.
   t.is(sent.length, 2);
   t.deepEqual(sent[1]!.body['previous'], { lease: 'AAAAAAAAAAAA', unused: 1 });
+  // With the checks it decided since the first ask: the owner counts them as the token's demand.
+  t.like(sent[1]!.body['report'], { allowed: 7, denied: 0, cost: 7 });
   t.like(leases.decide(req('u1'), true), { allow: true, remaining: 0 });
   // The owner kept the 1 and added 10: the one used while the ask travelled comes off.
   sent[1]!.answer(grant(11));
@@ -82,7 +84,9 @@ test('client leases - checks are decided from the slice with the check reply sha
   await tick();
   t.is(sent.length, 3);
   t.is(sent[2]!.subject, 'headroom.v1.node.n1.lease.return');
-  t.deepEqual(sent[2]!.body, { node: 'n1', lease: 'AAAAAAAAAAAA', token: 'hot|user=u1', unused: 9 });
+  const { report, ...ret } = sent[2]!.body;
+  t.deepEqual(ret, { node: 'n1', lease: 'AAAAAAAAAAAA', token: 'hot|user=u1', unused: 9 });
+  t.like(report, { allowed: 2, denied: 0, cost: 2 }, 'the checks since the renewal');
   sent[2]!.answer({ returned: 9 });
   await closed;
   t.is(leases.stats.returned, 9);
@@ -96,6 +100,7 @@ test('client leases - an empty bucket is denied here until its retry time; a ref
   t.true(((await first) as { retryAfterMs: number }).retryAfterMs > 59_000);
   t.like(leases.decide(req('u1'), true), { allow: false });
   t.is(sent.length, 1, 'no ask while the bucket is empty');
+  t.is(sent[0]!.body['report'], undefined, 'nothing to report on a first ask');
 
   const other = leases.decide(req('u2'), true);
   sent[1]!.fail(new Error('no responders'));
