@@ -40,7 +40,10 @@ const FLAGS: Record<string, keyof NodeOptions> = {
   'actor-idle': 'actorIdleMs',
   'max-actors': 'maxActors',
   'owner-timeout': 'ownerTimeoutMs',
+  'lease-ttl': 'leaseTtlMs',
+  'lease-max-slices': 'leaseMaxSlices',
   heartbeat: 'heartbeatMs',
+  'time-scale': 'timeScale',
   'max-payload-bytes': 'maxPayloadBytes',
   'log-level': 'logLevel',
   'log-format': 'logFormat',
@@ -75,6 +78,8 @@ export const START_USAGE = `usage: headroom start [--nats URL] [--node-id ID] [-
        [--nats-user U --nats-password P] [--nats-token T] [--nats-nkey-seed FILE] [--nats-creds FILE]
        [--nats-tls-ca FILE] [--nats-tls-cert FILE --nats-tls-key FILE]
        [--http-host H] [--http-token-file F] [--http-admin-token-file F] [--shutdown-timeout 10s] [--actor-idle 5m] [--max-actors N] [--owner-timeout 1s] [--heartbeat 1s]
+       [--lease-ttl 2s] [--lease-max-slices N] (client leases: how long a slice is used, most slices held)
+       [--time-scale N] (domain time N times as fast: rules, forecasts, pools; a day's trace in minutes)
        [--max-payload-bytes N] [--log-level info] [--log-format json|pretty] [--namespace NS] [--rules-bucket B] [--config FILE]
        [--store duckdb|clickhouse|none] [--clickhouse-url URL] [--clickhouse-database DB]
        [--privacy-key-file F] [--privacy-file F] [--holidays-file F] [--profile-file F] [--profile-param user]

@@ -24,8 +24,8 @@
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { EventSignals, HolidayCalendar, SystemClock, parseHolidays } from '../../lib/index.ts';
-import type { SignalEvent } from '../../lib/index.ts';
+import { EventSignals, HolidayCalendar, ScaledClock, SystemClock, parseHolidays } from '../../lib/index.ts';
+import type { Clock, ScaledClockSpec, SignalEvent } from '../../lib/index.ts';
 import { PrivacyPipeline } from '../../lib/privacy/index.ts';
 import type { PrivacyOptions } from '../../lib/privacy/index.ts';
 import { Batcher, adapterFor, serveStore } from '../../store/index.ts';
@@ -41,6 +41,8 @@ export interface CollectionWorkerData {
   spoolMaxBytes: number;
   /** Create the tables on first use, not at start (ClickHouse: a node starts while it is down). */
   initOnUse: boolean;
+  /** The node's domain clock when it runs scaled (option `timeScale`). @default the wall clock */
+  scaledClock?: ScaledClockSpec | null;
 }
 
 /** What a collector is built from: data only, as it crosses threads. */
@@ -82,7 +84,10 @@ const port = parentPort!;
 const { target, data } = workerData as WorkerStart & { data: CollectionWorkerData };
 const adapter = adapterFor(target);
 const store: TimeSeriesStore & Partial<EncodedSink> = data.initOnUse ? initOnUse(adapter) : adapter;
-const clock = new SystemClock();
+// The collectors stamp and close buckets in the node's domain time (the same clock, rebuilt from
+// its spec); the batcher's flushes and retries are plumbing and keep real time.
+const clock: Clock = data.scaledClock == null ? new SystemClock() : new ScaledClock(data.scaledClock);
+const realClock = new SystemClock();
 /** Opened with the first collector: by then the node has initialised the store. */
 let batcher: Batcher | undefined;
 const collectors = new Map<string, Collector>();
@@ -110,7 +115,7 @@ async function open(id: string, config: CollectorConfig): Promise<readonly strin
   batcher ??= new Batcher(store, {
     spoolDir: data.spoolDir,
     spoolMaxBytes: data.spoolMaxBytes,
-    clock,
+    clock: realClock,
     maxRows: 5000,
   });
   const collector = new Collector(

@@ -11,7 +11,7 @@
  */
 import { join, resolve } from 'node:path';
 import type { ServiceBroker, ServiceSchema } from 'moleculer';
-import { ErrorCode, HOUR_MS, StateError, parseHolidays } from '../../lib/index.ts';
+import { ErrorCode, HOUR_MS, ScaledClock, StateError, parseHolidays } from '../../lib/index.ts';
 import type { Clock, TimerHandle } from '../../lib/index.ts';
 import { PrivacyPipeline } from '../../lib/privacy/index.ts';
 import { Batcher } from '../../store/index.ts';
@@ -134,6 +134,7 @@ async function openStore(
     spoolDir: join(options.dataDir, 'spool-collect'),
     spoolMaxBytes: options.spoolMaxBytes,
     initOnUse: !duck,
+    scaledClock: clock instanceof ScaledClock ? clock.spec : null,
   };
   const store = openCollectionWorker(target, data);
   if (duck) {

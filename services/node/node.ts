@@ -7,7 +7,7 @@
 import { ServiceBroker } from 'moleculer';
 import type { BrokerOptions } from 'moleculer';
 import type { NatsConnection } from 'nats';
-import { RuleSet, SystemClock, compileRule } from '../../lib/index.ts';
+import { RuleSet, SystemClock, compileRule, domainClock } from '../../lib/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import { Api, startHttpApi, HttpAuth, NatsApi, replCommands } from '../api/index.ts';
 import type { HttpApi } from '../api/index.ts';
@@ -90,16 +90,41 @@ export interface StopReport {
 export interface StartNodeExtras {
   /** Broker options from moleculer.config.ts; Headroom's own settings win. */
   broker?: BrokerOptions;
+  /**
+   * The node's one clock, domain and infrastructure alike (tests). @default
+   * a SystemClock for infrastructure and, for domain time, the same or (option
+   * `timeScale` not 1) a ScaledClock: see {@link startNode}
+   */
   clock?: Clock;
   /** The process guard's counts (runtime/process-guard.ts), reported in status; absent in-process. */
   unexpectedErrors?: () => UnexpectedErrorCounts;
 }
 
+/**
+ * Starts a node. Two clocks run it (option `timeScale`, `--time-scale`):
+ * - domain time, `clock`, scaled: the gateway (a request's time, and rule
+ *   `from`/`until`), the token actors (GCRA, actor idle, client leases,
+ *   refunds, ownership fences), collection, forecasting and training, pools
+ *   (stepMs, leadMs), the API's events, forecasts and status, the REPL;
+ * - infrastructure time, `realClock`, the wall clock: Moleculer heartbeats,
+ *   membership and placement (suspicion), the link's heartbeats (beats.ts),
+ *   owner-link request deadlines, the NATS API's guard, the rule store's
+ *   revision times, the trainer election's lease (a JetStream TTL), the
+ *   HTTP API and dashboard sampling, shutdown.
+ * No part compares times of both. A request's time (`atMs`) reaches the
+ * actors, so the gateway is domain; fences are kept by the actors, so they
+ * are domain too, their heartbeat-based durations multiplied by the scale to
+ * last the same real time. Owner timeouts given to domain parts stay real
+ * request timeouts.
+ */
 export async function startNode(
   options: Readonly<NodeOptions>,
   extras: StartNodeExtras = {},
 ): Promise<HeadroomNode> {
-  const clock = extras.clock ?? new SystemClock();
+  const realClock = extras.clock ?? new SystemClock();
+  const clock = extras.clock ?? domainClock(options.timeScale);
+  /** A real duration as the domain clock counts it (fences on the actors' clock). */
+  const inDomainMs = (realMs: number): number => realMs * options.timeScale;
   // Before anything starts: a non-loopback HTTP host without both token files is refused here.
   const httpAuth = options.httpPort === null ? undefined : await HttpAuth.load(options);
   if (options.metricsPort !== null) checkMetricsHost(options);
@@ -147,7 +172,7 @@ export async function startNode(
     }
     const rules: RuleStore =
       nc === undefined
-        ? new FileRuleStore(options.dataDir, clock)
+        ? new FileRuleStore(options.dataDir, realClock)
         : new KvRuleStore(nc, options.rulesBucket, broker.logger);
     let ruleSet = new RuleSet([]);
     await rules.start((specs) => {
@@ -159,7 +184,7 @@ export async function startNode(
     // Closed after the hand-off (below); pushed now so a failed start closes it too.
     stops.push(step('collection', () => collection.close()));
 
-    const tracker = new PlacementTracker(broker, clock);
+    const tracker = new PlacementTracker(broker, realClock);
     // The link's heartbeats: a node silent for one Moleculer heartbeat period is routed around.
     const beats =
       nc === undefined
@@ -168,9 +193,9 @@ export async function startNode(
             nc,
             beatSubject(options.namespace),
             options.nodeId,
-            clock,
+            realClock,
             { beatMs: Math.max(50, Math.round(options.heartbeatMs / 5)), deadAfterMs: options.heartbeatMs },
-            guardOf(broker, clock),
+            guardOf(broker, realClock),
           );
     // Without a metrics port or an OTLP endpoint the check path counts nothing (its sinks are no-ops).
     const metrics =
@@ -180,7 +205,7 @@ export async function startNode(
     const link =
       nc === undefined
         ? undefined
-        : new OwnerLink(nc, options.namespace, clock, guardOf(broker, clock), metrics?.link);
+        : new OwnerLink(nc, options.namespace, realClock, guardOf(broker, realClock), metrics?.link);
     const throttle = new ThrottleNode({
       ...(link === undefined ? {} : { link }),
       broker,
@@ -190,15 +215,16 @@ export async function startNode(
       idleMs: options.actorIdleMs,
       maxActors: options.maxActors,
       ownerTimeoutMs: options.ownerTimeoutMs,
+      leases: { ttlMs: options.leaseTtlMs, maxSlices: options.leaseMaxSlices },
       suspectMs: options.heartbeatMs,
       ...(beats === undefined
         ? {}
         : {
             // Views agree within about one heartbeat period (beats.ts); a stall past half of it is fenced.
             ownership: {
-              settleMs: options.heartbeatMs / 2,
+              settleMs: inDomainMs(options.heartbeatMs / 2),
               // A gateway routes around a node with no subscriber for a heartbeat after the last try.
-              awayMs: options.heartbeatMs,
+              awayMs: inDomainMs(options.heartbeatMs),
             },
             checkContact: () => beats.checkContact(),
             viewComplete: () => beats.completeView(tracker.liveNodes),
@@ -235,7 +261,7 @@ export async function startNode(
     const trainerCluster =
       nc === undefined || forecasting === undefined
         ? undefined
-        : setupTrainerCluster(options, broker, clock, nc, forecasting);
+        : setupTrainerCluster(options, broker, realClock, nc, forecasting);
     const pools = await setupPools(options, broker, clock, throttle, tracker, collection);
     await broker.start();
     if (beats !== undefined) {
@@ -301,7 +327,7 @@ export async function startNode(
       // Answer clients only once this node has found the cluster (or found it empty): a node that
       // saw only itself would take every token for its own and grant from fresh state.
       await foundPeers(tracker, beats, 1.5 * options.heartbeatMs);
-      const natsApi = new NatsApi(nc, api, guardOf(broker, clock));
+      const natsApi = new NatsApi(nc, api, guardOf(broker, realClock));
       natsApi.start();
       stops.unshift(step('NATS API drain', () => natsApi.drain()));
     }
@@ -313,7 +339,7 @@ export async function startNode(
         maxPayloadBytes: options.maxPayloadBytes,
         auth: httpAuth ?? HttpAuth.open(),
         log: broker.logger,
-        dashboard: { broker, tracker, rules, clock },
+        dashboard: { broker, tracker, rules, clock: realClock },
       });
       stops.unshift(step('HTTP API', () => http!.close()));
     }

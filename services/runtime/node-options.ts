@@ -13,6 +13,7 @@ import {
   optInt,
   optNullableInt,
   optNullableString,
+  optNumber,
   optOneOf,
   optString,
   parseDurationMs,
@@ -61,8 +62,25 @@ export interface NodeOptions extends NatsAuthOptions {
   maxActors: number;
   /** How long a gateway waits for a token's owner before re-routing. @default 1000 */
   ownerTimeoutMs: number;
+  /**
+   * How long a client may use a leased slice of a token's budget (client
+   * leases, services/check/leases.ts): shorter returns unused units sooner
+   * and blocks new slices for less after a leave; longer means fewer renewals.
+   * @default 2000
+   */
+  leaseTtlMs: number;
+  /** Most leased slices this node holds at once; asks past it are refused (retryable). @default 100000 */
+  leaseMaxSlices: number;
   /** Moleculer heartbeat period; a node silent for 3 periods is taken as gone. @default 1000 */
   heartbeatMs: number;
+  /**
+   * Domain time runs this many times as fast as the wall clock (rules, actor
+   * idle, collection, forecasts, training, pools), so a day-long trace plays
+   * in minutes; heartbeats, timeouts and ownership fences keep real time
+   * (services/node/node.ts says which part runs on which). Every duration
+   * option of a domain part is in domain time. @default 1
+   */
+  timeScale: number;
   /** Largest accepted request payload. @default 65536 */
   maxPayloadBytes: number;
   /** @default "info" */
@@ -184,7 +202,10 @@ export function defaultNodeOptions(): NodeOptions {
     actorIdleMs: 300_000,
     maxActors: 100_000,
     ownerTimeoutMs: 1000,
+    leaseTtlMs: 2000,
+    leaseMaxSlices: 100_000,
     heartbeatMs: 1000,
+    timeScale: 1,
     maxPayloadBytes: 65_536,
     logLevel: 'info',
     logFormat: defaultLogFormat(process.stdout.isTTY),
@@ -232,7 +253,10 @@ const schema: OptionSchema<NodeOptions> = {
   actorIdleMs: optDurationMs,
   maxActors: optInt(1, 10_000_000),
   ownerTimeoutMs: optDurationMs,
+  leaseTtlMs: optDurationMs,
+  leaseMaxSlices: optInt(1, 10_000_000),
   heartbeatMs: optDurationMs,
+  timeScale: optNumber(0, 100_000, true),
   maxPayloadBytes: optInt(256, 1_048_576),
   logLevel: optOneOf(LogLevel),
   logFormat: optOneOf(LogFormat),
