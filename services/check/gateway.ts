@@ -44,7 +44,10 @@ import type {
 export interface GatewayDeps {
   broker: ServiceBroker;
   tracker: PlacementTracker;
+  /** Domain time: a request's time, rule windows (scaled under `--time-scale`). */
   clock: Clock;
+  /** Wall-clock time for retry windows and pauses while an owner is unreachable. @default clock */
+  realClock?: Clock;
   rules: () => RuleSet;
   /** How long to wait for an owner before the check fails (retryable). */
   ownerTimeoutMs: number;
@@ -278,7 +281,7 @@ export class Gateway {
     ctx: OtelContext,
     routeSpans: boolean,
     attempt = 1,
-    blindUntil = this.#deps.clock.now() + 2 * this.#deps.ownerTimeoutMs,
+    blindUntil = (this.#deps.realClock ?? this.#deps.clock).now() + 2 * this.#deps.ownerTimeoutMs,
   ): Promise<Answered[]> {
     const self = this.#deps.broker.nodeID;
     const routing = routeItems(items, this.#deps.tracker.placement, self);
@@ -304,8 +307,9 @@ export class Gateway {
           return await this.#take(part, ctx, routeSpans, attempt + 1, blindUntil);
         }
         // This node is itself just back on NATS: the owner may be resubscribing; ask again soon.
-        if (this.#deps.clock.now() + BLIND_RETRY_MS > blindUntil) throw wrapCallError(err, owner);
-        await sleep(this.#deps.clock, BLIND_RETRY_MS);
+        const real = this.#deps.realClock ?? this.#deps.clock;
+        if (real.now() + BLIND_RETRY_MS > blindUntil) throw wrapCallError(err, owner);
+        await sleep(real, BLIND_RETRY_MS);
         return await this.#take(part, ctx, routeSpans, attempt, blindUntil);
       }
     });

@@ -65,7 +65,14 @@ export interface ThrottleDeps {
   /** Behavioural data collection; absent when collection is off. */
   observer?: DecisionObserver;
   tracker: PlacementTracker;
+  /** Domain time: GCRA, actor idle, ownership fences (scaled under `--time-scale`). */
   clock: Clock;
+  /**
+   * Wall-clock time for what waits on other processes: refund windows, client
+   * slices (clients count them in real time), hand-off and join waits, retry
+   * pauses, log rate limits. @default clock
+   */
+  realClock?: Clock;
   idleMs: number;
   maxActors: number;
   ownerTimeoutMs: number;
@@ -123,9 +130,10 @@ export class ThrottleNode {
 
   constructor(deps: ThrottleDeps) {
     this.#deps = deps;
-    this.guard = guardOf(deps.broker, deps.clock);
+    const real = deps.realClock ?? deps.clock;
+    this.guard = guardOf(deps.broker, real);
     // A refund follows its take within a round trip or two; the window is a generous bound.
-    this.ledger = new TakeLedger(deps.clock, {
+    this.ledger = new TakeLedger(real, {
       windowMs: Math.max(REFUND_WINDOW_MS, 4 * deps.ownerTimeoutMs),
     });
     this.#dormant = new DormantTokens<HandoffItem>(deps.clock, (actor, snapshot) => ({
@@ -133,7 +141,7 @@ export class ThrottleNode {
       snapshot,
     }));
     this.ownership = new Ownership(deps.broker.nodeID, deps.clock, deps.ownership ?? ALONE);
-    this.leases = new LeaseBook(deps.broker.nodeID, deps.clock, deps.tracker.placement, deps.leases);
+    this.leases = new LeaseBook(deps.broker.nodeID, real, deps.tracker.placement, deps.leases);
     deps.tracker.onChange((p) => {
       this.ownership.viewChanged(p);
       this.leases.viewChanged(p);
@@ -172,7 +180,7 @@ export class ThrottleNode {
     this.handoff = new Handoff({
       broker: deps.broker,
       tracker: deps.tracker,
-      clock: deps.clock,
+      clock: real,
       host: this.host,
       dormant: this.#dormant,
       logError: (err) => deps.broker.logger.error('throttle:', err),
@@ -400,7 +408,7 @@ export class ThrottleNode {
         // while this node is itself cut off or just back, ask again a little later).
         if (!(err instanceof OwnerGone) || attempt >= 3) throw err;
         if (tracker.judging) tracker.suspect(owner, this.#deps.suspectMs ?? DEFAULT_SUSPECT_MS, 'forward');
-        else await sleep(this.#deps.clock, BLIND_RETRY_MS);
+        else await sleep(this.#deps.realClock ?? this.#deps.clock, BLIND_RETRY_MS);
         const again = routeItems(part, tracker.placement, self, (t) => this.host.has(t));
         return await this.#forward(part, again, attempt + 1);
       }
@@ -418,9 +426,10 @@ export class ThrottleNode {
   async awaitCompleteView(): Promise<void> {
     const complete = this.#deps.viewComplete;
     if (complete === undefined || complete()) return;
-    const until = this.#deps.clock.now() + JOIN_WAIT_MS;
+    const real = this.#deps.realClock ?? this.#deps.clock;
+    const until = real.now() + JOIN_WAIT_MS;
     while (!complete()) {
-      if (this.#deps.clock.now() >= until) {
+      if (real.now() >= until) {
         if (!this.#viewGivenUp) {
           this.#viewGivenUp = true;
           this.#deps.broker.logger.warn(
@@ -431,7 +440,7 @@ export class ThrottleNode {
         }
         return;
       }
-      await sleep(this.#deps.clock, 25);
+      await sleep(real, 25);
     }
   }
 

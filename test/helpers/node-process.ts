@@ -147,7 +147,12 @@ export async function settle(nc: NatsConnection, ids: string[]): Promise<void> {
           actors: number | null;
           ownership?: { learningUntilMs: number | null; pendingHandoffs: number } | null;
         }>;
-      }>(nc, 'headroom.v1.status', {});
+      }>(nc, 'headroom.v1.status', {}).catch(() => null);
+      // A node that just printed ready may still be subscribing: "no responders" for a moment.
+      if (r === null) {
+        streak = 0;
+        return false;
+      }
       const seen = r.nodes.filter((n) => n.actors !== null).map((n) => n.id);
       // Settled also means no node is still learning after the last membership change or waiting
       // for a hand-off (services/cluster/ownership.ts): until then fresh tokens may start fenced.
