@@ -35,6 +35,7 @@ export class ActorHost<K extends string, A, I = never> {
   readonly options: Readonly<ActorHostOptions<A>>;
   readonly #run: ActorSlots<K, A, I>;
   readonly #slots: Residency<K, Slot<K, A>>;
+  readonly #passivated: ((key: K, reason: PassivationReason) => void)[] = [];
   #stopped = false;
   #stopping: Promise<void> | undefined;
 
@@ -45,8 +46,34 @@ export class ActorHost<K extends string, A, I = never> {
   ) {
     if (typeof factory !== 'function') throw invalidField('actorHost.factory', 'a function', factory);
     this.options = compileActorHostOptions(options);
-    this.#run = new ActorSlots(factory, events, this.options);
+    const onPassivate = events.onPassivate;
+    this.#run = new ActorSlots(
+      factory,
+      {
+        ...events,
+        onPassivate: (key, actor, reason) => {
+          try {
+            return onPassivate?.(key, actor, reason);
+          } finally {
+            for (const listener of this.#passivated) listener(key, reason);
+          }
+        },
+      },
+      this.options,
+    );
     this.#slots = this.#run.residents;
+  }
+
+  /**
+   * Calls `listener` whenever an actor leaves the host, for every reason
+   * (idle, evicted, handed off, stopped, failed), after the `onPassivate`
+   * event and inside the key's mailbox: parts that keep per-key state beside
+   * the actor (the forecaster's combiner state) free it here, in O(1),
+   * instead of sweeping every key they hold. A throw is reported to
+   * `onError` like a throwing hook.
+   */
+  onPassivate(listener: (key: K, reason: PassivationReason) => void): void {
+    this.#passivated.push(listener);
   }
 
   /**

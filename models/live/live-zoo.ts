@@ -8,7 +8,7 @@
  * {@link OnlineCombiner} weighs them per token and horizon by their
  * realised error, so the served forecast follows the best member of each
  * token. Every token's small state lives here, in one slab keyed by token,
- * until the token is released (its actor passivated: see `retain`).
+ * until the token is released (its actor passivated: see `release`).
  */
 import { DAY_MS } from '../../lib/index.ts';
 import type { ModelSet, ServingForecast, ServingInput } from '../serving.ts';
@@ -93,21 +93,40 @@ export class LiveZoo {
     return this.#slots.size;
   }
 
+  /**
+   * Slab slots ever taken, held or free: the slab's high-water mark, what
+   * its memory follows. A released slot is reused before a new one is taken.
+   */
+  get slotsTaken(): number {
+    return this.#used;
+  }
+
   /** Bytes of combiner state per token in the slab (float32 numbers and the float64 base). */
   get bytesPerToken(): number {
     return this.combiner.stateSize * 4 + 8;
   }
 
-  /** Drops the state of every token `live` rejects (passivated ones); returns how many. */
+  /**
+   * Drops `token`'s state, its slot going back to the free list for the
+   * next new token: O(1), called as the token's actor is passivated.
+   * Returns whether it held any.
+   */
+  release(token: string): boolean {
+    const slot = this.#slots.get(token);
+    if (slot === undefined) return false;
+    this.#slots.delete(token);
+    this.#free.push(slot);
+    return true;
+  }
+
+  /**
+   * Drops the state of every token `live` rejects; returns how many. A
+   * consistency sweep, O(tokens held): `release` frees a passivated token's
+   * state, this catches a token forecast again after it was released.
+   */
   retain(live: (token: string) => boolean): number {
     let n = 0;
-    for (const [token, slot] of this.#slots) {
-      if (!live(token)) {
-        this.#slots.delete(token);
-        this.#free.push(slot);
-        n++;
-      }
-    }
+    for (const token of this.#slots.keys()) if (!live(token) && this.release(token)) n++;
     return n;
   }
 

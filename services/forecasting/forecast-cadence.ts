@@ -11,8 +11,10 @@
  * first horizon is scored once against what happened, idle tokens' too, and
  * the error reported (for the trainer's drift check). With a store,
  * forecasts are written to it too, the token named by its keyed hash as
- * every stored row is. Each round also releases the live zoo's combiner
- * state of tokens no longer resident (passivated), through `retain`.
+ * every stored row is. The live zoo's combiner state of a token is freed
+ * when its actor is passivated (ForecastHub.release, on the host's
+ * passivation hook); every `retainEveryRounds` rounds `retain` sweeps what
+ * that missed (a token passivated while its forecast was on its way).
  */
 import type { ActorHost, TokenActor, TokenForecast } from '../../actors/index.ts';
 import { invalidField } from '../../lib/index.ts';
@@ -46,8 +48,20 @@ export interface ForecastCadenceDeps {
   write?: (row: ForecastRow) => void;
   /** The stored name of a token (keyed hash); required with `write`. */
   storeToken?: (token: TokenKey, nowMs: number) => string;
-  /** Drops per-token forecasting state of the tokens `live` rejects (ForecastHub.retain). */
+  /**
+   * Drops per-token forecasting state of the tokens `live` rejects
+   * (ForecastHub.retain): a consistency sweep, O(tokens held), for state
+   * that release at passivation missed.
+   */
   retain?: (live: (token: string) => boolean) => void;
+  /**
+   * Rounds between two `retain` sweeps. Passivation frees a token's state
+   * (ForecastHub.release), so the sweep only catches a token forecast after
+   * its actor left; running it every round cost ~5 % of the main thread
+   * under a million one-off users (issue 11).
+   * @default 60
+   */
+  retainEveryRounds?: number;
   /** Realised WAPE of the previous forecasts' first horizon over `n` tokens. */
   onError?: (wape: number, n: number) => void;
   log?: { warn(...a: unknown[]): void };
@@ -88,13 +102,21 @@ export class ForecastCadence {
   #seenUntil = Number.NEGATIVE_INFINITY;
   /** Forecasts made here whose first target is not yet scored (#score). */
   #scoring: Scoring[] = [];
+  /** Rounds since the last `retain` sweep. */
+  #sinceRetain = 0;
 
   constructor(deps: ForecastCadenceDeps) {
-    const { activeMs, batchTokens } = deps;
+    const { activeMs, batchTokens, retainEveryRounds } = deps;
     if (activeMs !== undefined && !(activeMs >= 0))
       throw invalidField('activeMs', 'a duration >= 0', activeMs);
     if (batchTokens !== undefined && !(Number.isSafeInteger(batchTokens) && batchTokens > 0)) {
       throw invalidField('batchTokens', 'a positive integer', batchTokens);
+    }
+    if (
+      retainEveryRounds !== undefined &&
+      !(Number.isSafeInteger(retainEveryRounds) && retainEveryRounds > 0)
+    ) {
+      throw invalidField('retainEveryRounds', 'a positive integer', retainEveryRounds);
     }
     this.#d = deps;
   }
@@ -143,7 +165,8 @@ export class ForecastCadence {
     this.#seenUntil = seenUntil;
     const { host } = this.#d;
     const yieldLoop = (): Promise<unknown> => new Promise((r) => setImmediate(r)); // checks and status requests go first
-    if (this.#d.retain !== undefined) {
+    if (this.#d.retain !== undefined && ++this.#sinceRetain >= (this.#d.retainEveryRounds ?? 60)) {
+      this.#sinceRetain = 0;
       await yieldLoop(); // the retain walk is a stretch of its own, not added to the gather's
       this.#d.retain((token) => host.has(token as TokenKey));
     }

@@ -88,7 +88,15 @@ export class ForecastHub {
     return this.#zoo;
   }
 
-  /** Drops the combiner state of every token `live` rejects (passivated ones); returns how many. */
+  /** Drops `token`'s combiner state (its actor was passivated, evicted or handed away); O(1). */
+  release(token: string): boolean {
+    return this.#zoo.release(token);
+  }
+
+  /**
+   * Drops the combiner state of every token `live` rejects; returns how
+   * many. A rare sweep, O(tokens held): {@link release} covers passivation.
+   */
   retain(live: (token: string) => boolean): number {
     return this.#zoo.retain(live);
   }

@@ -66,6 +66,8 @@ export async function setupForecasting(
   );
   broker.createService(forecastService(hub));
   broker.createService(bayesService(hub));
+  // A token's combiner state goes with its actor (idle, evicted at the cap, handed away): O(1) each.
+  throttle.host.onPassivate((token) => void hub.release(token));
   const store = collection.store;
   const local =
     store === undefined
@@ -117,16 +119,20 @@ export async function setupForecasting(
       ? {
           storeToken,
           write: (row) => {
+            // A store and spool that cannot keep up refuse every row for a while: tryAdd builds
+            // no error per row (issue 11), and one line per 10 s says so.
+            let why: string;
             try {
-              batcher.add('forecasts', row);
+              if (batcher.tryAdd('forecasts', row)) return;
+              why = `${batcher.refusal ?? 'refused'}: the store and its spool are behind`;
             } catch (err) {
-              // A store and spool that cannot keep up refuse every row for a while: one line per 10 s.
-              refused++;
-              const now = clock.now();
-              if (now - refusedLogMs < 10_000) return;
-              refusedLogMs = now;
-              log.warn(`forecast rows not stored (${refused} since start): ${(err as Error).message}`);
+              why = (err as Error).message;
             }
+            refused++;
+            const now = clock.now();
+            if (now - refusedLogMs < 10_000) return;
+            refusedLogMs = now;
+            log.warn(`forecast rows not stored (${refused} since start): ${why}`);
           },
         }
       : {}),

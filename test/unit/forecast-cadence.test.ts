@@ -119,10 +119,11 @@ test('forecast cadence - the previous forecast is scored against what happened a
   t.deepEqual(errors, [[3 / 4, 1]]);
 });
 
-test('forecast cadence - each round releases the forecasting state of passivated tokens', async (t) => {
+test('forecast cadence - every retainEveryRounds rounds the sweep drops state that release missed', async (t) => {
   const clock = new SimulatedClock(T0);
   const host = new ActorHost<TokenKey, TokenActor>((k) => new TokenActor(k, rule, clock), { clock });
   const zoo = new LiveZoo({ horizons: [1, 5], stepMs: 1000 });
+  let sweeps = 0;
   const cadence = new ForecastCadence({
     host,
     clock,
@@ -137,7 +138,11 @@ test('forecast cadence - each round releases the forecasting state of passivated
           undefined,
         ),
       }),
-    retain: (live) => void zoo.retain(live),
+    retain: (live) => {
+      sweeps++;
+      zoo.retain(live);
+    },
+    retainEveryRounds: 3,
   });
   await host.ask(key('u1'), (a) => a.check(1));
   await host.ask(key('u2'), (a) => a.check(1));
@@ -145,10 +150,29 @@ test('forecast cadence - each round releases the forecasting state of passivated
   await cadence.tick();
   t.is(zoo.size, 2);
   t.is(host.peek(key('u1'))?.forecast?.model, 'combined');
+  // No release wired here: as if u2's forecast had landed after its actor left.
   await host.passivate(key('u2'));
   clock.advance(1000);
   await cadence.tick();
-  t.is(zoo.size, 1, 'u2 passivated: its combiner state is gone');
+  t.is(zoo.size, 2, 'no sweep before the third round');
+  clock.advance(1000);
+  await cadence.tick();
+  t.is(sweeps, 1);
+  t.is(zoo.size, 1, 'u2 is not resident: the sweep dropped its combiner state');
+  t.throws(
+    () =>
+      new ForecastCadence({
+        host,
+        clock,
+        everyMs: 5000,
+        predict: () => Promise.reject(new Error('unused')),
+        retainEveryRounds: 0,
+      }),
+    {
+      instanceOf: InputError,
+      message: /retainEveryRounds must be a positive integer, got 0/,
+    },
+  );
 });
 
 test('token actor - setForecast keeps the latest and rejects a malformed one', (t) => {
