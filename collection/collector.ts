@@ -72,6 +72,9 @@ export class Collector implements DecisionObserver {
   readonly #reads: readonly string[];
   #memoSecond = Number.NaN;
   #calendar: CalendarFeatures | undefined;
+  /** Rows refused since the last report (#reportRefused), with the first one's kind and reason. */
+  #unreported = 0;
+  #refusedWhat = '';
   readonly #stats = {
     decided: 0,
     refunds: 0,
@@ -254,20 +257,37 @@ export class Collector implements DecisionObserver {
     for (const b of batch.buckets) {
       if (this.#add('buckets', { ...b, source: this.#source })) this.#stats.buckets++;
     }
+    this.#reportRefused();
   }
 
+  /**
+   * Hands a row to the batcher; a refused one (spool full, or a bad row) is
+   * counted here and reported with the others of its batch: a full spool
+   * refuses every row, and an error and a loss notice per row held the
+   * collection worker's thread for seconds (issue 11).
+   */
   #add(kind: 'records' | 'buckets' | 'links', row: object): boolean {
+    let code: string | undefined;
     try {
-      (this.#d.batcher.add as (k: string, r: object) => void)(kind, row);
-      return true;
+      if ((this.#d.batcher.tryAdd as (k: string, r: object) => boolean)(kind, row)) return true;
     } catch (err) {
-      this.#stats.refused++;
-      this.#d.onLoss?.('spool', 1);
-      this.#warn(
-        `collection: the store batcher refused ${kind} rows: ${(err as { code?: string }).code ?? 'error'}`,
-      );
-      return false;
+      code = (err as { code?: string }).code ?? 'error';
     }
+    this.#stats.refused++;
+    if (this.#unreported++ === 0)
+      this.#refusedWhat = `${kind} rows: ${code ?? this.#d.batcher.refusal ?? 'error'}`;
+    return false;
+  }
+
+  /** Counts the rows refused since the last call as lost, in one notice and at most one warning. */
+  #reportRefused(): void {
+    if (this.#unreported === 0) return;
+    const n = this.#unreported;
+    this.#unreported = 0;
+    this.#d.onLoss?.('spool', n);
+    this.#warn(
+      `collection: the store batcher refused ${this.#refusedWhat} (${n} rows refused in this batch)`,
+    );
   }
 
   /** At most one warning per 10 s: a full spool must be seen, not flood the log. */

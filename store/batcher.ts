@@ -10,7 +10,8 @@
  * bounded (only a batch whose insert fails while newer ones are being
  * spilled lands after them). Nothing is dropped: past the spool's bound
  * `add` throws StateError SpoolFull (and counts it) and the refused rows
- * stay with the caller.
+ * stay with the caller; `tryAdd` returns false instead, for writers that
+ * count refused rows and go on (the collector, the forecast cadence).
  */
 import { ErrorCode, StateError, invalidField, type TimerHandle } from '../lib/index.ts';
 import { compileBatcherOptions, type BatcherOptions, type BatcherStats } from './batcher-options.ts';
@@ -87,31 +88,67 @@ export class Batcher {
   /**
    * Accepts one row. Throws InputError for a row without its key, StateError
    * SpoolFull while the spool is past its bound, StateError Unavailable after
-   * `close`.
+   * `close`. Writers that go on past a refusal use {@link tryAdd}.
    */
   add<K extends RowKind>(kind: K, row: RowOf[K]): void {
     if (this.#closed) throw new StateError(ErrorCode.Unavailable, 'batcher is closed');
+    this.#check(kind, row);
+    if (this.refusal !== undefined) {
+      this.#stats.spoolFull++;
+      throw this.#spoolFull(kind);
+    }
+    this.#push(kind, row);
+  }
+
+  /**
+   * Why rows are refused now: SpoolFull while the spool is past its bound
+   * (or its writer too far behind), Unavailable once closed; undefined while
+   * rows are taken. Two comparisons, no error built.
+   */
+  get refusal(): ErrorCode | undefined {
+    if (this.#closed) return ErrorCode.Unavailable;
+    if (this.#spillRows > MAX_SPILLING_ROWS || this.#overflow.length > 0) return ErrorCode.SpoolFull;
+    return undefined;
+  }
+
+  /**
+   * Accepts one row as {@link add} does, or returns false where `add` would
+   * throw a StateError ({@link refusal}), counting a SpoolFull refusal the
+   * same way but building no error: the collection worker refusing every row
+   * of a full spool one thrown error at a time held its thread for seconds
+   * (issue 11). A bad row still throws InputError; under a full spool it is
+   * refused unchecked.
+   */
+  tryAdd<K extends RowKind>(kind: K, row: RowOf[K]): boolean {
+    const refusal = this.refusal;
+    if (refusal !== undefined) {
+      if (refusal === ErrorCode.SpoolFull) this.#stats.spoolFull++;
+      return false;
+    }
+    this.#check(kind, row);
+    this.#push(kind, row);
+    return true;
+  }
+
+  /** Throws InputError naming the field of a row that cannot be stored. */
+  #check(kind: RowKind, row: unknown): void {
     if (!KINDS.includes(kind)) throw invalidField('kind', `one of ${KINDS.join(', ')}`, kind);
     if (typeof row !== 'object' || row === null) throw invalidField(`${kind} row`, 'an object', row);
     const problem = rowProblem(kind, row);
     if (problem !== undefined) throw invalidField(problem.field, problem.expected, problem.value);
-    if (rowKey(kind, row) === '') throw invalidField(`${kind}.id`, 'a non-empty string', '');
-    if (this.#spillRows > MAX_SPILLING_ROWS) {
-      this.#stats.spoolFull++;
-      throw new StateError(
-        ErrorCode.SpoolFull,
-        `the store is behind and the spool in ${this.#opts.spoolDir} cannot take rows as fast as they come (${this.#spillRows} rows wait for it, at most ${MAX_SPILLING_ROWS}); ${kind} row refused, not dropped`,
-        { field: 'spoolMaxBytes' },
-      );
-    }
-    if (this.#overflow.length > 0) {
-      this.#stats.spoolFull++;
-      throw new StateError(
-        ErrorCode.SpoolFull,
-        `spool in ${this.#opts.spoolDir} is full (${this.#spool.bytes} bytes, spoolMaxBytes ${this.#opts.spoolMaxBytes}) and the store is not answering; ${kind} row refused, not dropped`,
-        { field: 'spoolMaxBytes' },
-      );
-    }
+    if (rowKey(kind, row as RowOf[typeof kind]) === '')
+      throw invalidField(`${kind}.id`, 'a non-empty string', '');
+  }
+
+  #spoolFull(kind: RowKind): StateError {
+    const message =
+      this.#spillRows > MAX_SPILLING_ROWS
+        ? `the store is behind and the spool in ${this.#opts.spoolDir} cannot take rows as fast as they come (${this.#spillRows} rows wait for it, at most ${MAX_SPILLING_ROWS}); ${kind} row refused, not dropped`
+        : `spool in ${this.#opts.spoolDir} is full (${this.#spool.bytes} bytes, spoolMaxBytes ${this.#opts.spoolMaxBytes}) and the store is not answering; ${kind} row refused, not dropped`;
+    return new StateError(ErrorCode.SpoolFull, message, { field: 'spoolMaxBytes' });
+  }
+
+  #push(kind: RowKind, row: object): void {
     let buf = this.#buffers.get(kind);
     if (buf === undefined) this.#buffers.set(kind, (buf = []));
     buf.push(row);

@@ -206,6 +206,36 @@ test('batcher - past the spool bound add throws SpoolFull and counts it; nothing
   await b.close();
 });
 
+test('batcher - tryAdd returns false past the spool bound, counted as add counts it, and true once drained', async (t) => {
+  const { flaky, clock, dir } = await setup();
+  const b = new Batcher(flaky.store, { maxRows: 5, spoolDir: dir, clock, spoolMaxBytes: 4000 });
+  flaky.down = true;
+  t.is(b.refusal, undefined);
+  let accepted = 0;
+  for (let i = 0; i < 200 && b.tryAdd('records', rec(i)); i++) {
+    accepted++;
+    if (accepted % 5 === 0) await b.flush();
+  }
+  t.true(accepted > 0 && accepted < 200, `accepted ${accepted}`);
+  t.is(b.refusal, ErrorCode.SpoolFull);
+  t.false(b.tryAdd('records', rec(999)));
+  t.is(b.stats().spoolFull, 2, 'the refusal that ended the loop and the one after it');
+  t.throws(() => b.add('records', rec(998)), { instanceOf: StateError, message: /is full/ });
+  t.is(b.stats().spoolFull, 3, 'add and tryAdd count refusals alike');
+  flaky.down = false;
+  const drained = b.drain();
+  clock.advance(60_000);
+  await drained;
+  t.is(b.refusal, undefined);
+  t.true(b.tryAdd('records', rec(1000)));
+  t.throws(() => b.tryAdd('records', { ...rec(1001), id: '' }), { instanceOf: InputError, message: /id/ });
+  t.is(b.stats().spoolFull, 3, 'a bad row is no refusal');
+  await b.close();
+  t.is(b.refusal, ErrorCode.Unavailable);
+  t.false(b.tryAdd('records', rec(1002)));
+  t.is((await storedIds(flaky.store)).length, accepted + 1, 'every accepted row stored, none refused');
+});
+
 test('batcher - a torn spool line is skipped and counted, the rest replays', async (t) => {
   const { flaky, clock, dir } = await setup();
   const first = new Batcher(flaky.store, { maxRows: 2, spoolDir: dir, clock });

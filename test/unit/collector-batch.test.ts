@@ -72,7 +72,7 @@ test('decision batch - what crosses is the token, numbers and only the parameter
 function collector(): { c: Collector; rows: () => unknown[] } {
   const rows: Array<[string, Record<string, unknown>]> = [];
   const batcher = {
-    add: (kind: string, row: Record<string, unknown>) => rows.push([kind, structuredClone(row)]),
+    tryAdd: (kind: string, row: Record<string, unknown>) => rows.push([kind, structuredClone(row)]) > 0,
   };
   const c = new Collector(
     {

@@ -4,7 +4,6 @@ import {
   EventSignals,
   HolidayCalendar,
   SimulatedClock,
-  StateError,
   type RuleDecision,
   type TokenKey,
 } from '../../lib/index.ts';
@@ -18,9 +17,13 @@ const T0 = Date.UTC(2026, 11, 25, 12, 0, 0);
 class FakeBatcher {
   rows: Array<[string, Record<string, unknown>]> = [];
   refuse = false;
-  add(kind: string, row: Record<string, unknown>): void {
-    if (this.refuse) throw new StateError(ErrorCode.SpoolFull, 'spool full');
+  get refusal(): ErrorCode | undefined {
+    return this.refuse ? ErrorCode.SpoolFull : undefined;
+  }
+  tryAdd(kind: string, row: Record<string, unknown>): boolean {
+    if (this.refuse) return false;
     this.rows.push([kind, structuredClone(row)]);
+    return true;
   }
   of(kind: string): Array<Record<string, unknown>> {
     return this.rows.filter(([k]) => k === kind).map(([, r]) => r);
@@ -31,6 +34,7 @@ function setup(opts: { maxQueue?: number; source?: string } = {}) {
   const clock = new SimulatedClock(T0);
   const batcher = new FakeBatcher();
   const warnings: string[] = [];
+  const losses: [string, number][] = [];
   const pipeline = new PrivacyPipeline({
     keys: [{ id: 'k1', secret: 'collector-test-secret-0123' }],
     params: { op: 'keep' },
@@ -49,10 +53,11 @@ function setup(opts: { maxQueue?: number; source?: string } = {}) {
       holidays: new HolidayCalendar(['2026-12-25']),
       profiles: new MapProfileProvider(parseProfiles('user,tier\nalice@example.com,gold\n')),
       signals,
+      onLoss: (kind, rows) => losses.push([kind, rows]),
     },
     { graceMs: 1000, tickMs: 100, ...opts },
   );
-  return { clock, batcher, warnings, pipeline, signals, collector };
+  return { clock, batcher, warnings, losses, pipeline, signals, collector };
 }
 
 function item(user: string, atMs: number, extra: Record<string, string> = {}): TakeItem {
@@ -117,13 +122,14 @@ test('collector - the check path only queues; the tick anonymises, adds features
 });
 
 test('collector - a full spool is counted and logged (once per 10 s), never thrown', (t) => {
-  const { clock, batcher, collector, warnings } = setup();
+  const { clock, batcher, collector, warnings, losses } = setup();
   batcher.refuse = true;
   for (let i = 0; i < 5; i++) collector.decided(item(`u${i}`, T0 + i), decision(true), T0 + i);
   t.notThrows(() => clock.advance(3000));
   t.is(collector.stats().refused, 10); // 5 records + 5 one-second buckets
+  t.deepEqual(losses, [['spool', 10]], 'the rows refused in one batch are counted lost in one notice');
   t.is(warnings.length, 1);
-  t.regex(warnings[0]!, /refused records rows: HEADROOM_ERR_SPOOL_FULL/);
+  t.regex(warnings[0]!, /refused records rows: HEADROOM_ERR_SPOOL_FULL \(10 rows refused in this batch\)/);
   t.false(warnings[0]!.includes('u1'));
   clock.advance(11_000);
   collector.decided(item('u9', clock.now()), decision(true), clock.now());
