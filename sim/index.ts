@@ -2,6 +2,7 @@
 // Values first, then types.
 export { SimulatedProvider } from './simulated-provider.ts';
 export { OraclePolicy } from './oracle.ts';
+export { BOUND_PRICE_RATIOS, SchedulePolicy, foresightFront, foresightSchedule } from './foresight-bound.ts';
 export { forecastTrace, REPLAY_FORECASTERS } from './forecasts.ts';
 export { prepareReplay, defaultThrottlePrice } from './setup.ts';
 export { runReplay } from './replay.ts';
@@ -26,6 +27,7 @@ export type { ResourceModel, ReplaySetupOptions, ReplayData } from './setup.ts';
 export type { Timeline, ReplayResult, RunReplayOptions } from './replay.ts';
 export type { MakePolicyOptions } from './policies.ts';
 export type { FrontierPoint } from './frontier.ts';
+export type { ForesightSchedule } from './foresight-bound.ts';
 export type { TargetRatios, TargetEvaluation } from './targets.ts';
 export type { ReplaySummary, ReplayPlotOptions } from './plot-svg.ts';
 export type { CompareRun, ComparePlotOptions } from './plot-compare.ts';
