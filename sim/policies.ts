@@ -1,5 +1,5 @@
 import { ErrorCode, InputError, show } from '../lib/index.ts';
-import { HpaPolicy, QuantilePolicy, StaticPolicy, unitsFor } from '../lib/index.ts';
+import { HoldDownPolicy, HpaPolicy, QuantilePolicy, StaticPolicy, unitsFor } from '../lib/index.ts';
 import type { CapacityPolicy } from '../lib/index.ts';
 import { RlPolicy } from '../models/index.ts';
 import type { RlPolicyJson } from '../models/index.ts';
@@ -65,7 +65,8 @@ export function makePolicy(name: string, data: ReplayData, o: MakePolicyOptions 
     case PolicyName.Static:
       return new StaticPolicy(unitsFor(data.warmupPeak * (o.setting ?? 1), m.unitCapacity));
     case PolicyName.Quantile:
-      return new QuantilePolicy(o.setting ?? o.quantile ?? 0.9);
+      // As a live pool runs it (services/pools/pool-runner.ts): held for a lead on a dip.
+      return new HoldDownPolicy(new QuantilePolicy(o.setting ?? o.quantile ?? 0.9), m.leadSteps + 1);
     case PolicyName.Oracle:
       return new OraclePolicy(data.demand, o.setting ?? 1);
     case PolicyName.Rl: {

@@ -76,7 +76,8 @@ interface Pending {
  * visited states shrink to state-free values (the best fixed headroom so
  * far), so the policy is never worse-informed than a fixed quantile.
  * Exploration (epsilon > 0, online) never holds less than the reactive
- * (HPA) rule would.
+ * (HPA) rule would. The policy holds the largest of its last lead + 1
+ * targets, so a dip shorter than a start-up releases nothing.
  */
 export class RlPolicy implements CapacityPolicy {
   readonly name = 'rl';
@@ -89,6 +90,8 @@ export class RlPolicy implements CapacityPolicy {
   #floor = new HpaPolicy();
   #lastThrottleStep = -Infinity;
   #last = 0;
+  /** Targets of the last lead + 1 decisions, of which the policy holds the largest. */
+  #targets: number[] = [];
   #recent: number[] = [];
   #volatility: RecentLoad | undefined;
   #rand: () => number;
@@ -131,6 +134,7 @@ export class RlPolicy implements CapacityPolicy {
     this.#floor = new HpaPolicy();
     this.#lastThrottleStep = -Infinity;
     this.#last = 0;
+    this.#targets = [];
     this.#recent = [];
     this.#volatility = undefined;
     this.stats.decisions = this.stats.explored = this.stats.updates = 0;
@@ -178,6 +182,14 @@ export class RlPolicy implements CapacityPolicy {
         norm: Math.max(1e-12, unitStep * (obs.leadSteps + 1)),
       });
     }
+    // Hold the largest target of the last lead + 1 decisions, as the live quantile
+    // pool does (lib HoldDownPolicy): a unit released on a dip is not back within the
+    // lead, so swings between states would leave the pool at the least of its recent
+    // choices. Chosen on the first halves of the shared traces: at the reactive cost it
+    // throttled 1.27x -> 1.03x reactive on Azure 1 s, within +-0.03 on the tweets.
+    this.#targets.push(target);
+    if (this.#targets.length > obs.leadSteps + 1) this.#targets.shift();
+    target = Math.max(...this.#targets);
     this.#last = target;
     return target;
   }

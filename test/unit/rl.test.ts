@@ -2,9 +2,17 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../lib/index.ts';
 import { parseTrace } from '../../lib/index.ts';
-import { HpaPolicy } from '../../lib/index.ts';
+import { HpaPolicy, unitsForWants } from '../../lib/index.ts';
 import type { PolicyObservation } from '../../lib/index.ts';
-import { RecentLoad, RlPolicy, RL_ACTIONS, STATE_COUNT, featuresOf, stateOf } from '../../models/index.ts';
+import {
+  DEFAULT_ACTION,
+  RecentLoad,
+  RlPolicy,
+  RL_ACTIONS,
+  STATE_COUNT,
+  featuresOf,
+  stateOf,
+} from '../../models/index.ts';
 import { prepareReplay, runReplay } from '../../sim/index.ts';
 import type { ReplayData } from '../../sim/index.ts';
 import { tracePath } from '../helpers/traces-data.ts';
@@ -122,4 +130,36 @@ test('rl - the volatility window tracks the mean and peak of the last steps', (t
     t.true(Math.abs(w.mean - last.reduce((a, b) => a + b, 0) / last.length) < 1e-9);
   }
   t.throws(() => new RecentLoad(0), { instanceOf: InputError });
+});
+
+test('rl - a dip shorter than the start-up lead releases nothing', (t) => {
+  // Untrained and not learning, the policy takes its default action at every step.
+  const rl = new RlPolicy({ throttlePrice: 1, learn: false });
+  const lead = 2;
+  const wants = (p50: number) => ({
+    horizons: [1, 2, 3],
+    p10: [0, 0, 0],
+    p50: [p50, p50, p50],
+    p90: [p50 * 1.2, p50 * 1.2, p50 * 1.2],
+  });
+  const obs = (step: number, p50: number): PolicyObservation => ({
+    step,
+    nowMs: step * 1000,
+    stepMs: 1000,
+    unitCapacity: 1,
+    leadSteps: lead,
+    demand: p50,
+    served: p50,
+    throttled: 0,
+    readyUnits: 0,
+    startingUnits: 0,
+    wants: wants(p50),
+  });
+  const z = RL_ACTIONS[DEFAULT_ACTION]!.z;
+  const high = unitsForWants(wants(100), 1, z);
+  const low = unitsForWants(wants(10), 1, z);
+  t.true(high > low);
+  const got = [100, 10, 10, 10, 10].map((p50, step) => rl.decide(obs(step, p50)));
+  // Held for the decision that asked and the next `lead`, released after.
+  t.deepEqual(got, [high, high, high, low, low]);
 });
