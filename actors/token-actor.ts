@@ -203,12 +203,25 @@ export class TokenActor {
    * would have answered); letting the request through is the caller's job.
    */
   check(cost: number): RuleDecision {
+    return this.#take(cost, true);
+  }
+
+  /**
+   * Takes `cost` as {@link check} does but records no request: budget moved
+   * into a client's leased slice, whose checks the client reports later
+   * (services/check/lease-demand.ts).
+   */
+  takeBudget(cost: number): RuleDecision {
+    return this.#take(cost, false);
+  }
+
+  #take(cost: number, record: boolean): RuleDecision {
     const now = this.#clock.now();
     const limit = this.#limit(now);
     // A raised limit carries no debt beyond an empty bucket (lib gcraCapDebt).
     if (this.#lease !== undefined) this.#gcra = gcraCapDebt(this.#gcra, limit, now);
     const d = gcraTake(this.#gcra, limit, now, cost);
-    this.window.record(now, d.allow, cost);
+    if (record) this.window.record(now, d.allow, cost);
     if (now > this.#lastMs) this.#lastMs = now;
     return this.#decision(limit.rate, d.allow, d.remaining, d.retryAfterMs, d.resetAfterMs);
   }
@@ -231,6 +244,12 @@ export class TokenActor {
     const now = this.#clock.now();
     gcraRefund(this.#gcra, this.#limit(now), now, cost);
     this.window.recordRefund(checkedAtMs ?? now);
+  }
+
+  /** Gives `cost` back to the bucket and records nothing: a leased slice's unused units. */
+  returnBudget(cost: number): void {
+    const now = this.#clock.now();
+    gcraRefund(this.#gcra, this.#limit(now), now, cost);
   }
 
   /**

@@ -22,7 +22,7 @@ export { throttleService } from './throttle-service.ts';
 export { LeaseBook, compileLeaseOptions, defaultLeaseOptions, sliceTopUp } from './leases.ts';
 export { LeaseDesk } from './lease-desk.ts';
 export { MAX_REPORTED, parseLeaseAsk, parseLeaseRequest, parseLeaseReturn } from './lease-schema.ts';
-export { recordReported, untracked } from './lease-demand.ts';
+export { recordReported } from './lease-demand.ts';
 
 export type { GatewayDeps } from './gateway.ts';
 export type { CheckMetrics, LinkDirection, LinkMetrics, LinkOp } from './check-metrics.ts';

@@ -3,34 +3,16 @@
  * from its slice never reaches the owner, so the token's window (which
  * forecasts and pools read) and the behavioural data would miss it, and the
  * slice's grant, one take of many units, would stand in for it. So the
- * grant and the return move budget only ({@link untracked}), and the client
- * reports the checks it decided with its next ask or return
- * (lease-schema.ts LeaseReport), which the owner records as requests
- * ({@link recordReported}), spread evenly over the span they came in.
+ * grant and the return move budget only (TokenActor.takeBudget and
+ * returnBudget), and the client reports the checks it decided with its next
+ * ask or return (lease-schema.ts LeaseReport), which the owner records as
+ * requests ({@link recordReported}), spread evenly over the span they came
+ * in.
  */
 import type { TokenActor } from '../../actors/index.ts';
 import type { DecisionObserver, ObservedItem } from '../../collection/index.ts';
-import { BehaviourWindow } from '../../lib/index.ts';
 import type { Params, RuleDecision } from '../../lib/index.ts';
 import type { LeaseReport } from './lease-schema.ts';
-
-/**
- * Runs `fn` (a slice's take or refund on `actor`) without its counting as a
- * request in the token's window: TokenActor.check records every take in
- * `actor.window`, and a refund turns an allowed request into a denied one,
- * so the window is set aside while `fn` runs. Synchronous, inside the
- * token's mailbox: no other work sees the stand-in.
- */
-export function untracked<R>(actor: TokenActor, fn: () => R): R {
-  const window = actor.window;
-  // A fresh one each time (a few numbers in its sparse form): nothing accumulates, nothing is read.
-  actor.window = new BehaviourWindow();
-  try {
-    return fn();
-  } finally {
-    actor.window = window;
-  }
-}
 
 /**
  * Records a client's reported checks of `actor`'s token as requests: in its

@@ -38,7 +38,6 @@ import {
 } from '../../lib/index.ts';
 import type { Claim, Clock, OptionSchema, Params, Placement, TokenKey } from '../../lib/index.ts';
 import type { TokenActor } from '../../actors/index.ts';
-import { untracked } from './lease-demand.ts';
 import type { LeaseAsk, LeaseGrant, LeaseReturn } from './lease-schema.ts';
 
 /** Options of a {@link LeaseBook}. */
@@ -232,7 +231,7 @@ export class LeaseBook {
       available,
     });
     // Budget, not demand: the checks made from it are recorded as the client reports them (lease-demand.ts).
-    if (added > 0 && !untracked(actor, () => actor.check(added)).allow) added = 0; // rounding at the bucket's edge
+    if (added > 0 && !actor.takeBudget(added).allow) added = 0; // rounding at the bucket's edge
     const units = kept + added;
     // Held with no units too: the client's want counts in the others' shares until it expires.
     const id = this.#hold(ask, units, now);
@@ -273,7 +272,7 @@ export class LeaseBook {
     this.#drop(s);
     // An expired slice's units count as used: the client stopped using them before this book forgot them.
     const units = s.expiresMs > this.#clock.now() ? Math.min(ret.unused, s.units) : 0;
-    if (units > 0 && actor !== undefined) untracked(actor, () => actor.refund(units));
+    if (units > 0 && actor !== undefined) actor.returnBudget(units);
     return units;
   }
 
