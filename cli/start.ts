@@ -44,6 +44,7 @@ const FLAGS: Record<string, keyof NodeOptions> = {
   'lease-max-slices': 'leaseMaxSlices',
   heartbeat: 'heartbeatMs',
   'time-scale': 'timeScale',
+  'time-origin': 'timeOriginMs',
   'max-payload-bytes': 'maxPayloadBytes',
   'log-level': 'logLevel',
   'log-format': 'logFormat',
@@ -79,7 +80,8 @@ export const START_USAGE = `usage: headroom start [--nats URL] [--node-id ID] [-
        [--nats-tls-ca FILE] [--nats-tls-cert FILE --nats-tls-key FILE]
        [--http-host H] [--http-token-file F] [--http-admin-token-file F] [--shutdown-timeout 10s] [--actor-idle 5m] [--max-actors N] [--owner-timeout 1s] [--heartbeat 1s]
        [--lease-ttl 2s] [--lease-max-slices N] (client leases: how long a slice is used, most slices held)
-       [--time-scale N] (domain time N times as fast: rules, forecasts, pools; a day's trace in minutes)
+       [--time-scale N] [--time-origin ISO|ms] (domain time N times as fast: rules, forecasts, pools; a day's trace in minutes;
+        the same --time-origin on every node keeps a cluster on one domain time)
        [--max-payload-bytes N] [--log-level info] [--log-format json|pretty] [--namespace NS] [--rules-bucket B] [--config FILE]
        [--store duckdb|clickhouse|none] [--clickhouse-url URL] [--clickhouse-database DB]
        [--privacy-key-file F] [--privacy-file F] [--holidays-file F] [--profile-file F] [--profile-param user]

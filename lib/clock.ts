@@ -89,9 +89,19 @@ export class ScaledClock implements Clock {
   }
 }
 
-/** A node's domain clock for `timeScale`: the plain {@link SystemClock} at 1, else a {@link ScaledClock} from now. */
-export function domainClock(timeScale: number): Clock {
-  return timeScale === 1 ? new SystemClock() : new ScaledClock({ scale: timeScale });
+/**
+ * A node's domain clock for `timeScale`: the plain {@link SystemClock} at 1,
+ * else a {@link ScaledClock}. Without `originMs` it starts from now, so two
+ * nodes started apart disagree by the gap times (scale - 1); with the same
+ * `originMs` (`--time-origin`, a real moment at which domain time equals the
+ * wall clock) every node reads `origin + (now - origin) x scale`, the same
+ * domain time, whenever it started.
+ */
+export function domainClock(timeScale: number, originMs: number | null = null): Clock {
+  if (timeScale === 1) return new SystemClock();
+  return originMs === null
+    ? new ScaledClock({ scale: timeScale })
+    : new ScaledClock({ scale: timeScale, originMs, realStartMs: originMs });
 }
 
 interface PendingTimer {

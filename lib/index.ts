@@ -78,6 +78,7 @@ export {
   optInt,
   optNullableInt,
   optNumber,
+  optNullableInstantMs,
   optBool,
   optDurationMs,
   optOneOf,

@@ -159,6 +159,26 @@ export function optNumber(min: number, max: number, exclusiveMin = false): Optio
   };
 }
 
+/**
+ * A moment as ms since the epoch, or null: a number, a string of digits, or
+ * an ISO-8601 time with its offset ("2026-12-06T10:00:00Z").
+ */
+export const optNullableInstantMs: OptionParser<number | null> = (v, field) => {
+  if (v === null || v === '') return null;
+  const n =
+    typeof v === 'number'
+      ? v
+      : typeof v === 'string' && /^\d+$/.test(v)
+        ? Number(v)
+        : typeof v === 'string' && /(Z|[+-]\d\d:\d\d)$/.test(v)
+          ? Date.parse(v)
+          : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw invalidField(field, 'ms since the epoch or an ISO-8601 time with its offset', v);
+  }
+  return n;
+};
+
 export function optNullableInt(min: number, max: number): OptionParser<number | null> {
   const int = optInt(min, max);
   return (v, field) => (v === null || v === '' ? null : int(v, field));

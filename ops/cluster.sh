@@ -29,7 +29,7 @@ nats_bin="$(command -v nats-server || echo /usr/sbin/nats-server)"
 secrets="$dir/secrets"
 http_base="${HEADROOM_CLUSTER_HTTP_PORT:-7420}"
 metrics_base="${HEADROOM_CLUSTER_METRICS_PORT:-9460}"
-usage_up="usage: ops/cluster.sh up N [--secure] [--pools FILE] [--http]"
+usage_up="usage: ops/cluster.sh up N [--secure] [--pools FILE] [--http] [--time-scale N]"
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -81,7 +81,7 @@ endpoints() {
 }
 
 up() {
-  local n="" secure=0 http=0 pools=""
+  local n="" secure=0 http=0 pools="" scale=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --secure) secure=1 ;;
@@ -91,6 +91,10 @@ up() {
         pools="$2"; shift
         [ -r "$pools" ] || { echo "--pools must name a readable file, got \"$pools\"" >&2; return 2; }
         pools="$(cd "$(dirname "$pools")" && pwd)/$(basename "$pools")" ;;
+      --time-scale)
+        [ $# -ge 2 ] || { echo "--time-scale needs a number N; $usage_up" >&2; return 2; }
+        scale="$2"; shift
+        [[ "$scale" =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "--time-scale must be a positive number, got \"$scale\"" >&2; return 2; } ;;
       -*) echo "unknown option \"$1\"; $usage_up" >&2; return 2 ;;
       *) if [ -z "$n" ]; then n="$1"; else echo "$usage_up" >&2; return 2; fi ;;
     esac
@@ -124,12 +128,17 @@ up() {
     wait_for "$dir/nats.log" "Server is ready" 10
     echo "nats-server pid $(cat "$dir/nats.pid") at $url"
   fi
+  # Nodes added to a running cluster later keep the first nodes' time origin.
+  [ -n "$scale" ] && [ ! -s "$dir/time-origin" ] && date +%s%3N >"$dir/time-origin"
+  local origin=""; [ -n "$scale" ] && origin="$(cat "$dir/time-origin")"
   for i in $(seq 1 "$n"); do
     local id="node-$i"
     if alive "$dir/$id.pid"; then echo "$id already running"; continue; fi
     : >"$dir/$id.log"
     local args=(start --nats "$url" --node-id "$id" --data-dir "$dir/$id" --privacy-key-file "$key")
     [ -n "$pools" ] && args+=(--pools-file "$pools")
+    # One origin for every node, so that they keep one domain time (headroom start --time-origin).
+    [ -n "$scale" ] && args+=(--time-scale "$scale" --time-origin "$origin")
     rm -f "$dir/$id.http"
     if [ "$http" = 1 ]; then
       args+=(--http-port "$((http_base + i))" --metrics-port "$((metrics_base + i))")
@@ -204,7 +213,7 @@ down() {
     for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && { echo "node pid $pid did not stop in 15 s; killing it" >&2; kill -KILL "$pid"; }
   done
-  rm -f "$dir"/node-*.pid "$dir"/node-*.http
+  rm -f "$dir"/node-*.pid "$dir"/node-*.http "$dir/time-origin"
   if alive "$dir/nats.pid"; then
     local npid; npid="$(cat "$dir/nats.pid")"
     kill -TERM "$npid"
@@ -218,5 +227,5 @@ case "${1:-}" in
   up) shift; up "$@" ;;
   status) status ;;
   down) down ;;
-  *) echo "usage: ops/cluster.sh up N [--secure] [--pools FILE] [--http] | status | down" >&2; exit 2 ;;
+  *) echo "usage: ops/cluster.sh up N [--secure] [--pools FILE] [--http] [--time-scale N] | status | down" >&2; exit 2 ;;
 esac

@@ -122,7 +122,7 @@ export async function startNode(
   extras: StartNodeExtras = {},
 ): Promise<HeadroomNode> {
   const realClock = extras.clock ?? new SystemClock();
-  const clock = extras.clock ?? domainClock(options.timeScale);
+  const clock = extras.clock ?? domainClock(options.timeScale, options.timeOriginMs);
   /** A real duration as the domain clock counts it (fences on the actors' clock). */
   const inDomainMs = (realMs: number): number => realMs * options.timeScale;
   // Before anything starts: a non-loopback HTTP host without both token files is refused here.

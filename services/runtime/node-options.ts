@@ -14,6 +14,7 @@ import {
   optNullableInt,
   optNullableString,
   optNumber,
+  optNullableInstantMs,
   optOneOf,
   optString,
   parseDurationMs,
@@ -81,6 +82,13 @@ export interface NodeOptions extends NatsAuthOptions {
    * option of a domain part is in domain time. @default 1
    */
   timeScale: number;
+  /**
+   * With `timeScale`: the real moment (ms since the epoch) at which domain time
+   * equals the wall clock, so that nodes started at different moments keep
+   * the same domain time (give every node of a cluster the same one). Null:
+   * the node's own start. @default null
+   */
+  timeOriginMs: number | null;
   /** Largest accepted request payload. @default 65536 */
   maxPayloadBytes: number;
   /** @default "info" */
@@ -206,6 +214,7 @@ export function defaultNodeOptions(): NodeOptions {
     leaseMaxSlices: 100_000,
     heartbeatMs: 1000,
     timeScale: 1,
+    timeOriginMs: null,
     maxPayloadBytes: 65_536,
     logLevel: 'info',
     logFormat: defaultLogFormat(process.stdout.isTTY),
@@ -257,6 +266,7 @@ const schema: OptionSchema<NodeOptions> = {
   leaseMaxSlices: optInt(1, 10_000_000),
   heartbeatMs: optDurationMs,
   timeScale: optNumber(0, 100_000, true),
+  timeOriginMs: optNullableInstantMs,
   maxPayloadBytes: optInt(256, 1_048_576),
   logLevel: optOneOf(LogLevel),
   logFormat: optOneOf(LogFormat),

@@ -2,7 +2,7 @@
 // Every bound here is measured against the real time elapsed around the
 // reads, so a slow machine widens nothing but the wait.
 import test from 'ava';
-import { ScaledClock, SystemClock, domainClock, sleep } from '../../lib/index.ts';
+import { ScaledClock, SystemClock, domainClock, optNullableInstantMs, sleep } from '../../lib/index.ts';
 
 const realNow = (): number => performance.timeOrigin + performance.now();
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -73,4 +73,31 @@ test('scaled clock - domainClock is the plain system clock at 1, a scaled one ot
   t.is((fast as ScaledClock).spec.scale, 60);
   // Starts at the real now.
   t.true(Math.abs(fast.now() - Date.now()) < 60 * 50);
+});
+
+test('scaled clock - nodes started apart with one origin read the same domain time', async (t) => {
+  const origin = Date.now() - 5000;
+  const first = domainClock(100, origin);
+  await pause(40); // a node started later
+  const second = domainClock(100, origin);
+  const a = first.now();
+  const b = second.now();
+  const c = first.now();
+  t.true(b >= a && b <= c, `${a} <= ${b} <= ${c}`);
+  // origin + (now - origin) x 100: about 500 s of domain time past the origin already.
+  t.true(a - origin >= 5000 * 100 && a - origin < 7000 * 100, `${a - origin} ms past the origin`);
+  // Without an origin, each starts from its own now: they disagree by the gap x (scale - 1).
+  const own = domainClock(100);
+  t.true(first.now() - own.now() > 4000 * 99);
+});
+
+test('scaled clock - --time-origin takes ms or an ISO-8601 time with its offset, and names itself when bad', (t) => {
+  t.is(optNullableInstantMs('2026-12-06T10:00:00Z', 'timeOriginMs'), Date.UTC(2026, 11, 6, 10));
+  t.is(optNullableInstantMs('1765015200000', 'timeOriginMs'), 1765015200000);
+  t.is(optNullableInstantMs(1765015200000, 'timeOriginMs'), 1765015200000);
+  t.is(optNullableInstantMs('', 'timeOriginMs'), null);
+  for (const bad of ['2026-12-06T10:00:00', 'yesterday', -1, 1.5, '2026-13-40T00:00:00Z']) {
+    const err = t.throws(() => optNullableInstantMs(bad, 'timeOriginMs'));
+    t.regex(err!.message, /^timeOriginMs must be ms since the epoch or an ISO-8601 time with its offset/);
+  }
 });
