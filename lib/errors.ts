@@ -117,6 +117,11 @@ export function invalidField(field: string, expected: string, value: unknown): I
   });
 }
 
+/** `field is required (<expected>)` as an {@link InputError}. */
+export function missingField(field: string, expected: string): InputError {
+  return new InputError(ErrorCode.MissingField, `${field} is required (${expected})`, { field });
+}
+
 /** Turns anything thrown into a HeadroomError, keeping the original as `cause`. */
 export function toHeadroomError(err: unknown): HeadroomError {
   if (err instanceof HeadroomError) return err;

@@ -8,6 +8,7 @@ export {
   StateError,
   show,
   invalidField,
+  missingField,
   toHeadroomError,
   fromBody,
 } from './errors.ts';

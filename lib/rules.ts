@@ -1,5 +1,5 @@
 import { isoDateTimeMs, MAX_RULE_PERIOD_MS, parseDurationMs, parseRulePeriodMs } from './duration.ts';
-import { ErrorCode, InputError, invalidField, show } from './errors.ts';
+import { ErrorCode, InputError, invalidField, missingField, show } from './errors.ts';
 import type { GcraLimit } from './gcra.ts';
 import { isPlainObject } from './guards.ts';
 import { isParamKey, isParamValue, MAX_PARAM_KEY_LENGTH, PARAM_VALUE_EXPECTED } from './params.ts';
@@ -88,7 +88,7 @@ export function isRuleId(v: unknown): v is string {
  */
 export function parseRuleId(value: unknown, field = 'id'): string {
   if (value === undefined) {
-    throw new InputError(ErrorCode.MissingField, `${field} is required (${ID_EXPECTED})`, { field });
+    throw missingField(field, ID_EXPECTED);
   }
   if (!isRuleId(value)) throw invalidField(field, ID_EXPECTED, value);
   return value;

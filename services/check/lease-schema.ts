@@ -7,10 +7,9 @@
  * public API's validation (lib/api-schema.ts) does.
  */
 import {
-  ErrorCode,
-  InputError,
   invalidField,
   isPlainObject,
+  missingField,
   parseCost,
   parseParams,
   rejectUnknown,
@@ -114,8 +113,7 @@ function object(body: unknown, field: string, allowed: readonly string[]): Recor
 
 function required(obj: Record<string, unknown>, key: string, field: string, what: string): unknown {
   const v = obj[key];
-  if (v === undefined)
-    throw new InputError(ErrorCode.MissingField, `${field} is required (${what})`, { field });
+  if (v === undefined) throw missingField(field, what);
   return v;
 }
 

@@ -5,7 +5,7 @@
  * cluster check who is calling (see {@link requireCaller}). Pure: every
  * problem is an InputError naming the field and the value.
  */
-import { ErrorCode, InputError, invalidField, isPlainObject } from '../../lib/index.ts';
+import { ErrorCode, InputError, invalidField, isPlainObject, missingField } from '../../lib/index.ts';
 import { MAX_TOKEN_LENGTH, checkRuleRef } from './wire-schema.ts';
 import type { HandoffItem, HandoffParams } from './wire.ts';
 
@@ -33,9 +33,7 @@ function object(params: unknown, allowed: readonly string[], what: string): Reco
 }
 
 function required(v: unknown, field: string, expected: string): void {
-  if (v === undefined) {
-    throw new InputError(ErrorCode.MissingField, `${field} is required (${expected})`, { field });
-  }
+  if (v === undefined) throw missingField(field, expected);
 }
 
 function nodeId(v: unknown, field: string): string {

@@ -22,6 +22,7 @@ import {
   isRuleId,
   parseJsonPayload,
   isPlainObject,
+  missingField,
 } from '../../lib/index.ts';
 import { isTakeId } from '../../actors/index.ts';
 import type { RefundItem, RefundParams, RuleRef, TakeItem, TakeParams } from './wire.ts';
@@ -61,10 +62,6 @@ function unknownField(field: string, value: unknown): InputError {
   return new InputError(ErrorCode.UnknownField, `${field} is not a known field`, { field, value });
 }
 
-function missing(field: string, expected: string): InputError {
-  return new InputError(ErrorCode.MissingField, `${field} is required (${expected})`, { field });
-}
-
 const isCost = (v: unknown): v is number => typeof v === 'number' && v > 0 && v <= MAX_COST;
 const isTime = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v <= MAX_TIME_MS;
 const COST = `a number greater than 0 and at most ${MAX_COST}`;
@@ -95,7 +92,7 @@ export function checkRuleRef(v: unknown, field: string): RuleRef {
     burst === undefined ||
     mode === undefined
   ) {
-    throw missing(field, 'id, rate, periodMs, burst and mode');
+    throw missingField(field, 'id, rate, periodMs, burst and mode');
   }
   if (typeof id !== 'string' || !isRuleId(id)) {
     throw invalidField(`${field}.id`, '1 to 128 characters of A-Z a-z 0-9 _ . : -', id);
@@ -155,11 +152,11 @@ export function checkTakeItem(v: unknown, field: string): TakeItem {
     }
   }
   const { token, cost } = v;
-  if (token === undefined) throw missing(`${field}.token`, TOKEN);
+  if (token === undefined) throw missingField(`${field}.token`, TOKEN);
   if (!isToken(token)) throw invalidField(`${field}.token`, TOKEN, token);
-  if (cost === undefined) throw missing(`${field}.cost`, COST);
+  if (cost === undefined) throw missingField(`${field}.cost`, COST);
   if (!isCost(cost)) throw invalidField(`${field}.cost`, COST, cost);
-  if (v['rule'] === undefined) throw missing(`${field}.rule`, 'the rule reference');
+  if (v['rule'] === undefined) throw missingField(`${field}.rule`, 'the rule reference');
   const rule = checkRuleRef(v['rule'], `${field}.rule`);
   if (!tokenOfRule(token, rule.id)) throw invalidField(`${field}.token`, `a token of rule ${rule.id}`, token);
   return v as unknown as TakeItem;
@@ -196,7 +193,7 @@ export function parseTakeMessage(body: unknown): TakeMessage {
     if (k !== 'parts' && k !== 'traces' && k !== 'forwarded') throw unknownField(k, body[k]);
   }
   const { parts, traces, forwarded } = body;
-  if (parts === undefined) throw missing('parts', 'a list of parts');
+  if (parts === undefined) throw missingField('parts', 'a list of parts');
   if (!Array.isArray(parts) || parts.length === 0 || parts.length > MAX_TAKE_PARTS) {
     throw invalidField(
       'parts',
@@ -235,7 +232,7 @@ export function parseRefundMessage(body: unknown): RefundParams {
   if (!isPlainObject(body)) throw invalidField('refund', 'an object {items}', body);
   for (const k in body) if (k !== 'items') throw unknownField(k, body[k]);
   const items = body['items'];
-  if (items === undefined) throw missing('items', 'a list of refund items');
+  if (items === undefined) throw missingField('items', 'a list of refund items');
   if (!Array.isArray(items) || items.length === 0 || items.length > MAX_LINK_ITEMS) {
     throw invalidField(
       'items',
@@ -252,11 +249,11 @@ function checkRefundItem(v: unknown, field: string): RefundItem {
   for (const k in v)
     if (k !== 'token' && k !== 'cost' && k !== 'takeId') throw unknownField(`${field}.${k}`, v[k]);
   const { token, cost, takeId } = v;
-  if (token === undefined) throw missing(`${field}.token`, TOKEN);
+  if (token === undefined) throw missingField(`${field}.token`, TOKEN);
   if (!isToken(token)) throw invalidField(`${field}.token`, TOKEN, token);
-  if (cost === undefined) throw missing(`${field}.cost`, COST);
+  if (cost === undefined) throw missingField(`${field}.cost`, COST);
   if (!isCost(cost)) throw invalidField(`${field}.cost`, COST, cost);
-  if (takeId === undefined) throw missing(`${field}.takeId`, 'the id the owner gave the take');
+  if (takeId === undefined) throw missingField(`${field}.takeId`, 'the id the owner gave the take');
   if (!isTakeId(takeId))
     throw invalidField(`${field}.takeId`, 'a take id (12 characters of base64url)', takeId);
   return v as unknown as RefundItem;
