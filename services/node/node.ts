@@ -341,7 +341,7 @@ export async function startNode(
         maxPayloadBytes: options.maxPayloadBytes,
         auth: httpAuth ?? HttpAuth.open(),
         log: broker.logger,
-        dashboard: { broker, tracker, rules, clock: realClock },
+        dashboard: { broker, tracker, rules, clock: realClock, ruleClock: clock },
       });
       stops.unshift(step('HTTP API', () => http!.close()));
     }

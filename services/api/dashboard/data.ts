@@ -26,7 +26,10 @@ export interface DashboardDeps {
   broker: ServiceBroker;
   tracker: PlacementTracker;
   rules: RuleStore;
+  /** Samples the history and stamps replies (wall time). */
   clock: Clock;
+  /** Matches rules (`from`/`until`) on the node's domain time; as the gateway does. @default clock */
+  ruleClock?: Clock;
   /** The ring's step and size. @default 2 s, 300 samples */
   history?: HistoryOptions;
 }

@@ -28,6 +28,12 @@ export interface TokenDeps {
   tracker: PlacementTracker;
   rules: RuleStore;
   clock: Clock;
+  /**
+   * The clock rules are matched on: the node's domain time, which runs N times
+   * faster than `clock` under `--time-scale N` (the gateway matches on it too).
+   * @default clock
+   */
+  ruleClock?: Clock;
 }
 
 export interface TopToken {
@@ -112,12 +118,13 @@ export async function topTokens(
 
 /** One token by key, or the tokens a request's params form under the rules in force now. */
 export async function tokenSeries(d: TokenDeps, q: TokenQuery): Promise<{ tokens: TokenSeries[] }> {
-  const { broker, tracker, rules, clock } = d;
+  const { broker, tracker, rules } = d;
+  const ruleClock = d.ruleClock ?? d.clock;
   let tokens: string[];
   if ('token' in q) tokens = [q.token];
   else {
     const set = new RuleSet(rules.list().map(compileRule));
-    tokens = set.matching(q.params, clock.now()).map((r) => tokenKeyOf(r, q.params));
+    tokens = set.matching(q.params, ruleClock.now()).map((r) => tokenKeyOf(r, q.params));
   }
   const series = await Promise.all(
     tokens.map(async (token): Promise<TokenSeries> => {
