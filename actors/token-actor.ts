@@ -86,6 +86,13 @@ export class TokenActor {
   #forecast: TokenForecast | undefined;
   #lease: { lease: Lease; terms: LeaseTerms } | undefined;
   readonly #clock: Clock;
+  /**
+   * The last of its host's lost-contact fences this actor has taken: the host
+   * (services/check/throttle-node.ts) fences its actors lazily, each before
+   * its next message, instead of walking every actor when contact is lost.
+   * Only the host reads or writes it. @default 0
+   */
+  fenceEpoch = 0;
 
   /**
    * @param snapshot state handed over by the token's previous owner.

@@ -142,6 +142,11 @@ function printTable(results: readonly FaultRow[]): void {
         `status: ${r.status.answered}/${r.status.sent} answered, slowest ${r.status.maxMs.toFixed(0)} ms, most actors ${r.status.maxActors}` +
         (r.fault === 'one-off' ? `; ${r.oneOffSent} one-off users sent` : '') +
         `; ${r.checksPerS.toFixed(0)} checks/s` +
+        (Object.keys(r.status.memory).length === 0
+          ? ''
+          : `; highest memory in status (MB): ${Object.entries(r.status.memory)
+              .map(([k, v]) => `${k} ${v.mb} (${v.node})`)
+              .join(', ')}`) +
         (r.rssIdleMb === null ? '' : `; RSS ${r.rssIdleMb.toFixed(0)} MB ${IDLE_S} s after the load`),
     );
     const per = r.tokens.map(

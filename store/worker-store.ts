@@ -175,6 +175,26 @@ export class WorkerStore extends EncodedInserts implements TimeSeriesStore {
     return true;
   }
 
+  /**
+   * The worker thread's V8 heap: used and total (reserved) bytes, and the
+   * memory outside it that V8 knows of (transferred batches' buffers). The
+   * worker's thread answers between two of its tasks (a long DuckDB call
+   * delays it): callers bound the wait. Null once the worker is gone.
+   */
+  async heap(): Promise<{ usedBytes: number; totalBytes: number; externalBytes: number } | null> {
+    if (this.#gone !== undefined) return null;
+    try {
+      const h = await this.#worker.getHeapStatistics();
+      return {
+        usedBytes: h.used_heap_size,
+        totalBytes: h.total_heap_size,
+        externalBytes: (h as { external_memory?: number }).external_memory ?? 0,
+      };
+    } catch {
+      return null; // it ended meanwhile
+    }
+  }
+
   /** Receives the messages the worker sends on its own; returns the call that stops it. */
   onNotice(listener: (n: WorkerNotice) => void): () => void {
     this.#listeners.add(listener);

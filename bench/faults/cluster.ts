@@ -176,6 +176,13 @@ async function stopChild(child: ChildProcess | null, signal: NodeJS.Signals): Pr
   await exited;
 }
 
+/**
+ * How long a node may take to say it is ready: loading the sources through
+ * tsx takes ~10 s here, and three nodes starting at once on a 2-core machine
+ * under other load went past the helper's 30 s.
+ */
+const READY_TIMEOUT_MS = 90_000;
+
 /** Starts `headroom start` on `nats` with a data dir of its own under `dataRoot`. */
 export async function startNode(
   id: string,
@@ -186,6 +193,7 @@ export async function startNode(
   const node = await startNodeProcess({
     nodeId: id,
     args: ['--nats', nats.url, '--data-dir', join(dataRoot, id), '--log-level', 'error', ...nodeArgs],
+    readyTimeoutMs: READY_TIMEOUT_MS,
   });
   track(node.child);
   return node;

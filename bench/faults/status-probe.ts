@@ -13,10 +13,18 @@ export interface ProbeStats {
   maxMs: number;
   /** Most live actors summed over the nodes in one answer. */
   maxActors: number;
+  /**
+   * The highest of each memory figure (MB) a node reported in any answer,
+   * with the node (services/collection CollectionStats.memory): where its
+   * resident set was. Empty when the nodes run without a store.
+   */
+  memory: Record<string, { node: string; mb: number }>;
 }
 
+type Memory = Record<string, number | null>;
+
 export class StatusProbe {
-  readonly stats: ProbeStats = { sent: 0, answered: 0, maxMs: 0, maxActors: 0 };
+  readonly stats: ProbeStats = { sent: 0, answered: 0, maxMs: 0, maxActors: 0, memory: {} };
   readonly #inFlight = new Set<Promise<void>>();
   readonly #timer: NodeJS.Timeout;
 
@@ -29,9 +37,12 @@ export class StatusProbe {
           this.stats.answered++;
           this.stats.maxMs = Math.max(this.stats.maxMs, load.now() - t);
           try {
-            const reply = JSON.parse(msg.string()) as { nodes?: Array<{ actors: number | null }> };
+            const reply = JSON.parse(msg.string()) as {
+              nodes?: Array<{ id: string; actors: number | null; collection?: { memory?: Memory } | null }>;
+            };
             const actors = (reply.nodes ?? []).reduce((s, n) => s + (n.actors ?? 0), 0);
             this.stats.maxActors = Math.max(this.stats.maxActors, actors);
+            for (const n of reply.nodes ?? []) this.#memory(n.id, n.collection?.memory);
           } catch {
             // Not JSON: answered, but no actor count.
           }
@@ -43,6 +54,13 @@ export class StatusProbe {
       this.#inFlight.add(p);
       void p.finally(() => this.#inFlight.delete(p));
     }, everyMs);
+  }
+
+  #memory(node: string, memory: Memory | undefined): void {
+    for (const [k, v] of Object.entries(memory ?? {})) {
+      const top = this.stats.memory[k];
+      if (typeof v === 'number' && (top === undefined || v > top.mb)) this.stats.memory[k] = { node, mb: v };
+    }
   }
 
   /** Stops probing and waits for the answers still due. */

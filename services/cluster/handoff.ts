@@ -41,6 +41,8 @@ export interface HandoffDeps {
   clock: Clock;
   host: ActorHost<TokenKey, TokenActor>;
   dormant: DormantTokens<HandoffItem>;
+  /** Brings an actor up to date before its state is handed on (throttle-node.ts: a lost contact's fence). */
+  current?: (actor: TokenActor) => void;
   logError: (err: unknown) => void;
   /** A joining node gave up waiting for `from`'s hand-off: what it starts now may be served there too. */
   onHandoffLost?: (from: string) => void;
@@ -213,8 +215,10 @@ export class Handoff {
       if (list === undefined) byOwner.set(owner, [item]);
       else list.push(item);
     };
-    for (const [token, actor] of released)
+    for (const [token, actor] of released) {
+      this.#deps.current?.(actor);
       send(token, { rule: refOf(actor.rule), snapshot: actor.snapshot() });
+    }
     for (const [token, item] of dormant.takeMoved(placement, self)) send(token, item);
     const isDone = (n: string): boolean => doneTo === 'all' || doneTo.has(n);
     for (const n of placement.nodes) if (n !== self && isDone(n) && !byOwner.has(n)) byOwner.set(n, []);

@@ -43,6 +43,50 @@ export interface CollectionStats {
    * thread's (events, forecasts, allocation decisions) together.
    */
   batcher: BatcherStats;
+  /** Where the node's memory is (issue 11's 1 GB bound): the process's and each heap's, in MB. */
+  memory?: NodeMemory;
+}
+
+/** A node process's memory in MB: resident set, the main thread's heap and buffers, the collection worker's heap. */
+export interface NodeMemory {
+  rssMb: number;
+  /** The main thread's V8 heap: live-ish (used) and reserved (total). */
+  mainHeapUsedMb: number;
+  mainHeapTotalMb: number;
+  /** Memory outside the heaps that V8 knows of (typed arrays' contents, Buffers). */
+  externalMb: number;
+  /** The collection worker's V8 heap and the buffers it holds; null when it is gone or busy past 250 ms. */
+  workerHeapUsedMb: number | null;
+  workerHeapTotalMb: number | null;
+  workerExternalMb: number | null;
+}
+
+const mb = (bytes: number): number => Math.round(bytes / 1048576);
+
+/**
+ * How long status waits for the worker's heap figures: the worker answers
+ * between two of its tasks, and one DuckDB call can hold it longer.
+ */
+const HEAP_WAIT_MS = 250;
+
+/** The process's memory now, with `worker`'s heap (null figures when it did not answer within HEAP_WAIT_MS). */
+async function memoryOf(worker: WorkerStore, clock: Clock): Promise<NodeMemory> {
+  let timer: TimerHandle | undefined;
+  const heap = await Promise.race([
+    worker.heap(),
+    new Promise<null>((resolve) => (timer = clock.setTimeout(() => resolve(null), HEAP_WAIT_MS))),
+  ]);
+  if (timer !== undefined) clock.clearTimeout(timer);
+  const m = process.memoryUsage();
+  return {
+    rssMb: mb(m.rss),
+    mainHeapUsedMb: mb(m.heapUsed),
+    mainHeapTotalMb: mb(m.heapTotal),
+    externalMb: mb(m.external),
+    workerHeapUsedMb: heap === null ? null : mb(heap.usedBytes),
+    workerHeapTotalMb: heap === null ? null : mb(heap.totalBytes),
+    workerExternalMb: heap === null ? null : mb(heap.externalBytes),
+  };
 }
 
 /** The Moleculer service every node runs, answering `stats` with its CollectionStats or null. */
@@ -249,11 +293,12 @@ export async function createCollection(
   }
   const signals = collector.signals;
   const stats = async (): Promise<CollectionStats> => {
-    const s = await collector.stats();
+    const [s, memory] = await Promise.all([collector.stats(), memoryOf(store, clock)]);
     return {
       store: options.store as CollectionStats['store'],
       collector: s.collector,
       batcher: sumBatcherStats(s.batcher, batcher.stats()),
+      memory,
     };
   };
   broker.createService(statsService(stats));

@@ -491,6 +491,9 @@ class SimNode {
   readonly id: string;
   readonly ownership: Ownership;
   readonly actors = new Map<TokenKey, TokenActor>();
+  /** ThrottleNode's lost-contact fence and its epoch, which actors take lazily (#current). */
+  contactFence = Number.NEGATIVE_INFINITY;
+  contactEpoch = 0;
   state: 'running' | 'paused' | 'dead' = 'running';
   connected = true;
   /** beats.ts: when its NATS connection last dropped. */
@@ -822,6 +825,7 @@ class SimNode {
       }
       const owner = this.#owner(tk.token);
       actor = new TokenActor(tk.token, tk.rule, sim.clock);
+      actor.fenceEpoch = this.contactEpoch;
       let fence = this.ownership.fenceFor(tk.token);
       // Its expected hand-off did not come (#withoutState), or a stale gateway's item landed here:
       // another node may be granting from it too for a while.
@@ -834,6 +838,7 @@ class SimNode {
         `starts ${tk.rule.id} without state, its view's owner ${owner ?? 'none'}, fence ${fence === undefined ? 'none' : fence - T0}`,
       );
     }
+    this.#current(actor);
     if (!actor.check(1).allow) return;
     // The client gave up after ownerTimeoutMs: the take is spent, but nobody was let through by it.
     if (sim.clock.now() - issuedMs > OWNER_TIMEOUT_MS) tk.late++;
@@ -910,11 +915,19 @@ class SimNode {
       this.blindUntil = Math.max(this.blindUntil, now + sim.p.deadAfterMs + sim.p.beatMs);
     }
     for (const id of this.heard.keys()) if (!this.silent.has(id)) this.heard.set(id, now);
-    // ThrottleNode.contactLost: every resident actor is fenced.
+    // ThrottleNode.contactLost: every resident actor is fenced, lazily (a new epoch, see #current).
     const fence = this.ownership.lostContact(reason);
-    for (const actor of this.actors.values()) actor.fence(fence, this.ownership.learnMs);
+    this.contactFence = Math.max(this.contactFence, fence);
+    this.contactEpoch++;
     sim.note(this.id, `lost contact (${reason}): fenced ${this.actors.size} actors until ${fence - T0}`);
     this.#judge();
+  }
+
+  /** ThrottleNode #current: an actor takes the lost-contact fence it has not taken, before it serves or moves. */
+  #current(actor: TokenActor): void {
+    if (actor.fenceEpoch === this.contactEpoch) return;
+    actor.fenceEpoch = this.contactEpoch;
+    actor.fence(this.contactFence, this.ownership.learnMs);
   }
 
   #judge(): void {
@@ -1025,6 +1038,7 @@ class SimNode {
       this.actors.delete(token);
       if (owner === undefined) continue; // nobody left to take it
       const list = byOwner.get(owner) ?? [];
+      this.#current(actor);
       list.push({ token, rule: actor.rule, snapshot: actor.snapshot() });
       byOwner.set(owner, list);
     }
@@ -1059,8 +1073,11 @@ class SimNode {
         this.id,
         `receives ${rule.id} from ${from} (${held === undefined ? 'restored' : 'merged'})`,
       );
-      if (held === undefined) this.actors.set(token, new TokenActor(token, rule, this.sim.clock, snapshot));
-      else held.merge(snapshot);
+      if (held === undefined) {
+        const actor = new TokenActor(token, rule, this.sim.clock, snapshot);
+        actor.fenceEpoch = this.contactEpoch;
+        this.actors.set(token, actor);
+      } else held.merge(snapshot);
     }
     if (done) this.#finishPending(from);
   }
