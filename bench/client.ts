@@ -8,6 +8,13 @@
  *
  *   ops/run node --import tsx bench/client.ts [--seconds 5] [--warmup 5] [--concurrency 64]
  *     [--batch 100] [--batch-concurrency 16] [--node-args="--store none --forecast false"]
+ *     [--phases sdk,open,batch,lease] [--lease-min-rate 2]
+ *
+ * `--phases`: which of the phases below run (the echo's closed loop always
+ * does: every ratio is to it). `--lease-min-rate`: the lease clients'
+ * `leaseMinRatePerSec` (default 2: a token checked twice a second is
+ * checked about twice per renewal, every 0.6 x 2 s lease, so its lease
+ * saves messages; the client's own default is 20).
  *
  * Phases: closed loop at `concurrency` in flight (maximum throughput and its
  * p99), open loop at half the echo's maximum (p99 at a sustainable load),
@@ -27,10 +34,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from 'nats';
+import type { NatsConnection } from 'nats';
 import { HeadroomClient } from '../client/index.ts';
+import type { ClientStats } from '../client/index.ts';
 import { closedLoop, openLoop } from './load.ts';
 import type { Call, Result } from './load.ts';
 import { leaseBounds, runLeaseClient } from '../test/helpers/lease-run.ts';
+import type { LeaseClientResult } from '../test/helpers/lease-run.ts';
 import { freePort, startNatsServer } from '../test/helpers/nats-server.ts';
 import { startNodeProcess } from '../test/helpers/node-process.ts';
 
@@ -43,8 +53,18 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '100' },
     'batch-concurrency': { type: 'string', default: '16' },
     'node-args': { type: 'string', default: '' },
+    phases: { type: 'string', default: 'sdk,open,batch,lease' },
+    'lease-min-rate': { type: 'string', default: '2' },
   },
 });
+const PHASES = new Set(values.phases.split(',').filter((p) => p !== ''));
+for (const p of PHASES) {
+  if (!['sdk', 'open', 'batch', 'lease'].includes(p))
+    throw new Error(`--phases must list sdk, open, batch, lease (comma-separated), got ${JSON.stringify(p)}`);
+}
+const LEASE_MIN_RATE = Number(values['lease-min-rate']);
+if (!(Number.isFinite(LEASE_MIN_RATE) && LEASE_MIN_RATE >= 0))
+  throw new Error(`--lease-min-rate must be a number >= 0, got ${JSON.stringify(values['lease-min-rate'])}`);
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 const CONCURRENCY = Number(values.concurrency);
@@ -100,15 +120,19 @@ try {
     };
     redis.stdout.on('data', onData);
   });
-  const nodes = await Promise.all(
-    Array.from({ length: RESPONDERS }, (_, i) => `b${i + 1}`).map((id) =>
-      startNodeProcess({
-        nodeId: id,
-        args: ['--nats', nats.url, '--data-dir', join(dataRoot, id), '--log-level', 'error', ...NODE_ARGS],
-      }),
-    ),
+  // Each node is kept as it starts, so a failed start stops the others too; a loaded machine may
+  // take longer than the default 30 s to start one.
+  await Promise.all(
+    Array.from({ length: RESPONDERS }, (_, i) => `b${i + 1}`).map(async (id) => {
+      children.push(
+        await startNodeProcess({
+          nodeId: id,
+          readyTimeoutMs: 90_000,
+          args: ['--nats', nats.url, '--data-dir', join(dataRoot, id), '--log-level', 'error', ...NODE_ARGS],
+        }),
+      );
+    }),
   );
-  children.push(...nodes);
   for (let i = 0; i < RESPONDERS; i++) {
     children.push(await responder('./echo-responder.ts', [nats.url]));
     children.push(await responder('./rlf-responder.ts', [nats.url, String(redisPort)]));
@@ -131,22 +155,42 @@ try {
   const batch: Call = async () =>
     (await hr.checkBatch(Array.from({ length: BATCH }, () => ({ params: params() })))).every((r) => r.allow);
 
+  const none: Result = { rps: Number.NaN, p50: Number.NaN, p99: Number.NaN, n: 0, errors: 0 };
+  const peers = PHASES.has('sdk') || PHASES.has('open');
   // Warm up every path under load (actor activation, the JIT: seconds on 2 cores).
-  for (const call of [sdk, echo, rlf]) await closedLoop(call, WARMUP, CONCURRENCY);
-  await closedLoop(batch, Math.min(WARMUP, 3), BATCH_CONCURRENCY, BATCH);
+  for (const call of peers ? [sdk, echo, rlf] : [echo]) await closedLoop(call, WARMUP, CONCURRENCY);
+  if (PHASES.has('batch')) await closedLoop(batch, Math.min(WARMUP, 3), BATCH_CONCURRENCY, BATCH);
 
-  const sMax = await closedLoop(sdk, SECONDS, CONCURRENCY);
+  const sMax = peers ? await closedLoop(sdk, SECONDS, CONCURRENCY) : none;
   const eMax = await closedLoop(echo, SECONDS, CONCURRENCY);
-  const rMax = await closedLoop(rlf, SECONDS, CONCURRENCY);
+  const rMax = peers ? await closedLoop(rlf, SECONDS, CONCURRENCY) : none;
   const half = eMax.rps / 2;
-  const sHalf = await openLoop(sdk, half, SECONDS);
-  const eHalf = await openLoop(echo, half, SECONDS);
-  const rHalf = await openLoop(rlf, half, SECONDS);
-  const bMax = await closedLoop(batch, SECONDS, BATCH_CONCURRENCY, BATCH);
+  const open = PHASES.has('open');
+  const sHalf = open ? await openLoop(sdk, half, SECONDS) : none;
+  const eHalf = open ? await openLoop(echo, half, SECONDS) : none;
+  const rHalf = open ? await openLoop(rlf, half, SECONDS) : none;
+  const bMax = PHASES.has('batch') ? await closedLoop(batch, SECONDS, BATCH_CONCURRENCY, BATCH) : none;
   const stats = hr.stats;
   await hr.close();
 
   // Leases: a rule per account; three client processes, 90 % of their checks on 10 hot accounts.
+  const leased = PHASES.has('lease') ? await leaseRound(nc, 0.1) : [];
+  // The bound of that round on this machine: the same three processes' loops with every check on
+  // a hot account, so every decision is made in the clients (renewals in the background only).
+  const local = PHASES.has('lease') ? await leaseRound(nc, 0) : [];
+  await nc.close();
+  report(eMax, sMax, rMax, sHalf, eHalf, rHalf, bMax, stats, leased, half);
+  if (local.length > 0) boundReport(local, leased, eMax);
+} finally {
+  // Redis (the first child) last: its clients exit first.
+  await Promise.all(children.slice(1).map((c) => c.stop()));
+  await children[0]?.stop();
+  await nats.stop();
+  rmSync(dataRoot, { recursive: true, force: true });
+}
+
+/** Three lease client processes, `coldShare` of their checks over USERS cold accounts. */
+async function leaseRound(nc: NatsConnection, coldShare: number): Promise<LeaseClientResult[]> {
   await nc.request(
     'headroom.v1.rules.put',
     JSON.stringify({ id: 'per-acct', key: ['acct'], rate: LEASE_RATE, period: '1s', burst: LEASE_BURST }),
@@ -156,18 +200,30 @@ try {
   const leasers = [0, 1, 2].map(() =>
     runLeaseClient(
       [
-        ...['--servers', nats.url, '--key', 'acct', '--hot', HOT.join(','), '--cold', String(USERS)],
-        ...['--cold-share', '0.1', '--leases-option', '--start-at', String(startAt)],
+        ...['--servers', nats.url, '--key', 'acct', '--hot', HOT.join(',')],
+        ...['--cold', String(coldShare > 0 ? USERS : 0), '--cold-share', String(coldShare)],
+        ...['--leases-option', '--start-at', String(startAt)],
+        ...['--lease-min-rate', String(LEASE_MIN_RATE)],
         ...['--seconds', String(SECONDS), '--concurrency', String(Math.ceil(CONCURRENCY / 3))],
       ],
       (SECONDS + 90) * 1000,
     ),
   );
-  const leased = await Promise.all(leasers.map((l) => l.result));
-  const leaseRps = leased.reduce((s, r) => s + r.answered / ((r.endAt - r.began) / 1000), 0);
-  const bounds = leaseBounds(leased, LEASE_RATE, LEASE_BURST);
-  await nc.close();
+  return await Promise.all(leasers.map((l) => l.result));
+}
 
+function report(
+  eMax: Result,
+  sMax: Result,
+  rMax: Result,
+  sHalf: Result,
+  eHalf: Result,
+  rHalf: Result,
+  bMax: Result,
+  stats: ClientStats,
+  leased: LeaseClientResult[],
+  half: number,
+): void {
   const f = (n: number, d = 0): string => n.toFixed(d);
   const row = (name: string, r: Result, h: Result): string =>
     `${name.padEnd(30)}| ${f(r.rps).padStart(8)} | ${f(r.p99, 2).padStart(8)} | ${f(h.p99, 2).padStart(8)} | ${f(r.rps / eMax.rps, 2)}x echo, ${f(r.rps / rMax.rps, 2)}x RLF | ${r.errors + h.errors}`;
@@ -177,15 +233,58 @@ try {
   console.log(
     `responder                     | req/s    | p99 (ms) | p99 at ${f(half)}/s | throughput ratio         | errors`,
   );
-  console.log(row('headroom SDK (owner-routed)', sMax, sHalf));
+  if (PHASES.has('sdk') || PHASES.has('open')) console.log(row('headroom SDK (owner-routed)', sMax, sHalf));
   console.log(row('nats echo (ceiling)', eMax, eHalf));
-  console.log(row('rate-limiter-flexible + Redis', rMax, rHalf));
+  if (PHASES.has('sdk') || PHASES.has('open')) console.log(row('rate-limiter-flexible + Redis', rMax, rHalf));
+  if (PHASES.has('batch'))
+    console.log(
+      `${`headroom SDK checkBatch(${BATCH})`.padEnd(30)}| ${f(bMax.rps).padStart(8)} decisions/s (${BATCH_CONCURRENCY} batches in flight; p99 ${f(bMax.p99, 2)} ms per batch) | ${f(bMax.rps / eMax.rps, 1)}x echo req/s | ${bMax.errors}`,
+    );
+  if (PHASES.has('sdk') || PHASES.has('batch'))
+    console.log(
+      `SDK messages: ${stats.routed} to owners, ${stats.anyNode} to any node, ${stats.fallbacks} fallbacks; ${f(stats.answered / Math.max(1, stats.routed + stats.anyNode), 1)} checks per message`,
+    );
+  const met = (b: boolean): string => (b ? 'met' : 'NOT met');
+  const targets: string[] = [];
+  if (PHASES.has('sdk'))
+    targets.push(
+      `SDK >= 0.9x echo (${met(sMax.rps >= 0.9 * eMax.rps)}), >= 1.3x RLF (${met(sMax.rps >= 1.3 * rMax.rps)})`,
+    );
+  if (PHASES.has('open'))
+    targets.push(
+      `p99 at half the echo's max <= 1.5x echo's (${f(sHalf.p99 / eHalf.p99, 2)}x: ${met(sHalf.p99 <= 1.5 * eHalf.p99)})`,
+    );
+  if (PHASES.has('batch')) targets.push(`batch >= 10x echo (${met(bMax.rps >= 10 * eMax.rps)})`);
+  if (leased.length > 0) targets.push(...leaseReport(leased, eMax));
+  console.log(`targets: ${targets.join(', ')}`);
+}
+
+/** Decisions per second of a lease round: each process's answered checks over its own run, summed. */
+function decisionsPerSec(round: LeaseClientResult[]): number {
+  return round.reduce((s, r) => s + r.answered / ((r.endAt - r.began) / 1000), 0);
+}
+
+/** Prints the hot-only round: the lease round's bound on this machine. */
+function boundReport(local: LeaseClientResult[], leased: LeaseClientResult[], eMax: Result): void {
+  const f = (n: number, d = 0): string => n.toFixed(d);
+  const rps = decisionsPerSec(local);
+  const decided =
+    local.reduce((s, r) => s + r.stats.local, 0) /
+    Math.max(
+      1,
+      local.reduce((s, r) => s + r.answered, 0),
+    );
+  const bounds = leaseBounds(local, LEASE_RATE, LEASE_BURST);
   console.log(
-    `${`headroom SDK checkBatch(${BATCH})`.padEnd(30)}| ${f(bMax.rps).padStart(8)} decisions/s (${BATCH_CONCURRENCY} batches in flight; p99 ${f(bMax.p99, 2)} ms per batch) | ${f(bMax.rps / eMax.rps, 1)}x echo req/s | ${bMax.errors}`,
+    `${'  bound: hot accounts only'.padEnd(30)}| ${f(rps).padStart(8)} decisions/s (same 3 processes and loops, every check on a hot account: ${f(100 * decided, 1)} % decided in the clients) | ${f(rps / eMax.rps, 1)}x echo req/s; the 90/10 round reached ${f((100 * decisionsPerSec(leased)) / rps, 0)} % of it; hot tokens within their bound: ${bounds.every((b) => b.ok) ? 'yes' : 'NO'}`,
   );
-  console.log(
-    `SDK messages: ${stats.routed} to owners, ${stats.anyNode} to any node, ${stats.fallbacks} fallbacks; ${f(stats.answered / Math.max(1, stats.routed + stats.anyNode), 1)} checks per message`,
-  );
+}
+
+/** Prints the lease round's lines; returns its targets. */
+function leaseReport(leased: LeaseClientResult[], eMax: Result): string[] {
+  const f = (n: number, d = 0): string => n.toFixed(d);
+  const leaseRps = decisionsPerSec(leased);
+  const bounds = leaseBounds(leased, LEASE_RATE, LEASE_BURST);
   const local = leased.reduce((s, r) => s + r.stats.local, 0);
   const answered = leased.reduce((s, r) => s + r.answered, 0);
   const sent = leased.reduce((s, r) => s + r.stats.routed + r.stats.anyNode + r.stats.asks, 0);
@@ -201,14 +300,11 @@ try {
   console.log(
     `hot tokens (rate ${LEASE_RATE}/s, burst ${LEASE_BURST}): allowed ${bounds.map((b) => b.allowed).join(' ')} (bound ${f(bounds[0]!.wholeBound)}); worst 1 s window ${worst.worstWindow} of ${f(worst.windowBound)} (${worst.user})`,
   );
+  const failures = leased.flatMap((r) => r.failures);
+  if (failures.length > 0) console.log(`lease round failures (first 3): ${failures.slice(0, 3).join(' | ')}`);
   const met = (b: boolean): string => (b ? 'met' : 'NOT met');
-  console.log(
-    `targets: SDK >= 0.9x echo (${met(sMax.rps >= 0.9 * eMax.rps)}), >= 1.3x RLF (${met(sMax.rps >= 1.3 * rMax.rps)}), p99 at half the echo's max <= 1.5x echo's (${f(sHalf.p99 / eHalf.p99, 2)}x: ${met(sHalf.p99 <= 1.5 * eHalf.p99)}), batch >= 10x echo (${met(bMax.rps >= 10 * eMax.rps)}), leases >= 20x echo (${met(leaseRps >= 20 * eMax.rps)}), hot tokens within the GCRA bound plus one burst (${met(bounds.every((b) => b.ok))})`,
-  );
-} finally {
-  // Redis (the first child) last: its clients exit first.
-  await Promise.all(children.slice(1).map((c) => c.stop()));
-  await children[0]?.stop();
-  await nats.stop();
-  rmSync(dataRoot, { recursive: true, force: true });
+  return [
+    `leases >= 20x echo (${met(leaseRps >= 20 * eMax.rps)})`,
+    `hot tokens within the GCRA bound plus one burst (${met(bounds.every((b) => b.ok))})`,
+  ];
 }

@@ -14,9 +14,25 @@
  * owner grants nothing: the owner is gone or slow, the token just moved
  * (no slice for `ttlMs`), other clients hold its whole burst, or the check
  * matches several rules. An empty bucket is answered here: denied until the
- * owner's `retryAfterMs`, as a plain check would be. Replies have the shape
- * of `headroom.v1.check`'s (lib combineDecisions), `remaining` counting the
+ * owner's `retryAfterMs`, as a plain check would be. A slice used up when
+ * its last grant gave less than was wanted and left the bucket dry (the
+ * grant's `available` 0) is answered here too: denied until its renewal, which
+ * goes out at most every {@link LIMITED_ASK_MS} and takes what the bucket
+ * refilled meanwhile (units left in the bucket wait there, up to its burst),
+ * so the allowed count is the owner's and the excess is denied at memory
+ * speed instead of waiting a round trip. Replies have the shape of
+ * `headroom.v1.check`'s (lib combineDecisions), `remaining` counting the
  * slice's units.
+ *
+ * Every check decided here is reported to the owner (lease-demand.ts): it is
+ * decided only under a slice the owner knows (an id: one of 0 units too),
+ * counted in the slice's report, and the report goes with the slice's
+ * renewal or its return, whichever comes first (an idle slice, one near its
+ * expiry and every slice at close are returned). A report is sent once: one
+ * whose ask found no node ("no responders": delivered nowhere) is kept for
+ * the next message; one whose message timed out or whose node is gone
+ * before its return is lost (the owner may have recorded it: never counted
+ * twice), as are the checks of a process that dies.
  */
 import { randomBytes } from 'node:crypto';
 import { combineDecisions, isPlainObject } from '../lib/index.ts';
@@ -32,6 +48,8 @@ export interface LeaseDeps {
   request: (subject: string, body: unknown, timeoutMs: number) => Promise<unknown>;
   /** Subject of `op` on node `node`, or of any node when undefined. */
   subject: (node: string | undefined, op: 'lease' | 'lease.return') => string;
+  /** The clock (ms): performance.now() unless given (tests). */
+  now?: () => number;
 }
 
 /** The lease options of the client (client-options.ts). */
@@ -49,6 +67,8 @@ export interface LeaseSettings {
 export interface LeaseStats {
   /** Checks decided here from a slice (allowed or denied). */
   local: number;
+  /** Of them, denied here (an empty bucket, or a slice used up past what the owner could give). */
+  localDenied: number;
   /** Asks sent (first leases and renewals). */
   asks: number;
   /** Asks that failed or were refused (the token was then checked without a lease for a while). */
@@ -62,7 +82,7 @@ interface Held {
   token: string;
   /** The params of its first check: the owner derives the same token from them. */
   params: CheckRequest['params'];
-  /** The slice id; null while none is held. */
+  /** The slice id; null while none is held (then nothing is decided here). */
   id: string | null;
   /** The node that granted it (returns go there). */
   node: string | null;
@@ -73,6 +93,13 @@ interface Held {
   units: number;
   /** Units of the last grant (renewal starts below a quarter of it). */
   granted: number;
+  /** Units the last ask wanted, and whether its grant gave fewer with the bucket dry. */
+  asked: number;
+  limited: boolean;
+  /** No ask before then (asks of a limited slice are paced). */
+  nextAskAt: number;
+  /** How long this token's asks take to be answered (ms, a moving average). */
+  rttMs: number;
   /** Until when (performance.now()) the slice may be used: its ask's send time plus ttlMs. */
   usableUntil: number;
   /** When to renew ahead of expiry. */
@@ -87,6 +114,8 @@ interface Held {
   usedInFlight: number;
   /** Units used since the last ask was sent, and when that was: the client's rate of this token. */
   usedSinceAsk: number;
+  /** Units of the checks denied here past a dry slice since then (the want counts them too). */
+  deniedSinceAsk: number;
   askedAt: number;
   lastUsed: number;
   /** The token's forecast demand per second and its holders, from the last grant. */
@@ -109,24 +138,33 @@ const RENEW_AT = 0.6;
 const LOW_WATER = 0.25;
 /** How soon a client whose share the others hold asks again (they renew about every 0.6 ttl). */
 const SHARE_RETRY_MS = 100;
-
-const now = (): number => performance.now();
+/**
+ * Least time between asks of a slice whose last grant gave less than it
+ * wanted: the bucket refills meanwhile and the next ask takes it (what the
+ * bucket gains up to its burst is not lost, so with a burst of at least
+ * rate x this span the allowed count is the rule's rate).
+ */
+export const LIMITED_ASK_MS = 10;
+/** The code nats.js gives a request no subscriber received. */
+const NO_RESPONDERS = '503';
 
 export class ClientLeases {
   readonly #deps: LeaseDeps;
   readonly #settings: LeaseSettings;
+  readonly #now: () => number;
   /** This client's name to the owners (slices are shared fairly among names). */
   readonly client = `c-${randomBytes(9).toString('base64url')}`;
   readonly #held = new Map<string, Held>();
   readonly #meters = new Map<string, Meter>();
   readonly #inflight = new Set<Promise<unknown>>();
-  readonly #stats: LeaseStats = { local: 0, asks: 0, refused: 0, returned: 0 };
+  readonly #stats: LeaseStats = { local: 0, localDenied: 0, asks: 0, refused: 0, returned: 0 };
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
 
   constructor(deps: LeaseDeps, settings: LeaseSettings) {
     this.#deps = deps;
     this.#settings = settings;
+    this.#now = deps.now ?? ((): number => performance.now());
     // Idle and expiring slices go back without waiting for a check of their token.
     this.#timer = setInterval(() => this.#sweep(), 250);
     this.#timer.unref();
@@ -147,36 +185,63 @@ export class ClientLeases {
     if (token === undefined) return undefined;
     let h = this.#held.get(token);
     if (h === undefined) {
-      if (!explicit && !(this.#settings.all && this.#often(token))) return undefined;
-      h = this.#start(token, req.params);
+      const meter = explicit ? undefined : this.#often(token);
+      if (!explicit && meter === undefined) return undefined;
+      h = this.#start(token, req.params, meter);
     }
-    const t = now();
+    const t = this.#now();
     const local = this.#fromSlice(h, req.cost, t);
     if (local !== undefined) return local;
     if (t < h.plainUntil) return undefined;
     // Nothing usable: wait for a (new) slice, then decide once more.
     const asking = h.asking ?? this.#ask(h, req.cost);
     const held = h;
-    return asking.then(() => this.#fromSlice(held, req.cost, now()));
+    return asking.then(() => this.#fromSlice(held, req.cost, this.#now()));
   }
 
-  /** A reply from `h`'s slice, renewing it in the background when due; undefined when it cannot decide. */
+  /**
+   * A reply from `h`'s slice, renewing it in the background when due;
+   * undefined when it cannot decide. Only under a slice the owner knows (an
+   * id), whose report carries every check decided here.
+   */
   #fromSlice(h: Held, cost: number, t: number): CheckReply | undefined {
-    if (t < h.denyUntil) {
-      this.#stats.local++;
-      tally(h, false, cost, t);
-      return this.#reply(h, false, Math.max(1, Math.ceil(h.denyUntil - t)));
+    if (h.id === null || t >= h.usableUntil) return undefined;
+    if (t < h.denyUntil) return this.#deny(h, cost, t, h.denyUntil - t);
+    if (h.units < cost) {
+      // Used up. The owner gave all it could at the last ask: deny until the (paced) renewal adds more.
+      if (!h.limited || t < h.plainUntil) return undefined;
+      h.deniedSinceAsk += cost;
+      h.lastUsed = t;
+      if (h.asking === undefined && t >= h.nextAskAt) void this.#ask(h, cost);
+      return this.#deny(h, cost, t, h.nextAskAt - t);
     }
-    if (h.units < cost || t >= h.usableUntil) return undefined;
     tally(h, true, cost, t);
     h.units -= cost;
     h.usedSinceAsk += cost;
     h.lastUsed = t;
     if (h.asking !== undefined) h.usedInFlight += cost;
-    else if ((t >= h.renewAt || h.units < h.granted * LOW_WATER) && t >= h.plainUntil)
+    else if ((t >= h.renewAt || this.#low(h, t)) && t >= h.plainUntil && t >= h.nextAskAt)
       void this.#ask(h, cost);
     this.#stats.local++;
     return this.#reply(h, true, 0);
+  }
+
+  /**
+   * Whether `h` runs low: below a quarter of its grant, or below what this
+   * client uses in two of its asks' round trips (the renewal is answered
+   * before the slice is used up, as long as the owner can top it up).
+   */
+  #low(h: Held, t: number): boolean {
+    if (h.units < h.granted * LOW_WATER) return true;
+    const perMs = h.usedSinceAsk / Math.max(50, t - h.askedAt);
+    return h.units < perMs * 2 * h.rttMs;
+  }
+
+  #deny(h: Held, cost: number, t: number, retryAfterMs: number): CheckReply {
+    this.#stats.local++;
+    this.#stats.localDenied++;
+    tally(h, false, cost, t);
+    return this.#reply(h, false, Math.max(1, Math.ceil(retryAfterMs)));
   }
 
   #reply(h: Held, allow: boolean, retryAfterMs: number): CheckReply {
@@ -193,7 +258,8 @@ export class ClientLeases {
     ]).reply;
   }
 
-  #start(token: string, params: CheckRequest['params']): Held {
+  /** Starts holding `token`; `meter`: its checks so far (the first ask wants their rate). */
+  #start(token: string, params: CheckRequest['params'], meter: Meter | undefined): Held {
     const h: Held = {
       token,
       params,
@@ -204,15 +270,20 @@ export class ClientLeases {
       limit: 0,
       units: 0,
       granted: 0,
+      asked: 0,
+      limited: false,
+      nextAskAt: 0,
+      rttMs: 1,
       usableUntil: 0,
       renewAt: 0,
       denyUntil: 0,
       plainUntil: 0,
       asking: undefined,
       usedInFlight: 0,
-      usedSinceAsk: 0,
-      askedAt: now(),
-      lastUsed: now(),
+      usedSinceAsk: meter?.count ?? 0,
+      deniedSinceAsk: 0,
+      askedAt: meter?.since ?? this.#now(),
+      lastUsed: this.#now(),
       demandPerSec: undefined,
       holders: 1,
       unreported: { allowed: 0, denied: 0, cost: 0, since: Number.NaN },
@@ -222,40 +293,40 @@ export class ClientLeases {
     return h;
   }
 
-  /** Whether `token` has been checked at least the minimum rate within the last second. */
-  #often(token: string): boolean {
-    const t = now();
+  /** `token`'s meter once it has been checked at least the minimum rate within the last second. */
+  #often(token: string): Meter | undefined {
+    if (!this.#settings.all) return undefined;
+    const t = this.#now();
     let m = this.#meters.get(token);
     if (m === undefined || t - m.since > 1000) {
       if (m === undefined && this.#meters.size >= MAX_METERS) this.#meters.clear();
       m = { since: t, count: 0 };
       this.#meters.set(token, m);
     }
-    return ++m.count >= this.#settings.minRatePerSec;
+    return ++m.count >= this.#settings.minRatePerSec ? m : undefined;
   }
 
   /** Units to want: this client's recent rate (or its share of the forecast demand) over the lease's time. */
   #want(h: Held, cost: number, ttlMs: number, t: number): number {
     const elapsed = Math.max(t - h.askedAt, 50);
-    const own = h.usedSinceAsk / elapsed; // per ms
+    const own = (h.usedSinceAsk + h.deniedSinceAsk) / elapsed; // per ms
     const forecast = h.demandPerSec === undefined ? 0 : h.demandPerSec / 1000 / Math.max(1, h.holders);
     return Math.min(1e9, Math.max(2 * cost, Math.ceil(Math.max(own, forecast) * ttlMs * 1.5)));
   }
 
   /** Asks the owner for a slice (or a renewal of the one held); settles when it is applied. */
   #ask(h: Held, cost: number): Promise<void> {
-    const t = now();
+    const t = this.#now();
     // The owner's last ttl (2 s until the first grant says otherwise).
     const ttlMs = h.usableUntil > 0 ? Math.max(1, h.usableUntil - h.askedAt) : 2000;
-    const body: Record<string, unknown> = {
-      client: this.client,
-      params: h.params,
-      want: this.#want(h, cost, ttlMs, t),
-    };
+    const want = this.#want(h, cost, ttlMs, t);
+    const body: Record<string, unknown> = { client: this.client, params: h.params, want };
     if (h.id !== null) body['previous'] = { lease: h.id, unused: h.units };
-    report(h, body, t);
+    const sentReport = report(h, body, t);
+    h.asked = want;
     h.askedAt = t;
     h.usedSinceAsk = 0;
+    h.deniedSinceAsk = 0;
     h.usedInFlight = 0;
     this.#stats.asks++;
     const asking = this.#deps
@@ -263,7 +334,11 @@ export class ClientLeases {
       .request(this.#deps.subject(this.#deps.ownerOf(h.token), 'lease'), body, this.#settings.timeoutMs)
       .then(
         (reply) => this.#apply(h, reply, t),
-        () => this.#refused(h),
+        (err: { code?: unknown }) => {
+          // Delivered nowhere: its report goes with the next message instead.
+          if (err.code === NO_RESPONDERS && sentReport !== undefined) unreport(h, sentReport);
+          this.#refused(h);
+        },
       )
       .finally(() => {
         h.asking = undefined;
@@ -273,6 +348,7 @@ export class ClientLeases {
   }
 
   #apply(h: Held, reply: unknown, sentAt: number): void {
+    h.rttMs += (Math.max(0, this.#now() - sentAt) - h.rttMs) / 4;
     const g = grantOf(reply);
     if (g === undefined) {
       this.#refused(h);
@@ -290,23 +366,29 @@ export class ClientLeases {
     h.granted = g.units;
     h.usableUntil = sentAt + g.ttlMs;
     h.renewAt = sentAt + g.ttlMs * RENEW_AT;
+    // Less than wanted and the bucket dry: checks past the slice would be denied there too (until it
+    // refills; paced asks take what it gains). Short by the share alone: the next ask may add more.
+    h.limited = g.units < h.asked && g.available !== undefined && g.available < 1;
+    h.nextAskAt = h.limited ? sentAt + LIMITED_ASK_MS : 0;
     if (g.units === 0) {
       // An empty bucket: denied here until it refills. Budget the other clients hold: plain checks
       // (the bucket may still allow them) until their renewals share the burst with this client.
       if (g.retryAfterMs > 0) h.denyUntil = sentAt + g.retryAfterMs;
-      else h.plainUntil = now() + Math.min(this.#settings.backoffMs, SHARE_RETRY_MS);
+      else h.plainUntil = this.#now() + Math.min(this.#settings.backoffMs, SHARE_RETRY_MS);
     }
+    // A slice of no units (an old node's form): nothing is decided under it, nothing to return.
+    if (g.lease === null) h.node = null;
   }
 
   /** The owner granted nothing (gone, slow, the token moved, a bad ask): plain checks for a while. */
   #refused(h: Held): void {
     this.#stats.refused++;
-    h.plainUntil = now() + this.#settings.backoffMs;
+    h.plainUntil = this.#now() + this.#settings.backoffMs;
   }
 
   /** Gives back idle slices and those about to expire; forgets tokens no longer checked. */
   #sweep(): void {
-    const t = now();
+    const t = this.#now();
     for (const [token, h] of this.#held) {
       if (h.asking !== undefined) continue;
       const idle = t - h.lastUsed > 1000;
@@ -317,9 +399,12 @@ export class ClientLeases {
 
   /** Returns `h`'s unused units to the node that granted them; the slice is not used again. */
   #giveBack(h: Held): void {
-    if (h.id === null || h.node === null) return;
+    if (h.id === null || h.node === null) {
+      h.id = null;
+      return;
+    }
     const body: Record<string, unknown> = { node: h.node, lease: h.id, token: h.token, unused: h.units };
-    report(h, body, now());
+    report(h, body, this.#now());
     h.id = null;
     h.units = 0;
     h.usableUntil = 0;
@@ -366,14 +451,24 @@ const MAX_SPAN_MS = 600_000;
  * starts a new count. Sent once: a report whose message gets no answer is
  * not sent again (the owner may have recorded it; never counted twice).
  */
-function report(h: Held, body: Record<string, unknown>, t: number): void {
+function report(h: Held, body: Record<string, unknown>, t: number): Held['unreported'] | undefined {
   const u = h.unreported;
-  if (u.allowed + u.denied === 0) return;
+  if (u.allowed + u.denied === 0) return undefined;
   const allowed = Math.min(u.allowed, MAX_REPORTED);
   const denied = Math.min(u.denied, MAX_REPORTED - allowed);
   const spanMs = Math.min(MAX_SPAN_MS, Math.max(0, Math.round(t - u.since)));
   body['report'] = { allowed, denied, cost: u.cost, spanMs };
   h.unreported = { allowed: 0, denied: 0, cost: 0, since: Number.NaN };
+  return u;
+}
+
+/** Puts a report that reached no node back into `h`'s count (it goes with the next message). */
+function unreport(h: Held, sent: Held['unreported']): void {
+  const u = h.unreported;
+  u.allowed += sent.allowed;
+  u.denied += sent.denied;
+  u.cost += sent.cost;
+  u.since = Number.isNaN(u.since) ? sent.since : Math.min(u.since, sent.since);
 }
 
 /** A grant as the client uses it. */
@@ -388,12 +483,14 @@ interface Grant {
   retryAfterMs: number;
   holders: number;
   demandPerSec: number | undefined;
+  /** Units the bucket allows after the grant (undefined from a node that does not say). */
+  available: number | undefined;
 }
 
 /** A `headroom.v1.lease` reply, checked; undefined for an error or anything malformed. */
 function grantOf(r: unknown): Grant | undefined {
   if (!isPlainObject(r)) return undefined;
-  const { lease, node, rule, mode, limit, units, ttlMs, retryAfterMs, holders, demandPerSec } = r;
+  const { lease, node, rule, mode, limit, units, ttlMs, retryAfterMs, holders, demandPerSec, available } = r;
   const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
   if (
     !(lease === null || typeof lease === 'string') ||
@@ -405,8 +502,9 @@ function grantOf(r: unknown): Grant | undefined {
     !(num(ttlMs) && ttlMs > 0) ||
     !num(retryAfterMs) ||
     !num(holders) ||
-    (demandPerSec !== undefined && !num(demandPerSec))
+    (demandPerSec !== undefined && !num(demandPerSec)) ||
+    (available !== undefined && !num(available))
   )
     return undefined;
-  return { lease, node, rule, mode, limit, units, ttlMs, retryAfterMs, holders, demandPerSec };
+  return { lease, node, rule, mode, limit, units, ttlMs, retryAfterMs, holders, demandPerSec, available };
 }

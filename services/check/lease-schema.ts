@@ -84,8 +84,13 @@ export interface LeaseReturn {
 
 /** The reply of `headroom.v1.lease`. Fields are API: add, never rename. */
 export interface LeaseGrant {
-  /** The slice's id (for the renewal and the return); null when no units are held. */
-  lease: string | null;
+  /**
+   * The slice's id, for the renewal and the return; a slice of 0 units too
+   * (its want still counts in the shares, and the checks the client denies
+   * under it are reported with its return). Clients also accept null (no
+   * slice to renew or return).
+   */
+  lease: string;
   /** The node that granted it. */
   node: string;
   token: TokenKey;
@@ -101,6 +106,12 @@ export interface LeaseGrant {
   retryAfterMs: number;
   /** Clients sharing this token's budget now (those that asked within `ttlMs`), this one included. */
   holders: number;
+  /**
+   * Whole units the token's bucket allows after this grant. 0 with fewer
+   * units than wanted: the bucket ran dry, so a check past the slice would
+   * be denied here too; more: other holders' shares limited the slice.
+   */
+  available: number;
   /** The token's forecast demand (requests per second, p90 of the nearest horizon), when one was made. */
   demandPerSec?: number;
 }

@@ -20,6 +20,17 @@
  *   the last `ttlMs` (a leave, a join): that node's slices may still be in
  *   use, and this book does not know them.
  *
+ * A graceful leave, then: the leaving node grants nothing (refusal), and its
+ * slices are not handed over. Their units were taken from the token's
+ * bucket, which the hand-off carries to the new owner, so they stay counted
+ * there while their holders use them (at most `ttlMs`); the new owner
+ * grants no slice until they have expired, and its plain checks are
+ * decided by the bucket that counts them. The outstanding units never
+ * exceed one burst, so a leave keeps the GCRA bound plus one burst; it
+ * costs up to `ttlMs` of plain checks for the moved tokens, and the unused
+ * units of the old slices (a return to a node that no longer hosts the
+ * token gives nothing back: stricter, never looser).
+ *
  * Slices of a token are shared max-min fair (lib/allocation fair-share.ts)
  * among the clients holding one, by what each wants; a renewal keeps the
  * units the client did not use and tops them up to its share. Synchronous:
@@ -233,9 +244,9 @@ export class LeaseBook {
     // Budget, not demand: the checks made from it are recorded as the client reports them (lease-demand.ts).
     if (added > 0 && !actor.takeBudget(added).allow) added = 0; // rounding at the bucket's edge
     const units = kept + added;
-    // Held with no units too: the client's want counts in the others' shares until it expires.
-    const id = this.#hold(ask, units, now);
-    const lease = units > 0 ? id : null;
+    // Held with no units too: the client's want counts in the others' shares until it expires, and
+    // the checks it decides under it (denials of an empty bucket) are reported with its return.
+    const lease = this.#hold(ask, units, now);
     const grant: LeaseGrant = {
       lease,
       node: this.#node,
@@ -248,6 +259,8 @@ export class LeaseBook {
       // With nothing held: an empty bucket says when to ask again; budget held by others says "now, by checks".
       retryAfterMs: units === 0 && available < 1 ? Math.max(0, actor.peek(1).retryAfterMs) : 0,
       holders: this.#byToken.get(ask.token)?.size ?? 1,
+      // 0: the bucket gave all it had (the client denies once its slice is used, as this owner would).
+      available: Math.max(0, Math.floor(added > 0 ? actor.peek(0).remaining : available)),
     };
     const demand = demandPerSec(actor, now);
     if (demand !== undefined) grant.demandPerSec = demand;

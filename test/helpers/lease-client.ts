@@ -22,6 +22,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '8' },
     concurrency: { type: 'string', default: '8' },
     'owner-timeout-ms': { type: 'string', default: '500' },
+    /** With `--leases-option`: the client's leaseMinRatePerSec (its default when not given). */
+    'lease-min-rate': { type: 'string' },
   },
 });
 const hot = (values.hot ?? '').split(',').filter((u) => u !== '');
@@ -42,6 +44,7 @@ const hr = await HeadroomClient.connect({
   ownerTimeoutMs: Number(values['owner-timeout-ms']),
   timeoutMs: 10_000,
   leases: byOption,
+  ...(values['lease-min-rate'] === undefined ? {} : { leaseMinRatePerSec: Number(values['lease-min-rate']) }),
 });
 process.stdout.write('{"ready":true}\n');
 await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));

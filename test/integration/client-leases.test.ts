@@ -39,6 +39,8 @@ test('client leases - three client processes, a graceful leave: per token within
         nodes.push(
           await startNodeProcess({
             nodeId: id,
+            // A loaded machine (CI, several suites at once) can take longer than the default 30 s.
+            readyTimeoutMs: 90_000,
             // --lease-ttl: near the default, and seen in the grants below (the flag reaches the book).
             args: ['--nats', nats.url, '--store', 'none', '--forecast', 'false', '--lease-ttl', '1800ms'],
           }),

@@ -4,7 +4,9 @@
 // own subjects, headroom.v1.node.<id>.check[.batch] and .lease[.return]), every internal
 // subject and every HTTP route, sent to two real node processes while valid
 // checks are in flight. Every bad input must get a coded error, no process
-// may exit, no NATS connection may drop, and every valid check is answered.
+// may exit, no NATS connection may drop, and every valid check is answered. Then a cluster member
+// (Moleculer, role node) calls the lease relay actions throttle.lease / throttle.leaseReturn with
+// bad params: each gets a coded error back.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import type { BadInput } from '../helpers/bad-inputs.ts';
 import { freePort, startNatsServer } from '../helpers/nats-server.ts';
 import { client, request, settle, startNodeProcess } from '../helpers/node-process.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
+import { observerBroker } from '../helpers/observer-broker.ts';
 
 const INPUTS = Number(process.env['HEADROOM_FUZZ_INPUTS'] ?? 10_000);
 const SEED = Number(process.env['HEADROOM_FUZZ_SEED'] ?? 20261205);
@@ -91,6 +94,37 @@ function badNodeRequests(nodeIds: string[]): fc.Arbitrary<BadInput> {
             what: `node ${i.what}`,
           })),
     );
+}
+
+/**
+ * Bad params of `throttle.lease` and `throttle.leaseReturn`: anything, or a
+ * valid ask or return (of a token no node grants: the ask is well-formed but
+ * its return names no slice) with one field broken.
+ */
+function badRelayParams(): fc.Arbitrary<unknown> {
+  const ask = {
+    client: 'fz-client',
+    token: 'per-user|user=fz',
+    rule: { id: 'per-user', rate: 1000, periodMs: 1000, burst: 1000, mode: 'enforce' },
+    want: 5,
+  };
+  const ret = { lease: 'AAAAAAAAAAAA', token: 'per-user|user=fz', unused: 1 };
+  const bad = fc.oneof(
+    // No string (a token is one) and no object ({} is a valid `params`): never valid in any field.
+    fc
+      .jsonValue()
+      .filter((v) => typeof v !== 'string' && (v === null || typeof v !== 'object' || Array.isArray(v))),
+    fc.constantFrom(-1, 0, 1e300, '', 'x'.repeat(20_000), null),
+  );
+  const broken = (base: Record<string, unknown>, keys: string[]): fc.Arbitrary<unknown> =>
+    fc.tuple(fc.constantFrom(...keys), bad).map(([k, v]) => ({ ...base, [k]: v }));
+  return fc.oneof(
+    fc.jsonValue(),
+    broken(ask, ['client', 'token', 'rule', 'want', 'previous', 'params', 'report', 'extra']),
+    broken(ret, ['lease', 'token', 'unused', 'report', 'node']),
+    // Well-formed, but no node holds this slice.
+    fc.constant(ret),
+  );
 }
 
 /** Runs `work` over `items` with `width` in flight. */
@@ -183,6 +217,38 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
       } else if (problem !== null) failures.push('');
     });
     const seconds = (performance.now() - started) / 1000;
+
+    // The lease relay actions (role node: another node relays a client's lease or return to the
+    // token's owner, services/check/lease-desk.ts), called by a cluster member with bad params:
+    // each gets a coded error back, and the nodes stay up.
+    const member = observerBroker(nats.url, NAMESPACE);
+    const relayFailures: string[] = [];
+    const relayed = fc.sample(
+      fc.tuple(fc.constantFrom('fz-1', 'fz-2'), fc.constantFrom('lease', 'leaseReturn'), badRelayParams()),
+      { numRuns: Math.max(200, Math.round(INPUTS / 20)), seed: SEED },
+    );
+    await member.start();
+    try {
+      await pool(relayed, 16, async ([nodeID, action, params]) => {
+        try {
+          await member.call(`throttle.${action}`, params, { nodeID, timeout: 10_000 });
+          relayFailures.push(`throttle.${action} ${JSON.stringify(params).slice(0, 120)} -> accepted`);
+        } catch (err) {
+          const code = (err as { code?: unknown }).code;
+          if (typeof code !== 'string' || !code.startsWith('HEADROOM_ERR_'))
+            relayFailures.push(
+              `throttle.${action} ${JSON.stringify(params).slice(0, 120)} -> ${String(code)} ${(err as Error).message}`,
+            );
+        }
+      });
+    } finally {
+      await member.stop();
+    }
+    t.log(
+      `${relayed.length} bad throttle.lease / throttle.leaseReturn calls: ${relayed.length - relayFailures.length} coded errors`,
+    );
+    t.deepEqual(relayFailures.slice(0, 10), [], `${relayFailures.length} relay calls without a coded error`);
+
     stop = true;
     await checker;
 

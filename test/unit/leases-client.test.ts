@@ -14,9 +14,10 @@ interface Sent {
   fail: (err: Error) => void;
 }
 
-/** A client's leases whose requests wait for the test to answer them. */
-function scripted(): { leases: ClientLeases; sent: Sent[] } {
+/** A client's leases whose requests wait for the test to answer them, on a clock the test moves. */
+function scripted(): { leases: ClientLeases; sent: Sent[]; clock: { ms: number } } {
   const sent: Sent[] = [];
+  const clock = { ms: 1000 };
   const deps: LeaseDeps = {
     tokenOf: (req) => (typeof req.params['user'] === 'string' ? `hot|user=${req.params['user']}` : undefined),
     ownerOf: () => 'n1',
@@ -25,16 +26,18 @@ function scripted(): { leases: ClientLeases; sent: Sent[] } {
         sent.push({ subject, body: body as Record<string, unknown>, answer: resolve, fail: reject }),
       ),
     subject: (node, op) => `headroom.v1.node.${node}.${op}`,
+    now: () => clock.ms,
   };
   return {
     leases: new ClientLeases(deps, { all: false, minRatePerSec: 20, backoffMs: 1000, timeoutMs: 500 }),
     sent,
+    clock,
   };
 }
 
 const req = (user: string, cost = 1): CheckRequest => ({ params: { user }, cost });
 const grant = (units: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  lease: units > 0 ? 'AAAAAAAAAAAA' : null,
+  lease: 'AAAAAAAAAAAA',
   node: 'n1',
   token: 'hot|user=u1',
   rule: 'hot',
@@ -110,5 +113,77 @@ test('client leases - an empty bucket is denied here until its retry time; a ref
   t.is(leases.stats.refused, 1);
   t.is(leases.decide({ params: { op: 'x' }, cost: 1 }, true), undefined, 'no single token: never leased');
   t.is(leases.decide(req('u3'), false), undefined, 'without the leases option only explicit checks lease');
-  await leases.close();
+  // The denials decided under the slice of 0 units go back with its return: the owner counts them.
+  const closed = leases.close();
+  await tick();
+  t.is(sent.length, 3);
+  t.is(sent[2]!.subject, 'headroom.v1.node.n1.lease.return');
+  t.like(sent[2]!.body, { lease: 'AAAAAAAAAAAA', unused: 0, report: { allowed: 0, denied: 2, cost: 2 } });
+  sent[2]!.answer({ returned: 0 });
+  await closed;
+  t.like(leases.stats, { local: 2, localDenied: 2 });
+});
+
+test('client leases - every check decided here is reported: by the renewal, the return, or the next message when none got it', async (t) => {
+  const { leases, sent } = scripted();
+  const first = leases.decide(req('u1'), true);
+  sent[0]!.answer(grant(4));
+  t.like(await first, { allow: true });
+  for (let i = 0; i < 2; i++) t.like(leases.decide(req('u1'), true), { allow: true });
+  t.is(sent.length, 1, '1 of 4 left: not below a quarter yet');
+  t.like(leases.decide(req('u1'), true), { allow: true, remaining: 0 });
+  // The renewal carries the 4 checks; no node receives it ("no responders").
+  t.is(sent.length, 2);
+  t.like(sent[1]!.body['report'], { allowed: 4, denied: 0 });
+  sent[1]!.fail(Object.assign(new Error('503'), { code: '503' }));
+  await tick();
+  t.is(leases.stats.refused, 1);
+  // Checked the ordinary way meanwhile (the caller's plain check, counted by the owner).
+  t.is(leases.decide(req('u1'), true), undefined);
+  // The return of the slice still held carries the 4 checks no node received.
+  const closed = leases.close();
+  await tick();
+  t.is(sent.length, 3);
+  t.like(sent[2]!.body, { lease: 'AAAAAAAAAAAA', unused: 0, report: { allowed: 4, denied: 0, cost: 4 } });
+  sent[2]!.answer({ returned: 0 });
+  await closed;
+  t.is(leases.stats.local, 4);
+});
+
+test('client leases - a slice used up when the owner gave less than wanted from a dry bucket is denied here until its paced renewal', async (t) => {
+  const { leases, sent, clock } = scripted();
+  const first = leases.decide(req('u1'), true);
+  sent[0]!.answer(grant(2));
+  t.like(await first, { allow: true, remaining: 1 });
+  t.like(leases.decide(req('u1'), true), { allow: true, remaining: 0 });
+  // Used up; the first grant gave all it was asked (2): wait for the renewal, as the owner may allow.
+  t.is(sent.length, 2, 'the renewal went out below a quarter of the slice');
+  const waiting = leases.decide(req('u1'), true);
+  t.true(waiting instanceof Promise);
+  const wanted = sent[1]!.body['want'] as number;
+  t.true(wanted > 2, `the renewal wants the rate seen (${wanted})`);
+  sent[1]!.answer(grant(1, { available: 0 })); // the bucket had 1 unit: less than wanted, and dry
+  t.like(await waiting, { allow: true, remaining: 0 });
+  // Limited: the next checks are denied here at once, not sent, and no ask goes out before the pace.
+  const denied = leases.decide(req('u1'), true);
+  t.like(denied, { allow: false, remaining: 0 });
+  t.true((denied as { retryAfterMs: number }).retryAfterMs >= 1);
+  const asksBefore = sent.length;
+  clock.ms += 15;
+  t.like(leases.decide(req('u1'), true), { allow: false });
+  t.is(sent.length, asksBefore + 1, 'one paced renewal');
+  t.like(sent.at(-1)!.body['report'], { denied: 1 });
+  // Short by the share only (the bucket has more): past the slice, the check waits for the renewal.
+  sent.at(-1)!.answer(grant(1, { available: 50 }));
+  await tick();
+  t.like(leases.decide(req('u1'), true), { allow: true, remaining: 0 });
+  const waits = leases.decide(req('u1'), true);
+  t.true(waits instanceof Promise, 'not denied here: the owner may allow it');
+  sent.at(-1)!.answer(grant(5, { available: 45 }));
+  t.like(await waits, { allow: true, remaining: 4 });
+  t.like(leases.stats, { localDenied: 2 });
+  const closed = leases.close();
+  await tick();
+  sent.at(-1)!.answer({ returned: 4 });
+  await closed;
 });

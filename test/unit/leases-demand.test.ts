@@ -61,7 +61,7 @@ test('lease demand - a grant and a return move budget only: the window counts no
   const g = book.grant(actor, ask('a', 20));
   t.is(g.units, 20);
   t.is(actor.peek(0).remaining, 10, 'the units are taken from the bucket');
-  t.is(book.giveBack(actor, { node: 'n1', lease: g.lease!, token: TOKEN, unused: 15 }), 15);
+  t.is(book.giveBack(actor, { node: 'n1', lease: g.lease, token: TOKEN, unused: 15 }), 15);
   t.is(actor.peek(0).remaining, 25, 'and the unused ones come back');
   t.deepEqual(actor.window.totals(), { requests: 0, allowed: 0, denied: 0, cost: 0 });
 });
@@ -120,7 +120,7 @@ test('lease demand - three clients reporting: the window counts every check they
     a.report = { ...h.report, spanMs: now - h.since };
     const g = book.grant(actor, a);
     recordReported(actor, a.report, a.params, undefined, now);
-    h.grant = g.lease === null ? undefined : g;
+    h.grant = g;
     h.units = g.units;
     h.until = now + g.ttlMs;
     h.report = { allowed: 0, denied: 0, cost: 0, spanMs: 0 };
@@ -160,7 +160,7 @@ test('lease demand - three clients reporting: the window counts every check they
       );
       continue;
     }
-    const ret = { node: 'n1', lease: h.grant.lease!, token: TOKEN, unused: h.units };
+    const ret = { node: 'n1', lease: h.grant.lease, token: TOKEN, unused: h.units };
     book.giveBack(actor, ret);
     recordReported(actor, { ...h.report, spanMs: clock.now() - h.since }, undefined, undefined, clock.now());
   }

@@ -73,11 +73,17 @@ test('leases - a slice is taken from the bucket; the clients of a token never ho
     units: 30,
     ttlMs: 2000,
     holders: 1,
+    available: 0,
   });
-  t.regex(a.lease!, /^[A-Za-z0-9_-]{12}$/);
+  t.regex(a.lease, /^[A-Za-z0-9_-]{12}$/);
   t.is(actor.peek(0).remaining, 0, 'the 30 units are taken from the bucket');
   const b = book.grant(actor, ask('b', 100));
-  t.like(b, { lease: null, units: 0, holders: 2 });
+  t.like(b, { units: 0, holders: 2 });
+  t.regex(
+    b.lease,
+    /^[A-Za-z0-9_-]{12}$/,
+    'a slice of 0 units has an id too: its denials are reported with its return',
+  );
   t.true(b.retryAfterMs > 0, 'an empty bucket says when to ask again');
   t.is(book.held(TOKEN), 30);
 });
@@ -89,6 +95,7 @@ test('leases - shares are max-min fair among the holders, converging at renewals
   let b = book.grant(actor, ask('b', 100));
   t.is(b.units, 0, 'a holds the whole burst');
   t.is(b.retryAfterMs, 0, 'budget held by others: check without a lease meanwhile');
+  t.is(b.available, 30, 'short by the share, not the bucket: the client does not deny past its slice');
   // a used 25 of 30: its renewal keeps 5 and is topped up to its share (15 of 30 with b wanting).
   a = book.grant(actor, ask('a', 100, a, 5));
   t.is(a.units, 15);
@@ -107,7 +114,7 @@ test('leases - a return gives the unused units back once; a forged, other-token 
   const { actor, book } = setup();
   const a = book.grant(actor, ask('a', 20));
   t.is(actor.peek(0).remaining, 10);
-  const ret = { node: 'n1', lease: a.lease!, token: TOKEN, unused: 8 };
+  const ret = { node: 'n1', lease: a.lease, token: TOKEN, unused: 8 };
   t.throws(() => book.giveBack(actor, { ...ret, token: 'hot|user=u2' as TokenKey }), {
     instanceOf: InputError,
     message: /lease must name a slice of "hot\|user=u2"/,
@@ -129,7 +136,7 @@ test('leases - slices expire after ttlMs; an expired one is returned for nothing
   t.is(book.held(TOKEN), 20);
   clock.advance(1);
   t.is(book.held(TOKEN), 0);
-  t.is(book.giveBack(actor, { node: 'n1', lease: a.lease!, token: TOKEN, unused: 20 }), 0);
+  t.is(book.giveBack(actor, { node: 'n1', lease: a.lease, token: TOKEN, unused: 20 }), 0);
   // A renewal naming an expired slice keeps nothing of it.
   const b = book.grant(actor, ask('b', 10));
   clock.advance(600);
@@ -186,7 +193,7 @@ test('leases - three clients over 20 s: every 1 s window within the GCRA bound p
     const now = clock.now();
     const want = Math.max(2, Math.ceil((h.used / Math.max(50, now - h.at)) * 2000 * 1.5));
     const g = book.grant(actor, ask(h.name, want, h.grant, h.units));
-    h.grant = g.lease === null ? undefined : g;
+    h.grant = g;
     h.units = g.units;
     h.until = now + g.ttlMs;
     h.used = 0;
