@@ -24,7 +24,11 @@ export interface NodeProcessOptions {
   nodeId: string;
   args?: string[];
   env?: Record<string, string>;
-  /** How long to wait for the ready line (30 s); a node not ready by then is killed. */
+  /**
+   * How long to wait for the ready line (60 s: a node loading TensorFlow.js and
+   * DuckDB on a 2-core machine under load took over 30 s); a node not ready by
+   * then is killed.
+   */
   readyTimeoutMs?: number;
 }
 
@@ -49,7 +53,7 @@ export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodePr
   child.stderr.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const ready = await new Promise<{ httpUrl: string | null }>((resolve, reject) => {
-    const waitMs = opts.readyTimeoutMs ?? 30_000;
+    const waitMs = opts.readyTimeoutMs ?? 60_000;
     const timer = setTimeout(() => {
       // Not left running behind the failure: the caller never gets a handle to stop it.
       child.kill('SIGKILL');
