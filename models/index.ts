@@ -29,6 +29,7 @@ export {
 } from './baselines/index.ts';
 export {
   LstmForecaster,
+  LstmInference,
   QuantileNetwork,
   QUANTILES,
   buildFeatures,
@@ -103,7 +104,15 @@ export type {
   BayesForecasterOptions,
   OriginEvidence,
 } from './bayes/index.ts';
-export type { LstmOptions, LstmState, FeatureSpec, FeatureBatch, NetworkSpec } from './lstm/index.ts';
+export type {
+  LstmOptions,
+  LstmState,
+  FeatureSpec,
+  FeatureBatch,
+  NetworkSpec,
+  InferenceSpec,
+  ExportedWeights,
+} from './lstm/index.ts';
 export type { ServingInput, ServingForecast, BayesForecasterJson } from './serving.ts';
 export type {
   LiveZooOptions,

@@ -4,10 +4,15 @@ import { loadTf, useBackend } from '../backend.ts';
 import type { BackendChoice } from '../backend.ts';
 import { buildFeatures, minHistory, staticWidth } from './features.ts';
 import type { FeatureSpec } from './features.ts';
+import { LstmInference } from './inference.ts';
+import type { ExportedWeights } from './inference.ts';
 import { QuantileNetwork } from './network.ts';
 import { compileLstmOptions } from './options.ts';
 import type { LstmOptions } from './options.ts';
 import { DAY_MS, mulberry32 } from '../../lib/index.ts';
+
+/** Rows from which `predict` runs on the TensorFlow.js network rather than the JavaScript pass. */
+const BULK_ROWS = 2048;
 
 /** Everything needed to rebuild a trained {@link LstmForecaster} (weights apart from the JSON). */
 export interface LstmState {
@@ -24,6 +29,12 @@ export interface LstmState {
  * at every horizon in one pass. The first `fit` trains from scratch; later
  * calls refresh the weights every `refreshEvery` calls with a few epochs on
  * recent data (warm start), so continuous retraining stays cheap.
+ *
+ * Serving (`forecastLatest`) runs the network's forward pass in plain
+ * JavaScript ({@link LstmInference}) on its weights, and a forecaster
+ * rebuilt by {@link LstmForecaster.fromState} holds only those weights: a
+ * node that serves a model never loads TensorFlow.js, which is loaded (and
+ * the network built from the weights) when the forecaster trains.
  */
 export class LstmForecaster implements Forecaster {
   readonly name = 'lstm';
@@ -31,6 +42,10 @@ export class LstmForecaster implements Forecaster {
   readonly options: Readonly<LstmOptions>;
   backend?: BackendChoice;
   #net?: QuantileNetwork;
+  /** Weights of a forecaster rebuilt by fromState, until a network is built from them. */
+  #weights?: ExportedWeights;
+  /** The JavaScript forward pass on the current weights (built on first use, dropped when they change). */
+  #inference?: LstmInference;
   #spec?: FeatureSpec;
   #floors: number[] = [];
   #calls = 0;
@@ -54,7 +69,7 @@ export class LstmForecaster implements Forecaster {
 
   /** Whether a network has been trained. */
   get ready(): boolean {
-    return this.#net !== undefined && this.epochs > 0;
+    return (this.#net !== undefined || this.#weights !== undefined) && this.epochs > 0;
   }
 
   async fit(data: readonly SeriesView[]): Promise<void> {
@@ -101,23 +116,62 @@ export class LstmForecaster implements Forecaster {
     });
     const { tokens, origins } = this.#sample(data, spec);
     if (origins.length < 32) return;
-    if (!this.#net) {
-      const tf = await loadTf();
-      this.backend = await useBackend(o.backend);
-      this.#net = new QuantileNetwork(tf, {
+    const net = await this.#network();
+    const batch = buildFeatures(spec, data, tokens, origins, this.#floors, true);
+    if (epochs === 0) return;
+    this.#inference = undefined; // the weights change
+    this.lastLoss = await net.train(batch, epochs, o.batchSize, this.onEpoch);
+    this.epochs += epochs;
+  }
+
+  /**
+   * The TensorFlow.js network, built on first need (training): loads
+   * TensorFlow.js, and takes the weights of a forecaster rebuilt by fromState.
+   */
+  async #network(): Promise<QuantileNetwork> {
+    if (this.#net) return this.#net;
+    const o = this.options;
+    const tf = await loadTf();
+    this.backend = await useBackend(o.backend);
+    if (this.#net) return this.#net; // built by a concurrent call meanwhile
+    const net = new QuantileNetwork(tf, {
+      lookback: o.lookback,
+      staticWidth: staticWidth(this.#spec!),
+      horizons: o.horizons.length,
+      units: o.units,
+      hidden: o.hidden,
+      learningRate: o.learningRate,
+      seed: o.seed,
+    });
+    if (this.#weights) {
+      try {
+        net.importWeights(this.#weights);
+      } catch (err) {
+        net.dispose();
+        throw err;
+      }
+    }
+    this.#net = net;
+    this.#weights = undefined;
+    return net;
+  }
+
+  /** The JavaScript forward pass on the current weights. */
+  #forward(): LstmInference {
+    if (this.#inference) return this.#inference;
+    const o = this.options;
+    const weights = this.#weights ?? this.#net!.exportWeights();
+    this.#inference = new LstmInference(
+      {
         lookback: o.lookback,
-        staticWidth: staticWidth(spec),
+        staticWidth: staticWidth(this.#spec!),
         horizons: o.horizons.length,
         units: o.units,
         hidden: o.hidden,
-        learningRate: o.learningRate,
-        seed: o.seed,
-      });
-    }
-    const batch = buildFeatures(spec, data, tokens, origins, this.#floors, true);
-    if (epochs === 0) return;
-    this.lastLoss = await this.#net.train(batch, epochs, o.batchSize, this.onEpoch);
-    this.epochs += epochs;
+      },
+      weights,
+    );
+    return this.#inference;
   }
 
   /** Training origins: a `recentShare` of the most recent, the rest drawn from all history. */
@@ -160,7 +214,10 @@ export class LstmForecaster implements Forecaster {
         origins[i++] = o;
       }
     }
-    const q = this.#run(data, tokens, origins);
+    // Thousands of rows (evaluation, a candidate's validation): TensorFlow.js's batched
+    // kernels beat the JavaScript pass there, so the network is built for them.
+    if (n >= BULK_ROWS) await this.#network();
+    const q = this.#run(data, tokens, origins, undefined, this.#net === undefined);
     for (let j = 0; j < n; j++) {
       const f = out[tokens[j]!]!;
       const idx = origins[j]! - from;
@@ -175,7 +232,9 @@ export class LstmForecaster implements Forecaster {
 
   /**
    * Batched inference at the latest slot of every token, in one call: the
-   * serving path (all active tokens of a node). `p50[k * H + h]` etc.
+   * serving path (all active tokens of a node), on the JavaScript forward
+   * pass (~40,000 multiply-adds a token, nothing allocated per token; the
+   * caller slices a large round). `p50[k * H + h]` etc.
    */
   forecastLatest(
     data: readonly SeriesView[],
@@ -183,7 +242,7 @@ export class LstmForecaster implements Forecaster {
   ): { p10: Float32Array; p50: Float32Array; p90: Float32Array } {
     const tokens = Int32Array.from(data, (_d, k) => k);
     const origins = Int32Array.from(data, (d) => d.values.length - 1);
-    return this.#run(data, tokens, origins, floors);
+    return this.#run(data, tokens, origins, floors, true);
   }
 
   /**
@@ -191,42 +250,30 @@ export class LstmForecaster implements Forecaster {
    * float32 array. Throws when nothing was trained.
    */
   exportState(): { state: LstmState; weights: Float32Array } {
-    if (!this.#net || !this.#spec || !this.ready) throw new Error('lstm: not trained');
-    const { shapes, data } = this.#net.exportWeights();
+    if (!this.#spec || !this.ready) throw new Error('lstm: not trained');
+    const { shapes, data } = this.#net ? this.#net.exportWeights() : this.#weights!;
     const state: LstmState = {
       options: { ...this.options, horizons: [...this.options.horizons], coarse: [...this.options.coarse] },
       spec: { ...this.#spec, horizons: [...this.#spec.horizons], coarse: [...this.#spec.coarse] },
       floors: [...this.#floors],
       epochs: this.epochs,
       lastLoss: this.lastLoss,
-      weightShapes: shapes,
+      weightShapes: shapes.map((sh) => [...sh]),
     };
-    return { state, weights: data };
+    return { state, weights: this.#net ? data : data.slice() };
   }
 
-  /** Rebuilds a trained forecaster from {@link exportState}'s output (selects the backend first). */
+  /**
+   * Rebuilds a trained forecaster from {@link exportState}'s output. It
+   * serves on the JavaScript forward pass without loading TensorFlow.js; the
+   * network is built from the weights when it trains (fineTune). Throws when
+   * the weights do not fit the settings.
+   */
   static async fromState(state: LstmState, weights: Float32Array): Promise<LstmForecaster> {
     const f = new LstmForecaster(state.options);
-    const o = f.options;
-    const tf = await loadTf();
-    f.backend = await useBackend(o.backend);
-    const net = new QuantileNetwork(tf, {
-      lookback: o.lookback,
-      staticWidth: staticWidth(state.spec),
-      horizons: o.horizons.length,
-      units: o.units,
-      hidden: o.hidden,
-      learningRate: o.learningRate,
-      seed: o.seed,
-    });
-    try {
-      net.importWeights({ shapes: state.weightShapes, data: weights });
-    } catch (err) {
-      net.dispose();
-      throw err;
-    }
-    f.#net = net;
     f.#spec = state.spec;
+    f.#weights = { shapes: state.weightShapes, data: weights };
+    f.#forward(); // checks the weights' shapes against the settings now
     f.#floors = [...state.floors];
     f.epochs = Math.max(1, state.epochs);
     f.lastLoss = state.lastLoss;
@@ -234,17 +281,21 @@ export class LstmForecaster implements Forecaster {
     return f;
   }
 
+  /** Quantiles at `origins`; `js`: on the JavaScript forward pass, else on the TensorFlow.js network. */
   #run(
     data: readonly SeriesView[],
     tokens: Int32Array,
     origins: Int32Array,
-    given?: readonly number[],
+    given: readonly number[] | undefined,
+    js: boolean,
   ): { p10: Float32Array; p50: Float32Array; p90: Float32Array } {
-    if (!this.#net || !this.#spec) throw new Error('lstm: not trained');
+    if (!this.ready || !this.#spec) throw new Error('lstm: not trained');
     const H = this.horizons.length;
     const floors = data.map((_d, k) => (given ? given[k] : this.#floors[k]) ?? 0);
     const batch = buildFeatures(this.#spec, data, tokens, origins, floors, false);
-    const raw = this.#net.predict(batch);
+    // Bulk predictions (evaluation, validation) with a network built run on it: one
+    // TensorFlow.js call amortises its per-call cost over thousands of rows.
+    const raw = js || !this.#net ? this.#forward().predict(batch) : this.#net.predict(batch);
     const n = origins.length;
     const p10 = new Float32Array(n * H);
     const p50 = new Float32Array(n * H);
@@ -265,6 +316,8 @@ export class LstmForecaster implements Forecaster {
   dispose(): void {
     this.#net?.dispose();
     this.#net = undefined;
+    this.#weights = undefined;
+    this.#inference = undefined;
     this.epochs = 0;
   }
 }

@@ -4,9 +4,10 @@
  * members from its first request, the LSTM and the Bayesian network of the
  * serving model, combined online per token by their realised error); the
  * serving model is the registry's current version, or the pretrained LSTM
- * shipped in models/pretrained/ until one is promoted. TensorFlow.js is
- * loaded on first use (models/ loads it lazily, in useBackend), so that
- * starting a node does not pay for it.
+ * shipped in models/pretrained/ until one is promoted. Serving runs the
+ * LSTM's forward pass in plain JavaScript, a few tokens at a time between
+ * checks: the node's main thread never loads TensorFlow.js (training loads
+ * it in its worker).
  */
 import { join } from 'node:path';
 import type { Context, ServiceSchema } from 'moleculer';
@@ -37,7 +38,19 @@ export interface ForecastConfig {
   registryDir: string;
   /** Serve the pretrained LSTM (models/pretrained/) while no version is promoted. @default true */
   pretrained?: boolean;
+  /**
+   * Longest stretch of forecasting work (ms) in a `predict` call before it
+   * yields the event loop to checks: a round's tokens are forecast a few at
+   * a time (the LSTM costs ~40,000 multiply-adds a token), so a round over
+   * hundreds of active tokens does not hold a node's checks for tens of
+   * milliseconds (issue 15).
+   * @default 2
+   */
+  sliceMs?: number;
 }
+
+/** Tokens forecast between two looks at the clock of a slice. */
+const SLICE_TOKENS = 8;
 
 /** `forecast.predict` parameters: one entry per token, its recent demand per step, oldest first. */
 export interface PredictParams {
@@ -71,12 +84,17 @@ export class ForecastHub {
   #registry: ModelRegistry | undefined;
   #serving: Promise<ModelSet | undefined> | undefined;
   readonly #zoo: LiveZoo;
+  /** Predictions in progress: a model they hold is freed after they finish. */
+  readonly #running = new Set<Promise<unknown>>();
 
   constructor(config: ForecastConfig, clock: Clock) {
     for (const h of config.horizonsMs) {
       if (!(h > 0 && h % config.stepMs === 0)) {
         throw invalidField('forecastHorizons', `multiples of ${config.stepMs} ms`, config.horizonsMs);
       }
+    }
+    if (config.sliceMs !== undefined && !(config.sliceMs > 0 && Number.isFinite(config.sliceMs))) {
+      throw invalidField('sliceMs', 'a positive number of ms', config.sliceMs);
     }
     this.config = Object.freeze({ ...config, horizonsMs: Object.freeze([...config.horizonsMs]) });
     this.#clock = clock;
@@ -106,9 +124,14 @@ export class ForecastHub {
     return this.config.horizonsMs.map((h) => h / this.config.stepMs);
   }
 
-  /** The models module, once TensorFlow.js is loaded and the backend selected (on the first call). */
+  /**
+   * The models module. Serving needs no TensorFlow.js (the LSTM's forward
+   * pass is plain JavaScript, LstmForecaster.fromState loads none), so none
+   * is loaded here: a node that serves never pays its ~1 s load and ~60 MB
+   * on its main thread; training loads it in its worker.
+   */
   models(): Promise<ModelsModule> {
-    this.#models ??= models.useBackend(this.config.backend).then(() => models);
+    this.#models ??= Promise.resolve(models);
     return this.#models;
   }
 
@@ -174,34 +197,62 @@ export class ForecastHub {
     if (version !== undefined && held?.version === version) return;
     if (this.#serving === old) this.#serving = undefined;
     await this.serving();
-    await new Promise((r) => setImmediate(r));
+    await this.#settled();
     held?.dispose();
   }
 
+  /** Resolves when the predictions in progress now have finished (and one turn of the loop after). */
+  async #settled(): Promise<void> {
+    await Promise.allSettled([...this.#running]);
+    await new Promise((r) => setImmediate(r));
+  }
+
   /**
-   * Forecasts every item at its latest step, in one batched call: the live
-   * zoo's combination per token (source `combined`, with its weights).
+   * Forecasts every item at its latest step: the live zoo's combination
+   * per token (source `combined`, with its weights). The items are forecast
+   * in slices of at most `sliceMs` of work, the event loop yielded between
+   * them, so checks wait at most one slice for a round.
    */
-  async predict(params: PredictParams): Promise<PredictReply> {
+  predict(params: PredictParams): Promise<PredictReply> {
     const inputs = checkPredictParams(params, this.config.stepMs);
+    const run = this.#predict(inputs);
+    this.#running.add(run);
+    void run.finally(() => this.#running.delete(run)).catch(() => undefined);
+    return run;
+  }
+
+  async #predict(inputs: ServingInput[]): Promise<PredictReply> {
     // A model that cannot be loaded leaves the statistical members serving; the next call tries again.
     const set = await this.serving().catch(() => {
       this.#serving = undefined;
       return undefined;
     });
+    const sliceMs = this.config.sliceMs ?? 2;
+    const forecasts: ServingForecast[] = [];
+    for (let i = 0; i < inputs.length;) {
+      if (i > 0) await new Promise((r) => setImmediate(r)); // checks and status requests go first
+      // performance.now, not the Clock: this measures work done, not domain time.
+      const t0 = performance.now();
+      do {
+        const part = inputs.slice(i, i + SLICE_TOKENS);
+        for (const f of this.#zoo.predict(part, set)) forecasts.push(f);
+        i += part.length;
+      } while (i < inputs.length && performance.now() - t0 < sliceMs);
+    }
     return {
       version: set?.version ?? null,
       madeMs: this.#clock.now(),
       horizonsMs: [...this.config.horizonsMs],
-      forecasts: this.#zoo.predict(inputs, set),
+      forecasts,
     };
   }
 
-  /** Frees the serving model. */
+  /** Frees the serving model (after the predictions in progress). */
   async close(): Promise<void> {
     const set = await this.#serving?.catch(() => undefined);
-    set?.dispose();
     this.#serving = undefined;
+    await this.#settled();
+    set?.dispose();
   }
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { ServiceBroker } from 'moleculer';
 import { InputError, SimulatedClock, StateError, SystemClock } from '../../lib/index.ts';
-import { loadTf } from '../../models/index.ts';
+import { loadTf, useBackend } from '../../models/index.ts';
 import { Trainer, bayesService, forecastService, trainerService } from '../../services/index.ts';
 import type {
   BayesQueryReply,
@@ -112,7 +112,9 @@ test.serial(
       t.is(f.p50.length, 2);
       t.true(f.p10[0]! <= f.p50[0]! && f.p50[0]! <= f.p90[0]!);
     }
+    // Serving runs the LSTM in plain JavaScript: no tensor is made, none is left behind.
     const tf = await loadTf();
+    await useBackend('wasm');
     const tensors = tf.memory().numTensors;
     for (let i = 0; i < 5; i++) await call();
     t.is(tf.memory().numTensors, tensors);

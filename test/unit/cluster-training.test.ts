@@ -6,7 +6,16 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { ServiceBroker } from 'moleculer';
-import { ErrorCode, InputError } from '../../lib/index.ts';
+import { ActorHost, TokenActor } from '../../actors/index.ts';
+import {
+  ErrorCode,
+  InputError,
+  SimulatedClock,
+  compileRule,
+  parseRule,
+  tokenKeyOf,
+} from '../../lib/index.ts';
+import type { TokenKey } from '../../lib/index.ts';
 import {
   REPLY_BUDGET_BYTES,
   clusterTrainingSource,
@@ -16,6 +25,7 @@ import {
   trainingSeriesService,
 } from '../../services/forecasting/cluster-training.ts';
 import type { SeriesReply } from '../../services/forecasting/cluster-training.ts';
+import { liveTrainingSource } from '../../services/index.ts';
 import type { TrainingData } from '../../services/index.ts';
 
 const data = (startMs: number, rows: number[][]): TrainingData => ({
@@ -182,4 +192,32 @@ test('cluster training - any reply decodes or gets a coded error, any maxTokens 
   } finally {
     await broker.stop();
   }
+});
+
+test('cluster training - a node reads its live windows for training.series in slices, yielding to checks', async (t) => {
+  const rule = compileRule(
+    parseRule({ id: 'per-user', key: ['user'], rate: 1000, period: '1s', burst: 1000 }),
+  );
+  const clock = new SimulatedClock(Date.UTC(2026, 0, 5));
+  const host = new ActorHost<TokenKey, TokenActor>((k) => new TokenActor(k, rule, clock), { clock });
+  const users = Array.from({ length: 60 }, (_v, i) => tokenKeyOf(rule, { user: `u${i}` }));
+  for (let s = 0; s < 30; s++) {
+    clock.advance(1000);
+    for (const [i, u] of users.entries()) if ((s + i) % 3 === 0) await host.ask(u, (a) => a.check(1));
+  }
+  clock.advance(1000);
+  const whole = await liveTrainingSource(host, clock, 900, 200, 1e9)();
+  let turns = 0;
+  let on = true;
+  const spin = (): void => {
+    turns++;
+    if (on) setImmediate(spin);
+  };
+  setImmediate(spin);
+  const sliced = await liveTrainingSource(host, clock, 900, 200, 0.001)();
+  on = false;
+  // One slice per 8 windows at most: the loop turned between them.
+  t.true(turns >= 60 / 8 - 1, `${turns} turns`);
+  t.is(sliced!.series.length, 60);
+  t.deepEqual(sliced, whole);
 });

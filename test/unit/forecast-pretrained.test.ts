@@ -78,3 +78,49 @@ test.serial(
     t.true('lstm' in r.forecasts[0]!.weights!);
   },
 );
+
+test.serial(
+  'forecast pretrained - a hub forecasts a round in slices, yielding the event loop between them, with the same forecasts',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'headroom-pretrained-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const clock = new SimulatedClock(T0);
+    const config = {
+      horizonsMs: [5000, 30_000, 300_000],
+      stepMs: 1000,
+      backend: 'wasm' as const,
+      registryDir: dir,
+    };
+    const sliced = new ForecastHub({ ...config, sliceMs: 0.001 }, clock);
+    const whole = new ForecastHub({ ...config, sliceMs: 1e9 }, clock);
+    t.teardown(async () => {
+      await sliced.close();
+      await whole.close();
+    });
+    t.throws(() => new ForecastHub({ ...config, sliceMs: 0 }, clock), { message: /sliceMs/ });
+    const items = Array.from({ length: 200 }, (_v, k) => ({
+      token: `u${k}`,
+      values: Array.from({ length: 60 }, (_w, i) => (k % 9) + ((i * k) % 4)),
+      startMs: T0,
+    }));
+    const want = await whole.predict({ items });
+    // Turns of the event loop while the sliced hub forecasts: one per slice of 8 tokens at most.
+    let turns = 0;
+    let on = true;
+    const spin = (): void => {
+      turns++;
+      if (on) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const run = sliced.predict({ items });
+    // A model reload during the round frees the old model only after the round.
+    const reloaded = sliced.reload('another');
+    const got = await run;
+    on = false;
+    await reloaded;
+    t.true(turns >= 200 / 8 - 1, `${turns} turns`);
+    t.is(got.forecasts.length, 200);
+    t.deepEqual(got.forecasts, want.forecasts);
+    t.true(got.forecasts.every((f) => 'lstm' in f.weights!));
+  },
+);

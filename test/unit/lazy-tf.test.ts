@@ -90,3 +90,21 @@ process.exit(0);`,
   );
   t.deepEqual(loaded, []);
 });
+
+test('forecast - a hub serving the pretrained LSTM forecasts without loading TensorFlow.js', async (t) => {
+  const loaded = await tfPackagesLoadedBy(
+    `const { mkdtemp, rm } = await import('node:fs/promises');
+const { tmpdir } = await import('node:os');
+const { join } = await import('node:path');
+const { SimulatedClock } = await import('./lib/index.ts');
+const { ForecastHub } = await import('./services/index.ts');
+const dir = await mkdtemp(join(tmpdir(), 'headroom-lazy-tf-hub-'));
+const hub = new ForecastHub({ horizonsMs: [5000, 30000, 300000], stepMs: 1000, backend: 'wasm', registryDir: dir }, new SimulatedClock(0));
+const values = Array.from({ length: 40 }, (_v, i) => 6 + (i % 2));
+const r = await hub.predict({ items: [{ token: 'u1', values, startMs: 0 }] });
+if (r.version !== 'pretrained' || !('lstm' in r.forecasts[0].weights)) throw new Error('no LSTM forecast: ' + JSON.stringify(r));
+await hub.close();
+await rm(dir, { recursive: true, force: true });`,
+  );
+  t.deepEqual(loaded, []);
+});

@@ -98,6 +98,81 @@ test.serial('lstm - batched latest-slot inference for many tokens in one call', 
   f.dispose();
 });
 
+/** Largest |a - b| / max(1, |b|) over the p10/p50/p90 of two forecasts. */
+function maxRelDiff(
+  a: { p10: Float32Array; p50: Float32Array; p90: Float32Array },
+  b: { p10: ArrayLike<number>; p50: ArrayLike<number>; p90: ArrayLike<number> },
+): number {
+  let d = 0;
+  for (const k of ['p10', 'p50', 'p90'] as const) {
+    for (let i = 0; i < a[k].length; i++)
+      d = Math.max(d, Math.abs(a[k][i]! - b[k][i]!) / Math.max(1, Math.abs(b[k][i]!)));
+  }
+  return d;
+}
+
+/** The TensorFlow.js network's forecasts at every token's latest slot (`predict` over one origin). */
+async function tfLatest(
+  f: LstmForecaster,
+  tokens: SeriesView[],
+): Promise<{ p10: number[]; p50: number[]; p90: number[] }> {
+  const n = tokens[0]!.values.length;
+  const q = await f.predict(tokens, n - 1, n);
+  const flat = (k: 'p10' | 'p50' | 'p90'): number[] => q.flatMap((x) => x[k].map((h) => h[0]!));
+  return { p10: flat('p10'), p50: flat('p50'), p90: flat('p90') };
+}
+
+test.serial(
+  "lstm - the JavaScript forward pass that serving runs gives the TensorFlow.js network's forecasts, before and after fine-tuning",
+  async (t) => {
+    const f = new LstmForecaster({ ...SMALL, horizons: [1, 2, 4] });
+    const tokens = Array.from({ length: 40 }, (_v, k) => series(120, k));
+    await f.fit(tokens.slice(0, 5));
+    const js = f.forecastLatest(tokens);
+    t.true(maxRelDiff(js, await tfLatest(f, tokens)) < 1e-4);
+    // Rebuilt from its state, it serves the same forecasts without a network.
+    const { state, weights } = f.exportState();
+    const tensors = tf.memory().numTensors;
+    const g = await LstmForecaster.fromState(state, weights);
+    t.is(tf.memory().numTensors, tensors, 'no network built to serve');
+    t.true(maxRelDiff(g.forecastLatest(tokens), js) < 1e-6);
+    t.deepEqual([...g.exportState().weights], [...weights]);
+    // Fine-tuning builds the network from the weights; serving follows the new weights.
+    await g.fineTune(tokens.slice(0, 5), 2);
+    const tuned = g.forecastLatest(tokens);
+    t.true(maxRelDiff(tuned, js) > 1e-6, 'the weights changed');
+    t.true(maxRelDiff(tuned, await tfLatest(g, tokens)) < 1e-4);
+    g.dispose();
+    t.is(tf.memory().numTensors, tensors, 'the network built to fine-tune is freed');
+    f.dispose();
+  },
+);
+
+test('lstm - rebuilding from weights that do not fit the settings names the shapes', async (t) => {
+  const f = new LstmForecaster({ ...SMALL, horizons: [1, 2] });
+  await f.fit([series(200), series(200, 3)]);
+  const { state, weights } = f.exportState();
+  f.dispose();
+  await t.throwsAsync(
+    LstmForecaster.fromState(
+      {
+        ...state,
+        weightShapes: [
+          [1, 16],
+          [4, 16],
+        ],
+      },
+      weights,
+    ),
+    {
+      message: /lstm inference: weight shapes 1x16, 4x16, expected 1x16, 4x16, 16, /,
+    },
+  );
+  await t.throwsAsync(LstmForecaster.fromState(state, weights.subarray(1)), {
+    message: new RegExp(`lstm inference: ${weights.length - 1} weights, expected ${weights.length}`),
+  });
+});
+
 test('lstm - options are checked, every problem in one error', (t) => {
   t.throws(() => compileLstmOptions({ units: 0, lookbak: 3, horizons: [] } as never), {
     instanceOf: InputError,
