@@ -42,7 +42,10 @@ const LITTLE_ENDIAN = endianness() === 'LE';
 
 function encodeSeries(v: Float64Array): string {
   const f = new Float32Array(v);
-  return Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64');
+  const bytes = Buffer.from(f.buffer, f.byteOffset, f.byteLength);
+  // The wire is little-endian whatever the machine: a big-endian one swaps its bytes first.
+  if (!LITTLE_ENDIAN) bytes.swap32();
+  return bytes.toString('base64');
 }
 
 /** `data` on the wire, at most `maxTokens` series and {@link REPLY_BUDGET_BYTES}; null when there is none. */
