@@ -28,6 +28,14 @@ const COMPACT_AT = 1024;
  * const b = box.enqueue(() => 2); // starts after `a` settled
  */
 export class Mailbox {
+  /** Mailboxes that got a task while idle, started together on one microtask. */
+  static #ready: Mailbox[] = [];
+  static readonly #startReady = (): void => {
+    const ready = Mailbox.#ready;
+    Mailbox.#ready = [];
+    for (const box of ready) box.#drain();
+  };
+
   #jobs: (Job | undefined)[] = [];
   #head = 0;
   #draining = false;
@@ -39,7 +47,9 @@ export class Mailbox {
       this.#jobs.push({ task, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#draining) {
         this.#draining = true;
-        void this.#drain();
+        // Start on a later microtask: a task never runs inside enqueue's caller. The
+        // mailboxes a batch wakes share that microtask (no async frame per mailbox).
+        if (Mailbox.#ready.push(this) === 1) queueMicrotask(Mailbox.#startReady);
       }
     });
   }
@@ -55,28 +65,39 @@ export class Mailbox {
     return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  async #drain(): Promise<void> {
-    // Start on a fresh microtask: a task never runs inside enqueue's caller.
-    await undefined;
+  /**
+   * Runs the queued tasks in order. Synchronous tasks run back to back with
+   * no event-loop hop each; a thenable one stops the loop, which goes on
+   * from its settlement.
+   */
+  #drain(): void {
     while (this.#head < this.#jobs.length) {
       const job = this.#jobs[this.#head]!;
+      let result: unknown;
       try {
-        const result = job.task();
-        // Await only a thenable: back-to-back synchronous tasks then cost no
-        // event-loop hop each (a promise chain runs them in one microtask
-        // checkpoint too).
-        job.resolve(isThenable(result) ? await result : result);
+        result = job.task();
       } catch (err) {
         job.reject(err);
+        this.#finished();
+        continue;
       }
-      // The job counts in `length` until here, so code at the end of a task
-      // sees itself as still queued (length >= 1).
-      this.#jobs[this.#head] = undefined;
-      this.#head++;
-      if (this.#head >= COMPACT_AT && this.#head * 2 >= this.#jobs.length) {
-        this.#jobs.splice(0, this.#head);
-        this.#head = 0;
+      if (isThenable(result)) {
+        Promise.resolve(result).then(
+          (value) => {
+            job.resolve(value);
+            this.#finished();
+            this.#drain();
+          },
+          (err: unknown) => {
+            job.reject(err);
+            this.#finished();
+            this.#drain();
+          },
+        );
+        return;
       }
+      job.resolve(result);
+      this.#finished();
     }
     this.#jobs = [];
     this.#head = 0;
@@ -84,5 +105,15 @@ export class Mailbox {
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const wake of waiters) wake();
+  }
+
+  /** Drops the head job once settled. It counts in `length` until here, so code at the end of a task sees itself as still queued (length >= 1). */
+  #finished(): void {
+    this.#jobs[this.#head] = undefined;
+    this.#head++;
+    if (this.#head >= COMPACT_AT && this.#head * 2 >= this.#jobs.length) {
+      this.#jobs.splice(0, this.#head);
+      this.#head = 0;
+    }
   }
 }

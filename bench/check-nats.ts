@@ -4,7 +4,7 @@
  * measured in the same run with the same client and concurrency.
  *
  *   ops/run node --import tsx bench/check-nats.ts [--seconds 5] [--warmup 10] [--concurrency 64]
- *     [--nodes 3] [--node-args="--store none --forecast false"]
+ *     [--nodes 3] [--node-args="--store none --forecast false"] [--batch 100] [--batch-concurrency 16]
  *
  * Nodes run on their defaults (collection into DuckDB, forecasting on) unless
  * --node-args says otherwise.
@@ -13,6 +13,14 @@
  * throughput of each; phase 2 (open loop at half of that maximum) gives the
  * latency a service sees at a sustainable load. Targets: Headroom >= 0.5x
  * the echo's throughput, p99 < 3 ms at half the maximum rate.
+ *
+ * With --batch N (issue 15), phase 3: `headroom.v1.check.batch` of N
+ * requests through the queue group (any node; the tokens' owners decide,
+ * `batch-concurrency` batches in flight) in decisions per second, beside a
+ * batch echo (bench/batch-echo-responder.ts: a fixed reply of N results to
+ * the same payload, no work), the ceiling for batches of that size over
+ * NATS here. Both are shown against the echo's request rate (the issue's
+ * target: 10x).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,7 +33,7 @@ import type { NatsConnection } from 'nats';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
 import { startNodeProcess } from '../test/helpers/node-process.ts';
 import { closedLoop, openLoop } from './load.ts';
-import type { Call } from './load.ts';
+import type { Call, Result } from './load.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,8 +44,12 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '3' },
     // Extra `headroom start` options, e.g. "--store none --forecast false" for the bare check path.
     'node-args': { type: 'string', default: '' },
+    batch: { type: 'string', default: '0' },
+    'batch-concurrency': { type: 'string', default: '16' },
   },
 });
+const BATCH = Number(values.batch);
+const BATCH_CONCURRENCY = Number(values['batch-concurrency']);
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 const CONCURRENCY = Number(values.concurrency);
@@ -76,8 +88,10 @@ try {
   );
   children.push(...nodes);
   const echoPath = fileURLToPath(new URL('./echo-responder.ts', import.meta.url));
-  for (let i = 0; i < NODES; i++) {
-    const child = spawn(process.execPath, ['--import', 'tsx', echoPath, nats.url], {
+  const batchEchoPath = fileURLToPath(new URL('./batch-echo-responder.ts', import.meta.url));
+  const peers = [echoPath, ...(BATCH > 0 ? [batchEchoPath] : [])];
+  for (let i = 0; i < NODES * peers.length; i++) {
+    const child = spawn(process.execPath, ['--import', 'tsx', peers[i % peers.length]!, nats.url], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     await new Promise<void>((r) => child.stdout.once('data', () => r()));
@@ -115,6 +129,19 @@ try {
   const eMax = await closedLoop(decided(nc, 'bench.echo', echo), SECONDS, CONCURRENCY);
   const hHalf = await openLoop(answered(nc, 'headroom.v1.check', check), hMax.rps / 2, SECONDS);
   const eHalf = await openLoop(answered(nc, 'bench.echo', echo), hMax.rps / 2, SECONDS);
+  let batches: { headroom: Result; echo: Result } | undefined;
+  if (BATCH > 0) {
+    const batch: Payload = () =>
+      `{"requests":[${Array.from({ length: BATCH }, () => `{"params":{"user":"u${u++ % USERS}","op":"GetItem"}}`).join(',')}]}`;
+    const hBatch = decided(nc, 'headroom.v1.check.batch', batch);
+    const eBatch = decided(nc, 'bench.batch-echo', batch);
+    await closedLoop(hBatch, Math.min(WARMUP, 3), BATCH_CONCURRENCY, BATCH);
+    await closedLoop(eBatch, Math.min(WARMUP, 3), BATCH_CONCURRENCY, BATCH);
+    batches = {
+      headroom: await closedLoop(hBatch, SECONDS, BATCH_CONCURRENCY, BATCH),
+      echo: await closedLoop(eBatch, SECONDS, BATCH_CONCURRENCY, BATCH),
+    };
+  }
   await nc.close();
 
   const f = (n: number, d = 0): string => n.toFixed(d);
@@ -140,6 +167,12 @@ try {
     `errors                     | ${hMax.errors + hHalf.errors}`.padEnd(47) +
       `| ${eMax.errors + eHalf.errors}`,
   );
+  if (batches !== undefined) {
+    const { headroom: hb, echo: eb } = batches;
+    console.log(
+      `check.batch(${BATCH}), ${BATCH_CONCURRENCY} in flight (decisions/s) | ${f(hb.rps).padEnd(17)} | ${f(eb.rps).padEnd(17)} | ${f(hb.rps / eb.rps, 2)}x; ${f(hb.rps / eMax.rps, 1)}x echo req/s (batch echo ${f(eb.rps / eMax.rps, 1)}x); p99 ${f(hb.p99, 1)} / ${f(eb.p99, 1)} ms per batch; errors ${hb.errors} / ${eb.errors}`,
+    );
+  }
   console.log(
     `targets: throughput ratio >= 0.5 (${hMax.rps / eMax.rps >= 0.5 ? 'met' : 'NOT met'}), p99 at half rate < 3 ms (${hHalf.p99 < 3 ? 'met' : 'NOT met'})`,
   );

@@ -64,6 +64,7 @@ export {
   payloadTooLarge,
   parseCheckRequest,
   parseBatchRequest,
+  parseCheckRequests,
   parseIdRequest,
   parseEmptyRequest,
   rejectUnknown,

@@ -40,6 +40,33 @@ export function isParamKey(key: string): boolean {
  * @throws InputError naming the bad entry, e.g. `params.user`.
  */
 export function parseParams(value: unknown, field = 'params'): Params {
+  return paramsOrUndefined(value) ?? parseParamsStrictly(value, field);
+}
+
+/**
+ * The copy {@link parseParams} returns, when `value` is an ordinary valid
+ * params object; undefined for anything else, which {@link parseParamsStrictly}
+ * then accepts or rejects with its error. The check path runs this for every
+ * request of a batch: no key list, no entry tuples, no field names built.
+ */
+export function paramsOrUndefined(value: unknown): Params | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const out: Record<string, ParamValue> = {};
+  let n = 0;
+  for (const key in value) {
+    // "__proto__" (an own key from JSON) is left to the strict path's fromEntries; an inherited
+    // enumerable key (a polluted prototype) too, which Object.keys would not list.
+    if (++n > MAX_PARAM_KEYS || !isParamKey(key) || key === '__proto__' || !Object.hasOwn(value, key))
+      return undefined;
+    const v = value[key];
+    if (!isParamValue(v)) return undefined;
+    out[key] = v;
+  }
+  return Object.freeze(out);
+}
+
+/** {@link parseParams} without its fast path: every problem thrown with its field. */
+function parseParamsStrictly(value: unknown, field: string): Params {
   if (!isPlainObject(value)) throw invalidField(field, 'an object of parameters', value);
   const keys = Object.keys(value);
   if (keys.length > MAX_PARAM_KEYS) {

@@ -26,6 +26,9 @@ export { API_PREFIX, NODE_OPS, nodeSubject } from './topology.ts';
 export type { NodeOp } from './topology.ts';
 export const API_QUEUE = 'headroom';
 
+/** The operation whose replies are sent together, once per turn (see NatsApi #send). */
+const BATCH_OP = 'check.batch';
+
 /** How often a node looks for a change of its topology to announce (a view change, a rule change). */
 export const TOPOLOGY_POLL_MS = 250;
 
@@ -37,6 +40,8 @@ export class NatsApi {
   readonly #inflight = new Inflight();
   #poll: ReturnType<typeof setInterval> | undefined;
   #announced = '';
+  /** Replies waiting for the next flush: message, then its JSON, by pairs. */
+  #outbox: Array<Msg | string> = [];
 
   constructor(nc: NatsConnection, api: Api, guard: Guard) {
     this.#nc = nc;
@@ -125,13 +130,41 @@ export class NatsApi {
           bounce: () => void this.#inflight.track(this.#respond(msg, this.#api.handle(op, msg.data, trace))),
         }
       : undefined;
-    await this.#respond(msg, this.#api.handle(op, msg.data, trace, route));
+    await this.#respond(msg, this.#api.handle(op, msg.data, trace, route), op === BATCH_OP);
   }
 
-  async #respond(msg: Msg, reply: Promise<unknown>): Promise<void> {
+  /** Sends the reply; a batch's is queued for the turn's {@link #flush} with the other batches'. */
+  async #respond(msg: Msg, reply: Promise<unknown>, batch = false): Promise<void> {
     const body = await reply;
-    if (body !== FORWARDED && msg.reply) msg.respond(JSON.stringify(body));
+    if (body === FORWARDED || !msg.reply) return;
+    if (batch) this.#send(msg, JSON.stringify(body));
+    else msg.respond(JSON.stringify(body));
   }
+
+  /**
+   * Queues a reply for the next {@link #flush}. Batch replies that become
+   * ready in one turn of the event loop (the batches a client had in flight,
+   * decided together) are published back to back, so nats.js writes them to
+   * the socket in one write instead of one each (its flush runs on the first
+   * publish's microtask, before the other replies' continuations). Single
+   * checks are answered at once: their latency is the target there.
+   */
+  #send(msg: Msg, data: string): void {
+    this.#outbox.push(msg, data);
+    if (this.#outbox.length === 2) setImmediate(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    const out = this.#outbox;
+    this.#outbox = [];
+    for (let i = 0; i < out.length; i += 2) {
+      try {
+        (out[i] as Msg).respond(out[i + 1] as string);
+      } catch {
+        // The connection closed meanwhile: the requester times out, as before the batching.
+      }
+    }
+  };
 
   /** Stops taking requests (the queue group sends them to other nodes) and waits for those in flight. */
   async drain(): Promise<void> {
@@ -141,5 +174,6 @@ export class NatsApi {
     this.#subs = [];
     await Promise.all(subs.map((s) => s.drain()));
     await this.#inflight.idle();
+    this.#flush();
   }
 }

@@ -19,7 +19,7 @@ import {
   toHeadroomError,
   tokenKeyOf,
 } from '../../lib/index.ts';
-import type { CheckReply, CheckRequest, Clock, ErrorBody, RuleSet } from '../../lib/index.ts';
+import type { CheckReply, CheckRequest, Clock, CompiledRule, ErrorBody, RuleSet } from '../../lib/index.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
 import { injectContext, recordFailure, tracer } from '../runtime/index.ts';
 import { linkTo } from './owner-link.ts';
@@ -35,6 +35,7 @@ import { refOf } from '../wire/index.ts';
 import type {
   RefundItem,
   RefundParams,
+  RuleRef,
   TakeDecision,
   TakeItem,
   TakeMeta,
@@ -96,6 +97,7 @@ export class Gateway {
   readonly #deps: GatewayDeps;
   readonly #lanes: OwnerLanes;
   readonly #metrics: CheckMetrics;
+  readonly #refs = new WeakMap<CompiledRule, RuleRef>();
   /** Client leases asked of this node (`headroom.v1.lease`, lease-desk.ts). */
   readonly leases: LeaseDesk;
 
@@ -243,7 +245,7 @@ export class Gateway {
         idx.push(items.length);
         const item: TakeItem = {
           token: tokenKeyOf(rule, req.params),
-          rule: refOf(rule),
+          rule: this.#refOf(rule),
           cost: req.cost,
           atMs: now,
         };
@@ -256,12 +258,25 @@ export class Gateway {
     return { items, itemsOf };
   }
 
+  /**
+   * The rule's RuleRef, made once per compiled rule (a rule change compiles
+   * new ones; the old ones' entries go with them). Shared by every item under
+   * the rule: read only from here on (sent, or compared field by field).
+   */
+  #refOf(rule: CompiledRule): RuleRef {
+    let ref = this.#refs.get(rule);
+    if (ref === undefined) this.#refs.set(rule, (ref = refOf(rule)));
+    return ref;
+  }
+
   /** Takes the items, combines each request's decisions and refunds what denied requests took. */
   async #decide({ items, itemsOf }: Derived, ctx: OtelContext, routeSpans: boolean): Promise<CheckReply[]> {
     const decisions = items.length > 0 ? await this.#take(items, ctx, routeSpans) : [];
     const refunds: Array<{ item: RefundItem; issuer: string }> = [];
     const replies = itemsOf.map((idx) => {
-      const combined = combineDecisions(idx.map((i) => decisions[i]!));
+      const combined = combineDecisions(
+        idx.length === 1 ? [decisions[idx[0]!]!] : idx.map((i) => decisions[i]!),
+      );
       for (const k of combined.refunds) {
         const d = decisions[idx[k]!]!;
         // Without an id (an owner that issues none) there is nothing the owner would accept.

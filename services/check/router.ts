@@ -74,6 +74,8 @@ export async function gather<T, D>(
   const calls: Array<Promise<void>> = [];
   for (const [owner, idx] of groups) {
     if (idx.length === 0) continue;
+    // One group of every item in order (a batch for one owner): its answers are the answers.
+    if (calls.length === 0 && isIdentity(idx, items.length)) return await run(owner, [...items]);
     calls.push(
       (async () => {
         const res = await run(
@@ -91,4 +93,11 @@ export async function gather<T, D>(
 /** A routing's groups for {@link gather}: the local one under `self`, then each remote owner's. */
 export function groupsOf(routing: Routing, self: string): Array<readonly [string, readonly number[]]> {
   return [[self, routing.local], ...routing.remote];
+}
+
+/** Whether `idx` is 0, 1, ..., n - 1. */
+function isIdentity(idx: readonly number[], n: number): boolean {
+  if (idx.length !== n) return false;
+  for (let k = 0; k < n; k++) if (idx[k] !== k) return false;
+  return true;
 }

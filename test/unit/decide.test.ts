@@ -46,3 +46,33 @@ test('decide - a request that can never pass reports -1, shadow rules never deny
   t.deepEqual(shadow.reply.shadowDenied, ['s']);
   t.like(combineDecisions([]).reply, { allow: true, rule: null, tokens: [] });
 });
+
+test('decide - one decision (the common case) gives the reply, key order and refunds of the general rule', (t) => {
+  // The general rule for one decision, written out: JSON key order is API too (replies are compared as text).
+  const general = (x: RuleDecision): string => {
+    const enforce = x.mode === 'enforce';
+    return JSON.stringify({
+      reply: {
+        allow: enforce ? x.allow : true,
+        rule: enforce ? x.ruleId : null,
+        limit: enforce ? x.limit : null,
+        remaining: enforce ? x.remaining : null,
+        retryAfterMs: enforce && !x.allow ? x.retryAfterMs : 0,
+        tokens: [x.token],
+        shadowDenied: !enforce && !x.allow ? [x.ruleId] : [],
+      },
+      refunds: [],
+    });
+  };
+  for (const x of [
+    d('a', true, 4),
+    d('a', false, 0, 250),
+    d('a', false, 0, -1),
+    d('s', true, 4, 0, 'shadow'),
+    d('s', false, 0, 100, 'shadow'),
+  ]) {
+    t.is(JSON.stringify(combineDecisions([x])), general(x), `${x.mode} ${x.allow}`);
+  }
+  // A denied single request refunds nothing: its one token took nothing.
+  t.deepEqual(combineDecisions([d('a', false, 0, 250)]).refunds, []);
+});
