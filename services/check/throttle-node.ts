@@ -6,7 +6,15 @@
 import type { ServiceBroker } from 'moleculer';
 import { SpanKind } from '@opentelemetry/api';
 import { ActorHost, DormantTokens, TakeLedger, TokenActor } from '../../actors/index.ts';
-import { ErrorCode, InputError, StateError, compileRule, parseRule, sleep } from '../../lib/index.ts';
+import {
+  ErrorCode,
+  InputError,
+  StateError,
+  compileRule,
+  gcraToleranceMs,
+  parseRule,
+  sleep,
+} from '../../lib/index.ts';
 import type { Clock, CompiledRule, Params, TokenKey } from '../../lib/index.ts';
 import { Refused, guardOf, refOf } from '../wire/index.ts';
 import type {
@@ -167,14 +175,15 @@ export class ThrottleNode {
         actor.fenceEpoch = this.#contactEpoch;
         // Without its previous owner's state, a token another node may have served starts fenced.
         if (handed === undefined && deps.ownership !== undefined) {
-          let fence = this.ownership.fenceFor(token);
+          const known = this.ownership.fenceFor(token, gcraToleranceMs(actor.rule.limit));
+          let fence = known?.atMs;
           // A token whose expected hand-off did not come, or a stale gateway's item that landed
           // here (served where it lands, once): another node may be granting too for a while.
           const late = this.#withoutState.delete(token);
           if (late || deps.tracker.placement.owner(token) !== deps.broker.nodeID) {
             fence = Math.max(fence ?? 0, deps.clock.now() + this.ownership.settleMs);
           }
-          if (fence !== undefined) actor.fence(fence, this.ownership.learnMs);
+          if (fence !== undefined) actor.fence(fence, known?.capMs ?? this.ownership.learnMs);
         }
         return actor;
       },

@@ -13,4 +13,4 @@ export { Ownership } from './ownership.ts';
 
 export type { HandoffDeps } from './handoff.ts';
 export type { BeatsOptions } from './beats.ts';
-export type { ChangeReason, OwnerView, OwnershipOptions } from './ownership.ts';
+export type { ChangeReason, Fence, OwnerView, OwnershipOptions } from './ownership.ts';

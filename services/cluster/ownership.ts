@@ -21,6 +21,13 @@
  *   every token it holds before it grants again: whatever others granted meanwhile cannot be
  *   granted twice from a state they did not see.
  *
+ * A fence covers `learnMs` of a token's burst tolerance at most, so one
+ * fault may let a long rule (10 per minute) through twice, once. A second
+ * start without state within the tolerance would let it through a third
+ * time: when the token moved twice (an unknown owner counting as a move)
+ * in the changes a node remembers within its tolerance, the fence covers
+ * the whole tolerance instead (`Fence.capMs`).
+ *
  * The old owner's state, when it still has it, follows by hand-off
  * (handoff.ts) and is merged: the stricter TAT wins, so a fence only ever
  * makes a token stricter. Pure: a clock, no Moleculer, no NATS.
@@ -52,9 +59,31 @@ export interface OwnershipOptions {
    * only up to this much of its burst tolerance. Rules whose tolerance is
    * longer (1 per hour) are not shut for their whole period after every
    * membership change; for them a fault may let at most one burst through
-   * twice. @default 2000
+   * twice, once per tolerance (see {@link Fence}). @default 2000
    */
   learnMs?: number;
+  /**
+   * How long a change is remembered, to see a token that moved twice within
+   * its tolerance (its second start without state is fenced for the whole
+   * tolerance). A rule whose tolerance is longer may be let through twice
+   * once per this much time. At most `MAX_CHANGES` are kept. @default 3_600_000
+   */
+  memoryMs?: number;
+}
+
+/** Where a token started without its previous owner's state begins (TokenActor.fence). */
+export interface Fence {
+  /** Until when another node may have granted from the token (domain ms): the bucket is taken as emptied then. */
+  atMs: number;
+  /**
+   * How much of the burst tolerance the fence covers: `learnMs`, or all of
+   * it (Infinity) when the token moved twice within its tolerance as this
+   * node remembers it (an unknown owner after a lost contact or a lost
+   * hand-off counts as a move, and so does serving it while the view names
+   * another owner, or before ever seeing a peer): a node it passed through
+   * may have started it without state and let its burst through already.
+   */
+  capMs: number;
 }
 
 /** Why a node fenced all it holds, or changed its view. */
@@ -65,6 +94,8 @@ interface Change {
   /** The view before the change; null when anything may have been served elsewhere. */
   before: OwnerView | null;
   reason: ChangeReason;
+  /** A rejoin's view before it (the node alone, its peers back); null for a node's first join. */
+  alone?: OwnerView | null;
 }
 
 /** Changes kept at most, oldest dropped first (a flapping view must not grow this). */
@@ -76,8 +107,11 @@ export class Ownership {
   readonly #settleMs: number;
   readonly #awayMs: number;
   readonly #learnMs: number;
+  readonly #memoryMs: number;
   #changes: Change[] = [];
   #view: OwnerView | null = null;
+  /** Whether any view of this node has had another node in it. */
+  #sawPeers = false;
 
   constructor(self: string, clock: Clock, options: OwnershipOptions) {
     this.#self = self;
@@ -85,6 +119,7 @@ export class Ownership {
     this.#settleMs = options.settleMs;
     this.#awayMs = Math.max(options.settleMs, options.awayMs ?? options.settleMs);
     this.#learnMs = options.learnMs ?? 2000;
+    this.#memoryMs = Math.max(this.#learnMs, options.memoryMs ?? 3_600_000);
   }
 
   get settleMs(): number {
@@ -99,12 +134,14 @@ export class Ownership {
   /** This node's view of the live nodes changed to `next`. */
   viewChanged(next: OwnerView): void {
     const before = this.#view;
+    const rejoin = this.#sawPeers;
     this.#view = next;
+    if (next.nodes.some((id) => id !== this.#self)) this.#sawPeers = true;
     if (before === null || before.nodes.every((id) => id === this.#self)) {
       // A node that saw only itself is joining: the tokens it gains come with their owners' state
       // (handoff.ts), but a peer it has not heard yet (paused, slow to answer) may still be
       // granting, so what it starts without state is fenced as after a lost contact.
-      if (next.nodes.some((id) => id !== this.#self)) this.#record(null, 'join');
+      if (next.nodes.some((id) => id !== this.#self)) this.#record(null, 'join', rejoin ? before : null);
       return;
     }
     this.#record(before, 'view');
@@ -130,20 +167,42 @@ export class Ownership {
   }
 
   /**
-   * The fence for `token` when this node starts serving it without its
-   * previous owner's state (a new actor, or a dormant one waking): until
-   * when another node may have granted from it, or undefined when no node
-   * can have (this node owned it through every remembered change).
+   * The fence for `token` (burst tolerance `toleranceMs`) when this node
+   * starts serving it without its previous owner's state (a new actor, or a
+   * dormant one waking): until when another node may have granted from it,
+   * and how deep the fence reaches; undefined when no node can have (this
+   * node owned it through every remembered change within the tolerance).
    */
-  fenceFor(token: TokenKey): number | undefined {
+  fenceFor(token: TokenKey, toleranceMs: number): Fence | undefined {
     this.#prune();
-    let fence: number | undefined;
-    for (const c of this.#changes) {
-      if (c.before !== null && c.before.owner(token) === this.#self) continue;
+    // A change older than this fences nothing: its fence plus the whole tolerance is past.
+    const horizon = this.#clock.now() - this.#awayMs - Math.max(toleranceMs, this.#learnMs);
+    let atMs: number | undefined;
+    // Moves within the tolerance, newest first: the token's owner before each change against its
+    // owner after it (the next change's before, or this node). An unknown owner (a lost contact, a
+    // lost hand-off) counts as a move; a node's first join moves nothing (what a joiner starts
+    // came by hand-off, or with a view change counted here).
+    // Two more: a stale gateway's item served here while the view names another owner (two may
+    // grant at once), and a node that has never seen a peer (it knows nothing of the token's past).
+    const owner = this.#view?.owner(token);
+    let after: string | undefined = owner ?? this.#self;
+    let moves = (owner !== undefined && owner !== this.#self ? 1 : 0) + (this.#sawPeers ? 0 : 1);
+    for (let i = this.#changes.length - 1; i >= 0; i--) {
+      const c = this.#changes[i]!;
+      if (c.atMs < horizon) break;
+      const before = c.before === null ? undefined : c.before.owner(token);
+      // A node back from seeing only itself (a rejoin) owned the token before it.
+      const was = c.reason === 'join' ? c.alone?.owner(token) : before;
+      if (c.reason !== 'join' || was !== undefined) {
+        if (was === undefined || was !== after) moves++;
+        after = was;
+      }
+      if (before === this.#self) continue;
       const until = c.atMs + (c.before === null ? this.#awayMs : this.#settleMs);
-      if (fence === undefined || until > fence) fence = until;
+      if (atMs === undefined || until > atMs) atMs = until;
     }
-    return fence;
+    if (atMs === undefined) return undefined;
+    return { atMs, capMs: moves >= 2 ? Number.POSITIVE_INFINITY : this.#learnMs };
   }
 
   /**
@@ -159,18 +218,22 @@ export class Ownership {
     return until > this.#clock.now() ? until : null;
   }
 
-  #record(before: OwnerView | null, reason: ChangeReason): void {
-    this.#changes.push({ atMs: this.#clock.now(), before, reason });
+  #record(before: OwnerView | null, reason: ChangeReason, alone: OwnerView | null = null): void {
+    this.#changes.push({ atMs: this.#clock.now(), before, reason, alone });
     if (this.#changes.length > MAX_CHANGES) {
       // Dropping the oldest view change would lose its fence: fold it into an unknown one instead.
       const [a, b] = this.#changes;
-      this.#changes.splice(0, 2, { atMs: Math.max(a!.atMs, b!.atMs), before: null, reason: b!.reason });
+      this.#changes.splice(0, 2, {
+        atMs: Math.max(a!.atMs, b!.atMs),
+        before: null,
+        reason: b!.reason === 'join' ? 'view' : b!.reason, // counted as an unknown owner (fenceFor)
+      });
     }
   }
 
-  /** A change matters while its fence can: for `settleMs + learnMs` after it. */
+  /** A change matters while its fence can (`awayMs + learnMs` after it), or a second start's (`memoryMs`). */
   #prune(): void {
-    const oldest = this.#clock.now() - this.#awayMs - this.#learnMs;
+    const oldest = this.#clock.now() - this.#awayMs - this.#memoryMs;
     let drop = 0;
     while (drop < this.#changes.length && this.#changes[drop]!.atMs < oldest) drop++;
     if (drop > 0) this.#changes.splice(0, drop);

@@ -155,6 +155,8 @@ export interface TokenResult {
   late: number;
   /** Actors started without their previous owner's state, after the token's first start. */
   statelessStarts: number;
+  /** Starts fenced for the rule's whole tolerance (the token had two other owners within it, Ownership.fenceFor). */
+  fullFences: number;
   /** How far the grants went past one GCRA's (see {@link excessOf}). */
   excess: Excess;
 }
@@ -296,6 +298,7 @@ interface Token {
   grants: Grant[];
   late: number;
   starts: number;
+  fullFences: number;
 }
 
 /** A client's (and a gateway's) timeout for a check (node-options.ts `ownerTimeoutMs`). */
@@ -325,6 +328,7 @@ class Sim {
       grants: [],
       late: 0,
       starts: 0,
+      fullFences: 0,
     }));
   }
 
@@ -363,6 +367,7 @@ class Sim {
         grants: tk.grants,
         late: tk.late,
         statelessStarts: Math.max(0, tk.starts - 1),
+        fullFences: tk.fullFences,
         excess: excessOf(
           tk.grants.map((g) => g.atMs),
           tk.rule,
@@ -826,16 +831,19 @@ class SimNode {
       const owner = this.#owner(tk.token);
       actor = new TokenActor(tk.token, tk.rule, sim.clock);
       actor.fenceEpoch = this.contactEpoch;
-      let fence = this.ownership.fenceFor(tk.token);
+      const known = this.ownership.fenceFor(tk.token, gcraToleranceMs(tk.rule.limit));
+      let fence = known?.atMs;
       // Its expected hand-off did not come (#withoutState), or a stale gateway's item landed here:
       // another node may be granting from it too for a while.
       if (ranOut || owner !== this.id) fence = Math.max(fence ?? 0, now + this.ownership.settleMs);
-      if (fence !== undefined) actor.fence(fence, this.ownership.learnMs);
+      const capMs = known?.capMs ?? this.ownership.learnMs;
+      if (fence !== undefined) actor.fence(fence, capMs);
       this.actors.set(tk.token, actor);
       tk.starts++;
+      if (fence !== undefined && capMs === Number.POSITIVE_INFINITY) tk.fullFences++;
       sim.note(
         this.id,
-        `starts ${tk.rule.id} without state, its view's owner ${owner ?? 'none'}, fence ${fence === undefined ? 'none' : fence - T0}`,
+        `starts ${tk.rule.id} without state, its view's owner ${owner ?? 'none'}, fence ${fence === undefined ? 'none' : `${fence - T0}${capMs === Number.POSITIVE_INFINITY ? ' (whole tolerance)' : ''}`}`,
       );
     }
     this.#current(actor);

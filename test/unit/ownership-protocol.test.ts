@@ -13,9 +13,11 @@
  * over the run and in every 1 s window (the deterministic cases check the
  * protocol's own claim, none at all: a fence assumes the bucket emptied when
  * another node may last have granted); for a longer one (10/min burst 10:
- * 60 s) a fence covers only `learnMs`, so every start without the previous
+ * 60 s) a fence covers only `learnMs`, so a start without the previous
  * owner's state may let up to burst x (1 - learnMs / tolerance) through
- * again. The cases at the end were counterexamples (found by the property,
+ * again; a second one within the tolerance, of a token its node saw move
+ * twice, is fenced whole (Ownership.fenceFor), so the property holds each
+ * start to that leak and the fixed cases hold a run to one. The cases at the end were counterexamples (found by the property,
  * shrunk; see issue 11) until the protocol closed them: a joining node
  * serves other nodes' takes and its own clients only once its view is
  * complete (beats.ts `completeView`), and a lost contact fences for
@@ -28,8 +30,9 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import fc from 'fast-check';
-import { ownerOf } from '../../lib/index.ts';
-import type { CompiledRule } from '../../lib/index.ts';
+import { ownerOf, Placement, SimulatedClock } from '../../lib/index.ts';
+import { Ownership } from '../../services/cluster/index.ts';
+import type { CompiledRule, TokenKey } from '../../lib/index.ts';
 import { grantTable, hotTokens, NODE_DEFAULTS, simulate, toleranceOf } from '../helpers/ownership-sim.ts';
 import type { Fault, NetOptions, Scenario, SimResult, TokenResult } from '../helpers/ownership-sim.ts';
 
@@ -50,7 +53,7 @@ function perStartLeak(rule: CompiledRule): number {
 
 function describeToken(r: TokenResult): string {
   const e = r.excess;
-  return `${r.token}: ${r.grants.length} grants, excess whole ${e.wholeRun.toFixed(2)}, 1 s ${e.window1s.toFixed(2)}, any interval ${e.anyInterval.toFixed(2)}, ${r.statelessStarts} stateless starts`;
+  return `${r.token}: ${r.grants.length} grants, excess whole ${e.wholeRun.toFixed(2)}, 1 s ${e.window1s.toFixed(2)}, any interval ${e.anyInterval.toFixed(2)}, ${r.statelessStarts} stateless starts (${r.fullFences} fenced whole)`;
 }
 
 /** The scenario and what happened, for a failure's message. */
@@ -331,26 +334,88 @@ test('ownership protocol - a node cut off from NATS grants nothing to its HTTP c
   t.true(fast.excess.anyInterval <= SLACK);
 });
 
+test('ownership protocol - fenceFor: one move fences learnMs of the tolerance, a second move within it the whole', (t) => {
+  const clock = new SimulatedClock(1_000_000);
+  const own = new Ownership('n2', clock, { settleMs, awayMs: deadAfterMs, learnMs });
+  const slow = 60_000;
+  const all = new Placement(['n1', 'n2', 'n3']);
+  const two = new Placement(['n2', 'n3']);
+  const keys = [...Array(500).keys()].map((i) => `t${i}` as TokenKey);
+  const once = keys.find((k) => all.owner(k) === 'n1' && two.owner(k) === 'n2')!; // n1 -> n2
+  const twice = keys.find((k) => all.owner(k) === 'n1' && two.owner(k) === 'n3')!; // n1 -> n3 -> n2
+  own.viewChanged(all);
+  clock.advance(10_000);
+  const first = clock.now();
+  own.viewChanged(two); // n1 died
+  t.deepEqual(own.fenceFor(once, slow), { atMs: first + settleMs, capMs: learnMs });
+  // A stale gateway's item: n3 owns it in n2's view, so two nodes may grant at once.
+  t.is(own.fenceFor(twice, slow)?.capMs, Number.POSITIVE_INFINITY);
+  clock.advance(1_500);
+  own.viewChanged(new Placement(['n2'])); // n3 died too
+  t.deepEqual(own.fenceFor(twice, slow), { atMs: clock.now() + settleMs, capMs: Number.POSITIVE_INFINITY });
+  t.deepEqual(own.fenceFor(once, slow), { atMs: first + settleMs, capMs: learnMs }, 'n2 owned it since');
+  // Past the tolerance (and the fence), nothing is fenced any more.
+  clock.advance(slow + deadAfterMs + 1);
+  t.is(own.fenceFor(twice, slow), undefined);
+});
+
 // --- former and known counterexamples ------------------------------------------
 
+test('ownership protocol - two stateless takeovers in a row: the second fences the 10/min token for its whole tolerance, one leak in all', (t) => {
+  // Was a known failure (excess +16 against burst 10: both successors let 9 of the burst through
+  // again). Shrunk by the property: kill the owner, then its successor once it has started the
+  // token. The third owner remembers two other owners within the tolerance (Ownership.fenceFor).
+  const victim = ownerOfHot('slow');
+  const hot = hotTokens(NODES, 2).find((h) => h.rule.id === 'slow')!;
+  const successor = ownerOf(
+    hot.token,
+    NODES.filter((n) => n !== victim),
+  )!;
+  const { res, s } = run([
+    { kind: 'kill', node: victim, atMs: 3000 },
+    { kind: 'kill', node: successor, atMs: 4600 },
+  ]);
+  const slow = tokenOf(res, 'slow', victim);
+  t.log(describeToken(slow));
+  t.log(grantTable(slow.grants).join(' | '));
+  t.is(slow.statelessStarts, 2, explain(s, res, slow));
+  t.is(slow.fullFences, 1, 'the second takeover fenced the whole tolerance');
+  t.true(slow.excess.anyInterval <= perStartLeak(slow.rule) + SLACK, explain(s, res, slow));
+});
+
 test.failing(
-  'ownership protocol - two stateless takeovers in a row let a 10/min token (tolerance > learnMs) go past one burst',
+  'ownership protocol - a joiner that serves a 10/min token before the hand-off of its last stateless start arrives lets it through a third time',
   (t) => {
-    // Shrunk by the property with the brief's bound: kill the owner, then its successor once it has started the token.
-    const victim = ownerOfHot('slow');
-    const hot = hotTokens(NODES, 2).find((h) => h.rule.id === 'slow')!;
-    const successor = ownerOf(
-      hot.token,
-      NODES.filter((n) => n !== victim),
-    )!;
-    const { res, s } = run([
-      { kind: 'kill', node: victim, atMs: 3000 },
-      { kind: 'kill', node: successor, atMs: 4600 },
-    ]);
-    const slow = tokenOf(res, 'slow', victim);
-    t.log(describeToken(slow));
-    t.log(grantTable(slow.grants).join(' | '));
-    t.true(slow.excess.wholeRun <= slow.rule.limit.burst, explain(s, res, slow));
+    // Found by the property with "one leak per run" as its bound (seed 1): n1 is cut off at 500 and
+    // n3 starts the token without state (one leak); n1, back, merges n3's state; n4 joins at 1615
+    // amid a NATS restart, answers clients with a view that lacks n1 and starts the token without
+    // state (a second leak) 2 ms before n1's hand-off arrives (merged: the stricter TAT, not both).
+    // n4 remembers one move only (the restart's unknown owner): it has no history from before its
+    // join. Counting a node's first join within the tolerance as a move closes it in the model, but
+    // then every takeover in a node's first tolerance (a minute here) is fenced whole.
+    const s: Scenario = {
+      faults: [
+        { kind: 'join', node: 'n4', atMs: 1615 },
+        { kind: 'blackout', atMs: 1624, forMs: 200 },
+        { kind: 'cut', node: 'n1', atMs: 500, forMs: 200 },
+      ],
+      net: {
+        beatDelayMaxMs: 0,
+        handoffDelayMaxMs: 0,
+        discoveryDelayMaxMs: 35,
+        beatJitterMs: 0,
+        reconnectSkewMs: 28,
+      },
+      clientEveryMs: 3,
+      seed: 1848459041,
+      durationMs: 13_000,
+      nodes: NODES,
+    };
+    const res = simulate(s);
+    for (const r of res.tokens.filter((x) => x.rule.id === 'slow')) {
+      t.log(describeToken(r));
+      t.true(r.excess.anyInterval <= perStartLeak(r.rule) + SLACK, explain(s, res, r));
+    }
   },
 );
 
