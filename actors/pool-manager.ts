@@ -1,6 +1,14 @@
 import { invalidField } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
-import { ForecastFeedback, leadHorizon, leaseRate, shareWithSpare, sumWants } from '../lib/index.ts';
+import {
+  ForecastFeedback,
+  SeasonalProfile,
+  leadHorizon,
+  leaseRate,
+  seasonalLift,
+  shareWithSpare,
+  sumWants,
+} from '../lib/index.ts';
 import type { CapacityPolicy, Claim, HorizonFeedback, Lease, LeaseLimits, PoolWants } from '../lib/index.ts';
 
 /**
@@ -43,6 +51,13 @@ export interface PoolConfig {
    * capacity, whatever the rule. @default "raise-only"
    */
   limits?: LeaseLimits;
+  /**
+   * Steps in a season (a day of steps, normally): the pool remembers its
+   * demand per step for one season and plans at least the last season's
+   * demand around each horizon, scaled to today's level (lib
+   * `SeasonalProfile`). 0 or absent: no seasonal floor.
+   */
+  seasonSteps?: number;
 }
 
 /** What a token sends its pool manager: its forecast quantiles per horizon. */
@@ -98,6 +113,8 @@ export interface TickResult {
   readyUnits: number;
   startingUnits: number;
   wants: PoolWants;
+  /** The seasonal floor under the summed forecast (lib `seasonalLift`); null while it has no season. */
+  seasonal: { ratio: number; lift: number } | null;
 }
 
 function checkConfig(c: PoolConfig): void {
@@ -112,6 +129,12 @@ function checkConfig(c: PoolConfig): void {
   if (!(c.leaseTtlMs > 0)) throw invalidField('pool.leaseTtlMs', 'a positive number', c.leaseTtlMs);
   if (c.limits !== undefined && !LIMITS.includes(c.limits))
     throw invalidField('pool.limits', `one of ${LIMITS.join(', ')}`, c.limits);
+  if (
+    c.seasonSteps !== undefined &&
+    c.seasonSteps !== 0 &&
+    !(Number.isInteger(c.seasonSteps) && c.seasonSteps >= 4)
+  )
+    throw invalidField('pool.seasonSteps', 'an integer >= 4 (or 0: none)', c.seasonSteps);
 }
 
 const LIMITS: readonly string[] = ['raise-only', 'protect'];
@@ -127,6 +150,7 @@ function reasonOf(
   c: PoolConfig,
   wants: PoolWants,
   fb: StepFeedback,
+  seasonal: TickResult['seasonal'],
 ): string {
   const ask = Number.isFinite(raw) ? fig(raw) : String(raw);
   let why = `policy ${policy} asked for ${ask} units`;
@@ -137,6 +161,8 @@ function reasonOf(
     why +=
       `; forecast p50 ${fig(wants.p50[h] ?? 0)}, p90 ${fig(wants.p90[h] ?? 0)} requests per step` +
       ` ${wants.horizons[h]} step(s) ahead`;
+  if (seasonal !== null && seasonal.lift > 0)
+    why += ` (lifted ${fig(seasonal.lift)} to the last season's demand then, x${fig(seasonal.ratio)} for today's level)`;
   why += `; last step ${fig(fb.demand)} requests, ${fig(fb.throttled)} throttled`;
   return `${why}; ${target} units of ${fig(c.unitCapacity)} per step`;
 }
@@ -158,7 +184,8 @@ function leaseReason(
 
 /**
  * Owns one resource pool. Tokens send their wants; on each tick the manager
- * sums them per horizon, asks its policy for the capacity to hold, drives
+ * sums them per horizon, floors the sum at the last season's demand when
+ * it keeps a season (`seasonSteps`: what carries a daily ramp), asks its policy for the capacity to hold, drives
  * the provider (which starts units a lead time ahead), and grants each
  * token a lease by weighted max-min fair share of the ready capacity,
  * bounded by the pool's `limits` (under the default `raise-only` a lease
@@ -179,6 +206,7 @@ export class PoolManager {
   readonly #poolFeedback = new ForecastFeedback();
   readonly #tokenFeedback = new Map<string, ForecastFeedback>();
   #horizons: readonly number[] = [];
+  readonly #season: SeasonalProfile | undefined;
   /** The step whose end the next tick decides (wants sent before it belong to it). */
   #step = -1;
 
@@ -192,6 +220,8 @@ export class PoolManager {
     this.#provider = deps.provider;
     this.#policy = deps.policy;
     this.#sink = deps.sink ?? (() => {});
+    if (config.seasonSteps !== undefined && config.seasonSteps > 0)
+      this.#season = new SeasonalProfile(config.seasonSteps);
   }
 
   /** Records (or replaces) a token's wants. All tokens must use the same horizons. */
@@ -246,10 +276,25 @@ export class PoolManager {
   tick(feedback: StepFeedback): TickResult {
     const now = this.#clock.now();
     const c = this.config;
-    const wants = sumWants(
+    const summed = sumWants(
       [...this.#wants.values()].map((w) => w.wants),
       this.#horizons,
     );
+    // The step that just ended, on the clock's step grid (the tick comes at or a moment after its end).
+    const ended = Math.floor(now / c.stepMs) - 1;
+    let wants = summed;
+    let seasonal: TickResult['seasonal'] = null;
+    if (this.#season !== undefined) {
+      // A step no token reported is unknown, not a quiet one: a pool starting (or restarting)
+      // mid-day has no yesterday for those hours, and 0 there would inflate today's ratio.
+      if (this.#wants.size > 0) this.#season.observe(ended, Math.max(0, feedback.demand));
+      const f = this.#season.forecast(ended, summed.horizons);
+      if (f !== null) {
+        const lifted = seasonalLift(summed, f.values);
+        wants = lifted.wants;
+        seasonal = { ratio: f.ratio, lift: lifted.lift };
+      }
+    }
     this.#poolFeedback.observe(feedback.step, feedback.demand);
     this.#poolFeedback.record(feedback.step, wants);
     this.#step = feedback.step + 1;
@@ -288,13 +333,13 @@ export class PoolManager {
         toUnits: target,
         readyUnits: ready,
         startingUnits: starting,
-        reason: reasonOf(this.#policy.name, raw, target, c, wants, feedback),
+        reason: reasonOf(this.#policy.name, raw, target, c, wants, feedback, seasonal),
         forecast: wants,
       });
     }
     this.#target = target;
     this.#grantLeases(now, { ready, starting, demand: feedback.demand }, wants);
-    return { target, readyUnits: ready, startingUnits: starting, wants };
+    return { target, readyUnits: ready, startingUnits: starting, wants, seasonal };
   }
 
   #grantLeases(now: number, at: { ready: number; starting: number; demand: number }, pool: PoolWants): void {

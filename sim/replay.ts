@@ -1,5 +1,5 @@
 import { SimulatedClock } from '../lib/index.ts';
-import { unitsFor } from '../lib/index.ts';
+import { planWants, unitsFor } from '../lib/index.ts';
 import type { CapacityPolicy, PoolWants } from '../lib/index.ts';
 import { PoolManager } from '../actors/index.ts';
 import type { DecisionSink } from '../actors/index.ts';
@@ -53,8 +53,11 @@ export interface RunReplayOptions {
  * Replays a trace through the production allocation code: a PoolManager
  * with the given policy, driving a simulated provider, on a simulated clock.
  * At each step the ready capacity serves the demand (the rest is throttled),
- * then every token sends its forecast wants for the origin and the manager
- * decides; nothing reads beyond the current step except the oracle.
+ * then every token sends its forecast wants for the origin, planned as a
+ * live pool plans them (lib `planWants`: read at the pool's horizons; no
+ * trend lift, see below), and the manager decides (with a seasonal floor
+ * when the model keeps a season); nothing reads beyond the current step
+ * except the oracle.
  */
 export function runReplay(data: ReplayData, policy: CapacityPolicy, o: RunReplayOptions = {}): ReplayResult {
   const m = { ...data.model, ...o.model };
@@ -76,6 +79,7 @@ export function runReplay(data: ReplayData, policy: CapacityPolicy, o: RunReplay
       stepMs,
       leadSteps: m.leadSteps,
       leaseTtlMs: 3 * stepMs,
+      seasonSteps: m.seasonSteps,
     },
     { clock, provider, policy, ...(o.sink ? { sink: o.sink } : {}) },
   );
@@ -144,13 +148,18 @@ export function runReplay(data: ReplayData, policy: CapacityPolicy, o: RunReplay
     const j = t - fc.runFrom;
     data.tokens.forEach((token, k) => {
       const f = fc.perToken[k]!;
-      const wants: PoolWants = {
+      const forecast: PoolWants = {
         horizons: fc.horizons,
         p10: f.p10.map((a) => a[j] ?? Number.NaN),
         p50: f.p50.map((a) => a[j] ?? Number.NaN),
         p90: f.p90.map((a) => a[j] ?? Number.NaN),
       };
-      manager.want({ token, priority: 1, wants, actual: data.values[k]![t]! });
+      // Planned as a live pool plans (lib planWants), without the trend of the token's last seconds:
+      // on azure-1s (a lead of 120 one-second steps) the line of its last 20 s, extended over the
+      // lead, held 25x the reactive cost (bench/replay-eval.ts); on traces of minutes it has no samples.
+      const v = data.values[k]!;
+      const { wants } = planWants(forecast, m.leadSteps, [], stepMs, { sampleMs: stepMs });
+      manager.want({ token, priority: 1, wants, actual: v[t]! });
     });
     const r = manager.tick({ step: t, demand: d, served, throttled: thr });
     if (lastTarget >= 0) changes += Math.abs(r.target - lastTarget);

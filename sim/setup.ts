@@ -18,6 +18,8 @@ export interface ResourceModel {
   churnCost: number;
   minUnits: number;
   maxUnits: number;
+  /** Steps of the pool's season (its seasonal floor, as a live pool's `seasonMs`); 0: none. */
+  seasonSteps: number;
 }
 
 /** Options of {@link prepareReplay}; anything left out gets a trace-independent default. */
@@ -32,6 +34,12 @@ export interface ReplaySetupOptions {
   throttlePrice?: number;
   /** @default 0 */
   churnCost?: number;
+  /**
+   * Steps of the pool's season (0: none). @default 0: on tw-KO the floor of
+   * a day of 5-minute steps raised the quantile and RL policies' cost more
+   * than it cut their throttling (bench/replay-eval.ts)
+   */
+  seasonSteps?: number;
   /** Forecaster name (`live`: the served forecaster, a baseline or `hybrid`). @default 'live' */
   forecaster?: string;
   /** Fraction of the trace used as warm-up (history for forecasts and static; not scored). @default 0.1 */
@@ -86,6 +94,7 @@ export async function prepareReplay(trace: Trace, o: ReplaySetupOptions = {}): P
     // As Kubernetes' minReplicas: a pool never scales to nothing.
     minUnits: 1,
     maxUnits: Math.max(1000, 100 * unitsFor(peak, unitCapacity)),
+    seasonSteps: o.seasonSteps ?? 0,
   };
   const forecasts = await forecastTrace(trace, {
     horizons: horizonsForLead(lead),

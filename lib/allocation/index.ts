@@ -23,8 +23,10 @@ export {
   wantsAt,
   trendOf,
   liftByTrend,
+  stepTotals,
   planWants,
 } from './planning.ts';
+export { SeasonalProfile, seasonalLift } from './seasonal.ts';
 export { HpaPolicy, compileHpaOptions, defaultHpaOptions } from './reactive.ts';
 export { StaticPolicy, QuantilePolicy, HoldDownPolicy } from './simple-policies.ts';
 export { ForecastFeedback } from './feedback.ts';
@@ -34,6 +36,7 @@ export type { Claim } from './fair-share.ts';
 export type { Lease, LeaseContext } from './lease.ts';
 export type { PoolWants, PolicyObservation, CapacityPolicy } from './policy.ts';
 export type { HpaOptions } from './reactive.ts';
-export type { Trend, Lifted } from './planning.ts';
+export type { Trend, Lifted, PlanOptions } from './planning.ts';
+export type { SeasonalOptions, SeasonalForecast, SeasonalLifted } from './seasonal.ts';
 export type { HorizonFeedback } from './feedback.ts';
 export type { UnitLoad } from './weights.ts';

@@ -12,6 +12,16 @@
  * horizons around each planning horizon, so a rising forecast gives a rising
  * plan, not the nearer (or the first later) horizon's flat value.
  *
+ * A step is the total of several forecast slots (live: 1 s slots, 5 s
+ * steps), and a slot's quantiles times the slots per step are not the
+ * step's: a slot's median of sparse demand (most seconds empty) is 0 while
+ * the step's total is not, and a slot's spread that is counting noise
+ * shrinks over a step's independent slots. {@link stepTotals} plans the
+ * step's total: its median is the slots' mean (never below the mean of the
+ * token's recent samples), its spread the level's uncertainty (k times a
+ * slot's) plus the counting noise (sqrt k times). A replay, whose slot is
+ * the step, plans the forecast as it is.
+ *
  * A forecaster that lags a ramp (a mean, a model still learning the token)
  * would leave the pool a lead behind demand. {@link liftByTrend} raises the
  * plan to the straight line through the token's last seconds of actual
@@ -22,7 +32,7 @@
  * and noise on a flat token is not a trend.
  */
 import { invalidField } from '../errors.ts';
-import { horizonsForLead } from './provisioning.ts';
+import { Z90, horizonsForLead } from './provisioning.ts';
 import type { PoolWants } from './policy.ts';
 
 /**
@@ -133,7 +143,7 @@ export interface Lifted {
   wants: PoolWants;
   /** How much the median rose at the last horizon (requests per step; 0 when not lifted). */
   lift: number;
-  /** The trend that lifted the plan most, per second; null when none rose significantly. */
+  /** The trend that lifted the plan most, per sample; null when none rose significantly. */
   trend: Trend | null;
 }
 
@@ -144,44 +154,116 @@ export const TREND_MIN_T = 3;
  * The trailing windows (seconds) a trend is fitted on: the shortest sees a
  * ramp's slope a few seconds after it starts (a longer one still averages it
  * with the flat seconds before), the longest finds a slow rise under noise.
+ * A window is fitted on the samples it spans (at least 5): a replay whose
+ * samples are minutes has none, as a live pool has no trend of its seconds
+ * beyond these.
  */
 export const TREND_WINDOWS_S: readonly number[] = [5, 10, 20];
 
 /** Seconds of per-second demand a token sends its pool: the longest trend window. */
 export const TREND_SECONDS = Math.max(...TREND_WINDOWS_S);
 
+/** How a token's recent demand is sampled. */
+export interface PlanOptions {
+  /**
+   * Length of one sample of the recent demand, and of one slot of the
+   * forecast (ms): 1000 live (the forecasters' 1 s slots, the token's
+   * seconds), the step in a replay. @default 1000
+   */
+  sampleMs?: number;
+  /** Significance a rising trend needs before it lifts the plan. @default TREND_MIN_T */
+  minT?: number;
+}
+
+/** The plan's sample length, checked. */
+function sampleMsOf(o: PlanOptions): number {
+  const ms = o.sampleMs ?? 1000;
+  if (!(ms > 0 && Number.isFinite(ms))) throw invalidField('sampleMs', 'a positive number', o.sampleMs);
+  return ms;
+}
+
+/**
+ * `wants` (per step: each slot quantile times `stepMs / sampleMs` slots, as
+ * tokens send them) as quantiles of the step's total. Identity when a step
+ * is one slot (a replay) or less. Otherwise, per horizon and side, a slot's
+ * spread s (its p50..p90 or p10..p50 distance over z90) splits into the
+ * counting noise of a mean of mu requests, c^2 = min(s^2, mu) (Poisson), and
+ * the rest, the level's uncertainty; over k independent slots the total's
+ * spread is sqrt(k^2 (s^2 - c^2) + k c^2), between sqrt(k) and k times s.
+ * The total's median is k mu, mu being the slot's median or, when higher,
+ * the mean of `recent` (the token's last samples): the median of a sparse
+ * slot (most seconds empty) is 0, the mean of its total is not. NaN sides
+ * (a point forecast) stay NaN.
+ */
+export function stepTotals(
+  wants: PoolWants,
+  recent: readonly number[],
+  stepMs: number,
+  o: PlanOptions = {},
+): PoolWants {
+  if (!(stepMs > 0)) throw invalidField('stepMs', 'a positive number', stepMs);
+  const k = stepMs / sampleMsOf(o);
+  if (!(k > 1)) return wants;
+  const mean = recent.length > 0 ? recent.reduce((a, b) => a + b, 0) / recent.length : 0;
+  const p10: number[] = [];
+  const p50: number[] = [];
+  const p90: number[] = [];
+  wants.horizons.forEach((_, i) => {
+    const q50 = (wants.p50[i] ?? Number.NaN) / k;
+    const mu = Math.max(Number.isFinite(q50) ? q50 : 0, mean, 0);
+    const side = (q: number | undefined, sign: number): number => {
+      const v = (q ?? Number.NaN) / k;
+      if (!Number.isFinite(v)) return Number.NaN;
+      const s = Number.isFinite(q50) ? Math.max(0, sign * (v - q50)) / Z90 : 0;
+      const c2 = Math.min(s * s, mu);
+      const total = Math.sqrt(k * k * (s * s - c2) + k * c2);
+      return Math.max(0, k * mu + sign * Z90 * total);
+    };
+    p50.push(k * mu);
+    p10.push(side(wants.p10[i], -1));
+    p90.push(side(wants.p90[i], 1));
+  });
+  return { horizons: wants.horizons, p10, p50, p90 };
+}
+
 /**
  * Lifts `wants` (per step of `stepMs`, horizons in steps) to the trend of
- * `perSecond`, a token's requests in its last complete seconds (oldest
- * first, the last one ending when the wants were sent). A line is fitted on
- * each trailing window of {@link TREND_WINDOWS_S} that the samples fill (at
- * least 5 samples); a line rising with a slope at least `minT` standard
- * errors above zero, extended to the end of the step each horizon names,
- * is a floor for the median there: where it is above, the three
- * quantiles move up by the difference (the forecast's spread is kept), and
- * of several windows the highest floor counts. Never lowers a forecast.
+ * `recent`, a token's requests in its last complete samples of `sampleMs`
+ * (seconds live; oldest first, the last one ending when the wants were
+ * sent). A line is fitted on each trailing window of {@link TREND_WINDOWS_S}
+ * seconds that the samples fill (at least 5 samples); a line rising with a slope at
+ * least `minT` standard errors above zero, extended to the end of the step
+ * each horizon names, is a floor for the median there: where it is above,
+ * the three quantiles move up by the difference (the forecast's spread is
+ * kept), and of several windows the highest floor counts. Never lowers a
+ * forecast.
  */
 export function liftByTrend(
   wants: PoolWants,
-  perSecond: readonly number[],
+  recent: readonly number[],
   stepMs: number,
-  minT = TREND_MIN_T,
+  o: PlanOptions = {},
 ): Lifted {
   if (!(stepMs > 0)) throw invalidField('stepMs', 'a positive number', stepMs);
-  const stepS = stepMs / 1000;
+  const minT = o.minT ?? TREND_MIN_T;
+  /** Samples per step. */
+  const k = stepMs / sampleMsOf(o);
   const up = wants.horizons.map(() => 0);
   let best: Trend | null = null;
   let bestLift = 0;
-  const sizes = new Set(TREND_WINDOWS_S.map((w) => Math.min(w, perSecond.length)).filter((n) => n >= 5));
+  const perSample = sampleMsOf(o) / 1000;
+  const sizes = new Set(
+    TREND_WINDOWS_S.map((w) => Math.min(Math.floor(w / perSample), recent.length)).filter((n) => n >= 5),
+  );
   for (const n of sizes) {
-    const trend = trendOf(perSecond.slice(perSecond.length - n));
+    const trend = trendOf(recent.slice(recent.length - n));
     if (trend === null || !(trend.slope > 0) || !(trend.t >= minT)) continue;
     let lift = 0;
     wants.horizons.forEach((h, i) => {
-      // Seconds from the middle of the last sample to the end of the step h steps on: on a rise,
+      // Samples from the middle of the last one to the end of the step h steps on: on a rise,
       // units decided for a step must last to its end.
-      const ahead = h * stepS + 0.5;
-      const line = (trend.level + trend.slope * ahead) * stepS;
+      const ahead = h * k + 0.5;
+      const line = (trend.level + trend.slope * ahead) * k;
       const p50 = wants.p50[i] ?? 0;
       lift = Number.isFinite(p50) ? line - p50 : line;
       up[i] = Math.max(up[i]!, lift);
@@ -207,16 +289,20 @@ export function liftByTrend(
 }
 
 /**
- * One token's wants as its pool plans on them: read at the pool's planning
- * horizons ({@link planHorizons}, ending at `leadSteps + 1`) and lifted to
- * the trend of its recent per-second demand ({@link liftByTrend}).
+ * One token's wants as its pool plans on them, live and in a replay alike:
+ * read at the pool's planning horizons ({@link planHorizons}, ending at
+ * `leadSteps + 1`), as the step's total ({@link stepTotals}: its mean for
+ * sparse demand) and lifted to the trend of its recent demand
+ * ({@link liftByTrend}). `recent` is the token's requests in its last
+ * samples of `o.sampleMs`, oldest first.
  */
 export function planWants(
   wants: PoolWants,
   leadSteps: number,
-  perSecond: readonly number[],
+  recent: readonly number[],
   stepMs: number,
-  minT = TREND_MIN_T,
+  o: PlanOptions = {},
 ): Lifted {
-  return liftByTrend(wantsAt(wants, planHorizons(leadSteps)), perSecond, stepMs, minT);
+  const totals = stepTotals(wantsAt(wants, planHorizons(leadSteps)), recent, stepMs, o);
+  return liftByTrend(totals, recent, stepMs, o);
 }

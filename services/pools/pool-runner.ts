@@ -4,10 +4,13 @@
  * on the step grid every node shares (lib `tickAtMs`: a moment after the
  * tokens' rounds, which go out as each step ends), with the demand and
  * denials its tokens reported for the step. The manager decides on each
- * token's wants as the pool plans for them (lib/allocation `planWants`): the
- * forecast read at the pool's horizons up to `leadMs` plus one step,
- * interpolated between the forecasters' own horizons, and lifted to the
- * rising trend of the token's demand over its last seconds. Wants that
+ * token's wants as the pool plans for them (lib/allocation `planWants`, as
+ * a replay does): the forecast read at the pool's horizons up to `leadMs`
+ * plus one step, interpolated between the forecasters' own horizons, as the
+ * step's total (its mean when demand is sparse: a second's median is 0 when
+ * most seconds are empty), and lifted to the rising trend of the token's
+ * demand over its last seconds; the sum is floored at the last season's
+ * demand (option `seasonMs`, a day by default). Wants that
  * arrive for the coming tick are answered after it, with the leases it
  * granted. Every scale-up and scale-down is one info line (`event` scale-up
  * or scale-down) with the pool, the units, the forecast and its horizon, the
@@ -184,6 +187,7 @@ export class PoolRunner {
         leadSteps: this.#leadSteps,
         leaseTtlMs: spec.leaseTtlMs,
         limits: spec.limits,
+        seasonSteps: spec.seasonMs === null ? 0 : Math.round(spec.seasonMs / spec.stepMs),
       },
       {
         clock: deps.clock,
@@ -280,7 +284,10 @@ export class PoolRunner {
     for (const w of wants) {
       try {
         const { denied, perSecond, ...want } = w;
-        const plan = planWants(want.wants, this.#leadSteps, perSecond ?? [], this.spec.stepMs);
+        // Wants come per step (a second's quantiles times the seconds of a step); perSecond is sampled by the second.
+        const plan = planWants(want.wants, this.#leadSteps, perSecond ?? [], this.spec.stepMs, {
+          sampleMs: 1000,
+        });
         this.#manager.want({ ...want, wants: plan.wants });
         if (plan.lift > 0) this.#lifts.set(w.token, plan.lift);
         else this.#lifts.delete(w.token);

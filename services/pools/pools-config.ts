@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
+  DAY_MS,
   ErrorCode,
   HeadroomError,
   InputError,
@@ -58,6 +59,14 @@ export interface PoolSpec {
    * capacity, below the rule whenever the pool is short. @default "raise-only"
    */
   limits: LeaseLimits;
+  /**
+   * The pool's season: it remembers its demand per step for one season and
+   * plans at least the last season's demand around each horizon, scaled to
+   * today's level (lib `SeasonalProfile`), so a daily ramp is met from the
+   * second day on. A duration (`"1d"`, or ms; at least 4 steps) or null for
+   * none. @default "1d"
+   */
+  seasonMs: number | null;
   /** The forecast quantile provisioned for by policy `quantile`. @default 0.9 */
   quantile: number;
   /**
@@ -129,6 +138,7 @@ const schema: OptionSchema<RawPool> = {
   decayMs: (v, field) => (v === null ? null : msOrZero(v, field)),
   policy: optOneOf(PoolPolicyName),
   limits: optOneOf(LeaseLimits),
+  seasonMs: (v, field) => (v === null ? null : positiveMs(v, field)),
   quantile: (v, field) => {
     if (typeof v !== 'number' || !(v > 0 && v < 1)) throw invalidField(field, 'a number between 0 and 1', v);
     return v;
@@ -155,6 +165,7 @@ function defaults(): RawPool {
     decayMs: null,
     policy: 'quantile',
     limits: 'raise-only',
+    seasonMs: DAY_MS,
     quantile: 0.9,
     rlModel: null,
     throttlePrice: 1,
@@ -201,6 +212,15 @@ export function compilePools(raw: unknown, natsUrl: string | null, name = 'pools
       fail(
         `${at}.maxUnits`,
         invalidField(`${at}.maxUnits`, `an integer >= max(1, minUnits)`, p.maxUnits).message,
+      );
+    if (p.seasonMs !== null && !(p.seasonMs >= 4 * p.stepMs))
+      fail(
+        `${at}.seasonMs`,
+        invalidField(
+          `${at}.seasonMs`,
+          `a duration of at least 4 steps (${4 * p.stepMs} ms), or null`,
+          p.seasonMs,
+        ).message,
       );
     if (names.has(p.name)) fail(`${at}.name`, `${at}.name ${JSON.stringify(p.name)} is used by another pool`);
     names.add(p.name);

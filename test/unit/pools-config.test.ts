@@ -32,6 +32,7 @@ test('pools-config - defaults follow the step', (t) => {
     decayMs: 4000,
     policy: 'quantile',
     limits: 'raise-only',
+    seasonMs: 86_400_000,
     quantile: 0.9,
     db: null,
     process: null,
@@ -132,6 +133,21 @@ test(
   bad({ pools: [pool({ leaseTtlMs: 'soon' })] }, /pools\.pools\[0\]\.leaseTtlMs/),
 );
 test('pools-config - bad decay', bad({ pools: [pool({ decayMs: -5 })] }, /pools\.pools\[0\]\.decayMs/));
+test('pools-config - a season is a duration of at least 4 steps, or null', (t) => {
+  t.is(compilePools({ pools: [pool({ seasonMs: '1h' })] }, null)[0]!.seasonMs, 3_600_000);
+  t.is(compilePools({ pools: [pool({ seasonMs: null })] }, null)[0]!.seasonMs, null);
+});
+test(
+  'pools-config - bad season',
+  bad(
+    { pools: [pool({ stepMs: 5000, seasonMs: '10s' })] },
+    /pools\.pools\[0\]\.seasonMs must be a duration of at least 4 steps \(20000 ms\), or null, got 10000/,
+  ),
+);
+test(
+  'pools-config - season not a duration',
+  bad({ pools: [pool({ seasonMs: 'daily' })] }, /pools\.pools\[0\]\.seasonMs/),
+);
 test(
   'pools-config - bad policy',
   bad(
