@@ -114,8 +114,13 @@ test('process guard - SIGTERM with NATS gone exits within --shutdown-timeout, sa
 
 test('process guard - an unhandled rejection after TensorFlow.js loaded is logged once, counted, and survived', async (t) => {
   const server = await nats(t);
-  // Loaded before the node (NODE_OPTIONS --import): once TensorFlow.js adds its
-  // re-throwing unhandledRejection listener, two promises are rejected and left unhandled.
+  // A node serves forecasts without TensorFlow.js (models/lstm/inference.ts) and trains in a
+  // worker thread, so here the preload (NODE_OPTIONS --import) loads TensorFlow.js and its wasm
+  // backend on the main thread once the node's guard is installed, as a library an application
+  // embeds might: the backend adds its re-throwing unhandledRejection listener, then two
+  // promises are rejected and left unhandled.
+  const tfUrl = import.meta.resolve('@tensorflow/tfjs');
+  const wasmUrl = import.meta.resolve('@tensorflow/tfjs-backend-wasm');
   const preload = join(t.context.dir, 'reject-after-tf.mjs');
   await writeFile(
     preload,
@@ -130,6 +135,14 @@ if (isMainThread) {
       console.error('[preload] rejected twice');
     }, 500);
   });
+  const poll = setInterval(async () => {
+    if (process.listenerCount('uncaughtException') === 0) return; // the node's guard is not in yet
+    clearInterval(poll);
+    const tf = await import(${JSON.stringify(tfUrl)});
+    await import(${JSON.stringify(wasmUrl)});
+    await tf.setBackend('wasm');
+    await tf.ready();
+  }, 100);
 }
 `,
   );
@@ -144,7 +157,6 @@ if (isMainThread) {
   t.teardown(() => nc.close());
   await settle(nc, ['pg-tf']);
   await request(nc, 'headroom.v1.rules.put', RULE);
-  // A live token actor makes the forecast cadence predict, which loads TensorFlow.js.
   const first = await request(nc, 'headroom.v1.check', { params: { user: 'u1' } });
   t.true(first.allow, JSON.stringify(first));
   await waitUntil(() => p.output().includes('[preload] rejected twice'), 60_000, 'TensorFlow.js to load');
