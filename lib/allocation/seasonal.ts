@@ -24,7 +24,7 @@ export interface SeasonalOptions {
   /**
    * Steps either side of a target over which the last season's median is
    * taken, and how far from the target its highest is looked for (the
-   * cycle's timing moves from day to day). @default seasonSteps / 96 (15 minutes of a day)
+   * cycle's timing moves from day to day). @default seasonSteps / 48 (half an hour of a day)
    */
   smoothSteps?: number;
   /** The most today's level may be of the last season's. @default 4 */
