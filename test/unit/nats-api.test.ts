@@ -7,16 +7,27 @@ import { NatsApi } from '../../services/api/index.ts';
 import type { Api } from '../../services/api/index.ts';
 import { Guard, LOG_EVERY_MS, Refused } from '../../services/wire/index.ts';
 
-test('nats api - subscription errors are counted and logged at most once per 10 s', (t) => {
+/**
+ * A connection that records each subscription's callback; closed, so no
+ * topology notice is published (these tests are about the API's subscriptions).
+ */
+function stubConnection(): {
+  nc: NatsConnection;
+  callbacks: Map<string, SubscriptionOptions['callback']>;
+} {
   const callbacks = new Map<string, SubscriptionOptions['callback']>();
   const nc = {
     subscribe: (subject: string, opts: SubscriptionOptions) => {
       callbacks.set(subject, opts.callback);
       return { drain: () => Promise.resolve() };
     },
-    // Closed: the topology notice is not published (this test is about subscription errors).
     isClosed: () => true,
   } as unknown as NatsConnection;
+  return { nc, callbacks };
+}
+
+test('nats api - subscription errors are counted and logged at most once per 10 s', (t) => {
+  const { nc, callbacks } = stubConnection();
   const clock = new SimulatedClock(0);
   const lines: string[] = [];
   const guard = new Guard({ warn: (m) => lines.push(m) }, clock);
@@ -41,14 +52,7 @@ function replying(): {
   sent: string[];
   deliver: (subject: string, body: string) => void;
 } {
-  const callbacks = new Map<string, SubscriptionOptions['callback']>();
-  const nc = {
-    subscribe: (subject: string, opts: SubscriptionOptions) => {
-      callbacks.set(subject, opts.callback);
-      return { drain: () => Promise.resolve() };
-    },
-    isClosed: () => true,
-  } as unknown as NatsConnection;
+  const { nc, callbacks } = stubConnection();
   const handler = {
     nodeId: 'n1',
     handle: async (op: string, data: Uint8Array) => {
