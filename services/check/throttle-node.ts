@@ -91,6 +91,12 @@ export interface ThrottleDeps {
   /** When this node fences tokens it starts without their state (services/cluster/ownership.ts). */
   ownership?: OwnershipOptions;
   /**
+   * When this node first saw rule `id` (domain ms; -Infinity when unknown,
+   * services/rules/rule-ages.ts): a change before a rule came to be fences
+   * none of its tokens. @default () => -Infinity
+   */
+  ruleSinceMs?: (id: string) => number;
+  /**
    * Runs before every take: notices a stall of this node (beats.ts) and
    * calls {@link ThrottleNode.contactLost} before anything is granted.
    */
@@ -175,7 +181,9 @@ export class ThrottleNode {
         actor.fenceEpoch = this.#contactEpoch;
         // Without its previous owner's state, a token another node may have served starts fenced.
         if (handed === undefined && deps.ownership !== undefined) {
-          const known = this.ownership.fenceFor(token, gcraToleranceMs(actor.rule.limit));
+          // Another node may have seen the rule up to a settle time before this one (the rules' watch).
+          const ruleSince = (deps.ruleSinceMs?.(actor.rule.id) ?? -Infinity) - this.ownership.settleMs;
+          const known = this.ownership.fenceFor(token, gcraToleranceMs(actor.rule.limit), ruleSince);
           let fence = known?.atMs;
           // A token whose expected hand-off did not come, or a stale gateway's item that landed
           // here (served where it lands, once): another node may be granting too for a while.

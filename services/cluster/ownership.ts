@@ -172,8 +172,11 @@ export class Ownership {
    * dormant one waking): until when another node may have granted from it,
    * and how deep the fence reaches; undefined when no node can have (this
    * node owned it through every remembered change within the tolerance).
+   * `sinceMs`: when the token's rule came to be (domain ms): no node granted
+   * from the token before, so a change whose fence ends by then counts for
+   * nothing (a rule put after a node left starts unfenced).
    */
-  fenceFor(token: TokenKey, toleranceMs: number): Fence | undefined {
+  fenceFor(token: TokenKey, toleranceMs: number, sinceMs = Number.NEGATIVE_INFINITY): Fence | undefined {
     this.#prune();
     // A change older than this fences nothing: its fence plus the whole tolerance is past.
     const horizon = this.#clock.now() - this.#awayMs - Math.max(toleranceMs, this.#learnMs);
@@ -190,6 +193,9 @@ export class Ownership {
     for (let i = this.#changes.length - 1; i >= 0; i--) {
       const c = this.#changes[i]!;
       if (c.atMs < horizon) break;
+      const until = c.atMs + (c.before === null ? this.#awayMs : this.#settleMs);
+      // Before the rule existed: no owner, old or new, granted from the token then.
+      if (until <= sinceMs) continue;
       const before = c.before === null ? undefined : c.before.owner(token);
       // A node back from seeing only itself (a rejoin) owned the token before it.
       const was = c.reason === 'join' ? c.alone?.owner(token) : before;
@@ -198,7 +204,6 @@ export class Ownership {
         after = was;
       }
       if (before === this.#self) continue;
-      const until = c.atMs + (c.before === null ? this.#awayMs : this.#settleMs);
       if (atMs === undefined || until > atMs) atMs = until;
     }
     if (atMs === undefined) return undefined;

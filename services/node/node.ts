@@ -22,7 +22,7 @@ import { guardOf } from '../wire/index.ts';
 import { setupPools } from '../pools/index.ts';
 import type { PoolsSetup } from '../pools/index.ts';
 import { NODE_INBOX_PREFIX, compileNatsConnect, connectNats } from '../nats/index.ts';
-import { FileRuleStore, KvRuleStore } from '../rules/index.ts';
+import { FileRuleStore, KvRuleStore, RuleAges } from '../rules/index.ts';
 import type { RuleStore } from '../rules/index.ts';
 import { initTelemetry, nodeLoggerConfig } from '../runtime/index.ts';
 import {
@@ -175,9 +175,17 @@ export async function startNode(
         ? new FileRuleStore(options.dataDir, realClock)
         : new KvRuleStore(nc, options.rulesBucket, broker.logger);
     let ruleSet = new RuleSet([]);
+    // When each rule came to be, as this node saw it: rules loaded now are of unknown age.
+    const ruleAges = new RuleAges(clock);
+    let loaded = false;
     await rules.start((specs) => {
       ruleSet = new RuleSet(specs.map(compileRule));
+      ruleAges.observe(
+        specs.map((r) => r.id),
+        !loaded,
+      );
     });
+    loaded = true;
     stops.push(step('rule store', () => rules.stop()));
 
     const collection = await createCollection(options, broker, clock);
@@ -218,6 +226,7 @@ export async function startNode(
       ownerTimeoutMs: options.ownerTimeoutMs,
       leases: { ttlMs: options.leaseTtlMs, maxSlices: options.leaseMaxSlices },
       suspectMs: options.heartbeatMs,
+      ruleSinceMs: (id) => ruleAges.sinceMs(id),
       ...(beats === undefined
         ? {}
         : {

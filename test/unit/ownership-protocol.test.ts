@@ -359,6 +359,34 @@ test('ownership protocol - fenceFor: one move fences learnMs of the tolerance, a
   t.is(own.fenceFor(twice, slow), undefined);
 });
 
+test("ownership protocol - fenceFor: changes that ended before the token's rule came to be fence nothing", (t) => {
+  // Found by client-leases.test.ts on a loaded CI machine: a rule put after a leave (and a flapping
+  // view) was fenced for its whole tolerance on its first request: 10 per hour denied from the start.
+  const clock = new SimulatedClock(1_000_000);
+  const own = new Ownership('n2', clock, { settleMs, awayMs: deadAfterMs, learnMs });
+  const slow = 3_600_000;
+  const all = new Placement(['n1', 'n2', 'n3']);
+  const two = new Placement(['n2', 'n3']);
+  const keys = [...Array(500).keys()].map((i) => `t${i}` as TokenKey);
+  const moved = keys.find((k) => all.owner(k) === 'n1' && two.owner(k) === 'n2')!;
+  own.viewChanged(all);
+  clock.advance(10_000);
+  own.viewChanged(two); // n1 left
+  clock.advance(100);
+  own.lostContact('stall'); // and this node stalled: the token moved twice
+  const last = clock.now();
+  t.is(own.fenceFor(moved, slow)?.capMs, Number.POSITIVE_INFINITY, 'an old rule: fenced whole');
+  // A rule first seen before the last change's fence ended: fenced as before.
+  t.deepEqual(own.fenceFor(moved, slow, last), { atMs: last + deadAfterMs, capMs: Number.POSITIVE_INFINITY });
+  // Seen only after the stall's fence: the leave and the stall fence nothing of it.
+  t.is(own.fenceFor(moved, slow, last + deadAfterMs), undefined);
+  // Seen when the stall's fence ended, then a reconnect: only the reconnect counts (one move, learnMs deep).
+  clock.advance(5_000);
+  own.lostContact('reconnect'); // a third change, after the rule came to be
+  const since = last + deadAfterMs;
+  t.deepEqual(own.fenceFor(moved, slow, since), { atMs: clock.now() + deadAfterMs, capMs: learnMs });
+});
+
 // --- former and known counterexamples ------------------------------------------
 
 test('ownership protocol - two stateless takeovers in a row: the second fences the 10/min token for its whole tolerance, one leak in all', (t) => {
