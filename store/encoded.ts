@@ -32,11 +32,51 @@ export interface EncodedSink {
 export function encodeRows<K extends RowKind>(kind: K, rows: readonly RowOf[K][]): EncodedBatch {
   const spec = TABLES[kind];
   const unique = uniqueBy(rows, (r) => rowKey(kind, r), spec.replacing ? 'last' : 'first');
-  const columns =
-    kind === 'records'
-      ? recordColumns(unique as RequestRecord[])
-      : spec.columns.map((col) => columnOf(col, unique));
-  return { kind, rows: unique.length, columns };
+  const encoder = new ColumnEncoder(kind);
+  encoder.add(unique, 0, unique.length);
+  return encoder.batch();
+}
+
+/** Rows deduplicated or encoded between two looks at the clock (encodeRowsSliced). */
+const SLICE_ROWS = 128;
+
+/**
+ * {@link encodeRows} in slices of about `sliceMs` of CPU, yielding the
+ * thread between them (setImmediate: sockets are read in between): what a
+ * caller on the check path's thread uses for a large batch (a forecast
+ * round's 5000 rows take 4-7 ms in one go, bench of store/encoded.ts in the
+ * commit that added this). The same batch as encodeRows; a row that cannot
+ * be encoded rejects.
+ */
+export async function encodeRowsSliced<K extends RowKind>(
+  kind: K,
+  rows: readonly RowOf[K][],
+  sliceMs = 2,
+): Promise<EncodedBatch> {
+  const keepLast = TABLES[kind].replacing;
+  const byKey = new Map<string, RowOf[K]>();
+  let sliceStart = performance.now();
+  const due = async (): Promise<void> => {
+    if (performance.now() - sliceStart < sliceMs) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  };
+  for (let i = 0; i < rows.length; i += SLICE_ROWS) {
+    const end = Math.min(rows.length, i + SLICE_ROWS);
+    for (let j = i; j < end; j++) {
+      const r = rows[j]!;
+      const k = rowKey(kind, r);
+      if (keepLast || !byKey.has(k)) byKey.set(k, r);
+    }
+    await due();
+  }
+  const unique = [...byKey.values()];
+  const encoder = new ColumnEncoder(kind);
+  for (let i = 0; i < unique.length; i += SLICE_ROWS) {
+    encoder.add(unique, i, Math.min(unique.length, i + SLICE_ROWS));
+    await due();
+  }
+  return encoder.batch();
 }
 
 /**
@@ -54,65 +94,102 @@ function jsonText(): (v: unknown) => string {
 }
 
 /**
- * One column of any kind, as toColumnValue has it. Arrays are filled by
- * push, not preallocated: a packed array structured-clones in one dense
- * pass, a holey one property by property (several times slower).
+ * Builds one batch's columns from rows added a range at a time (already
+ * deduplicated). Arrays are filled by push, not preallocated: a packed
+ * array structured-clones in one dense pass, a holey one property by
+ * property (several times slower).
  */
-function columnOf(col: Column, rows: readonly object[]): unknown[] {
-  const out: unknown[] = [];
-  if (col.type === 'json') {
-    const json = jsonText();
-    for (const r of rows) out.push(json((r as Record<string, unknown>)[col.field] ?? col.dflt));
-  } else for (const r of rows) out.push(toColumnValue(col, r));
-  return out;
+class ColumnEncoder {
+  readonly #kind: RowKind;
+  readonly #columns: unknown[][];
+  /** Per column, its JSON text cache (map columns only): shared by every range of the batch. */
+  readonly #json: (((v: unknown) => string) | undefined)[];
+  #rows = 0;
+
+  constructor(kind: RowKind) {
+    this.#kind = kind;
+    const cols = TABLES[kind].columns;
+    this.#columns = cols.map(() => []);
+    this.#json = cols.map((c) => (c.type === 'json' ? jsonText() : undefined));
+  }
+
+  /** Encodes `rows[from, to)`. */
+  add(rows: readonly object[], from: number, to: number): void {
+    if (this.#kind === 'records') this.#addRecords(rows as readonly RequestRecord[], from, to);
+    else {
+      const cols = TABLES[this.#kind].columns;
+      for (let c = 0; c < cols.length; c++)
+        columnOf(cols[c]!, this.#json[c], rows, from, to, this.#columns[c]!);
+    }
+    this.#rows += to - from;
+  }
+
+  batch(): EncodedBatch {
+    return { kind: this.#kind, rows: this.#rows, columns: this.#columns };
+  }
+
+  /**
+   * The columns of request records, the kind written per request, read with
+   * named property loads in one pass over the rows (the generic path pays a
+   * keyed load and a conversion switch per value). The same values as
+   * `columnOf` over `TABLES.records` (a test holds them equal).
+   */
+  #addRecords(rows: readonly RequestRecord[], from: number, to: number): void {
+    const [
+      id,
+      time,
+      token,
+      op,
+      params,
+      allow,
+      rule,
+      cost,
+      sec,
+      min,
+      hour,
+      dow,
+      doy,
+      holiday,
+      profile,
+      region,
+      events,
+    ] = this.#columns;
+    const json = this.#json;
+    const [paramsJson, profileJson, eventsJson] = [json[4]!, json[14]!, json[16]!];
+    for (let i = from; i < to; i++) {
+      const r = rows[i]!;
+      id!.push(r.id);
+      time!.push(r.timeMs);
+      token!.push(r.token);
+      op!.push(r.op ?? null);
+      params!.push(paramsJson(r.params));
+      allow!.push(r.allow);
+      rule!.push(r.ruleId ?? null);
+      cost!.push(r.cost);
+      sec!.push(r.secondOfMinute);
+      min!.push(r.minuteOfHour);
+      hour!.push(r.hourOfDay);
+      dow!.push(r.dayOfWeek);
+      doy!.push(r.dayOfYear);
+      holiday!.push(r.holiday);
+      profile!.push(profileJson(r.profile));
+      region!.push(r.region ?? null);
+      events!.push(eventsJson(r.events));
+    }
+  }
 }
 
-/**
- * The columns of request records, the kind written per request, read with
- * named property loads in one pass over the rows (the generic path pays a
- * keyed load and a conversion switch per value). The same values as
- * `columnOf` over `TABLES.records` (a test holds them equal).
- */
-function recordColumns(rows: readonly RequestRecord[]): unknown[][] {
-  const cols: unknown[][] = TABLES.records.columns.map(() => []);
-  const [
-    id,
-    time,
-    token,
-    op,
-    params,
-    allow,
-    rule,
-    cost,
-    sec,
-    min,
-    hour,
-    dow,
-    doy,
-    holiday,
-    profile,
-    region,
-    events,
-  ] = cols;
-  const [paramsJson, profileJson, eventsJson] = [jsonText(), jsonText(), jsonText()];
-  for (const r of rows) {
-    id!.push(r.id);
-    time!.push(r.timeMs);
-    token!.push(r.token);
-    op!.push(r.op ?? null);
-    params!.push(paramsJson(r.params));
-    allow!.push(r.allow);
-    rule!.push(r.ruleId ?? null);
-    cost!.push(r.cost);
-    sec!.push(r.secondOfMinute);
-    min!.push(r.minuteOfHour);
-    hour!.push(r.hourOfDay);
-    dow!.push(r.dayOfWeek);
-    doy!.push(r.dayOfYear);
-    holiday!.push(r.holiday);
-    profile!.push(profileJson(r.profile));
-    region!.push(r.region ?? null);
-    events!.push(eventsJson(r.events));
-  }
-  return cols;
+/** One column of any kind for `rows[from, to)`, as toColumnValue has it, pushed onto `out`. */
+function columnOf(
+  col: Column,
+  json: ((v: unknown) => string) | undefined,
+  rows: readonly object[],
+  from: number,
+  to: number,
+  out: unknown[],
+): void {
+  if (json !== undefined) {
+    for (let i = from; i < to; i++)
+      out.push(json((rows[i] as Record<string, unknown>)[col.field] ?? col.dflt));
+  } else for (let i = from; i < to; i++) out.push(toColumnValue(col, rows[i]!));
 }

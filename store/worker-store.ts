@@ -12,7 +12,7 @@
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, HeadroomError, InputError, StateError } from '../lib/index.ts';
 import { TABLES } from './columns.ts';
-import type { EncodedBatch, EncodedSink } from './encoded.ts';
+import { encodeRows, encodeRowsSliced, type EncodedBatch, type EncodedSink } from './encoded.ts';
 import {
   compileClickHouseStoreOptions,
   compileDuckDbStoreOptions,
@@ -20,7 +20,7 @@ import {
   type DuckDbStoreOptions,
 } from './options.ts';
 import { EncodedInserts } from './row-inserts.ts';
-import type { TimeSeriesStore } from './types.ts';
+import type { RowKind, RowOf, TimeSeriesStore } from './types.ts';
 
 /**
  * Which adapter the worker runs, with its options. They cross to the worker
@@ -37,6 +37,9 @@ export type StoreTarget =
  * A host worker (see {@link WorkerHost}) answers methods of its own too.
  */
 type Method = Exclude<keyof TimeSeriesStore, 'tables' | `insert${string}`> | keyof EncodedSink;
+
+/** Rows past which an insert is encoded in slices (WorkerStore.insertRows). */
+const SLICED_FROM = 500;
 
 /** A request to the worker; answered with the same id. */
 export interface StoreRequest {
@@ -122,6 +125,8 @@ export class WorkerStore extends EncodedInserts implements TimeSeriesStore {
   /** Set once the worker is gone: every later call fails with it. */
   #gone: StateError | undefined;
   #closing: Promise<void> | undefined;
+  /** Settles once the last insert's batch is posted (or failed to encode): the next posts after it. */
+  #posted: Promise<unknown> = Promise.resolve();
 
   constructor(target: StoreTarget, host?: WorkerHost) {
     super();
@@ -212,6 +217,32 @@ export class WorkerStore extends EncodedInserts implements TimeSeriesStore {
   }
 
   init = (): Promise<void> => this.#call('init');
+
+  /**
+   * Encodes `rows` here and posts them. A batch past {@link SLICED_FROM}
+   * rows (a forecast round's) is encoded in ~2 ms slices with the thread
+   * yielded between them, so the check path's thread is never held for the
+   * whole batch; batches are posted in the order of these calls all the
+   * same (a later replacing write must land later).
+   */
+  override insertRows<K extends RowKind>(kind: K, rows: readonly RowOf[K][]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    const encoded =
+      rows.length > SLICED_FROM
+        ? encodeRowsSliced(kind, rows)
+        : new Promise<EncodedBatch>((resolve) => resolve(encodeRows(kind, rows)));
+    const previous = this.#posted;
+    // The worker's answer, boxed: `posting` settles once posted, not once answered.
+    const posting = encoded.then(async (batch) => {
+      await previous;
+      return { answered: this.insertEncoded(batch) };
+    });
+    this.#posted = posting.then(
+      () => undefined,
+      () => previous,
+    );
+    return posting.then((p) => p.answered);
+  }
   /**
    * Posts an encoded batch to the worker's adapter: rows cross encoded by
    * column (deduplicated, maps as JSON text), cheaper to clone than row

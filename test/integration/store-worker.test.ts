@@ -35,6 +35,40 @@ test('store worker - bad options fail before a worker starts; bad reads are inpu
   await t.throwsAsync(store.records(T0, T0 + 1), { instanceOf: StateError, message: /closed/ });
 });
 
+test('store worker - a large batch is encoded in slices, yet inserts land in call order (a later replacing write wins)', async (t) => {
+  const store = createWorkerStore({ adapter: 'duckdb', options: { path: ':memory:' } });
+  try {
+    await store.init();
+    const row = (i: number, p50: number) => ({
+      token: `k.${i}`,
+      madeMs: T0,
+      horizonMs: 5000,
+      targetMs: T0 + 5000,
+      p10: p50,
+      p50,
+      p90: p50,
+      model: 'hybrid',
+    });
+    const big = [...Array(3000).keys()].map((i) => row(i, 1));
+    // Not awaited in between: the small batch is encoded at once, the big one over several turns.
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    const first = store.insertForecasts(big);
+    const second = store.insertForecasts([row(7, 2)]);
+    await Promise.all([first, second]);
+    clearInterval(ticker);
+    const got = await store.forecasts('k.7', T0, T0 + 10_000);
+    t.deepEqual(
+      got.map((r) => r.p50),
+      [2],
+    );
+    t.is((await store.forecasts('k.2999', T0, T0 + 10_000)).length, 1);
+    t.log(`timer turns while the batches were encoded and written: ${turns}`);
+  } finally {
+    await store.close();
+  }
+});
+
 test('store worker - an unreachable ClickHouse fails inserts as StoreFailed and the batcher spools', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'headroom-worker-spool-'));
   const store = createWorkerStore({

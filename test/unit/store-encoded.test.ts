@@ -1,6 +1,6 @@
 import test from 'ava';
 import { TABLES, toColumnValue } from '../../store/columns.ts';
-import { encodeRows } from '../../store/encoded.ts';
+import { encodeRows, encodeRowsSliced } from '../../store/encoded.ts';
 import type { RequestRecord } from '../../store/index.ts';
 
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);
@@ -54,4 +54,37 @@ test('store encoding - replacing keys keep the last write; absent fields take th
     batch.columns[TABLES.buckets.columns.findIndex((c) => c.field === field)]!;
   t.deepEqual(col('requests'), [2]);
   t.deepEqual(col('source'), ['']);
+});
+
+test('store encoding - in slices: the same batch as in one go, duplicates across slices included', async (t) => {
+  const rows: RequestRecord[] = [];
+  for (let i = 0; i < 1500; i++) rows.push(rec(i % 1100, { cost: i }));
+  // sliceMs 0: a yield after every slice of rows, so the key map and the JSON caches span slices.
+  t.deepEqual(await encodeRowsSliced('records', rows, 0), encodeRows('records', rows));
+  const forecasts = [];
+  for (let i = 0; i < 900; i++) {
+    const horizonMs = [5000, 30000, 300000][i % 3]!;
+    forecasts.push({
+      token: `k.${i % 250}`,
+      madeMs: T0,
+      horizonMs,
+      targetMs: T0 + horizonMs,
+      p10: i,
+      p50: i,
+      p90: i,
+      model: 'hybrid',
+    });
+  }
+  const sliced = await encodeRowsSliced('forecasts', forecasts, 0);
+  t.deepEqual(sliced, encodeRows('forecasts', forecasts));
+  t.is(sliced.rows, 750, 'replacing keys: the last write of each kept');
+});
+
+test('store encoding - in slices: a row that cannot be encoded rejects, it does not throw', async (t) => {
+  const cyclic: Record<string, unknown> = {};
+  cyclic['self'] = cyclic;
+  const rows = [rec(0), rec(1, { params: cyclic as RequestRecord['params'] })];
+  t.throws(() => encodeRows('records', rows));
+  const p = encodeRowsSliced('records', rows);
+  await t.throwsAsync(p, { instanceOf: TypeError });
 });
