@@ -19,27 +19,58 @@ export interface WireWant extends TokenWant {
 
 /** Most seconds a want may carry: a bound on the message (a token sends lib `TREND_SECONDS`). */
 const MAX_PER_SECOND = 300;
+/** Most wants in one call (a node sends all its tokens' wants of a step: at most its actors). */
+export const MAX_WANTS = 100_000;
+/** Most horizons a want may carry (a node sends its forecaster's three). */
+const MAX_HORIZONS = 32;
+/** Longest token or pool name accepted. */
+const MAX_NAME = 1024;
 
-/** Checks `pools.want` params: `{pool: string, wants: WireWant[]}`. */
+/** Whether `v` is a finite number >= 0. */
+function amount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0;
+}
+
+/**
+ * Checks `pools.want` params: `{pool: string, wants: WireWant[]}`, every
+ * field the pool reads typed and bounded (a member of the cluster sends
+ * them; a bad one must not reach the plan as NaN).
+ */
 export function checkWantParams(p: unknown): { pool: string; wants: WireWant[] } {
   const o = p as { pool?: unknown; wants?: unknown } | null;
-  if (typeof o?.pool !== 'string' || o.pool === '') throw invalidField('pool', 'a pool name', o?.pool);
-  if (!Array.isArray(o.wants)) throw invalidField('wants', 'a list of token wants', o.wants);
+  if (typeof o?.pool !== 'string' || o.pool === '' || o.pool.length > MAX_NAME)
+    throw invalidField('pool', 'a pool name', o?.pool);
+  if (!Array.isArray(o.wants) || o.wants.length > MAX_WANTS)
+    throw invalidField('wants', `a list of at most ${MAX_WANTS} token wants`, o.wants);
   o.wants.forEach((w: unknown, i) => {
-    const x = w as Partial<WireWant> | null;
-    if (typeof x?.token !== 'string') throw invalidField(`wants[${i}].token`, 'a token', x?.token);
-    const wants = x.wants as Partial<WireWant['wants']> | undefined;
-    for (const k of ['horizons', 'p10', 'p50', 'p90'] as const)
-      if (!Array.isArray(wants?.[k]))
-        throw invalidField(`wants[${i}].wants.${k}`, 'a list of numbers', wants?.[k]);
+    if (typeof w !== 'object' || w === null || Array.isArray(w))
+      throw invalidField(`wants[${i}]`, 'a token want (an object)', w);
+    const x = w as Partial<WireWant>;
+    if (typeof x.token !== 'string' || x.token === '' || x.token.length > MAX_NAME)
+      throw invalidField(`wants[${i}].token`, 'a token', x.token);
+    if (typeof x.priority !== 'number' || !(x.priority > 0 && Number.isFinite(x.priority)))
+      throw invalidField(`wants[${i}].priority`, 'a positive number', x.priority);
+    const wants = x.wants as Partial<WireWant['wants']> | null | undefined;
+    if (typeof wants !== 'object' || wants === null || Array.isArray(wants))
+      throw invalidField(`wants[${i}].wants`, 'the quantiles per horizon (an object)', wants);
+    const horizons = wants.horizons;
+    if (!Array.isArray(horizons) || horizons.length > MAX_HORIZONS)
+      throw invalidField(`wants[${i}].wants.horizons`, `a list of at most ${MAX_HORIZONS} numbers`, horizons);
+    for (const k of ['horizons', 'p10', 'p50', 'p90'] as const) {
+      const list = wants[k];
+      if (!Array.isArray(list) || list.length !== horizons.length || !list.every(amount))
+        throw invalidField(
+          `wants[${i}].wants.${k}`,
+          `a list of ${horizons.length} numbers >= 0 (one per horizon)`,
+          list,
+        );
+    }
+    for (const k of ['actual', 'denied'] as const)
+      if (x[k] !== undefined && !amount(x[k])) throw invalidField(`wants[${i}].${k}`, 'a number >= 0', x[k]);
     const perSecond: unknown = x.perSecond;
     if (
       perSecond !== undefined &&
-      !(
-        Array.isArray(perSecond) &&
-        perSecond.length <= MAX_PER_SECOND &&
-        perSecond.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0)
-      )
+      !(Array.isArray(perSecond) && perSecond.length <= MAX_PER_SECOND && perSecond.every(amount))
     )
       throw invalidField(
         `wants[${i}].perSecond`,

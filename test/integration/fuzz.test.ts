@@ -5,9 +5,9 @@
 // subject and every HTTP route, sent to two real node processes while valid
 // checks are in flight. Every bad input must get a coded error, no process
 // may exit, no NATS connection may drop, and every valid check is answered. Then a cluster member
-// (Moleculer, role node) calls the lease relay actions throttle.lease / throttle.leaseReturn with
-// bad params: each gets a coded error back.
-import { mkdtemp, rm } from 'node:fs/promises';
+// (Moleculer, role node) calls the lease relay actions throttle.lease / throttle.leaseReturn and
+// the pools actions pools.want / local / holds with bad params: each gets a coded error back.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -127,6 +127,55 @@ function badRelayParams(): fc.Arbitrary<unknown> {
   );
 }
 
+/**
+ * Bad params of the pools actions (role node: a node sends its tokens'
+ * wants to the pool's owner, services/pools/pool-wants.ts): a good want with
+ * one field broken, or anything in place of the pool's name.
+ */
+function badPoolCalls(): fc.Arbitrary<[string, string, unknown]> {
+  const want = {
+    token: 'per-user|user=fz',
+    priority: 1,
+    wants: { horizons: [1, 6], p10: [1, 1], p50: [2, 2], p90: [3, 3] },
+    actual: 1,
+    denied: 0,
+    perSecond: [1, 1],
+    limit: { rate: 1000, periodMs: 1000 },
+  };
+  // Never valid in any of these fields: no number (counts may be any number >= 0), no string (a
+  // token or a pool name may be almost any), no object, no list of numbers >= 0 (an empty list of
+  // seconds is a valid one).
+  const amounts = (v: unknown): boolean =>
+    Array.isArray(v) && v.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0);
+  const bad = fc.oneof(
+    fc.jsonValue().filter((v) => v === null || typeof v === 'boolean' || (Array.isArray(v) && !amounts(v))),
+    fc.constantFrom(-1, -0.5, '', 'x'.repeat(20_000), null, ['1'], [-1, 2]),
+  );
+  const brokenWant = fc
+    .tuple(fc.constantFrom('token', 'priority', 'wants', 'actual', 'denied', 'perSecond', 'limit'), bad)
+    .map(([k, v]) => ({ pool: 'fz-pool', wants: [{ ...want, [k]: v }] }));
+  const brokenQuantiles = fc
+    .tuple(fc.constantFrom('horizons', 'p10', 'p50', 'p90'), bad)
+    .map(([k, v]) => ({ pool: 'fz-pool', wants: [{ ...want, wants: { ...want.wants, [k]: v } }] }));
+  const wants = fc.oneof(
+    brokenWant,
+    brokenQuantiles,
+    bad.map((pool) => ({ pool, wants: [want] })),
+    fc.constant({ pool: 'fz-pool', wants: 'x' }),
+    // A pool no node runs.
+    fc.constant({ pool: 'no-such-pool', wants: [want] }),
+  );
+  // pools.local and pools.holds take `{pool}` only.
+  const pools = fc.oneof(
+    bad.map((pool) => ({ pool })),
+    fc.jsonValue().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)),
+  );
+  return fc.oneof(
+    fc.tuple(fc.constantFrom('fz-1', 'fz-2'), fc.constant('pools.want'), wants),
+    fc.tuple(fc.constantFrom('fz-1', 'fz-2'), fc.constantFrom('pools.local', 'pools.holds'), pools),
+  );
+}
+
 /** Runs `work` over `items` with `width` in flight. */
 async function pool<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -145,7 +194,22 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
   const nodes: NodeProcess[] = [];
   let nc: NatsConnection | undefined;
   try {
-    const common = ['--nats', nats.url, '--max-payload-bytes', String(MAX_PAYLOAD)];
+    // A pool on both nodes: its actions (role node) are fuzzed by the cluster member below.
+    const poolsFile = join(dataDir, 'pools.json');
+    await writeFile(
+      poolsFile,
+      JSON.stringify({
+        pools: [{ name: 'fz-pool', rules: ['per-user'], kind: 'simulated', unitCapacity: 100, maxUnits: 4 }],
+      }),
+    );
+    const common = [
+      '--nats',
+      nats.url,
+      '--max-payload-bytes',
+      String(MAX_PAYLOAD),
+      '--pools-file',
+      poolsFile,
+    ];
     nodes.push(
       // One node with the defaults (store, forecasting and TensorFlow.js loaded) and the HTTP API.
       await startNodeProcess({
@@ -224,20 +288,27 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
     const member = observerBroker(nats.url, NAMESPACE);
     const relayFailures: string[] = [];
     const relayed = fc.sample(
-      fc.tuple(fc.constantFrom('fz-1', 'fz-2'), fc.constantFrom('lease', 'leaseReturn'), badRelayParams()),
+      fc.oneof(
+        fc.tuple(
+          fc.constantFrom('fz-1', 'fz-2'),
+          fc.constantFrom('throttle.lease', 'throttle.leaseReturn'),
+          badRelayParams(),
+        ),
+        badPoolCalls(),
+      ),
       { numRuns: Math.max(200, Math.round(INPUTS / 20)), seed: SEED },
     );
     await member.start();
     try {
       await pool(relayed, 16, async ([nodeID, action, params]) => {
         try {
-          await member.call(`throttle.${action}`, params, { nodeID, timeout: 10_000 });
-          relayFailures.push(`throttle.${action} ${JSON.stringify(params).slice(0, 120)} -> accepted`);
+          await member.call(action, params, { nodeID, timeout: 10_000 });
+          relayFailures.push(`${action} ${JSON.stringify(params).slice(0, 120)} -> accepted`);
         } catch (err) {
           const code = (err as { code?: unknown }).code;
           if (typeof code !== 'string' || !code.startsWith('HEADROOM_ERR_'))
             relayFailures.push(
-              `throttle.${action} ${JSON.stringify(params).slice(0, 120)} -> ${String(code)} ${(err as Error).message}`,
+              `${action} ${JSON.stringify(params).slice(0, 120)} -> ${String(code)} ${(err as Error).message}`,
             );
         }
       });
@@ -245,7 +316,7 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
       await member.stop();
     }
     t.log(
-      `${relayed.length} bad throttle.lease / throttle.leaseReturn calls: ${relayed.length - relayFailures.length} coded errors`,
+      `${relayed.length} bad throttle.lease / throttle.leaseReturn / pools.want / pools.local / pools.holds calls: ${relayed.length - relayFailures.length} coded errors`,
     );
     t.deepEqual(relayFailures.slice(0, 10), [], `${relayFailures.length} relay calls without a coded error`);
 

@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import type { ServiceBroker } from 'moleculer';
 import { TokenActor } from '../../actors/index.ts';
 import { InputError, SimulatedClock, compileRule, parseRule, tokenKeyOf } from '../../lib/index.ts';
@@ -184,7 +185,20 @@ test('pools - pools.want params are checked, naming the field and the value', (t
   t.is(checkWantParams(ok), ok);
   const bad: Array<[unknown, RegExp]> = [
     [{ wants: [] }, /^pool must be a pool name, got undefined/],
-    [{ pool: 'api', wants: {} }, /^wants must be a list of token wants/],
+    [{ pool: 'api', wants: {} }, /^wants must be a list of at most 100000 token wants/],
+    [{ pool: 'api', wants: [null] }, /^wants\[0\] must be a token want \(an object\), got null/],
+    [
+      { pool: 'api', wants: [{ ...want('a', 4), priority: 0 }] },
+      /^wants\[0\]\.priority must be a positive number, got 0/,
+    ],
+    [
+      { pool: 'api', wants: [{ ...want('a', 4), wants: { ...want('a', 4).wants, p50: ['4'] } }] },
+      /^wants\[0\]\.wants\.p50 must be a list of 2 numbers >= 0 \(one per horizon\), got \["4"\]/,
+    ],
+    [
+      { pool: 'api', wants: [{ ...want('a', 4), denied: 'x' }] },
+      /^wants\[0\]\.denied must be a number >= 0, got "x"/,
+    ],
     [
       { pool: 'api', wants: [{ ...want('a', 4), perSecond: [1, -2] }] },
       /^wants\[0\]\.perSecond must be a list of at most 300 numbers >= 0, got \[1,-2\]/,
@@ -201,4 +215,69 @@ test('pools - pools.want params are checked, naming the field and the value', (t
   ];
   for (const [params, message] of bad)
     t.throws(() => checkWantParams(params), { instanceOf: InputError, message });
+});
+
+test('pools - pools.want params fuzzed: every input is either a typed want list or an InputError naming a field', (t) => {
+  const ok = { pool: 'api', wants: [{ ...want('a', 4), perSecond: [1, 2], denied: 1 }] };
+  const junk = fc.oneof(
+    fc.jsonValue(),
+    fc.constantFrom(-1, 0, Number.NaN, Infinity, 1e300, '', 'x'.repeat(2000), null, [], {}, ['1']),
+  );
+  const paths = [
+    ['pool'],
+    ['wants'],
+    ['wants', 0],
+    ['wants', 0, 'token'],
+    ['wants', 0, 'priority'],
+    ['wants', 0, 'wants'],
+    ['wants', 0, 'wants', 'horizons'],
+    ['wants', 0, 'wants', 'p10'],
+    ['wants', 0, 'wants', 'p50', 1],
+    ['wants', 0, 'wants', 'p90'],
+    ['wants', 0, 'actual'],
+    ['wants', 0, 'denied'],
+    ['wants', 0, 'perSecond'],
+    ['wants', 0, 'perSecond', 0],
+    ['wants', 0, 'limit'],
+    ['wants', 0, 'limit', 'rate'],
+    ['wants', 0, 'limit', 'periodMs'],
+  ] as const;
+  const amount = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.constantFrom(...paths), junk), { minLength: 1, maxLength: 3 }),
+      (edits) => {
+        const params = structuredClone(ok) as unknown as Record<string | number, unknown>;
+        for (const [path, value] of edits) {
+          let at: Record<string | number, unknown> = params;
+          for (const k of path.slice(0, -1)) {
+            const next = at[k];
+            if (typeof next !== 'object' || next === null) return; // an earlier edit replaced the parent
+            at = next as Record<string | number, unknown>;
+          }
+          at[path.at(-1)!] = value;
+        }
+        let checked: ReturnType<typeof checkWantParams>;
+        try {
+          checked = checkWantParams(params);
+        } catch (err) {
+          t.true(err instanceof InputError, String(err));
+          t.true(typeof (err as InputError).field === 'string' && (err as InputError).field !== '');
+          return;
+        }
+        for (const w of checked.wants) {
+          t.true(typeof w.token === 'string' && w.priority > 0);
+          const n = w.wants.horizons.length;
+          for (const k of ['horizons', 'p10', 'p50', 'p90'] as const)
+            t.true(
+              w.wants[k].length === n && w.wants[k].every(amount),
+              `${k}: ${JSON.stringify(w.wants[k])}`,
+            );
+          for (const v of [w.actual, w.denied]) t.true(v === undefined || amount(v));
+          t.true(w.perSecond === undefined || w.perSecond.every(amount));
+        }
+      },
+    ),
+    { numRuns: 2000, seed: 20261206 },
+  );
 });
