@@ -28,7 +28,7 @@
  * >= 20x echo req/s, every hot token within its bound.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,13 +79,54 @@ const LEASE_BURST = 1000;
 const HOT = Array.from({ length: 10 }, (_, i) => `hot${i}`);
 
 /** Starts `script` (tsx) with `args` and waits for its ready line; returns its stopper. */
-async function responder(script: string, args: string[]): Promise<{ stop(): Promise<unknown> }> {
+/** CPU time (ms) `pid` has used so far, all its threads (Linux /proc; utime + stime in 1/100 s). */
+function procCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/**
+ * CPU per request of a phase, by process group: what a load average cannot
+ * blur (times on this shared machine are noise, CPU per request much less).
+ * `groups`: name -> pids; 'client' is this process; `per`: decisions per call.
+ */
+async function cpuPer(
+  groups: Record<string, number[]>,
+  per: number,
+  phase: () => Promise<Result>,
+): Promise<{ result: Result; usPer: Record<string, number> }> {
+  const read = (): Record<string, number> => {
+    const own = process.cpuUsage();
+    const out: Record<string, number> = { client: (own.user + own.system) / 1000 };
+    for (const [g, pids] of Object.entries(groups)) out[g] = pids.reduce((n, pid) => n + procCpuMs(pid), 0);
+    return out;
+  };
+  const before = read();
+  const result = await phase();
+  const after = read();
+  const usPer: Record<string, number> = {};
+  for (const g of Object.keys(after))
+    usPer[g] = ((after[g]! - before[g]!) * 1000) / Math.max(1, result.n * per);
+  return { result, usPer };
+}
+
+/** "client 7.1, nodes 9.3, nats-server 2.0, all 18.4 us" */
+function showCpu(usPer: Record<string, number>): string {
+  const all = Object.values(usPer).reduce((a, b) => a + b, 0);
+  return `${Object.entries(usPer)
+    .map(([g, us]) => `${g} ${us.toFixed(1)}`)
+    .join(', ')}, all ${all.toFixed(1)} us`;
+}
+
+async function responder(script: string, args: string[]): Promise<{ pid: number; stop(): Promise<unknown> }> {
   const path = fileURLToPath(new URL(script, import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((r) => child.stdout.once('data', () => r()));
   return {
+    pid: child.pid!,
     stop: () =>
       new Promise((r) => {
         child.once('exit', r);
@@ -122,19 +163,23 @@ try {
   });
   // Each node is kept as it starts, so a failed start stops the others too; a loaded machine may
   // take longer than the default 30 s to start one.
+  const nodePids: number[] = [];
+  const echoPids: number[] = [];
   await Promise.all(
     Array.from({ length: RESPONDERS }, (_, i) => `b${i + 1}`).map(async (id) => {
-      children.push(
-        await startNodeProcess({
-          nodeId: id,
-          readyTimeoutMs: 90_000,
-          args: ['--nats', nats.url, '--data-dir', join(dataRoot, id), '--log-level', 'error', ...NODE_ARGS],
-        }),
-      );
+      const node = await startNodeProcess({
+        nodeId: id,
+        readyTimeoutMs: 90_000,
+        args: ['--nats', nats.url, '--data-dir', join(dataRoot, id), '--log-level', 'error', ...NODE_ARGS],
+      });
+      children.push(node);
+      nodePids.push(node.child.pid!);
     }),
   );
   for (let i = 0; i < RESPONDERS; i++) {
-    children.push(await responder('./echo-responder.ts', [nats.url]));
+    const echoer = await responder('./echo-responder.ts', [nats.url]);
+    children.push(echoer);
+    echoPids.push(echoer.pid);
     children.push(await responder('./rlf-responder.ts', [nats.url, String(redisPort)]));
   }
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
@@ -162,14 +207,22 @@ try {
   if (PHASES.has('batch')) await closedLoop(batch, Math.min(WARMUP, 3), BATCH_CONCURRENCY, BATCH);
 
   const sMax = peers ? await closedLoop(sdk, SECONDS, CONCURRENCY) : none;
-  const eMax = await closedLoop(echo, SECONDS, CONCURRENCY);
+  const eCpu = await cpuPer({ responders: echoPids, 'nats-server': [nats.pid] }, 1, () =>
+    closedLoop(echo, SECONDS, CONCURRENCY),
+  );
+  const eMax = eCpu.result;
   const rMax = peers ? await closedLoop(rlf, SECONDS, CONCURRENCY) : none;
   const half = eMax.rps / 2;
   const open = PHASES.has('open');
   const sHalf = open ? await openLoop(sdk, half, SECONDS) : none;
   const eHalf = open ? await openLoop(echo, half, SECONDS) : none;
   const rHalf = open ? await openLoop(rlf, half, SECONDS) : none;
-  const bMax = PHASES.has('batch') ? await closedLoop(batch, SECONDS, BATCH_CONCURRENCY, BATCH) : none;
+  const bCpu = PHASES.has('batch')
+    ? await cpuPer({ nodes: nodePids, 'nats-server': [nats.pid] }, BATCH, () =>
+        closedLoop(batch, SECONDS, BATCH_CONCURRENCY, BATCH),
+      )
+    : undefined;
+  const bMax = bCpu?.result ?? none;
   const stats = hr.stats;
   await hr.close();
 
@@ -180,6 +233,8 @@ try {
   const local = PHASES.has('lease') ? await leaseRound(nc, 0) : [];
   await nc.close();
   report(eMax, sMax, rMax, sHalf, eHalf, rHalf, bMax, stats, leased, half);
+  console.log(`CPU per echo request: ${showCpu(eCpu.usPer)}`);
+  if (bCpu !== undefined) console.log(`CPU per batched decision: ${showCpu(bCpu.usPer)}`);
   if (local.length > 0) boundReport(local, leased, eMax);
 } finally {
   // Redis (the first child) last: its clients exit first.

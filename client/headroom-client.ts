@@ -81,6 +81,59 @@ export interface ClientStats {
 
 const now = (): number => performance.now();
 
+/** The replies of one checkBatch, filled in as they come; settles once. */
+class BatchReplies {
+  readonly out: CheckReply[];
+  #waiting: number;
+  #settled = false;
+  readonly #resolve: (replies: CheckReply[]) => void;
+  readonly #reject: (err: Error) => void;
+
+  constructor(n: number, resolve: (replies: CheckReply[]) => void, reject: (err: Error) => void) {
+    this.out = new Array<CheckReply>(n);
+    this.#waiting = n;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  fill(i: number, reply: CheckReply): void {
+    this.out[i] = reply;
+    if (--this.#waiting === 0 && !this.#settled) {
+      this.#settled = true;
+      this.#resolve(this.out);
+    }
+  }
+
+  fail(err: Error): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#reject(err);
+  }
+}
+
+/** One check of a checkBatch: a {@link Pending} whose answer fills its place in the batch. */
+class BatchSlot implements Pending {
+  readonly req: CheckRequest;
+  readonly atMs: number;
+  readonly #batch: BatchReplies;
+  readonly #index: number;
+
+  constructor(req: CheckRequest, atMs: number, batch: BatchReplies, index: number) {
+    this.req = req;
+    this.atMs = atMs;
+    this.#batch = batch;
+    this.#index = index;
+  }
+
+  resolve(reply: CheckReply): void {
+    this.#batch.fill(this.#index, reply);
+  }
+
+  reject(err: Error): void {
+    this.#batch.fail(err);
+  }
+}
+
 export class HeadroomClient {
   readonly #nc: NatsConnection;
   readonly #options: Readonly<HeadroomClientOptions>;
@@ -254,27 +307,11 @@ export class HeadroomClient {
     if (reqs.length === 0) return [];
     const atMs = now();
     // One promise for the batch, not one per check (a batch of 100 spent a quarter of the
-    // client's CPU in garbage collection): each check fills its slot, the first error rejects.
+    // client's CPU in garbage collection), and no closure per check either: each check is a slot
+    // of the batch that fills its place, the first error rejects.
     return await new Promise<CheckReply[]>((resolve, reject) => {
-      const out = new Array<CheckReply>(reqs.length);
-      let waiting = reqs.length;
-      let failed = false;
-      const fail = (err: Error): void => {
-        if (failed) return;
-        failed = true;
-        reject(err);
-      };
-      for (let i = 0; i < reqs.length; i++) {
-        this.#enqueue({
-          req: reqs[i]!,
-          atMs,
-          resolve: (r) => {
-            out[i] = r;
-            if (--waiting === 0 && !failed) resolve(out);
-          },
-          reject: fail,
-        });
-      }
+      const batch = new BatchReplies(reqs.length, resolve, reject);
+      for (let i = 0; i < reqs.length; i++) this.#enqueue(new BatchSlot(reqs[i]!, atMs, batch, i));
     });
   }
 
