@@ -49,8 +49,8 @@ export interface ForecastConfig {
   sliceMs?: number;
 }
 
-/** Tokens forecast between two looks at the clock of a slice. */
-const SLICE_TOKENS = 8;
+/** Tokens forecast between two looks at the clock of a slice (each ~0.2 ms with the LSTM). */
+const SLICE_TOKENS = 4;
 
 /** `forecast.predict` parameters: one entry per token, its recent demand per step, oldest first. */
 export interface PredictParams {
@@ -256,6 +256,15 @@ export class ForecastHub {
   }
 }
 
+/** Whether every value is a finite number >= 0 (a loop: 100,000 of them per round, no callback each). */
+function allCounts(values: unknown[]): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number' || !(v >= 0 && v < Number.POSITIVE_INFINITY)) return false;
+  }
+  return true;
+}
+
 /** Checks `forecast.predict` parameters, naming the first bad field. */
 export function checkPredictParams(params: unknown, stepMs: number): ServingInput[] {
   if (!isPlainObject(params) || !Array.isArray(params['items'])) {
@@ -269,11 +278,7 @@ export function checkPredictParams(params: unknown, stepMs: number): ServingInpu
     const { token, values, startMs } = raw as Record<string, unknown>;
     if (typeof token !== 'string' || token === '')
       throw invalidField(`${f}.token`, 'a non-empty string', token);
-    if (
-      !Array.isArray(values) ||
-      values.length === 0 ||
-      !values.every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0)
-    ) {
+    if (!Array.isArray(values) || values.length === 0 || !allCounts(values)) {
       throw invalidField(`${f}.values`, 'a non-empty list of non-negative numbers', values);
     }
     if (typeof startMs !== 'number' || !Number.isFinite(startMs))

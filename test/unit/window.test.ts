@@ -388,3 +388,26 @@ test('window - a ring that went quiet and then busy again keeps every bucket', (
   }
   t.deepEqual(w.toJSON().fine.buckets, d.rings[0].held());
 });
+
+test('window - requests(count, now) equals series(1s).requests, at one request and with rings', (t) => {
+  const w = new BehaviourWindow();
+  const T = 1_765_000_000_000;
+  w.record(T + 1500, true, 1);
+  // One request held without rings.
+  t.deepEqual(
+    w.requests(5, T + 3000).values,
+    w.series('1s', 5, T + 3000).buckets.map((b) => b.requests),
+  );
+  t.is(w.requests(5, T + 3000).startMs, w.series('1s', 5, T + 3000).startMs);
+  for (let i = 0; i < 50; i++) w.record(T + 1000 + i * 137, i % 3 !== 0, 1);
+  for (const [count, now] of [
+    [1, T + 2000],
+    [10, T + 8000],
+    [300, T + 9000],
+    [20, T + 500],
+  ] as const) {
+    const s = w.series('1s', count, now);
+    t.deepEqual(w.requests(count, now), { startMs: s.startMs, values: s.buckets.map((b) => b.requests) });
+  }
+  t.throws(() => w.requests(0, T), { message: /^count must be an integer from 1 to/ });
+});
