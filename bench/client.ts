@@ -28,7 +28,7 @@
  * >= 20x echo req/s, every hot token within its bound.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,25 @@ function procCpuMs(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10;
 }
 
+/** CPU time (ms) of `pids` by thread: the main thread ("main") and the others by name (/proc comm). */
+function threadCpuMs(pids: number[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of pids) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const name =
+          tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+        out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) * 10);
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * CPU per request of a phase, by process group: what a load average cannot
  * blur (times on this shared machine are noise, CPU per request much less).
@@ -95,20 +114,29 @@ async function cpuPer(
   groups: Record<string, number[]>,
   per: number,
   phase: () => Promise<Result>,
-): Promise<{ result: Result; usPer: Record<string, number> }> {
+): Promise<{ result: Result; usPer: Record<string, number>; threads: Record<string, number> }> {
   const read = (): Record<string, number> => {
     const own = process.cpuUsage();
     const out: Record<string, number> = { client: (own.user + own.system) / 1000 };
     for (const [g, pids] of Object.entries(groups)) out[g] = pids.reduce((n, pid) => n + procCpuMs(pid), 0);
     return out;
   };
+  const threadPids = groups['nodes'] ?? [];
   const before = read();
+  const threadsBefore = threadCpuMs(threadPids);
   const result = await phase();
   const after = read();
+  const threadsAfter = threadCpuMs(threadPids);
+  const n = Math.max(1, result.n * per);
   const usPer: Record<string, number> = {};
-  for (const g of Object.keys(after))
-    usPer[g] = ((after[g]! - before[g]!) * 1000) / Math.max(1, result.n * per);
-  return { result, usPer };
+  for (const g of Object.keys(after)) usPer[g] = ((after[g]! - before[g]!) * 1000) / n;
+  // The nodes' threads (main, the collection and store worker, libuv's pool, V8's): where their CPU goes.
+  const threads: Record<string, number> = {};
+  for (const [name, ms] of threadsAfter) {
+    const us = ((ms - (threadsBefore.get(name) ?? 0)) * 1000) / n;
+    if (us >= 0.05) threads[name] = us;
+  }
+  return { result, usPer, threads };
 }
 
 /** "client 7.1, nodes 9.3, nats-server 2.0, all 18.4 us" */
@@ -165,6 +193,7 @@ try {
   // take longer than the default 30 s to start one.
   const nodePids: number[] = [];
   const echoPids: number[] = [];
+  const bareBatchPids: number[] = [];
   await Promise.all(
     Array.from({ length: RESPONDERS }, (_, i) => `b${i + 1}`).map(async (id) => {
       const node = await startNodeProcess({
@@ -180,6 +209,11 @@ try {
     const echoer = await responder('./echo-responder.ts', [nats.url]);
     children.push(echoer);
     echoPids.push(echoer.pid);
+    if (PHASES.has('batch')) {
+      const bare = await responder('./batch-echo-responder.ts', [nats.url, 'bench.batch-echo']);
+      children.push(bare);
+      bareBatchPids.push(bare.pid);
+    }
     children.push(await responder('./rlf-responder.ts', [nats.url, String(redisPort)]));
   }
   const nc = await connect({ servers: nats.url, noAsyncTraces: true });
@@ -223,6 +257,18 @@ try {
       )
     : undefined;
   const bMax = bCpu?.result ?? none;
+  // The transport's bound for the same batches: three bare responders answering each with a fixed
+  // reply of as many results (bench/batch-echo-responder.ts), through plain nats.js requests.
+  const bareBatch: Call = async () => {
+    const body = JSON.stringify({ requests: Array.from({ length: BATCH }, () => ({ params: params() })) });
+    return ok((await nc.request('bench.batch-echo', body, { timeout: 5000 })).string());
+  };
+  if (PHASES.has('batch')) await closedLoop(bareBatch, Math.min(WARMUP, 3), BATCH_CONCURRENCY, BATCH);
+  const bareCpu = PHASES.has('batch')
+    ? await cpuPer({ responders: bareBatchPids, 'nats-server': [nats.pid] }, BATCH, () =>
+        closedLoop(bareBatch, SECONDS, BATCH_CONCURRENCY, BATCH),
+      )
+    : undefined;
   const stats = hr.stats;
   await hr.close();
 
@@ -234,7 +280,16 @@ try {
   await nc.close();
   report(eMax, sMax, rMax, sHalf, eHalf, rHalf, bMax, stats, leased, half);
   console.log(`CPU per echo request: ${showCpu(eCpu.usPer)}`);
-  if (bCpu !== undefined) console.log(`CPU per batched decision: ${showCpu(bCpu.usPer)}`);
+  if (bCpu !== undefined) {
+    console.log(`CPU per batched decision: ${showCpu(bCpu.usPer)}`);
+    console.log(`  the nodes' threads: ${showCpu(bCpu.threads)}`);
+  }
+  if (bareCpu !== undefined) {
+    const b = bareCpu.result;
+    console.log(
+      `bare batch echo (same ${BATCH}-check batches, fixed replies, ${BATCH_CONCURRENCY} in flight): ${b.rps.toFixed(0)} decisions/s = ${(b.rps / eMax.rps).toFixed(1)}x echo req/s (the transport's bound); CPU per decision: ${showCpu(bareCpu.usPer)}`,
+    );
+  }
   if (local.length > 0) boundReport(local, leased, eMax);
 } finally {
   // Redis (the first child) last: its clients exit first.
