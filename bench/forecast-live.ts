@@ -23,7 +23,7 @@
 // Then the serving cost (`serving`): one round for 10,000 tokens of 300 slots
 // with the pretrained LSTM, the live zoo (members, LSTM, combiner) beside
 // the path it replaces (ModelSet.predictLatest: the LSTM, else the mean),
-// and the zoo's state per token.
+// and the zoo's state per token, with the combiner options given.
 import { readFile, readdir } from 'node:fs/promises';
 import { parseTrace } from '../lib/index.ts';
 import type { Trace } from '../lib/index.ts';
@@ -267,7 +267,8 @@ if (!only || only.has('serving')) {
   const pre = await loadPretrained();
   if (pre) {
     const set = new ModelSet({ version: 'pretrained', horizons: pre.horizons, lstm: pre.lstm });
-    const zoo = new LiveZoo({ horizons: pre.horizons, stepMs: pre.stepMs });
+    // The combiner's options as given (--probes 2 --borrow 5: the settings before issue 12 item 7).
+    const zoo = new LiveZoo({ horizons: pre.horizons, stepMs: pre.stepMs, combiner });
     const T = Date.UTC(2026, 0, 5);
     const round = (r: number) =>
       Array.from({ length: 10_000 }, (_v, k) => ({

@@ -87,7 +87,8 @@ test('live combiner - a member without a forecast takes no weight and bad option
   );
   t.is(r.points[0]!.p50, 5);
   t.true(r.points[0]!.p10 <= 5 && r.points[0]!.p90 >= 5);
-  t.is(c.stateSize, 2 * (2 + 4 + 2 * 4));
+  // Per horizon: M losses, 4 numbers, then 4 probes (the default) of M + 2.
+  t.is(c.stateSize, 2 * (2 + 4 + 4 * 4));
   t.throws(() => new OnlineCombiner({ members: [], horizons: [1] }), {
     instanceOf: InputError,
     message: /combiner\.members/,
@@ -135,7 +136,7 @@ test('live zoo - a token is served a combination from its first request and its 
   t.is(r.leaders![0], 'holt', JSON.stringify(r.weights));
   t.true(Math.abs(r.p50[0]! - 2 * 244) < 20, `p50 ${r.p50[0]} on a ramp at 478`);
   t.is(zoo.size, 1);
-  t.is(zoo.bytesPerToken, 8 + 4 * 2 * (LIVE_MEMBERS.length + 4 + 2 * (LIVE_MEMBERS.length + 2)));
+  t.is(zoo.bytesPerToken, 8 + 4 * 2 * (LIVE_MEMBERS.length + 4 + 4 * (LIVE_MEMBERS.length + 2)));
   t.is(
     zoo.retain((tok) => tok !== 'u1'),
     1,
@@ -192,4 +193,29 @@ test('live zoo - on the ramp of issue 12 (5 to 60 req/s over 60 s) the 5 s forec
     `ramp 90-120 s, 5 s ahead: zoo |error| ${zooErr.toFixed(1)}, old mean ${meanErr.toFixed(1)} (6 rounds)`,
   );
   t.true(zooErr < 0.4 * meanErr, `zoo error ${zooErr.toFixed(1)} vs the old mean's ${meanErr.toFixed(1)}`);
+});
+
+test('live combiner - on a low-noise series the long horizon separates the members as well as the short one', (t) => {
+  // Issue 12 item 7: a level within +-3 % of 50, a member forecasting the level (WAPE ~0.015) and
+  // one forecasting the last value (~0.02). A long horizon is scored once per h / probes slots: with
+  // 2 probes and a borrow of 5 its weights stayed nearer even than the short one's.
+  const mean = (o: { probes?: number; borrow?: number }): [number, number] => {
+    const rnd = lcg(17);
+    const n = 600;
+    const y = Float64Array.from({ length: n }, () => 50 + 3 * (rnd() - 0.5));
+    const c = new OnlineCombiner({ members: ['level', 'last'], horizons: [1, 12], ...o });
+    const state = c.newState(0, 0.03);
+    const sum: [number, number] = [0, 0];
+    for (let k = 0; k < n - 12; k++) {
+      c.observe(state, y.subarray(0, k + 1), 0, 50);
+      const r = c.combine(state, k, Float64Array.from([50, 50, y[k]!, y[k]!]), 50);
+      if (k >= 200) for (let hi = 0; hi < 2; hi++) sum[hi] = sum[hi]! + r.weights[hi]![0]! / (n - 12 - 200);
+    }
+    return sum;
+  };
+  const [short, long] = mean({});
+  t.true(short > 0.6, `short horizon: ${short}`);
+  t.true(long >= short, `long horizon ${long} vs short ${short}`);
+  const [oldShort, oldLong] = mean({ probes: 2, borrow: 5 });
+  t.true(oldLong < oldShort, `the former defaults: long ${oldLong} vs short ${oldShort}`);
 });
