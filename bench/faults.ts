@@ -5,6 +5,7 @@
  *     [--seconds 15] [--fault-at 5] [--warmup 3] [--clients 64] [--timeout-ms 2000]
  *     [--one-off 200000] [--one-off-max-seconds 90] [--idle-seconds 0]
  *     [--node-args="--store none --forecast false"] [--json]
+ *     [--native-memory] [--malloc-every 0]
  *
  * For each fault: a fresh nats-server (random loopback port, its own store,
  * so it can be restarted on the same port), 3 `headroom start` processes, a
@@ -24,6 +25,14 @@
  * left without load that long after the run, and the largest node's resident
  * set then (VmRSS) is printed too.
  *
+ * With `native-memory`, bench/native-memory.ts samples this bench's nodes
+ * every 5 s, and the breakdown of the node at its highest resident set is
+ * printed at the end (the sampling goes on while the nodes stop, unlike
+ * RSS peak's): file-backed, glibc's main arena and other arenas,
+ * other anonymous memory (V8's heaps, DuckDB's jemalloc); with
+ * `malloc-every` > 0, glibc's own totals every that many seconds too (gdb
+ * stops the node for a moment each time).
+ *
  * The nats-server runs with `ping_interval: "1s"` and `ping_max: 2`: it
  * drops a SIGSTOPped node's connection (and with it the node's share of the
  * queue group's checks) after ~3 s instead of minutes (the default interval
@@ -33,6 +42,11 @@
  * 2 s wait made recovery slow. The run itself is bench/faults/run.ts,
  * shared with test/integration/faults.test.ts.
  */
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { installCleanup } from './faults/cluster.ts';
 import { FAULTS } from './faults/faults.ts';
@@ -53,6 +67,8 @@ const { values } = parseArgs({
     'timeout-ms': { type: 'string', default: '2000' },
     'node-args': { type: 'string', default: '--store none --forecast false' },
     json: { type: 'boolean', default: false },
+    'native-memory': { type: 'boolean', default: false },
+    'malloc-every': { type: 'string', default: '0' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -157,12 +173,71 @@ function printTable(results: readonly FaultRow[]): void {
   }
 }
 
+/** A sample of bench/native-memory.ts (MB). */
+interface NativeSample {
+  s: number;
+  pid: number;
+  rss: number;
+  file: number;
+  brk: number;
+  arenas: number;
+  big: number;
+  small: number;
+  mallocMb?: number;
+  freeMb?: number;
+  mmapMb?: number;
+}
+
+/** Starts bench/native-memory.ts on this bench's nodes; `stop` ends it and says where the largest node's memory was. */
+function sampleNativeMemory(): { stop: () => string } | undefined {
+  if (!values['native-memory']) return undefined;
+  const out = join(tmpdir(), `headroom-native-memory-${process.pid}.jsonl`);
+  const script = fileURLToPath(new URL('./native-memory.ts', import.meta.url));
+  const args = ['--every', '5', '--seconds', '86400', '--malloc-every', values['malloc-every']];
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', script, ...args, '--parent', String(process.pid), '--out', out],
+    { stdio: 'ignore' },
+  );
+  const end = (): void => void child.kill();
+  process.once('exit', end);
+  return {
+    stop: () => {
+      end();
+      let samples: NativeSample[] = [];
+      try {
+        samples = readFileSync(out, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as NativeSample);
+      } catch {
+        // No sample written.
+      }
+      rmSync(out, { force: true });
+      let top: NativeSample | undefined;
+      for (const x of samples) if (top === undefined || x.rss > top.rss) top = x;
+      if (top === undefined) return 'native memory: no samples';
+      const malloc = samples.filter((x) => x.pid === top.pid && x.mallocMb !== undefined).at(-1);
+      return (
+        `native memory of the largest node at its highest sample (MB, ${top.s} s into the sampling, the nodes' stop included): RSS ${top.rss} = ` +
+        `file-backed ${top.file} + glibc main arena ${top.brk} + glibc other arenas ${top.arenas} + ` +
+        `other anonymous >= 8 MB ${top.big} + other anonymous ${top.small} (V8's heaps mostly)` +
+        (malloc === undefined
+          ? ''
+          : `; glibc malloc at ${malloc.s} s: ${malloc.mallocMb} held, ${malloc.freeMb} of it free, ${malloc.mmapMb} mmapped`)
+      );
+    },
+  };
+}
+
 installCleanup();
+const native = sampleNativeMemory();
 const results: FaultRow[] = [];
 for (const fault of chosen) {
   if (!values.json) console.error(`running ${fault.name} ...`);
   results.push(await runFault(fault, OPTIONS));
 }
+const nativeLine = native?.stop();
 if (values.json) console.log(JSON.stringify(results, null, 2));
 else {
   console.log(
@@ -171,3 +246,4 @@ else {
   );
   printTable(results);
 }
+if (nativeLine !== undefined) (values.json ? console.error : console.log)(nativeLine);

@@ -29,15 +29,16 @@ import { EncodedInserts } from './row-inserts.ts';
 import { aliasesOf, canonicalNames, checkRange, planSteps, retentionCutoffMs, zeroFill } from './shared.ts';
 import type { RowKind, TimeSeriesStore, TokenLinkRow } from './types.ts';
 
-/** Appends an encoded batch to `table` and flushes it; the appender is closed either way. */
+const js = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
+
+/** Appends rows given by column (an encoded batch's) to `table` and flushes them; the appender is closed either way. */
 async function appendInto(
   conn: DuckDBConnection,
   table: string,
-  batch: EncodedBatch,
+  { columns, rows }: { columns: readonly (readonly unknown[])[]; rows: number },
   writers: readonly ValueWriter[],
 ): Promise<void> {
   const a = await conn.createAppender(table);
-  const { columns, rows } = batch;
   try {
     for (let i = 0; i < rows; i++) {
       for (let c = 0; c < writers.length; c++) writers[c]!(a, columns[c]![i]);
@@ -51,6 +52,41 @@ async function appendInto(
     a.closeSync();
   }
 }
+
+/** A query's rows as plain objects (BIGINTs as numbers). */
+async function readRows(
+  conn: DuckDBConnection,
+  sql: string,
+  values: readonly (string | number)[] = [],
+): Promise<Record<string, unknown>[]> {
+  const reader = await conn.runAndReadAll(
+    sql,
+    values.map((v) => (typeof v === 'number' ? BigInt(v) : v)),
+  );
+  return reader.getRowObjectsJS().map((r) => {
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r)) o[k] = Array.isArray(v) ? v.map(js) : js(v);
+    return o;
+  });
+}
+
+/** Whether token_links has a row. */
+async function hasLinks(conn: DuckDBConnection): Promise<boolean> {
+  const rows = await readRows(conn, 'SELECT count(*) AS n FROM (SELECT 1 FROM token_links LIMIT 1)');
+  return Number(rows[0]?.['n'] ?? 1) > 0;
+}
+
+/**
+ * Token lists longer than this are looked up in token_links through a
+ * temporary table, not one query parameter per token: DuckDB parses, binds
+ * and plans a parameter as an expression of its own, in many small
+ * allocations of glibc's malloc (not its buffer pool). The forecast round's
+ * `activeTokens` under one-off users looked up ~200,000 tokens in one
+ * query: ~300 MB of such allocations, freed but kept by malloc, fragmented,
+ * for the life of the process (issue 11; bench/store-memory.ts).
+ */
+const LOOKUP_PARAMS = 64;
+const VARCHAR_WRITER: ValueWriter = (a, v) => a.appendVarchar(String(v));
 
 /** The least and greatest of a batch's time column, as DuckDB BIGINT parameters. */
 function timeRange(spec: TableSpec, batch: EncodedBatch): [bigint, bigint] {
@@ -76,13 +112,20 @@ function timeRange(spec: TableSpec, batch: EncodedBatch): [bigint, bigint] {
  */
 const DUCKDB_SETTINGS = { memory_limit: '96MB', threads: '1' };
 
-const js = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
-
 class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink {
   readonly #opts: Readonly<DuckDbStoreOptions>;
   #instance: DuckDBInstance | undefined;
   #conn: DuckDBConnection | undefined;
   readonly #columnWriters = new Map<RowKind, ValueWriter[]>();
+  /**
+   * Whether token_links may have rows: false only when it had none at open
+   * (or after retention) and no links were written since. Most nodes never
+   * link tokens, and the forecast round reads every active token's aliases
+   * (a query per token) and canonical names.
+   */
+  #linksMayExist = true;
+  /** Links inserts called so far (see enforceRetention). */
+  #linkInserts = 0;
   /** DuckDB connections run one statement at a time: serialise our calls. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -112,12 +155,17 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
       for (const spec of Object.values(TABLES)) {
         await create(spec);
       }
+      this.#linksMayExist = await hasLinks(conn);
     });
   }
 
   /** Writes a batch encoded (and deduplicated) by `encodeRows`, keeping keys unique in the table. */
   override async insertEncoded(batch: EncodedBatch): Promise<void> {
     if (batch.rows === 0) return;
+    if (batch.kind === 'links') {
+      this.#linksMayExist = true;
+      this.#linkInserts++;
+    }
     const spec: TableSpec = TABLES[batch.kind];
     const writers = this.#writers(batch.kind);
     const stage = `stage_${spec.table}`;
@@ -149,17 +197,7 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
   }
 
   async #select(sql: string, values: (string | number)[] = []): Promise<Record<string, unknown>[]> {
-    return await this.#serial(async (conn) => {
-      const reader = await conn.runAndReadAll(
-        sql,
-        values.map((v) => (typeof v === 'number' ? BigInt(v) : v)),
-      );
-      return reader.getRowObjectsJS().map((r) => {
-        const o: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(r)) o[k] = Array.isArray(v) ? v.map(js) : js(v);
-        return o;
-      });
-    });
+    return await this.#serial((conn) => readRows(conn, sql, values));
   }
 
   async #rows<K extends RowKind>(kind: K, where: string, order: string, values: (string | number)[]) {
@@ -169,8 +207,24 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
   }
 
   #lookup = async (column: 'from_token' | 'to_token', tokens: readonly string[]): Promise<TokenLinkRow[]> => {
-    const marks = tokens.map((_, i) => `$${i + 1}`).join(', ');
-    const rows = await this.#select(`SELECT * FROM token_links WHERE ${column} IN (${marks})`, [...tokens]);
+    if (tokens.length === 0 || !this.#linksMayExist) return [];
+    if (tokens.length <= LOOKUP_PARAMS) {
+      const marks = tokens.map((_, i) => `$${i + 1}`).join(', ');
+      const rows = await this.#select(`SELECT * FROM token_links WHERE ${column} IN (${marks})`, [...tokens]);
+      return rows.map((r) => fromColumns('links', r));
+    }
+    const rows = await this.#serial(async (conn) => {
+      await conn.run('CREATE OR REPLACE TEMP TABLE lookup_tokens (token VARCHAR NOT NULL)');
+      try {
+        await appendInto(conn, 'lookup_tokens', { columns: [tokens], rows: tokens.length }, [VARCHAR_WRITER]);
+        return await readRows(
+          conn,
+          `SELECT * FROM token_links WHERE ${column} IN (SELECT token FROM lookup_tokens)`,
+        );
+      } finally {
+        await conn.run('DROP TABLE lookup_tokens');
+      }
+    });
     return rows.map((r) => fromColumns('links', r));
   };
 
@@ -189,15 +243,19 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
 
   async activeTokens(fromMs: number, toMs: number): Promise<string[]> {
     checkRange(fromMs, toMs);
-    const rows = await this.#select(
-      `SELECT DISTINCT token FROM records WHERE time_ms >= $1 AND time_ms < $2
-       UNION SELECT DISTINCT token FROM buckets WHERE start_ms >= $1 AND start_ms < $2`,
-      [fromMs, toMs],
-    );
-    return await canonicalNames(
-      rows.map((r) => String(r['token'])),
-      this.#lookup,
-    );
+    // One column read as one array: under one-off users this is every user
+    // of the window (hundreds of thousands), not worth an object per row.
+    const tokens = await this.#serial(async (conn) => {
+      const reader = await conn.runAndReadAll(
+        `SELECT token FROM records WHERE time_ms >= $1 AND time_ms < $2
+         UNION SELECT token FROM buckets WHERE start_ms >= $1 AND start_ms < $2`,
+        [BigInt(fromMs), BigInt(toMs)],
+      );
+      return (reader.getColumnsJS()[0] ?? []).map(String);
+    });
+    // UNION leaves each token once; without links each is its own name.
+    if (!this.#linksMayExist) return tokens.sort();
+    return await canonicalNames(tokens, this.#lookup);
   }
 
   async events(fromMs: number, toMs: number, topic?: string) {
@@ -234,10 +292,14 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
 
   async enforceRetention(nowMs: number): Promise<void> {
     const cutoff = retentionCutoffMs(nowMs, this.#opts.retentionMs);
+    const inserts = this.#linkInserts;
     await this.#serial(async (conn) => {
       for (const spec of Object.values(TABLES)) {
         await conn.run(`DELETE FROM ${spec.table} WHERE ${spec.timeCol} < $1`, [BigInt(cutoff)]);
       }
+      // A links insert called meanwhile (queued behind this) sets it again.
+      const left = await hasLinks(conn);
+      if (inserts === this.#linkInserts) this.#linksMayExist = left;
     });
   }
 
