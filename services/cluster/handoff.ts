@@ -18,6 +18,17 @@ import type { Clock, TokenKey } from '../../lib/index.ts';
 import { ACTOR_SERVICE } from './placement-tracker.ts';
 import type { PlacementTracker } from './placement-tracker.ts';
 import type { HandoffItem, HandoffParams } from '../wire/index.ts';
+
+/** A hand-off's entry: a released actor (its snapshot is made when its chunk is sent) or a dormant token's item. */
+type Outgoing = { actor: TokenActor; item?: undefined } | { actor?: undefined; item: HandoffItem };
+
+/**
+ * Most JSON bytes and items in one hand-off message: under NATS's default
+ * max_payload (1 MiB) with room for the envelope. A busy token's snapshot
+ * (a day of its window) is ~46 KB, a one-off user's ~240 bytes.
+ */
+const HANDOFF_CHUNK_BYTES = 512 * 1024;
+const HANDOFF_CHUNK_ITEMS = 2000;
 import { refOf } from '../wire/index.ts';
 
 /** How long a new owner waits for a leaving node's hand-off before it starts a token afresh. */
@@ -207,23 +218,46 @@ export class Handoff {
     const self = broker.nodeID;
     const moved = host.keys().filter((k) => placement.owner(k) !== self);
     const released = moved.length > 0 ? await host.release(moved) : new Map<TokenKey, TokenActor>();
-    const byOwner = new Map<string, HandoffItem[]>();
-    const send = (token: TokenKey, item: HandoffItem): void => {
+    // Per new owner: what it takes, its snapshot made only when its chunk is sent (100,000 actors'
+    // snapshots at once held ~200 MB, and one message per owner went past NATS's max_payload).
+    const byOwner = new Map<string, Outgoing[]>();
+    const send = (token: TokenKey, item: Outgoing): void => {
       const owner = placement.owner(token);
       if (owner === undefined) return; // nobody left to take it: the last node is stopping
       const list = byOwner.get(owner);
       if (list === undefined) byOwner.set(owner, [item]);
       else list.push(item);
     };
-    for (const [token, actor] of released) {
-      this.#deps.current?.(actor);
-      send(token, { rule: refOf(actor.rule), snapshot: actor.snapshot() });
-    }
-    for (const [token, item] of dormant.takeMoved(placement, self)) send(token, item);
+    for (const [token, actor] of released) send(token, { actor });
+    for (const [token, item] of dormant.takeMoved(placement, self)) send(token, { item });
     const isDone = (n: string): boolean => doneTo === 'all' || doneTo.has(n);
     for (const n of placement.nodes) if (n !== self && isDone(n) && !byOwner.has(n)) byOwner.set(n, []);
+    const itemOf = (x: Outgoing): HandoffItem => {
+      if (x.actor === undefined) return x.item;
+      this.#deps.current?.(x.actor);
+      return { rule: refOf(x.actor.rule), snapshot: x.actor.snapshot() };
+    };
+    // Each owner's chunks in order, "done" with the last; owners in parallel.
     const results = await Promise.allSettled(
-      [...byOwner].map(([owner, items]) => this.#send(owner, { from: self, items, done: isDone(owner) })),
+      [...byOwner].map(async ([owner, list]) => {
+        let items: HandoffItem[] = [];
+        let bytes = 0;
+        for (const x of list) {
+          const item = itemOf(x);
+          const size = JSON.stringify(item).length;
+          if (
+            items.length > 0 &&
+            (bytes + size > HANDOFF_CHUNK_BYTES || items.length >= HANDOFF_CHUNK_ITEMS)
+          ) {
+            await this.#send(owner, { from: self, items, done: false });
+            items = [];
+            bytes = 0;
+          }
+          items.push(item);
+          bytes += size;
+        }
+        await this.#send(owner, { from: self, items, done: isDone(owner) });
+      }),
     );
     for (const r of results) if (r.status === 'rejected') this.#deps.logError(r.reason);
     const sent = [...byOwner.values()].reduce((n, l) => n + l.length, 0);
