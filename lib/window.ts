@@ -250,6 +250,32 @@ export class BehaviourWindow {
   }
 
   /**
+   * The request count of the one-minute bucket holding `atMs`, read from the
+   * coarse ring without an object per bucket (a forecast round reads one per
+   * horizon of every active token older than a day): 0 for a minute with
+   * nothing recorded, NaN when the minute is older than the window holds
+   * (`coarseBuckets` minutes up to the latest recorded) or began before
+   * `sinceMs`, the window's creation. The window keeps no creation time of
+   * its own: its owner passes it (TokenActor.createdMs, which survives
+   * hand-offs), so a token younger than a day has no count a day back, and
+   * the minute it was created in, being partial, has none either.
+   */
+  minuteRequests(atMs: number, sinceMs: number): number {
+    const b = Math.floor(atMs / COARSE_MS);
+    if (!(b * COARSE_MS >= sinceMs)) return Number.NaN;
+    const rings = this.#rings;
+    if (rings === undefined) {
+      const one = Math.floor(this.#oneBucket / PER_COARSE);
+      if (b <= one - this.options.coarseBuckets) return Number.NaN;
+      return b === one ? this.#oneRequests : 0;
+    }
+    const ring = rings.coarse;
+    if (b <= ring.head - ring.size) return Number.NaN;
+    const s = ring.find(b);
+    return s < 0 ? 0 : (ring.counts[2 * s] as number);
+  }
+
+  /**
    * Adds another window's counts to this one (the same token was served on two
    * nodes during a hand-off): bucket by bucket, totals summed, latest time kept.
    */

@@ -19,6 +19,15 @@ export interface ServingInput {
   /** Start of `values[0]` (ms, UTC). */
   startMs: number;
   stepMs: number;
+  /**
+   * Per horizon index, the demand per step one season before the target
+   * (origin + horizon - season): what the live zoo's seasonal-naive member
+   * serves when `values` is shorter than a season. The forecast round sends
+   * the mean per second of the one-minute bucket a day back, from the
+   * token's window (its coarse ring keeps a day); null or NaN where the
+   * window does not reach back. Absent: none.
+   */
+  season?: ArrayLike<number | null>;
 }
 
 /** How a token's forecast was made. */

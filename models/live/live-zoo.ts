@@ -2,7 +2,9 @@
  * The live model zoo: what a node serves for every token, from its first
  * request. Members: the statistical recursions of members.ts (naive, two
  * EWMAs, the median of the last 60 slots, damped Holt, seasonal
- * naive once a season of history exists), the
+ * naive once a season of history exists: from `values` when they hold
+ * one, else from the input's `season`, which the forecast round reads from
+ * the token's one-minute buckets of the last day), the
  * global LSTM with per-token scaling and the Bayesian network's calendar
  * forecast when a model is loaded (pretrained or promoted). The
  * {@link OnlineCombiner} weighs them per token and horizon by their
@@ -33,6 +35,9 @@ export interface LiveZooOptions {
   levelSlots?: number;
   combiner?: Partial<Omit<CombinerOptions, 'members' | 'horizons'>>;
 }
+
+/** The seasonal-naive member's index. */
+const SEASONAL = STAT_MEMBERS.indexOf('seasonal');
 
 /** Members whose weight stays under this at every horizon are left out of a reply's `weights`. */
 const SHOWN_WEIGHT = 0.01;
@@ -165,9 +170,18 @@ export class LiveZoo {
     const S = STAT_MEMBERS.length;
     const lstmAt = S;
     const bayesAt = S + 1;
+    const seasonalAt = SEASONAL * H;
     const out = inputs.map((x) => {
       const p = new Float64Array(LIVE_MEMBERS.length * H).fill(Number.NaN);
       statLatest(x.values, this.horizons, this.seasonSteps, p);
+      // Less than a season in `values`: the value a season back that the round read from the window.
+      const season = x.season;
+      if (season !== undefined) {
+        for (let hi = 0; hi < H; hi++) {
+          const v = season[hi];
+          if (Number.isNaN(p[seasonalAt + hi]!) && typeof v === 'number' && v >= 0) p[seasonalAt + hi] = v;
+        }
+      }
       return p;
     });
     if (set === undefined) return out;

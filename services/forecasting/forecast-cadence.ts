@@ -15,9 +15,15 @@
  * when its actor is passivated (ForecastHub.release, on the host's
  * passivation hook); every `retainEveryRounds` rounds `retain` sweeps what
  * that missed (a token passivated while its forecast was on its way).
+ *
+ * A token older than a season (a day) also gets, per horizon, its demand
+ * one season before the target: the mean per second of the one-minute
+ * bucket of its window holding that moment (the window keeps a day of
+ * them), for the live zoo's seasonal-naive member, which the 300 seconds
+ * of history sent could never feed. A younger token costs one comparison.
  */
 import type { ActorHost, TokenActor, TokenForecast } from '../../actors/index.ts';
-import { invalidField } from '../../lib/index.ts';
+import { DAY_MS, invalidField } from '../../lib/index.ts';
 import type { Clock, TimerHandle, TokenKey } from '../../lib/index.ts';
 import type { ForecastRow } from '../../store/index.ts';
 import type { PredictParams, PredictReply } from './forecast-service.ts';
@@ -68,12 +74,27 @@ export interface ForecastCadenceDeps {
    * @default 2
    */
   sliceMs?: number;
+  /**
+   * Horizons (ms) of the `predict` replies, for the `season` values sent
+   * with each token older than a season.
+   * @default those of the latest reply (no `season` in the first round)
+   */
+  horizonsMs?: readonly number[];
+  /**
+   * The season (ms) of the live zoo's seasonal-naive member (its
+   * seasonSteps x stepMs): each token's `season` values are read this long
+   * before each target; 0 sends none.
+   * @default a day
+   */
+  seasonMs?: number;
   /** Realised WAPE of the previous forecasts' first horizon over `n` tokens. */
   onError?: (wape: number, n: number) => void;
   log?: { warn(...a: unknown[]): void };
 }
 
 const STEP_MS = 1000;
+/** Width of a window's coarse (one-minute) buckets. */
+const MINUTE_MS = 60_000;
 
 /**
  * What the cadence keeps on a token actor: the forecast, with the serving
@@ -110,9 +131,23 @@ export class ForecastCadence {
   #scoring: Scoring[] = [];
   /** Rounds since the last `retain` sweep. */
   #sinceRetain = 0;
+  /** Horizons (ms) of the `season` values: the deps' or the latest reply's. */
+  #horizonsMs: readonly number[] = [];
+  /**
+   * Per horizon, where its `season` value is read, from the origin: the
+   * horizon less a season (less whole seasons up to the target, as the
+   * seasonal-naive member's lag, for a horizon over a season).
+   */
+  #lags: number[] = [];
+  /**
+   * The largest lag: a token created after `end + reach` has no minute a
+   * season before any target (-Infinity: no `season` sent, while no
+   * horizons are known or the season is 0).
+   */
+  #reach = Number.NEGATIVE_INFINITY;
 
   constructor(deps: ForecastCadenceDeps) {
-    const { activeMs, batchTokens, retainEveryRounds, sliceMs } = deps;
+    const { activeMs, batchTokens, retainEveryRounds, sliceMs, seasonMs, horizonsMs } = deps;
     if (sliceMs !== undefined && !(sliceMs > 0 && Number.isFinite(sliceMs)))
       throw invalidField('sliceMs', 'a positive number of ms', sliceMs);
     if (activeMs !== undefined && !(activeMs >= 0))
@@ -126,7 +161,39 @@ export class ForecastCadence {
     ) {
       throw invalidField('retainEveryRounds', 'a positive integer', retainEveryRounds);
     }
+    if (seasonMs !== undefined && !(seasonMs >= 0 && Number.isFinite(seasonMs)))
+      throw invalidField('seasonMs', 'a duration >= 0', seasonMs);
+    if (horizonsMs !== undefined && !horizonsMs.every((h) => h > 0 && Number.isFinite(h)))
+      throw invalidField('horizonsMs', 'a list of positive durations', horizonsMs);
     this.#d = deps;
+    if (horizonsMs !== undefined) this.#setHorizons(horizonsMs);
+  }
+
+  /** Takes the horizons of the `season` values (a copy), their lags and the reach they give. */
+  #setHorizons(horizonsMs: readonly number[]): void {
+    this.#horizonsMs = [...horizonsMs];
+    const seasonMs = this.#d.seasonMs ?? DAY_MS;
+    this.#lags = horizonsMs.map((h) => h - Math.ceil(h / seasonMs) * seasonMs);
+    this.#reach = seasonMs > 0 && horizonsMs.length > 0 ? Math.max(...this.#lags) : Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * Per horizon, the token's demand per second one season before the
+   * target (`end` + horizon): the mean of the one-minute bucket holding
+   * that moment, null where the window does not reach back (before the
+   * actor was created, or beyond the day the window keeps); undefined
+   * when no horizon has one.
+   */
+  #season(a: TokenActor, end: number): (number | null)[] | undefined {
+    const lags = this.#lags;
+    let out: (number | null)[] | undefined;
+    for (let hi = 0; hi < lags.length; hi++) {
+      const n = a.window.minuteRequests(end + lags[hi]!, a.createdMs);
+      if (!(n >= 0)) continue;
+      out ??= new Array<number | null>(lags.length).fill(null);
+      out[hi] = (n * STEP_MS) / MINUTE_MS;
+    }
+    return out;
   }
 
   start(): void {
@@ -248,7 +315,13 @@ export class ForecastCadence {
       const { values, startMs } = a.window.requests(count, end);
       // Requests only in the second still open: the next round sees them.
       if (active && last >= end + STEP_MS && !seesRequest(values, startMs, from)) continue;
-      round.items.push({ token: a.token, values, startMs });
+      // One comparison for a token younger than a season; the window's minutes for an older one.
+      const season = end + this.#reach >= a.createdMs ? this.#season(a, end) : undefined;
+      round.items.push(
+        season === undefined
+          ? { token: a.token, values, startMs }
+          : { token: a.token, values, startMs, season },
+      );
       round.actors.push(a);
     }
     return round;
@@ -257,6 +330,13 @@ export class ForecastCadence {
   async #forecast(items: PredictParams['items'], actors: TokenActor[], end: number): Promise<void> {
     const reply = await this.#d.predict({ items });
     const madeMs = this.#d.clock.now();
+    // The next round's `season` values follow the horizons the replies are made at.
+    if (
+      this.#d.horizonsMs === undefined &&
+      Array.isArray(reply.horizonsMs) &&
+      !sameList(this.#horizonsMs, reply.horizonsMs)
+    )
+      this.#setHorizons(reply.horizonsMs);
     // The model's name arrives as a fresh string per forecast: one copy per reply instead.
     const models = new Map<string, string>();
     // A forecast equal to the one before it in the reply is kept as the same

@@ -52,9 +52,13 @@ export interface ForecastConfig {
 /** Tokens forecast between two looks at the clock of a slice (each ~0.2 ms with the LSTM). */
 const SLICE_TOKENS = 4;
 
-/** `forecast.predict` parameters: one entry per token, its recent demand per step, oldest first. */
+/**
+ * `forecast.predict` parameters: one entry per token, its recent demand per
+ * step, oldest first, and optionally per horizon its demand per step one
+ * season (a day) before the target, null where unknown (ServingInput.season).
+ */
 export interface PredictParams {
-  items: { token: string; values: number[]; startMs: number }[];
+  items: { token: string; values: number[]; startMs: number; season?: (number | null)[] }[];
 }
 
 /** `forecast.predict` reply. */
@@ -214,7 +218,7 @@ export class ForecastHub {
    * them, so checks wait at most one slice for a round.
    */
   predict(params: PredictParams): Promise<PredictReply> {
-    const inputs = checkPredictParams(params, this.config.stepMs);
+    const inputs = checkPredictParams(params, this.config.stepMs, this.config.horizonsMs.length);
     const run = this.#predict(inputs);
     this.#running.add(run);
     void run.finally(() => this.#running.delete(run)).catch(() => undefined);
@@ -265,8 +269,21 @@ function allCounts(values: unknown[]): boolean {
   return true;
 }
 
-/** Checks `forecast.predict` parameters, naming the first bad field. */
-export function checkPredictParams(params: unknown, stepMs: number): ServingInput[] {
+/** Whether every entry is null or a finite number >= 0. */
+function seasonValues(values: unknown[]): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== null && (typeof v !== 'number' || !(v >= 0 && v < Number.POSITIVE_INFINITY))) return false;
+  }
+  return true;
+}
+
+/**
+ * Checks `forecast.predict` parameters, naming the first bad field; an
+ * item's `season`, when present, must be a list of `horizons` entries
+ * (any length when `horizons` is not given), each null or a number >= 0.
+ */
+export function checkPredictParams(params: unknown, stepMs: number, horizons?: number): ServingInput[] {
   if (!isPlainObject(params) || !Array.isArray(params['items'])) {
     throw new InputError(ErrorCode.InvalidField, 'params.items must be a list of {token, values, startMs}', {
       field: 'items',
@@ -275,7 +292,7 @@ export function checkPredictParams(params: unknown, stepMs: number): ServingInpu
   return (params['items'] as unknown[]).map((raw, i) => {
     const f = `items[${i}]`;
     if (!isPlainObject(raw)) throw invalidField(f, 'an object {token, values, startMs}', raw);
-    const { token, values, startMs } = raw as Record<string, unknown>;
+    const { token, values, startMs, season } = raw as Record<string, unknown>;
     if (typeof token !== 'string' || token === '')
       throw invalidField(`${f}.token`, 'a non-empty string', token);
     if (!Array.isArray(values) || values.length === 0 || !allCounts(values)) {
@@ -283,7 +300,16 @@ export function checkPredictParams(params: unknown, stepMs: number): ServingInpu
     }
     if (typeof startMs !== 'number' || !Number.isFinite(startMs))
       throw invalidField(`${f}.startMs`, 'a time in ms', startMs);
-    return { token, values: values as number[], startMs, stepMs };
+    if (season === undefined) return { token, values: values as number[], startMs, stepMs };
+    if (
+      !Array.isArray(season) ||
+      (horizons !== undefined && season.length !== horizons) ||
+      !seasonValues(season)
+    ) {
+      const n = horizons === undefined ? '' : `${horizons} `;
+      throw invalidField(`${f}.season`, `a list of ${n}numbers >= 0 or null`, season);
+    }
+    return { token, values: values as number[], startMs, stepMs, season: season as (number | null)[] };
   });
 }
 

@@ -113,6 +113,9 @@ export async function setupForecasting(
     clock,
     everyMs: options.forecastEveryMs,
     activeMs: options.forecastEveryMs,
+    // The hub's horizons and season from the first round (the seasonal member's values a day back).
+    horizonsMs: hub.config.horizonsMs,
+    seasonMs: hub.zoo.seasonSteps * hub.config.stepMs,
     predict: (params: PredictParams) =>
       broker.call<PredictReply, PredictParams>('forecast.predict', params, { nodeID: broker.nodeID }),
     ...(batcher !== undefined && storeToken !== undefined

@@ -6,7 +6,8 @@
 // checks are in flight. Every bad input must get a coded error, no process
 // may exit, no NATS connection may drop, and every valid check is answered. Then a cluster member
 // (Moleculer, role node) calls the lease relay actions throttle.lease / throttle.leaseReturn and
-// the pools actions pools.want / local / holds with bad params: each gets a coded error back.
+// the pools actions pools.want / local / holds and forecast.predict with bad params: each gets a
+// coded error back.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,6 +177,56 @@ function badPoolCalls(): fc.Arbitrary<[string, string, unknown]> {
   );
 }
 
+/**
+ * Bad params of `forecast.predict` (the node's own forecast round calls it;
+ * any cluster member can): anything but `{items: [...]}`, or a list of good
+ * items with one field of one broken, `season` (one number >= 0 or null per
+ * horizon, 3 on the fuzzed node) among them.
+ */
+function badPredictParams(): fc.Arbitrary<unknown> {
+  const item = {
+    token: 'per-user|user=fz',
+    values: [1, 0, 2],
+    startMs: 1_764_000_000_000,
+    season: [1, null, 2],
+  };
+  // Never valid in any field of an item: no number (a start), no non-empty string (a token), no
+  // list of numbers >= 0 (values), nor of three numbers >= 0 or null (a season).
+  const counts = (v: unknown): boolean =>
+    Array.isArray(v) && v.length > 0 && v.every((n) => n === null || (typeof n === 'number' && n >= 0));
+  const bad = fc.oneof(
+    fc.jsonValue().filter((v) => typeof v !== 'number' && (typeof v !== 'string' || v === '') && !counts(v)),
+    fc.constantFrom(null, '', [], ['1'], [-1, 2], {}, true),
+  );
+  // Wrong for a season only: a wrong length, a negative, a string, a list of anything.
+  const badSeason = fc.oneof(
+    fc.constantFrom([1, 2], [1, -1, 2], [1, '2', 3], [null, null, null, null], 'x', 0),
+    fc.array(fc.jsonValue(), { maxLength: 6 }).filter((v) => !(v.length === 3 && counts(v))),
+  );
+  const broken = fc
+    .tuple(fc.constantFrom('token', 'values', 'startMs', 'season'), bad)
+    .map(([k, v]) => ({ ...item, [k]: v }));
+  const items = fc.oneof(
+    broken,
+    badSeason.map((season) => ({ ...item, season })),
+    bad.filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)),
+  );
+  return fc.oneof(
+    fc
+      .jsonValue()
+      .filter(
+        (v) => !(typeof v === 'object' && v !== null && Array.isArray((v as { items?: unknown }).items)),
+      ),
+    fc
+      .tuple(
+        fc.array(fc.constant(item), { maxLength: 3 }),
+        items,
+        fc.array(fc.constant(item), { maxLength: 3 }),
+      )
+      .map(([before, one, after]) => ({ items: [...before, one, ...after] })),
+  );
+}
+
 /** Runs `work` over `items` with `width` in flight. */
 async function pool<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -287,17 +338,26 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
     // each gets a coded error back, and the nodes stay up.
     const member = observerBroker(nats.url, NAMESPACE);
     const relayFailures: string[] = [];
-    const relayed = fc.sample(
-      fc.oneof(
-        fc.tuple(
-          fc.constantFrom('fz-1', 'fz-2'),
-          fc.constantFrom('throttle.lease', 'throttle.leaseReturn'),
-          badRelayParams(),
+    const relayed = [
+      ...fc.sample(
+        fc.oneof(
+          fc.tuple(
+            fc.constantFrom('fz-1', 'fz-2'),
+            fc.constantFrom('throttle.lease', 'throttle.leaseReturn'),
+            badRelayParams(),
+          ),
+          badPoolCalls(),
         ),
-        badPoolCalls(),
+        { numRuns: Math.max(200, Math.round(INPUTS / 20)), seed: SEED },
       ),
-      { numRuns: Math.max(200, Math.round(INPUTS / 20)), seed: SEED },
-    );
+      // forecast.predict: only fz-1 forecasts (fz-2 runs with --forecast false).
+      ...fc.sample(fc.tuple(fc.constant('fz-1'), fc.constant('forecast.predict'), badPredictParams()), {
+        numRuns: Math.max(100, Math.round(INPUTS / 40)),
+        seed: SEED,
+      }),
+    ];
+    // Each bad predict is refused by its check (an InputError naming the field), not by anything else.
+    const predictCodes = new Map<string, number>();
     await member.start();
     try {
       await pool(relayed, 16, async ([nodeID, action, params]) => {
@@ -306,6 +366,8 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
           relayFailures.push(`${action} ${JSON.stringify(params).slice(0, 120)} -> accepted`);
         } catch (err) {
           const code = (err as { code?: unknown }).code;
+          if (action === 'forecast.predict')
+            predictCodes.set(String(code), (predictCodes.get(String(code)) ?? 0) + 1);
           if (typeof code !== 'string' || !code.startsWith('HEADROOM_ERR_'))
             relayFailures.push(
               `${action} ${JSON.stringify(params).slice(0, 120)} -> ${String(code)} ${(err as Error).message}`,
@@ -316,9 +378,10 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
       await member.stop();
     }
     t.log(
-      `${relayed.length} bad throttle.lease / throttle.leaseReturn / pools.want / pools.local / pools.holds calls: ${relayed.length - relayFailures.length} coded errors`,
+      `${relayed.length} bad throttle.lease / throttle.leaseReturn / pools.want / pools.local / pools.holds / forecast.predict calls (${relayed.filter(([, a]) => a === 'forecast.predict').length} predict): ${relayed.length - relayFailures.length} coded errors`,
     );
     t.deepEqual(relayFailures.slice(0, 10), [], `${relayFailures.length} relay calls without a coded error`);
+    t.deepEqual([...predictCodes.keys()], ['HEADROOM_ERR_INVALID_FIELD'], JSON.stringify([...predictCodes]));
 
     stop = true;
     await checker;

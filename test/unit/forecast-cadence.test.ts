@@ -211,3 +211,55 @@ test('forecast options - horizons are whole-second durations from any source, an
     message: /forecastBackend/,
   });
 });
+
+test('forecast cadence - a token older than the season gets, per horizon, the mean per second of its minute a season back', async (t) => {
+  const clock = new SimulatedClock(T0);
+  const host = new ActorHost<TokenKey, TokenActor>((k) => new TokenActor(k, rule, clock), { clock });
+  const calls: PredictParams[] = [];
+  const predict = (p: PredictParams): Promise<PredictReply> => {
+    calls.push(p);
+    return Promise.resolve({ version: null, madeMs: clock.now(), horizonsMs: [1000, 90_000], forecasts: [] });
+  };
+  // A season of 2 minutes, so that a few minutes of history reach back one.
+  const make = (seasonMs?: number) =>
+    new ForecastCadence({
+      host,
+      clock,
+      everyMs: 5000,
+      predict,
+      horizonsMs: [1000, 90_000, 150_000],
+      ...(seasonMs === undefined ? {} : { seasonMs }),
+    });
+  const cadence = make(120_000);
+  // u1 from T0 on: minute k holds k + 1 requests a second; u2 from T0 + 90 s.
+  for (let s = 0; s < 200; s++) {
+    const k = Math.floor(s / 60);
+    for (let i = 0; i <= k; i++) await host.ask(key('u1'), (a) => a.check(1));
+    if (s >= 90) await host.ask(key('u2'), (a) => a.check(1));
+    clock.advance(1000);
+  }
+  // Origin T0 + 199 s (minute 3): 1 s on is minute 3, a season back minute 1 (2 a second); 90 s on
+  // (T0 + 289 s) a season back is T0 + 169 s, minute 2 (3 a second); 150 s on, over a season, is
+  // read two seasons back (as the seasonal-naive member's lag): T0 + 109 s, minute 1.
+  await cadence.tick();
+  const item = (u: string) => calls.at(-1)!.items.find((i) => i.token === key(u))!;
+  t.deepEqual(item('u1').season, [2, 3, 2]);
+  // u2 was created at T0 + 90 s: its minutes 1 began before that (none), minute 2 is all its own.
+  t.deepEqual(item('u2').season, [null, 1, null]);
+  // Season 0: none sent. The default season (a day) reaches back before either token.
+  await make(0).tick();
+  t.false('season' in item('u1'));
+  await make().tick();
+  t.false('season' in item('u1'));
+  t.false('season' in item('u2'));
+  for (const [deps, message] of [
+    [{ seasonMs: -1 }, /seasonMs must be a duration >= 0, got -1/],
+    [{ seasonMs: Number.NaN }, /seasonMs must be a duration >= 0, got NaN/],
+    [{ horizonsMs: [1000, 0] }, /horizonsMs must be a list of positive durations, got \[1000,0\]/],
+  ] as const) {
+    t.throws(() => new ForecastCadence({ host, clock, everyMs: 5000, predict, ...deps }), {
+      instanceOf: InputError,
+      message,
+    });
+  }
+});

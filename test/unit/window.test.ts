@@ -411,3 +411,42 @@ test('window - requests(count, now) equals series(1s).requests, at one request a
   }
   t.throws(() => w.requests(0, T), { message: /^count must be an integer from 1 to/ });
 });
+
+test('window - minuteRequests reads a 1 min bucket as series(1m) does, NaN before creation or the ring', (t) => {
+  const T = 1_765_000_020_000 - (1_765_000_020_000 % 60_000); // a whole minute
+  const w = new BehaviourWindow({ fineBuckets: 10, coarseBuckets: 5 });
+  t.true(Number.isNaN(w.minuteRequests(T, T + 1)), 'a minute before the creation');
+  t.is(w.minuteRequests(T, T), 0, 'nothing recorded yet');
+  // The sparse form: one second of three requests at T + 1 min + 30 s.
+  for (let i = 0; i < 3; i++) w.record(T + 90_000, true, 1);
+  t.is(w.minuteRequests(T + 60_000, T), 3);
+  t.is(w.minuteRequests(T + 119_999, T), 3);
+  t.is(w.minuteRequests(T + 120_000, T), 0);
+  t.is(w.minuteRequests(T, T), 0);
+  t.true(Number.isNaN(w.minuteRequests(T - 1, T)));
+  t.true(Number.isNaN(w.minuteRequests(T + 59_000, T + 30_000)), 'the minute the window was created in');
+  t.is(w.minuteRequests(T + 60_000, T + 30_000), 3);
+  t.true(Number.isNaN(w.minuteRequests(T - 4 * 60_000, -Infinity)), 'older than the 5 minutes held');
+  t.is(w.minuteRequests(T - 3 * 60_000, -Infinity), 0);
+  // With rings, over random traffic: what series('1m') says, inside what the ring holds.
+  const rnd = mulberry32(7);
+  let now = T + 91_000;
+  for (let i = 0; i < 400; i++) {
+    now += Math.floor(rnd() * 4_000);
+    w.record(now, true, 1);
+    if (i % 20 === 0) now += Math.floor(rnd() * 200_000); // quiet stretches
+    const s = w.series('1m', 5, w.lastMs);
+    s.buckets.forEach((b, k) => {
+      t.is(w.minuteRequests(s.startMs + k * 60_000 + Math.floor(rnd() * 60_000), -Infinity), b.requests);
+    });
+    t.true(Number.isNaN(w.minuteRequests(s.startMs - 1, -Infinity)), 'older than the ring holds');
+    t.is(w.minuteRequests(w.lastMs + 60_000, -Infinity), 0, 'after the latest recorded');
+  }
+  // A restored window reads the same.
+  const back = BehaviourWindow.fromJSON(JSON.parse(JSON.stringify(w.toJSON())) as WindowSnapshot);
+  for (let k = 0; k < 6; k++) {
+    const at = w.lastMs - k * 60_000;
+    t.is(back.minuteRequests(at, T), w.minuteRequests(at, T));
+  }
+  t.true(Number.isNaN(w.minuteRequests(Number.NaN, T)));
+});
