@@ -34,7 +34,14 @@ test('rl - learning improves the objective over episodes on a trace', (t) => {
     objectives.push(runReplay(data, rl).objective);
   }
   t.true(rl.stats.updates > 4000);
-  t.true(objectives[2]! < 0.99 * objectives[0]!, `episodes: ${objectives.join(', ')}`);
+  // Each episode learns from the last. On the served forecasts of 4 pending forecasts per horizon
+  // (issue 12 item 7) three episodes gain 0.84 % and six 0.96 %; the untrained policy is 2.8 %
+  // worse than the first episode (it was above 1 % in three with the former combiner's forecasts).
+  t.true(
+    objectives[1]! < objectives[0]! && objectives[2]! < objectives[1]!,
+    `episodes: ${objectives.join(', ')}`,
+  );
+  t.true(objectives[2]! < 0.995 * objectives[0]!, `episodes: ${objectives.join(', ')}`);
   // A policy that does not learn stays where it started.
   const frozen = new RlPolicy({ throttlePrice: data.model.throttlePrice, learn: false });
   const a = runReplay(data, frozen).objective;
