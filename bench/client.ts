@@ -78,12 +78,16 @@ const LEASE_RATE = 10_000;
 const LEASE_BURST = 1000;
 const HOT = Array.from({ length: 10 }, (_, i) => `hot${i}`);
 
-/** Starts `script` (tsx) with `args` and waits for its ready line; returns its stopper. */
-/** CPU time (ms) `pid` has used so far, all its threads (Linux /proc; utime + stime in 1/100 s). */
-function procCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** CPU time (ms) in a /proc `stat` file: utime + stime, in 1/100 s (of a process: all its threads). */
+function statCpuMs(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/** CPU time (ms) `pid` has used so far, all its threads (Linux /proc). */
+function procCpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/stat`);
 }
 
 /** CPU time (ms) of `pids` by thread: the main thread ("main") and the others by name (/proc comm). */
@@ -92,11 +96,10 @@ function threadCpuMs(pids: number[]): Map<string, number> {
   for (const pid of pids) {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const ms = statCpuMs(`/proc/${pid}/task/${tid}/stat`);
         const name =
           tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-        out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) * 10);
+        out.set(name, (out.get(name) ?? 0) + ms);
       } catch {
         // The thread ended meanwhile.
       }
@@ -147,6 +150,7 @@ function showCpu(usPer: Record<string, number>): string {
     .join(', ')}, all ${all.toFixed(1)} us`;
 }
 
+/** Starts `script` (tsx) with `args` and waits for its ready line; returns its pid and stopper. */
 async function responder(script: string, args: string[]): Promise<{ pid: number; stop(): Promise<unknown> }> {
   const path = fileURLToPath(new URL(script, import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], {
