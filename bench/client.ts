@@ -8,7 +8,7 @@
  *
  *   ops/run node --import tsx bench/client.ts [--seconds 5] [--warmup 5] [--concurrency 64]
  *     [--batch 100] [--batch-concurrency 16] [--node-args="--store none --forecast false"]
- *     [--phases sdk,open,batch,lease] [--lease-min-rate 2]
+ *     [--phases sdk,open,batch,lease] [--lease-min-rate 2] [--open-rounds 4]
  *
  * `--phases`: which of the phases below run (the echo's closed loop always
  * does: every ratio is to it). `--lease-min-rate`: the lease clients'
@@ -17,7 +17,8 @@
  * saves messages; the client's own default is 20).
  *
  * Phases: closed loop at `concurrency` in flight (maximum throughput and its
- * p99), open loop at half the echo's maximum (p99 at a sustainable load),
+ * p99), open loop at half the echo's maximum (p99 at a sustainable load;
+ * rounds of every responder in turn, see openRounds),
  * `checkBatch` of `batch` checks (decisions per second), and client leases:
  * three client processes (test/helpers/lease-client.ts, `concurrency` in
  * flight in all) where 10 hot accounts take 90 % of the checks, leased by
@@ -37,8 +38,8 @@ import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
 import { HeadroomClient } from '../client/index.ts';
 import type { ClientStats } from '../client/index.ts';
-import { closedLoop, openLoop } from './load.ts';
-import type { Call, Result } from './load.ts';
+import { closedLoop, openLoopRun, pooled } from './load.ts';
+import type { Call, OpenRun, Result } from './load.ts';
 import { leaseBounds, runLeaseClient } from '../test/helpers/lease-run.ts';
 import type { LeaseClientResult } from '../test/helpers/lease-run.ts';
 import { freePort, startNatsServer } from '../test/helpers/nats-server.ts';
@@ -55,6 +56,7 @@ const { values } = parseArgs({
     'node-args': { type: 'string', default: '' },
     phases: { type: 'string', default: 'sdk,open,batch,lease' },
     'lease-min-rate': { type: 'string', default: '2' },
+    'open-rounds': { type: 'string', default: '4' },
   },
 });
 const PHASES = new Set(values.phases.split(',').filter((p) => p !== ''));
@@ -65,6 +67,9 @@ for (const p of PHASES) {
 const LEASE_MIN_RATE = Number(values['lease-min-rate']);
 if (!(Number.isFinite(LEASE_MIN_RATE) && LEASE_MIN_RATE >= 0))
   throw new Error(`--lease-min-rate must be a number >= 0, got ${JSON.stringify(values['lease-min-rate'])}`);
+const OPEN_ROUNDS = Number(values['open-rounds']);
+if (!(Number.isInteger(OPEN_ROUNDS) && OPEN_ROUNDS >= 1))
+  throw new Error(`--open-rounds must be an integer >= 1, got ${JSON.stringify(values['open-rounds'])}`);
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 const CONCURRENCY = Number(values.concurrency);
@@ -77,6 +82,36 @@ const RESPONDERS = 3;
 const LEASE_RATE = 10_000;
 const LEASE_BURST = 1000;
 const HOT = Array.from({ length: 10 }, (_, i) => `hot${i}`);
+
+/**
+ * The open loop at `rps` for every responder, in `OPEN_ROUNDS` rounds of
+ * `SECONDS / 2` each, the order rotated every round, latencies pooled per
+ * responder. A p99 is set by the slowest 1 % of calls, so one stall of this
+ * shared machine (another process, a page-cache flush) landing in one
+ * responder's single phase decided the ratio: the echo's own p99 at the same
+ * rate ranged 15-57 ms across runs of consecutive phases (issue 15). Rounds
+ * spread such stalls over every responder alike. Prints each round's SDK/echo
+ * p99 ratio beside the pooled one.
+ */
+async function openRounds(
+  calls: Record<'sdk' | 'echo' | 'rlf', Call>,
+  rps: number,
+): Promise<Record<'sdk' | 'echo' | 'rlf', Result>> {
+  const names = ['sdk', 'echo', 'rlf'] as const;
+  const runs: Record<(typeof names)[number], OpenRun[]> = { sdk: [], echo: [], rlf: [] };
+  const ratios: string[] = [];
+  for (let round = 0; round < OPEN_ROUNDS; round++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(round + k) % names.length]!;
+      runs[name].push(await openLoopRun(calls[name], rps, SECONDS / 2));
+    }
+    ratios.push((pooled([runs.sdk[round]!]).p99 / pooled([runs.echo[round]!]).p99).toFixed(2));
+  }
+  console.log(
+    `open loop at ${rps.toFixed(0)}/s, ${OPEN_ROUNDS} rounds of ${SECONDS / 2} s: SDK/echo p99 per round ${ratios.join(', ')}`,
+  );
+  return { sdk: pooled(runs.sdk), echo: pooled(runs.echo), rlf: pooled(runs.rlf) };
+}
 
 /** CPU time (ms) in a /proc `stat` file: utime + stime, in 1/100 s (of a process: all its threads). */
 function statCpuMs(path: string): number {
@@ -252,9 +287,10 @@ try {
   const rMax = peers ? await closedLoop(rlf, SECONDS, CONCURRENCY) : none;
   const half = eMax.rps / 2;
   const open = PHASES.has('open');
-  const sHalf = open ? await openLoop(sdk, half, SECONDS) : none;
-  const eHalf = open ? await openLoop(echo, half, SECONDS) : none;
-  const rHalf = open ? await openLoop(rlf, half, SECONDS) : none;
+  const halves = open ? await openRounds({ sdk, echo, rlf }, half) : undefined;
+  const sHalf = halves?.sdk ?? none;
+  const eHalf = halves?.echo ?? none;
+  const rHalf = halves?.rlf ?? none;
   const bCpu = PHASES.has('batch')
     ? await cpuPer({ nodes: nodePids, 'nats-server': [nats.pid] }, BATCH, () =>
         closedLoop(batch, SECONDS, BATCH_CONCURRENCY, BATCH),

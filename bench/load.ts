@@ -54,8 +54,15 @@ export async function closedLoop(call: Call, seconds: number, width: number, per
   return summarise(lat, seconds, errors, per);
 }
 
-/** `rps` calls a second for `seconds`, each started on time. */
-export async function openLoop(call: Call, rps: number, seconds: number): Promise<Result> {
+/** What an open loop measured: every answered call's latency (ms, unsorted), its length and errors. */
+export interface OpenRun {
+  lat: number[];
+  seconds: number;
+  errors: number;
+}
+
+/** `rps` calls a second for `seconds`, each started on time: the raw latencies (see openLoop). */
+export async function openLoopRun(call: Call, rps: number, seconds: number): Promise<OpenRun> {
   const lat: number[] = [];
   let errors = 0;
   const start = performance.now();
@@ -76,5 +83,20 @@ export async function openLoop(call: Call, rps: number, seconds: number): Promis
     );
   }
   await Promise.all(pending);
-  return summarise(lat, (performance.now() - start) / 1000, errors);
+  return { lat, seconds: (performance.now() - start) / 1000, errors };
+}
+
+/** `rps` calls a second for `seconds`, each started on time. */
+export async function openLoop(call: Call, rps: number, seconds: number): Promise<Result> {
+  const run = await openLoopRun(call, rps, seconds);
+  return summarise(run.lat, run.seconds, run.errors);
+}
+
+/** Several open-loop runs of one responder as one: latencies pooled, time and errors summed. */
+export function pooled(runs: readonly OpenRun[]): Result {
+  return summarise(
+    runs.flatMap((r) => r.lat),
+    runs.reduce((s, r) => s + r.seconds, 0),
+    runs.reduce((s, r) => s + r.errors, 0),
+  );
 }
