@@ -31,6 +31,9 @@ import type { Residency } from './residency.ts';
  * activates an actor to the factory (e.g. a token's rule), so an actor is
  * made from what its first message carries, never from state on the side.
  */
+/** {@link ActorHost.tryNow}'s answer when the message must be asked (queued) instead. */
+export const NOT_NOW: unique symbol = Symbol('not now');
+
 export class ActorHost<K extends string, A, I = never> {
   readonly options: Readonly<ActorHostOptions<A>>;
   readonly #run: ActorSlots<K, A, I>;
@@ -101,6 +104,21 @@ export class ActorHost<K extends string, A, I = never> {
     const reply = this.#run.enqueue(s, () => this.#run.deliver(s, fn, input));
     if (fresh) this.#run.enforceCap(s);
     return reply;
+  }
+
+  /**
+   * Runs `fn` on `key`'s actor at once when that is the same as {@link ask}:
+   * the actor is live, nothing is queued for it and the host runs. Returns
+   * {@link NOT_NOW} otherwise (not resident, activating, busy, stopping):
+   * the caller asks instead. The check path's synchronous takes use it to
+   * skip a mailbox promise per item (issue 15); an asynchronous `fn`, a throw
+   * and the failure path behave as with ask (see ActorSlots.deliverNow).
+   */
+  tryNow<R>(key: K, fn: (actor: A) => R | Promise<R>): R | Promise<R> | typeof NOT_NOW {
+    if (this.#stopped) return NOT_NOW;
+    const slot = this.#slots.get(key);
+    if (slot === undefined || slot.actor === undefined || slot.mailbox.length > 0) return NOT_NOW;
+    return this.#run.deliverNow(slot, fn);
   }
 
   /** Whether `key` is resident (live, or with work queued). */

@@ -144,6 +144,31 @@ export class ActorSlots<K extends string, A, I = never> {
       : result;
   }
 
+  /**
+   * {@link deliver} outside the mailbox, for a caller that found it idle and
+   * the actor live ({@link ActorHost.tryNow}): the same as queueing `fn` and
+   * running it on the next microtask, less the promise and the hop. A
+   * thenable result is queued in the mailbox before anything else can be,
+   * so later messages still wait for its settlement; a throw takes the
+   * failure path inside the mailbox, as a queued message's would.
+   */
+  deliverNow<R>(slot: Slot<K, A>, fn: (actor: A) => R | Promise<R>): R | Promise<R> {
+    let result: R | Promise<R>;
+    try {
+      result = fn(slot.actor!);
+    } catch (err) {
+      return this.enqueue(slot, () => this.#fail(slot, err));
+    }
+    if (isThenable(result)) {
+      const running = result;
+      return this.enqueue(slot, () =>
+        Promise.resolve(running).catch((err: unknown) => this.#fail(slot, err)),
+      );
+    }
+    this.touch(slot); // idleness counts from here, as when a queued message settles
+    return result;
+  }
+
   async #fail(slot: Slot<K, A>, err: unknown): Promise<never> {
     this.#failures++;
     const error = failed(ErrorCode.ActorFailed, `actor ${show(slot.key)} failed: ${messageOf(err)}`, err);

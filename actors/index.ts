@@ -3,7 +3,7 @@
 // types. Other folders import this file, never deep paths. actor-slots.ts is
 // internal: the slot machinery that ActorHost delegates to.
 export { Mailbox } from './mailbox.ts';
-export { ActorHost } from './actor-host.ts';
+export { ActorHost, NOT_NOW } from './actor-host.ts';
 export { Residency } from './residency.ts';
 export {
   ActorStatus,

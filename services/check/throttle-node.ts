@@ -5,13 +5,14 @@
  */
 import type { ServiceBroker } from 'moleculer';
 import { SpanKind } from '@opentelemetry/api';
-import { ActorHost, DormantTokens, TakeLedger, TokenActor } from '../../actors/index.ts';
+import { ActorHost, DormantTokens, NOT_NOW, TakeLedger, TokenActor } from '../../actors/index.ts';
 import {
   ErrorCode,
   InputError,
   StateError,
   compileRule,
   gcraToleranceMs,
+  isThenable,
   parseRule,
   sleep,
 } from '../../lib/index.ts';
@@ -281,7 +282,21 @@ export class ThrottleNode {
       extractContext(trace),
     );
     try {
-      return await Promise.all(part.items.map((it) => this.#takeOne(it)));
+      // Items whose actor is live and idle are decided now (ActorHost.tryNow); the rest queue.
+      const items = part.items;
+      const out = new Array<TakeDecision>(items.length);
+      let queued: Promise<void>[] | undefined;
+      for (let i = 0; i < items.length; i++) {
+        const it = items[i]!;
+        const now = this.host.tryNow(it.token, (actor) =>
+          this.#under(actor, it.rule, (a) => this.#decided(it, a)),
+        );
+        if (now === NOT_NOW) (queued ??= []).push(this.#takeOne(it).then((d) => void (out[i] = d)));
+        else if (isThenable(now)) (queued ??= []).push(now.then((d) => void (out[i] = d)));
+        else out[i] = now;
+      }
+      if (queued !== undefined) await Promise.all(queued);
+      return out;
     } catch (err) {
       recordFailure(span, err);
       throw err;
@@ -291,15 +306,18 @@ export class ThrottleNode {
   }
 
   #takeOne(item: TakeItem): Promise<TakeDecision> {
-    return this.#withActor(item.token, item.rule, (actor) => {
-      const decision: TakeDecision = actor.check(item.cost);
-      // Only a take that may be refunded costs an id: single-rule checks never are.
-      if (item.refundable === true && decision.allow) {
-        decision.takeId = this.ledger.issue(item.token, item.cost, item.atMs, item.params);
-      }
-      this.#deps.observer?.decided(item, decision, this.#deps.clock.now());
-      return decision;
-    });
+    return this.#withActor(item.token, item.rule, (actor) => this.#decided(item, actor));
+  }
+
+  /** One take on its actor (inside its mailbox, or now when idle): the decision, its id, its record. */
+  #decided(item: TakeItem, actor: TokenActor): TakeDecision {
+    const decision: TakeDecision = actor.check(item.cost);
+    // Only a take that may be refunded costs an id: single-rule checks never are.
+    if (item.refundable === true && decision.allow) {
+      decision.takeId = this.ledger.issue(item.token, item.cost, item.atMs, item.params);
+    }
+    this.#deps.observer?.decided(item, decision, this.#deps.clock.now());
+    return decision;
   }
 
   /**
