@@ -1,14 +1,12 @@
 /**
- * DuckDB SQL the embedded adapter uses: column types, the appender's value
- * conversion, table creation and the schema-upgrade hooks.
+ * DuckDB SQL the embedded adapter uses: column types, table creation and
+ * the schema-upgrade hooks (duckdb-chunks.ts writes the values).
  */
-import { LIST, VARCHAR, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
-import { TABLES, type Column, type TableSpec } from './columns.ts';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { TABLES, type ColumnType, type TableSpec } from './columns.ts';
 import type { MigrationIo } from './migrate.ts';
 
-const STRING_LIST = LIST(VARCHAR);
-
-const SQL_TYPE: Record<Column['type'], string> = {
+const SQL_TYPE: Record<ColumnType, string> = {
   str: 'VARCHAR NOT NULL',
   nstr: 'VARCHAR',
   int: 'BIGINT NOT NULL',
@@ -18,45 +16,6 @@ const SQL_TYPE: Record<Column['type'], string> = {
   json: 'VARCHAR NOT NULL',
   list: 'VARCHAR[] NOT NULL',
 };
-
-export function append(a: DuckDBAppender, col: Column, v: unknown): void {
-  if (v === null || v === undefined) return a.appendNull();
-  switch (col.type) {
-    case 'int':
-      return a.appendBigInt(BigInt(Math.trunc(v as number)));
-    case 'small':
-      return a.appendInteger(v as number);
-    case 'float':
-      return a.appendDouble(v as number);
-    case 'bool':
-      return a.appendBoolean(v as boolean);
-    case 'list':
-      return a.appendList((v as string[]).map(String), STRING_LIST);
-    default:
-      return a.appendVarchar(String(v));
-  }
-}
-
-/** Appends one encoded value of a column (see encoded.ts). */
-export type ValueWriter = (a: DuckDBAppender, v: unknown) => void;
-
-/**
- * A writer per column of a table, chosen once rather than per value (this
- * runs for every value of every batch); the same conversions as
- * {@link append}.
- */
-export function columnWriters(spec: TableSpec): ValueWriter[] {
-  return spec.columns.map((col): ValueWriter => {
-    switch (col.type) {
-      case 'str':
-      case 'nstr':
-      case 'json':
-        return (a, v) => (v === null || v === undefined ? a.appendNull() : a.appendVarchar(String(v)));
-      default:
-        return (a, v) => append(a, col, v);
-    }
-  });
-}
 
 /**
  * `CREATE TABLE IF NOT EXISTS` for one table, without a primary key: a key's

@@ -15,14 +15,8 @@ import { ErrorCode, StateError } from '../lib/index.ts';
 import { TABLES, fromColumns, type TableSpec } from './columns.ts';
 import { eventLevelRows } from './event-levels.ts';
 import { upgradeTables } from './migrate.ts';
-import {
-  columnWriters,
-  createSql,
-  duckDbMigrationIo,
-  keyFixesTime,
-  mergeSql,
-  type ValueWriter,
-} from './duckdb-sql.ts';
+import { ColumnChunks, columnChunks } from './duckdb-chunks.ts';
+import { createSql, duckDbMigrationIo, keyFixesTime, mergeSql } from './duckdb-sql.ts';
 import type { EncodedBatch, EncodedSink } from './encoded.ts';
 import { compileDuckDbStoreOptions, type DuckDbStoreOptions } from './options.ts';
 import { EncodedInserts } from './row-inserts.ts';
@@ -31,19 +25,20 @@ import type { RowKind, TimeSeriesStore, TokenLinkRow } from './types.ts';
 
 const js = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
 
-/** Appends rows given by column (an encoded batch's) to `table` and flushes them; the appender is closed either way. */
+/**
+ * Appends rows given by column (an encoded batch's) to `table`, a data chunk
+ * at a time, and flushes them; the appender is closed either way, and what
+ * a failed append had not flushed is dropped.
+ */
 async function appendInto(
   conn: DuckDBConnection,
   table: string,
   { columns, rows }: { columns: readonly (readonly unknown[])[]; rows: number },
-  writers: readonly ValueWriter[],
+  chunks: ColumnChunks,
 ): Promise<void> {
   const a = await conn.createAppender(table);
   try {
-    for (let i = 0; i < rows; i++) {
-      for (let c = 0; c < writers.length; c++) writers[c]!(a, columns[c]![i]);
-      a.endRow();
-    }
+    chunks.appendTo(a, columns, rows);
     a.flushSync();
   } catch (err) {
     a.clear(); // drops the rows, so that closing does not flush them again
@@ -86,7 +81,6 @@ async function hasLinks(conn: DuckDBConnection): Promise<boolean> {
  * for the life of the process (issue 11; bench/store-memory.ts).
  */
 const LOOKUP_PARAMS = 64;
-const VARCHAR_WRITER: ValueWriter = (a, v) => a.appendVarchar(String(v));
 
 /** The least and greatest of a batch's time column, as DuckDB BIGINT parameters. */
 function timeRange(spec: TableSpec, batch: EncodedBatch): [bigint, bigint] {
@@ -116,7 +110,14 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
   readonly #opts: Readonly<DuckDbStoreOptions>;
   #instance: DuckDBInstance | undefined;
   #conn: DuckDBConnection | undefined;
-  readonly #columnWriters = new Map<RowKind, ValueWriter[]>();
+  /**
+   * Each table's chunk writer, made on its first batch and kept (see
+   * appendInto): its chunk holds a few hundred KB of DuckDB memory (records:
+   * 2048 rows of 17 columns, 16 bytes a VARCHAR slot), its strings freed
+   * after each append.
+   */
+  readonly #chunks = new Map<RowKind, ColumnChunks>();
+  #tokenChunks: ColumnChunks | undefined;
   /**
    * Whether token_links may have rows: false only when it had none at open
    * (or after retention) and no links were written since. Most nodes never
@@ -167,7 +168,7 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
       this.#linkInserts++;
     }
     const spec: TableSpec = TABLES[batch.kind];
-    const writers = this.#writers(batch.kind);
+    const chunks = this.#chunksOf(batch.kind);
     const stage = `stage_${spec.table}`;
     const statements = mergeSql(spec, stage);
     const range = keyFixesTime(spec) ? timeRange(spec, batch) : [];
@@ -175,7 +176,7 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
       // A fresh stage per batch: rows deleted from a temporary table keep its memory.
       await conn.run(`CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT * FROM ${spec.table} LIMIT 0`);
       try {
-        await appendInto(conn, stage, batch, writers);
+        await appendInto(conn, stage, batch, chunks);
         await conn.run('BEGIN TRANSACTION');
         try {
           for (const sql of statements) await conn.run(sql, sql.includes('$1') ? range : undefined);
@@ -190,9 +191,9 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
     });
   }
 
-  #writers(kind: RowKind): ValueWriter[] {
-    let w = this.#columnWriters.get(kind);
-    if (w === undefined) this.#columnWriters.set(kind, (w = columnWriters(TABLES[kind])));
+  #chunksOf(kind: RowKind): ColumnChunks {
+    let w = this.#chunks.get(kind);
+    if (w === undefined) this.#chunks.set(kind, (w = columnChunks(TABLES[kind])));
     return w;
   }
 
@@ -216,7 +217,13 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
     const rows = await this.#serial(async (conn) => {
       await conn.run('CREATE OR REPLACE TEMP TABLE lookup_tokens (token VARCHAR NOT NULL)');
       try {
-        await appendInto(conn, 'lookup_tokens', { columns: [tokens], rows: tokens.length }, [VARCHAR_WRITER]);
+        this.#tokenChunks ??= new ColumnChunks([{ col: 'token', field: 'token', type: 'str' }]);
+        await appendInto(
+          conn,
+          'lookup_tokens',
+          { columns: [tokens], rows: tokens.length },
+          this.#tokenChunks,
+        );
         return await readRows(
           conn,
           `SELECT * FROM token_links WHERE ${column} IN (SELECT token FROM lookup_tokens)`,
