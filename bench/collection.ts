@@ -1,6 +1,7 @@
 // The collection path end to end, beside each store client's raw insert rate,
 // and check throughput with collection on and off, all in one run.
 //   node --import tsx bench/collection.ts [records=100000] [batch=5000] [checkSeconds=5] [--checks-only] [--no-forecast] [--rounds=3]
+//   node --import tsx bench/collection.ts [records=100000] [batch=5000] --sampling[=20] [--rounds=3]
 // (1) records/s through observer -> anonymisation -> bucket aggregation ->
 //     batcher -> store, for DuckDB and ClickHouse, beside the same records
 //     written straight through each client (DuckDB appender, ClickHouse
@@ -16,8 +17,15 @@
 //     Then the latency (p50, p99) of checks sent at half the best off rate
 //     (open loop), off and on. --checks-only runs this part only;
 //     --no-forecast runs both nodes without forecasting.
+// --sampling[=K] runs instead the collection path alone (DuckDB: on this
+//     thread into a file, and as a node runs it), each with every record and
+//     with at most K records per token and second (collector option
+//     recordsPerTokenSecond, default 20), alternating: decisions/s, records
+//     written, CPU per decision (all threads: collector, batcher, DuckDB) and
+//     the DuckDB file's bytes per million decisions. The items are 100 tokens
+//     at 100 decisions a second each.
 // ClickHouse: $CLICKHOUSE_URL if set, else a server started for the run.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -58,6 +66,9 @@ const NO_FORECAST = flags.includes('--no-forecast');
 const USERS = 100;
 /** Each path runs this many times, alternating with its peer; the best run of each counts. */
 const ROUNDS = Number(flags.find((f) => f.startsWith('--rounds='))?.slice(9) ?? 3);
+/** --sampling[=K]: records uncapped vs at most K per token and second, the collection path alone. */
+const SAMPLING = flags.find((f) => f === '--sampling' || f.startsWith('--sampling='));
+const CAP = SAMPLING === undefined || SAMPLING === '--sampling' ? 20 : Number(SAMPLING.slice(11));
 const T0 = Date.now();
 
 const privacyOptions = {
@@ -92,12 +103,10 @@ const logger = { warn: (m: unknown) => console.error(String(m)) };
 function collectedRecords(): RequestRecord[] {
   const rows: RequestRecord[] = [];
   const sink = { add: (kind: string, row: RequestRecord) => kind === 'records' && rows.push(row) };
-  const c = new Collector({
-    pipeline: pipeline(),
-    batcher: sink as unknown as Batcher,
-    clock: new SystemClock(),
-    logger,
-  });
+  const c = new Collector(
+    { pipeline: pipeline(), batcher: sink as unknown as Batcher, clock: new SystemClock(), logger },
+    { recordsPerTokenSecond: 0 },
+  );
   items.forEach((it, i) => c.decided(it, decision(i), it.atMs!));
   c.close();
   return rows;
@@ -105,18 +114,43 @@ function collectedRecords(): RequestRecord[] {
 
 let run = 0;
 
+/** One run of the collection path: decisions/s, bucket and record rows, CPU µs per decision (all threads). */
+interface PathRun {
+  rate: number;
+  buckets: number;
+  records: number;
+  cpuUs: number;
+  /** Bytes of the DuckDB file written, 0 for a store in memory. */
+  bytes: number;
+}
+
+/** CPU µs per decision of this process (every thread) since `cpu0`. */
+const cpuPerDecision = (cpu0: NodeJS.CpuUsage): number => {
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / N;
+};
+
 /**
  * Observer calls -> Collector -> Batcher -> store, until the store has every
  * row. Decisions arrive in chunks of one batch, each processed as a tick
- * would, with the event loop free in between.
+ * would, with the event loop free in between. `make` gets a fresh folder
+ * for a store file (store.duckdb there is measured after the store closes).
+ * `cap`: the collector's recordsPerTokenSecond (0: a record per decision, as
+ * the raw clients write).
  */
-async function viaCollector(make: () => TimeSeriesStore): Promise<{ rate: number; buckets: number }> {
-  const store = make();
-  await store.init();
+async function viaCollector(make: (dir: string) => TimeSeriesStore, cap = 0): Promise<PathRun> {
   const dir = mkdtempSync(join(tmpdir(), 'headroom-bench-collect-'));
+  const store = make(dir);
+  await store.init();
   const clock = new SystemClock();
-  const batcher = new Batcher(store, { maxRows: BATCH, maxDelayMs: 1000, spoolDir: dir, clock });
-  const c = new Collector({ pipeline: pipeline(), batcher, clock, logger });
+  const batcher = new Batcher(store, {
+    maxRows: BATCH,
+    maxDelayMs: 1000,
+    spoolDir: join(dir, 'spool'),
+    clock,
+  });
+  const c = new Collector({ pipeline: pipeline(), batcher, clock, logger }, { recordsPerTokenSecond: cap });
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < N; i += BATCH) {
     const end = Math.min(N, i + BATCH);
@@ -130,12 +164,16 @@ async function viaCollector(make: () => TimeSeriesStore): Promise<{ rate: number
   c.close();
   await batcher.drain();
   const ms = performance.now() - t0;
+  const cpuUs = cpuPerDecision(cpu0);
   const stats = c.stats();
   await batcher.close();
   await store.close();
+  const file = join(dir, 'store.duckdb');
+  const bytes = existsSync(file) ? statSync(file).size : 0;
   rmSync(dir, { recursive: true, force: true });
-  if (stats.records !== N) throw new Error(`collected ${stats.records} records of ${N}`);
-  return { rate: (N / ms) * 1000, buckets: stats.buckets };
+  if (stats.records + stats.recordsSampledOut !== N || (cap === 0 && stats.records !== N))
+    throw new Error(`collected ${stats.records} records (${stats.recordsSampledOut} sampled out) of ${N}`);
+  return { rate: (N / ms) * 1000, buckets: stats.buckets, records: stats.records, cpuUs, bytes };
 }
 
 /**
@@ -160,10 +198,16 @@ async function nodeWorker(): Promise<WorkerStore> {
  * the collection worker) -> Collector -> Batcher -> DuckDB, until the worker
  * has written every row (each round with a collector of its own on the one
  * worker). Decisions arrive in chunks of one batch, moved as a
- * tick would, with the event loop free in between.
+ * tick would, with the event loop free in between. `live`: the decisions are
+ * stamped from this run's start on, as a live node's are; otherwise their
+ * times are the items' (in the past after the first round, so that the
+ * worker writes each second at once and counts the rest of a replayed
+ * second in the oldest open one: a fresh record sample per chunk).
  */
-async function viaNode(): Promise<{ rate: number; buckets: number }> {
+async function viaNode(cap = 0, live = false): Promise<PathRun> {
   const store = await nodeWorker();
+  const shift = live ? Date.now() - T0 : 0;
+  const feed = live ? items.map((it) => ({ ...it, atMs: it.atMs! + shift })) : items;
   const config: CollectorConfig = {
     privacy: privacyOptions,
     holidaysText: null,
@@ -172,24 +216,75 @@ async function viaNode(): Promise<{ rate: number; buckets: number }> {
     eventHalfLifeMs: 300_000,
     source: 'bench',
     graceMs: 2000,
+    recordsPerTokenSecond: cap,
   };
   const port = await CollectorPort.open(
     { worker: store, id: `bench-${++run}`, clock: new SystemClock(), logger },
     config,
     { maxQueue: N + 1 },
   );
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < N; i += BATCH) {
     const end = Math.min(N, i + BATCH);
-    for (let j = i; j < end; j++) port.decided(items[j]!, decision(j), items[j]!.atMs!);
+    for (let j = i; j < end; j++) port.decided(feed[j]!, decision(j), feed[j]!.atMs!);
     port.flush();
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   const stats = await port.close();
   const ms = performance.now() - t0;
-  if (stats?.collector.records !== N)
-    throw new Error(`collected ${stats?.collector.records} records of ${N}`);
-  return { rate: (N / ms) * 1000, buckets: stats.collector.buckets };
+  const cpuUs = cpuPerDecision(cpu0);
+  const c = stats?.collector;
+  if (c === undefined || c.records + c.recordsSampledOut !== N || (cap === 0 && c.records !== N))
+    throw new Error(`collected ${c?.records} records (${c?.recordsSampledOut} sampled out) of ${N}`);
+  return { rate: (N / ms) * 1000, buckets: c.buckets, records: c.records, cpuUs, bytes: 0 };
+}
+
+/**
+ * --sampling: each path with every record and with at most CAP per token
+ * and second, alternating, ROUNDS times; the best rate and the median CPU
+ * and bytes of each.
+ */
+async function samplingRuns(): Promise<void> {
+  const duckFile = (dir: string): TimeSeriesStore => createDuckDbStore({ path: join(dir, 'store.duckdb') });
+  const paths: [string, (cap: number) => Promise<PathRun>][] = [
+    ['duckdb', (cap) => viaCollector(duckFile, cap)],
+    ['duckdb/node', (cap) => viaNode(cap, true)],
+  ];
+  const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  console.log(
+    `collection path alone: ${N} decisions, ${USERS} tokens at ${(N / USERS / (N / 10 / 1000)).toFixed(0)} decisions/s each, batch ${BATCH}, ${ROUNDS} alternating rounds`,
+  );
+  console.log(
+    '(duckdb: collector, batcher and a DuckDB file on this thread; duckdb/node: as a node runs it, DuckDB in memory, decisions stamped from the run on)',
+  );
+  console.log(
+    'path         records/token/s   best decisions/s   records written   CPU µs/decision (median)   file bytes per 1M decisions',
+  );
+  for (const [name, path] of paths) {
+    const runs: Record<string, PathRun[]> = { off: [], on: [] };
+    for (let i = 0; i < ROUNDS; i++) {
+      runs['off']!.push(await path(0));
+      runs['on']!.push(await path(CAP));
+    }
+    for (const [label, rs] of Object.entries(runs)) {
+      const best = rs.reduce((x, y) => (y.rate > x.rate ? y : x));
+      const bytes = median(rs.map((r) => r.bytes));
+      console.log(
+        `${name.padEnd(12)} ${(label === 'off' ? 'every (0)' : `at most ${CAP}`).padStart(15)}   ${Math.round(best.rate).toString().padStart(16)}   ${best.records.toString().padStart(15)}   ${median(
+          rs.map((r) => r.cpuUs),
+        )
+          .toFixed(2)
+          .padStart(24)}   ${
+          bytes === 0
+            ? '-'.padStart(27)
+            : Math.round((bytes / N) * 1e6)
+                .toString()
+                .padStart(27)
+        }`,
+      );
+    }
+  }
 }
 
 /** CPU seconds (user + system) of this process's main thread, from /proc (Linux; NaN elsewhere). */
@@ -313,6 +408,15 @@ function pacedLatency(
 }
 
 let server: ClickHouseServer | undefined;
+if (SAMPLING !== undefined) {
+  try {
+    await samplingRuns();
+  } finally {
+    await nodeStore?.close();
+    if (nodeDir !== '') rmSync(nodeDir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 const nats = await startNatsServer();
 try {
   if (!CHECKS_ONLY) {
@@ -331,7 +435,7 @@ try {
       createWorkerStore({ adapter: 'duckdb', options: { path: ':memory:' } });
     // Alternate the two paths, ROUNDS times each, and keep each one's best run.
     const best = async (
-      ours: () => Promise<{ rate: number; buckets: number }>,
+      ours: () => Promise<PathRun>,
       raw: () => Promise<number>,
     ): Promise<[number, number, number]> => {
       let [x, y, b] = [0, 0, 0];

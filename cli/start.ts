@@ -64,6 +64,7 @@ const FLAGS: Record<string, keyof NodeOptions> = {
   retention: 'retentionMs',
   'spool-max-bytes': 'spoolMaxBytes',
   'collect-grace': 'collectGraceMs',
+  'collect-records-per-second': 'collectRecordsPerSecond',
   forecast: 'forecast',
   'forecast-every': 'forecastEveryMs',
   'forecast-horizons': 'forecastHorizonsMs',
@@ -86,7 +87,8 @@ export const START_USAGE = `usage: headroom start [--nats URL] [--node-id ID] [-
        [--store duckdb|clickhouse|none] [--clickhouse-url URL] [--clickhouse-database DB]
        [--privacy-key-file F] [--privacy-file F] [--holidays-file F] [--profile-file F] [--profile-param user]
        [--ip-regions-file F] [--events-file F] [--event-half-life 5m] [--retention 30d]
-       [--spool-max-bytes N] [--collect-grace 2s] [--forecast true|false] [--forecast-every 5s]
+       [--spool-max-bytes N] [--collect-grace 2s] [--collect-records-per-second 20] (0: a record per check)
+       [--forecast true|false] [--forecast-every 5s]
        [--forecast-horizons 5s,30s,5m] [--forecast-backend wasm|cpu|tensorflow] [--trainer true|false] [--train-every 10m]
        [--train-min-history 3m] [--trainer-lease 15s]
        [--pools-file F] [--metrics-port N] [--metrics-host H]

@@ -6,7 +6,8 @@
  * profile, region and event-signal features, holds decisions and 1 s / 1 min
  * buckets until their bucket closed plus a grace period (so refunds can still
  * turn an allowed request into a denied one: see lib/collect.ts), and hands
- * the ready rows, records built only then, to the Batcher. Nothing here
+ * the ready rows, records built only then (a uniform sample of at most
+ * `recordsPerTokenSecond` per token and second), to the Batcher. Nothing here
  * throws to its caller: a full queue or spool is counted and logged, never
  * raised. A node runs it on its collection worker thread
  * (services/collection/collection-worker.ts), fed by a CollectorPort on the check path's thread.
@@ -34,7 +35,10 @@ export interface CollectorStats {
   refunds: number;
   lateRefunds: number;
   unmatchedRefunds: number;
+  /** Records handed to the batcher. */
   records: number;
+  /** Decisions written without a record: beyond `recordsPerTokenSecond` (their buckets count them). */
+  recordsSampledOut: number;
   buckets: number;
   /** Decisions dropped because the queue was full. */
   droppedQueueFull: number;
@@ -58,7 +62,7 @@ interface Memo {
 }
 
 export class Collector implements DecisionObserver {
-  readonly #d: Required<Omit<CollectorDeps, 'onLoss'>> & Pick<CollectorDeps, 'onLoss'>;
+  readonly #d: Required<Omit<CollectorDeps, 'onLoss' | 'random'>> & Pick<CollectorDeps, 'onLoss'>;
   readonly #o: Readonly<CollectorOptions>;
   readonly #window: CollectionWindow;
   readonly #boot = randomBytes(6).toString('hex');
@@ -110,7 +114,10 @@ export class Collector implements DecisionObserver {
     const reads = new Set([...this.#d.pipeline.paramNames, 'ip', 'region', this.#o.profileParam]);
     this.#reads = [...reads];
     this.#memo = new AnonymisationMemo(this.#reads, MEMO_MAX);
-    this.#window = new CollectionWindow(this.#o.graceMs, this.#boot);
+    this.#window = new CollectionWindow(this.#o.graceMs, this.#boot, {
+      recordsPerTokenSecond: this.#o.recordsPerTokenSecond,
+      random: deps.random ?? Math.random,
+    });
     this.#arm();
   }
 
@@ -187,7 +194,12 @@ export class Collector implements DecisionObserver {
   }
 
   stats(): CollectorStats {
-    return { ...this.#stats, queued: this.#queue.length, held: this.#window.heldRecords };
+    return {
+      ...this.#stats,
+      recordsSampledOut: this.#window.sampledOut,
+      queued: this.#queue.length,
+      held: this.#window.heldRecords,
+    };
   }
 
   #arm(): void {

@@ -17,7 +17,15 @@
  * A decision whose second was already written (the gateway's clock behind
  * the grace) keeps its record time but is counted in the oldest open bucket,
  * so a written bucket row is never replaced by a partial one. `cost` is the
- * cost asked (demand), allowed or not. Pure: no timers, no I/O.
+ * cost asked (demand), allowed or not.
+ *
+ * Records may be capped per token and second (`recordsPerTokenSecond`): the
+ * buckets still count every decision, and every decision is still held (so a
+ * refund finds it and corrects the counts as without a cap), but only a
+ * uniform sample of the token's decisions in the second becomes records
+ * (reservoir sampling, see #sample), so that a busy token's records are not
+ * biased toward the start of each second. Pure: no timers, no I/O; the
+ * sample's randomness is a function given in.
  */
 import { buildRecord } from './collect-record.ts';
 import type { CollectedBucket, CollectedRecord, Decided, RecordFeatures } from './collect-record.ts';
@@ -41,11 +49,24 @@ interface Counts {
   cost: number;
 }
 
-/** A token's counts in one second, and its allowed decisions not yet refunded. */
+/** A token's counts in one second, its allowed decisions not yet refunded, and those it keeps records of. */
 interface SecondCounts extends Counts {
   /** Index of the token's first and last allowed decision not yet refunded, -1 for none. */
   first: number;
   last: number;
+  /**
+   * With a cap on records, while the token has at most the cap in the
+   * second: its first and last decision, linked by Columns.nextOfToken (all
+   * kept). -1 for none.
+   */
+  head: number;
+  tail: number;
+  /**
+   * Indices of the decisions whose records are kept (the reservoir): built
+   * from the list above when the token first goes past the cap, so that a
+   * token under the cap (most of them) allocates nothing for the sample.
+   */
+  kept: number[] | null;
 }
 
 interface Bucket<C extends Counts = Counts> {
@@ -75,8 +96,12 @@ class Columns {
   atMs = new Float64Array(INITIAL);
   cost = new Float64Array(INITIAL);
   allow = new Uint8Array(INITIAL);
+  /** 1 when the decision's record is to be written, 0 when the cap on records left it out. */
+  keep = new Uint8Array(INITIAL);
   /** Index of the token's next allowed decision not yet refunded, -1 for none: refunds walk it. */
   nextAllowed = new Int32Array(INITIAL);
+  /** With a cap on records: index of the token's next decision while it is under the cap. */
+  nextOfToken = new Int32Array(INITIAL);
   ruleId: (string | null)[] = [];
   features: (RecordFeatures | undefined)[] = [];
 
@@ -88,6 +113,7 @@ class Columns {
     this.atMs[i] = d.atMs;
     this.cost[i] = d.cost;
     this.allow[i] = d.allow ? 1 : 0;
+    this.keep[i] = 1;
     this.nextAllowed[i] = -1;
     this.ruleId[i] = d.ruleId;
     this.features[i] = features;
@@ -111,7 +137,9 @@ class Columns {
     this.atMs = grow(this.atMs, (n) => new Float64Array(n));
     this.cost = grow(this.cost, (n) => new Float64Array(n));
     this.allow = grow(this.allow, (n) => new Uint8Array(n));
+    this.keep = grow(this.keep, (n) => new Uint8Array(n));
     this.nextAllowed = grow(this.nextAllowed, (n) => new Int32Array(n));
+    this.nextOfToken = grow(this.nextOfToken, (n) => new Int32Array(n));
   }
 }
 
@@ -124,11 +152,22 @@ export interface CollectedBatch {
 const SECOND = 1000;
 const MINUTE = 60_000;
 
+/** How a {@link CollectionWindow} samples records. */
+interface RecordSampling {
+  /** Most records per token and second; 0 keeps every decision's record. @default 0 */
+  recordsPerTokenSecond?: number;
+  /** Uniform numbers in [0, 1) that choose the sample. @default Math.random */
+  random?: () => number;
+}
+
 export class CollectionWindow {
   readonly #graceMs: number;
   readonly #idPrefix: string;
+  readonly #cap: number;
+  readonly #random: () => number;
   #seq = 0;
   #held = 0;
+  #sampledOut = 0;
   readonly #seconds = new Map<number, Second>();
   /** Columns of written seconds, for the next seconds to reuse. */
   readonly #free: Columns[] = [];
@@ -139,16 +178,25 @@ export class CollectionWindow {
 
   /**
    * @param graceMs how long after a bucket closes refunds are still awaited.
-   * @param idPrefix records are named this, then their number in order of `add`, base 36.
+   * @param idPrefix records are named this, then their number in order of `add`, base 36
+   *   (a decision left out of the sample uses its number too: ids have gaps, never repeats).
+   * @param sampling the cap on records per token and second, and the randomness that samples them.
    */
-  constructor(graceMs: number, idPrefix = '') {
+  constructor(graceMs: number, idPrefix = '', sampling: RecordSampling = {}) {
     this.#graceMs = graceMs;
     this.#idPrefix = idPrefix;
+    this.#cap = sampling.recordsPerTokenSecond ?? 0;
+    this.#random = sampling.random ?? Math.random;
   }
 
-  /** Rows held, for stats. */
+  /** Decisions held (each counted; with a cap, not each written as a record), for stats. */
   get heldRecords(): number {
     return this.#held;
+  }
+
+  /** Decisions written without a record because of the cap on records, since start. */
+  get sampledOut(): number {
+    return this.#sampledOut;
   }
 
   /**
@@ -171,10 +219,22 @@ export class CollectionWindow {
     this.#held++;
     let c = second.byKey.get(tokenKey);
     if (c === undefined) {
-      c = { token, requests: 0, allowed: 0, denied: 0, cost: 0, first: -1, last: -1 };
+      c = {
+        token,
+        requests: 0,
+        allowed: 0,
+        denied: 0,
+        cost: 0,
+        first: -1,
+        last: -1,
+        head: -1,
+        tail: -1,
+        kept: null,
+      };
       second.byKey.set(tokenKey, c);
     }
     count(c, token, allow, cost);
+    if (this.#cap > 0) this.#sample(c, cols, i);
     if (allow) {
       if (c.last < 0) c.first = i;
       else cols.nextAllowed[c.last] = i;
@@ -188,6 +248,37 @@ export class CollectionWindow {
       minute.byKey.set(tokenKey, mc);
     }
     count(mc, token, allow, cost);
+  }
+
+  /**
+   * Decides whether the decision at index `i`, the token's `c.requests`-th
+   * in the second, is kept, and which kept one it replaces: reservoir
+   * sampling (Vitter's Algorithm R, "Random sampling with a reservoir", ACM
+   * TOMS 11(1), 1985). The first `cap` are kept; the n-th after them
+   * replaces a uniformly chosen kept one with probability cap/n. After any n
+   * decisions each has been kept with the same probability cap/n, whatever
+   * its place in the second, and the kept set is a uniform cap-subset: the
+   * second need not be over to choose.
+   */
+  #sample(c: SecondCounts, cols: Columns, i: number): void {
+    const n = c.requests;
+    const cap = this.#cap;
+    if (n <= cap) {
+      if (c.tail < 0) c.head = i;
+      else cols.nextOfToken[c.tail] = i;
+      c.tail = i;
+      return;
+    }
+    let kept = c.kept;
+    if (kept === null) {
+      kept = c.kept = new Array<number>(cap);
+      for (let k = 0, x = c.head; k < cap; k++, x = cols.nextOfToken[x]!) kept[k] = x;
+    }
+    const j = Math.floor(this.#random() * n);
+    if (j < cap) {
+      cols.keep[kept[j]!] = 0;
+      kept[j] = i;
+    } else cols.keep[i] = 0;
   }
 
   /** The request decided at `atMs` with `cost` for `tokenKey` was denied by another rule. */
@@ -250,11 +341,19 @@ export class CollectionWindow {
     return out;
   }
 
-  /** Builds the records of a second's decisions, in the order they were added, and frees its columns. */
+  /**
+   * Builds the records of a second's kept decisions, in the order they were
+   * added, counts the others as sampled out, and frees its columns.
+   */
   #records(s: Second, out: CollectedRecord[]): void {
     const prefix = this.#idPrefix;
     const cols = s.decisions;
+    let left = 0;
     for (let i = 0; i < cols.length; i++) {
+      if (cols.keep[i] === 0) {
+        left++;
+        continue;
+      }
       const f = cols.features[i]!;
       out.push(
         buildRecord(
@@ -272,6 +371,7 @@ export class CollectionWindow {
       );
     }
     this.#held -= cols.length;
+    this.#sampledOut += left;
     cols.clear();
     this.#free.push(cols);
   }

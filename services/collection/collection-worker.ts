@@ -57,6 +57,8 @@ export interface CollectorConfig {
   /** The node id (bucket rows carry it). */
   source: string;
   graceMs: number;
+  /** Most records per token and second, 0 for no cap (option `collectRecordsPerSecond`). @default the collector's, 20 */
+  recordsPerTokenSecond?: number;
 }
 
 export interface CollectorWorkerStats {
@@ -135,7 +137,14 @@ async function open(id: string, config: CollectorConfig): Promise<readonly strin
       signals: new EventSignals(config.eventHalfLifeMs),
       onLoss: (kind, rows) => notice('loss', id, kind, rows),
     },
-    { profileParam: config.profileParam, source: config.source, graceMs: config.graceMs },
+    {
+      profileParam: config.profileParam,
+      source: config.source,
+      graceMs: config.graceMs,
+      ...(config.recordsPerTokenSecond === undefined
+        ? {}
+        : { recordsPerTokenSecond: config.recordsPerTokenSecond }),
+    },
   );
   collectors.set(id, collector);
   return collector.reads;

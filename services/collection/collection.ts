@@ -267,6 +267,7 @@ export async function createCollection(
     eventHalfLifeMs: options.eventHalfLifeMs,
     source: broker.nodeID,
     graceMs: options.collectGraceMs,
+    recordsPerTokenSecond: options.collectRecordsPerSecond,
   };
   // A bad holidays file is reported here, as the node starts, with its field.
   if (config.holidaysText !== null) parseHolidays(config.holidaysText, 'holidaysFile');

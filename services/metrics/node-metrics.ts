@@ -169,7 +169,7 @@ export class NodeMetrics {
   }
 
   #collectionMetrics(sources: MetricSources, registers: Registry[]): void {
-    // One read of the collection stats serves the three metrics of a scrape.
+    // One read of the collection stats serves the four metrics of a scrape.
     let pending: Promise<CollectionStats | null> | undefined;
     const stats = (): Promise<CollectionStats | null> => {
       pending ??= sources.collection().finally(() => setImmediate(() => (pending = undefined)));
@@ -183,6 +183,16 @@ export class NodeMetrics {
         const s = await stats();
         this.reset();
         if (s !== null) this.inc(s.collector.records);
+      },
+    });
+    new Counter({
+      name: 'headroom_collector_records_sampled_out_total',
+      help: 'Decisions collected without a behavioural record: beyond the records per token and second (their buckets count them)',
+      registers,
+      async collect() {
+        const s = await stats();
+        this.reset();
+        if (s !== null) this.inc(s.collector.recordsSampledOut);
       },
     });
     new Counter({

@@ -135,6 +135,13 @@ export interface NodeOptions extends NatsAuthOptions {
   spoolMaxBytes: number;
   /** How long after a bucket closes refunds are awaited before it is written. @default 2000 */
   collectGraceMs: number;
+  /**
+   * Most behavioural records per token and second; 0 writes one per decision.
+   * Beyond it a uniform sample of the second's decisions is written; the
+   * buckets (what the models train from) still count every decision.
+   * @default 20
+   */
+  collectRecordsPerSecond: number;
   /** Forecast every live token's demand (the `forecast` and `bayes` services, the cadence). @default true */
   forecast: boolean;
   /** How often token actors get a fresh forecast. @default 5000 */
@@ -234,6 +241,7 @@ export function defaultNodeOptions(): NodeOptions {
     retentionMs: 30 * DAY_MS,
     spoolMaxBytes: 256 * 1024 * 1024,
     collectGraceMs: 2000,
+    collectRecordsPerSecond: 20,
     forecast: true,
     forecastEveryMs: 5000,
     forecastHorizonsMs: [5000, 30_000, 300_000],
@@ -286,6 +294,7 @@ const schema: OptionSchema<NodeOptions> = {
   retentionMs: optDurationMs,
   spoolMaxBytes: optInt(65_536, Number.MAX_SAFE_INTEGER),
   collectGraceMs: optDurationMs,
+  collectRecordsPerSecond: optInt(0, 1_000_000),
   forecast: optBool,
   forecastEveryMs: optDurationMs,
   forecastHorizonsMs: optHorizonsMs,

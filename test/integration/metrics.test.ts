@@ -29,6 +29,7 @@ const EXPECTED: Record<string, PromFamily['type']> = {
   headroom_actors: 'gauge',
   headroom_link_messages_total: 'counter',
   headroom_collector_records_total: 'counter',
+  headroom_collector_records_sampled_out_total: 'counter',
   headroom_collector_lost_total: 'counter',
   headroom_spool_bytes: 'gauge',
   headroom_pool_units: 'gauge',

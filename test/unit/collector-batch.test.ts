@@ -91,7 +91,7 @@ function collector(): { c: Collector; rows: () => unknown[] } {
       profiles: new MapProfileProvider(parseProfiles('user,tier\nu1@x.example,gold\n')),
       signals: new EventSignals(60_000),
     },
-    { graceMs: 1000 },
+    { graceMs: 1000, recordsPerTokenSecond: 0 }, // every record: ~48 decisions per token and second here
   );
   return {
     c,
