@@ -31,6 +31,27 @@ function escape(s: string): string {
 }
 
 /**
+ * A rule's id and key field names, escaped once: the id, then `|name=` per
+ * key field. They never change for a compiled rule, and every check builds
+ * a token key (gateways, and clients routing to owners): two pattern tests
+ * per check saved.
+ */
+interface KeyParts {
+  id: string;
+  fields: readonly string[];
+}
+const KEY_PARTS = new WeakMap<CompiledRule, KeyParts>();
+
+function keyParts(rule: CompiledRule): KeyParts {
+  let parts = KEY_PARTS.get(rule);
+  if (parts === undefined) {
+    parts = { id: escape(rule.id), fields: rule.key.map((name) => `|${escape(name)}=`) };
+    KEY_PARTS.set(rule, parts);
+  }
+  return parts;
+}
+
+/**
  * The token of a request under a rule: `ruleId|field=value|...` in the rule's
  * key order, with `%`, `|` and `=` percent-escaped so that the encoding is
  * unambiguous. Values go through `String()`. A missing key field encodes as
@@ -39,10 +60,12 @@ function escape(s: string): string {
  * @example tokenKeyOf(rule, { user: 'u1', op: 'GetItem' }) // "per-user|user=u1|op=GetItem"
  */
 export function tokenKeyOf(rule: CompiledRule, params: Params): TokenKey {
-  let s = escape(rule.id);
-  for (const name of rule.key) {
-    const v = own(params, name);
-    s += `|${escape(name)}=${v === undefined ? '' : escape(String(v))}`;
+  const parts = keyParts(rule);
+  const key = rule.key;
+  let s = parts.id;
+  for (let i = 0; i < key.length; i++) {
+    const v = own(params, key[i]!);
+    s += parts.fields[i]! + (v === undefined ? '' : escape(String(v)));
   }
   return s as TokenKey;
 }
