@@ -4,10 +4,13 @@
  * and answers the posterior of `burst` (with `pBurst`) or of the demand
  * level, for one horizon.
  */
-import type { Context, ServiceSchema } from 'moleculer';
-import { ErrorCode, StateError, invalidField, isPlainObject } from '../../lib/index.ts';
-import type { Evidence } from '../../models/index.ts';
+import type { ServiceSchema } from 'moleculer';
+import { ErrorCode, StateError, invalidField } from '../../lib/index.ts';
+import type { Guard } from '../wire/index.ts';
 import type { ForecastHub } from './forecast-service.ts';
+import { parseBayesQueryParams } from './forecasting-params.ts';
+import type { BayesQuery } from './forecasting-params.ts';
+import { guardedAction } from './guarded.ts';
 
 /** `bayes.query` parameters. */
 export interface BayesQueryParams {
@@ -30,17 +33,18 @@ export interface BayesQueryReply {
   pBurst?: number;
 }
 
-/** Answers one query against the hub's serving Bayesian network. */
-export async function bayesQuery(hub: ForecastHub, raw: BayesQueryParams): Promise<BayesQueryReply> {
-  if (!isPlainObject(raw)) throw invalidField('params', 'an object', raw);
-  const params = raw as BayesQueryParams;
-  const target = params.target ?? 'burst';
-  if (target !== 'burst' && target !== 'demand') throw invalidField('target', 'burst or demand', target);
-  const evidence: Evidence = params.evidence ?? {};
-  if (!isPlainObject(evidence)) throw invalidField('evidence', 'an object of node -> state', evidence);
-  const horizonMs: number = params.horizonMs ?? hub.config.horizonsMs[0]!;
+/**
+ * Answers one query against the hub's serving Bayesian network. `raw` is
+ * checked first (an InputError whether or not a network serves yet); the
+ * evidence's nodes and states are then checked against the serving network.
+ */
+export async function bayesQuery(hub: ForecastHub, raw: unknown): Promise<BayesQueryReply> {
+  return answerBayesQuery(hub, parseBayesQueryParams(raw, hub.config.horizonsMs));
+}
+
+async function answerBayesQuery(hub: ForecastHub, query: BayesQuery): Promise<BayesQueryReply> {
+  const { target, evidence, horizonMs } = query;
   const hi = hub.config.horizonsMs.indexOf(horizonMs);
-  if (hi < 0) throw invalidField('horizonMs', `one of ${hub.config.horizonsMs.join(', ')}`, horizonMs);
   const set = await hub.serving();
   const model = set?.bayes?.models[hi];
   if (set === undefined || model === undefined) {
@@ -72,12 +76,22 @@ export async function bayesQuery(hub: ForecastHub, raw: BayesQueryParams): Promi
   };
 }
 
-/** The `bayes` service. */
-export function bayesService(hub: ForecastHub): ServiceSchema {
+/**
+ * The `bayes` service (role `node`): a query whose params fail their check
+ * is counted by `guard` (the node's) and answered with its coded error.
+ */
+export function bayesService(hub: ForecastHub, guard?: Guard): ServiceSchema {
   return {
     name: 'bayes',
     actions: {
-      query: { handler: (ctx: Context<BayesQueryParams>) => bayesQuery(hub, ctx.params) },
+      query: {
+        handler: guardedAction(
+          guard,
+          'bayes.query',
+          (raw) => parseBayesQueryParams(raw, hub.config.horizonsMs),
+          (query) => answerBayesQuery(hub, query),
+        ),
+      },
     },
   };
 }

@@ -13,8 +13,11 @@
  * rest.
  */
 import { endianness } from 'node:os';
-import type { Context, ServiceBroker, ServiceSchema } from 'moleculer';
+import type { ServiceBroker, ServiceSchema } from 'moleculer';
 import { invalidField, isPlainObject } from '../../lib/index.ts';
+import type { Guard } from '../wire/index.ts';
+import { parseSeriesParams } from './forecasting-params.ts';
+import { guardedAction } from './guarded.ts';
 import type { TrainingData, TrainingSource } from './training-data.ts';
 
 /** The Moleculer service answering `series`; nodes only (role `node`, ops/nats/secure.conf). */
@@ -23,8 +26,6 @@ export const TRAINING_SERVICE = 'training';
 export const REPLY_BUDGET_BYTES = 600_000;
 /** How long the leader waits for each peer. */
 export const PEER_TIMEOUT_MS = 5000;
-/** Most tokens one `series` request may ask for. */
-const MAX_TOKENS_LIMIT = 1000;
 
 /** A node's series on the wire. */
 export interface SeriesReply {
@@ -126,19 +127,22 @@ export function mergeTrainingData(parts: TrainingData[], maxTokens: number): Tra
   return { series, timestamps: Float64Array.from({ length: n }, (_v, k) => startMs + k * stepMs), stepMs };
 }
 
-/** The `training` service: `series {maxTokens}` answers this node's recent series (nodes only). */
-export function trainingSeriesService(local: TrainingSource): ServiceSchema {
+/**
+ * The `training` service: `series {maxTokens}` answers this node's recent
+ * series (nodes only); a call whose params fail their check is counted by
+ * `guard` (the node's) and answered with its coded error.
+ */
+export function trainingSeriesService(local: TrainingSource, guard?: Guard): ServiceSchema {
   return {
     name: TRAINING_SERVICE,
     actions: {
       series: {
-        handler: async (ctx: Context<{ maxTokens?: unknown }>) => {
-          const maxTokens = ctx.params?.maxTokens;
-          if (!isCount(maxTokens, 1) || maxTokens > MAX_TOKENS_LIMIT) {
-            throw invalidField('maxTokens', `a whole number from 1 to ${MAX_TOKENS_LIMIT}`, maxTokens);
-          }
-          return encodeTrainingData(await local(), maxTokens);
-        },
+        handler: guardedAction(
+          guard,
+          `${TRAINING_SERVICE}.series`,
+          parseSeriesParams,
+          async ({ maxTokens }) => encodeTrainingData(await local(), maxTokens),
+        ),
       },
     },
   };

@@ -23,6 +23,9 @@ import type {
   ServingInput,
   TfBackendName,
 } from '../../models/index.ts';
+import type { Guard } from '../wire/index.ts';
+import { parseForecastModelEvent } from './forecasting-params.ts';
+import { guardedEvent, refuseCall } from './guarded.ts';
 
 /** The models module (models/index.ts). */
 export type ModelsModule = typeof models;
@@ -313,16 +316,35 @@ export function checkPredictParams(params: unknown, stepMs: number, horizons?: n
   });
 }
 
-/** The `forecast` service: `forecast.predict` (batched). */
-export function forecastService(hub: ForecastHub): ServiceSchema {
+/**
+ * The `forecast` service (role `node`): `forecast.predict` (batched), and
+ * the `forecast.model` event that reloads the serving model. A predict
+ * whose params fail {@link checkPredictParams} is counted by `guard` (the
+ * node's) and answered with its coded error; a bad `forecast.model` is
+ * counted and dropped, so it reloads nothing.
+ */
+export function forecastService(hub: ForecastHub, guard?: Guard): ServiceSchema {
   return {
     name: 'forecast',
     actions: {
-      predict: { handler: (ctx: Context<PredictParams>) => hub.predict(ctx.params) },
+      predict: {
+        handler: (ctx: Context<unknown>) => {
+          // hub.predict checks the params itself, synchronously, before any work: what it
+          // throws here is a refused call (its slow part's errors come in the promise).
+          try {
+            return hub.predict(ctx.params as PredictParams);
+          } catch (err) {
+            refuseCall(guard, ctx, 'forecast.predict', err);
+            throw err;
+          }
+        },
+      },
     },
     events: {
       'forecast.model': {
-        handler: (ctx: Context<{ version?: string }>) => hub.reload(ctx.params?.version),
+        handler: guardedEvent(guard, 'forecast.model', parseForecastModelEvent, ({ version }) =>
+          hub.reload(version),
+        ),
       },
     },
     stopped: () => hub.close(),

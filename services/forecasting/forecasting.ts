@@ -18,6 +18,7 @@ import { ForecastHub, forecastService, registryDirOf } from './forecast-service.
 import type { PredictParams, PredictReply } from './forecast-service.ts';
 import type { NodeOptions } from '../runtime/index.ts';
 import { storeTokenHasher } from '../collection/index.ts';
+import { guardOf } from '../wire/index.ts';
 import type { ThrottleNode } from '../check/index.ts';
 import { Trainer } from './trainer.ts';
 import { trainerService } from './trainer-service.ts';
@@ -64,8 +65,10 @@ export async function setupForecasting(
     },
     clock,
   );
-  broker.createService(forecastService(hub));
-  broker.createService(bayesService(hub));
+  // What other members send these services is checked; the node's Guard counts what is refused.
+  const guard = guardOf(broker, clock);
+  broker.createService(forecastService(hub, guard));
+  broker.createService(bayesService(hub, guard));
   // A token's combiner state goes with its actor (idle, evicted at the cap, handed away): O(1) each.
   throttle.host.onPassivate((token) => void hub.release(token));
   const store = collection.store;
@@ -74,7 +77,7 @@ export async function setupForecasting(
       ? liveTrainingSource(throttle.host, clock, LIVE_SLOTS, TRAIN_TOKENS)
       : storeTrainingSource(store, clock, STORE_SLOTS, 1000, TRAIN_TOKENS);
   // Every node lends its series to whichever node trains (cluster-training.ts).
-  broker.createService(trainingSeriesService(local));
+  broker.createService(trainingSeriesService(local, guard));
   let trainer: Trainer | undefined;
   if (options.trainer) {
     trainer = new Trainer({
@@ -100,7 +103,7 @@ export async function setupForecasting(
       emit: (event, payload) => void broker.broadcast(event, payload),
       log: broker.getLogger('trainer'),
     });
-    broker.createService(trainerService(trainer));
+    broker.createService(trainerService(trainer, guard));
   }
   // Stored rows name tokens by their keyed hash, as the collector's do.
   let storeToken: ((token: string, nowMs: number) => string) | undefined;

@@ -4,8 +4,10 @@
 // the cadence that forecasts every live token, and the training data read
 // from the store or from live collection; setupForecasting puts them on a
 // broker. Runs in the node's process (training on a worker thread, see
-// models/). Depends on lib/, actors/, models/, store/ and services/runtime,
-// collection and check. Values first, then types.
+// models/). What other members send the services is checked
+// (forecasting-params.ts) and refusals counted by the node's Guard
+// (guarded.ts). Depends on lib/, actors/, models/, store/ and
+// services/runtime, collection, check and wire. Values first, then types.
 export { setupForecasting } from './forecasting.ts';
 export {
   ForecastHub,
@@ -15,6 +17,15 @@ export {
   registryDirOf,
 } from './forecast-service.ts';
 export { bayesQuery, bayesService } from './bayes-service.ts';
+export {
+  MAX_EVIDENCE,
+  MAX_SERIES_TOKENS,
+  parseBayesQueryParams,
+  parseForecastErrorEvent,
+  parseForecastModelEvent,
+  parsePromoteParams,
+  parseSeriesParams,
+} from './forecasting-params.ts';
 export { forecastGet, parseForecastGetRequest } from './forecast-get.ts';
 export { Trainer } from './trainer.ts';
 export { holdoutOf, minTrainingSlots } from './trainer-types.ts';
@@ -37,6 +48,7 @@ export {
 export type { Forecasting } from './forecasting.ts';
 export type { ForecastConfig, ModelsModule, PredictParams, PredictReply } from './forecast-service.ts';
 export type { BayesQueryParams, BayesQueryReply } from './bayes-service.ts';
+export type { BayesQuery } from './forecasting-params.ts';
 export type { ForecastGetDeps, ForecastGetReply, TokenForecastView } from './forecast-get.ts';
 export type { TrainRunSummary, TrainerDeps, TrainerOptions, TrainerStatus } from './trainer-types.ts';
 export type { ForecastCadenceDeps, KeptForecast } from './forecast-cadence.ts';

@@ -4,7 +4,10 @@
  * call lands.
  */
 import type { Context, ServiceSchema } from 'moleculer';
-import { ErrorCode, InputError } from '../../lib/index.ts';
+import { parseEmptyParams } from '../wire/index.ts';
+import type { Guard } from '../wire/index.ts';
+import { parseForecastErrorEvent, parsePromoteParams } from './forecasting-params.ts';
+import { guardedAction, guardedEvent } from './guarded.ts';
 import type { Trainer } from './trainer.ts';
 
 /**
@@ -26,30 +29,39 @@ function onLeader<T>(trainer: Trainer, ctx: Context, action: string, local: () =
  * The `trainer` service: status (this node's view), train, promote and
  * rollback (on the elected trainer); listens to `forecast.error`. Moleculer
  * actions: reachable by nodes only (role `node`, ops/nats/secure.conf).
+ * Every action checks its params before it runs or is forwarded (status,
+ * train and rollback take `{}`, promote `{version}`), and a bad
+ * `forecast.error` is dropped: each refusal is counted by `guard` (the
+ * node's; a service built alone counts into its broker's).
  */
-export function trainerService(trainer: Trainer): ServiceSchema {
+export function trainerService(trainer: Trainer, guard?: Guard): ServiceSchema {
+  const action = <P, R>(name: string, check: (params: unknown) => P, run: (p: P, ctx: Context) => R) =>
+    guardedAction(guard, `trainer.${name}`, check, run);
   return {
     name: 'trainer',
     actions: {
-      status: { handler: () => trainer.status() },
-      train: { handler: (ctx: Context) => onLeader(trainer, ctx, 'train', () => trainer.train('request')) },
-      promote: {
-        handler: (ctx: Context<{ version: string }>) => {
-          if (typeof ctx.params?.version !== 'string') {
-            throw new InputError(ErrorCode.MissingField, 'params.version is required, e.g. "v000001"', {
-              field: 'version',
-            });
-          }
-          const version = ctx.params.version;
-          return onLeader(trainer, ctx, 'promote', () => trainer.promote(version));
-        },
+      status: { handler: action('status', parseEmptyParams, () => trainer.status()) },
+      train: {
+        handler: action('train', parseEmptyParams, (_p, ctx) =>
+          onLeader(trainer, ctx, 'train', () => trainer.train('request')),
+        ),
       },
-      rollback: { handler: (ctx: Context) => onLeader(trainer, ctx, 'rollback', () => trainer.rollback()) },
+      promote: {
+        handler: action('promote', parsePromoteParams, ({ version }, ctx) =>
+          onLeader(trainer, ctx, 'promote', () => trainer.promote(version)),
+        ),
+      },
+      rollback: {
+        handler: action('rollback', parseEmptyParams, (_p, ctx) =>
+          onLeader(trainer, ctx, 'rollback', () => trainer.rollback()),
+        ),
+      },
     },
     events: {
       'forecast.error': {
-        handler: (ctx: Context<{ wape: number; n: number }>) =>
-          trainer.noteError(ctx.params.wape, ctx.params.n),
+        handler: guardedEvent(guard, 'forecast.error', parseForecastErrorEvent, ({ wape, n }) =>
+          trainer.noteError(wape, n),
+        ),
       },
     },
     started: () => trainer.start(),

@@ -5,9 +5,12 @@
 // subject and every HTTP route, sent to two real node processes while valid
 // checks are in flight. Every bad input must get a coded error, no process
 // may exit, no NATS connection may drop, and every valid check is answered. Then a cluster member
-// (Moleculer, role node) calls the lease relay actions throttle.lease / throttle.leaseReturn and
-// the pools actions pools.want / local / holds and forecast.predict with bad params: each gets a
-// coded error back.
+// (Moleculer, role node) calls the lease relay actions throttle.lease / throttle.leaseReturn, the
+// hand-off throttle.receive, the pools actions pools.want / local / holds, forecast.predict,
+// bayes.query, every trainer.* action and training.series with bad params: each gets a coded
+// error back. Last it emits bad forecast.error and forecast.model events, which have no reply:
+// the node counts each one and drops it (the trainer's error average does not move), and answers
+// afterwards.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +20,7 @@ import type { NatsConnection } from 'nats';
 import { badHttpRequests, badInternalRequests, badNatsRequests } from '../helpers/bad-inputs.ts';
 import type { BadInput } from '../helpers/bad-inputs.ts';
 import { freePort, startNatsServer } from '../helpers/nats-server.ts';
-import { client, request, settle, startNodeProcess } from '../helpers/node-process.ts';
+import { client, request, settle, startNodeProcess, waitUntil } from '../helpers/node-process.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 import { observerBroker } from '../helpers/observer-broker.ts';
 
@@ -227,6 +230,180 @@ function badPredictParams(): fc.Arbitrary<unknown> {
   );
 }
 
+/** The fuzzed node's forecast horizons (the defaults). */
+const HORIZONS_MS = [5000, 30_000, 300_000];
+
+/** Anything JSON but null and strings and objects: never valid where a string, an object or a default (null) fits. */
+const notStringOrObject = (): fc.Arbitrary<unknown> =>
+  fc.oneof(
+    fc
+      .jsonValue()
+      .filter((v) => v !== null && typeof v !== 'string' && (typeof v !== 'object' || Array.isArray(v))),
+    fc.constantFrom(-1, 0, 1.5, true, [], [1]),
+  );
+
+/** `good` with one of its fields (or an unknown one) set to a value from that field's bad ones. */
+function brokenField(
+  good: Record<string, unknown>,
+  bad: Record<string, fc.Arbitrary<unknown>>,
+): fc.Arbitrary<unknown> {
+  return fc.oneof(
+    ...Object.entries(bad).map(([k, values]) => values.map((v) => ({ ...good, [k]: v }))),
+    fc.jsonValue().map((v) => ({ ...good, extra: v })),
+  );
+}
+
+/**
+ * Bad params of the member actions the first part leaves out (all role
+ * node): `bayes.query`, `trainer.*` and `training.series` on fz-1 (fz-2
+ * runs without forecasting), `throttle.receive` on both. Each is bad by
+ * construction; a well-formed hand-off names a live node other than the
+ * caller (refused: a node hands over only its own actors).
+ */
+function badMemberCalls(): fc.Arbitrary<[string, string, unknown]> {
+  const notNumber = fc.jsonValue().filter((v) => typeof v !== 'number');
+  const bayes = fc.oneof(
+    brokenField(
+      { evidence: { event: 'spike' }, target: 'burst', horizonMs: HORIZONS_MS[0] },
+      {
+        evidence: fc.oneof(
+          notStringOrObject(),
+          fc.constantFrom(
+            { event: true },
+            { event: -1 },
+            { event: '' },
+            { event: {} },
+            { event: 'x'.repeat(65) },
+          ),
+        ),
+        target: fc.oneof(notStringOrObject(), fc.constantFrom('', 'storm', 'BURST')),
+        horizonMs: fc.oneof(
+          notNumber.filter((v) => v !== null),
+          fc.constantFrom(-1, 0, 1000, 5000.5, 1e300),
+        ),
+      },
+    ),
+    notStringOrObject(),
+  );
+  // status, train and rollback take {} (or no params): anything else is refused before it runs.
+  const empty = fc.oneof(
+    fc
+      .jsonValue()
+      .filter(
+        (v) => v !== null && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0),
+      ),
+    fc.constantFrom({ now: true }, { version: 'v000001' }, 'x', 0),
+  );
+  const promote = fc.oneof(
+    brokenField(
+      { version: 'v000001' },
+      {
+        version: fc.oneof(
+          notStringOrObject(),
+          fc.constantFrom('', 'latest', 'v1', '../v000001', 'x'.repeat(20_000)),
+        ),
+      },
+    ),
+    fc.constant({}),
+    notStringOrObject(),
+    fc.constant(null),
+  );
+  const series = fc.oneof(
+    brokenField(
+      { maxTokens: 10 },
+      { maxTokens: fc.oneof(notNumber, fc.constantFrom(-1, 0, 1.5, 1001, 1e300)) },
+    ),
+    fc.jsonValue().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)),
+  );
+  const item = {
+    rule: { id: 'per-user', rate: 1000, periodMs: 1000, burst: 1000, mode: 'enforce' },
+    snapshot: { token: 'per-user|user=fz', ruleId: 'per-user' },
+  };
+  const receive = fc.oneof(
+    fc.constantFrom('fz-1', 'fz-2').chain((from) =>
+      brokenField(
+        { from, items: [item], done: true },
+        {
+          from: fc.oneof(notStringOrObject(), fc.constantFrom('', 'x'.repeat(300))),
+          items: fc.oneof(
+            notStringOrObject().filter((v) => !(Array.isArray(v) && v.length === 0)),
+            fc.constantFrom(
+              [{ ...item, rule: { ...item.rule, rate: -1 } }],
+              [{ ...item, snapshot: { token: 'other|user=fz', ruleId: 'per-user' } }],
+              [{ ...item, extra: 1 }],
+              [null],
+            ),
+          ),
+          done: fc.oneof(
+            notStringOrObject().filter((v) => typeof v !== 'boolean'),
+            fc.constantFrom('true', null),
+          ),
+        },
+      ),
+    ),
+    // Well-formed: refused because the caller is not `from`.
+    fc.constantFrom('fz-1', 'fz-2').map((from) => ({ from, items: [item], done: true })),
+    fc.jsonValue().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)),
+  );
+  return fc.oneof(
+    fc.tuple(fc.constant('fz-1'), fc.constant('bayes.query'), bayes),
+    fc.tuple(
+      fc.constant('fz-1'),
+      fc.constantFrom('trainer.status', 'trainer.train', 'trainer.rollback'),
+      empty,
+    ),
+    fc.tuple(fc.constant('fz-1'), fc.constant('trainer.promote'), promote),
+    fc.tuple(fc.constant('fz-1'), fc.constant('training.series'), series),
+    fc.tuple(fc.constantFrom('fz-1', 'fz-2'), fc.constant('throttle.receive'), receive),
+  );
+}
+
+/**
+ * Bad `forecast.error` and `forecast.model` events (both heard on fz-1
+ * only). The first few would move the trainer's error average by 10^11 or
+ * more if they were taken (the node's own rounds report WAPEs far below
+ * 10^6): a negative WAPE, a count that is a string or a fraction, an unknown
+ * field.
+ */
+function badForecastEvents(): fc.Arbitrary<[string, unknown]> {
+  const error = fc.oneof(
+    brokenField(
+      { wape: 0.5, n: 3 },
+      {
+        wape: fc.oneof(
+          fc.jsonValue().filter((v) => typeof v !== 'number'),
+          fc.constantFrom(-1, -1e-9),
+        ),
+        n: fc.oneof(
+          fc.jsonValue().filter((v) => typeof v !== 'number'),
+          fc.constantFrom(0, -1, 1.5, 1e300),
+        ),
+      },
+    ),
+    fc.jsonValue().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)),
+    fc.constant({}),
+  );
+  const model = fc.oneof(
+    brokenField(
+      { version: 'v000001' },
+      { version: fc.oneof(notStringOrObject(), fc.constantFrom('', 'pretrained', '../v000001', 'v1')) },
+    ),
+    notStringOrObject(),
+  );
+  return fc.oneof(
+    fc.tuple(fc.constant('forecast.error'), error),
+    fc.tuple(fc.constant('forecast.model'), model),
+  );
+}
+
+/** Events the trainer took before its params were checked, each far off any real WAPE. */
+const LOUD_BAD_ERRORS: Array<[string, unknown]> = [
+  ['forecast.error', { wape: -1e12, n: 1 }],
+  ['forecast.error', { wape: 1e12, n: '1' }],
+  ['forecast.error', { wape: 1e12, n: 1.5 }],
+  ['forecast.error', { wape: 1e12, n: 1, node: 'fz-2' }],
+];
+
 /** Runs `work` over `items` with `width` in flight. */
 async function pool<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -244,6 +421,9 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
   const dataDir = await mkdtemp(join(tmpdir(), 'headroom-fuzz-'));
   const nodes: NodeProcess[] = [];
   let nc: NatsConnection | undefined;
+  // The valid checks' loop: stopped in `finally` too, so a failed step cannot leave it spinning.
+  let stop = false;
+  let checker: Promise<void> | undefined;
   try {
     // A pool on both nodes: its actions (role node) are fuzzed by the cluster member below.
     const poolsFile = join(dataDir, 'pools.json');
@@ -291,9 +471,8 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
     );
 
     // Valid checks in flight the whole time, through both nodes (queue group) and two rules.
-    let stop = false;
     const valid = { sent: 0, answered: 0, failures: [] as string[] };
-    const checker = (async () => {
+    checker = (async () => {
       const conn = await client(nats.url);
       try {
         await pool(
@@ -358,6 +537,19 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
     ];
     // Each bad predict is refused by its check (an InputError naming the field), not by anything else.
     const predictCodes = new Map<string, number>();
+    // The other member actions: each bad call refused by its params' check (a well-formed hand-off
+    // by its caller check), so with one of these codes.
+    const memberCalls = fc.sample(badMemberCalls(), {
+      numRuns: Math.max(200, Math.round(INPUTS / 40)),
+      seed: SEED,
+    });
+    const memberCodes = new Map<string, number>();
+    const events = [
+      ...LOUD_BAD_ERRORS,
+      ...fc.sample(badForecastEvents(), { numRuns: Math.max(100, Math.round(INPUTS / 100)), seed: SEED }),
+    ];
+    let eventsCounted = 0;
+    let recentWape: number | null = null;
     await member.start();
     try {
       await pool(relayed, 16, async ([nodeID, action, params]) => {
@@ -374,6 +566,44 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
             );
         }
       });
+      await pool(memberCalls, 16, async ([nodeID, action, params]) => {
+        let code: unknown = 'accepted';
+        try {
+          await member.call(action, params, { nodeID, timeout: 10_000 });
+        } catch (err) {
+          code = (err as { code?: unknown }).code;
+        }
+        const key = `${action} ${String(code)}`;
+        memberCodes.set(key, (memberCodes.get(key) ?? 0) + 1);
+        if (typeof code !== 'string' || !code.startsWith('HEADROOM_ERR_'))
+          relayFailures.push(`${action} ${JSON.stringify(params).slice(0, 120)} -> ${String(code)}`);
+      });
+
+      // The events: fz-1 must be the elected trainer (its only one), or a forecast.error reaches no
+      // error average. Each bad event is counted among fz-1's refused calls and dropped.
+      await member.waitForServices(['trainer', 'forecast'], 20_000);
+      const trainerStatus = (): Promise<{ active: boolean; recentWape: number | null }> =>
+        member.call('trainer.status', {}, { nodeID: 'fz-1', timeout: 10_000 });
+      await waitUntil(async () => (await trainerStatus()).active, 30_000, 'fz-1 elected as the trainer');
+      const refusedCalls = async (): Promise<number> => {
+        const s = await request<{ nodes: Array<{ id: string; refused: { callsRefused: number } | null }> }>(
+          nc!,
+          'headroom.v1.status',
+          {},
+        );
+        return s.nodes.find((n) => n.id === 'fz-1')?.refused?.callsRefused ?? Number.NaN;
+      };
+      const before = await refusedCalls();
+      for (const [event, payload] of events) await member.emit(event, payload);
+      let counted = before;
+      await waitUntil(
+        async () => (counted = await refusedCalls()) - before >= events.length,
+        20_000,
+        `fz-1 counting ${events.length} bad events (${counted - before} so far)`,
+      );
+      eventsCounted = counted - before;
+      // The node answers afterwards, and no bad WAPE reached the trainer's average.
+      recentWape = (await trainerStatus()).recentWape;
     } finally {
       await member.stop();
     }
@@ -382,6 +612,42 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
     );
     t.deepEqual(relayFailures.slice(0, 10), [], `${relayFailures.length} relay calls without a coded error`);
     t.deepEqual([...predictCodes.keys()], ['HEADROOM_ERR_INVALID_FIELD'], JSON.stringify([...predictCodes]));
+    t.log(
+      `${memberCalls.length} bad bayes.query / trainer.* / training.series / throttle.receive calls: ${[
+        ...memberCodes,
+      ]
+        .sort()
+        .map(([k, n]) => `${k}: ${n}`)
+        .join(', ')}`,
+    );
+    const inputCodes = ['INVALID_FIELD', 'UNKNOWN_FIELD', 'MISSING_FIELD'].map((c) => `HEADROOM_ERR_${c}`);
+    const unexpected = [...memberCodes.keys()].filter((k) => {
+      const [action, code] = k.split(' ') as [string, string];
+      return !(
+        inputCodes.includes(code) ||
+        (action === 'throttle.receive' && code === 'HEADROOM_ERR_NOT_PERMITTED')
+      );
+    });
+    t.deepEqual(unexpected, [], JSON.stringify([...memberCodes]));
+    for (const action of [
+      'bayes.query',
+      'trainer.status',
+      'trainer.train',
+      'trainer.promote',
+      'trainer.rollback',
+    ])
+      t.true(
+        memberCalls.some(([, a]) => a === action),
+        `no ${action} call was fuzzed`,
+      );
+    t.log(
+      `${events.length} bad forecast.error / forecast.model events: ${eventsCounted} counted and dropped`,
+    );
+    t.is(eventsCounted, events.length);
+    t.true(
+      recentWape === null || (recentWape >= 0 && recentWape < 1e6),
+      `the trainer's error average moved to ${recentWape}`,
+    );
 
     stop = true;
     await checker;
@@ -428,6 +694,8 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
     t.is(valid.answered, valid.sent);
     t.true(valid.sent > 100, `only ${valid.sent} valid checks ran beside the fuzz`);
   } finally {
+    stop = true;
+    await checker?.catch(() => undefined);
     await nc?.close();
     await Promise.all(nodes.map((n) => n.stop()));
     await nats.stop();

@@ -11,11 +11,14 @@
  * - `configure({ slowdown })`: multiplies the work of every later request
  *   (to make one worker slow in tests and drills);
  * - `health()`: `{ nodeID, pid, served }`.
+ *
+ * Each checks its params (worker-params.ts): a bad call gets a coded error.
  */
 import { createHash } from 'node:crypto';
 import { ServiceBroker } from 'moleculer';
 import type { Context } from 'moleculer';
 import { natsAuthFromEnv, compileNatsConnect } from '../../nats/index.ts';
+import { parseConfigureParams, parseHealthParams, parseWorkParams } from './worker-params.ts';
 
 /** What the provider passes as the first argument (JSON). */
 export interface WorkerConfig {
@@ -52,20 +55,19 @@ const broker = new ServiceBroker({
 broker.createService({
   name: cfg.service,
   actions: {
-    work(ctx: Context<{ rounds?: number }>) {
-      const rounds = Math.max(1, Math.floor(ctx.params.rounds ?? cfg.workRounds)) * slowdown;
+    work(ctx: Context<unknown>) {
+      const rounds = parseWorkParams(ctx.params, cfg.workRounds).rounds * slowdown;
       let digest = Buffer.from(cfg.nodeID);
       for (let i = 0; i < rounds; i++) digest = createHash('sha256').update(digest).digest();
       served += 1;
       return { nodeID: cfg.nodeID, pid: process.pid, rounds, digest: digest.toString('hex') };
     },
-    configure(ctx: Context<{ slowdown: number }>) {
-      const s = ctx.params.slowdown;
-      if (!(Number.isInteger(s) && s >= 1)) throw new Error(`slowdown must be an integer >= 1, got ${s}`);
-      slowdown = s;
+    configure(ctx: Context<unknown>) {
+      slowdown = parseConfigureParams(ctx.params).slowdown;
       return { nodeID: cfg.nodeID, slowdown };
     },
-    health() {
+    health(ctx: Context<unknown>) {
+      parseHealthParams(ctx.params);
       return { nodeID: cfg.nodeID, pid: process.pid, served };
     },
   },
