@@ -11,7 +11,8 @@
  * forecast-service.ts), `trainer.status`, `train` and `rollback` take `{}`
  * (`parseEmptyParams` of services/wire).
  */
-import { ErrorCode, InputError, invalidField, isPlainObject, missingField } from '../../lib/index.ts';
+import { invalidField, isPlainObject, missingField } from '../../lib/index.ts';
+import { knownFields } from '../wire/index.ts';
 
 /** A registry version, as models/registry.ts names them. */
 const VERSION = /^v\d{6}$/;
@@ -22,26 +23,6 @@ export const MAX_EVIDENCE = 64;
 const MAX_STATE_LENGTH = 64;
 /** Most tokens one `training.series` request may ask for. */
 export const MAX_SERIES_TOKENS = 1000;
-
-/** `params` as an object with only `allowed` fields; `prefix` is what the errors call a field. */
-function knownFields(
-  params: unknown,
-  allowed: readonly string[],
-  what: string,
-  prefix = 'params.',
-): Record<string, unknown> {
-  if (!isPlainObject(params)) throw invalidField('params', what, params);
-  for (const k in params) {
-    if (!allowed.includes(k)) {
-      throw new InputError(
-        ErrorCode.UnknownField,
-        `${prefix}${k} is not a known field (known: ${allowed.join(', ') || 'none'})`,
-        { field: `${prefix}${k}`, value: params[k] },
-      );
-    }
-  }
-  return params;
-}
 
 /** `bayes.query` params once checked: the evidence's states are the serving network's to check. */
 export interface BayesQuery {

@@ -18,14 +18,24 @@ export const MAX_ACTORS_LIMIT = 10_000;
 /** A pool name, as services/pools/pools-config.ts accepts it. */
 const POOL_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
 
-function object(params: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
+/**
+ * `params` as an object with only `allowed` fields, else an InputError naming
+ * the field (`what` says what was expected); `prefix` is what the errors call
+ * a field. Every node-only action and event checks its params with it.
+ */
+export function knownFields(
+  params: unknown,
+  allowed: readonly string[],
+  what: string,
+  prefix = 'params.',
+): Record<string, unknown> {
   if (!isPlainObject(params)) throw invalidField('params', what, params);
   for (const k in params) {
     if (!allowed.includes(k)) {
       throw new InputError(
         ErrorCode.UnknownField,
-        `params.${k} is not a known field (known: ${allowed.join(', ') || 'none'})`,
-        { field: `params.${k}`, value: params[k] },
+        `${prefix}${k} is not a known field (known: ${allowed.join(', ') || 'none'})`,
+        { field: `${prefix}${k}`, value: params[k] },
       );
     }
   }
@@ -56,25 +66,25 @@ function token(v: unknown, field: string): string {
 
 /** `throttle.prepareLeave`: `{nodeID}`, the node that is leaving. */
 export function parsePrepareLeaveParams(params: unknown): { nodeID: string } {
-  const p = object(params, ['nodeID'], 'an object {nodeID}');
+  const p = knownFields(params, ['nodeID'], 'an object {nodeID}');
   return { nodeID: nodeId(p['nodeID'], 'params.nodeID') };
 }
 
 /** `throttle.leaving`: `{}`. */
 export function parseEmptyParams(params: unknown): Record<string, never> {
-  object(params ?? {}, [], 'an empty object');
+  knownFields(params ?? {}, [], 'an empty object');
   return {};
 }
 
 /** `throttle.describe`: `{token}`. */
 export function parseDescribeParams(params: unknown): { token: string } {
-  const p = object(params, ['token'], 'an object {token}');
+  const p = knownFields(params, ['token'], 'an object {token}');
   return { token: token(p['token'], 'params.token') };
 }
 
 /** `throttle.actors`: `{limit?}`, how many token keys to list. @default 20 */
 export function parseActorsParams(params: unknown): { limit: number } {
-  const p = object(params ?? {}, ['limit'], 'an object {limit?}');
+  const p = knownFields(params ?? {}, ['limit'], 'an object {limit?}');
   const limit = p['limit'] ?? 20;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0 || limit > MAX_ACTORS_LIMIT) {
     throw invalidField('params.limit', `a whole number from 0 to ${MAX_ACTORS_LIMIT}`, limit);
@@ -84,7 +94,7 @@ export function parseActorsParams(params: unknown): { limit: number } {
 
 /** `pools.holds`, `pools.local`: `{pool}`. */
 export function parsePoolParams(params: unknown): { pool: string } {
-  const p = object(params, ['pool'], 'an object {pool}');
+  const p = knownFields(params, ['pool'], 'an object {pool}');
   const pool = p['pool'];
   const expected = 'a pool name (letters, digits, "-" or "_", at most 63)';
   required(pool, 'params.pool', expected);
@@ -98,7 +108,7 @@ export function parsePoolParams(params: unknown): { pool: string } {
  * one); here their form, their token, and that the token is the rule's.
  */
 export function parseHandoffParams(params: unknown): HandoffParams {
-  const p = object(params, ['from', 'items', 'done'], 'an object {from, items, done}');
+  const p = knownFields(params, ['from', 'items', 'done'], 'an object {from, items, done}');
   const from = nodeId(p['from'], 'params.from');
   const items = p['items'];
   required(items, 'params.items', 'a list of hand-off items');
@@ -116,7 +126,7 @@ export function parseHandoffParams(params: unknown): HandoffParams {
 }
 
 function checkHandoffItem(v: unknown, field: string): void {
-  const o = object(v, ['rule', 'snapshot'], 'a hand-off item {rule, snapshot}');
+  const o = knownFields(v, ['rule', 'snapshot'], 'a hand-off item {rule, snapshot}');
   required(o['rule'], `${field}.rule`, 'the rule reference');
   const rule = checkRuleRef(o['rule'], `${field}.rule`);
   const s = o['snapshot'];
@@ -159,7 +169,7 @@ export function requireCaller(
 
 /** A heartbeat on the link (services/cluster/beats.ts): `{id, seq}`, the node and its beat count. */
 export function parseBeat(message: unknown): { id: string; seq: number } {
-  const m = object(message, ['id', 'seq'], 'a beat {id, seq}');
+  const m = knownFields(message, ['id', 'seq'], 'a beat {id, seq}');
   const id = nodeId(m['id'], 'params.id');
   const seq = m['seq'];
   required(seq, 'params.seq', 'a whole number >= 0');

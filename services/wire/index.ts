@@ -27,6 +27,7 @@ export {
   parseBeat,
   parseDescribeParams,
   parseEmptyParams,
+  knownFields,
   parseHandoffParams,
   parsePoolParams,
   parsePrepareLeaveParams,

@@ -7,35 +7,20 @@
  * never a worker stuck in a loop of 10^12 hashes or an uncoded error. Pure,
  * and kept apart from worker-main.ts, which starts a broker when imported.
  */
-import { ErrorCode, InputError, invalidField, isPlainObject, missingField } from '../../../lib/index.ts';
+import { invalidField, missingField } from '../../../lib/index.ts';
+import { knownFields } from '../../wire/index.ts';
 
 /** Most SHA-256 rounds one `work` call may ask for (the provider's `workRounds` option has the same bound). */
 export const MAX_WORK_ROUNDS = 10_000_000;
 /** Largest `slowdown` of `configure`. */
 export const MAX_SLOWDOWN = 1000;
 
-function knownFields(params: unknown, allowed: readonly string[], what: string): Record<string, unknown> {
-  // Moleculer passes `{}` for a call without params; null is the same.
-  const p = params ?? {};
-  if (!isPlainObject(p)) throw invalidField('params', what, p);
-  for (const k in p) {
-    if (!allowed.includes(k)) {
-      throw new InputError(
-        ErrorCode.UnknownField,
-        `params.${k} is not a known field (known: ${allowed.join(', ') || 'none'})`,
-        { field: `params.${k}`, value: p[k] },
-      );
-    }
-  }
-  return p;
-}
-
 const wholeIn = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
 /** `work`: `{rounds?}`, from 1 to {@link MAX_WORK_ROUNDS}; `defaultRounds` when absent. */
 export function parseWorkParams(params: unknown, defaultRounds: number): { rounds: number } {
-  const p = knownFields(params, ['rounds'], 'an object {rounds?}');
+  const p = knownFields(params ?? {}, ['rounds'], 'an object {rounds?}');
   const rounds = p['rounds'] ?? defaultRounds;
   if (!wholeIn(rounds, 1, MAX_WORK_ROUNDS))
     throw invalidField('params.rounds', `a whole number from 1 to ${MAX_WORK_ROUNDS}`, rounds);
@@ -44,7 +29,7 @@ export function parseWorkParams(params: unknown, defaultRounds: number): { round
 
 /** `configure`: `{slowdown}`, from 1 to {@link MAX_SLOWDOWN}. */
 export function parseConfigureParams(params: unknown): { slowdown: number } {
-  const p = knownFields(params, ['slowdown'], 'an object {slowdown}');
+  const p = knownFields(params ?? {}, ['slowdown'], 'an object {slowdown}');
   const slowdown = p['slowdown'];
   const expected = `a whole number from 1 to ${MAX_SLOWDOWN}`;
   if (slowdown === undefined) throw missingField('params.slowdown', expected);
@@ -54,6 +39,6 @@ export function parseConfigureParams(params: unknown): { slowdown: number } {
 
 /** `health`: `{}`. */
 export function parseHealthParams(params: unknown): Record<string, never> {
-  knownFields(params, [], 'an empty object');
+  knownFields(params ?? {}, [], 'an empty object');
   return {};
 }
