@@ -11,8 +11,9 @@
  * only its own actors.
  */
 import type { Context, ServiceSchema } from 'moleculer';
-import { ErrorCode, InputError } from '../../lib/index.ts';
+import { ErrorCode, InputError, invalidField } from '../../lib/index.ts';
 import {
+  MAX_NODE_ID_LENGTH,
   parseActorsParams,
   parseDescribeParams,
   parseEmptyParams,
@@ -32,6 +33,50 @@ const MEET_WAIT_MS = 2000;
 
 /** How long a node waits for a leaving node to confirm that it is leaving. */
 const CONFIRM_LEAVE_MS = 1000;
+
+/** The membership events Moleculer's registry raises, which keep placement current. */
+export const MEMBERSHIP_EVENTS = ['$node.connected', '$node.disconnected', '$services.changed'] as const;
+export type MembershipEvent = (typeof MEMBERSHIP_EVENTS)[number];
+
+/**
+ * Checks one of Moleculer's membership events; answers the node id it names
+ * (`$node.*`) or undefined (`$services.changed`).
+ *
+ * Moleculer's registry raises these on this node only (`broadcastLocal`),
+ * yet its transit hands any EVENT packet from the cluster's NATS to the
+ * local handlers whatever the event's name, with whatever sender the packet
+ * claims (so `ctx.nodeID` proves nothing). A packet's context always reads
+ * `emit` or `broadcast`, never `broadcastLocal`: that is the one mark a
+ * remote member cannot forge, and an event without it is refused. A local
+ * one is checked too (`node.id` a node id), so a Moleculer change of shape
+ * is refused and logged rather than thrown.
+ * @throws InputError (HEADROOM_ERR_NOT_PERMITTED for a remote one, else
+ *   HEADROOM_ERR_INVALID_FIELD) naming the field and the value.
+ */
+export function parseMembershipEvent(
+  event: MembershipEvent,
+  eventType: string | null | undefined,
+  params: unknown,
+): string | undefined {
+  if (eventType !== 'broadcastLocal') {
+    throw new InputError(
+      ErrorCode.NotPermitted,
+      `event ${event} must be raised by this node's own registry, got one sent as ${JSON.stringify(eventType ?? null)} by another member`,
+      { field: 'eventType', value: eventType },
+    );
+  }
+  // Not isPlainObject: Moleculer passes its registry's Node instance.
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+  if (!isObject(params)) throw invalidField('params', `an object (the ${event} payload)`, params);
+  if (event === '$services.changed') return undefined;
+  const node = params['node'];
+  if (!isObject(node)) throw invalidField('params.node', 'the node {id, ...}', node);
+  const id = node['id'];
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_NODE_ID_LENGTH) {
+    throw invalidField('params.node.id', `a node id of 1 to ${MAX_NODE_ID_LENGTH} characters`, id);
+  }
+  return id;
+}
 
 /** The Moleculer service around a ThrottleNode. */
 export function throttleService(
@@ -74,6 +119,26 @@ export function throttleService(
         throw err;
       }
       return await run(p, ctx);
+    };
+  /**
+   * A membership event's handler: checks it ({@link parseMembershipEvent});
+   * one that fails is counted and logged by the node's Guard and dropped
+   * (an event has no reply), else `run` gets the node id it names.
+   */
+  const membership =
+    (event: MembershipEvent, run: (nodeID: string | undefined) => void) =>
+    (ctx: Context<unknown>): void => {
+      let id: string | undefined;
+      try {
+        id = parseMembershipEvent(event, ctx.eventType, ctx.params);
+      } catch (err) {
+        node.guard.refuse(
+          Refused.Call,
+          `event ${event} from ${String(ctx.nodeID)} dropped: ${(err as Error).message}`,
+        );
+        return;
+      }
+      run(id);
     };
   /** A leave is believed only when the leaving node itself says so, asked on its own subject. */
   const confirmLeave = async (ctx: Context<unknown>, nodeID: string): Promise<void> => {
@@ -182,15 +247,19 @@ export function throttleService(
         ),
       },
     },
+    // Each only re-reads the registry (and a (re)joined node's suspicion is
+    // forgotten): what they name is Moleculer's own, never a remote member's
+    // (parseMembershipEvent), so a forged one can neither bring a leaving or
+    // suspected node back nor cost a re-read.
     events: {
       '$node.connected': {
-        handler(ctx: Context<{ node: { id: string } }>) {
-          tracker.forget(ctx.params.node.id);
+        handler: membership('$node.connected', (id) => {
+          if (id !== undefined) tracker.forget(id);
           refresh();
-        },
+        }),
       },
-      '$node.disconnected': refresh,
-      '$services.changed': refresh,
+      '$node.disconnected': { handler: membership('$node.disconnected', refresh) },
+      '$services.changed': { handler: membership('$services.changed', refresh) },
     },
     started() {
       refresh();

@@ -303,7 +303,9 @@ export async function createCollection(
     };
   };
   broker.createService(statsService(stats));
-  broker.createService(eventsService(signals, options.store === 'duckdb' ? batcher : undefined, log));
+  broker.createService(
+    eventsService(signals, options.store === 'duckdb' ? batcher : undefined, log, { clock }),
+  );
   const hub = new EventHub({ broker, clock, pipeline, batcher, store, signals });
   const feed =
     options.eventsFile === null

@@ -5,10 +5,24 @@
  * current level per topic as features. `events.list` reads them back.
  */
 import type { ServiceBroker, ServiceSchema, Context } from 'moleculer';
-import { ErrorCode, StateError, eventId } from '../../lib/index.ts';
+import {
+  ErrorCode,
+  MAX_EVENT_AGE_MS,
+  MAX_EVENT_LEAD_MS,
+  StateError,
+  SystemClock,
+  eventId,
+  invalidField,
+  isPlainObject,
+  missingField,
+  parseEvent,
+  rejectUnknown,
+} from '../../lib/index.ts';
 import type { Clock, EventInput, EventQuery, EventSignals, SignalEvent } from '../../lib/index.ts';
 import type { PrivacyPipeline } from '../../lib/privacy/index.ts';
 import type { Batcher, EventRow, TimeSeriesStore } from '../../store/index.ts';
+import { Refused, guardOf } from '../wire/index.ts';
+import type { Guard } from '../wire/index.ts';
 
 /** Moleculer event carrying one signal to every node. */
 export const SIGNAL_EVENT = 'headroom.events.signal';
@@ -119,24 +133,103 @@ function unavailable(): StateError {
   });
 }
 
+/** The fields of an {@link EventRow} as `publish` broadcasts it. */
+const ROW_FIELDS = ['id', 'source', 'topic', 'timeMs', 'value', 'tokens'];
+/** Last ms of year 9999: an ISO-8601 date-time has four digits of year. */
+const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * Checks a broadcast {@link SIGNAL_EVENT} row as strictly as `events.publish`
+ * checks its body: any member with the `node` role can send one, and with
+ * DuckDB every node stores what it receives. The row is handed to the same
+ * checker (`parseEvent`), its `timeMs` as the ISO `time` that checker reads,
+ * so source, topic, value and tokens obey the very same rules; `id` must be
+ * the event's own ({@link eventId} of what it carries), so a forged row
+ * cannot take the id of another event and shadow it in a store that keeps
+ * one row per id. With `nowMs`, `timeMs` must also lie in the window
+ * `publish` accepts (366 days back to 31 days ahead); without, anywhere
+ * from 1970 to year 9999. Every problem is an InputError naming the field
+ * (`params.<field>`) and the value.
+ */
+export function parseSignalRow(params: unknown, nowMs?: number): EventRow {
+  if (!isPlainObject(params)) {
+    throw invalidField('params', 'an event row {id, source, topic, timeMs, value, tokens}', params);
+  }
+  // First, so that a `time` field cannot slip past and be overwritten below.
+  rejectUnknown(params, ROW_FIELDS, 'params');
+  const { id, timeMs, ...event } = params;
+  const expected = 'a whole number of ms since 1970, before year 10000';
+  if (timeMs === undefined) throw missingField('params.timeMs', expected);
+  if (typeof timeMs !== 'number' || !Number.isSafeInteger(timeMs) || timeMs < 0 || timeMs > MAX_TIME_MS) {
+    throw invalidField('params.timeMs', expected, timeMs);
+  }
+  if (nowMs !== undefined && (timeMs < nowMs - MAX_EVENT_AGE_MS || timeMs > nowMs + MAX_EVENT_LEAD_MS)) {
+    throw invalidField(
+      'params.timeMs',
+      `a time from 366 days before now to 31 days after (now is ${new Date(nowMs).toISOString()})`,
+      timeMs,
+    );
+  }
+  // The window is checked above (or not at all): here `nowMs` is the event's own time.
+  const e = parseEvent({ ...event, time: new Date(timeMs).toISOString() }, timeMs, 'params');
+  // Invariant: a whole ms survives the ISO round trip (toISOString keeps 3 digits of ms).
+  if (e.timeMs !== timeMs) throw invalidField('params.timeMs', expected, timeMs);
+  const row: EventRow = { ...e, id: eventId(e) };
+  if (id === undefined) throw missingField('params.id', 'the id of the event the row carries');
+  if (id !== row.id) throw invalidField('params.id', `the id of the event the row carries (${row.id})`, id);
+  return row;
+}
+
+/** What {@link eventsService} needs besides its signals. */
+export interface EventsServiceOptions {
+  /**
+   * The node's domain clock (the EventHub's): with it, a received row's
+   * time must lie in the window `events.publish` accepts; without, only
+   * its form is checked (a node on a simulated or scaled clock must not
+   * judge events by the wall clock).
+   */
+  clock?: Clock;
+  /** Where a dropped row is counted; @default the broker's Guard (services/wire `guardOf`). */
+  guard?: Guard;
+}
+
+const wallClock = new SystemClock();
+
 /**
  * The service every node runs to receive broadcast events: each becomes a
  * signal for its collector's features. With `keepCopies` (a store of its
  * own, DuckDB), a node also stores the events other nodes received, so
  * `events.list` answers the same on every node; a shared store (ClickHouse)
  * already has them from the receiving node. Event ids make a copy harmless.
+ *
+ * A row that fails {@link parseSignalRow} (sent by a buggy or compromised
+ * member) is dropped before it reaches the signals or the store, counted
+ * among the node's refused calls ({@link Refused.Call}) and logged by its
+ * Guard at most once per 10 s. The event has no reply to carry an error.
+ * (As services/forecasting/guarded.ts `guardedEvent` does; that helper
+ * lives above this folder, so it is not imported here.)
  */
 export function eventsService(
   signals: EventSignals,
   keepCopies: Batcher | undefined,
   logger: { warn(...args: unknown[]): void },
+  options: EventsServiceOptions = {},
 ): ServiceSchema {
   return {
     name: 'headroomEvents',
     events: {
       [SIGNAL_EVENT]: {
-        handler(ctx: Context<EventRow>) {
-          const row = ctx.params;
+        handler(ctx: Context<unknown>) {
+          let row: EventRow;
+          try {
+            row = parseSignalRow(ctx.params, options.clock?.now());
+          } catch (err) {
+            (options.guard ?? guardOf(ctx.broker, wallClock)).refuse(
+              Refused.Call,
+              `event ${SIGNAL_EVENT} from ${String(ctx.nodeID)} dropped: ${(err as Error).message}`,
+            );
+            return;
+          }
           const signal: SignalEvent = {
             topic: row.topic,
             timeMs: row.timeMs,

@@ -14,7 +14,7 @@ export {
   openCollectionWorker,
 } from './collector-port.ts';
 export { initOnUse } from './collector-store.ts';
-export { EventHub, SIGNAL_EVENT, eventsService, noEvents } from './events.ts';
+export { EventHub, SIGNAL_EVENT, eventsService, noEvents, parseSignalRow } from './events.ts';
 export { EventsFeed, compileEventsFeedOptions, defaultEventsFeedOptions } from './events-feed.ts';
 export {
   GENERATED_KEY_FILE,
@@ -29,6 +29,6 @@ export { loadProfileFile } from './profile-file.ts';
 export type { Collection, CollectionStats } from './collection.ts';
 export type { CollectionWorkerData, CollectorConfig, CollectorWorkerStats } from './collection-worker.ts';
 export type { CollectorPortDeps, CollectorPortOptions } from './collector-port.ts';
-export type { EventHubDeps, EventLevelReply, EventReply, EventsApi } from './events.ts';
+export type { EventHubDeps, EventLevelReply, EventReply, EventsApi, EventsServiceOptions } from './events.ts';
 export type { EventsFeedDeps, EventsFeedOptions, EventsFeedStats } from './events-feed.ts';
 export type { KeyFile } from './privacy-config.ts';

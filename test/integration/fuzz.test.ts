@@ -8,15 +8,18 @@
 // (Moleculer, role node) calls the lease relay actions throttle.lease / throttle.leaseReturn, the
 // hand-off throttle.receive, the pools actions pools.want / local / holds, forecast.predict,
 // bayes.query, every trainer.* action and training.series with bad params: each gets a coded
-// error back. Last it emits bad forecast.error and forecast.model events, which have no reply:
+// error back. Then it emits bad forecast.error and forecast.model events, which have no reply:
 // the node counts each one and drops it (the trainer's error average does not move), and answers
-// afterwards.
+// afterwards. Last it broadcasts bad headroom.events.signal rows and forged $node.connected,
+// $node.disconnected and $services.changed events (Moleculer's transit hands those to the
+// handlers too): counted and dropped alike, and the node answers afterwards.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
 import type { NatsConnection } from 'nats';
+import { eventId } from '../../lib/index.ts';
 import { badHttpRequests, badInternalRequests, badNatsRequests } from '../helpers/bad-inputs.ts';
 import type { BadInput } from '../helpers/bad-inputs.ts';
 import { freePort, startNatsServer } from '../helpers/nats-server.ts';
@@ -396,6 +399,67 @@ function badForecastEvents(): fc.Arbitrary<[string, unknown]> {
   );
 }
 
+/**
+ * Bad `headroom.events.signal` rows (services/collection/events.ts; heard on
+ * fz-1 only, fz-2 keeps no events): a well-formed row with one field broken
+ * (any change breaks it, as the row's id is that of what it carries), an
+ * unknown field, or no object at all. The first few are what the handler
+ * once took: a null row, string tokens, a time that is not a number.
+ */
+function badSignalRows(): fc.Arbitrary<unknown> {
+  const e = { source: 'fz', topic: 'fz-news', timeMs: Date.UTC(2026, 11, 1), value: 1, tokens: ['k1:fz'] };
+  const good = { ...e, id: eventId(e) };
+  const notString = fc.jsonValue().filter((v) => typeof v !== 'string');
+  return fc.oneof(
+    fc.constantFrom(null, { ...good, tokens: 'k1:fz' }, { ...good, timeMs: '2026-12-01T00:00:00Z' }),
+    brokenField(good, {
+      id: fc.oneof(notString, fc.constantFrom('', 'f'.repeat(32))),
+      source: fc.oneof(notString, fc.constantFrom('', 'a b', 'x'.repeat(129), 'other')),
+      topic: fc.oneof(notString, fc.constantFrom('', 'a b', 'x'.repeat(129), 'other')),
+      timeMs: fc.oneof(
+        fc.jsonValue().filter((v) => typeof v !== 'number'),
+        fc.constantFrom(-1, 0.5, 1e300, 0),
+      ),
+      value: fc.jsonValue().filter((v) => typeof v !== 'number'),
+      tokens: fc.oneof(
+        fc.jsonValue().filter((v) => !Array.isArray(v)),
+        fc.constantFrom(
+          [''],
+          [1],
+          [null],
+          ['k1:other'],
+          Array.from({ length: 101 }, (_, i) => `k${i}`),
+        ),
+      ),
+    }),
+    fc.jsonValue().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)),
+    fc.constant({}),
+  );
+}
+
+/**
+ * Forged membership events: Moleculer's registry raises them on each node
+ * only, so any from the wire is refused, well-formed ones too (a member
+ * naming a live node as gone, or a leaving one as back), as is garbage that
+ * the handlers once dereferenced. Broadcast: fz-1 hears every one.
+ */
+function forgedMembershipEvents(): fc.Arbitrary<[string, unknown]> {
+  return fc.tuple(
+    fc.constantFrom('$node.connected', '$node.disconnected', '$services.changed'),
+    fc.oneof(
+      fc.constantFrom(
+        null,
+        { node: { id: 'fz-1' } },
+        { node: { id: 'fz-2' }, unexpected: true },
+        { node: { id: 'fz-gone' }, reconnected: true },
+        { localService: false },
+      ),
+      fc.record({ node: fc.record({ id: fc.jsonValue() }) }),
+      fc.jsonValue(),
+    ),
+  );
+}
+
 /** Events the trainer took before its params were checked, each far off any real WAPE. */
 const LOUD_BAD_ERRORS: Array<[string, unknown]> = [
   ['forecast.error', { wape: -1e12, n: 1 }],
@@ -550,6 +614,13 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
     ];
     let eventsCounted = 0;
     let recentWape: number | null = null;
+    const clusterEvents: Array<[string, unknown]> = [
+      ...fc
+        .sample(badSignalRows(), { numRuns: Math.max(50, Math.round(INPUTS / 200)), seed: SEED })
+        .map((row): [string, unknown] => ['headroom.events.signal', row]),
+      ...fc.sample(forgedMembershipEvents(), { numRuns: Math.max(50, Math.round(INPUTS / 200)), seed: SEED }),
+    ];
+    let clusterEventsCounted = 0;
     await member.start();
     try {
       await pool(relayed, 16, async ([nodeID, action, params]) => {
@@ -604,6 +675,19 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
       eventsCounted = counted - before;
       // The node answers afterwards, and no bad WAPE reached the trainer's average.
       recentWape = (await trainerStatus()).recentWape;
+
+      // The cluster's own events, broadcast (fz-1 hears each once): counted among fz-1's refused
+      // calls and dropped, and fz-1 answers afterwards, still listing both nodes' actors.
+      const beforeCluster = await refusedCalls();
+      for (const [event, payload] of clusterEvents) await member.broadcast(event, payload);
+      let countedCluster = beforeCluster;
+      await waitUntil(
+        async () => (countedCluster = await refusedCalls()) - beforeCluster >= clusterEvents.length,
+        20_000,
+        `fz-1 counting ${clusterEvents.length} bad cluster events (${countedCluster - beforeCluster} so far)`,
+      );
+      clusterEventsCounted = countedCluster - beforeCluster;
+      await member.call('throttle.actors', {}, { nodeID: 'fz-1', timeout: 10_000 });
     } finally {
       await member.stop();
     }
@@ -644,6 +728,10 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
       `${events.length} bad forecast.error / forecast.model events: ${eventsCounted} counted and dropped`,
     );
     t.is(eventsCounted, events.length);
+    t.log(
+      `${clusterEvents.length} bad headroom.events.signal / forged $node.* and $services.changed events: ${clusterEventsCounted} counted and dropped`,
+    );
+    t.is(clusterEventsCounted, clusterEvents.length);
     t.true(
       recentWape === null || (recentWape >= 0 && recentWape < 1e6),
       `the trainer's error average moved to ${recentWape}`,
