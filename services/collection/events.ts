@@ -4,13 +4,12 @@
  * keyed hashes) and broadcast to every node, whose collector reads their
  * current level per topic as features. `events.list` reads them back.
  */
-import type { ServiceBroker, ServiceSchema, Context } from 'moleculer';
+import type { ServiceBroker, ServiceSchema } from 'moleculer';
 import {
   ErrorCode,
   MAX_EVENT_AGE_MS,
   MAX_EVENT_LEAD_MS,
   StateError,
-  SystemClock,
   eventId,
   invalidField,
   isPlainObject,
@@ -21,7 +20,7 @@ import {
 import type { Clock, EventInput, EventQuery, EventSignals, SignalEvent } from '../../lib/index.ts';
 import type { PrivacyPipeline } from '../../lib/privacy/index.ts';
 import type { Batcher, EventRow, TimeSeriesStore } from '../../store/index.ts';
-import { Refused, guardOf } from '../wire/index.ts';
+import { guardedEvent } from '../wire/index.ts';
 import type { Guard } from '../wire/index.ts';
 
 /** Moleculer event carrying one signal to every node. */
@@ -193,8 +192,6 @@ export interface EventsServiceOptions {
   guard?: Guard;
 }
 
-const wallClock = new SystemClock();
-
 /**
  * The service every node runs to receive broadcast events: each becomes a
  * signal for its collector's features. With `keepCopies` (a store of its
@@ -204,10 +201,9 @@ const wallClock = new SystemClock();
  *
  * A row that fails {@link parseSignalRow} (sent by a buggy or compromised
  * member) is dropped before it reaches the signals or the store, counted
- * among the node's refused calls ({@link Refused.Call}) and logged by its
- * Guard at most once per 10 s. The event has no reply to carry an error.
- * (As services/forecasting/guarded.ts `guardedEvent` does; that helper
- * lives above this folder, so it is not imported here.)
+ * among the node's refused calls (`callsRefused`) and logged by its
+ * Guard at most once per 10 s (`guardedEvent`). The event has no reply
+ * to carry an error.
  */
 export function eventsService(
   signals: EventSignals,
@@ -219,34 +215,29 @@ export function eventsService(
     name: 'headroomEvents',
     events: {
       [SIGNAL_EVENT]: {
-        handler(ctx: Context<unknown>) {
-          let row: EventRow;
-          try {
-            row = parseSignalRow(ctx.params, options.clock?.now());
-          } catch (err) {
-            (options.guard ?? guardOf(ctx.broker, wallClock)).refuse(
-              Refused.Call,
-              `event ${SIGNAL_EVENT} from ${String(ctx.nodeID)} dropped: ${(err as Error).message}`,
-            );
-            return;
-          }
-          const signal: SignalEvent = {
-            topic: row.topic,
-            timeMs: row.timeMs,
-            value: row.value,
-            tokens: row.tokens,
-          };
-          signals.add(signal);
-          if (keepCopies !== undefined && ctx.nodeID !== ctx.broker.nodeID) {
-            try {
-              keepCopies.add('events', row);
-            } catch (err) {
-              logger.warn(
-                `event ${row.id} from ${ctx.nodeID} not stored here: ${(err as { code?: string }).code ?? 'error'}`,
-              );
+        handler: guardedEvent(
+          options.guard,
+          SIGNAL_EVENT,
+          (params) => parseSignalRow(params, options.clock?.now()),
+          (row, ctx) => {
+            const signal: SignalEvent = {
+              topic: row.topic,
+              timeMs: row.timeMs,
+              value: row.value,
+              tokens: row.tokens,
+            };
+            signals.add(signal);
+            if (keepCopies !== undefined && ctx.nodeID !== ctx.broker.nodeID) {
+              try {
+                keepCopies.add('events', row);
+              } catch (err) {
+                logger.warn(
+                  `event ${row.id} from ${ctx.nodeID} not stored here: ${(err as { code?: string }).code ?? 'error'}`,
+                );
+              }
             }
-          }
-        },
+          },
+        ),
       },
     },
   };

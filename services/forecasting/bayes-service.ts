@@ -10,7 +10,7 @@ import type { Guard } from '../wire/index.ts';
 import type { ForecastHub } from './forecast-service.ts';
 import { parseBayesQueryParams } from './forecasting-params.ts';
 import type { BayesQuery } from './forecasting-params.ts';
-import { guardedAction } from './guarded.ts';
+import { guardedAction } from '../wire/index.ts';
 
 /** `bayes.query` parameters. */
 export interface BayesQueryParams {

@@ -17,7 +17,7 @@ import type { ServiceBroker, ServiceSchema } from 'moleculer';
 import { invalidField, isPlainObject } from '../../lib/index.ts';
 import type { Guard } from '../wire/index.ts';
 import { parseSeriesParams } from './forecasting-params.ts';
-import { guardedAction } from './guarded.ts';
+import { guardedAction } from '../wire/index.ts';
 import type { TrainingData, TrainingSource } from './training-data.ts';
 
 /** The Moleculer service answering `series`; nodes only (role `node`, ops/nats/secure.conf). */

@@ -25,7 +25,7 @@ import type {
 } from '../../models/index.ts';
 import type { Guard } from '../wire/index.ts';
 import { parseForecastModelEvent } from './forecasting-params.ts';
-import { guardedEvent, refuseCall } from './guarded.ts';
+import { guardedEvent, refuseCall } from '../wire/index.ts';
 
 /** The models module (models/index.ts). */
 export type ModelsModule = typeof models;

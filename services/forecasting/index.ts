@@ -6,7 +6,7 @@
 // broker. Runs in the node's process (training on a worker thread, see
 // models/). What other members send the services is checked
 // (forecasting-params.ts) and refusals counted by the node's Guard
-// (guarded.ts). Depends on lib/, actors/, models/, store/ and
+// (services/wire guarded.ts). Depends on lib/, actors/, models/, store/ and
 // services/runtime, collection, check and wire. Values first, then types.
 export { setupForecasting } from './forecasting.ts';
 export {

@@ -8,7 +8,7 @@ import { ErrorCode, StateError } from '../../lib/index.ts';
 import { parseEmptyParams } from '../wire/index.ts';
 import type { Guard } from '../wire/index.ts';
 import { parseForecastErrorEvent, parsePromoteParams } from './forecasting-params.ts';
-import { guardedAction, guardedEvent, refuseCall } from './guarded.ts';
+import { guardedAction, guardedEvent, refuseCall } from '../wire/index.ts';
 import type { Trainer } from './trainer.ts';
 
 /**

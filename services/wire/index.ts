@@ -34,6 +34,7 @@ export {
   requireCaller,
 } from './action-params.ts';
 export { Guard, LOG_EVERY_MS, Refused, emptyGuardStats, guardOf } from './guard.ts';
+export { guardedAction, guardedEvent, refuseCall } from './guarded.ts';
 
 export type {
   HandoffItem,

@@ -1,5 +1,5 @@
 // What other cluster members send the forecasting services
-// (services/forecasting/forecasting-params.ts, guarded.ts): each action's
+// (services/forecasting/forecasting-params.ts, services/wire/guarded.ts): each action's
 // params and each event's are checked like the public API, a bad call gets an
 // InputError naming the field and the value and is counted by the node's
 // Guard, and a bad event is counted and dropped without any effect.

@@ -1,6 +1,6 @@
 /**
- * How the forecasting services refuse what another member sends them, as
- * the `throttle` and `pools` services do: a call whose params fail their
+ * How the node-only services refuse what another member sends them (the
+ * forecasting services, the events service), as `throttle` and `pools` do: a call whose params fail their
  * check is counted and logged (rate-limited, once per kind every 10 s) by
  * the node's Guard, and its coded error goes back to the caller; an event
  * has no reply, so a bad one is counted, logged and dropped. Either way
@@ -8,8 +8,8 @@
  */
 import type { Context } from 'moleculer';
 import { SystemClock } from '../../lib/index.ts';
-import { Refused, guardOf } from '../wire/index.ts';
-import type { Guard } from '../wire/index.ts';
+import { Refused, guardOf } from './guard.ts';
+import type { Guard } from './guard.ts';
 
 const wallClock = new SystemClock();
 
@@ -67,7 +67,7 @@ export function guardedEvent<P>(
   guard: Guard | undefined,
   event: string,
   check: (params: unknown) => P,
-  run: (p: P) => void | Promise<void>,
+  run: (p: P, ctx: Context<unknown>) => void | Promise<void>,
 ): (ctx: Context<unknown>) => void | Promise<void> {
   return (ctx) => {
     let p: P;
@@ -80,6 +80,6 @@ export function guardedEvent<P>(
       );
       return;
     }
-    return run(p);
+    return run(p, ctx);
   };
 }
