@@ -224,6 +224,14 @@ export class PoolManager {
       this.#season = new SeasonalProfile(config.seasonSteps);
   }
 
+  /**
+   * The pool's seasonal memory (undefined without `seasonSteps`): its runner
+   * checkpoints it and restores it from the previous manager's checkpoint.
+   */
+  get season(): SeasonalProfile | undefined {
+    return this.#season;
+  }
+
   /** Records (or replaces) a token's wants. All tokens must use the same horizons. */
   want(w: TokenWant): void {
     if (!(Number.isFinite(w.priority) && w.priority > 0))

@@ -27,6 +27,12 @@ export {
   planWants,
 } from './planning.ts';
 export { SeasonalProfile, seasonalLift } from './seasonal.ts';
+export {
+  SEASON_CHECKPOINT_SKEW_STEPS,
+  SEASON_CHECKPOINT_VERSION,
+  decodeSeasonCheckpoint,
+  encodeSeasonCheckpoint,
+} from './season-checkpoint.ts';
 export { HpaPolicy, compileHpaOptions, defaultHpaOptions } from './reactive.ts';
 export { StaticPolicy, QuantilePolicy, HoldDownPolicy } from './simple-policies.ts';
 export { ForecastFeedback } from './feedback.ts';
@@ -37,6 +43,7 @@ export type { Lease, LeaseContext } from './lease.ts';
 export type { PoolWants, PolicyObservation, CapacityPolicy } from './policy.ts';
 export type { HpaOptions } from './reactive.ts';
 export type { Trend, Lifted, PlanOptions } from './planning.ts';
-export type { SeasonalOptions, SeasonalForecast, SeasonalLifted } from './seasonal.ts';
+export type { SeasonalOptions, SeasonalForecast, SeasonalLifted, SeasonalSnapshot } from './seasonal.ts';
+export type { SeasonCheckpoint, SeasonCheckpointShape } from './season-checkpoint.ts';
 export type { HorizonFeedback } from './feedback.ts';
 export type { UnitLoad } from './weights.ts';

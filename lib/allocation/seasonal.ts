@@ -24,11 +24,19 @@ export interface SeasonalOptions {
   /**
    * Steps either side of a target over which the last season's median is
    * taken, and how far from the target its highest is looked for (the
-   * cycle's timing moves from day to day). @default seasonSteps / 48 (half an hour of a day)
+   * cycle's timing moves from day to day). @default seasonSteps / 48 (half an hour of a day), below half of levelSteps
    */
   smoothSteps?: number;
   /** The most today's level may be of the last season's. @default 4 */
   maxRatio?: number;
+}
+
+/** A {@link SeasonalProfile}'s memory in step order (see `snapshot`, `restore`). */
+export interface SeasonalSnapshot {
+  /** The step of the last value. */
+  lastStep: number;
+  /** Demand of steps `lastStep - values.length + 1` to `lastStep`; NaN where unknown. */
+  values: Float64Array | Float32Array;
 }
 
 /** What a {@link SeasonalProfile} forecasts from a step. */
@@ -51,13 +59,17 @@ export class SeasonalProfile {
   /** Demand of step `s` at `s mod size` when `#stamps` holds `s` there. */
   readonly #values: Float64Array;
   readonly #stamps: Float64Array;
+  /** The latest step observed or restored; NaN before any. */
+  #last = Number.NaN;
 
   constructor(seasonSteps: number, o: SeasonalOptions = {}) {
     if (!(Number.isInteger(seasonSteps) && seasonSteps >= 4))
       throw invalidField('seasonSteps', 'an integer >= 4', seasonSteps);
     this.seasonSteps = seasonSteps;
     this.levelSteps = o.levelSteps ?? Math.max(1, Math.round(seasonSteps / 12));
-    this.smoothSteps = o.smoothSteps ?? Math.round(seasonSteps / 48);
+    // Capped below half the level window: a season of 24 to 29 steps rounds S / 48 up to 1 with a level window of 2.
+    this.smoothSteps =
+      o.smoothSteps ?? Math.min(Math.round(seasonSteps / 48), Math.ceil(this.levelSteps / 2) - 1);
     this.maxRatio = o.maxRatio ?? 4;
     if (!(Number.isInteger(this.levelSteps) && this.levelSteps >= 1 && this.levelSteps < seasonSteps))
       throw invalidField('levelSteps', `an integer from 1 to ${seasonSteps - 1}`, o.levelSteps);
@@ -85,6 +97,75 @@ export class SeasonalProfile {
     const i = this.#slot(step);
     this.#values[i] = demand;
     this.#stamps[i] = step;
+    if (!(step <= this.#last)) this.#last = step;
+  }
+
+  /** The latest step observed or restored; NaN before any. */
+  get lastStep(): number {
+    return this.#last;
+  }
+
+  /** Steps of memory: a season and a level window (what a {@link SeasonalSnapshot} holds). */
+  get size(): number {
+    return this.#values.length;
+  }
+
+  /** How many of the memory's steps (the `size` up to the latest) hold a demand. */
+  get knownSteps(): number {
+    // A slot may still hold a step from before the window when the steps since skipped it.
+    const from = this.#last - this.#values.length;
+    let n = 0;
+    for (const s of this.#stamps) if (s > from) n++;
+    return n;
+  }
+
+  /**
+   * The memory in step order, for a checkpoint: the `size` steps up to the
+   * latest one observed, NaN where unknown; null before any step.
+   */
+  snapshot(): SeasonalSnapshot | null {
+    if (Number.isNaN(this.#last)) return null;
+    const n = this.#values.length;
+    const values = new Float64Array(n);
+    const first = this.#last - n + 1;
+    for (let i = 0; i < n; i++) values[i] = this.at(first + i);
+    return { lastStep: this.#last, values };
+  }
+
+  /**
+   * Takes the known steps of `snap` (a snapshot of a profile of the same
+   * size, e.g. the pool's previous manager's) where this memory knows
+   * nothing newer: a step observed here since is kept, so restoring after
+   * the first ticks loses nothing. Returns how many steps it took.
+   * @throws InputError when `snap` is not of this profile's size or holds a negative or infinite demand.
+   */
+  restore(snap: SeasonalSnapshot): number {
+    const n = this.#values.length;
+    if (!Number.isSafeInteger(snap.lastStep))
+      throw invalidField('lastStep', 'an integer step index', snap.lastStep);
+    if (snap.values.length !== n)
+      throw invalidField('values.length', `${n} (a season and a level window)`, snap.values.length);
+    // Checked whole before any is taken: a bad snapshot leaves the memory as it was.
+    for (const v of snap.values)
+      if (!Number.isNaN(v) && !(Number.isFinite(v) && v >= 0))
+        throw invalidField('values', 'demands >= 0 (NaN: unknown)', v);
+    let taken = 0;
+    let latest = Number.NaN;
+    const first = snap.lastStep - n + 1;
+    for (let k = 0; k < n; k++) {
+      const v = snap.values[k]!;
+      if (Number.isNaN(v)) continue;
+      const step = first + k;
+      const i = this.#slot(step);
+      const had = this.#stamps[i]!;
+      if (had >= step) continue;
+      this.#values[i] = v;
+      this.#stamps[i] = step;
+      taken++;
+      latest = step;
+    }
+    if (!(latest <= this.#last)) this.#last = latest;
+    return taken;
   }
 
   #slot(step: number): number {

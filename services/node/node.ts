@@ -272,7 +272,7 @@ export async function startNode(
       nc === undefined || forecasting === undefined
         ? undefined
         : setupTrainerCluster(options, broker, realClock, nc, forecasting);
-    const pools = await setupPools(options, broker, clock, throttle, tracker, collection);
+    const pools = await setupPools(options, broker, clock, throttle, tracker, collection, nc);
     await broker.start();
     if (beats !== undefined) {
       // Beats from now on: until others list this node they route nothing to it, and a stall of

@@ -14,6 +14,8 @@ export { PoolRunner, poolForecastOf } from './pool-runner.ts';
 export { checkWantParams } from './pool-wants.ts';
 export { PoolClient, wantOf } from './pool-client.ts';
 export { setupPools } from './pools-setup.ts';
+export { SeasonKeeper } from './season-keeper.ts';
+export { KvSeasonStore, seasonBucket, seasonKey } from './season-store.ts';
 export { TrafficRouter } from './traffic.ts';
 export {
   DbProvider,
@@ -33,6 +35,8 @@ export type { PoolForecast, PoolLog, PoolRunStatus } from './pool-runner.ts';
 export type { WireWant } from './pool-wants.ts';
 export type { PoolClientDeps } from './pool-client.ts';
 export type { PoolsSetup } from './pools-setup.ts';
+export type { SeasonKeeperDeps, SeasonStatus } from './season-keeper.ts';
+export type { SeasonStore } from './season-store.ts';
 export type { Routed, TrafficRouterDeps, TrafficRouterOptions } from './traffic.ts';
 export type {
   DbProviderDeps,

@@ -37,6 +37,9 @@ import { SimulatedProvider } from '../../sim/index.ts';
 import { logEvent } from '../runtime/index.ts';
 import type { PoolSpec } from './pools-config.ts';
 import type { WireWant } from './pool-wants.ts';
+import { SeasonKeeper } from './season-keeper.ts';
+import type { SeasonStatus } from './season-keeper.ts';
+import type { SeasonStore } from './season-store.ts';
 import { DbProvider, ProcessProvider } from './providers/index.ts';
 
 /**
@@ -83,6 +86,8 @@ export interface PoolRunStatus {
   forecast: PoolForecast | null;
   /** Kind `process`: node ids of the ready workers, the units a TrafficRouter (traffic.ts) routes to. */
   units?: string[];
+  /** The pool's season, when it keeps one (option `seasonMs`), and its checkpoints (season-keeper.ts). */
+  seasonal?: SeasonStatus;
 }
 
 function policyOf(spec: PoolSpec, leadSteps: number): CapacityPolicy {
@@ -153,6 +158,7 @@ export class PoolRunner {
   #lastDemand = 0;
   #lastDecision: AllocationDecision | null = null;
   #stopped = false;
+  readonly #season: SeasonKeeper | undefined;
 
   constructor(
     spec: PoolSpec,
@@ -163,6 +169,10 @@ export class PoolRunner {
       log: PoolLog;
       /** Environment for `process` workers (the node's NATS credentials). */
       workerEnv?: Readonly<Record<string, string>>;
+      /** Where the pool's season is checkpointed (see season-keeper.ts); none: it lives in memory only. */
+      seasonStore?: SeasonStore;
+      /** This node's id, written into the checkpoints. */
+      nodeId?: string;
     },
   ) {
     this.spec = spec;
@@ -200,6 +210,21 @@ export class PoolRunner {
         },
       },
     );
+    const profile = this.#manager.season;
+    if (profile !== undefined) {
+      this.#season = new SeasonKeeper({
+        pool: spec.name,
+        stepMs: spec.stepMs,
+        profile,
+        ...(deps.seasonStore === undefined ? {} : { store: deps.seasonStore }),
+        node: deps.nodeId ?? 'unknown',
+        clock: deps.clock,
+        log: deps.log,
+        everySteps: Math.max(1, Math.round(spec.seasonCheckpointMs / spec.stepMs)),
+      });
+      // The previous manager's season, taken where this one knows nothing newer (ticks may come first).
+      void this.#season.recover();
+    }
     this.#arm();
   }
 
@@ -325,6 +350,7 @@ export class PoolRunner {
     } finally {
       this.#answer();
     }
+    this.#season?.afterTick();
     return this.#last;
   }
 
@@ -347,15 +373,20 @@ export class PoolRunner {
       forecast:
         this.#last === undefined ? null : poolForecastOf(this.#last.wants, this.#leadSteps, this.spec.stepMs),
       ...(this.#provider instanceof ProcessProvider ? { units: this.#provider.readyNodeIDs() } : {}),
+      ...(this.#season === undefined ? {} : { seasonal: this.#season.status() }),
     };
   }
 
-  /** Stops ticking and closes the provider (connections closed, processes stopped). */
+  /**
+   * Stops ticking, writes the last season checkpoint (for the pool's next
+   * manager) and closes the provider (connections closed, processes stopped).
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#answer();
+    await this.#season?.final();
     await this.#provider.close?.();
   }
 }

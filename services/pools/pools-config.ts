@@ -67,6 +67,13 @@ export interface PoolSpec {
    * none. @default "1d"
    */
   seasonMs: number | null;
+  /**
+   * How often the pool's manager checkpoints its season to the cluster's
+   * store (JetStream KV, with NATS), so its next manager (after a move or a
+   * crash) starts with it: a crash loses at most this much. At least one
+   * step. @default "1m"
+   */
+  seasonCheckpointMs: number;
   /** The forecast quantile provisioned for by policy `quantile`. @default 0.9 */
   quantile: number;
   /**
@@ -139,6 +146,7 @@ const schema: OptionSchema<RawPool> = {
   policy: optOneOf(PoolPolicyName),
   limits: optOneOf(LeaseLimits),
   seasonMs: (v, field) => (v === null ? null : positiveMs(v, field)),
+  seasonCheckpointMs: positiveMs,
   quantile: (v, field) => {
     if (typeof v !== 'number' || !(v > 0 && v < 1)) throw invalidField(field, 'a number between 0 and 1', v);
     return v;
@@ -166,6 +174,7 @@ function defaults(): RawPool {
     policy: 'quantile',
     limits: 'raise-only',
     seasonMs: DAY_MS,
+    seasonCheckpointMs: 60_000,
     quantile: 0.9,
     rlModel: null,
     throttlePrice: 1,
@@ -220,6 +229,15 @@ export function compilePools(raw: unknown, natsUrl: string | null, name = 'pools
           `${at}.seasonMs`,
           `a duration of at least 4 steps (${4 * p.stepMs} ms), or null`,
           p.seasonMs,
+        ).message,
+      );
+    if (!(p.seasonCheckpointMs >= p.stepMs))
+      fail(
+        `${at}.seasonCheckpointMs`,
+        invalidField(
+          `${at}.seasonCheckpointMs`,
+          `a duration of at least one step (${p.stepMs} ms)`,
+          p.seasonCheckpointMs,
         ).message,
       );
     if (names.has(p.name)) fail(`${at}.name`, `${at}.name ${JSON.stringify(p.name)} is used by another pool`);

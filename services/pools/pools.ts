@@ -21,6 +21,7 @@ import type { PoolForecast, PoolRunStatus } from './pool-runner.ts';
 import { checkWantParams } from './pool-wants.ts';
 import type { WireWant } from './pool-wants.ts';
 import type { PoolKind, PoolPolicyName, PoolSpec } from './pools-config.ts';
+import type { SeasonStore } from './season-store.ts';
 
 /** The placement key of a pool's owner. */
 export const poolKey = (name: string): string => `pool:${name}`;
@@ -70,6 +71,12 @@ export interface PoolOverview {
   demand: number | null;
   /** The summed forecast the last decision looked at; null when there is none. */
   forecast: PoolForecast | null;
+  /**
+   * The pool's seasonal memory, when its manager keeps one (`seasonMs`):
+   * steps known, and steps its manager took from the previous manager's
+   * checkpoint as it started (0: none); null otherwise.
+   */
+  seasonal: { knownSteps: number; recoveredSteps: number } | null;
   error?: string;
 }
 
@@ -88,6 +95,10 @@ export function poolOverview(s: PoolStatus): PoolOverview {
     unitCapacity: s.unitCapacity,
     demand: s.demand === undefined ? null : (s.demand * 1000) / s.stepMs,
     forecast: s.forecast ?? null,
+    seasonal:
+      s.seasonal === undefined
+        ? null
+        : { knownSteps: s.seasonal.knownSteps, recoveredSteps: s.seasonal.recoveredSteps },
     ...(s.error === undefined ? {} : { error: s.error }),
   };
 }
@@ -104,6 +115,12 @@ export interface PoolsDeps {
   storeToken?: (token: string, nowMs: number) => string;
   /** Environment for `process` pool workers: the node's NATS credentials (HEADROOM_NATS_*). */
   workerEnv?: Readonly<Record<string, string>>;
+  /**
+   * Where pools' seasons are checkpointed (the cluster's KV bucket, see
+   * season-store.ts), so a pool's next manager starts with its season.
+   * None: a season lives only as long as its manager.
+   */
+  seasonStore?: SeasonStore;
 }
 
 /** This node's share of the pools: the runners of the pools it owns. */
@@ -232,6 +249,7 @@ export class Pools {
           sink: (d) => this.#record(d),
           log,
           ...(this.#d.workerEnv === undefined ? {} : { workerEnv: this.#d.workerEnv }),
+          ...(this.#d.seasonStore === undefined ? {} : { seasonStore: this.#d.seasonStore, nodeId: me }),
         }),
       );
       log.info(`pool ${spec.name}: manager started on ${me}`);

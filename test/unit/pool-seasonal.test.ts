@@ -164,3 +164,12 @@ test('pool seasonal - on its second day a pool holds capacity ahead of the daily
   // Day 1 is the same either way: no season known yet.
   t.deepEqual(seasonal.slice(0, S), none.slice(0, S));
 });
+
+test('seasonal profile - every season of 4 to 400 steps builds with its defaults', (t) => {
+  // Seasons of 24 to 29 steps used to round S / 48 up to a smoothing of 1 step with a level window of 2,
+  // and the pool's manager refused to start.
+  for (let s = 4; s <= 400; s++) {
+    const p = new SeasonalProfile(s);
+    t.true(2 * p.smoothSteps < p.levelSteps, `season ${s}`);
+  }
+});

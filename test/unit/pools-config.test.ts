@@ -144,6 +144,17 @@ test(
     /pools\.pools\[0\]\.seasonMs must be a duration of at least 4 steps \(20000 ms\), or null, got 10000/,
   ),
 );
+test('pools-config - a season is checkpointed every minute unless told, at least once a step', (t) => {
+  t.is(compilePools({ pools: [pool()] }, null)[0]!.seasonCheckpointMs, 60_000);
+  t.is(compilePools({ pools: [pool({ seasonCheckpointMs: '10s' })] }, null)[0]!.seasonCheckpointMs, 10_000);
+});
+test(
+  'pools-config - season checkpoint shorter than a step',
+  bad(
+    { pools: [pool({ stepMs: 5000, seasonCheckpointMs: 1000 })] },
+    /pools\.pools\[0\]\.seasonCheckpointMs must be a duration of at least one step \(5000 ms\), got 1000/,
+  ),
+);
 test(
   'pools-config - season not a duration',
   bad({ pools: [pool({ seasonMs: 'daily' })] }, /pools\.pools\[0\]\.seasonMs/),
