@@ -61,8 +61,8 @@ class OldRing {
 
 /** The old window's shape: two preallocated rings and the running totals. */
 class OldWindow {
-  readonly options = Object.freeze({ fineBuckets: 900, coarseBuckets: 1440 });
-  readonly #rings = [new OldRing(900, 1_000), new OldRing(1440, 60_000)];
+  readonly options = Object.freeze({ fineBuckets: 900, coarseBuckets: 1441 });
+  readonly #rings = [new OldRing(900, 1_000), new OldRing(1441, 60_000)];
   #lastMs = Number.NEGATIVE_INFINITY;
   #requests = 0;
   #allowed = 0;
@@ -138,7 +138,7 @@ function measure(make: () => Recorder, feed: Profile): Usage {
 const kb = (b: number): string => `${(b / 1024).toFixed(2)} KB`.padStart(10);
 const row = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(22) : c)).join('  ');
 
-console.log(`${N} windows each, default options (900 x 1 s, 1440 x 1 min); per window:`);
+console.log(`${N} windows each, default options (900 x 1 s, 1441 x 1 min); per window:`);
 console.log(row(['profile / impl', '  heapUsed', 'arrayBufs', '     total', '  vs peer']));
 for (const [name, feed] of Object.entries(profiles)) {
   const peer = measure(() => new OldWindow(), feed);

@@ -17,7 +17,14 @@ export interface BucketCounts {
 export interface WindowOptions {
   /** Number of 1 s buckets kept. @default 900 (15 min) */
   fineBuckets: number;
-  /** Number of 1 min buckets kept. @default 1440 (24 h) */
+  /**
+   * Number of 1 min buckets kept: a day and the minute in progress, so that
+   * the minute a day before any moment from the latest one recorded on is
+   * still held (a forecast round reads it for the live zoo's seasonal-naive
+   * member; with 1,440 the minute a day before a target 5 s ahead had just
+   * been dropped, issue 12).
+   * @default 1441
+   */
   coarseBuckets: number;
 }
 
@@ -37,7 +44,7 @@ export type Resolution = '1s' | '1m';
 
 /** A fresh copy of the defaults. */
 export function defaultWindowOptions(): WindowOptions {
-  return { fineBuckets: 900, coarseBuckets: 1440 };
+  return { fineBuckets: 900, coarseBuckets: 1441 };
 }
 
 const MAX_BUCKETS = 1 << 20;

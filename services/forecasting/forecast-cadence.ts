@@ -19,8 +19,10 @@
  * A token older than a season (a day) also gets, per horizon, its demand
  * one season before the target: the mean per second of the one-minute
  * bucket of its window holding that moment (the window keeps a day of
- * them), for the live zoo's seasonal-naive member, which the 300 seconds
- * of history sent could never feed. A younger token costs one comparison.
+ * them and the minute in progress, so every horizon has one: with a day
+ * alone the 5 s horizon's minute had just been dropped, issue 12), for the
+ * live zoo's seasonal-naive member, which the 300 seconds of history sent
+ * could never feed. A younger token costs one comparison.
  */
 import type { ActorHost, TokenActor, TokenForecast } from '../../actors/index.ts';
 import { DAY_MS, invalidField } from '../../lib/index.ts';
@@ -181,8 +183,8 @@ export class ForecastCadence {
    * Per horizon, the token's demand per second one season before the
    * target (`end` + horizon): the mean of the one-minute bucket holding
    * that moment, null where the window does not reach back (before the
-   * actor was created, or beyond the day the window keeps); undefined
-   * when no horizon has one.
+   * actor was created, or a season longer than the window's minutes);
+   * undefined when no horizon has one.
    */
   #season(a: TokenActor, end: number): (number | null)[] | undefined {
     const lags = this.#lags;

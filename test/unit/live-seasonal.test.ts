@@ -79,10 +79,10 @@ test('live seasonal - a token with a day of history gets the seasonal member, wh
   const last = calls.at(-1)!.items;
   const old = last.find((i) => i.token === key('old'))!;
   const young = last.find((i) => i.token === key('young'))!;
-  // Per horizon, the minute a day before the target: 30 s on is after the step. 5 s on is in the
-  // minute of the origin, whose bucket a day back has just left the window's 1440 one-minute
-  // buckets (the current minute is one of them): none.
-  t.deepEqual(old.season, [null, 6]);
+  // Per horizon, the minute a day before the target: 30 s on is after the step, 5 s on before it.
+  // 5 s on is in the minute of the origin, whose bucket a day back the window still holds (it keeps
+  // a day and the minute in progress: with 1,440 minutes it had none, issue 12).
+  t.deepEqual(old.season, [1, 6]);
   t.false('season' in young, 'a token younger than a day gets no season values');
   t.true(
     calls.every((c) => c.items.every((i) => i.token !== key('young') || i.season === undefined)),
@@ -90,20 +90,18 @@ test('live seasonal - a token with a day of history gets the seasonal member, wh
   );
   // The first round knew no horizons yet (they come with the replies).
   t.is(calls[0]!.items.find((i) => i.token === key('old'))!.season, undefined);
-  // Every season value sent was the level a day before the target, where its minute is still held:
-  // the target is in a later minute than the origin (the latest request's).
-  const minute = (ms: number): number => Math.floor(ms / 60_000);
+  // After the first round every round sent, at every horizon, the level a day before the target.
   let sent = 0;
   for (const c of calls.slice(1)) {
     const item = c.items.find((i) => i.token === key('old'))!;
     const origin = item.startMs + (item.values.length - 1) * 1000;
-    const want = HORIZONS_MS.map((h) =>
-      minute(origin + h) > minute(origin) ? level(origin + h - DAY_MS) : null,
+    t.deepEqual(
+      item.season,
+      HORIZONS_MS.map((h) => level(origin + h - DAY_MS)),
     );
-    // None at any horizon: no `season` at all.
-    t.deepEqual(item.season, want.some((v) => v !== null) ? want : undefined);
     sent += item.season?.filter((v) => v !== null).length ?? 0;
   }
+  t.is(sent, (calls.length - 1) * HORIZONS_MS.length);
   t.log(`${calls.length} rounds, ${sent} season values sent for the old token`);
   t.is(start, T0 + DAY_MS);
 
@@ -112,9 +110,10 @@ test('live seasonal - a token with a day of history gets the seasonal member, wh
   t.log(`old: p50 ${fo.p50.map((v) => v.toFixed(2)).join(', ')} leaders ${fo.leaders!.join(', ')}`);
   t.log(`old weights ${JSON.stringify(fo.weights)}`);
   t.log(`young: p50 ${fy.p50.map((v) => v.toFixed(2)).join(', ')} leaders ${fy.leaders!.join(', ')}`);
-  // The old token's combination leans to the seasonal member: 30 s on it expects the step up.
-  t.is(fo.leaders![1], 'seasonal');
-  t.true(fo.weights!['seasonal']![1]! > 0.5);
+  // The old token's combination leans to the seasonal member at both horizons (at 5 s it had no
+  // season value before issue 12's fix): 30 s on it expects the step up.
+  t.deepEqual(fo.leaders, ['seasonal', 'seasonal']);
+  t.true(fo.weights!['seasonal']![0]! > 0.5 && fo.weights!['seasonal']![1]! > 0.5);
   t.true(fo.p50[1]! > 4, `old p50 at 30 s ${fo.p50[1]}`);
   t.true(Math.abs(fo.p50[0]! - 1) < 0.5, `old p50 at 5 s ${fo.p50[0]}`);
   // The young token has no seasonal member: it expects the level it is at.
