@@ -239,6 +239,8 @@ try {
   const nodePids: number[] = [];
   const echoPids: number[] = [];
   const bareBatchPids: number[] = [];
+  const memoryBatchPids: number[] = [];
+  const rlfBatchPids: number[] = [];
   await Promise.all(
     Array.from({ length: RESPONDERS }, (_, i) => `b${i + 1}`).map(async (id) => {
       const node = await startNodeProcess({
@@ -258,6 +260,21 @@ try {
       const bare = await responder('./batch-echo-responder.ts', [nats.url, 'bench.batch-echo']);
       children.push(bare);
       bareBatchPids.push(bare.pid);
+      const memory = await responder('./batch-limiter-responder.ts', [
+        'memory',
+        nats.url,
+        'bench.batch-memory',
+      ]);
+      children.push(memory);
+      memoryBatchPids.push(memory.pid);
+      const rlfBatch = await responder('./batch-limiter-responder.ts', [
+        'rlf',
+        nats.url,
+        'bench.batch-rlf',
+        String(redisPort),
+      ]);
+      children.push(rlfBatch);
+      rlfBatchPids.push(rlfBatch.pid);
     }
     children.push(await responder('./rlf-responder.ts', [nats.url, String(redisPort)]));
   }
@@ -315,6 +332,38 @@ try {
         closedLoop(bareBatch, SECONDS, BATCH_CONCURRENCY, BATCH),
       )
     : undefined;
+  // Peers that decide every check of the same batches: the least a server-side limiter does
+  // (GCRA on a Map in memory) and rate-limiter-flexible on Redis (bench/batch-limiter-responder.ts),
+  // through plain nats.js requests whose replies are parsed and read, as a user's code would.
+  const batchPeer =
+    (subject: string): Call =>
+    async () => {
+      const body = JSON.stringify({ requests: Array.from({ length: BATCH }, () => ({ params: params() })) });
+      const reply = JSON.parse((await nc.request(subject, body, { timeout: 5000 })).string()) as {
+        results?: Array<{ allow: boolean }>;
+      };
+      return reply.results?.length === BATCH && reply.results.every((r) => r.allow);
+    };
+  const peerCpu: Array<{ name: string; cpu: Awaited<ReturnType<typeof cpuPer>> }> = [];
+  if (PHASES.has('batch')) {
+    for (const [name, subject, groups] of [
+      ['in-memory GCRA responders', 'bench.batch-memory', { responders: memoryBatchPids }],
+      [
+        'rate-limiter-flexible + Redis responders',
+        'bench.batch-rlf',
+        { responders: rlfBatchPids, redis: [redis.pid!] as number[] },
+      ],
+    ] as const) {
+      const call = batchPeer(subject);
+      await closedLoop(call, Math.min(WARMUP, 3), BATCH_CONCURRENCY, BATCH);
+      peerCpu.push({
+        name,
+        cpu: await cpuPer({ ...groups, 'nats-server': [nats.pid] }, BATCH, () =>
+          closedLoop(call, SECONDS, BATCH_CONCURRENCY, BATCH),
+        ),
+      });
+    }
+  }
   const stats = hr.stats;
   await hr.close();
 
@@ -334,6 +383,11 @@ try {
     const b = bareCpu.result;
     console.log(
       `bare batch echo (same ${BATCH}-check batches, fixed replies, ${BATCH_CONCURRENCY} in flight): ${b.rps.toFixed(0)} decisions/s = ${(b.rps / eMax.rps).toFixed(1)}x echo req/s (the transport's bound); CPU per decision: ${showCpu(bareCpu.usPer)}`,
+    );
+  }
+  for (const { name, cpu } of peerCpu) {
+    console.log(
+      `batch peer, ${name} (same batches, every check decided, replies parsed): ${cpu.result.rps.toFixed(0)} decisions/s = ${(cpu.result.rps / eMax.rps).toFixed(1)}x echo req/s, Headroom ${(bMax.rps / cpu.result.rps).toFixed(2)}x it; CPU per decision: ${showCpu(cpu.usPer)}`,
     );
   }
   if (local.length > 0) boundReport(local, leased, eMax);
