@@ -10,11 +10,19 @@
  *     [--time-scale 3] [--policies quantile,reactive] [--unit-capacity 10] [--min-units 1]
  *     [--max-units 12] [--lead-ms 5000] [--rule-rate 20] [--quantile 0.9] [--json]
  *
- * The trace: `--trace FILE` (one series, requests per step; the pool's step
- * is the trace's step), or by default issue 12's ramp at one token: 60 s at
- * 5/s, a ramp to 100/s over 30 s, 60 s at 100/s, 30 s at 5/s. The node runs
+ * The trace: by default issue 12's ramp at one token: 60 s at 5/s, a ramp
+ * to 100/s over 30 s, 60 s at 100/s, 30 s at 5/s. Or `--trace FILE` (its
+ * first token, requests per step), cut to `--from`/`--to` (ISO times),
+ * scaled by `--demand-scale`, and with `--step-as-second` played one step
+ * a second; the pool's step is the played trace's unless `--step-ms` says
+ * otherwise, and `--season-ms` gives it a season. The node runs
  * `--time-scale N` times as fast as the wall clock and loadgen plays the
- * trace N times as fast, so trace time is the node's time.
+ * trace N times as fast, so trace time is the node's time. Two days of
+ * WorldCup98 as the time-scale test plays them (a day in 1,440 s, 48x):
+ *
+ *   npx tsx bench/live-allocation.ts --trace data/traces/worldcup98/requests_per_minute.csv \
+ *     --from 1998-05-27 --to 1998-05-29 --step-as-second --demand-scale 0.0008 --time-scale 48 \
+ *     --step-ms 5000 --lead-ms 10000 --season-ms 1440000 --unit-capacity 1 --max-units 20
  *
  * Live, per policy: a fresh nats-server and node (`--store none`), rule
  * `per-user` at `--rule-rate`, the pool (`unitCapacity` requests per second
@@ -68,6 +76,12 @@ const { values } = parseArgs({
     'lead-ms': { type: 'string', default: '5000' },
     'rule-rate': { type: 'string', default: '20' },
     quantile: { type: 'string', default: '0.9' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    'demand-scale': { type: 'string', default: '1' },
+    'step-as-second': { type: 'boolean', default: false },
+    'step-ms': { type: 'string' },
+    'season-ms': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -89,6 +103,9 @@ const MAX_UNITS = positive('max-units', true);
 const LEAD_MS = positive('lead-ms');
 const RULE_RATE = positive('rule-rate');
 const QUANTILE = positive('quantile');
+const DEMAND_SCALE = positive('demand-scale');
+const POOL_STEP_MS = values['step-ms'] === undefined ? undefined : positive('step-ms');
+const SEASON_MS = values['season-ms'] === undefined ? undefined : positive('season-ms');
 const POLICIES = values.policies.split(',').map((p) => p.trim());
 for (const p of POLICIES)
   if (!['quantile', 'reactive', 'static', 'rl'].includes(p))
@@ -96,6 +113,32 @@ for (const p of POLICIES)
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
 /** The replay scores the trace after this fraction (sim/setup.ts warmupFraction); the live figures too. */
 const WARMUP_FRACTION = 0.1;
+
+/**
+ * The played trace as a series CSV: the first token of `t` between `--from`
+ * and `--to` (ISO times, inclusive start), each value times
+ * `--demand-scale` and rounded, and with `--step-as-second` each step one
+ * second (a day of minutes played as 1,440 s, as the live forecasters work
+ * on 1 s slots: test/integration/time-scale-worldcup.test.ts does the same).
+ * Live and replay both read this file.
+ */
+function played(t: Trace): string {
+  const from = values.from === undefined ? -Infinity : Date.parse(values.from);
+  const to = values.to === undefined ? Infinity : Date.parse(values.to);
+  if (Number.isNaN(from) || Number.isNaN(to)) throw new Error(`--from/--to must be ISO times`);
+  const stepMs = values['step-as-second'] ? 1000 : t.intervalMs;
+  const rows: string[] = [];
+  let first: number | undefined;
+  for (let i = 0; i < t.timestamps.length; i++) {
+    const at = t.timestamps[i]!;
+    if (at < from || at >= to) continue;
+    first ??= at;
+    const ms = values['step-as-second'] ? first + rows.length * stepMs : at;
+    rows.push(`${new Date(ms).toISOString()},${+(t.values[0]![i]! * DEMAND_SCALE).toFixed(4)}`);
+  }
+  if (rows.length < 10) throw new Error(`the played trace has ${rows.length} steps: widen --from/--to`);
+  return `timestamp,value\n${rows.join('\n')}\n`;
+}
 
 /** Issue 12's ramp as a per-second series CSV. */
 function rampCsv(): string {
@@ -144,8 +187,9 @@ async function live(dir: string, trace: Trace, policy: string): Promise<LiveFigu
           unitCapacity: UNIT,
           minUnits: MIN_UNITS,
           maxUnits: MAX_UNITS,
-          stepMs,
+          stepMs: POOL_STEP_MS ?? stepMs,
           leadMs: LEAD_MS,
+          seasonMs: SEASON_MS ?? null,
           policy,
           ...(policy === 'quantile' ? { quantile: QUANTILE } : {}),
           db: { ...PG, applicationName: `headroom-live-allocation-${process.pid}-${policy}` },
@@ -265,12 +309,19 @@ async function replay(
 
 const dir = await mkdtemp(join(tmpdir(), 'headroom-live-allocation-'));
 try {
-  const tracePath = values.trace ?? join(dir, 'ramp.csv');
-  if (values.trace === undefined) await writeFile(tracePath, rampCsv());
-  const trace = parseTrace(await readFile(tracePath, 'utf8'), {
-    format: values.format as 'auto',
-    bucketSeconds: Number(values['bucket-seconds']),
-  });
+  const tracePath = join(dir, 'played.csv');
+  await writeFile(
+    tracePath,
+    values.trace === undefined
+      ? rampCsv()
+      : played(
+          parseTrace(await readFile(values.trace, 'utf8'), {
+            format: values.format as 'auto',
+            bucketSeconds: Number(values['bucket-seconds']),
+          }),
+        ),
+  );
+  const trace = parseTrace(await readFile(tracePath, 'utf8'), { format: 'series' });
   const rows: Array<{ policy: string; live: LiveFigures; replay: ReplayFigures; replayNow: ReplayFigures }> =
     [];
   const leadSteps = Math.round(LEAD_MS / trace.intervalMs);
