@@ -1,5 +1,6 @@
 import type * as Tf from '@tensorflow/tfjs';
 import type { TfModule } from '../backend.ts';
+import { mulberry32 } from '../../lib/index.ts';
 import type { FeatureBatch } from './features.ts';
 
 /** Shape and training settings of the quantile LSTM. */
@@ -80,23 +81,34 @@ export class QuantileNetwork {
     const xs = tf.tensor3d(batch.seq, [n, this.spec.lookback, 1]);
     const st = tf.tensor2d(batch.stat, [n, this.spec.staticWidth]);
     const ys = tf.tensor2d(tiled, [n, 3 * H]);
+    // Each epoch in an order drawn from the spec's seed, not fit's own
+    // shuffle (Math.random): the same data and seed train the same weights,
+    // so a fit, the trainer's validation and the benches repeat.
+    const random = mulberry32((this.spec.seed * 0x9e3779b1) ^ 0x5bd1e995);
+    let loss = Number.NaN;
     try {
-      const callbacks =
-        onEpoch === undefined
-          ? undefined
-          : {
-              onEpochEnd: async (epoch: number, logs?: Tf.Logs) =>
-                onEpoch(epoch + 1, logs?.['loss'] ?? Number.NaN),
-            };
-      const hist = await this.model.fit([xs, st], ys, {
-        epochs,
-        batchSize,
-        shuffle: true,
-        verbose: 0,
-        ...(callbacks ? { callbacks } : {}),
-      });
-      const losses = hist.history.loss as number[];
-      return losses[losses.length - 1] ?? Number.NaN;
+      for (let epoch = 0; epoch < epochs; epoch++) {
+        const order = tf.tensor1d(permutation(n, random), 'int32');
+        const px = tf.gather(xs, order);
+        const ps = tf.gather(st, order);
+        const py = tf.gather(ys, order);
+        order.dispose();
+        try {
+          const hist = await this.model.fit([px, ps], py, {
+            epochs: 1,
+            batchSize,
+            shuffle: false,
+            verbose: 0,
+          });
+          loss = (hist.history.loss as number[])[0] ?? Number.NaN;
+        } finally {
+          px.dispose();
+          ps.dispose();
+          py.dispose();
+        }
+        onEpoch?.(epoch + 1, loss);
+      }
+      return loss;
     } finally {
       xs.dispose();
       st.dispose();
@@ -192,4 +204,17 @@ export class QuantileNetwork {
     this.model.dispose();
     this.#taus.dispose();
   }
+}
+
+/** 0..n-1 in a uniformly random order (Fisher-Yates, Knuth 3.4.2 Algorithm P), drawn from `random`. */
+function permutation(n: number, random: () => number): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = a[i]!;
+    a[i] = a[j]!;
+    a[j] = t;
+  }
+  return a;
 }

@@ -200,3 +200,22 @@ test.serial(
     t.is(tf.getBackend(), 'wasm');
   },
 );
+
+test.serial(
+  'lstm - the same data and seed train the same model: epochs are shuffled from the seed',
+  async (t) => {
+    // fit's own shuffle draws from Math.random, so two fits of one model on one machine differed
+    // (bench/forecast-live.ts moved by a row between runs of one tree).
+    const data = [series(300), series(300, 5)];
+    const fitted = async (seed: number): Promise<Float64Array> => {
+      const f = new LstmForecaster({ ...SMALL, horizons: [1, 3], initialEpochs: 3, seed });
+      await f.fit([cut(data[0]!, 250), cut(data[1]!, 250)]);
+      const { p10, p50, p90 } = f.forecastLatest(data);
+      f.dispose();
+      return Float64Array.from([...p10, ...p50, ...p90]);
+    };
+    const a = await fitted(11);
+    t.deepEqual(await fitted(11), a);
+    t.notDeepEqual(await fitted(12), a);
+  },
+);
