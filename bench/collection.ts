@@ -24,6 +24,15 @@
 //     written, CPU per decision (all threads: collector, batcher, DuckDB) and
 //     the DuckDB file's bytes per million decisions. The items are 100 tokens
 //     at 100 decisions a second each.
+// --port[=K] runs instead the node's path alone (CollectorPort on this
+//     thread -> collection worker -> DuckDB in memory, records capped at K per
+//     token and second, default 20) for two workloads: 100 tokens at 100
+//     decisions/s each (10 a ms), and 1,000 tokens cycling at 200 a ms (the
+//     client bench's 1,000 users at ~200k decisions/s offered); the CPU per
+//     decision of the main thread (the check path's share: the port) and of
+//     the other threads (the collection worker, DuckDB, GC helpers) apart,
+//     median of --rounds after a warm-up run. Run it from two trees in turn
+//     to compare builds (the script uses only CollectorPort's public API).
 // ClickHouse: $CLICKHOUSE_URL if set, else a server started for the run.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -407,7 +416,109 @@ function pacedLatency(
   });
 }
 
+/** --port[=K]: the node's collection path, main thread and other threads apart. */
+const PORT = flags.find((f) => f === '--port' || f.startsWith('--port='));
+const PORT_K = PORT === undefined || PORT === '--port' ? 20 : Number(PORT.slice(7));
+
+interface PortRun {
+  rate: number;
+  /** CPU µs per decision of the main thread, and of every other thread of the process. */
+  mainUs: number;
+  otherUs: number;
+  records: number;
+}
+
+/**
+ * `n` decisions of `tokens` tokens, `perMs` a millisecond of request time
+ * (stamped from now on), through a CollectorPort to the collection worker
+ * until it has written them; fed in chunks of BATCH, each flushed as a tick
+ * would, with the event loop free in between.
+ */
+async function viaPort(tokens: number, perMs: number, n: number): Promise<PortRun> {
+  const store = await nodeWorker();
+  const start = Date.now();
+  const feed: TakeItem[] = Array.from({ length: n }, (_, i) => {
+    const user = `user-${i % tokens}@bench.example`;
+    return {
+      token: `per-user|user=${user}` as TokenKey,
+      rule: { id: 'per-user', rate: 100, periodMs: 1000, burst: 100, mode: 'enforce' },
+      cost: 1,
+      params: { user, op: 'read', ip: `203.0.113.${i % 250}` },
+      atMs: start + Math.floor(i / perMs),
+    };
+  });
+  const decisions = [decision(0), decision(1)];
+  const port = await CollectorPort.open(
+    { worker: store, id: `bench-${++run}`, clock: new SystemClock(), logger },
+    {
+      privacy: privacyOptions,
+      holidaysText: null,
+      profiles: null,
+      profileParam: 'user',
+      eventHalfLifeMs: 300_000,
+      source: 'bench',
+      graceMs: 2000,
+      recordsPerTokenSecond: PORT_K,
+    },
+    { maxQueue: n + 1 },
+  );
+  const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuS();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += BATCH) {
+    const end = Math.min(n, i + BATCH);
+    for (let j = i; j < end; j++) port.decided(feed[j]!, decisions[j % 10 === 0 ? 0 : 1]!, feed[j]!.atMs!);
+    port.flush();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  const stats = await port.close();
+  const ms = performance.now() - t0;
+  const mainUs = ((mainThreadCpuS() - main0) * 1e6) / n;
+  const cpu = process.cpuUsage(cpu0);
+  const c = stats?.collector;
+  if (c === undefined || c.records + c.recordsSampledOut !== n || c.decided !== n)
+    throw new Error(`collected ${c?.records} records (${c?.recordsSampledOut} sampled out) of ${n}`);
+  return { rate: (n / ms) * 1000, mainUs, otherUs: (cpu.user + cpu.system) / n - mainUs, records: c.records };
+}
+
+async function portRuns(): Promise<void> {
+  const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  console.log(
+    `the node's collection path (CollectorPort -> collection worker -> DuckDB in memory), at most ${PORT_K} records per token and second, batch ${BATCH}, median of ${ROUNDS} rounds after a warm-up`,
+  );
+  console.log(
+    'workload                      decisions   best decisions/s   main µs/decision   other threads µs/decision   records',
+  );
+  for (const [name, tokens, perMs, n] of [
+    ['100 tokens at 100/s', 100, 10, N],
+    ['1000 tokens, 200k/s', 1000, 200, 2 * N],
+  ] as const) {
+    await viaPort(tokens, perMs, n);
+    const rs: PortRun[] = [];
+    for (let i = 0; i < ROUNDS; i++) rs.push(await viaPort(tokens, perMs, n));
+    const best = rs.reduce((x, y) => (y.rate > x.rate ? y : x));
+    console.log(
+      `${name.padEnd(28)} ${n.toString().padStart(10)}   ${Math.round(best.rate).toString().padStart(16)}   ${median(
+        rs.map((r) => r.mainUs),
+      )
+        .toFixed(2)
+        .padStart(16)}   ${median(rs.map((r) => r.otherUs))
+        .toFixed(2)
+        .padStart(25)}   ${best.records.toString().padStart(7)}`,
+    );
+  }
+}
+
 let server: ClickHouseServer | undefined;
+if (PORT !== undefined) {
+  try {
+    await portRuns();
+  } finally {
+    await nodeStore?.close();
+    if (nodeDir !== '') rmSync(nodeDir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
 if (SAMPLING !== undefined) {
   try {
     await samplingRuns();

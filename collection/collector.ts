@@ -10,7 +10,11 @@
  * `recordsPerTokenSecond` per token and second), to the Batcher. Nothing here
  * throws to its caller: a full queue or spool is counted and logged, never
  * raised. A node runs it on its collection worker thread
- * (services/collection/collection-worker.ts), fed by a CollectorPort on the check path's thread.
+ * (services/collection/collection-worker.ts), fed by a CollectorPort on the
+ * check path's thread, which draws the records' sample at arrival and sends
+ * only the decisions in it one by one, the rest as counts (`collectBatch`).
+ * Used in-process (decided/refunded/enqueue: tests, benches, a node with
+ * `--store none`), it draws the sample itself (lib/collect.ts).
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -26,6 +30,9 @@ import { AnonymisationMemo } from './collector-memo.ts';
 import { compileCollectorOptions } from './collector-options.ts';
 import type { CollectorDeps, CollectorOptions } from './collector-options.ts';
 import { DecisionQueue, Queued } from './collector-queue.ts';
+import { itemAt } from './collector-batch.ts';
+import type { DecisionBatch } from './collector-batch.ts';
+import { Slot } from './collector-sample.ts';
 import { noProfiles } from './profiles.ts';
 import type { DecisionObserver, ObservedItem } from './observer.ts';
 
@@ -167,19 +174,81 @@ export class Collector implements DecisionObserver {
 
   // -- off the check path -------------------------------------------------
 
+  /**
+   * Processes a batch from a CollectorPort (collector-batch.ts) at once, in
+   * the order its decisions arrived: the decisions and refunds that crossed
+   * one by one, with the counts of those left out of the sample applied
+   * before the first refund that came after them; then writes what is due.
+   * Not bounded by `maxQueue` (the port bounds what it sends).
+   */
+  collectBatch(b: DecisionBatch, nowMs = this.#d.clock.now()): void {
+    if (this.#closed) return;
+    const names = this.#reads;
+    const counted = b.counted;
+    const shadows = b.shadows;
+    let a = 0;
+    let sh = 0;
+    /** Applies the counted decisions (and their shadows) that came before refund number `seg`. */
+    const countUpTo = (seg: number): void => {
+      for (; a < counted.n && counted.seg[a]! <= seg; a++) {
+        this.#guarded(() => this.#count(counted, a));
+      }
+      for (; sh < shadows.n && shadows.seg[sh]! <= seg; sh++) {
+        const tokenKey = shadows.token[sh]!;
+        const [atMs, cost] = [shadows.atMs[sh]!, shadows.cost[sh]!];
+        this.#guarded(() => this.#window.addShadow(tokenKey, atMs, cost));
+      }
+    };
+    let refunds = 0;
+    for (let i = 0; i < b.n; i++) {
+      const what = b.what[i] as Queued;
+      if (what === Queued.Refund) countUpTo(refunds++);
+      this.#guarded(() => {
+        const item = itemAt(b, names, i);
+        if (what === Queued.Refund) this.#refund(item, item.atMs!);
+        else this.#record(item, what === Queued.Allowed, b.rule[i]!, item.atMs!, b.slot[i]!);
+      });
+    }
+    countUpTo(Number.POSITIVE_INFINITY);
+    this.process(nowMs);
+  }
+
+  /** Counted decisions `a` of `c`: into the window's buckets, named as their records would be. */
+  #count(c: DecisionBatch['counted'], a: number): void {
+    const n = c.count[a]!;
+    this.#stats.decided += n;
+    const tokenKey = c.token[a]!;
+    const atMs = c.second[a]!;
+    this.#window.addCounts(
+      tokenKey,
+      atMs,
+      c.allow[a] === 1,
+      n,
+      c.cost[a]!,
+      () => this.#features(tokenKey, {}, atMs).parts.token,
+    );
+  }
+
+  /** Runs one decision's processing; a failure is counted and logged by code, never thrown. */
+  #guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#stats.errors++;
+      this.#warn(
+        `collection failed for a decision: ${(err as { code?: string }).code ?? (err as Error).name}`,
+      );
+    }
+  }
+
   /** Processes queued decisions and refunds, and writes what is due at `nowMs`. */
   process(nowMs = this.#d.clock.now()): void {
-    this.#queue.drain((item, what, ruleId, at) => {
-      try {
+    this.#queue.drain((item, what, ruleId, at) =>
+      this.#guarded(() => {
         if (what === Queued.Refund) this.#refund(item, at);
-        else this.#record(item, what === Queued.Allowed, ruleId, at);
-      } catch (err) {
-        this.#stats.errors++;
-        this.#warn(
-          `collection failed for a decision: ${(err as { code?: string }).code ?? (err as Error).name}`,
-        );
-      }
-    });
+        else this.#record(item, what === Queued.Allowed, ruleId, at, Slot.None);
+      }),
+    );
     this.#write(this.#window.due(nowMs));
   }
 
@@ -211,23 +280,31 @@ export class Collector implements DecisionObserver {
     }, this.#o.tickMs);
   }
 
-  #record(item: ObservedItem, allow: boolean, ruleId: string, nowMs: number): void {
+  /** Holds a decision; `slot` is the port's reservoir slot, or Slot.None when the window samples. */
+  #record(item: ObservedItem, allow: boolean, ruleId: string, nowMs: number, slot: number): void {
     this.#stats.decided++;
     const atMs = item.atMs ?? nowMs;
+    const memo = this.#features(item.token, item.params ?? {}, atMs);
+    // Held as the decision and a reference to the memo; the record is built when written.
+    const d = { atMs, allow, ruleId, cost: item.cost };
+    if (slot === Slot.None) this.#window.add(item.token, d, memo);
+    else this.#window.addSampled(item.token, d, memo, slot);
+  }
+
+  /** The anonymised parts, calendar and event levels of a token's request at `atMs`, memoised per second. */
+  #features(tokenKey: string, params: Params, atMs: number): Memo {
     const second = Math.floor(atMs / 1000) * 1000;
     if (second !== this.#memoSecond) {
       this.#memo.clear();
       this.#memoSecond = second;
       this.#calendar = calendarFeatures(second, this.#d.holidays);
     }
-    const params = item.params ?? {};
-    let memo = this.#memo.get(item.token, params);
+    let memo = this.#memo.get(tokenKey, params);
     if (memo === undefined) {
-      memo = this.#anonymise(item.token, params, atMs, second);
-      this.#memo.set(item.token, params, memo);
+      memo = this.#anonymise(tokenKey, params, atMs, second);
+      this.#memo.set(tokenKey, params, memo);
     }
-    // Held as the decision and a reference to the memo; the record is built when written.
-    this.#window.add(item.token, { atMs, allow, ruleId, cost: item.cost }, memo);
+    return memo;
   }
 
   /**

@@ -10,12 +10,14 @@
 export { Collector } from './collector.ts';
 export { compileCollectorOptions, defaultCollectorOptions } from './collector-options.ts';
 export { DecisionQueue, Queued } from './collector-queue.ts';
-export { DecisionBatchBuilder, forEachDecision, transferOf } from './collector-batch.ts';
+export { DecisionBatchBuilder, forEachDecision, itemAt, transferOf } from './collector-batch.ts';
+export { PortSampler, Slot } from './collector-sample.ts';
 export { AnonymisationMemo } from './collector-memo.ts';
 export { MapProfileProvider, noProfiles, parseProfiles } from './profiles.ts';
 
 export type { CollectorStats } from './collector.ts';
 export type { CollectorDeps, CollectorLogger, CollectorOptions } from './collector-options.ts';
-export type { DecisionBatch } from './collector-batch.ts';
+export type { CountedDecisions, DecisionBatch, ShadowDecisions } from './collector-batch.ts';
+export type { PortSampling, TokenSecond } from './collector-sample.ts';
 export type { DecisionObserver, ObservedItem } from './observer.ts';
 export type { ProfileAttributes, ProfileProvider } from './profiles.ts';

@@ -14,6 +14,13 @@ export interface ObservedItem {
   params?: Params;
   /** Time the gateway took the request (ms); else the time it was decided. */
   atMs?: number;
+  /**
+   * Set on a take that may be refunded (a check of several rules): a
+   * decision left out of the records' sample still crosses to the
+   * collection worker as its time and cost, so that its refund is matched
+   * (collector-batch.ts). Others are never refunded.
+   */
+  refundable?: boolean;
 }
 
 /** Told of every decision an owner's token actors make. */

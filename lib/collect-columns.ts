@@ -22,7 +22,10 @@ export class Columns {
   atMs = new Float64Array(INITIAL);
   cost = new Float64Array(INITIAL);
   allow = new Uint8Array(INITIAL);
-  /** 1 when the decision's record is to be written, 0 when the cap on records left it out. */
+  /**
+   * 1 when the decision's record is to be written, 0 when the cap on records
+   * left it out, 2 for a decision held for refunds only (CollectionWindow.addShadow).
+   */
   keep = new Uint8Array(INITIAL);
   /** Index of the token's next allowed decision not yet refunded, -1 for none: refunds walk it. */
   nextAllowed = new Int32Array(INITIAL);
@@ -32,7 +35,7 @@ export class Columns {
   features: (RecordFeatures | undefined)[] = [];
 
   /** Appends a decision; returns its index. */
-  push(seq: number, d: Omit<Decided, 'id'>, features: RecordFeatures): number {
+  push(seq: number, d: Omit<Decided, 'id'>, features: RecordFeatures | undefined): number {
     const i = this.length++;
     if (i === this.seq.length) this.#grow(2 * i);
     this.seq[i] = seq;

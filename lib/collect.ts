@@ -24,8 +24,21 @@
  * refund finds it and corrects the counts as without a cap), but only a
  * uniform sample of the token's decisions in the second becomes records
  * (reservoir sampling, see #sample), so that a busy token's records are not
- * biased toward the start of each second. Pure: no timers, no I/O; the
- * sample's randomness is a function given in.
+ * biased toward the start of each second.
+ *
+ * On a node the sample is drawn at arrival, on the check path's thread
+ * (collection/collector-sample.ts), and only the decisions that enter it
+ * cross to the collection worker: they are added with the reservoir slot
+ * they take (`addSampled`), the others only as counts (`addCounts`) and, if
+ * allowed and refundable, as a time and cost with no record (`addShadow`),
+ * so that buckets, refunds and `sampledOut` come out as if every decision
+ * had been added. A refund matches an allowed decision of its token, second,
+ * time and cost, as always; when the matches are both kept and not, it
+ * picks one of them uniformly (k kept of m matches: a kept record turns
+ * denied with probability k/m, which is the chance that the refunded
+ * decision is one of the kept, the sample being uniform), so records stay an
+ * unbiased sample. Pure: no timers, no I/O; the sample's randomness is a
+ * function given in.
  */
 import { buildRecord } from './collect-record.ts';
 import type { CollectedBucket, CollectedRecord, Decided, RecordFeatures } from './collect-record.ts';
@@ -70,6 +83,9 @@ interface SecondCounts extends Counts {
   kept: number[] | null;
 }
 
+/** Columns.keep of a decision that crossed only for refunds (addShadow): no record, not a decision of its own. */
+const SHADOW = 2;
+
 interface Bucket<C extends Counts = Counts> {
   startMs: number;
   /** Raw token key (memory only) -> counts. */
@@ -78,6 +94,8 @@ interface Bucket<C extends Counts = Counts> {
 
 interface Second extends Bucket<SecondCounts> {
   decisions: Columns;
+  /** Decisions added as counts only (addCounts). */
+  counted: number;
 }
 
 /** What is ready to be written. */
@@ -142,49 +160,154 @@ export class CollectionWindow {
    * second is written.
    */
   add(tokenKey: string, d: Omit<Decided, 'id'>, features: RecordFeatures): void {
+    this.#hold(tokenKey, d, features, NaN);
+  }
+
+  /**
+   * Holds a decision that the port's sample (collection/collector-sample.ts)
+   * let in: it takes reservoir slot `slot` of its token-second (replacing
+   * the decision there, whose record is then left out), or, for a negative
+   * slot (its second was no longer open on the port, or this one's second
+   * was already written), a free slot if the token-second has one, else it
+   * is left out. Counted in the buckets as `add` counts.
+   */
+  addSampled(tokenKey: string, d: Omit<Decided, 'id'>, features: RecordFeatures, slot: number): void {
+    this.#hold(tokenKey, d, features, floorTo(d.atMs, SECOND) < this.#secondFloor ? -1 : slot);
+  }
+
+  /**
+   * Counts `n` decisions of `tokenKey` at `atMs` (allowed or denied, `cost`
+   * in all) that the port's sample left out: in the buckets as `add` would,
+   * and as sampled out when their second is written. `name` gives the
+   * token's anonymised name when neither its second nor its minute has it.
+   */
+  addCounts(
+    tokenKey: string,
+    atMs: number,
+    allow: boolean,
+    n: number,
+    cost: number,
+    name: () => string,
+  ): void {
+    const second = this.#second(atMs);
+    second.counted += n;
+    this.#held += n;
+    let c = second.byKey.get(tokenKey);
+    const mc = this.#minuteOf(tokenKey, atMs, c?.token ?? name);
+    c ??= this.#countsOf(second, tokenKey, mc.token);
+    add(c, allow, n, cost);
+    add(mc, allow, n, cost);
+  }
+
+  /**
+   * An allowed, refundable decision that the port's sample left out (and
+   * `addCounts` counted): held as its time and cost only, so that a refund
+   * can still match it. Ignored when its token has nothing in that second.
+   */
+  addShadow(tokenKey: string, atMs: number, cost: number): void {
+    const second = this.#second(atMs);
+    const c = second.byKey.get(tokenKey);
+    if (c === undefined) return;
+    const cols = second.decisions;
+    const i = cols.push(-1, { atMs, allow: true, ruleId: null, cost }, undefined);
+    cols.keep[i] = SHADOW;
+    this.#linkAllowed(c, cols, i);
+  }
+
+  /** Holds a decision; `slot` NaN: sampled here (#sample), else as addSampled says. */
+  #hold(tokenKey: string, d: Omit<Decided, 'id'>, features: RecordFeatures, slot: number): void {
     const { atMs, allow, cost } = d;
     const token = features.parts.token;
-    const sStart = Math.max(floorTo(atMs, SECOND), this.#secondFloor);
-    const mStart = Math.max(floorTo(atMs, MINUTE), this.#minuteFloor);
-    let second = this.#seconds.get(sStart);
-    if (second === undefined) {
-      second = { startMs: sStart, byKey: new Map(), decisions: this.#free.pop() ?? new Columns() };
-      this.#seconds.set(sStart, second);
-    }
+    const second = this.#second(atMs);
     const cols = second.decisions;
     const i = cols.push(this.#seq++, d, features);
     this.#held++;
-    let c = second.byKey.get(tokenKey);
-    if (c === undefined) {
-      c = {
-        token,
-        requests: 0,
-        allowed: 0,
-        denied: 0,
-        cost: 0,
-        first: -1,
-        last: -1,
-        head: -1,
-        tail: -1,
-        kept: null,
-      };
-      second.byKey.set(tokenKey, c);
-    }
+    const c = second.byKey.get(tokenKey) ?? this.#countsOf(second, tokenKey, token);
     count(c, token, allow, cost);
-    if (this.#cap > 0) this.#sample(c, cols, i);
-    if (allow) {
-      if (c.last < 0) c.first = i;
-      else cols.nextAllowed[c.last] = i;
-      c.last = i;
+    if (this.#cap > 0) {
+      if (Number.isNaN(slot)) this.#sample(c, cols, i);
+      else this.#keepAt(c, cols, i, slot);
     }
+    if (allow) this.#linkAllowed(c, cols, i);
+    count(this.#minuteOf(tokenKey, atMs, token), token, allow, cost);
+  }
+
+  /** The open second `atMs` counts in (the oldest open one if its own was written). */
+  #second(atMs: number): Second {
+    const sStart = Math.max(floorTo(atMs, SECOND), this.#secondFloor);
+    let second = this.#seconds.get(sStart);
+    if (second === undefined) {
+      second = {
+        startMs: sStart,
+        byKey: new Map(),
+        decisions: this.#free.pop() ?? new Columns(),
+        counted: 0,
+      };
+      this.#seconds.set(sStart, second);
+    }
+    return second;
+  }
+
+  #countsOf(second: Second, tokenKey: string, token: string): SecondCounts {
+    const c: SecondCounts = {
+      token,
+      requests: 0,
+      allowed: 0,
+      denied: 0,
+      cost: 0,
+      first: -1,
+      last: -1,
+      head: -1,
+      tail: -1,
+      kept: null,
+    };
+    second.byKey.set(tokenKey, c);
+    return c;
+  }
+
+  /** The token's counts in the open minute of `atMs`; a new entry is named `token`. */
+  #minuteOf(tokenKey: string, atMs: number, token: string | (() => string)): Counts {
+    const mStart = Math.max(floorTo(atMs, MINUTE), this.#minuteFloor);
     let minute = this.#minutes.get(mStart);
     if (minute === undefined) this.#minutes.set(mStart, (minute = { startMs: mStart, byKey: new Map() }));
     let mc = minute.byKey.get(tokenKey);
     if (mc === undefined) {
-      mc = { token, requests: 0, allowed: 0, denied: 0, cost: 0 };
+      const name = typeof token === 'string' ? token : token();
+      mc = { token: name, requests: 0, allowed: 0, denied: 0, cost: 0 };
       minute.byKey.set(tokenKey, mc);
     }
-    count(mc, token, allow, cost);
+    return mc;
+  }
+
+  /** Appends decision `i` to the token's list of allowed decisions not yet refunded. */
+  #linkAllowed(c: SecondCounts, cols: Columns, i: number): void {
+    if (c.last < 0) c.first = i;
+    else cols.nextAllowed[c.last] = i;
+    c.last = i;
+  }
+
+  /**
+   * The port chose: decision `i` takes reservoir slot `slot` (replacing its
+   * holder, if any: slots may fill in any order, the port holding some of
+   * its kept decisions until their second ends), or, for a negative slot, a
+   * free one if any (else it is left out). `c.kept[j]` is slot j's decision,
+   * -1 for none.
+   */
+  #keepAt(c: SecondCounts, cols: Columns, i: number, slot: number): void {
+    const kept = (c.kept ??= []);
+    let j = slot;
+    if (j < 0 || j >= this.#cap) {
+      j = kept.indexOf(-1);
+      if (j < 0) j = kept.length < this.#cap ? kept.length : -1;
+      if (j < 0) {
+        cols.keep[i] = 0;
+        return;
+      }
+    }
+    while (kept.length <= j) kept.push(-1);
+    const old = kept[j]!;
+    if (old >= 0) cols.keep[old] = 0;
+    kept[j] = i;
   }
 
   /**
@@ -224,11 +347,20 @@ export class CollectionWindow {
     const second = this.#seconds.get(sStart);
     const c = second?.byKey.get(tokenKey);
     if (second !== undefined && c !== undefined) {
-      // The token's first allowed decision at that time and cost, unlinked from its list.
+      // The token's allowed decisions at that time and cost: the first, or, when some have
+      // records and some not, one of them uniformly (see the file's comment); unlinked from its list.
       const cols = second.decisions;
+      let kept = 0;
+      let other = 0;
+      for (let i = c.first; i >= 0; i = cols.nextAllowed[i]!) {
+        if (cols.atMs[i] !== atMs || cols.cost[i] !== cost) continue;
+        if (cols.keep[i] === 1) kept++;
+        else other++;
+      }
+      let pick = kept > 0 && other > 0 ? Math.floor(this.#random() * (kept + other)) : 0;
       let prev = -1;
       for (let i = c.first; i >= 0; prev = i, i = cols.nextAllowed[i]!) {
-        if (cols.atMs[i] !== atMs || cols.cost[i] !== cost) continue;
+        if (cols.atMs[i] !== atMs || cols.cost[i] !== cost || pick-- > 0) continue;
         const next = cols.nextAllowed[i]!;
         if (prev < 0) c.first = next;
         else cols.nextAllowed[prev] = next;
@@ -286,9 +418,11 @@ export class CollectionWindow {
     const prefix = this.#idPrefix;
     const cols = s.decisions;
     let left = 0;
+    let shadows = 0;
     for (let i = 0; i < cols.length; i++) {
-      if (cols.keep[i] === 0) {
-        left++;
+      if (cols.keep[i] !== 1) {
+        if (cols.keep[i] === SHADOW) shadows++;
+        else left++;
         continue;
       }
       const f = cols.features[i]!;
@@ -307,8 +441,8 @@ export class CollectionWindow {
         ),
       );
     }
-    this.#held -= cols.length;
-    this.#sampledOut += left;
+    this.#held -= cols.length - shadows + s.counted;
+    this.#sampledOut += left + s.counted;
     cols.clear();
     this.#free.push(cols);
   }
@@ -323,6 +457,13 @@ function count(c: Counts, token: string, allow: boolean, cost: number): void {
   c.requests++;
   if (allow) c.allowed++;
   else c.denied++;
+  c.cost += cost;
+}
+
+function add(c: Counts, allow: boolean, n: number, cost: number): void {
+  c.requests += n;
+  if (allow) c.allowed += n;
+  else c.denied += n;
   c.cost += cost;
 }
 

@@ -9,7 +9,8 @@
  * Methods on top of the store's:
  * - `collectorOpen(id, config)`: builds a Collector (privacy pipeline,
  *   holidays, profiles, event signals) writing through this thread's batcher;
- * - post `collect(id, batch)`: queues a DecisionBatch and processes it;
+ * - post `collect(id, batch)`: processes a DecisionBatch (the decisions in
+ *   the records' sample, which the port drew, one by one; the rest as counts);
  * - post `signal(id, event)`: an event signal, for the records' levels, and
  *   `signalPrune(id, nowMs)`: drops the levels that have decayed;
  * - `collectorStats(id)`: the collector's and the batcher's counters (also
@@ -30,7 +31,7 @@ import { PrivacyPipeline } from '../../lib/privacy/index.ts';
 import type { PrivacyOptions } from '../../lib/privacy/index.ts';
 import { Batcher, adapterFor, serveStore } from '../../store/index.ts';
 import type { BatcherStats, EncodedSink, TimeSeriesStore, WorkerStart } from '../../store/index.ts';
-import { forEachDecision, Collector, MapProfileProvider, noProfiles } from '../../collection/index.ts';
+import { Collector, MapProfileProvider, noProfiles } from '../../collection/index.ts';
 import type { DecisionBatch, CollectorStats, ProfileAttributes } from '../../collection/index.ts';
 import { initOnUse } from './collector-store.ts';
 
@@ -156,16 +157,15 @@ serveStore(port, store as TimeSeriesStore & EncodedSink, {
     collect: (id, batch) => {
       const collector = collectorOf(id as string);
       const b = batch as DecisionBatch;
-      forEachDecision(b, collector.reads, (item, what, rule, at) => collector.enqueue(item, what, rule, at));
-      collector.process();
+      collector.collectBatch(b);
       // The node's thread counts what is still on its way; every STATS_EVERY_MS
       // the notice also carries the counters, which status reads when this
       // thread is busy (collector-port.ts).
       const now = clock.now();
       if (now - (statsSentMs.get(id as string) ?? 0) >= STATS_EVERY_MS) {
         statsSentMs.set(id as string, now);
-        notice('done', id, b.n, statsOf(id as string));
-      } else notice('done', id, b.n);
+        notice('done', id, b.decisions, statsOf(id as string));
+      } else notice('done', id, b.decisions);
     },
     signal: (id, event) => collectorOf(id as string).signals.add(event as SignalEvent),
     signalPrune: (id, nowMs) => collectorOf(id as string).signals.prune(nowMs as number),

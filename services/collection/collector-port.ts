@@ -1,9 +1,12 @@
 /**
  * The node's DecisionObserver when its collector runs on the collection
- * worker (collection-worker.ts): on the check path it only appends the
- * decision to a DecisionBatch (typed arrays and three array pushes, no
- * object); every tick it moves the batch to the worker, which anonymises,
- * holds and writes it. Event signals reach both this thread (for the API's
+ * worker (collection-worker.ts): on the check path it draws the records'
+ * sample at arrival (collection/collector-sample.ts: per token and second
+ * of request time, a reservoir of `recordsPerTokenSecond`) and appends a
+ * decision that enters it to a DecisionBatch (typed arrays and three array
+ * pushes, no object); a decision left out is only counted in the batch, per
+ * token, second and allowed/denied. Every tick it moves the batch to the
+ * worker, which anonymises, holds and writes it. Event signals reach both this thread (for the API's
  * levels) and the worker (for the records). Nothing here throws into the
  * check path: a full batch is counted and reported, never raised.
  */
@@ -11,7 +14,7 @@ import { EventSignals, compileOptionsObject, optPositiveInt, optPositiveMs } fro
 import type { Clock, OptionSchema, RuleDecision, SignalEvent, TimerHandle } from '../../lib/index.ts';
 import { createWorkerStore } from '../../store/index.ts';
 import type { StoreTarget, WorkerNotice, WorkerStore } from '../../store/index.ts';
-import { DecisionBatchBuilder, transferOf, Queued } from '../../collection/index.ts';
+import { DecisionBatchBuilder, defaultCollectorOptions, transferOf, Queued } from '../../collection/index.ts';
 import type { CollectionWorkerData, CollectorConfig, CollectorWorkerStats } from './collection-worker.ts';
 import type { DecisionObserver, ObservedItem } from '../../collection/index.ts';
 
@@ -24,6 +27,8 @@ export interface CollectorPortDeps {
   onLoss?: (kind: 'queue' | 'spool', rows: number) => void;
   /** Warnings from here and from the collector on the worker. */
   logger: { warn(...args: unknown[]): void };
+  /** Uniform numbers in [0, 1) that draw the records' sample (seeded in tests). @default Math.random */
+  random?: () => number;
 }
 
 /** Options of a {@link CollectorPort}. */
@@ -31,8 +36,10 @@ export interface CollectorPortOptions {
   /** How often the batch moves to the worker. @default 20 */
   tickMs: number;
   /**
-   * Most decisions waiting here or on their way to the worker; beyond, they
-   * are counted as dropped. @default 200000
+   * Most decisions waiting here or on their way to the worker (kept ones
+   * held here until their second ends, and those that cross as counts,
+   * included); beyond, they are counted as dropped. Also the most
+   * token-seconds the records' sample tracks here at once. @default 200000
    */
   maxQueue: number;
   /**
@@ -89,6 +96,14 @@ class SharedSignals extends EventSignals {
   }
 }
 
+/**
+ * Least refund grace of the worker's collector for the counts of a
+ * token-second's decisions left out of the sample to wait here until the
+ * second ends (they then cross within a tick of its end); with less, they
+ * cross with each tick's batch.
+ */
+const DEFER_MIN_GRACE_MS = 250;
+
 export class CollectorPort implements DecisionObserver {
   readonly #d: CollectorPortDeps;
   readonly #o: Readonly<CollectorPortOptions>;
@@ -117,18 +132,25 @@ export class CollectorPort implements DecisionObserver {
   ): Promise<CollectorPort> {
     const o = compileCollectorPortOptions(options);
     const reads = await deps.worker.call<string[]>('collectorOpen', deps.id, config);
-    return new CollectorPort(deps, o, reads, config.eventHalfLifeMs);
+    return new CollectorPort(deps, o, reads, config);
   }
 
   private constructor(
     deps: CollectorPortDeps,
     options: Readonly<CollectorPortOptions>,
     reads: readonly string[],
-    halfLifeMs: number,
+    config: CollectorConfig,
   ) {
     this.#d = deps;
     this.#o = options;
-    this.#batch = new DecisionBatchBuilder(reads);
+    // The worker's collector caps records with the same K (its option, from the same config).
+    this.#batch = new DecisionBatchBuilder(reads, 256, {
+      recordsPerTokenSecond: config.recordsPerTokenSecond ?? defaultCollectorOptions().recordsPerTokenSecond,
+      random: deps.random ?? Math.random,
+      // A token-second's counts cross when it ends: the worker must still hold the second then.
+      deferCounts: config.graceMs >= DEFER_MIN_GRACE_MS,
+    });
+    const halfLifeMs = config.eventHalfLifeMs;
     this.#signals = new SharedSignals(halfLifeMs, (method, arg) =>
       this.#d.worker.post(method, [this.#d.id, arg]),
     );
@@ -164,11 +186,12 @@ export class CollectorPort implements DecisionObserver {
 
   #add(item: ObservedItem, what: Queued, ruleId: string, nowMs: number): void {
     if (this.#closing !== undefined) return;
-    if (this.#batch.length + this.#inFlight >= this.#o.maxQueue) {
-      this.#lost(1, `collection queue full (${this.#o.maxQueue})`);
-      return;
+    const max = this.#o.maxQueue;
+    // Held decisions count too: the items this thread keeps referenced stay bounded.
+    const waiting = this.#batch.decisions + this.#batch.held + this.#inFlight;
+    if (waiting >= max || !this.#batch.add(item, what, ruleId, nowMs, max)) {
+      this.#lost(1, `collection queue full (${max})`);
     }
-    this.#batch.add(item, what, ruleId, nowMs);
   }
 
   /** Counts dropped decisions, as a metric too; warns at most once per 10 s. */
@@ -186,14 +209,15 @@ export class CollectorPort implements DecisionObserver {
 
   /** Moves what is waiting to the worker. */
   flush(): void {
-    if (this.#batch.length === 0) return;
+    this.#batch.release(this.#d.clock.now());
+    if (this.#batch.decisions === 0) return;
     const b = this.#batch.take();
     if (this.#d.worker.post('collect', [this.#d.id, b], transferOf(b))) {
-      this.#inFlight += b.n;
+      this.#inFlight += b.decisions;
       return;
     }
     // The worker is gone (it failed, or the store closed): counted and reported, not silent.
-    this.#lost(b.n, 'the collection worker is gone');
+    this.#lost(b.decisions, 'the collection worker is gone');
   }
 
   /**
@@ -224,7 +248,7 @@ export class CollectorPort implements DecisionObserver {
       s ??= { collector: { ...latest.collector }, batcher: { ...latest.batcher } };
     }
     s.collector.droppedQueueFull += this.#dropped;
-    s.collector.queued += this.#batch.length + this.#inFlight;
+    s.collector.queued += this.#batch.decisions + this.#batch.held + this.#inFlight;
     return s;
   }
 
@@ -254,6 +278,7 @@ export class CollectorPort implements DecisionObserver {
     return (this.#closing ??= (async () => {
       if (this.#timer !== undefined) this.#d.clock.clearTimeout(this.#timer);
       this.#timer = undefined;
+      this.#batch.release(Number.POSITIVE_INFINITY); // every deferred count goes with the last batch
       this.flush();
       try {
         const s = await this.#d.worker.call<CollectorWorkerStats | undefined>('collectorClose', this.#d.id);

@@ -46,7 +46,7 @@ test('decision batch - what crosses is the token, numbers and only the parameter
   t.is(b.length, 5);
   const batch = structuredClone(b.take(), { transfer: [] });
   t.is(b.length, 0, 'a fresh batch begins');
-  t.is(transferOf(batch).length, 3);
+  t.is(transferOf(batch).length, 4);
   const seen: Array<[ObservedItem, number, string, number]> = [];
   forEachDecision(batch, names, (it, what, rule, at) => seen.push([it, what, rule, at]));
   t.deepEqual(seen, [
