@@ -51,7 +51,13 @@ const encoder = new TextEncoder();
  * A valid checkpoint of `shape` at `nowStep` - `age`: its last `known` steps
  * hold demands, the rest unknown (NaN).
  */
-function validText(shape: SeasonCheckpointShape, nowStep: number, age: number, known: number, final: boolean): string {
+function validText(
+  shape: SeasonCheckpointShape,
+  nowStep: number,
+  age: number,
+  known: number,
+  final: boolean,
+): string {
   const values = new Float64Array(shape.size).fill(Number.NaN);
   for (let i = Math.max(0, shape.size - known); i < shape.size; i++) values[i] = (i % 17) * 3.5;
   return encodeSeasonCheckpoint(shape, { lastStep: nowStep - age, values }, SEEDER_NODE, Date.now(), final);
@@ -62,7 +68,19 @@ const validArb = (shape: SeasonCheckpointShape, nowStep: number): fc.Arbitrary<s
     .tuple(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: shape.size }), fc.boolean())
     .map(([age, known, final]) => validText(shape, nowStep, age, known, final));
 
-const FIELDS = ['v', 'pool', 'stepMs', 'seasonSteps', 'size', 'lastStep', 'node', 'atMs', 'final', 'values', 'extra'];
+const FIELDS = [
+  'v',
+  'pool',
+  'stepMs',
+  'seasonSteps',
+  'size',
+  'lastStep',
+  'node',
+  'atMs',
+  'final',
+  'values',
+  'extra',
+];
 
 /**
  * Hostile values of `fault` for the pool `shape` describes, read at about
@@ -79,7 +97,9 @@ export function badSeasonCheckpoint(
     arb.map((s) => ({ fault, bytes: encoder.encode(s), mustRefuse }));
   switch (fault) {
     case 'random bytes':
-      return fc.uint8Array({ minLength: 1, maxLength: 4096 }).map((bytes) => ({ fault, bytes, mustRefuse: true }));
+      return fc
+        .uint8Array({ minLength: 1, maxLength: 4096 })
+        .map((bytes) => ({ fault, bytes, mustRefuse: true }));
     case 'random JSON':
       // No JSON value fast-check makes is a checkpoint (it would need v 1, this pool's name and 18,720 base64 Float32s).
       return text(fc.jsonValue().map((v) => JSON.stringify(v)));
@@ -139,7 +159,10 @@ export function badSeasonCheckpoint(
             if (how === 'filler') return 'A'.repeat(n);
             const cp = JSON.parse(s) as { values: string };
             const pad = n - s.length;
-            return JSON.stringify({ ...cp, values: cp.values + 'AAAA'.repeat(Math.max(0, Math.floor(pad / 4))) });
+            return JSON.stringify({
+              ...cp,
+              values: cp.values + 'AAAA'.repeat(Math.max(0, Math.floor(pad / 4))),
+            });
           }),
       );
   }
@@ -152,7 +175,11 @@ export type SeasonOutcome = { refused: true; field: string | null; code: string 
  * What lib's decoder makes of `bytes` (read as the store reads them: UTF-8,
  * bad sequences replaced), for the pool `shape` at `nowStep`.
  */
-export function expectedOutcome(bytes: Uint8Array, shape: SeasonCheckpointShape, nowStep: number): SeasonOutcome {
+export function expectedOutcome(
+  bytes: Uint8Array,
+  shape: SeasonCheckpointShape,
+  nowStep: number,
+): SeasonOutcome {
   try {
     decodeSeasonCheckpoint(new TextDecoder().decode(bytes), shape, nowStep);
     return { refused: false };

@@ -13,15 +13,36 @@
 // afterwards. Last it broadcasts bad headroom.events.signal rows and forged $node.connected,
 // $node.disconnected and $services.changed events (Moleculer's transit hands those to the
 // handlers too): counted and dropped alike, and the node answers afterwards.
+// Before any node starts, each pool's season checkpoint (`season.<pool>` in the `headroom_pools`
+// JetStream KV bucket, services/pools/season-store.ts) is set to a hostile value: random bytes,
+// random JSON, a valid checkpoint with one field replaced, a poisoned value, another pool's or
+// configuration's checkpoint, one near the server's max payload (test/helpers/bad-season-checkpoints.ts).
+// fz-pool and fz-pool-op (on the valid checks' rules) draw their fault at random; one more pool per
+// kind of fault makes sure every kind is read on every run. Each manager reads its pool's value as it starts (again on the other node when
+// fz-2's arrival moves the pool before it had a season to write): it must refuse it with a warning
+// naming the field lib's decoder names (or take it, when a replaced field happened to be valid),
+// and by the end the pools the valid checks draw on hold a checkpoint their manager wrote.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
 import type { NatsConnection } from 'nats';
-import { eventId } from '../../lib/index.ts';
+import { decodeSeasonCheckpoint, eventId } from '../../lib/index.ts';
+import type { SeasonCheckpointShape } from '../../lib/index.ts';
+import type { PoolStatus } from '../../services/pools/index.ts';
+import { seasonBucket, seasonKey } from '../../services/pools/index.ts';
 import { badHttpRequests, badInternalRequests, badNatsRequests } from '../helpers/bad-inputs.ts';
 import type { BadInput } from '../helpers/bad-inputs.ts';
+import {
+  SEEDER_NODE,
+  SeasonCheckpointFault,
+  badSeasonCheckpoint,
+  expectedOutcome,
+  seasonRefusals,
+  seasonShape,
+} from '../helpers/bad-season-checkpoints.ts';
+import type { BadSeasonCheckpoint, SeasonOutcome } from '../helpers/bad-season-checkpoints.ts';
 import { freePort, startNatsServer } from '../helpers/nats-server.ts';
 import { client, request, settle, startNodeProcess, waitUntil } from '../helpers/node-process.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
@@ -31,6 +52,62 @@ const INPUTS = Number(process.env['HEADROOM_FUZZ_INPUTS'] ?? 10_000);
 const SEED = Number(process.env['HEADROOM_FUZZ_SEED'] ?? 20261205);
 const MAX_PAYLOAD = 4096;
 const NAMESPACE = 'headroom';
+/** The pools' step and season (the defaults, written out: the checkpoints' shape depends on them). */
+const POOL_STEP_MS = 5000;
+const POOL_SEASON_MS = 86_400_000;
+
+/** A pool of the fuzzed cluster and the hostile season checkpoint put under its key. */
+interface SeededSeason {
+  pool: string;
+  shape: SeasonCheckpointShape;
+  bad: BadSeasonCheckpoint;
+  /** What lib's decoder makes of it at the time it was put. */
+  expected: SeasonOutcome;
+}
+
+/**
+ * The pools and their hostile season checkpoints: fz-pool and fz-pool-op (the valid checks'
+ * rules draw on them) with a fault drawn at random, and one pool per kind of fault (on rules
+ * no one puts) so that every kind is read on every run.
+ */
+function seasonSeeds(nowStep: number, maxBytes: number): SeededSeason[] {
+  const seeds: Array<{
+    pool: string;
+    arb: (shape: SeasonCheckpointShape) => fc.Arbitrary<BadSeasonCheckpoint>;
+  }> = [
+    ...['fz-pool', 'fz-pool-op'].map((pool) => ({
+      pool,
+      arb: (shape: SeasonCheckpointShape) =>
+        fc
+          .constantFrom(...SeasonCheckpointFault)
+          .chain((fault) => badSeasonCheckpoint(fault, shape, nowStep, maxBytes)),
+    })),
+    ...SeasonCheckpointFault.map((fault, i) => ({
+      pool: `fz-season-${i + 1}`,
+      arb: (shape: SeasonCheckpointShape) => badSeasonCheckpoint(fault, shape, nowStep, maxBytes),
+    })),
+  ];
+  return seeds.map(({ pool, arb }, i) => {
+    const shape = seasonShape(pool, POOL_STEP_MS, POOL_SEASON_MS);
+    const bad = fc.sample(arb(shape), { numRuns: 1, seed: SEED + i })[0]!;
+    return { pool, shape, bad, expected: expectedOutcome(bad.bytes, shape, nowStep) };
+  });
+}
+
+/** The pools file's entry of each seeded pool: both valid checks' pools checkpoint every step. */
+function seasonPoolSpecs(seeds: SeededSeason[]): unknown[] {
+  const rules: Record<string, string> = { 'fz-pool': 'per-user', 'fz-pool-op': 'per-op' };
+  return seeds.map(({ pool }) => ({
+    name: pool,
+    rules: [rules[pool] ?? `${pool}-rule`],
+    kind: 'simulated',
+    unitCapacity: 100,
+    maxUnits: 4,
+    stepMs: POOL_STEP_MS,
+    seasonMs: POOL_SEASON_MS,
+    ...(pool in rules ? { seasonCheckpointMs: POOL_STEP_MS } : {}),
+  }));
+}
 
 interface Connz {
   connections: Array<{ cid: number; name?: string }>;
@@ -489,14 +566,17 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
   let stop = false;
   let checker: Promise<void> | undefined;
   try {
-    // A pool on both nodes: its actions (role node) are fuzzed by the cluster member below.
+    // Pools on both nodes: fz-pool's actions (role node) are fuzzed by the cluster member below, and
+    // every pool's season checkpoint is hostile before its first manager starts (the bucket made
+    // as the nodes make it, services/pools/season-store.ts).
+    nc = await client(nats.url);
+    const seeding = performance.now();
+    const seeds = seasonSeeds(Math.floor(Date.now() / POOL_STEP_MS), nc.info!.max_payload);
+    const kv = await nc.jetstream().views.kv(seasonBucket(NAMESPACE), { history: 1 });
+    for (const { pool, bad } of seeds) await kv.put(seasonKey(pool), bad.bytes);
+    const seedingMs = performance.now() - seeding;
     const poolsFile = join(dataDir, 'pools.json');
-    await writeFile(
-      poolsFile,
-      JSON.stringify({
-        pools: [{ name: 'fz-pool', rules: ['per-user'], kind: 'simulated', unitCapacity: 100, maxUnits: 4 }],
-      }),
-    );
+    await writeFile(poolsFile, JSON.stringify({ pools: seasonPoolSpecs(seeds) }));
     const common = [
       '--nats',
       nats.url,
@@ -513,7 +593,6 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
       }),
       await startNodeProcess({ nodeId: 'fz-2', args: [...common, '--store', 'none', '--forecast', 'false'] }),
     );
-    nc = await client(nats.url);
     await settle(nc, ['fz-1', 'fz-2']);
     for (const rule of [
       { id: 'per-user', key: ['user'], rate: 1000, period: '1s' },
@@ -621,6 +700,7 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
       ...fc.sample(forgedMembershipEvents(), { numRuns: Math.max(50, Math.round(INPUTS / 200)), seed: SEED }),
     ];
     let clusterEventsCounted = 0;
+    let poolStatus: PoolStatus[] = [];
     await member.start();
     try {
       await pool(relayed, 16, async ([nodeID, action, params]) => {
@@ -688,6 +768,7 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
       );
       clusterEventsCounted = countedCluster - beforeCluster;
       await member.call('throttle.actors', {}, { nodeID: 'fz-1', timeout: 10_000 });
+      poolStatus = await member.call('pools.status', {}, { timeout: 10_000 });
     } finally {
       await member.stop();
     }
@@ -778,6 +859,67 @@ test('fuzz - every bad input gets a coded error while valid checks keep being an
         `${n.id} counted ${n.refused?.badMessages} of ${beats} bad beats`,
       );
     }
+
+    // The season checkpoints: each hostile one refused naming the field lib's decoder names (or,
+    // where a replaced field was valid after all, taken), by every manager that read it.
+    const refusals = nodes.flatMap((n) => seasonRefusals(n.output()));
+    t.log(
+      `${seeds.length} hostile season checkpoints (made and put in ${seedingMs.toFixed(0)} ms): ${seeds
+        .map(
+          ({ pool, bad, expected }) =>
+            `${pool} ${bad.fault} (${bad.bytes.length} bytes): ${
+              expected.refused ? `${expected.field}` : 'valid'
+            }, refused ${refusals.filter((r) => r.pool === pool).length}x`,
+        )
+        .join('; ')}`,
+    );
+    for (const { pool, bad, expected } of seeds) {
+      const mine = refusals.filter((r) => r.pool === pool);
+      const what = `${pool} (${bad.fault}): ${JSON.stringify(expected)}, logged ${JSON.stringify(mine)}`;
+      if (bad.mustRefuse) t.true(expected.refused, `lib's decoder took a hostile checkpoint: ${what}`);
+      if (expected.refused) {
+        t.true(expected.field?.startsWith('checkpoint') === true, `no field named: ${what}`);
+        t.true(mine.length > 0, `not refused: ${what}`);
+        for (const r of mine) t.deepEqual([r.field, r.code], [expected.field, expected.code], what);
+      } else {
+        t.deepEqual(mine, [], what);
+        const s = poolStatus.find((p) => p.pool === pool);
+        t.truthy(s?.seasonal?.recoveredFrom, `not recovered: ${what}, status ${JSON.stringify(s)}`);
+      }
+    }
+    // The pools the valid checks draw on have a season by now: their manager's checkpoint replaced
+    // the hostile one.
+    const rewriting = performance.now();
+    for (const { pool, shape } of seeds.filter((s) => s.pool === 'fz-pool' || s.pool === 'fz-pool-op')) {
+      let last = '';
+      const rewritten = await waitUntil(
+        async () => {
+          const e = await kv.get(seasonKey(pool));
+          try {
+            const cp = decodeSeasonCheckpoint(
+              e?.string() ?? '',
+              shape,
+              Math.floor(Date.now() / POOL_STEP_MS),
+            );
+            last = `written by ${cp.node}`;
+            return cp.node !== SEEDER_NODE;
+          } catch (err) {
+            last = (err as Error).message.slice(0, 200);
+            return false;
+          }
+        },
+        20_000,
+        `${pool}'s manager writing its own season checkpoint`,
+      ).then(
+        () => true,
+        () => false,
+      );
+      t.true(rewritten, `${pool}'s checkpoint at the end: ${last}`);
+      t.true(['written by fz-1', 'written by fz-2'].includes(last), `${pool}'s checkpoint ${last}`);
+    }
+    t.log(
+      `fz-pool's and fz-pool-op's own checkpoints read back in ${(performance.now() - rewriting).toFixed(0)} ms`,
+    );
     t.deepEqual(valid.failures.slice(0, 10), []);
     t.is(valid.answered, valid.sent);
     t.true(valid.sent > 100, `only ${valid.sent} valid checks ran beside the fuzz`);
