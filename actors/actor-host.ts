@@ -113,12 +113,18 @@ export class ActorHost<K extends string, A, I = never> {
    * the caller asks instead. The check path's synchronous takes use it to
    * skip a mailbox promise per item (issue 15); an asynchronous `fn`, a throw
    * and the failure path behave as with ask (see ActorSlots.deliverNow).
+   * `arg` is passed on to `fn`, so a caller deciding many items can hand
+   * over one function for all of them instead of a closure per item.
    */
-  tryNow<R>(key: K, fn: (actor: A) => R | Promise<R>): R | Promise<R> | typeof NOT_NOW {
+  tryNow<R, T = undefined>(
+    key: K,
+    fn: (actor: A, arg: T) => R | Promise<R>,
+    arg?: T,
+  ): R | Promise<R> | typeof NOT_NOW {
     if (this.#stopped) return NOT_NOW;
     const slot = this.#slots.get(key);
     if (slot === undefined || slot.actor === undefined || slot.mailbox.length > 0) return NOT_NOW;
-    return this.#run.deliverNow(slot, fn);
+    return this.#run.deliverNow(slot, fn, arg as T);
   }
 
   /** Whether `key` is resident (live, or with work queued). */

@@ -152,10 +152,10 @@ export class ActorSlots<K extends string, A, I = never> {
    * so later messages still wait for its settlement; a throw takes the
    * failure path inside the mailbox, as a queued message's would.
    */
-  deliverNow<R>(slot: Slot<K, A>, fn: (actor: A) => R | Promise<R>): R | Promise<R> {
+  deliverNow<R, T>(slot: Slot<K, A>, fn: (actor: A, arg: T) => R | Promise<R>, arg: T): R | Promise<R> {
     let result: R | Promise<R>;
     try {
-      result = fn(slot.actor!);
+      result = fn(slot.actor!, arg);
     } catch (err) {
       return this.enqueue(slot, () => this.#fail(slot, err));
     }
@@ -165,7 +165,10 @@ export class ActorSlots<K extends string, A, I = never> {
         Promise.resolve(running).catch((err: unknown) => this.#fail(slot, err)),
       );
     }
-    this.touch(slot); // idleness counts from here, as when a queued message settles
+    // Idleness counts from here, as when a queued message settles. The slot is the one held
+    // (looked up just now) unless `fn` deactivated it: only then is the key looked up again.
+    if (slot.actor !== undefined) this.residents.refresh(slot);
+    else this.touch(slot);
     return result;
   }
 

@@ -134,6 +134,20 @@ export class Residency<K, V extends Resident<K>> {
     this.#arm(value.lastActiveMs + this.#idleMs);
   }
 
+  /**
+   * {@link touch} for `value` known to be the entry held under its key (just
+   * read from this map): the same, without looking the key up again. The
+   * check path calls it once per decision (issue 15).
+   */
+  refresh(value: V): void {
+    value.lastActiveMs = this.#clock.now();
+    if (this.#newest !== value) {
+      this.#unlink(value);
+      this.#append(value);
+    }
+    this.#arm(value.lastActiveMs + this.#idleMs);
+  }
+
   delete(key: K): boolean {
     const held = this.#map.get(key);
     if (held === undefined) return false;

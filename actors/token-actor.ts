@@ -208,9 +208,12 @@ export class TokenActor {
    * Takes `cost` at the clock's now and records the request in the window.
    * Shadow rules decide exactly as enforce ones (so `allow` is what enforcing
    * would have answered); letting the request through is the caller's job.
+   *
+   * @param nowMs the time of the check, when the caller read the clock
+   *   already (one read for a batch's items). @default the clock's now
    */
-  check(cost: number): RuleDecision {
-    return this.#take(cost, true);
+  check(cost: number, nowMs = this.#clock.now()): RuleDecision {
+    return this.#take(cost, true, nowMs);
   }
 
   /**
@@ -219,11 +222,10 @@ export class TokenActor {
    * (services/check/lease-demand.ts).
    */
   takeBudget(cost: number): RuleDecision {
-    return this.#take(cost, false);
+    return this.#take(cost, false, this.#clock.now());
   }
 
-  #take(cost: number, record: boolean): RuleDecision {
-    const now = this.#clock.now();
+  #take(cost: number, record: boolean, now: number): RuleDecision {
     const limit = this.#limit(now);
     // A raised limit carries no debt beyond an empty bucket (lib gcraCapDebt).
     if (this.#lease !== undefined) this.#gcra = gcraCapDebt(this.#gcra, limit, now);

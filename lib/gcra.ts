@@ -83,14 +83,18 @@ function add(base: number, baseLo: number, addend: number): [number, number] {
   return [hi, lo - (hi - s)];
 }
 
-interface Evaluation {
-  allow: boolean;
-  tat: number;
-  lo: number;
-  decision: GcraDecision;
-}
-
-function evaluate(state: GcraState, limit: GcraLimit, nowMs: number, cost: number): Evaluation {
+/**
+ * Decides a request of `cost` at `nowMs`; when it conforms and `commit` is
+ * true, moves the state's TAT on. One function for take and peek, without
+ * intermediate objects: the check path runs it once per decision (issue 15).
+ */
+function evaluate(
+  state: GcraState,
+  limit: GcraLimit,
+  nowMs: number,
+  cost: number,
+  commit: boolean,
+): GcraDecision {
   checkCost(cost);
   const t = limit.periodMs / limit.rate; // emission interval T
   const tolerance = gcraToleranceMs(limit); // burst tolerance, tau + T in I.371 terms
@@ -100,7 +104,17 @@ function evaluate(state: GcraState, limit: GcraLimit, nowMs: number, cost: numbe
   const lo0 = state.lo ?? 0;
   // tat - now is exact (Sterbenz) while both are epoch-sized, so `ahead` values are precise.
   const busy = state.tat - nowMs + lo0 > 0;
-  const [newTat, newLo] = busy ? add(state.tat, lo0, cost * t) : add(nowMs, 0, cost * t);
+  // The new TAT, base + cost * T, as a (high, low) pair: Knuth's two-sum, exact in IEEE
+  // doubles, `baseLo` being the low part `base` already carries; the low part is folded
+  // back once it has grown past rounding size (fast two-sum).
+  const base = busy ? state.tat : nowMs;
+  const baseLo = busy ? lo0 : 0;
+  const addend = cost * t;
+  const sum = base + addend;
+  const bb = sum - base;
+  const sumLo = baseLo + (base - (sum - bb)) + (addend - bb);
+  const newTat = sum + sumLo;
+  const newLo = sumLo - (newTat - sum);
   const never = cost > limit.burst;
   const newAhead = newTat - nowMs + newLo;
   const allow = !never && newAhead <= tolerance + eps;
@@ -112,7 +126,11 @@ function evaluate(state: GcraState, limit: GcraLimit, nowMs: number, cost: numbe
   if (never) retryAfterMs = -1;
   else if (!allow) retryAfterMs = Math.max(1, Math.ceil(newAhead - tolerance - eps));
   const resetAfterMs = Math.max(0, Math.ceil(ahead - eps));
-  return { allow, tat, lo, decision: { allow, remaining, retryAfterMs, resetAfterMs } };
+  if (commit && allow) {
+    state.tat = tat;
+    if (lo !== 0 || state.lo !== undefined) state.lo = lo;
+  }
+  return { allow, remaining, retryAfterMs, resetAfterMs };
 }
 
 /**
@@ -122,17 +140,12 @@ function evaluate(state: GcraState, limit: GcraLimit, nowMs: number, cost: numbe
  * @throws InputError when `cost` is negative or not finite.
  */
 export function gcraTake(state: GcraState, limit: GcraLimit, nowMs: number, cost: number): GcraDecision {
-  const e = evaluate(state, limit, nowMs, cost);
-  if (e.allow) {
-    state.tat = e.tat;
-    if (e.lo !== 0 || state.lo !== undefined) state.lo = e.lo;
-  }
-  return e.decision;
+  return evaluate(state, limit, nowMs, cost, true);
 }
 
 /** The answer {@link gcraTake} would give, without changing the state. */
 export function gcraPeek(state: GcraState, limit: GcraLimit, nowMs: number, cost: number): GcraDecision {
-  return evaluate(state, limit, nowMs, cost).decision;
+  return evaluate(state, limit, nowMs, cost, false);
 }
 
 /**

@@ -67,10 +67,15 @@ export interface GatewayDeps {
 /** What {@link Gateway.checkOne} returns when another node answers the client. */
 export const FORWARDED = Symbol('forwarded');
 
-/** Take items of a list of requests, and which items each request has. */
+/**
+ * Take items of a list of requests, and which items each request has: a
+ * request's items are consecutive, request r's are `items[firstOf[r]]` up to
+ * (not including) `items[firstOf[r + 1]]` (one list per batch, not one per
+ * request).
+ */
 interface Derived {
   items: TakeItem[];
-  itemsOf: number[][];
+  firstOf: number[];
 }
 
 /** A decision as the gateway holds it: a refundable take remembers the node that issued its id. */
@@ -106,8 +111,10 @@ export class Gateway {
     this.#metrics = deps.metrics ?? noCheckMetrics;
     this.leases = new LeaseDesk(deps);
     // The owner is this node: no message at all.
-    this.#lanes = new OwnerLanes((owner, params, meta) =>
-      owner === deps.broker.nodeID ? deps.local.take(params, meta) : this.#remoteTake(owner, params, meta),
+    this.#lanes = new OwnerLanes((owner, params, meta, routedWith) =>
+      owner === deps.broker.nodeID
+        ? deps.local.take(params, meta, routedWith)
+        : this.#remoteTake(owner, params, meta),
     );
   }
 
@@ -140,7 +147,7 @@ export class Gateway {
   async answerForward(items: TakeItem[], parent: OtelContext): Promise<CheckReply | { error: ErrorBody }> {
     const t0 = this.#metrics.start();
     try {
-      const [reply] = await this.#decide({ items, itemsOf: [items.map((_, i) => i)] }, parent, false);
+      const [reply] = await this.#decide({ items, firstOf: [0, items.length] }, parent, false);
       this.#metrics.decidedOne(reply!, t0);
       return reply!;
     } catch (err) {
@@ -235,14 +242,13 @@ export class Gateway {
     const now = this.#deps.clock.now();
     const set = this.#deps.rules();
     const items: TakeItem[] = [];
-    const itemsOf: number[][] = []; // request index -> its item indexes
+    const firstOf: number[] = [];
     for (const req of requests) {
-      const idx: number[] = [];
+      firstOf.push(items.length);
       const rules = set.matching(req.params, now);
       // Only a request that matched several rules can be denied by one after another took.
       const refundable = rules.length > 1;
       for (const rule of rules) {
-        idx.push(items.length);
         const item: TakeItem = {
           token: tokenKeyOf(rule, req.params),
           rule: this.#refOf(rule),
@@ -253,9 +259,9 @@ export class Gateway {
         if (refundable) item.refundable = true;
         items.push(item);
       }
-      itemsOf.push(idx);
     }
-    return { items, itemsOf };
+    firstOf.push(items.length);
+    return { items, firstOf };
   }
 
   /**
@@ -270,22 +276,23 @@ export class Gateway {
   }
 
   /** Takes the items, combines each request's decisions and refunds what denied requests took. */
-  async #decide({ items, itemsOf }: Derived, ctx: OtelContext, routeSpans: boolean): Promise<CheckReply[]> {
+  async #decide({ items, firstOf }: Derived, ctx: OtelContext, routeSpans: boolean): Promise<CheckReply[]> {
     const decisions = items.length > 0 ? await this.#take(items, ctx, routeSpans) : [];
     const refunds: Array<{ item: RefundItem; issuer: string }> = [];
-    const replies = itemsOf.map((idx) => {
-      const combined = combineDecisions(
-        idx.length === 1 ? [decisions[idx[0]!]!] : idx.map((i) => decisions[i]!),
-      );
+    const replies = new Array<CheckReply>(firstOf.length - 1);
+    for (let r = 0; r < replies.length; r++) {
+      const from = firstOf[r]!;
+      const to = firstOf[r + 1]!;
+      const combined = combineDecisions(to - from === 1 ? [decisions[from]!] : decisions.slice(from, to));
       for (const k of combined.refunds) {
-        const d = decisions[idx[k]!]!;
+        const d = decisions[from + k]!;
         // Without an id (an owner that issues none) there is nothing the owner would accept.
         if (d.takeId === undefined || d.issuer === undefined) continue;
-        const it = items[idx[k]!]!;
+        const it = items[from + k]!;
         refunds.push({ item: { token: it.token, cost: it.cost, takeId: d.takeId }, issuer: d.issuer });
       }
-      return combined.reply;
-    });
+      replies[r] = combined.reply;
+    }
     if (refunds.length > 0) await this.#refund(refunds);
     return replies;
   }
@@ -299,7 +306,8 @@ export class Gateway {
     blindUntil = (this.#deps.realClock ?? this.#deps.clock).now() + 2 * this.#deps.ownerTimeoutMs,
   ): Promise<Answered[]> {
     const self = this.#deps.broker.nodeID;
-    const routing = routeItems(items, this.#deps.tracker.placement, self);
+    const placement = this.#deps.tracker.placement;
+    const routing = routeItems(items, placement, self);
     const first = routing.unowned[0];
     if (first !== undefined) {
       const token = items[first]!.token;
@@ -309,7 +317,7 @@ export class Gateway {
     }
     return await gather(items, groupsOf(routing, self), async (owner, part): Promise<Answered[]> => {
       try {
-        const res: Answered[] = await this.#enqueue(owner, part, ctx, routeSpans);
+        const res: Answered[] = await this.#enqueue(owner, part, ctx, routeSpans, placement);
         // The refund of a take goes where its id was issued (a re-routed part set it already).
         for (const d of res) if (d.takeId !== undefined) d.issuer ??= owner;
         return res;
@@ -335,8 +343,17 @@ export class Gateway {
     this.#deps.tracker.suspect(owner, this.#deps.suspectMs ?? DEFAULT_SUSPECT_MS, via);
   }
 
-  /** Queues one check's items for `owner` on its lane (owner-lanes.ts), with a route span unless forwarded. */
-  #enqueue(owner: string, items: TakeItem[], ctx: OtelContext, routeSpan: boolean): Promise<TakeDecision[]> {
+  /**
+   * Queues one check's items for `owner` on its lane (owner-lanes.ts), with a
+   * route span unless forwarded; `placement` is the one they were routed with.
+   */
+  #enqueue(
+    owner: string,
+    items: TakeItem[],
+    ctx: OtelContext,
+    routeSpan: boolean,
+    placement: object,
+  ): Promise<TakeDecision[]> {
     // A forwarded check's actor spans continue the sending gateway's route span.
     const span = routeSpan
       ? tracer().startSpan(
@@ -346,7 +363,7 @@ export class Gateway {
         )
       : undefined;
     const carrier = injectContext(span === undefined ? ctx : trace.setSpan(ctx, span));
-    return this.#lanes.enqueue(owner, items, carrier, span);
+    return this.#lanes.enqueue(owner, items, carrier, span, placement);
   }
 
   /** Gives the takes back, each to the node that issued its id; a refusal is logged, never raised. */

@@ -11,7 +11,12 @@ import { recordFailure } from '../runtime/index.ts';
 import type { TakeDecision, TakeItem, TakeMeta, TakePart, TakeParams } from '../wire/index.ts';
 
 /** Sends one owner a batch of parts (this node's own actors, or the owner link); one answer per part. */
-export type SendTakes = (owner: string, params: TakeParams, meta: TakeMeta) => Promise<TakeDecision[][]>;
+export type SendTakes = (
+  owner: string,
+  params: TakeParams,
+  meta: TakeMeta,
+  routedWith: object | undefined,
+) => Promise<TakeDecision[][]>;
 
 interface Waiter {
   resolve: (decisions: TakeDecision[]) => void;
@@ -21,6 +26,12 @@ interface Waiter {
 
 /** Parts waiting for the next flush to one owner. */
 interface Batch {
+  /**
+   * The placement every part was routed to this owner with (see
+   * {@link OwnerLanes.enqueue}); undefined when a part gave none or parts
+   * gave different ones.
+   */
+  routedWith: object | undefined;
   parts: TakePart[];
   traces: Array<Record<string, string>>;
   waiters: Waiter[];
@@ -53,19 +64,26 @@ export class OwnerLanes {
    * Queues one check's items for `owner`; resolves with their decisions.
    * `trace` is the W3C trace context the owner's spans continue; `span`, if
    * any, is ended (with the failure recorded) when the answer comes.
+   * `routedWith` is the placement the caller routed the items to `owner`
+   * with; the batch passes it on to {@link SendTakes} when every part in it
+   * gave the same one.
    */
   enqueue(
     owner: string,
     items: TakeItem[],
     trace: Record<string, string>,
     span: Span | undefined,
+    routedWith?: object,
   ): Promise<TakeDecision[]> {
     return new Promise<TakeDecision[]>((resolve, reject) => {
       let lane = this.#lanes.get(owner);
       if (lane === undefined) {
-        lane = { queued: { parts: [], traces: [], waiters: [] }, inflight: 0, scheduled: false };
+        lane = { queued: emptyBatch(), inflight: 0, scheduled: false };
         this.#lanes.set(owner, lane);
       }
+      const q = lane.queued;
+      if (q.parts.length === 0) q.routedWith = routedWith;
+      else if (q.routedWith !== routedWith) q.routedWith = undefined;
       lane.queued.parts.push({ items });
       lane.queued.traces.push(trace);
       lane.queued.waiters.push({ resolve, reject, span });
@@ -85,11 +103,11 @@ export class OwnerLanes {
   #flush(owner: string, lane: Lane): void {
     const batch = lane.queued;
     if (batch.parts.length === 0) return;
-    lane.queued = { parts: [], traces: [], waiters: [] };
+    lane.queued = emptyBatch();
     lane.inflight++;
     const params: TakeParams = { parts: batch.parts };
     const meta: TakeMeta = { traces: batch.traces };
-    this.#send(owner, params, meta)
+    this.#send(owner, params, meta, batch.routedWith)
       .then(
         (results) =>
           batch.waiters.forEach((w, i) => {
@@ -109,4 +127,8 @@ export class OwnerLanes {
         else this.#schedule(owner, lane);
       });
   }
+}
+
+function emptyBatch(): Batch {
+  return { routedWith: undefined, parts: [], traces: [], waiters: [] };
 }

@@ -42,6 +42,18 @@ test('tryNow - NOT_NOW for a key not resident; runs at once, synchronously, on a
   t.is(await host.ask('a', (c) => c.n), 2);
 });
 
+test('tryNow - passes its argument to fn: one function serves many keys without a closure each', async (t) => {
+  const { host } = setup();
+  await host.ask('a', () => undefined);
+  await host.ask('b', () => undefined);
+  const add = (c: Counter, by: number): number => (c.n += by);
+  t.is(host.tryNow('a', add, 5), 5);
+  t.is(host.tryNow('b', add, 7), 7);
+  t.is(host.tryNow('a', add, 1), 6);
+  t.is(host.tryNow('c', add, 1), NOT_NOW, 'not resident: fn does not run');
+  t.is(await host.ask('a', (c) => c.n), 6);
+});
+
 test('tryNow - NOT_NOW while the mailbox has work: queued messages keep their order', async (t) => {
   const { host } = setup();
   await host.ask('a', () => undefined);

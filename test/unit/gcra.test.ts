@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { gcraCapDebt, gcraPeek, gcraRefund, gcraTake, gcraToleranceMs, InputError } from '../../lib/index.ts';
 import type { GcraLimit, GcraState } from '../../lib/index.ts';
 
@@ -186,4 +187,74 @@ test('gcra - capping leaves a state within the tolerance untouched (the same obj
   t.is(gcraCapDebt(s, limit, EPOCH), s);
   const lo: GcraState = { tat: EPOCH + 500, lo: 1e-6 }; // the low part counts: just past it
   t.deepEqual(gcraCapDebt(lo, limit, EPOCH), { tat: EPOCH + 500 });
+});
+
+/**
+ * The GCRA decision as written before the check path's rewrite (issue 15),
+ * with a (high, low) tuple and an intermediate object: the reference that
+ * the allocation-free evaluate must match bit for bit.
+ */
+function referenceTake(state: GcraState, limit: GcraLimit, nowMs: number, cost: number) {
+  const add = (base: number, baseLo: number, addend: number): [number, number] => {
+    const s = base + addend;
+    const bb = s - base;
+    const lo = baseLo + (base - (s - bb)) + (addend - bb);
+    const hi = s + lo;
+    return [hi, lo - (hi - s)];
+  };
+  const t = limit.periodMs / limit.rate;
+  const tolerance = gcraToleranceMs(limit);
+  const eps = (tolerance + t) * 1e-9;
+  const lo0 = state.lo ?? 0;
+  const busy = state.tat - nowMs + lo0 > 0;
+  const [newTat, newLo] = busy ? add(state.tat, lo0, cost * t) : add(nowMs, 0, cost * t);
+  const never = cost > limit.burst;
+  const newAhead = newTat - nowMs + newLo;
+  const allow = !never && newAhead <= tolerance + eps;
+  const tat = allow ? newTat : state.tat;
+  const lo = allow ? newLo : lo0;
+  const ahead = Math.max(tat - nowMs + lo, 0);
+  const remaining = Math.max(0, Math.floor((tolerance - ahead + eps) / t));
+  let retryAfterMs = 0;
+  if (never) retryAfterMs = -1;
+  else if (!allow) retryAfterMs = Math.max(1, Math.ceil(newAhead - tolerance - eps));
+  const resetAfterMs = Math.max(0, Math.ceil(ahead - eps));
+  if (allow) {
+    state.tat = tat;
+    if (lo !== 0 || state.lo !== undefined) state.lo = lo;
+  }
+  return { allow, remaining, retryAfterMs, resetAfterMs };
+}
+
+test('gcra - take and peek match the reference decision and state bit for bit over random runs', (t) => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        rate: fc.integer({ min: 1, max: 10_000 }),
+        periodMs: fc.integer({ min: 1, max: 86_400_000 }),
+        burst: fc.integer({ min: 1, max: 1000 }),
+      }),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.constantFrom(0, 1, 1, 1, 2, 7, 0.5, 2000)), {
+        minLength: 1,
+        maxLength: 200,
+      }),
+      (limit, steps) => {
+        const mine: GcraState = { tat: 0 };
+        const ref: GcraState = { tat: 0 };
+        let now = EPOCH;
+        for (const [dt, cost] of steps) {
+          now += dt / 7; // fractional times too: a scaled clock's are not whole ms
+          const peeked = gcraPeek(mine, limit, now, cost);
+          const taken = gcraTake(mine, limit, now, cost);
+          const expected = referenceTake(ref, limit, now, cost);
+          if (JSON.stringify(taken) !== JSON.stringify(expected)) return false;
+          if (JSON.stringify(peeked) !== JSON.stringify(taken)) return false;
+          if (!Object.is(mine.tat, ref.tat) || !Object.is(mine.lo, ref.lo)) return false;
+        }
+        return true;
+      },
+    ),
+    { seed: 15, numRuns: 300 },
+  );
+  t.pass();
 });

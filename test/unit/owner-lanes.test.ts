@@ -13,14 +13,25 @@ const decision = (token: string): TakeDecision =>
 
 /** A send that records each call and answers when told to. */
 function recorder() {
-  const calls: Array<{ owner: string; params: TakeParams; meta: TakeMeta; settle: (err?: Error) => void }> =
-    [];
-  const send = (owner: string, params: TakeParams, meta: TakeMeta): Promise<TakeDecision[][]> =>
+  const calls: Array<{
+    owner: string;
+    params: TakeParams;
+    meta: TakeMeta;
+    routedWith: object | undefined;
+    settle: (err?: Error) => void;
+  }> = [];
+  const send = (
+    owner: string,
+    params: TakeParams,
+    meta: TakeMeta,
+    routedWith: object | undefined,
+  ): Promise<TakeDecision[][]> =>
     new Promise((resolve, reject) => {
       calls.push({
         owner,
         params,
         meta,
+        routedWith,
         settle: (err) =>
           err === undefined
             ? resolve(params.parts.map((p) => p.items.map((it) => decision(it.token))))
@@ -82,4 +93,41 @@ test('owner lanes - a failed call rejects every check it carried; other owners a
   t.is((await c).length, 1);
   await turn();
   t.is(lanes.size, 0);
+});
+
+test('owner lanes - a batch names the placement its parts were routed with only when they all name the same', async (t) => {
+  const { calls, send } = recorder();
+  const lanes = new OwnerLanes(send);
+  const p1 = { placement: 1 };
+  const p2 = { placement: 2 };
+  // One turn, one placement: the batch carries it.
+  const one = [
+    lanes.enqueue('n2', [item('a')], {}, undefined, p1),
+    lanes.enqueue('n2', [item('b')], {}, undefined, p1),
+  ];
+  await turn();
+  t.is(calls.length, 1);
+  t.is(calls[0]!.routedWith, p1);
+  // The next batch mixes placements (the view changed between two checks): it carries none.
+  const two = [
+    lanes.enqueue('n2', [item('c')], {}, undefined, p1),
+    lanes.enqueue('n2', [item('d')], {}, undefined, p2),
+  ];
+  // And one part without a placement makes a batch carry none either.
+  const three = [
+    lanes.enqueue('n3', [item('e')], {}, undefined, p2),
+    lanes.enqueue('n3', [item('f')], {}, undefined),
+  ];
+  await turn();
+  t.is(calls.length, 3);
+  t.is(calls.find((c) => c.owner === 'n2' && c !== calls[0])!.routedWith, undefined);
+  t.is(calls.find((c) => c.owner === 'n3')!.routedWith, undefined);
+  for (const c of calls) c.settle();
+  t.is((await Promise.all([...one, ...two, ...three])).length, 6);
+  // A fresh batch after a mixed one starts over from its first part.
+  const four = lanes.enqueue('n2', [item('g')], {}, undefined, p2);
+  await turn();
+  t.is(calls.at(-1)!.routedWith, p2);
+  calls.at(-1)!.settle();
+  t.is((await four).length, 1);
 });

@@ -127,3 +127,31 @@ test('residency - walkNewest visits from the most recent and stops when told', (
   t.deepEqual(r.keyList(), ['b', 'c', 'a']);
   r.close();
 });
+
+test('residency - refresh of the entry held is touch without the lookup: same order, same time', (t) => {
+  const a = setup();
+  const b = setup();
+  const rnd = mulberry32(11);
+  const inA = Array.from({ length: 12 }, (_, i) => entry(`k${i}`));
+  const inB = Array.from({ length: 12 }, (_, i) => entry(`k${i}`));
+  for (let i = 0; i < inA.length; i++) {
+    a.r.touch(inA[i]!.key, inA[i]!);
+    b.r.touch(inB[i]!.key, inB[i]!);
+  }
+  for (let i = 0; i < 500; i++) {
+    const k = Math.floor(rnd() * inA.length);
+    a.clock.advance(1);
+    b.clock.advance(1);
+    a.r.touch(inA[k]!.key, inA[k]!);
+    b.r.refresh(inB[k]!);
+    t.is(inB[k]!.lastActiveMs, inA[k]!.lastActiveMs);
+  }
+  t.deepEqual([...b.r.keys()], [...a.r.keys()]);
+  // The idle sweep sees the refreshed times: the same entries go idle in the same order.
+  a.clock.advance(1000);
+  b.clock.advance(1000);
+  t.deepEqual(b.idle, a.idle);
+  t.true(a.idle.length > 0);
+  a.r.close();
+  b.r.close();
+});

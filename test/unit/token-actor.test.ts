@@ -37,6 +37,21 @@ test('token-actor - checks take from the bucket and are recorded in the window',
   t.is(actor.lastMs, T0 + 100);
 });
 
+test('token-actor - check at a given time decides and records as the clock at that time would', (t) => {
+  const a = setup();
+  const b = setup();
+  // b is told the time (a batch's one clock read); a reads it from its clock, moved to the same times.
+  for (const dt of [0, 0, 0, 0, 0, 0, 30, 70, 0, 250, 999]) {
+    a.clock.advance(dt);
+    t.deepEqual(b.actor.check(1, a.clock.now()), a.actor.check(1));
+  }
+  t.not(b.clock.now(), a.clock.now(), "b's own clock never moved");
+  t.deepEqual(b.actor.window.totals(), a.actor.window.totals());
+  t.deepEqual(b.actor.snapshot().window, a.actor.snapshot().window);
+  t.is(b.actor.lastMs, a.actor.lastMs);
+  t.is(b.actor.tat, a.actor.tat);
+});
+
 test('token-actor - shadow mode reports the would-be denial', (t) => {
   const { actor } = setup(perUser({ mode: 'shadow', burst: 1 }));
   t.like(actor.check(1), { mode: 'shadow', allow: true });
