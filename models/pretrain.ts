@@ -14,8 +14,11 @@
  *   sees the shapes of real demand with the counting noise of a live token.
  * Chunks stay shorter than a day of slots, as a node's history does (the
  * seasonal-lag inputs then read the latest value, live and here alike).
- * The chunks and the Poisson draw are seeded; the training itself may
- * differ in the last digits between runs (the wasm backend's threads).
+ * The chunks, the Poisson draw and each epoch's order (models/lstm/
+ * network.ts) are seeded; the training itself may differ in the last digits
+ * between runs (the wasm backend's threads). The shipped file was trained
+ * before the epoch order was seeded (fit's own shuffle drew from
+ * Math.random), so this command makes a file close to it, not the same one.
  */
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
