@@ -75,6 +75,8 @@ function parse(msg: Msg): Check[] | undefined {
 }
 
 const nc = await connect({ servers: url, noAsyncTraces: true });
+/** What else closes on SIGTERM (the Redis connection in `rlf` mode). */
+let onStop = async (): Promise<unknown> => undefined;
 if (mode === 'memory') {
   const states = new Map<string, GcraState>();
   nc.subscribe(subject, {
@@ -118,8 +120,15 @@ if (mode === 'memory') {
       );
     },
   });
-  process.once('SIGTERM', () => void redis.quit());
+  onStop = () => redis.quit();
 }
 await nc.flush();
 console.log(JSON.stringify({ ready: true }));
-process.once('SIGTERM', () => void nc.drain().then(() => process.exit(0)));
+process.once(
+  'SIGTERM',
+  () =>
+    void nc
+      .drain()
+      .then(onStop)
+      .then(() => process.exit(0)),
+);

@@ -252,29 +252,27 @@ try {
       nodePids.push(node.child.pid!);
     }),
   );
+  /** Starts a responder, kept for the final stop, its pid added to `pids`. */
+  const start = async (pids: number[], script: string, args: string[]): Promise<void> => {
+    const r = await responder(script, args);
+    children.push(r);
+    pids.push(r.pid);
+  };
   for (let i = 0; i < RESPONDERS; i++) {
-    const echoer = await responder('./echo-responder.ts', [nats.url]);
-    children.push(echoer);
-    echoPids.push(echoer.pid);
+    await start(echoPids, './echo-responder.ts', [nats.url]);
     if (PHASES.has('batch')) {
-      const bare = await responder('./batch-echo-responder.ts', [nats.url, 'bench.batch-echo']);
-      children.push(bare);
-      bareBatchPids.push(bare.pid);
-      const memory = await responder('./batch-limiter-responder.ts', [
+      await start(bareBatchPids, './batch-echo-responder.ts', [nats.url, 'bench.batch-echo']);
+      await start(memoryBatchPids, './batch-limiter-responder.ts', [
         'memory',
         nats.url,
         'bench.batch-memory',
       ]);
-      children.push(memory);
-      memoryBatchPids.push(memory.pid);
-      const rlfBatch = await responder('./batch-limiter-responder.ts', [
+      await start(rlfBatchPids, './batch-limiter-responder.ts', [
         'rlf',
         nats.url,
         'bench.batch-rlf',
         String(redisPort),
       ]);
-      children.push(rlfBatch);
-      rlfBatchPids.push(rlfBatch.pid);
     }
     children.push(await responder('./rlf-responder.ts', [nats.url, String(redisPort)]));
   }
@@ -289,6 +287,9 @@ try {
   let u = 0;
   const params = (): { user: string; op: string } => ({ user: `u${u++ % USERS}`, op: 'GetItem' });
   const body = (): string => JSON.stringify({ params: params() });
+  /** One `check.batch` request body of BATCH checks, as the peers get it. */
+  const batchBody = (): string =>
+    JSON.stringify({ requests: Array.from({ length: BATCH }, () => ({ params: params() })) });
   const ok = (s: string): boolean => s.length > 0 && !s.includes('"error"');
   const sdk: Call = async () => (await hr.check(params())).allow === true;
   const echo: Call = async () => ok((await nc.request('bench.echo', body(), { timeout: 5000 })).string());
@@ -323,7 +324,7 @@ try {
   // The transport's bound for the same batches: three bare responders answering each with a fixed
   // reply of as many results (bench/batch-echo-responder.ts), through plain nats.js requests.
   const bareBatch: Call = async () => {
-    const body = JSON.stringify({ requests: Array.from({ length: BATCH }, () => ({ params: params() })) });
+    const body = batchBody();
     return ok((await nc.request('bench.batch-echo', body, { timeout: 5000 })).string());
   };
   if (PHASES.has('batch')) await closedLoop(bareBatch, Math.min(WARMUP, 3), BATCH_CONCURRENCY, BATCH);
@@ -338,7 +339,7 @@ try {
   const batchPeer =
     (subject: string): Call =>
     async () => {
-      const body = JSON.stringify({ requests: Array.from({ length: BATCH }, () => ({ params: params() })) });
+      const body = batchBody();
       const reply = JSON.parse((await nc.request(subject, body, { timeout: 5000 })).string()) as {
         results?: Array<{ allow: boolean }>;
       };

@@ -510,18 +510,10 @@ async function portRuns(): Promise<void> {
 }
 
 let server: ClickHouseServer | undefined;
-if (PORT !== undefined) {
+const runsAlone = PORT !== undefined ? portRuns : SAMPLING !== undefined ? samplingRuns : undefined;
+if (runsAlone !== undefined) {
   try {
-    await portRuns();
-  } finally {
-    await nodeStore?.close();
-    if (nodeDir !== '') rmSync(nodeDir, { recursive: true, force: true });
-  }
-  process.exit(0);
-}
-if (SAMPLING !== undefined) {
-  try {
-    await samplingRuns();
+    await runsAlone();
   } finally {
     await nodeStore?.close();
     if (nodeDir !== '') rmSync(nodeDir, { recursive: true, force: true });
