@@ -17,6 +17,13 @@ export interface CheckRequest {
 /** Most requests in one `check.batch`. */
 export const MAX_BATCH = 1000;
 
+/**
+ * Most asks in one `lease.batch` (services/check/lease-schema.ts): here, beside
+ * {@link MAX_BATCH}, so that the client library (which imports lib/ only) can
+ * split its batches at the same bound.
+ */
+export const MAX_LEASE_BATCH = 1000;
+
 /** Rejects any key of `body` outside `allowed`, naming it (`prefix.key`). */
 export function rejectUnknown(
   body: Record<string, unknown>,

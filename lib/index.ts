@@ -69,6 +69,7 @@ export {
   parseEmptyRequest,
   rejectUnknown,
   MAX_BATCH,
+  MAX_LEASE_BATCH,
 } from './api-schema.ts';
 export { combineDecisions } from './decide.ts';
 export {

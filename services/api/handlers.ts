@@ -22,7 +22,7 @@ import {
 import type { Clock, ErrorBody } from '../../lib/index.ts';
 import { COLLECTION_SERVICE } from '../collection/index.ts';
 import type { CollectionStats, EventsApi } from '../collection/index.ts';
-import { parseLeaseRequest, parseLeaseReturn } from '../check/index.ts';
+import { parseLeaseBatch, parseLeaseRequest, parseLeaseReturn } from '../check/index.ts';
 import type { Gateway, OwnershipStatus } from '../check/index.ts';
 import { ACTOR_SERVICE } from '../cluster/index.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
@@ -43,8 +43,8 @@ import type { Topology } from './topology.ts';
  * rules.put, rules.delete, events.publish and rules.history (a rule's
  * revisions, with their times: the audit trail). `topology` (client and
  * admin: what a client needs to route checks to owners, topology.ts) is
- * served on NATS only, as are `lease` and `lease.return` (client and admin:
- * client leases, services/check/lease-desk.ts).
+ * served on NATS only, as are `lease`, `lease.batch` and `lease.return`
+ * (client and admin: client leases, services/check/lease-desk.ts).
  */
 export const Operation = [
   'check',
@@ -60,6 +60,7 @@ export const Operation = [
   'topology',
   'forecast.get',
   'lease',
+  'lease.batch',
   'lease.return',
 ] as const;
 export type Operation = (typeof Operation)[number];
@@ -198,6 +199,15 @@ export class Api {
         return this.topology();
       },
       lease: async (body) => await deps.gateway.leases.lease(parseLeaseRequest(body)),
+      // Each ask as `lease` runs it, all at once; a failed ask's result is the error reply `lease`
+      // would have sent for it, so one owner that grants nothing costs the others nothing.
+      'lease.batch': async (body) => ({
+        results: await Promise.all(
+          parseLeaseBatch(body).map((req) =>
+            deps.gateway.leases.lease(req).catch((err: unknown) => this.#errorReply('lease.batch', err)),
+          ),
+        ),
+      }),
       'lease.return': async (body) => await deps.gateway.leases.giveBack(parseLeaseReturn(body)),
     };
   }

@@ -35,7 +35,7 @@ export const API_PREFIX = 'headroom.v1';
 export const TOPOLOGY_CHANGED = 'topology.changed';
 
 /** The operations a node answers on its own subjects (`headroom.v1.node.<id>.<op>`). */
-export const NODE_OPS = ['check', 'check.batch', 'lease', 'lease.return'] as const;
+export const NODE_OPS = ['check', 'check.batch', 'lease', 'lease.batch', 'lease.return'] as const;
 export type NodeOp = (typeof NODE_OPS)[number];
 
 /** The subject of `op` on node `nodeId`'s own API: a client sends checks for the node's tokens there. */

@@ -21,7 +21,13 @@ export { REFUND_WINDOW_MS, ThrottleNode } from './throttle-node.ts';
 export { throttleService } from './throttle-service.ts';
 export { LeaseBook, compileLeaseOptions, defaultLeaseOptions, sliceTopUp } from './leases.ts';
 export { LeaseDesk } from './lease-desk.ts';
-export { MAX_REPORTED, parseLeaseAsk, parseLeaseRequest, parseLeaseReturn } from './lease-schema.ts';
+export {
+  MAX_REPORTED,
+  parseLeaseAsk,
+  parseLeaseBatch,
+  parseLeaseRequest,
+  parseLeaseReturn,
+} from './lease-schema.ts';
 export { recordReported } from './lease-demand.ts';
 
 export type { GatewayDeps } from './gateway.ts';

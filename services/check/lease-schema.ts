@@ -1,12 +1,13 @@
 /**
  * The wire forms of client leases (leases.ts, docs/protocol.md "Leases"):
- * the public requests `headroom.v1.lease` and `headroom.v1.lease.return`
- * (also on a node's own subjects), and the `throttle.lease` /
- * `throttle.leaseReturn` params a node relays them to the owner with. Pure:
- * every problem is an InputError naming the field and the value, as the
- * public API's validation (lib/api-schema.ts) does.
+ * the public requests `headroom.v1.lease`, `headroom.v1.lease.batch` and
+ * `headroom.v1.lease.return` (also on a node's own subjects), and the
+ * `throttle.lease` / `throttle.leaseReturn` params a node relays them to
+ * the owner with. Pure: every problem is an InputError naming the field
+ * and the value, as the public API's validation (lib/api-schema.ts) does.
  */
 import {
+  MAX_LEASE_BATCH,
   invalidField,
   isPlainObject,
   missingField,
@@ -188,19 +189,45 @@ function previous(v: unknown, field: string): LeasePrevious | undefined {
   };
 }
 
-/** `{client, params, want, previous?, report?}`. */
-export function parseLeaseRequest(body: unknown): LeaseRequest {
-  const o = object(body, '', ['client', 'params', 'want', 'previous', 'report']);
+const LEASE_REQUEST_KEYS = ['client', 'params', 'want', 'previous', 'report'] as const;
+
+/**
+ * `{client, params, want, previous?, report?}`; `prefix` names where it lies
+ * in a larger body (`asks[3]`: its errors name `asks[3].want`).
+ */
+export function parseLeaseRequest(body: unknown, prefix = ''): LeaseRequest {
+  const o = object(body, prefix, LEASE_REQUEST_KEYS);
+  const clientField = at(prefix, 'client');
+  const paramsField = at(prefix, 'params');
+  const wantField = at(prefix, 'want');
   const req: LeaseRequest = {
-    client: clientId(required(o, 'client', 'client', 'the client id'), 'client'),
-    params: parseParams(required(o, 'params', 'params', 'the check parameters'), 'params'),
-    want: parseCost(required(o, 'want', 'want', 'units wanted'), 'want'),
+    client: clientId(required(o, 'client', clientField, 'the client id'), clientField),
+    params: parseParams(required(o, 'params', paramsField, 'the check parameters'), paramsField),
+    want: parseCost(required(o, 'want', wantField, 'units wanted'), wantField),
   };
-  const prev = previous(o['previous'], 'previous');
+  const prev = previous(o['previous'], at(prefix, 'previous'));
   if (prev !== undefined) req.previous = prev;
-  const rep = report(o['report'], 'report');
+  const rep = report(o['report'], at(prefix, 'report'));
   if (rep !== undefined) req.report = rep;
   return req;
+}
+
+/**
+ * `headroom.v1.lease.batch`, `{asks: [<lease request>, ...]}`: 1 to
+ * {@link MAX_LEASE_BATCH} asks, each validated as {@link parseLeaseRequest}
+ * validates one. A bad ask rejects the whole batch (as a bad request rejects
+ * a `check.batch`), its error naming it by index: `asks[3].want`.
+ */
+export function parseLeaseBatch(body: unknown): LeaseRequest[] {
+  const o = object(body, '', ['asks']);
+  const list = required(o, 'asks', 'asks', 'the lease requests');
+  const expected = `an array of 1 to ${MAX_LEASE_BATCH} lease requests`;
+  if (!Array.isArray(list) || list.length === 0) throw invalidField('asks', expected, list);
+  // The count: it says more than the first 80 characters of the asks would.
+  if (list.length > MAX_LEASE_BATCH) throw invalidField('asks', expected, `${list.length} asks`);
+  const out = new Array<LeaseRequest>(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = parseLeaseRequest(list[i], `asks[${i}]`);
+  return out;
 }
 
 /** `{node, lease, token, unused, report?}` (`prefix` 'params' and no `node` for the relayed action). */

@@ -184,31 +184,53 @@ const badForecastGet = broken(
   },
 );
 
+const validLease = { client: 'fz-c', params: { user: 'fz-l' }, want: 5 };
+
+/** A lease ask's fields broken as its validation refuses them (params malformed, not merely matching no rule). */
+const leaseBreaks = {
+  client: fc.oneof(notString, fc.constantFrom('', 'a b', 'a*', 'é'), longString(65), fc.constant(undefined)),
+  params: fc.oneof(notObject, fc.constant(undefined)),
+  want: fc.oneof(notNumber, hugeNumber, fc.constant(undefined)),
+  previous: fc.oneof(
+    notObject,
+    fc.constant({ lease: 'x', unused: 1 }),
+    fc.constant({ lease: 'AAAAAAAAAAAA', unused: -1 }),
+    fc.constant({ lease: 'AAAAAAAAAAAA' }),
+  ),
+};
+
 /**
  * `lease` (client leases): one field broken, or params that match no rule or
  * two (a lease covers one token). The fuzz test's rules: per-user and per-op.
  */
-const badLease = broken(
-  { client: 'fz-c', params: { user: 'fz-l' }, want: 5 },
+const badLease = broken(validLease, {
+  ...leaseBreaks,
+  params: fc.oneof(leaseBreaks.params, fc.constant({ nobody: 'x' }), fc.constant({ user: 'fz-l', op: 'fz' })),
+});
+
+/**
+ * `lease.batch`: the top level broken (asks missing, not a list, empty, past
+ * 1000 asks), or one ask among good ones with a field malformed as in
+ * {@link badLease}. Not params that match no rule or two: those fail their
+ * ask alone (an error in its place among the results), not the batch.
+ */
+const badLeaseBatch = broken(
+  { asks: [validLease] },
   {
-    client: fc.oneof(
-      notString,
-      fc.constantFrom('', 'a b', 'a*', 'é'),
-      longString(65),
+    asks: fc.oneof(
+      notArray,
       fc.constant(undefined),
-    ),
-    params: fc.oneof(
-      notObject,
-      fc.constant(undefined),
-      fc.constant({ nobody: 'x' }),
-      fc.constant({ user: 'fz-l', op: 'fz' }),
-    ),
-    want: fc.oneof(notNumber, hugeNumber, fc.constant(undefined)),
-    previous: fc.oneof(
-      notObject,
-      fc.constant({ lease: 'x', unused: 1 }),
-      fc.constant({ lease: 'AAAAAAAAAAAA', unused: -1 }),
-      fc.constant({ lease: 'AAAAAAAAAAAA' }),
+      fc.constant([]),
+      // Small enough for the fuzzed nodes' payload limit: refused for the count, before any ask is read.
+      fc.constant(Array.from({ length: 1001 }, () => ({}))),
+      fc.constant(Array.from({ length: 1001 }, () => validLease)),
+      fc
+        .tuple(fc.nat({ max: 3 }), broken(validLease, leaseBreaks), fc.nat({ max: 3 }))
+        .map(([before, ask, after]) => [
+          ...Array.from({ length: before }, () => validLease),
+          ask,
+          ...Array.from({ length: after }, () => validLease),
+        ]),
     ),
   },
 );
@@ -242,6 +264,7 @@ export const BAD_BODIES: Record<string, Arbitrary<unknown>> = {
   topology: badEmpty,
   'forecast.get': badForecastGet,
   lease: badLease,
+  'lease.batch': badLeaseBatch,
   'lease.return': badLeaseReturn,
 };
 
@@ -416,6 +439,9 @@ export function badHttpRequests(maxPayloadBytes: number): Arbitrary<BadInput> {
         '/v1/status/x',
         '/%ZZ',
         '/v1/checks',
+        // Leases are served on NATS only.
+        '/v1/lease',
+        '/v1/lease/batch',
       ),
     )
     .map(([method, path]): BadInput => ({ kind: 'http', method, path, body: '{}', what: 'http no route' }));

@@ -212,6 +212,19 @@ test.serial('security roles - a client checks, reads rules and status', async (t
   t.true(list.rules.some((r: { id: string }) => r.id === GUARD_RULE.id));
   const status = await request(client, 'headroom.v1.status', {});
   t.deepEqual(status.nodes.map((n: { id: string }) => n.id).sort(), IDS);
+  // Client leases, one ask or a batch, on the queue group's subjects and a node's own: a node
+  // answers (a grant, or an error while the owner grants none yet), the server refuses nothing.
+  const leaseAsk = { client: 'sec-c', params: { user: 'sec-lease' }, want: 1 };
+  for (const subject of ['headroom.v1.lease', `headroom.v1.node.${IDS[0]}.lease`]) {
+    const leased = await request(client, subject, leaseAsk);
+    t.true(typeof leased.lease === 'string' || leased.error !== undefined, JSON.stringify(leased));
+  }
+  for (const subject of ['headroom.v1.lease.batch', `headroom.v1.node.${IDS[1]}.lease.batch`]) {
+    const leased = await request(client, subject, {
+      asks: [leaseAsk, { ...leaseAsk, params: { user: 'sec-l2' } }],
+    });
+    t.is(leased.results?.length, 2, JSON.stringify(leased));
+  }
   t.is(t.context.violations.length, 0, JSON.stringify(t.context.violations));
 });
 
