@@ -227,7 +227,9 @@ export class HeadroomClient {
 
   /** Counters of the client leases (a fresh copy; zeros without routing). */
   get leaseStats(): LeaseStats {
-    return this.#leases?.stats ?? { local: 0, localDenied: 0, asks: 0, refused: 0, returned: 0 };
+    return (
+      this.#leases?.stats ?? { local: 0, localDenied: 0, asks: 0, askMessages: 0, refused: 0, returned: 0 }
+    );
   }
 
   /** Asks any node for the topology now (also done every `topologyRefreshMs`). */

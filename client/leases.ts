@@ -1,11 +1,14 @@
 /**
  * Client leases, the client's side (docs/protocol.md "Leases"): for a token
  * this client checks often, its owner grants a slice of the token's budget
- * (`headroom.v1.node.<owner>.lease`), and checks of that token are decided
+ * (`headroom.v1.node.<owner>.lease`; the asks of one turn of the event loop
+ * to one owner go in one `lease.batch`), and checks of that token are decided
  * here from the slice, with no message at all, until it runs low or nears
- * its expiry; then it is renewed in the background, telling the owner what
- * was not used (the owner keeps those units in the slice and tops it up to
- * the client's fair share). A slice is used only until `ttlMs` after its ask
+ * its expiry; then it is renewed in the background (by the check that finds
+ * it due, or by a sweep every 250 ms while the token is still checked, so a
+ * token checked a few times a second keeps its slice), telling the owner
+ * what was not used (the owner keeps those units in the slice and tops it
+ * up to the client's fair share). A slice is used only until `ttlMs` after its ask
  * was sent (the owner keeps it longer, counting from its grant). What is
  * left of an idle slice, and of every slice at close, goes back
  * (`lease.return`).
@@ -17,7 +20,7 @@
  * owner's `retryAfterMs`, as a plain check would be. A slice used up when
  * its last grant gave less than was wanted and left the bucket dry (the
  * grant's `available` 0) is answered here too: denied until its renewal, which
- * goes out at most every {@link LIMITED_ASK_MS} and takes what the bucket
+ * goes out about every {@link LIMITED_ASK_MS} and takes what the bucket
  * refilled meanwhile (units left in the bucket wait there, up to its burst),
  * so the allowed count is the owner's and the excess is denied at memory
  * speed instead of waiting a round trip. Replies have the shape of
@@ -35,7 +38,7 @@
  * twice), as are the checks of a process that dies.
  */
 import { randomBytes } from 'node:crypto';
-import { combineDecisions, isPlainObject } from '../lib/index.ts';
+import { MAX_LEASE_BATCH, combineDecisions, isPlainObject } from '../lib/index.ts';
 import type { CheckReply, CheckRequest, RuleMode } from '../lib/index.ts';
 
 /** What the leases need of the client: its topology and the wire. */
@@ -47,7 +50,7 @@ export interface LeaseDeps {
   /** Sends a request (JSON) and resolves the parsed reply; rejects when no node answered. */
   request: (subject: string, body: unknown, timeoutMs: number) => Promise<unknown>;
   /** Subject of `op` on node `node`, or of any node when undefined. */
-  subject: (node: string | undefined, op: 'lease' | 'lease.return') => string;
+  subject: (node: string | undefined, op: 'lease' | 'lease.batch' | 'lease.return') => string;
   /** The clock (ms): performance.now() unless given (tests). */
   now?: () => number;
 }
@@ -71,17 +74,39 @@ export interface LeaseStats {
   localDenied: number;
   /** Asks sent (first leases and renewals). */
   asks: number;
+  /** Messages they went in (the asks of one turn to one owner go in one `lease.batch`). */
+  askMessages: number;
   /** Asks that failed or were refused (the token was then checked without a lease for a while). */
   refused: number;
   /** Units given back. */
   returned: number;
 }
 
+/** An ask waiting for its turn's message to its owner. */
+interface QueuedAsk {
+  body: Record<string, unknown>;
+  /** About how many bytes it takes in a batch. */
+  bytes: number;
+  resolve: (reply: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Most bytes of asks in one `lease.batch`: under the nodes' default
+ * `--max-payload-bytes` (64 KiB) with room to spare (a renewal with its
+ * report is about 165 bytes besides its params).
+ */
+const LEASE_BATCH_BYTES = 48 * 1024;
+/** An ask's bytes besides its params (client id, want, previous, report), at most. */
+const ASK_BYTES = 240;
+
 /** One token's slice as this client holds it. */
 interface Held {
   token: string;
   /** The params of its first check: the owner derives the same token from them. */
   params: CheckRequest['params'];
+  /** Their length as JSON (an ask's size in a batch). */
+  paramsBytes: number;
   /** The slice id; null while none is held (then nothing is decided here). */
   id: string | null;
   /** The node that granted it (returns go there). */
@@ -136,13 +161,20 @@ const MAX_METERS = 10_000;
 /** Renew once this fraction of the lease's time has passed, or below this fraction of its units. */
 const RENEW_AT = 0.6;
 const LOW_WATER = 0.25;
+/** A slice whose token was not checked for this long goes back (its units return to the bucket). */
+const IDLE_MS = 1000;
+/** A slice this close to its expiry is given back rather than renewed (the ask might land after it). */
+const EXPIRY_MARGIN_MS = 300;
 /** How soon a client whose share the others hold asks again (they renew about every 0.6 ttl). */
 const SHARE_RETRY_MS = 100;
 /**
- * Least time between asks of a slice whose last grant gave less than it
- * wanted: the bucket refills meanwhile and the next ask takes it (what the
- * bucket gains up to its burst is not lost, so with a burst of at least
- * rate x this span the allowed count is the rule's rate).
+ * Time between asks of a slice whose last grant gave less than it wanted,
+ * on average: the bucket refills meanwhile and the next ask takes it (what
+ * the bucket gains up to its burst is not lost, so with a burst of at least
+ * rate x 1.5 this span the allowed count is the rule's rate). The asks fall
+ * due on a grid of this span (at least half of it after the last one), so
+ * the paced asks of several dry tokens of one owner become due together and
+ * go in one `lease.batch`.
  */
 export const LIMITED_ASK_MS = 10;
 /** The code nats.js gives a request no subscriber received. */
@@ -157,7 +189,17 @@ export class ClientLeases {
   readonly #held = new Map<string, Held>();
   readonly #meters = new Map<string, Meter>();
   readonly #inflight = new Set<Promise<unknown>>();
-  readonly #stats: LeaseStats = { local: 0, localDenied: 0, asks: 0, refused: 0, returned: 0 };
+  /** Asks waiting for the end of this turn, per owner (undefined: any node). */
+  #queued = new Map<string | undefined, QueuedAsk[]>();
+  #sending = false;
+  readonly #stats: LeaseStats = {
+    local: 0,
+    localDenied: 0,
+    asks: 0,
+    askMessages: 0,
+    refused: 0,
+    returned: 0,
+  };
   readonly #timer: ReturnType<typeof setInterval>;
   #closed = false;
 
@@ -220,8 +262,7 @@ export class ClientLeases {
     h.usedSinceAsk += cost;
     h.lastUsed = t;
     if (h.asking !== undefined) h.usedInFlight += cost;
-    else if ((t >= h.renewAt || this.#low(h, t)) && t >= h.plainUntil && t >= h.nextAskAt)
-      void this.#ask(h, cost);
+    else if ((t >= h.renewAt || this.#low(h, t)) && this.#mayAsk(h, t)) void this.#ask(h, cost);
     this.#stats.local++;
     return this.#reply(h, true, 0);
   }
@@ -263,6 +304,7 @@ export class ClientLeases {
     const h: Held = {
       token,
       params,
+      paramsBytes: Buffer.byteLength(JSON.stringify(params)),
       id: null,
       node: null,
       rule: '',
@@ -329,9 +371,19 @@ export class ClientLeases {
     h.deniedSinceAsk = 0;
     h.usedInFlight = 0;
     this.#stats.asks++;
-    const asking = this.#deps
-      // Its owner now (the topology may have moved it since the last ask).
-      .request(this.#deps.subject(this.#deps.ownerOf(h.token), 'lease'), body, this.#settings.timeoutMs)
+    // Its owner now (the topology may have moved it since the last ask).
+    const owner = this.#deps.ownerOf(h.token);
+    const asking = new Promise<unknown>((resolve, reject) => {
+      const queued = this.#queued.get(owner);
+      const ask: QueuedAsk = { body, bytes: h.paramsBytes + ASK_BYTES, resolve, reject };
+      if (queued === undefined) this.#queued.set(owner, [ask]);
+      else queued.push(ask);
+      if (!this.#sending) {
+        this.#sending = true;
+        // After this turn's other asks (a sweep renews many slices in one turn): one message per owner.
+        setImmediate(this.#sendQueued);
+      }
+    })
       .then(
         (reply) => this.#apply(h, reply, t),
         (err: { code?: unknown }) => {
@@ -346,6 +398,57 @@ export class ClientLeases {
     h.asking = asking;
     return asking;
   }
+
+  /**
+   * Sends the asks queued this turn: one message per owner, `lease` for a
+   * single ask and `lease.batch` for several (the reply's results in their
+   * order, each a grant or an error of its own).
+   */
+  readonly #sendQueued = (): void => {
+    this.#sending = false;
+    const queued = this.#queued;
+    this.#queued = new Map();
+    for (const [owner, asks] of queued) {
+      for (let i = 0; i < asks.length;) {
+        let end = i + 1;
+        let bytes = asks[i]!.bytes;
+        while (
+          end < asks.length &&
+          end - i < MAX_LEASE_BATCH &&
+          bytes + asks[end]!.bytes <= LEASE_BATCH_BYTES
+        )
+          bytes += asks[end++]!.bytes;
+        const part = asks.slice(i, end);
+        i = end;
+        this.#stats.askMessages++;
+        if (part.length === 1) {
+          const { body, resolve, reject } = part[0]!;
+          this.#deps
+            .request(this.#deps.subject(owner, 'lease'), body, this.#settings.timeoutMs)
+            .then(resolve, reject);
+          continue;
+        }
+        const bodies = part.map((a) => a.body);
+        this.#deps
+          .request(this.#deps.subject(owner, 'lease.batch'), { asks: bodies }, this.#settings.timeoutMs)
+          .then(
+            (reply) => {
+              const results = isPlainObject(reply) ? reply['results'] : undefined;
+              part.forEach((a, k) => {
+                const r: unknown =
+                  Array.isArray(results) && results.length === part.length ? results[k] : undefined;
+                // An ask's own error (its owner grants none now, say) refuses that ask only.
+                if (isPlainObject(r) && r['error'] !== undefined) a.reject(r['error']);
+                else a.resolve(r);
+              });
+            },
+            (err: unknown) => {
+              for (const a of part) a.reject(err);
+            },
+          );
+      }
+    }
+  };
 
   #apply(h: Held, reply: unknown, sentAt: number): void {
     h.rttMs += (Math.max(0, this.#now() - sentAt) - h.rttMs) / 4;
@@ -369,7 +472,7 @@ export class ClientLeases {
     // Less than wanted and the bucket dry: checks past the slice would be denied there too (until it
     // refills; paced asks take what it gains). Short by the share alone: the next ask may add more.
     h.limited = g.units < h.asked && g.available !== undefined && g.available < 1;
-    h.nextAskAt = h.limited ? sentAt + LIMITED_ASK_MS : 0;
+    h.nextAskAt = h.limited ? Math.ceil((sentAt + LIMITED_ASK_MS / 2) / LIMITED_ASK_MS) * LIMITED_ASK_MS : 0;
     if (g.units === 0) {
       // An empty bucket: denied here until it refills. Budget the other clients hold: plain checks
       // (the bucket may still allow them) until their renewals share the burst with this client.
@@ -386,15 +489,35 @@ export class ClientLeases {
     h.plainUntil = this.#now() + this.#settings.backoffMs;
   }
 
-  /** Gives back idle slices and those about to expire; forgets tokens no longer checked. */
+  /**
+   * Renews in the background the slices of tokens still checked that no
+   * check renewed (a token checked a few times a second may see no check
+   * between its renewal time and its expiry: its next check would wait a
+   * round trip for a new slice, as Doorman's clients refresh what they
+   * still want); gives back idle slices and those about to expire that
+   * cannot be renewed; forgets tokens no longer checked.
+   */
   #sweep(): void {
     const t = this.#now();
     for (const [token, h] of this.#held) {
       if (h.asking !== undefined) continue;
-      const idle = t - h.lastUsed > 1000;
-      if (t >= h.usableUntil - 300 || idle) this.#giveBack(h);
+      const idle = t - h.lastUsed > IDLE_MS;
+      if (
+        !idle &&
+        h.id !== null &&
+        t >= h.renewAt &&
+        t < h.usableUntil - EXPIRY_MARGIN_MS &&
+        this.#mayAsk(h, t)
+      )
+        void this.#ask(h, 1);
+      else if (t >= h.usableUntil - EXPIRY_MARGIN_MS || idle) this.#giveBack(h);
       if (idle && h.id === null) this.#held.delete(token);
     }
+  }
+
+  /** Whether an ask of `h` may go out now (not while the owner grants nothing, nor before a limited slice's pace). */
+  #mayAsk(h: Held, t: number): boolean {
+    return t >= h.plainUntil && t >= h.nextAskAt;
   }
 
   /** Returns `h`'s unused units to the node that granted them; the slice is not used again. */

@@ -9,17 +9,26 @@ const SCRIPT = fileURLToPath(new URL('./lease-client.ts', import.meta.url));
 /** One client process's result line. */
 export interface LeaseClientResult {
   startAt: number;
-  /** When its checks began (later than `startAt` if it was ready late). */
+  /** When its counted checks began: `startAt` plus its warm-up, or later if it was ready late. */
   began: number;
   endAt: number;
   bucketMs: number;
   /** Allowed checks per hot user, in `bucketMs` buckets from `startAt`. */
   allowed: Record<string, number[]>;
+  /** Checks answered from `began`. */
   answered: number;
   denied: number;
   longestMs: number;
   failures: string[];
-  stats: { local: number; asks: number; refused: number; returned: number; routed: number; anyNode: number };
+  stats: {
+    local: number;
+    asks: number;
+    askMessages: number;
+    refused: number;
+    returned: number;
+    routed: number;
+    anyNode: number;
+  };
 }
 
 /** A started client process: ready once connected; its result once it exits. */
