@@ -4,6 +4,7 @@ import {
   ForecastFeedback,
   SeasonalProfile,
   leadHorizon,
+  leaseBurst,
   leaseRate,
   seasonalLift,
   shareWithSpare,
@@ -69,11 +70,14 @@ export interface TokenWant {
   /** The token's own demand in the step just ended, for the feedback loop. */
   actual?: number;
   /**
-   * The token's rule limit: `rate` requests per `periodMs`. With it the
-   * lease is in requests per `periodMs` and policy `raise-only` keeps the
-   * lease at or above it; without it the lease is per step, the fair share.
+   * The token's rule limit: `rate` requests per `periodMs`, up to `burst`
+   * at once. With it the lease is in requests per `periodMs` and policy
+   * `raise-only` keeps the lease at or above it; without it the lease is
+   * per step, the fair share. With `burst` the lease carries its own burst
+   * (lib `leaseBurst`: the rule's tolerance in time at the lease's rate);
+   * without it the token keeps its rule's.
    */
-  limit?: { rate: number; periodMs: number };
+  limit?: { rate: number; periodMs: number; burst?: number };
 }
 
 /** A recorded decision, with the forecast that led to it (goes to the store). */
@@ -241,6 +245,9 @@ export class PoolManager {
         throw invalidField(`want[${w.token}].limit.rate`, 'a positive number', w.limit.rate);
       if (!(Number.isFinite(w.limit.periodMs) && w.limit.periodMs > 0))
         throw invalidField(`want[${w.token}].limit.periodMs`, 'a positive number', w.limit.periodMs);
+      const burst = w.limit.burst;
+      if (burst !== undefined && !(Number.isFinite(burst) && burst >= 1))
+        throw invalidField(`want[${w.token}].limit.burst`, 'a number >= 1', burst);
     }
     if (this.#wants.size === 0 || (this.#wants.size === 1 && this.#wants.has(w.token)))
       this.#horizons = w.wants.horizons;
@@ -376,6 +383,13 @@ export class PoolManager {
       const rate = limit === undefined ? stepRate : (stepRate * limit.periodMs) / c.stepMs;
       const prev = this.#leases.get(token);
       const lease: Lease = { token, rate, grantedAtMs: now, expiresAtMs: now + c.leaseTtlMs };
+      // A raised rate keeps the rule's burst tolerance in time, not its burst count (lib leaseBurst).
+      if (limit?.burst !== undefined)
+        lease.burst = leaseBurst(
+          rate,
+          { rate: limit.rate, periodMs: limit.periodMs, burst: limit.burst },
+          c.stepMs,
+        );
       this.#leases.set(token, lease);
       // Record a lease when it is new or its rate moved by more than 5 %.
       if (prev === undefined || Math.abs(rate - prev.rate) > 0.05 * Math.max(prev.rate, 1e-9))

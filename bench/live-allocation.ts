@@ -18,11 +18,13 @@
  * otherwise, and `--season-ms` gives it a season. The node runs
  * `--time-scale N` times as fast as the wall clock and loadgen plays the
  * trace N times as fast, so trace time is the node's time. Two days of
- * WorldCup98 as the time-scale test plays them (a day in 1,440 s, 48x):
+ * WorldCup98 as the time-scale test plays them (a day in 1,440 s, 48x),
+ * with a rule of 0.5/s so that the pool's leases, not the rule, decide:
  *
  *   npx tsx bench/live-allocation.ts --trace data/traces/worldcup98/requests_per_minute.csv \
  *     --from 1998-05-27 --to 1998-05-29 --step-as-second --demand-scale 0.0008 --time-scale 48 \
- *     --step-ms 5000 --lead-ms 10000 --season-ms 1440000 --unit-capacity 1 --max-units 20
+ *     --step-ms 5000 --lead-ms 10000 --season-ms 1440000 --unit-capacity 1 --max-units 20 \
+ *     --rule-rate 0.5
  *
  * Live, per policy: a fresh nats-server and node (`--store none`), rule
  * `per-user` at `--rule-rate`, the pool (`unitCapacity` requests per second
@@ -31,7 +33,10 @@
  * over the trace after its first 10 % (the replay's warm-up, not scored
  * there either): checks sent and denied (throttled fraction), unit-seconds
  * (units held: ready and starting, as the replay counts them) and ready
- * unit-seconds, per request served.
+ * unit-seconds, per request served. Of the denials, those in trace steps
+ * whose checks fit the units ready then (sent <= ready x unitCapacity x
+ * step): the replay throttles none of those, so they are the token's limit
+ * (its lease's burst, the lease's lag, a stall) rather than capacity.
  *
  * Replay: `headroom replay --policy P --unit-capacity C --lead-time L`
  * with C = unitCapacity x step seconds, twice: L = leadMs / step (the
@@ -157,6 +162,8 @@ function rampCsv(): string {
 interface LiveFigures {
   sent: number;
   denied: number;
+  /** Denials in steps whose checks fit the units ready then (see the file's comment). */
+  deniedWithinCapacity: number;
   errors: number;
   throttledFraction: number;
   unitSeconds: number;
@@ -257,12 +264,22 @@ async function live(dir: string, trace: Trace, policy: string): Promise<LiveFigu
       unitSeconds += (p.units ?? 0) * (b - a);
       readyUnitSeconds += (p.readyUnits ?? 0) * (b - a);
     }
+    // Each scored step against the units ready at its middle (the last sample before it).
+    let deniedWithinCapacity = 0;
+    let at = 0;
+    for (const x of scored) {
+      const mid = x.t + stepS / 2;
+      while (at + 1 < samples.length && samples[at + 1]!.s <= mid) at++;
+      const ready = samples[at]?.pool?.readyUnits ?? 0;
+      if (x.sent <= ready * UNIT * stepS) deniedWithinCapacity += x.denied;
+    }
     const sent = scored.reduce((n, x) => n + x.sent, 0);
     const denied = scored.reduce((n, x) => n + x.denied, 0);
     const errors = scored.reduce((n, x) => n + x.errors, 0);
     return {
       sent,
       denied,
+      deniedWithinCapacity,
       errors,
       throttledFraction: sent === 0 ? 0 : denied / sent,
       unitSeconds,
@@ -339,11 +356,12 @@ try {
     );
     const pct = (f: number): string => `${(100 * f).toFixed(2)} %`;
     console.log(
-      `policy | live: throttled, unit-s (ready), checks (errors, lag ms) | replay, units a lead (${leadSteps} steps) late: throttled, unit-s | replay, units at once: throttled, unit-s`,
+      `policy | live: throttled (within ready capacity), unit-s (ready), checks (errors, lag ms) | replay, units a lead (${leadSteps} steps) late: throttled, unit-s | replay, units at once: throttled, unit-s`,
     );
     for (const { policy, live: l, replay: r, replayNow: n } of rows) {
       console.log(
-        `${policy} | ${pct(l.throttledFraction)}, ${l.unitSeconds.toFixed(0)} (${l.readyUnitSeconds.toFixed(0)}), ` +
+        `${policy} | ${pct(l.throttledFraction)} (${pct(l.sent === 0 ? 0 : l.deniedWithinCapacity / l.sent)}), ` +
+          `${l.unitSeconds.toFixed(0)} (${l.readyUnitSeconds.toFixed(0)}), ` +
           `${l.sent} (${l.errors}, ${l.lagMs.toFixed(0)}) | ${pct(r.throttledFraction)}, ${r.unitSeconds.toFixed(0)} | ` +
           `${pct(n.throttledFraction)}, ${n.unitSeconds.toFixed(0)}`,
       );

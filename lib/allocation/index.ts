@@ -1,7 +1,7 @@
 // Entry file of lib/allocation: pure allocation math (fair share, leases,
 // provisioning, the reactive and fixed capacity policies). Values first, then types.
 export { maxMinFairShare, shareWithSpare } from './fair-share.ts';
-export { LeaseLimits, effectiveLimit, leaseRate } from './lease.ts';
+export { LeaseLimits, effectiveLimit, leaseBurst, leaseRate } from './lease.ts';
 export {
   Z90,
   normalQuantile,

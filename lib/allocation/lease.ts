@@ -13,6 +13,12 @@ export interface Lease {
    * did not tell its pool its rule gets requests per pool step.
    */
   rate: number;
+  /**
+   * The GCRA burst the token may take at once under this lease (lib
+   * {@link leaseBurst}), in requests; absent (a token that did not send its
+   * rule's burst, a manager before it was sent), the rule's own burst.
+   */
+  burst?: number;
   grantedAtMs: number;
   expiresAtMs: number;
 }
@@ -77,4 +83,36 @@ export function leaseRate(share: number, ruleRate: number | undefined, ctx: Leas
   if (!(Number.isFinite(ruleRate) && ruleRate > 0))
     throw invalidField('ruleRate', 'a positive finite number', ruleRate);
   return Math.max(share, ruleRate);
+}
+
+/**
+ * The burst a lease of `rate` (requests per `rule.periodMs`) carries: the
+ * rule's burst tolerance in time, `rule.burst / rule.rate` periods, at the
+ * lease's rate, so that a lease moves a token's rate and not the shape of
+ * its rule; at most one pool step of it (the lease is drawn from a step's
+ * capacity, which is what the pool plans and a replay counts), and never
+ * below the rule's own burst (a lease above the rule never makes it
+ * stricter). Keeping the rule's burst count instead shrinks the tolerance
+ * by the factor the rate grew: a rule of 0.5/s, burst 1, raised to 4/s
+ * would deny any request a moment ahead of its even spacing (issue 12's
+ * WorldCup98 run lost 7-12 % of requests so, in seconds within the lease).
+ *
+ * @example leaseBurst(4, { rate: 0.5, periodMs: 1000, burst: 1 }, 5000) // 8: 2 s at 4/s
+ */
+export function leaseBurst(
+  rate: number,
+  rule: { rate: number; periodMs: number; burst: number },
+  stepMs: number,
+): number {
+  if (!(Number.isFinite(rate) && rate >= 0)) throw invalidField('rate', 'a finite number >= 0', rate);
+  if (!(Number.isFinite(rule.rate) && rule.rate > 0))
+    throw invalidField('rule.rate', 'a positive finite number', rule.rate);
+  if (!(Number.isFinite(rule.periodMs) && rule.periodMs > 0))
+    throw invalidField('rule.periodMs', 'a positive finite number', rule.periodMs);
+  if (!(Number.isFinite(rule.burst) && rule.burst >= 1))
+    throw invalidField('rule.burst', 'a finite number >= 1', rule.burst);
+  if (!(Number.isFinite(stepMs) && stepMs > 0))
+    throw invalidField('stepMs', 'a positive finite number', stepMs);
+  const periods = Math.min(rule.burst / rule.rate, stepMs / rule.periodMs);
+  return Math.max(rule.burst, rate * periods);
 }

@@ -70,8 +70,13 @@ export function wantOf(
   return {
     token: actor.token,
     priority: Math.max(1, 1 + actor.rule.priority),
-    // The rule's own limit: the lease comes back per its period, never below it under raise-only.
-    limit: { rate: actor.rule.limit.rate, periodMs: actor.rule.limit.periodMs },
+    // The rule's own limit: the lease comes back per its period, never below it under raise-only,
+    // with a burst that keeps the rule's tolerance in time at the lease's rate.
+    limit: {
+      rate: actor.rule.limit.rate,
+      periodMs: actor.rule.limit.periodMs,
+      burst: actor.rule.limit.burst,
+    },
     wants: { horizons, p10: level(f?.p10), p50: level(f?.p50), p90: level(f?.p90) },
     actual,
     denied,

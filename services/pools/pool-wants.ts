@@ -83,6 +83,11 @@ export function checkWantParams(p: unknown): { pool: string; wants: WireWant[] }
         throw invalidField(`wants[${i}].limit.rate`, 'a positive number', limit?.rate);
       if (typeof limit.periodMs !== 'number' || !(limit.periodMs > 0 && Number.isFinite(limit.periodMs)))
         throw invalidField(`wants[${i}].limit.periodMs`, 'a positive number', limit.periodMs);
+      if (
+        limit.burst !== undefined &&
+        (typeof limit.burst !== 'number' || !(limit.burst >= 1 && Number.isFinite(limit.burst)))
+      )
+        throw invalidField(`wants[${i}].limit.burst`, 'a number >= 1', limit.burst);
     }
   });
   return o as { pool: string; wants: WireWant[] };

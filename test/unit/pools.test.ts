@@ -129,7 +129,7 @@ test('pools - a token wants its forecast per pool step, with its last step deman
   clock.advance(2000);
   t.deepEqual(wantOf(actor, 2000, [5000], clock.now()).perSecond, [6, 0, 0]);
   // The rule's own limit goes with the wants: the lease comes back per its period.
-  t.deepEqual(w.limit, { rate: 100, periodMs: 1000 });
+  t.deepEqual(w.limit, { rate: 100, periodMs: 1000, burst: 100 });
 });
 
 test('pools - every scale-up and scale-down is one info line with its figures', (t) => {
