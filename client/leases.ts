@@ -36,10 +36,17 @@
  * the next message; one whose message timed out or whose node is gone
  * before its return is lost (the owner may have recorded it: never counted
  * twice), as are the checks of a process that dies.
+ *
+ * Beside this file: lease-slice.ts (a held slice's state, sizing, reports
+ * and the grant as read here) and lease-asks.ts (the asks of one turn, one
+ * message per owner).
  */
 import { randomBytes } from 'node:crypto';
-import { MAX_LEASE_BATCH, combineDecisions, isPlainObject } from '../lib/index.ts';
-import type { CheckReply, CheckRequest, RuleMode } from '../lib/index.ts';
+import { combineDecisions, isPlainObject } from '../lib/index.ts';
+import type { CheckReply, CheckRequest } from '../lib/index.ts';
+import { ASK_BYTES, LeaseAskQueue } from './lease-asks.ts';
+import { RENEW_AT, grantOf, newHeld, report, runsLow, tally, unitsToWant, unreport } from './lease-slice.ts';
+import type { Held, Meter } from './lease-slice.ts';
 
 /** What the leases need of the client: its topology and the wire. */
 export interface LeaseDeps {
@@ -82,85 +89,8 @@ export interface LeaseStats {
   returned: number;
 }
 
-/** An ask waiting for its turn's message to its owner. */
-interface QueuedAsk {
-  body: Record<string, unknown>;
-  /** About how many bytes it takes in a batch. */
-  bytes: number;
-  resolve: (reply: unknown) => void;
-  reject: (err: unknown) => void;
-}
-
-/**
- * Most bytes of asks in one `lease.batch`: under the nodes' default
- * `--max-payload-bytes` (64 KiB) with room to spare (a renewal with its
- * report is about 165 bytes besides its params).
- */
-const LEASE_BATCH_BYTES = 48 * 1024;
-/** An ask's bytes besides its params (client id, want, previous, report), at most. */
-const ASK_BYTES = 240;
-
-/** One token's slice as this client holds it. */
-interface Held {
-  token: string;
-  /** The params of its first check: the owner derives the same token from them. */
-  params: CheckRequest['params'];
-  /** Their length as JSON (an ask's size in a batch). */
-  paramsBytes: number;
-  /** The slice id; null while none is held (then nothing is decided here). */
-  id: string | null;
-  /** The node that granted it (returns go there). */
-  node: string | null;
-  rule: string;
-  mode: RuleMode;
-  limit: number;
-  /** Units left to use. */
-  units: number;
-  /** Units of the last grant (renewal starts below a quarter of it). */
-  granted: number;
-  /** Units the last ask wanted, and whether its grant gave fewer with the bucket dry. */
-  asked: number;
-  limited: boolean;
-  /** No ask before then (asks of a limited slice are paced). */
-  nextAskAt: number;
-  /** How long this token's asks take to be answered (ms, a moving average). */
-  rttMs: number;
-  /** Until when (performance.now()) the slice may be used: its ask's send time plus ttlMs. */
-  usableUntil: number;
-  /** When to renew ahead of expiry. */
-  renewAt: number;
-  /** Checks are denied here until then (the bucket was empty). */
-  denyUntil: number;
-  /** Checks go the ordinary way until then (the owner granted nothing). */
-  plainUntil: number;
-  /** The ask in flight, if any. */
-  asking: Promise<void> | undefined;
-  /** Units used since the ask in flight was sent (they came out of what it reported unused). */
-  usedInFlight: number;
-  /** Units used since the last ask was sent, and when that was: the client's rate of this token. */
-  usedSinceAsk: number;
-  /** Units of the checks denied here past a dry slice since then (the want counts them too). */
-  deniedSinceAsk: number;
-  askedAt: number;
-  lastUsed: number;
-  /** The token's forecast demand per second and its holders, from the last grant. */
-  demandPerSec: number | undefined;
-  holders: number;
-  /** Checks decided here since the last report, and when the first of them was (NaN: none). */
-  unreported: { allowed: number; denied: number; cost: number; since: number };
-}
-
-/** A token checked without a lease yet: how often (the `leases` option leases it past the minimum rate). */
-interface Meter {
-  since: number;
-  count: number;
-}
-
 /** Most tokens metered at once (the meters start over when full). */
 const MAX_METERS = 10_000;
-/** Renew once this fraction of the lease's time has passed, or below this fraction of its units. */
-const RENEW_AT = 0.6;
-const LOW_WATER = 0.25;
 /** A slice whose token was not checked for this long goes back (its units return to the bucket). */
 const IDLE_MS = 1000;
 /** A slice this close to its expiry is given back rather than renewed (the ask might land after it). */
@@ -189,14 +119,12 @@ export class ClientLeases {
   readonly #held = new Map<string, Held>();
   readonly #meters = new Map<string, Meter>();
   readonly #inflight = new Set<Promise<unknown>>();
-  /** Asks waiting for the end of this turn, per owner (undefined: any node). */
-  #queued = new Map<string | undefined, QueuedAsk[]>();
-  #sending = false;
-  readonly #stats: LeaseStats = {
+  /** The asks of this turn, one message per owner. */
+  readonly #asks: LeaseAskQueue;
+  readonly #stats: Omit<LeaseStats, 'askMessages'> = {
     local: 0,
     localDenied: 0,
     asks: 0,
-    askMessages: 0,
     refused: 0,
     returned: 0,
   };
@@ -207,13 +135,18 @@ export class ClientLeases {
     this.#deps = deps;
     this.#settings = settings;
     this.#now = deps.now ?? ((): number => performance.now());
+    this.#asks = new LeaseAskQueue({
+      request: deps.request,
+      subject: deps.subject,
+      timeoutMs: settings.timeoutMs,
+    });
     // Idle and expiring slices go back without waiting for a check of their token.
     this.#timer = setInterval(() => this.#sweep(), 250);
     this.#timer.unref();
   }
 
   get stats(): LeaseStats {
-    return { ...this.#stats };
+    return { ...this.#stats, askMessages: this.#asks.messages };
   }
 
   /**
@@ -262,20 +195,9 @@ export class ClientLeases {
     h.usedSinceAsk += cost;
     h.lastUsed = t;
     if (h.asking !== undefined) h.usedInFlight += cost;
-    else if ((t >= h.renewAt || this.#low(h, t)) && this.#mayAsk(h, t)) void this.#ask(h, cost);
+    else if ((t >= h.renewAt || runsLow(h, t)) && this.#mayAsk(h, t)) void this.#ask(h, cost);
     this.#stats.local++;
     return this.#reply(h, true, 0);
-  }
-
-  /**
-   * Whether `h` runs low: below a quarter of its grant, or below what this
-   * client uses in two of its asks' round trips (the renewal is answered
-   * before the slice is used up, as long as the owner can top it up).
-   */
-  #low(h: Held, t: number): boolean {
-    if (h.units < h.granted * LOW_WATER) return true;
-    const perMs = h.usedSinceAsk / Math.max(50, t - h.askedAt);
-    return h.units < perMs * 2 * h.rttMs;
   }
 
   #deny(h: Held, cost: number, t: number, retryAfterMs: number): CheckReply {
@@ -301,35 +223,7 @@ export class ClientLeases {
 
   /** Starts holding `token`; `meter`: its checks so far (the first ask wants their rate). */
   #start(token: string, params: CheckRequest['params'], meter: Meter | undefined): Held {
-    const h: Held = {
-      token,
-      params,
-      paramsBytes: Buffer.byteLength(JSON.stringify(params)),
-      id: null,
-      node: null,
-      rule: '',
-      mode: 'enforce',
-      limit: 0,
-      units: 0,
-      granted: 0,
-      asked: 0,
-      limited: false,
-      nextAskAt: 0,
-      rttMs: 1,
-      usableUntil: 0,
-      renewAt: 0,
-      denyUntil: 0,
-      plainUntil: 0,
-      asking: undefined,
-      usedInFlight: 0,
-      usedSinceAsk: meter?.count ?? 0,
-      deniedSinceAsk: 0,
-      askedAt: meter?.since ?? this.#now(),
-      lastUsed: this.#now(),
-      demandPerSec: undefined,
-      holders: 1,
-      unreported: { allowed: 0, denied: 0, cost: 0, since: Number.NaN },
-    };
+    const h = newHeld(token, params, meter, this.#now());
     this.#held.set(token, h);
     this.#meters.delete(token);
     return h;
@@ -348,20 +242,12 @@ export class ClientLeases {
     return ++m.count >= this.#settings.minRatePerSec ? m : undefined;
   }
 
-  /** Units to want: this client's recent rate (or its share of the forecast demand) over the lease's time. */
-  #want(h: Held, cost: number, ttlMs: number, t: number): number {
-    const elapsed = Math.max(t - h.askedAt, 50);
-    const own = (h.usedSinceAsk + h.deniedSinceAsk) / elapsed; // per ms
-    const forecast = h.demandPerSec === undefined ? 0 : h.demandPerSec / 1000 / Math.max(1, h.holders);
-    return Math.min(1e9, Math.max(2 * cost, Math.ceil(Math.max(own, forecast) * ttlMs * 1.5)));
-  }
-
   /** Asks the owner for a slice (or a renewal of the one held); settles when it is applied. */
   #ask(h: Held, cost: number): Promise<void> {
     const t = this.#now();
     // The owner's last ttl (2 s until the first grant says otherwise).
     const ttlMs = h.usableUntil > 0 ? Math.max(1, h.usableUntil - h.askedAt) : 2000;
-    const want = this.#want(h, cost, ttlMs, t);
+    const want = unitsToWant(h, cost, ttlMs, t);
     const body: Record<string, unknown> = { client: this.client, params: h.params, want };
     if (h.id !== null) body['previous'] = { lease: h.id, unused: h.units };
     const sentReport = report(h, body, t);
@@ -373,17 +259,8 @@ export class ClientLeases {
     this.#stats.asks++;
     // Its owner now (the topology may have moved it since the last ask).
     const owner = this.#deps.ownerOf(h.token);
-    const asking = new Promise<unknown>((resolve, reject) => {
-      const queued = this.#queued.get(owner);
-      const ask: QueuedAsk = { body, bytes: h.paramsBytes + ASK_BYTES, resolve, reject };
-      if (queued === undefined) this.#queued.set(owner, [ask]);
-      else queued.push(ask);
-      if (!this.#sending) {
-        this.#sending = true;
-        // After this turn's other asks (a sweep renews many slices in one turn): one message per owner.
-        setImmediate(this.#sendQueued);
-      }
-    })
+    const asking = this.#asks
+      .ask(owner, body, h.paramsBytes + ASK_BYTES)
       .then(
         (reply) => this.#apply(h, reply, t),
         (err: { code?: unknown }) => {
@@ -398,57 +275,6 @@ export class ClientLeases {
     h.asking = asking;
     return asking;
   }
-
-  /**
-   * Sends the asks queued this turn: one message per owner, `lease` for a
-   * single ask and `lease.batch` for several (the reply's results in their
-   * order, each a grant or an error of its own).
-   */
-  readonly #sendQueued = (): void => {
-    this.#sending = false;
-    const queued = this.#queued;
-    this.#queued = new Map();
-    for (const [owner, asks] of queued) {
-      for (let i = 0; i < asks.length;) {
-        let end = i + 1;
-        let bytes = asks[i]!.bytes;
-        while (
-          end < asks.length &&
-          end - i < MAX_LEASE_BATCH &&
-          bytes + asks[end]!.bytes <= LEASE_BATCH_BYTES
-        )
-          bytes += asks[end++]!.bytes;
-        const part = asks.slice(i, end);
-        i = end;
-        this.#stats.askMessages++;
-        if (part.length === 1) {
-          const { body, resolve, reject } = part[0]!;
-          this.#deps
-            .request(this.#deps.subject(owner, 'lease'), body, this.#settings.timeoutMs)
-            .then(resolve, reject);
-          continue;
-        }
-        const bodies = part.map((a) => a.body);
-        this.#deps
-          .request(this.#deps.subject(owner, 'lease.batch'), { asks: bodies }, this.#settings.timeoutMs)
-          .then(
-            (reply) => {
-              const results = isPlainObject(reply) ? reply['results'] : undefined;
-              part.forEach((a, k) => {
-                const r: unknown =
-                  Array.isArray(results) && results.length === part.length ? results[k] : undefined;
-                // An ask's own error (its owner grants none now, say) refuses that ask only.
-                if (isPlainObject(r) && r['error'] !== undefined) a.reject(r['error']);
-                else a.resolve(r);
-              });
-            },
-            (err: unknown) => {
-              for (const a of part) a.reject(err);
-            },
-          );
-      }
-    }
-  };
 
   #apply(h: Held, reply: unknown, sentAt: number): void {
     h.rttMs += (Math.max(0, this.#now() - sentAt) - h.rttMs) / 4;
@@ -553,81 +379,4 @@ export class ClientLeases {
     for (const h of this.#held.values()) this.#giveBack(h);
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
   }
-}
-
-/** Counts a check decided here, for the next report. */
-function tally(h: Held, allow: boolean, cost: number, t: number): void {
-  const u = h.unreported;
-  if (allow) u.allowed++;
-  else u.denied++;
-  u.cost += cost;
-  if (Number.isNaN(u.since)) u.since = t;
-}
-
-/** Most checks one report counts (the owner's limit, lease-schema.ts); a longest span (ms). */
-const MAX_REPORTED = 1_000_000;
-const MAX_SPAN_MS = 600_000;
-
-/**
- * Adds the checks decided here since the last report to an ask or a return
- * (`body.report`), so the owner counts them as the token's demand, and
- * starts a new count. Sent once: a report whose message gets no answer is
- * not sent again (the owner may have recorded it; never counted twice).
- */
-function report(h: Held, body: Record<string, unknown>, t: number): Held['unreported'] | undefined {
-  const u = h.unreported;
-  if (u.allowed + u.denied === 0) return undefined;
-  const allowed = Math.min(u.allowed, MAX_REPORTED);
-  const denied = Math.min(u.denied, MAX_REPORTED - allowed);
-  const spanMs = Math.min(MAX_SPAN_MS, Math.max(0, Math.round(t - u.since)));
-  body['report'] = { allowed, denied, cost: u.cost, spanMs };
-  h.unreported = { allowed: 0, denied: 0, cost: 0, since: Number.NaN };
-  return u;
-}
-
-/** Puts a report that reached no node back into `h`'s count (it goes with the next message). */
-function unreport(h: Held, sent: Held['unreported']): void {
-  const u = h.unreported;
-  u.allowed += sent.allowed;
-  u.denied += sent.denied;
-  u.cost += sent.cost;
-  u.since = Number.isNaN(u.since) ? sent.since : Math.min(u.since, sent.since);
-}
-
-/** A grant as the client uses it. */
-interface Grant {
-  lease: string | null;
-  node: string;
-  rule: string;
-  mode: RuleMode;
-  limit: number;
-  units: number;
-  ttlMs: number;
-  retryAfterMs: number;
-  holders: number;
-  demandPerSec: number | undefined;
-  /** Units the bucket allows after the grant (undefined from a node that does not say). */
-  available: number | undefined;
-}
-
-/** A `headroom.v1.lease` reply, checked; undefined for an error or anything malformed. */
-function grantOf(r: unknown): Grant | undefined {
-  if (!isPlainObject(r)) return undefined;
-  const { lease, node, rule, mode, limit, units, ttlMs, retryAfterMs, holders, demandPerSec, available } = r;
-  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-  if (
-    !(lease === null || typeof lease === 'string') ||
-    typeof node !== 'string' ||
-    typeof rule !== 'string' ||
-    (mode !== 'enforce' && mode !== 'shadow') ||
-    !num(limit) ||
-    !num(units) ||
-    !(num(ttlMs) && ttlMs > 0) ||
-    !num(retryAfterMs) ||
-    !num(holders) ||
-    (demandPerSec !== undefined && !num(demandPerSec)) ||
-    (available !== undefined && !num(available))
-  )
-    return undefined;
-  return { lease, node, rule, mode, limit, units, ttlMs, retryAfterMs, holders, demandPerSec, available };
 }

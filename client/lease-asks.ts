@@ -1,0 +1,116 @@
+/**
+ * The lease asks of one turn of the event loop, queued per owner and sent
+ * together (client/leases.ts asks, this sends): one message per owner after
+ * the turn, `headroom.v1.node.<owner>.lease` for a single ask and
+ * `lease.batch` for several (split at MAX_LEASE_BATCH asks and at
+ * {@link LEASE_BATCH_BYTES}), the batch's results given back to each ask in
+ * order, an ask's own error refusing that ask only. A sweep renews many
+ * slices in one turn, and every message costs tens of microseconds of CPU
+ * at each end on a loaded machine: the asks of a turn travel together.
+ */
+import { MAX_LEASE_BATCH, isPlainObject } from '../lib/index.ts';
+
+/**
+ * Most bytes of asks in one `lease.batch`: under the nodes' default
+ * `--max-payload-bytes` (64 KiB) with room to spare (a renewal with its
+ * report is about 165 bytes besides its params).
+ */
+export const LEASE_BATCH_BYTES = 48 * 1024;
+/** An ask's bytes besides its params (client id, want, previous, report), at most. */
+export const ASK_BYTES = 240;
+
+/** How the queue sends: the client's request and subjects. */
+export interface AskWire {
+  /** Sends a request (JSON) and resolves the parsed reply; rejects when no node answered. */
+  request: (subject: string, body: unknown, timeoutMs: number) => Promise<unknown>;
+  /** Subject of `op` on node `node`, or of any node when undefined. */
+  subject: (node: string | undefined, op: 'lease' | 'lease.batch') => string;
+  timeoutMs: number;
+}
+
+/** An ask waiting for its turn's message to its owner. */
+interface QueuedAsk {
+  body: Record<string, unknown>;
+  /** About how many bytes it takes in a batch. */
+  bytes: number;
+  resolve: (reply: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+export class LeaseAskQueue {
+  readonly #wire: AskWire;
+  /** Asks waiting for the end of this turn, per owner (undefined: any node). */
+  #queued = new Map<string | undefined, QueuedAsk[]>();
+  #sending = false;
+  /** Messages sent (each carrying one ask or a batch of them). */
+  messages = 0;
+
+  constructor(wire: AskWire) {
+    this.#wire = wire;
+  }
+
+  /**
+   * Queues `body` for `owner` (undefined: any node); `bytes` about its size
+   * in a batch. Resolves the owner's reply to it (a grant or an error
+   * object), rejects when its message got no answer.
+   */
+  ask(owner: string | undefined, body: Record<string, unknown>, bytes: number): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      const queued = this.#queued.get(owner);
+      const ask: QueuedAsk = { body, bytes, resolve, reject };
+      if (queued === undefined) this.#queued.set(owner, [ask]);
+      else queued.push(ask);
+      if (!this.#sending) {
+        this.#sending = true;
+        // After this turn's other asks: one message per owner.
+        setImmediate(this.#send);
+      }
+    });
+  }
+
+  /** Sends the asks queued this turn, per owner, in parts of at most MAX_LEASE_BATCH asks and LEASE_BATCH_BYTES. */
+  readonly #send = (): void => {
+    this.#sending = false;
+    const queued = this.#queued;
+    this.#queued = new Map();
+    for (const [owner, asks] of queued) {
+      for (let i = 0; i < asks.length;) {
+        let end = i + 1;
+        let bytes = asks[i]!.bytes;
+        while (
+          end < asks.length &&
+          end - i < MAX_LEASE_BATCH &&
+          bytes + asks[end]!.bytes <= LEASE_BATCH_BYTES
+        )
+          bytes += asks[end++]!.bytes;
+        this.#sendPart(owner, asks.slice(i, end));
+        i = end;
+      }
+    }
+  };
+
+  #sendPart(owner: string | undefined, part: QueuedAsk[]): void {
+    const { request, subject, timeoutMs } = this.#wire;
+    this.messages++;
+    if (part.length === 1) {
+      const { body, resolve, reject } = part[0]!;
+      request(subject(owner, 'lease'), body, timeoutMs).then(resolve, reject);
+      return;
+    }
+    request(subject(owner, 'lease.batch'), { asks: part.map((a) => a.body) }, timeoutMs).then(
+      (reply) => {
+        const results = isPlainObject(reply) ? reply['results'] : undefined;
+        part.forEach((a, k) => {
+          const r: unknown =
+            Array.isArray(results) && results.length === part.length ? results[k] : undefined;
+          // An ask's own error (its owner grants none now, say) refuses that ask only.
+          if (isPlainObject(r) && r['error'] !== undefined) a.reject(r['error']);
+          else a.resolve(r);
+        });
+      },
+      (err: unknown) => {
+        for (const a of part) a.reject(err);
+      },
+    );
+  }
+}
