@@ -24,13 +24,12 @@ import {
   InputError,
   MAX_BATCH,
   StateError,
-  fromBody,
   isPlainObject,
   parseCheckRequest,
   parseCheckRequests,
   show,
 } from '../lib/index.ts';
-import type { CheckReply, CheckRequest, Params, HeadroomError } from '../lib/index.ts';
+import type { CheckReply, CheckRequest, Params } from '../lib/index.ts';
 import { compileNatsConnect, connectNats } from '../services/nats/index.ts';
 import { API_PREFIX, TOPOLOGY_CHANGED, nodeSubject } from '../services/api/topology.ts';
 import { compileClientOptions } from './client-options.ts';
@@ -38,6 +37,9 @@ import type { HeadroomClientInput, HeadroomClientOptions } from './client-option
 import { ClientTopology, parseTopology } from './topology.ts';
 import type { Destination } from './topology.ts';
 import { ClientLeases } from './leases.ts';
+import { BatchReplies, BatchSlot } from './pending.ts';
+import type { Pending } from './pending.ts';
+import { badReply, errorOf, isCheckReply, natsError, timedOut } from './reply-errors.ts';
 import type { LeaseStats } from './leases.ts';
 
 /** One check of a {@link HeadroomClient.checkBatch}. */
@@ -56,15 +58,6 @@ export interface CheckOptions {
   lease?: boolean;
 }
 
-/** A check waiting for its answer. */
-interface Pending {
-  req: CheckRequest;
-  /** When it was asked (ms, performance.now()): the overall timeout counts from here. */
-  atMs: number;
-  resolve: (reply: CheckReply) => void;
-  reject: (err: Error) => void;
-}
-
 /** How a client's checks went, for tests and benchmarks. */
 export interface ClientStats {
   /** Messages sent to a node's own subjects. */
@@ -80,59 +73,6 @@ export interface ClientStats {
 }
 
 const now = (): number => performance.now();
-
-/** The replies of one checkBatch, filled in as they come; settles once. */
-class BatchReplies {
-  readonly out: CheckReply[];
-  #waiting: number;
-  #settled = false;
-  readonly #resolve: (replies: CheckReply[]) => void;
-  readonly #reject: (err: Error) => void;
-
-  constructor(n: number, resolve: (replies: CheckReply[]) => void, reject: (err: Error) => void) {
-    this.out = new Array<CheckReply>(n);
-    this.#waiting = n;
-    this.#resolve = resolve;
-    this.#reject = reject;
-  }
-
-  fill(i: number, reply: CheckReply): void {
-    this.out[i] = reply;
-    if (--this.#waiting === 0 && !this.#settled) {
-      this.#settled = true;
-      this.#resolve(this.out);
-    }
-  }
-
-  fail(err: Error): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#reject(err);
-  }
-}
-
-/** One check of a checkBatch: a {@link Pending} whose answer fills its place in the batch. */
-class BatchSlot implements Pending {
-  readonly req: CheckRequest;
-  readonly atMs: number;
-  readonly #batch: BatchReplies;
-  readonly #index: number;
-
-  constructor(req: CheckRequest, atMs: number, batch: BatchReplies, index: number) {
-    this.req = req;
-    this.atMs = atMs;
-    this.#batch = batch;
-    this.#index = index;
-  }
-
-  resolve(reply: CheckReply): void {
-    this.#batch.fill(this.#index, reply);
-  }
-
-  reject(err: Error): void {
-    this.#batch.fail(err);
-  }
-}
 
 export class HeadroomClient {
   readonly #nc: NatsConnection;
@@ -444,41 +384,4 @@ export class HeadroomClient {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     await this.#nc.drain();
   }
-}
-
-function errorOf(body: unknown): HeadroomError | undefined {
-  if (!isPlainObject(body) || !isPlainObject(body['error'])) return undefined;
-  const e = body['error'];
-  if (typeof e['code'] !== 'string' || typeof e['message'] !== 'string') return undefined;
-  return fromBody({
-    code: e['code'] as ErrorCode,
-    message: e['message'],
-    retryable: e['retryable'] === true,
-    ...(typeof e['field'] === 'string' ? { field: e['field'] } : {}),
-  });
-}
-
-function isCheckReply(r: unknown): boolean {
-  return isPlainObject(r) && typeof r['allow'] === 'boolean';
-}
-
-function timedOut(ms: number): StateError {
-  return new StateError(ErrorCode.Timeout, `no node answered the check within timeoutMs (${ms} ms)`, {
-    field: 'timeoutMs',
-  });
-}
-
-function natsError(err: { code?: string; message?: string }): StateError {
-  return new StateError(ErrorCode.Unavailable, `the check could not be sent: ${err.message ?? String(err)}`, {
-    field: 'servers',
-    cause: err,
-  });
-}
-
-function badReply(subject: string, body: unknown): StateError {
-  return new StateError(
-    ErrorCode.Internal,
-    `the reply on ${subject} is not a check reply, got ${JSON.stringify(body)?.slice(0, 120)}`,
-    { field: 'reply' },
-  );
 }
