@@ -8,7 +8,7 @@
  * known, then combine. `headroom replay` forecasts with it by default and
  * bench/forecast-live.ts scores it against the baselines.
  */
-import { DAY_MS } from '../../lib/index.ts';
+import { DAY_MS, invalidField } from '../../lib/index.ts';
 import type { BayesForecaster } from '../bayes/index.ts';
 import type { LstmForecaster } from '../lstm/index.ts';
 import type { QuantileForecast, SeriesView } from '../types.ts';
@@ -28,6 +28,14 @@ export interface LiveTrackOptions {
   lstm?: LstmForecaster;
   /** The Bayesian network (fitted); absent: no Bayesian member. */
   bayes?: BayesForecaster;
+  /**
+   * Slots the LSTM and the Bayesian network were fitted on (`values[0..fittedThrough)`):
+   * they forecast only from this origin on, as a model promoted at the end of its
+   * training data would, so that the combiner never scores a forecast of data the
+   * model was fitted on (in-sample errors flatter it, and the weights it earns on
+   * them carry over to the slots scored after). @default 0
+   */
+  fittedThrough?: number;
   /** Slots of history the LSTM reads per forecast, as a node's cadence sends. @default 300 */
   historySlots?: number;
   /** Slots of the level that scales the band and the Bayesian network, as {@link LiveZoo}. @default 60 */
@@ -69,13 +77,15 @@ async function modelMembers(
   const history = o.historySlots ?? 300;
   const lstm = hs.map(() => new Float64Array(n).fill(Number.NaN));
   const bayes = hs.map(() => new Float64Array(n).fill(Number.NaN));
-  if (o.lstm && n > history) {
-    const q = (await o.lstm.predict([view], history, n))[0]!;
-    hs.forEach((_h, hi) => q.p50[hi]!.forEach((v, j) => (lstm[hi]![history + j] = Math.max(0, v))));
+  const first = Math.max(0, Math.min(n, Math.floor(o.fittedThrough ?? 0)));
+  const lstmFrom = Math.max(history, first);
+  if (o.lstm && n > lstmFrom) {
+    const q = (await o.lstm.predict([view], lstmFrom, n))[0]!;
+    hs.forEach((_h, hi) => q.p50[hi]!.forEach((v, j) => (lstm[hi]![lstmFrom + j] = Math.max(0, v))));
   }
   if (o.bayes) {
     hs.forEach((h, hi) => {
-      for (let t = 0; t < n; t++)
+      for (let t = first; t < n; t++)
         if (level[t]! > 0)
           bayes[hi]![t] = o.bayes!.coldStart(view.timestamps[t]! + h * o.stepMs, hi, level[t]!)[1];
     });
@@ -89,6 +99,8 @@ async function modelMembers(
  * once its target slot is in the history).
  */
 export async function liveForecasts(views: readonly SeriesView[], o: LiveTrackOptions): Promise<LiveTrack[]> {
+  if (o.fittedThrough !== undefined && !(Number.isFinite(o.fittedThrough) && o.fittedThrough >= 0))
+    throw invalidField('liveTrack.fittedThrough', 'a slot index >= 0', o.fittedThrough);
   const out: LiveTrack[] = [];
   for (const view of views) {
     const y = view.values;
