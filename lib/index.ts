@@ -51,7 +51,7 @@ export { ruleApplies, tokenKeyOf, ruleIdOfToken, RuleSet } from './rule-set.ts';
 export { Placement, ownerOf } from './placement.ts';
 export { BehaviourWindow, defaultWindowOptions, compileWindowOptions } from './window.ts';
 export { fnv1a32, fmix32, hash32 } from './hash.ts';
-export { mulberry32 } from './random.ts';
+export { mulberry32, pooledRandomBytes } from './random.ts';
 
 export type { ParamValue, Params } from './params.ts';
 export type { GcraLimit, GcraState, GcraDecision } from './gcra.ts';

@@ -14,6 +14,7 @@ import {
   gcraToleranceMs,
   isThenable,
   parseRule,
+  pooledRandomBytes,
   sleep,
 } from '../../lib/index.ts';
 import type { Clock, CompiledRule, Params, TokenKey } from '../../lib/index.ts';
@@ -163,7 +164,14 @@ export class ThrottleNode {
       snapshot,
     }));
     this.ownership = new Ownership(deps.broker.nodeID, deps.clock, deps.ownership ?? ALONE);
-    this.leases = new LeaseBook(deps.broker.nodeID, real, deps.tracker.placement, deps.leases);
+    // Slice ids from a pool of random bytes: one getrandom call per 4 KiB, not one per grant.
+    this.leases = new LeaseBook(
+      deps.broker.nodeID,
+      real,
+      deps.tracker.placement,
+      deps.leases,
+      pooledRandomBytes(),
+    );
     deps.tracker.onChange((p) => {
       this.ownership.viewChanged(p);
       this.leases.viewChanged(p);
