@@ -372,10 +372,12 @@ try {
   await hr.close();
 
   // Leases: a rule per account; three client processes, 90 % of their checks on 10 hot accounts.
-  const leased = PHASES.has('lease') ? await leaseRound(nc, 0.1) : [];
+  const leaseRun = PHASES.has('lease') ? await leaseRound(nc, 0.1, nodePids) : undefined;
+  const leased = leaseRun?.results ?? [];
   // The bound of that round on this machine: the same three processes' loops with every check on
   // a hot account, so every decision is made in the clients (renewals in the background only).
-  const local = PHASES.has('lease') ? await leaseRound(nc, 0) : [];
+  const boundRun = PHASES.has('lease') ? await leaseRound(nc, 0, nodePids) : undefined;
+  const local = boundRun?.results ?? [];
   await nc.close();
   report(eMax, sMax, rMax, sHalf, eHalf, rHalf, bMax, stats, leased, half);
   console.log(`CPU per echo request: ${showCpu(eCpu.usPer)}`);
@@ -394,7 +396,13 @@ try {
       `batch peer, ${name} (same batches, every check decided, replies parsed): ${cpu.result.rps.toFixed(0)} decisions/s = ${(cpu.result.rps / eMax.rps).toFixed(1)}x echo req/s, Headroom ${(bMax.rps / cpu.result.rps).toFixed(2)}x it; CPU per decision: ${showCpu(cpu.usPer)}`,
     );
   }
+  if (leaseRun !== undefined) {
+    console.log(`CPU per lease-round decision (90/10): ${showCpu(leaseRun.usPer)}`);
+    console.log(`  the nodes' threads: ${showCpu(leaseRun.threads)}`);
+  }
   if (local.length > 0) boundReport(local, leased, eMax);
+  if (boundRun !== undefined)
+    console.log(`CPU per lease-round decision (hot only): ${showCpu(boundRun.usPer)}`);
 } finally {
   // Redis (the first child) last: its clients exit first.
   await Promise.all(children.slice(1).map((c) => c.stop()));
@@ -403,8 +411,16 @@ try {
   rmSync(dataRoot, { recursive: true, force: true });
 }
 
+/** A lease round's results, and the CPU each group spent per decision over its counted seconds. */
+interface LeaseRound {
+  results: LeaseClientResult[];
+  usPer: Record<string, number>;
+  /** The nodes' CPU per decision by thread. */
+  threads: Record<string, number>;
+}
+
 /** Three lease client processes, `coldShare` of their checks over USERS cold accounts. */
-async function leaseRound(nc: NatsConnection, coldShare: number): Promise<LeaseClientResult[]> {
+async function leaseRound(nc: NatsConnection, coldShare: number, nodePids: number[]): Promise<LeaseRound> {
   await nc.request(
     'headroom.v1.rules.put',
     JSON.stringify({ id: 'per-acct', key: ['acct'], rate: LEASE_RATE, period: '1s', burst: LEASE_BURST }),
@@ -424,7 +440,37 @@ async function leaseRound(nc: NatsConnection, coldShare: number): Promise<LeaseC
       (SECONDS + WARMUP + 90) * 1000,
     ),
   );
-  return await Promise.all(leasers.map((l) => l.result));
+  // CPU over the counted seconds (the clients count from startAt + WARMUP to SECONDS later).
+  const groups: Record<string, number[]> = {
+    clients: leasers.map((l) => l.pid),
+    nodes: nodePids,
+    'nats-server': [nats.pid],
+  };
+  const read = (): Record<string, number> =>
+    Object.fromEntries(
+      Object.entries(groups).map(([g, pids]) => [g, pids.reduce((n, p) => n + procCpuMs(p), 0)]),
+    );
+  const countFrom = startAt + WARMUP * 1000;
+  const at = (ms: number): Promise<[Record<string, number>, Map<string, number>]> =>
+    new Promise((r) => setTimeout(() => r([read(), threadCpuMs(nodePids)]), Math.max(0, ms - Date.now())));
+  const [[before, threadsBefore], [after, threadsAfter]] = await Promise.all([
+    at(countFrom),
+    at(countFrom + SECONDS * 1000),
+  ]);
+  const results = await Promise.all(leasers.map((l) => l.result));
+  const n = Math.max(
+    1,
+    results.reduce((s, r) => s + r.answered, 0),
+  );
+  const usPer = Object.fromEntries(
+    Object.keys(groups).map((g) => [g, ((after[g]! - before[g]!) * 1000) / n]),
+  );
+  const threads: Record<string, number> = {};
+  for (const [name, ms] of threadsAfter) {
+    const us = ((ms - (threadsBefore.get(name) ?? 0)) * 1000) / n;
+    if (us >= 0.05) threads[name] = us;
+  }
+  return { results, usPer, threads };
 }
 
 function report(

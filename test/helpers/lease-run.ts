@@ -33,6 +33,8 @@ export interface LeaseClientResult {
 
 /** A started client process: ready once connected; its result once it exits. */
 export interface LeaseClient {
+  /** The process's pid (its CPU time is read from /proc by the bench). */
+  pid: number;
   ready: Promise<void>;
   result: Promise<LeaseClientResult>;
 }
@@ -68,7 +70,7 @@ export function runLeaseClient(args: string[], limitMs: number): LeaseClient {
       else resolve(JSON.parse(line) as LeaseClientResult);
     });
   });
-  return { ready, result };
+  return { pid: child.pid!, ready, result };
 }
 
 /** One token's allowed count across the clients against the GCRA bound plus one burst. */
