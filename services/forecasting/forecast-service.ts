@@ -50,6 +50,20 @@ export interface ForecastConfig {
    * @default 2
    */
   sliceMs?: number;
+  /**
+   * Rest (ms, real time) between two slices of a `predict` call: the
+   * cadence's rounds take at most sliceMs / (sliceMs + restMs) of the main
+   * thread instead of all the checks leave (see ForecastCadenceDeps.restMs).
+   * 0 yields to what waits in the event loop and goes on.
+   * @default 0
+   */
+  restMs?: number;
+  /**
+   * Real time (ms) from a `predict` call's start within which it rests;
+   * past it, it only yields (see ForecastCadenceDeps.restWithinMs).
+   * @default Infinity
+   */
+  restWithinMs?: number;
 }
 
 /** Tokens forecast between two looks at the clock of a slice (each ~0.2 ms with the LSTM). */
@@ -102,6 +116,12 @@ export class ForecastHub {
     }
     if (config.sliceMs !== undefined && !(config.sliceMs > 0 && Number.isFinite(config.sliceMs))) {
       throw invalidField('sliceMs', 'a positive number of ms', config.sliceMs);
+    }
+    if (config.restMs !== undefined && !(config.restMs >= 0 && Number.isFinite(config.restMs))) {
+      throw invalidField('restMs', 'a number of ms >= 0', config.restMs);
+    }
+    if (config.restWithinMs !== undefined && !(config.restWithinMs >= 0)) {
+      throw invalidField('restWithinMs', 'a number of ms >= 0', config.restWithinMs);
     }
     this.config = Object.freeze({ ...config, horizonsMs: Object.freeze([...config.horizonsMs]) });
     this.#clock = clock;
@@ -235,9 +255,13 @@ export class ForecastHub {
       return undefined;
     });
     const sliceMs = this.config.sliceMs ?? 2;
+    const restMs = this.config.restMs ?? 0;
+    const until = performance.now() + (this.config.restWithinMs ?? Number.POSITIVE_INFINITY);
     const forecasts: ServingForecast[] = [];
     for (let i = 0; i < inputs.length;) {
-      if (i > 0) await new Promise((r) => setImmediate(r)); // checks and status requests go first
+      // Checks and status requests go first; with a rest, for that long (real time: it paces work done).
+      const rest = restMs > 0 && performance.now() < until;
+      if (i > 0) await new Promise((r) => (rest ? setTimeout(r, restMs) : setImmediate(r)));
       // performance.now, not the Clock: this measures work done, not domain time.
       const t0 = performance.now();
       do {

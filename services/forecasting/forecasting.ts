@@ -10,6 +10,7 @@
  * it is passivated.
  */
 import type { ServiceBroker } from 'moleculer';
+import { hash32 } from '../../lib/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import { bayesService } from './bayes-service.ts';
 import type { Collection } from '../collection/index.ts';
@@ -35,6 +36,23 @@ const STORE_SLOTS = 3600;
 const LIVE_SLOTS = 900;
 /** Most tokens per training run. */
 const TRAIN_TOKENS = 200;
+/**
+ * Rest (ms) after each 2 ms slice of a forecast round (gather, predict,
+ * keep): a round takes at most a quarter of the main thread, its ~100 ms
+ * of work for ~330 active tokens spread over ~0.4 s instead of a burst the
+ * checks queue behind (issue 15).
+ */
+const CADENCE_REST_MS = 6;
+
+/**
+ * Real time a round rests within: a quarter of the period in real time
+ * (each of the gather, the predict calls and the keeping), so pacing never
+ * stretches a round past its period, on a scaled clock (a 1 s period at 12x
+ * is 83 ms of real time) or under a million one-off users.
+ */
+function restWithinMs(options: Readonly<NodeOptions>): number {
+  return options.forecastEveryMs / Math.max(1, options.timeScale) / 4;
+}
 
 /** A node's forecasting parts. */
 export interface Forecasting {
@@ -62,6 +80,8 @@ export async function setupForecasting(
       stepMs: 1000,
       backend: options.forecastBackend,
       registryDir: registryDirOf(options.dataDir),
+      restMs: CADENCE_REST_MS,
+      restWithinMs: restWithinMs(options),
     },
     clock,
   );
@@ -116,6 +136,11 @@ export async function setupForecasting(
     clock,
     everyMs: options.forecastEveryMs,
     activeMs: options.forecastEveryMs,
+    restMs: CADENCE_REST_MS,
+    restWithinMs: restWithinMs(options),
+    // Each node's rounds at its own point of the period: nodes started together (a cluster, the
+    // benches) ran theirs in the same moment, every period, on the same cores (issue 15).
+    phaseMs: hash32(options.nodeId) % options.forecastEveryMs,
     // The hub's horizons and season from the first round (the seasonal member's values a day back).
     horizonsMs: hub.config.horizonsMs,
     seasonMs: hub.zoo.seasonSteps * hub.config.stepMs,
