@@ -398,12 +398,22 @@ export class ThrottleNode {
     // Passivated since: its bucket has refilled, only the record goes (and its window is asleep).
     if (!this.host.has(ret.token)) return this.leases.giveBack(undefined, ret);
     const params = this.leases.paramsOf(ret.lease);
-    return await this.host.ask(ret.token, (actor) => {
+    const out = await this.host.ask(ret.token, (actor): number | InputError => {
       this.#current(actor);
-      const units = this.leases.giveBack(actor, ret); // throws for a slice not held: nothing recorded
+      let units: number;
+      try {
+        units = this.leases.giveBack(actor, ret);
+      } catch (err) {
+        // A slice not held (forged, returned twice, renewed): the caller's error, not the actor's
+        // (thrown here it would fail the token's actor, passivating it). Nothing recorded.
+        if (err instanceof InputError) return err;
+        throw err;
+      }
       if (ret.report !== undefined) this.#recordReported(actor, ret.report, params);
       return units;
     });
+    if (out instanceof InputError) throw out;
+    return out;
   }
 
   #recordReported(actor: TokenActor, report: LeaseReport, params: Params | undefined): void {
