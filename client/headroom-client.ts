@@ -168,7 +168,15 @@ export class HeadroomClient {
   /** Counters of the client leases (a fresh copy; zeros without routing). */
   get leaseStats(): LeaseStats {
     return (
-      this.#leases?.stats ?? { local: 0, localDenied: 0, asks: 0, askMessages: 0, refused: 0, returned: 0 }
+      this.#leases?.stats ?? {
+        local: 0,
+        localDenied: 0,
+        asks: 0,
+        askMessages: 0,
+        refused: 0,
+        returned: 0,
+        returnMessages: 0,
+      }
     );
   }
 

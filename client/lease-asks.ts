@@ -11,7 +11,8 @@
 import { MAX_LEASE_BATCH, isPlainObject } from '../lib/index.ts';
 
 /**
- * Most bytes of asks in one `lease.batch`: under the nodes' default
+ * Most bytes of asks in one `lease.batch` (and of returns in one
+ * `lease.return.batch`, lease-returns.ts): under the nodes' default
  * `--max-payload-bytes` (64 KiB) with room to spare (a renewal with its
  * report is about 165 bytes besides its params).
  */

@@ -11,7 +11,8 @@
  * up to the client's fair share). A slice is used only until `ttlMs` after its ask
  * was sent (the owner keeps it longer, counting from its grant). What is
  * left of an idle slice, and of every slice at close, goes back
- * (`lease.return`).
+ * (`lease.return`; the returns of one turn to one node go in one
+ * `lease.return.batch`).
  *
  * A token is checked the ordinary way (the caller's plain check) while its
  * owner grants nothing: the owner is gone or slow, the token just moved
@@ -38,13 +39,15 @@
  * twice), as are the checks of a process that dies.
  *
  * Beside this file: lease-slice.ts (a held slice's state, sizing, reports
- * and the grant as read here) and lease-asks.ts (the asks of one turn, one
- * message per owner).
+ * and the grant as read here), lease-asks.ts (the asks of one turn, one
+ * message per owner) and lease-returns.ts (the returns of one turn, one
+ * message per node).
  */
 import { randomBytes } from 'node:crypto';
-import { combineDecisions, isPlainObject } from '../lib/index.ts';
+import { combineDecisions } from '../lib/index.ts';
 import type { CheckReply, CheckRequest } from '../lib/index.ts';
 import { ASK_BYTES, LeaseAskQueue } from './lease-asks.ts';
+import { LeaseReturnQueue } from './lease-returns.ts';
 import { RENEW_AT, grantOf, newHeld, report, runsLow, tally, unitsToWant, unreport } from './lease-slice.ts';
 import type { Held, Meter } from './lease-slice.ts';
 
@@ -57,7 +60,10 @@ export interface LeaseDeps {
   /** Sends a request (JSON) and resolves the parsed reply; rejects when no node answered. */
   request: (subject: string, body: unknown, timeoutMs: number) => Promise<unknown>;
   /** Subject of `op` on node `node`, or of any node when undefined. */
-  subject: (node: string | undefined, op: 'lease' | 'lease.batch' | 'lease.return') => string;
+  subject: (
+    node: string | undefined,
+    op: 'lease' | 'lease.batch' | 'lease.return' | 'lease.return.batch',
+  ) => string;
   /** The clock (ms): performance.now() unless given (tests). */
   now?: () => number;
 }
@@ -87,6 +93,8 @@ export interface LeaseStats {
   refused: number;
   /** Units given back. */
   returned: number;
+  /** Messages the returns went in (the returns of one turn to one node go in one `lease.return.batch`). */
+  returnMessages: number;
 }
 
 /** Most tokens metered at once (the meters start over when full). */
@@ -121,7 +129,9 @@ export class ClientLeases {
   readonly #inflight = new Set<Promise<unknown>>();
   /** The asks of this turn, one message per owner. */
   readonly #asks: LeaseAskQueue;
-  readonly #stats: Omit<LeaseStats, 'askMessages'> = {
+  /** The returns of this turn, one message per node. */
+  readonly #returns: LeaseReturnQueue;
+  readonly #stats: Omit<LeaseStats, 'askMessages' | 'returnMessages'> = {
     local: 0,
     localDenied: 0,
     asks: 0,
@@ -140,13 +150,19 @@ export class ClientLeases {
       subject: deps.subject,
       timeoutMs: settings.timeoutMs,
     });
+    this.#returns = new LeaseReturnQueue({
+      request: deps.request,
+      subject: deps.subject,
+      timeoutMs: settings.timeoutMs,
+      now: this.#now,
+    });
     // Idle and expiring slices go back without waiting for a check of their token.
     this.#timer = setInterval(() => this.#sweep(), 250);
     this.#timer.unref();
   }
 
   get stats(): LeaseStats {
-    return { ...this.#stats, askMessages: this.#asks.messages };
+    return { ...this.#stats, askMessages: this.#asks.messages, returnMessages: this.#returns.messages };
   }
 
   /**
@@ -346,7 +362,10 @@ export class ClientLeases {
     return t >= h.plainUntil && t >= h.nextAskAt;
   }
 
-  /** Returns `h`'s unused units to the node that granted them; the slice is not used again. */
+  /**
+   * Returns `h`'s unused units to the node that granted them, with this
+   * turn's other returns to that node; the slice is not used again.
+   */
   #giveBack(h: Held): void {
     if (h.id === null || h.node === null) {
       h.id = null;
@@ -357,16 +376,10 @@ export class ClientLeases {
     h.id = null;
     h.units = 0;
     h.usableUntil = 0;
-    const sent = this.#deps
-      .request(this.#deps.subject(h.node, 'lease.return'), body, this.#settings.timeoutMs)
-      .then(
-        (reply) => {
-          if (isPlainObject(reply) && typeof reply['returned'] === 'number')
-            this.#stats.returned += reply['returned'];
-        },
-        // The node is gone: its units stay taken (stricter, never looser).
-        () => undefined,
-      );
+    // Lost (the node is gone, say): its units stay taken (stricter, never looser).
+    const sent = this.#returns.giveBack(h.node, body).then((returned) => {
+      this.#stats.returned += returned;
+    });
     this.#inflight.add(sent);
     void sent.finally(() => this.#inflight.delete(sent));
   }
@@ -377,6 +390,8 @@ export class ClientLeases {
     clearInterval(this.#timer);
     await Promise.allSettled([...this.#held.values()].map((h) => h.asking));
     for (const h of this.#held.values()) this.#giveBack(h);
+    // Now, not at the end of the turn: every slice's return is queued.
+    this.#returns.flush();
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
   }
 }

@@ -18,7 +18,8 @@ export interface CheckRequest {
 export const MAX_BATCH = 1000;
 
 /**
- * Most asks in one `lease.batch` (services/check/lease-schema.ts): here, beside
+ * Most asks in one `lease.batch`, and returns in one `lease.return.batch`
+ * (services/check/lease-schema.ts): here, beside
  * {@link MAX_BATCH}, so that the client library (which imports lib/ only) can
  * split its batches at the same bound.
  */

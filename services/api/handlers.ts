@@ -22,7 +22,12 @@ import {
 import type { Clock, ErrorBody } from '../../lib/index.ts';
 import { COLLECTION_SERVICE } from '../collection/index.ts';
 import type { CollectionStats, EventsApi } from '../collection/index.ts';
-import { parseLeaseBatch, parseLeaseRequest, parseLeaseReturn } from '../check/index.ts';
+import {
+  parseLeaseBatch,
+  parseLeaseRequest,
+  parseLeaseReturn,
+  parseLeaseReturnBatch,
+} from '../check/index.ts';
 import type { Gateway, OwnershipStatus } from '../check/index.ts';
 import { ACTOR_SERVICE } from '../cluster/index.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
@@ -43,8 +48,9 @@ import type { Topology } from './topology.ts';
  * rules.put, rules.delete, events.publish and rules.history (a rule's
  * revisions, with their times: the audit trail). `topology` (client and
  * admin: what a client needs to route checks to owners, topology.ts) is
- * served on NATS only, as are `lease`, `lease.batch` and `lease.return`
- * (client and admin: client leases, services/check/lease-desk.ts).
+ * served on NATS only, as are `lease`, `lease.batch`, `lease.return` and
+ * `lease.return.batch` (client and admin: client leases,
+ * services/check/lease-desk.ts).
  */
 export const Operation = [
   'check',
@@ -62,6 +68,7 @@ export const Operation = [
   'lease',
   'lease.batch',
   'lease.return',
+  'lease.return.batch',
 ] as const;
 export type Operation = (typeof Operation)[number];
 
@@ -209,6 +216,17 @@ export class Api {
         ),
       }),
       'lease.return': async (body) => await deps.gateway.leases.giveBack(parseLeaseReturn(body)),
+      // Each return as `lease.return` runs it (a return of another node's slice is relayed there, as
+      // that one is), all at once; a failed return's result is the error reply it would have had.
+      'lease.return.batch': async (body) => ({
+        results: await Promise.all(
+          parseLeaseReturnBatch(body).map((ret) =>
+            deps.gateway.leases
+              .giveBack(ret)
+              .catch((err: unknown) => this.#errorReply('lease.return.batch', err)),
+          ),
+        ),
+      }),
     };
   }
 

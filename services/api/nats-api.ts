@@ -11,8 +11,10 @@
  * because nothing else subscribes to a node's subjects, a gone node's
  * requests fail at once with "no responders" and the client falls back to
  * `headroom.v1.check`. The queue subscriptions stop at two tokens for that
- * reason. Every node publishes `headroom.v1.topology.changed` when its view
- * or the rules change (topology.ts). Replies are JSON.
+ * reason; the few shared operations of three (`lease.return.batch`,
+ * topology.ts DEEP_OPS) are subscribed to by name. Every node publishes
+ * `headroom.v1.topology.changed` when its view or the rules change
+ * (topology.ts). Replies are JSON.
  */
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { extractContext, Inflight } from '../runtime/index.ts';
@@ -20,7 +22,7 @@ import { FORWARDED } from '../check/index.ts';
 import type { Guard } from '../wire/index.ts';
 import { Refused, isReplySubject } from '../wire/index.ts';
 import type { Api, ReplyRoute } from './handlers.ts';
-import { API_PREFIX, NODE_OPS, TOPOLOGY_CHANGED, nodeSubject } from './topology.ts';
+import { API_PREFIX, DEEP_OPS, NODE_OPS, TOPOLOGY_CHANGED, nodeSubject } from './topology.ts';
 
 export { API_PREFIX, NODE_OPS, nodeSubject } from './topology.ts';
 export type { NodeOp } from './topology.ts';
@@ -50,7 +52,11 @@ export class NatsApi {
   }
 
   start(): void {
-    for (const subject of [`${API_PREFIX}.*`, `${API_PREFIX}.*.*`]) {
+    for (const subject of [
+      `${API_PREFIX}.*`,
+      `${API_PREFIX}.*.*`,
+      ...DEEP_OPS.map((op) => `${API_PREFIX}.${op}`),
+    ]) {
       this.#subs.push(
         this.#nc.subscribe(subject, {
           queue: API_QUEUE,

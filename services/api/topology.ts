@@ -35,8 +35,23 @@ export const API_PREFIX = 'headroom.v1';
 export const TOPOLOGY_CHANGED = 'topology.changed';
 
 /** The operations a node answers on its own subjects (`headroom.v1.node.<id>.<op>`). */
-export const NODE_OPS = ['check', 'check.batch', 'lease', 'lease.batch', 'lease.return'] as const;
+export const NODE_OPS = [
+  'check',
+  'check.batch',
+  'lease',
+  'lease.batch',
+  'lease.return',
+  'lease.return.batch',
+] as const;
 export type NodeOp = (typeof NODE_OPS)[number];
+
+/**
+ * The shared operations of three tokens (`headroom.v1.lease.return.batch`):
+ * the nodes' wildcard queue subscriptions stop at two tokens (a third would
+ * take in `headroom.v1.node.<id>.check`, nats-api.ts), so each of these is
+ * subscribed to by name in the same queue group.
+ */
+export const DEEP_OPS = ['lease.return.batch'] as const;
 
 /** The subject of `op` on node `nodeId`'s own API: a client sends checks for the node's tokens there. */
 export function nodeSubject(nodeId: string, op: NodeOp): string {

@@ -27,6 +27,7 @@ export {
   parseLeaseBatch,
   parseLeaseRequest,
   parseLeaseReturn,
+  parseLeaseReturnBatch,
 } from './lease-schema.ts';
 export { recordReported } from './lease-demand.ts';
 

@@ -1,7 +1,8 @@
 /**
  * The wire forms of client leases (leases.ts, docs/protocol.md "Leases"):
- * the public requests `headroom.v1.lease`, `headroom.v1.lease.batch` and
- * `headroom.v1.lease.return` (also on a node's own subjects), and the
+ * the public requests `headroom.v1.lease`, `headroom.v1.lease.batch`,
+ * `headroom.v1.lease.return` and `headroom.v1.lease.return.batch` (also on
+ * a node's own subjects), and the
  * `throttle.lease` / `throttle.leaseReturn` params a node relays them to
  * the owner with. Pure: every problem is an InputError naming the field
  * and the value, as the public API's validation (lib/api-schema.ts) does.
@@ -73,7 +74,7 @@ export interface LeaseAsk {
   report?: LeaseReport;
 }
 
-/** `headroom.v1.lease.return` (and `throttle.leaseReturn`, without `node`): a slice given back. */
+/** `headroom.v1.lease.return` (one of `lease.return.batch`; `throttle.leaseReturn` without `node`): a slice given back. */
 export interface LeaseReturn {
   /** The node that granted it (the grant's `node`): the return is relayed there. */
   node: string;
@@ -232,15 +233,43 @@ export function parseLeaseBatch(body: unknown): LeaseRequest[] {
 
 /** `{node, lease, token, unused, report?}` (`prefix` 'params' and no `node` for the relayed action). */
 export function parseLeaseReturn(body: unknown, prefix = ''): LeaseReturn {
-  const relayed = prefix !== '';
+  return leaseReturnAt(body, prefix, prefix === '');
+}
+
+/**
+ * `headroom.v1.lease.return.batch`, `{returns: [<lease return>, ...]}`: 1 to
+ * {@link MAX_LEASE_BATCH} returns, each validated as {@link parseLeaseReturn}
+ * validates one (its `node` included). A bad return rejects the whole batch,
+ * its error naming it by index: `returns[3].unused`.
+ */
+export function parseLeaseReturnBatch(body: unknown): LeaseReturn[] {
+  const o = object(body, '', ['returns']);
+  const list = required(o, 'returns', 'returns', 'the slices given back');
+  const expected = `an array of 1 to ${MAX_LEASE_BATCH} lease returns`;
+  if (!Array.isArray(list) || list.length === 0) throw invalidField('returns', expected, list);
+  // The count: it says more than the first 80 characters of the returns would.
+  if (list.length > MAX_LEASE_BATCH) throw invalidField('returns', expected, `${list.length} returns`);
+  const out = new Array<LeaseReturn>(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = leaseReturnAt(list[i], `returns[${i}]`, true);
+  return out;
+}
+
+/** A return at `prefix` of a body; `withNode` false for the relayed action's params (the node is the receiver). */
+function leaseReturnAt(body: unknown, prefix: string, withNode: boolean): LeaseReturn {
   const o = object(
     body,
     prefix,
-    relayed ? ['lease', 'token', 'unused', 'report'] : ['node', 'lease', 'token', 'unused', 'report'],
+    withNode ? ['node', 'lease', 'token', 'unused', 'report'] : ['lease', 'token', 'unused', 'report'],
   );
-  const node = relayed
-    ? ''
-    : text(required(o, 'node', 'node', 'the node that granted it'), 'node', MAX_NODE_ID_LENGTH, 'a node id');
+  const nodeField = at(prefix, 'node');
+  const node = withNode
+    ? text(
+        required(o, 'node', nodeField, 'the node that granted it'),
+        nodeField,
+        MAX_NODE_ID_LENGTH,
+        'a node id',
+      )
+    : '';
   const tokenField = at(prefix, 'token');
   const ret: LeaseReturn = {
     node,

@@ -235,18 +235,49 @@ const badLeaseBatch = broken(
   },
 );
 
+/** A well-formed return of a slice no node granted (the fuzzed cluster has no node `fz-2`). */
+const validReturn = { node: 'fz-2', lease: 'AAAAAAAAAAAA', token: 'per-user|user=fz', unused: 1 };
+
+/** A lease return's fields broken as its validation refuses them. */
+const returnBreaks = {
+  node: fc.oneof(notString, fc.constant(''), longString(257), fc.constant(undefined)),
+  lease: fc.oneof(notString, fc.constantFrom('x', 'AAAAAAAAAAA*'), fc.constant(undefined)),
+  token: fc.oneof(notString, fc.constant(''), longString(16_385), fc.constant(undefined)),
+  unused: fc.oneof(notNumber, fc.constantFrom(-1, 1e10, 1e308), fc.constant(undefined)),
+  report: fc.oneof(notObject, fc.constant({ allowed: 1, denied: 0, cost: 1 }), fc.constant({ allowed: -1 })),
+};
+
 /** `lease.return`: one field broken, or a well-formed return of a slice no node granted (refused). */
 const badLeaseReturn = fc.oneof(
-  fc.constant({ node: 'fz-1', lease: 'AAAAAAAAAAAA', token: 'per-user|user=fz', unused: 1 }),
-  broken(
-    { node: 'fz-2', lease: 'AAAAAAAAAAAA', token: 'per-user|user=fz', unused: 1 },
-    {
-      node: fc.oneof(notString, fc.constant(''), longString(257), fc.constant(undefined)),
-      lease: fc.oneof(notString, fc.constantFrom('x', 'AAAAAAAAAAA*'), fc.constant(undefined)),
-      token: fc.oneof(notString, fc.constant(''), longString(16_385), fc.constant(undefined)),
-      unused: fc.oneof(notNumber, fc.constantFrom(-1, 1e10, 1e308), fc.constant(undefined)),
-    },
-  ),
+  fc.constant({ ...validReturn, node: 'fz-1' }),
+  broken(validReturn, returnBreaks),
+);
+
+/**
+ * `lease.return.batch`: the top level broken (returns missing, not a list,
+ * empty, past 1000 returns), or one return among good ones with a field
+ * malformed as in {@link badLeaseReturn}. Not well-formed returns of slices
+ * no node granted: those fail in place (an error among the results), not
+ * the batch.
+ */
+const badLeaseReturnBatch = broken(
+  { returns: [validReturn] },
+  {
+    returns: fc.oneof(
+      notArray,
+      fc.constant(undefined),
+      fc.constant([]),
+      // Small enough for the fuzzed nodes' payload limit: refused for the count, before any return is read.
+      fc.constant(Array.from({ length: 1001 }, () => ({}))),
+      fc
+        .tuple(fc.nat({ max: 3 }), broken(validReturn, returnBreaks), fc.nat({ max: 3 }))
+        .map(([before, ret, after]) => [
+          ...Array.from({ length: before }, () => validReturn),
+          ret,
+          ...Array.from({ length: after }, () => validReturn),
+        ]),
+    ),
+  },
 );
 
 /** Bodies by public operation. Every one is bad by construction. */
@@ -266,6 +297,7 @@ export const BAD_BODIES: Record<string, Arbitrary<unknown>> = {
   lease: badLease,
   'lease.batch': badLeaseBatch,
   'lease.return': badLeaseReturn,
+  'lease.return.batch': badLeaseReturnBatch,
 };
 
 /** A payload for `op`: a bad body, non-JSON, or one past the size limit. */
@@ -442,6 +474,8 @@ export function badHttpRequests(maxPayloadBytes: number): Arbitrary<BadInput> {
         // Leases are served on NATS only.
         '/v1/lease',
         '/v1/lease/batch',
+        '/v1/lease/return',
+        '/v1/lease/return/batch',
       ),
     )
     .map(([method, path]): BadInput => ({ kind: 'http', method, path, body: '{}', what: 'http no route' }));

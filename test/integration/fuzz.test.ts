@@ -1,7 +1,7 @@
 // Property-based fuzz (fast-check): at least 10,000 inputs that are bad by
 // construction, spread over every public NATS subject (forecast.get
 // included: its bodies are in test/helpers/bad-inputs.ts; and each node's
-// own subjects, headroom.v1.node.<id>.check[.batch] and .lease[.batch|.return]), every internal
+// own subjects, headroom.v1.node.<id>.check[.batch] and .lease[.batch|.return[.batch]]), every internal
 // subject and every HTTP route, sent to two real node processes while valid
 // checks are in flight. Every bad input must get a coded error, no process
 // may exit, no NATS connection may drop, and every valid check is answered. Then a cluster member
@@ -170,7 +170,8 @@ function badNodeRequests(nodeIds: string[]): fc.Arbitrary<BadInput> {
   return badNatsRequests(MAX_PAYLOAD)
     .filter(
       (i) =>
-        i.kind === 'nats' && /^headroom\.v1\.(check(\.batch)?|lease(\.batch|\.return)?)$/.test(i.subject),
+        i.kind === 'nats' &&
+        /^headroom\.v1\.(check(\.batch)?|lease(\.batch|\.return(\.batch)?)?)$/.test(i.subject),
     )
     .chain((i) =>
       i.kind !== 'nats'

@@ -5,6 +5,11 @@
 // params match no rule or two gets grants and errors in place, each error the one a single
 // `lease` gets; a malformed ask fails the whole batch with one error naming it. A batch sent to
 // one node's own subject is granted by the owners, the other node's asks relayed to it.
+// `headroom.v1.lease.return.batch` (on the queue group's subject and on a node's own, which
+// relays the other node's returns): the returns land, each slice's units back in its owner's
+// bucket (a rule that refills one unit in three minutes: a dry bucket lends its burst again only
+// because of them), results in order, a slice returned twice failing in place, a malformed return
+// failing the whole batch.
 import anyTest from 'ava';
 import type { TestFn } from 'ava';
 import type { NatsConnection } from 'nats';
@@ -27,6 +32,8 @@ const RATE = 100;
 const BURST = 20;
 const placement = new Placement(IDS);
 const ownerOf = (user: string): string => placement.owner(`hot|user=${user}`)!;
+/** A rule that refills one unit every three minutes: what a dry bucket has comes from returns. */
+const SLOW = { id: 'slow', key: ['acct'], rate: 20, period: '1h', burst: 20 };
 
 /** `n` users named `<prefix><i>`, owned by both nodes (asserted). */
 function users(prefix: string, n: number): string[] {
@@ -67,11 +74,12 @@ test.before(async (t) => {
     for (const rule of [
       { id: 'hot', key: ['user'], rate: RATE, period: '1s', burst: BURST },
       { id: 'per-op', key: ['op'], rate: 1000, period: '1s' },
+      SLOW,
     ]) {
       const put = await request(nc, 'headroom.v1.rules.put', rule);
       if (put.error !== undefined) throw new Error(JSON.stringify(put.error));
     }
-    await watch.agreed(IDS, ['hot', 'per-op']);
+    await watch.agreed(IDS, ['hot', 'per-op', 'slow']);
   } finally {
     watch.stop();
   }
@@ -208,3 +216,76 @@ test.serial("lease batch - on a node's own subject, the other node's asks are re
     );
   }
 });
+
+test.serial(
+  'lease batch - returns through lease.return.batch land: units back in each owner bucket, results in order',
+  async (t) => {
+    const { nc } = t.context;
+    const accts = Array.from({ length: 8 }, (_, i) => `rb-${i}`);
+    const owner = (a: string): string => placement.owner(`slow|acct=${a}`)!;
+    for (const id of IDS)
+      t.true(
+        accts.some((a) => owner(a) === id),
+        `an account owned by ${id}`,
+      );
+    const slowAsk = (acct: string, client: string): Record<string, unknown> => ({
+      client,
+      params: { acct },
+      want: SLOW.burst,
+    });
+    // Client a takes each bucket's whole burst: dry.
+    const taken = await request<Reply>(nc, 'headroom.v1.lease.batch', {
+      asks: accts.map((a) => slowAsk(a, 'c-ret-a')),
+    });
+    const grants = taken['results'] as Reply[];
+    for (const [i, g] of grants.entries()) {
+      t.like(g, { node: owner(accts[i]!), token: `slow|acct=${accts[i]}`, units: SLOW.burst, available: 0 });
+    }
+    // Given back in two batches: one on the queue group's subject, one on the first node's own
+    // (it relays the second node's returns there).
+    const returns = grants.map((g) => ({ node: g.node, lease: g.lease, token: g.token, unused: SLOW.burst }));
+    const parts = [
+      ['headroom.v1.lease.return.batch', returns.slice(0, 3)],
+      [`headroom.v1.node.${IDS[0]}.lease.return.batch`, returns.slice(3)],
+    ] as const;
+    t.true(
+      parts[1][1].some((r) => r.node !== IDS[0]),
+      `a return of ${IDS[1]}'s slice sent to ${IDS[0]}`,
+    );
+    for (const [subject, part] of parts) {
+      const reply = await request<Reply>(nc, subject, { returns: part });
+      t.deepEqual(reply, { results: part.map(() => ({ returned: SLOW.burst })) }, subject);
+    }
+    // The units are back in the buckets: client b gets each whole burst (a unit refills in 3 min).
+    const again = await request<Reply>(nc, 'headroom.v1.lease.batch', {
+      asks: accts.map((a) => slowAsk(a, 'c-ret-b')),
+    });
+    t.deepEqual(
+      (again['results'] as Reply[]).map((g) => [g.token, g.units]),
+      accts.map((a) => [`slow|acct=${a}`, SLOW.burst]),
+    );
+    // The slices are gone from their owners' books: returned again, each fails in place, nothing returned.
+    const twice = await request<Reply>(nc, 'headroom.v1.lease.return.batch', { returns });
+    t.is((twice['results'] as Reply[]).length, returns.length);
+    for (const r of twice['results'] as Reply[]) {
+      t.like(r, { error: { code: 'HEADROOM_ERR_REFUND_REJECTED', field: 'lease' } });
+    }
+    // Refused without touching the buckets: each still lent whole to client b, a check is denied.
+    for (const a of accts) {
+      t.like(await request<Reply>(nc, 'headroom.v1.check', { params: { acct: a } }), { allow: false }, a);
+    }
+    // A malformed return fails the whole batch, naming it; the good one before it is not returned.
+    const held = (again['results'] as Reply[]).map((g) => ({
+      node: g.node,
+      lease: g.lease,
+      token: g.token,
+      unused: 1,
+    }));
+    const bad = await request<Reply>(nc, 'headroom.v1.lease.return.batch', {
+      returns: [held[0], { ...held[1], unused: -1 }],
+    });
+    t.like(bad, { error: { code: 'HEADROOM_ERR_INVALID_FIELD', field: 'returns[1].unused' } });
+    const first = await request<Reply>(nc, `headroom.v1.node.${held[0]!.node}.lease.return`, held[0]);
+    t.deepEqual(first, { returned: 1 }, 'still held after the failed batch');
+  },
+);

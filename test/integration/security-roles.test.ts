@@ -215,15 +215,32 @@ test.serial('security roles - a client checks, reads rules and status', async (t
   // Client leases, one ask or a batch, on the queue group's subjects and a node's own: a node
   // answers (a grant, or an error while the owner grants none yet), the server refuses nothing.
   const leaseAsk = { client: 'sec-c', params: { user: 'sec-lease' }, want: 1 };
+  const grants: Array<{ node: string; lease: string; token: string }> = [];
   for (const subject of ['headroom.v1.lease', `headroom.v1.node.${IDS[0]}.lease`]) {
     const leased = await request(client, subject, leaseAsk);
     t.true(typeof leased.lease === 'string' || leased.error !== undefined, JSON.stringify(leased));
+    if (typeof leased.lease === 'string') grants.push(leased);
   }
   for (const subject of ['headroom.v1.lease.batch', `headroom.v1.node.${IDS[1]}.lease.batch`]) {
     const leased = await request(client, subject, {
       asks: [leaseAsk, { ...leaseAsk, params: { user: 'sec-l2' } }],
     });
     t.is(leased.results?.length, 2, JSON.stringify(leased));
+    for (const g of leased.results ?? []) if (typeof g.lease === 'string') grants.push(g);
+  }
+  // Returns, one or a batch, on both forms: the slices held, and one no node granted (refused in place).
+  const returns = grants.map(({ node, lease, token }) => ({ node, lease, token, unused: 0 }));
+  const forged = { node: IDS[0]!, lease: 'AAAAAAAAAAAA', token: 'per-user|user=sec', unused: 0 };
+  const single = await request(client, `headroom.v1.node.${IDS[0]}.lease.return`, forged);
+  t.like(single, { error: { code: 'HEADROOM_ERR_REFUND_REJECTED' } }, JSON.stringify(single));
+  const half = Math.ceil(returns.length / 2);
+  for (const [subject, part] of [
+    ['headroom.v1.lease.return.batch', [...returns.slice(0, half), forged]],
+    [`headroom.v1.node.${IDS[1]}.lease.return.batch`, [...returns.slice(half), forged]],
+  ] as const) {
+    const returned = await request(client, subject, { returns: part });
+    t.is(returned.results?.length, part.length, `${subject}: ${JSON.stringify(returned)}`);
+    t.like(returned.results.at(-1), { error: { code: 'HEADROOM_ERR_REFUND_REJECTED' } });
   }
   t.is(t.context.violations.length, 0, JSON.stringify(t.context.violations));
 });
