@@ -401,8 +401,10 @@ try {
     console.log(`  the nodes' threads: ${showCpu(leaseRun.threads)}`);
   }
   if (local.length > 0) boundReport(local, leased, eMax);
-  if (boundRun !== undefined)
+  if (boundRun !== undefined) {
     console.log(`CPU per lease-round decision (hot only): ${showCpu(boundRun.usPer)}`);
+    console.log(`  the nodes' threads: ${showCpu(boundRun.threads)}`);
+  }
 } finally {
   // Redis (the first child) last: its clients exit first.
   await Promise.all(children.slice(1).map((c) => c.stop()));
