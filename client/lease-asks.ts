@@ -74,20 +74,7 @@ export class LeaseAskQueue {
     this.#sending = false;
     const queued = this.#queued;
     this.#queued = new Map();
-    for (const [owner, asks] of queued) {
-      for (let i = 0; i < asks.length;) {
-        let end = i + 1;
-        let bytes = asks[i]!.bytes;
-        while (
-          end < asks.length &&
-          end - i < MAX_LEASE_BATCH &&
-          bytes + asks[end]!.bytes <= LEASE_BATCH_BYTES
-        )
-          bytes += asks[end++]!.bytes;
-        this.#sendPart(owner, asks.slice(i, end));
-        i = end;
-      }
-    }
+    for (const [owner, asks] of queued) for (const part of batchParts(asks)) this.#sendPart(owner, part);
   };
 
   #sendPart(owner: string | undefined, part: QueuedAsk[]): void {
@@ -114,4 +101,23 @@ export class LeaseAskQueue {
       },
     );
   }
+}
+
+/**
+ * `list` in order, cut into parts of at most MAX_LEASE_BATCH items and
+ * {@link LEASE_BATCH_BYTES} (by each item's `bytes`; an item past the bytes
+ * alone is a part of its own): the messages a turn's asks or returns to one
+ * node go in.
+ */
+export function batchParts<T extends { bytes: number }>(list: readonly T[]): T[][] {
+  const parts: T[][] = [];
+  for (let i = 0; i < list.length;) {
+    let end = i + 1;
+    let bytes = list[i]!.bytes;
+    while (end < list.length && end - i < MAX_LEASE_BATCH && bytes + list[end]!.bytes <= LEASE_BATCH_BYTES)
+      bytes += list[end++]!.bytes;
+    parts.push(list.slice(i, end));
+    i = end;
+  }
+  return parts;
 }

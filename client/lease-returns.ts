@@ -2,9 +2,8 @@
  * The lease returns of one turn of the event loop, queued per node and sent
  * together (client/leases.ts gives slices back, this sends): one message
  * per node, `headroom.v1.node.<node>.lease.return` for a single return and
- * `lease.return.batch` for several (split at MAX_LEASE_BATCH returns and at
- * {@link LEASE_BATCH_BYTES}), each return's result read from the batch's
- * in order. A client closing with 1,000 slices, or one whose tokens churn
+ * `lease.return.batch` for several (split as the asks are, lease-asks.ts
+ * batchParts), each return's result read from the batch's in order. A client closing with 1,000 slices, or one whose tokens churn
  * (it gives back about as many slices as it asks for), sends a message per
  * node and turn instead of one per slice.
  *
@@ -14,8 +13,8 @@
  * returns are lost as a single one's are, from an older one), and that node
  * gets single returns for {@link SINGLES_MS}.
  */
-import { ErrorCode, MAX_LEASE_BATCH, isPlainObject } from '../lib/index.ts';
-import { LEASE_BATCH_BYTES } from './lease-asks.ts';
+import { ErrorCode, isPlainObject } from '../lib/index.ts';
+import { batchParts } from './lease-asks.ts';
 
 /**
  * A return's bytes besides its node and token, at most: the keys, the slice
@@ -95,18 +94,7 @@ export class LeaseReturnQueue {
         this.#singly(node, rets);
         continue;
       }
-      for (let i = 0; i < rets.length;) {
-        let end = i + 1;
-        let bytes = rets[i]!.bytes;
-        while (
-          end < rets.length &&
-          end - i < MAX_LEASE_BATCH &&
-          bytes + rets[end]!.bytes <= LEASE_BATCH_BYTES
-        )
-          bytes += rets[end++]!.bytes;
-        this.#sendPart(node, rets.slice(i, end));
-        i = end;
-      }
+      for (const part of batchParts(rets)) this.#sendPart(node, part);
     }
   };
 

@@ -5,38 +5,14 @@
 // or an unknown-operation error) gets the returns again one by one, and the next ones singly; a
 // gone node's returns are lost after one single try, not retried one by one.
 import test from 'ava';
-import { ClientLeases } from '../../client/leases.ts';
-import type { LeaseDeps } from '../../client/leases.ts';
+import type { ClientLeases } from '../../client/leases.ts';
+import { scripted } from '../helpers/scripted-leases.ts';
+import type { Sent } from '../helpers/scripted-leases.ts';
 import { ErrorCode, InputError } from '../../lib/index.ts';
 
-interface Sent {
-  subject: string;
-  body: Record<string, unknown>;
-  answer: (reply: unknown) => void;
-  fail: (err: unknown) => void;
-}
-
-/** A client's leases whose requests wait for the test to answer them, on a clock the test moves. */
-function scripted(): { leases: ClientLeases; sent: Sent[]; clock: { ms: number } } {
-  const sent: Sent[] = [];
-  const clock = { ms: 1000 };
-  const deps: LeaseDeps = {
-    tokenOf: (req) => (typeof req.params['user'] === 'string' ? `hot|user=${req.params['user']}` : undefined),
-    // u<i> with i even on n1, odd on n2.
-    ownerOf: (token) => (Number(token.replace(/\D/g, '')) % 2 === 0 ? 'n1' : 'n2'),
-    request: (subject, body) =>
-      new Promise((resolve, reject) =>
-        sent.push({ subject, body: body as Record<string, unknown>, answer: resolve, fail: reject }),
-      ),
-    subject: (node, op) => `headroom.v1.node.${node}.${op}`,
-    now: () => clock.ms,
-  };
-  return {
-    leases: new ClientLeases(deps, { all: false, minRatePerSec: 20, backoffMs: 1000, timeoutMs: 500 }),
-    sent,
-    clock,
-  };
-}
+// u<i> with i even on n1, odd on n2.
+const scriptedTwo = (): ReturnType<typeof scripted> =>
+  scripted((token) => (Number(token.replace(/\D/g, '')) % 2 === 0 ? 'n1' : 'n2'));
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 const lease = (i: number): string => `L${String(i).padStart(11, '0')}`;
@@ -80,7 +56,7 @@ async function sentCount(sent: Sent[], n: number): Promise<void> {
 }
 
 test('lease returns client - idle slices of one node found by one sweep go back in one lease.return.batch', async (t) => {
-  const { leases, sent, clock } = scripted();
+  const { leases, sent, clock } = scriptedTwo();
   const ids = Array.from({ length: 50 }, (_, k) => 2 * k); // all on n1
   await hold(leases, sent, ids);
   // Nobody checks them for over a second: the sweep gives every one back, in one message.
@@ -108,7 +84,7 @@ test('lease returns client - idle slices of one node found by one sweep go back 
 });
 
 test('lease returns client - at close every slice goes back in one message per node', async (t) => {
-  const { leases, sent } = scripted();
+  const { leases, sent } = scriptedTwo();
   const ids = Array.from({ length: 40 }, (_, i) => i); // 20 on n1, 20 on n2
   await hold(leases, sent, ids, 5);
   const closed = leases.close();
@@ -128,7 +104,7 @@ test('lease returns client - at close every slice goes back in one message per n
 });
 
 test('lease returns client - a turn of many returns is split under the nodes default payload limit', async (t) => {
-  const { leases, sent } = scripted();
+  const { leases, sent } = scriptedTwo();
   const pad = 'x'.repeat(300);
   const ids = Array.from({ length: 400 }, (_, k) => 2 * k);
   await hold(leases, sent, ids, 2, pad);
@@ -158,7 +134,7 @@ for (const [what, err] of [
   ],
 ] as const) {
   test(`lease returns client - a node that answers the batch with ${what} gets the returns one by one`, async (t) => {
-    const { leases, sent, clock } = scripted();
+    const { leases, sent, clock } = scriptedTwo();
     await hold(leases, sent, [0, 2, 4, 6]);
     clock.ms += 1500;
     await sentCount(sent, 1);
@@ -196,7 +172,7 @@ for (const [what, err] of [
 }
 
 test('lease returns client - a gone node (no responders to the batch and to one return) costs two messages, not one per slice', async (t) => {
-  const { leases, sent } = scripted();
+  const { leases, sent } = scriptedTwo();
   const ids = Array.from({ length: 30 }, (_, k) => 2 * k);
   await hold(leases, sent, ids);
   const closed = leases.close();

@@ -3,37 +3,8 @@
 // subtracts what was used while it travelled, local denials on an empty bucket, plain checks while
 // the owner grants nothing, and the unused units given back at close.
 import test from 'ava';
-import { ClientLeases } from '../../client/leases.ts';
-import type { LeaseDeps } from '../../client/leases.ts';
+import { scripted } from '../helpers/scripted-leases.ts';
 import type { CheckRequest } from '../../lib/index.ts';
-
-interface Sent {
-  subject: string;
-  body: Record<string, unknown>;
-  answer: (reply: unknown) => void;
-  fail: (err: Error) => void;
-}
-
-/** A client's leases whose requests wait for the test to answer them, on a clock the test moves. */
-function scripted(): { leases: ClientLeases; sent: Sent[]; clock: { ms: number } } {
-  const sent: Sent[] = [];
-  const clock = { ms: 1000 };
-  const deps: LeaseDeps = {
-    tokenOf: (req) => (typeof req.params['user'] === 'string' ? `hot|user=${req.params['user']}` : undefined),
-    ownerOf: () => 'n1',
-    request: (subject, body) =>
-      new Promise((resolve, reject) =>
-        sent.push({ subject, body: body as Record<string, unknown>, answer: resolve, fail: reject }),
-      ),
-    subject: (node, op) => `headroom.v1.node.${node}.${op}`,
-    now: () => clock.ms,
-  };
-  return {
-    leases: new ClientLeases(deps, { all: false, minRatePerSec: 20, backoffMs: 1000, timeoutMs: 500 }),
-    sent,
-    clock,
-  };
-}
 
 const req = (user: string, cost = 1): CheckRequest => ({ params: { user }, cost });
 const grant = (units: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
