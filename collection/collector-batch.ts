@@ -181,6 +181,38 @@ export class DecisionBatchBuilder {
   }
 
   /**
+   * Adds `count` decisions of `item`'s token at its time (`nowMs` without
+   * one), all allowed or all denied, `cost` in all, as counts only: never a
+   * record, never refundable (the bulk of a client's reported checks,
+   * collection/observer.ts `counted`). O(1) whatever `count`. False
+   * (nothing added) only when it would open a token-second beyond
+   * `maxTokenSeconds`.
+   */
+  addCounted(
+    item: ObservedItem,
+    allow: boolean,
+    count: number,
+    cost: number,
+    nowMs: number,
+    maxTokenSeconds = Infinity,
+  ): boolean {
+    if (!(count > 0)) return true;
+    const atMs = item.atMs ?? nowMs;
+    const second = Math.floor(atMs / 1000) * 1000;
+    const sampler = this.#sampler;
+    const s = sampler?.arriveCounted(item.token, atMs, count, maxTokenSeconds);
+    if (sampler !== undefined && s === undefined) return false;
+    if (s === undefined || sampler!.slot === Slot.Late) {
+      // No sample here, or its second was released: an aggregate of this batch (the worker counts
+      // a second it already wrote in its oldest open one, as a late decision).
+      this.#aggregate(item.token, second, allow ? 1 : 0, count, cost);
+      return true;
+    }
+    this.#countN(item.token, s, allow, count, cost);
+    return true;
+  }
+
+  /**
    * Adds the deferred counts of the seconds that ended by `nowMs` to the
    * batch, and frees the sampler's token-seconds that ended a second or
    * more before (Infinity: all, on close).
@@ -247,20 +279,25 @@ export class DecisionBatchBuilder {
    */
   #count(item: ObservedItem, s: TokenSecond, allow: boolean, atMs: number): void {
     const cost = item.cost;
-    const shadow = allow && item.refundable === true;
+    this.#countN(item.token, s, allow, 1, cost);
+    if (!(allow && item.refundable === true)) return;
+    // Its shadow crosses after its count (the worker holds it under the token's counts).
+    if (this.#defer && s.deferring) (s.shadows ??= []).push(atMs, cost);
+    else this.#shadow(item.token, atMs, cost);
+  }
+
+  /** `n` decisions of `s` (`cost` in all) left out of the sample, counted as #count counts one. */
+  #countN(token: TokenKey, s: TokenSecond, allow: boolean, n: number, cost: number): void {
     if (this.#defer && s.deferring) {
       if (allow) {
-        s.allowN++;
+        s.allowN += n;
         s.allowCost += cost;
       } else {
-        s.denyN++;
+        s.denyN += n;
         s.denyCost += cost;
       }
-      // Its shadow crosses after its count (the worker holds it under the token's counts).
-      if (shadow) (s.shadows ??= []).push(atMs, cost);
       return;
     }
-    if (shadow) this.#shadow(item.token, atMs, cost);
     if (s.epoch !== this.#epoch) {
       s.epoch = this.#epoch;
       s.allowAgg = -1;
@@ -268,12 +305,12 @@ export class DecisionBatchBuilder {
     }
     let a = allow ? s.allowAgg : s.denyAgg;
     if (a < 0) {
-      a = this.#aggregate(item.token, s.second, allow ? 1 : 0, 0, 0);
+      a = this.#aggregate(token, s.second, allow ? 1 : 0, 0, 0);
       if (allow) s.allowAgg = a;
       else s.denyAgg = a;
     }
-    this.#b.decisions++;
-    this.#b.counted.count[a]!++;
+    this.#b.decisions += n;
+    this.#b.counted.count[a]! += n;
     this.#b.counted.cost[a]! += cost;
   }
 

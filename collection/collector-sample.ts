@@ -141,6 +141,21 @@ export class PortSampler {
     return s;
   }
 
+  /**
+   * `count` decisions of `token` at `atMs` that are counted, never sampled
+   * (collector-batch.ts addCounted): they add to the token-second's
+   * decisions seen, so the reservoir's later draws stay K/n. Answers the
+   * state as {@link arrive} does (undefined beyond `max`), `slot` set to
+   * Slot.Late for a late one, else Slot.Out.
+   */
+  arriveCounted(token: TokenKey, atMs: number, count: number, max: number): TokenSecond | undefined {
+    const s = this.arrive(token, atMs, max);
+    if (s === undefined || this.slot === Slot.Late) return s;
+    s.n += count - 1;
+    this.slot = Slot.Out;
+    return s;
+  }
+
   /** Calls `each` with every open state of `token` whose second starts in [fromMs, toMs). */
   forToken(token: TokenKey, fromMs: number, toMs: number, each: (s: TokenSecond) => void): void {
     for (const [start, m] of this.#seconds) {

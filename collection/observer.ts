@@ -29,4 +29,12 @@ export interface DecisionObserver {
   decided(item: ObservedItem, decision: RuleDecision, nowMs: number): void;
   /** The request was denied by another rule: `item` (as it was taken) gave `item.cost` back. */
   refunded(item: ObservedItem, nowMs: number): void;
+  /**
+   * `count` more decisions of `item`'s token at `item.atMs`, all allowed or
+   * all denied, `cost` in all, to be counted (in the buckets) and never
+   * recorded one by one: the bulk of the checks a client reports deciding
+   * from a lease (services/check/lease-demand.ts). Without it, they are
+   * told one by one through {@link decided}. Never refundable.
+   */
+  counted?(item: ObservedItem, allow: boolean, count: number, cost: number, nowMs: number): void;
 }

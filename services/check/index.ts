@@ -29,7 +29,7 @@ export {
   parseLeaseReturn,
   parseLeaseReturnBatch,
 } from './lease-schema.ts';
-export { recordReported } from './lease-demand.ts';
+export { ONE_BY_ONE, recordReported } from './lease-demand.ts';
 
 export type { GatewayDeps } from './gateway.ts';
 export type { CheckMetrics, LinkDirection, LinkMetrics, LinkOp } from './check-metrics.ts';

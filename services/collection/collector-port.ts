@@ -184,6 +184,16 @@ export class CollectorPort implements DecisionObserver {
     this.#add(item, Queued.Refund, '', nowMs);
   }
 
+  counted(item: ObservedItem, allow: boolean, count: number, cost: number, nowMs: number): void {
+    if (this.#closing !== undefined) return;
+    const max = this.#o.maxQueue;
+    // Counts hold no item here; they are bounded with the rest all the same (they cross in the batch).
+    const waiting = this.#batch.decisions + this.#batch.held + this.#inFlight;
+    if (waiting >= max || !this.#batch.addCounted(item, allow, count, cost, nowMs, max)) {
+      this.#lost(count, `collection queue full (${max})`);
+    }
+  }
+
   #add(item: ObservedItem, what: Queued, ruleId: string, nowMs: number): void {
     if (this.#closing !== undefined) return;
     const max = this.#o.maxQueue;

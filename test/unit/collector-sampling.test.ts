@@ -354,3 +354,64 @@ test('collector sampling - token-seconds are freed a second after their second; 
   t.is(batch.slot[batch.n - 1], -2);
   t.is(batch.decisions, 5);
 });
+
+test('collector sampling - property: counts added in bulk (addCounted) give the buckets and counts of as many decisions one by one', (t) => {
+  // The bulk of a client's reported lease checks (services/check/lease-demand.ts): O(1) per bulk on
+  // the port, never a record, and the worker's buckets as if each decision had crossed.
+  const bulkEv = fc.record({
+    kind: fc.constantFrom('allow', 'deny', 'bulk-allow', 'bulk-deny', 'tick'),
+    user: fc.integer({ min: 0, max: 2 }),
+    step: fc.constantFrom(0, 0, 1, 5, 300),
+    lag: fc.constantFrom(0, 0, 0, 2, 1500, 4000),
+    count: fc.integer({ min: 1, max: 60 }),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(bulkEv, { maxLength: 300 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.nat(),
+      fc.boolean(),
+      (evs, k, seed, defer) => {
+        const direct = collector(0, seed);
+        const sampled = collector(k, seed);
+        const { b, send } = port(sampled.c.reads, k, seed + 1, defer);
+        let now = T0 + 5000;
+        let ones = 0;
+        for (const e of evs) {
+          now += e.step;
+          if (e.kind === 'tick') {
+            send(sampled.c, now);
+            direct.c.process(now);
+            continue;
+          }
+          const allow = e.kind === 'allow' || e.kind === 'bulk-allow';
+          const it: ObservedItem = {
+            token: `t|u${e.user}` as TokenKey,
+            cost: 1,
+            params: { op: `op${e.user % 2}` },
+            atMs: now - e.lag,
+          };
+          if (e.kind === 'allow' || e.kind === 'deny') {
+            ones++;
+            direct.c.decided(it, decision(allow), now);
+            b.add(it, allow ? Queued.Allowed : Queued.Denied, 'per-user', now);
+            continue;
+          }
+          for (let i = 0; i < e.count; i++) direct.c.decided(it, decision(allow), now);
+          t.true(b.addCounted(it, allow, e.count, e.count, now));
+        }
+        b.release(Number.POSITIVE_INFINITY);
+        const last = send(sampled.c, now);
+        direct.c.close();
+        sampled.c.close();
+        if (!t.deepEqual(bucketsOf(sampled.rows), bucketsOf(direct.rows))) throw new Error('buckets differ');
+        const d = direct.c.stats();
+        const s = sampled.c.stats();
+        t.is(s.decided, d.decided);
+        t.true(s.records <= ones, 'only decisions added one by one become records');
+        t.true(last.n <= ones);
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
