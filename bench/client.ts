@@ -152,6 +152,44 @@ function threadCpuMs(pids: number[]): Map<string, number> {
   return out;
 }
 
+/** CPU time (ms) so far of each process group, and of the nodes' threads by name. */
+interface CpuSnapshot {
+  groups: Record<string, number>;
+  threads: Map<string, number>;
+}
+
+/** Reads `groups` (name -> pids; with `self`, this process as 'client') and `threadPids`' threads. */
+function cpuSnapshot(groups: Record<string, number[]>, threadPids: number[], self: boolean): CpuSnapshot {
+  const out: Record<string, number> = {};
+  if (self) {
+    const own = process.cpuUsage();
+    out['client'] = (own.user + own.system) / 1000;
+  }
+  for (const [g, pids] of Object.entries(groups)) out[g] = pids.reduce((n, pid) => n + procCpuMs(pid), 0);
+  return { groups: out, threads: threadCpuMs(threadPids) };
+}
+
+/**
+ * CPU per decision between two snapshots, `n` decisions: per group, and per
+ * thread of the nodes (main, the collection and store worker, libuv's pool,
+ * V8's: where their CPU goes), threads under 0.05 us left out.
+ */
+function cpuDelta(
+  before: CpuSnapshot,
+  after: CpuSnapshot,
+  n: number,
+): { usPer: Record<string, number>; threads: Record<string, number> } {
+  const d = Math.max(1, n);
+  const usPer: Record<string, number> = {};
+  for (const g of Object.keys(after.groups)) usPer[g] = ((after.groups[g]! - before.groups[g]!) * 1000) / d;
+  const threads: Record<string, number> = {};
+  for (const [name, ms] of after.threads) {
+    const us = ((ms - (before.threads.get(name) ?? 0)) * 1000) / d;
+    if (us >= 0.05) threads[name] = us;
+  }
+  return { usPer, threads };
+}
+
 /**
  * CPU per request of a phase, by process group: what a load average cannot
  * blur (times on this shared machine are noise, CPU per request much less).
@@ -162,28 +200,11 @@ async function cpuPer(
   per: number,
   phase: () => Promise<Result>,
 ): Promise<{ result: Result; usPer: Record<string, number>; threads: Record<string, number> }> {
-  const read = (): Record<string, number> => {
-    const own = process.cpuUsage();
-    const out: Record<string, number> = { client: (own.user + own.system) / 1000 };
-    for (const [g, pids] of Object.entries(groups)) out[g] = pids.reduce((n, pid) => n + procCpuMs(pid), 0);
-    return out;
-  };
   const threadPids = groups['nodes'] ?? [];
-  const before = read();
-  const threadsBefore = threadCpuMs(threadPids);
+  const before = cpuSnapshot(groups, threadPids, true);
   const result = await phase();
-  const after = read();
-  const threadsAfter = threadCpuMs(threadPids);
-  const n = Math.max(1, result.n * per);
-  const usPer: Record<string, number> = {};
-  for (const g of Object.keys(after)) usPer[g] = ((after[g]! - before[g]!) * 1000) / n;
-  // The nodes' threads (main, the collection and store worker, libuv's pool, V8's): where their CPU goes.
-  const threads: Record<string, number> = {};
-  for (const [name, ms] of threadsAfter) {
-    const us = ((ms - (threadsBefore.get(name) ?? 0)) * 1000) / n;
-    if (us >= 0.05) threads[name] = us;
-  }
-  return { result, usPer, threads };
+  const after = cpuSnapshot(groups, threadPids, true);
+  return { result, ...cpuDelta(before, after, result.n * per) };
 }
 
 /** "client 7.1, nodes 9.3, nats-server 2.0, all 18.4 us" */
@@ -448,31 +469,15 @@ async function leaseRound(nc: NatsConnection, coldShare: number, nodePids: numbe
     nodes: nodePids,
     'nats-server': [nats.pid],
   };
-  const read = (): Record<string, number> =>
-    Object.fromEntries(
-      Object.entries(groups).map(([g, pids]) => [g, pids.reduce((n, p) => n + procCpuMs(p), 0)]),
-    );
   const countFrom = startAt + WARMUP * 1000;
-  const at = (ms: number): Promise<[Record<string, number>, Map<string, number>]> =>
-    new Promise((r) => setTimeout(() => r([read(), threadCpuMs(nodePids)]), Math.max(0, ms - Date.now())));
-  const [[before, threadsBefore], [after, threadsAfter]] = await Promise.all([
-    at(countFrom),
-    at(countFrom + SECONDS * 1000),
-  ]);
+  const at = (ms: number): Promise<CpuSnapshot> =>
+    new Promise((r) =>
+      setTimeout(() => r(cpuSnapshot(groups, nodePids, false)), Math.max(0, ms - Date.now())),
+    );
+  const [before, after] = await Promise.all([at(countFrom), at(countFrom + SECONDS * 1000)]);
   const results = await Promise.all(leasers.map((l) => l.result));
-  const n = Math.max(
-    1,
-    results.reduce((s, r) => s + r.answered, 0),
-  );
-  const usPer = Object.fromEntries(
-    Object.keys(groups).map((g) => [g, ((after[g]! - before[g]!) * 1000) / n]),
-  );
-  const threads: Record<string, number> = {};
-  for (const [name, ms] of threadsAfter) {
-    const us = ((ms - (threadsBefore.get(name) ?? 0)) * 1000) / n;
-    if (us >= 0.05) threads[name] = us;
-  }
-  return { results, usPer, threads };
+  const answered = results.reduce((s, r) => s + r.answered, 0);
+  return { results, ...cpuDelta(before, after, answered) };
 }
 
 function report(

@@ -41,8 +41,9 @@ interface QueuedAsk {
 export class LeaseAskQueue {
   readonly #wire: AskWire;
   /** Asks waiting for the end of this turn, per owner (undefined: any node). */
-  #queued = new Map<string | undefined, QueuedAsk[]>();
-  #sending = false;
+  readonly #queued = new TurnQueue<string | undefined, QueuedAsk>((owner, asks) => {
+    for (const part of batchParts(asks)) this.#sendPart(owner, part);
+  });
   /** Messages sent (each carrying one ask or a batch of them). */
   messages = 0;
 
@@ -56,26 +57,10 @@ export class LeaseAskQueue {
    * object), rejects when its message got no answer.
    */
   ask(owner: string | undefined, body: Record<string, unknown>, bytes: number): Promise<unknown> {
-    return new Promise<unknown>((resolve, reject) => {
-      const queued = this.#queued.get(owner);
-      const ask: QueuedAsk = { body, bytes, resolve, reject };
-      if (queued === undefined) this.#queued.set(owner, [ask]);
-      else queued.push(ask);
-      if (!this.#sending) {
-        this.#sending = true;
-        // After this turn's other asks: one message per owner.
-        setImmediate(this.#send);
-      }
-    });
+    return new Promise<unknown>((resolve, reject) =>
+      this.#queued.add(owner, { body, bytes, resolve, reject }),
+    );
   }
-
-  /** Sends the asks queued this turn, per owner, in parts of at most MAX_LEASE_BATCH asks and LEASE_BATCH_BYTES. */
-  readonly #send = (): void => {
-    this.#sending = false;
-    const queued = this.#queued;
-    this.#queued = new Map();
-    for (const [owner, asks] of queued) for (const part of batchParts(asks)) this.#sendPart(owner, part);
-  };
 
   #sendPart(owner: string | undefined, part: QueuedAsk[]): void {
     const { request, subject, timeoutMs } = this.#wire;
@@ -120,4 +105,38 @@ export function batchParts<T extends { bytes: number }>(list: readonly T[]): T[]
     i = end;
   }
   return parts;
+}
+
+/**
+ * Items queued per key (a node) until the end of this turn of the event
+ * loop, then handed to `send` a key at a time with all of its items: what
+ * one turn asks of or gives back to a node goes in as few messages as fit.
+ */
+export class TurnQueue<K, T> {
+  #queued = new Map<K, T[]>();
+  #armed = false;
+  readonly #send: (key: K, items: T[]) => void;
+
+  constructor(send: (key: K, items: T[]) => void) {
+    this.#send = send;
+  }
+
+  add(key: K, item: T): void {
+    const queued = this.#queued.get(key);
+    if (queued === undefined) this.#queued.set(key, [item]);
+    else queued.push(item);
+    if (!this.#armed) {
+      this.#armed = true;
+      // After this turn's other items (a sweep renews or gives back many slices in one turn).
+      setImmediate(this.flush);
+    }
+  }
+
+  /** Hands over what is queued now (the turn's end does it too). */
+  readonly flush = (): void => {
+    this.#armed = false;
+    const queued = this.#queued;
+    this.#queued = new Map();
+    for (const [key, items] of queued) this.#send(key, items);
+  };
 }

@@ -14,7 +14,7 @@
  * gets single returns for {@link SINGLES_MS}.
  */
 import { ErrorCode, isPlainObject } from '../lib/index.ts';
-import { batchParts } from './lease-asks.ts';
+import { TurnQueue, batchParts } from './lease-asks.ts';
 
 /**
  * A return's bytes besides its node and token, at most: the keys, the slice
@@ -51,8 +51,11 @@ interface QueuedReturn {
 export class LeaseReturnQueue {
   readonly #wire: ReturnWire;
   /** Returns waiting for the end of this turn, per node. */
-  #queued = new Map<string, QueuedReturn[]>();
-  #sending = false;
+  readonly #queued = new TurnQueue<string, QueuedReturn>((node, rets) => {
+    const until = this.#singles.get(node);
+    if (until !== undefined && this.#wire.now() < until) this.#singly(node, rets);
+    else for (const part of batchParts(rets)) this.#sendPart(node, part);
+  });
   /** Nodes that did not know the batch, until when they get single returns. */
   readonly #singles = new Map<string, number>();
   /** Messages sent (each carrying one return or a batch of them). */
@@ -69,34 +72,14 @@ export class LeaseReturnQueue {
    * slice expires there, stricter, never looser). Never rejects.
    */
   giveBack(node: string, body: Record<string, unknown>): Promise<number> {
-    return new Promise<number>((done) => {
-      const bytes = RETURN_BYTES + Buffer.byteLength(JSON.stringify(node)) + tokenBytes(body['token']);
-      const ret: QueuedReturn = { body, bytes, done };
-      const queued = this.#queued.get(node);
-      if (queued === undefined) this.#queued.set(node, [ret]);
-      else queued.push(ret);
-      if (!this.#sending) {
-        this.#sending = true;
-        // After this turn's other returns (a sweep's, a close's): one message per node.
-        setImmediate(this.flush);
-      }
-    });
+    const bytes = RETURN_BYTES + Buffer.byteLength(JSON.stringify(node)) + tokenBytes(body['token']);
+    return new Promise<number>((done) => this.#queued.add(node, { body, bytes, done }));
   }
 
   /** Sends the returns queued so far, per node, in parts of at most MAX_LEASE_BATCH returns and LEASE_BATCH_BYTES. */
-  readonly flush = (): void => {
-    this.#sending = false;
-    const queued = this.#queued;
-    this.#queued = new Map();
-    for (const [node, rets] of queued) {
-      const until = this.#singles.get(node);
-      if (until !== undefined && this.#wire.now() < until) {
-        this.#singly(node, rets);
-        continue;
-      }
-      for (const part of batchParts(rets)) this.#sendPart(node, part);
-    }
-  };
+  flush(): void {
+    this.#queued.flush();
+  }
 
   #sendPart(node: string, part: QueuedReturn[]): void {
     if (part.length === 1) {

@@ -188,8 +188,7 @@ export class CollectorPort implements DecisionObserver {
     if (this.#closing !== undefined) return;
     const max = this.#o.maxQueue;
     // Counts hold no item here; they are bounded with the rest all the same (they cross in the batch).
-    const waiting = this.#batch.decisions + this.#batch.held + this.#inFlight;
-    if (waiting >= max || !this.#batch.addCounted(item, allow, count, cost, nowMs, max)) {
+    if (this.#waiting >= max || !this.#batch.addCounted(item, allow, count, cost, nowMs, max)) {
       this.#lost(count, `collection queue full (${max})`);
     }
   }
@@ -197,11 +196,14 @@ export class CollectorPort implements DecisionObserver {
   #add(item: ObservedItem, what: Queued, ruleId: string, nowMs: number): void {
     if (this.#closing !== undefined) return;
     const max = this.#o.maxQueue;
-    // Held decisions count too: the items this thread keeps referenced stay bounded.
-    const waiting = this.#batch.decisions + this.#batch.held + this.#inFlight;
-    if (waiting >= max || !this.#batch.add(item, what, ruleId, nowMs, max)) {
+    if (this.#waiting >= max || !this.#batch.add(item, what, ruleId, nowMs, max)) {
       this.#lost(1, `collection queue full (${max})`);
     }
+  }
+
+  /** Decisions waiting here or on their way to the worker (held ones too: the items this thread keeps referenced stay bounded). */
+  get #waiting(): number {
+    return this.#batch.decisions + this.#batch.held + this.#inFlight;
   }
 
   /** Counts dropped decisions, as a metric too; warns at most once per 10 s. */
@@ -258,7 +260,7 @@ export class CollectorPort implements DecisionObserver {
       s ??= { collector: { ...latest.collector }, batcher: { ...latest.batcher } };
     }
     s.collector.droppedQueueFull += this.#dropped;
-    s.collector.queued += this.#batch.decisions + this.#batch.held + this.#inFlight;
+    s.collector.queued += this.#waiting;
     return s;
   }
 
