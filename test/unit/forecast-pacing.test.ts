@@ -100,7 +100,8 @@ test('forecast pacing - two nodes with different phases never start a round toge
 
 /**
  * Runs `fn`, counting the real-time timers of `ms` it sets: the rests of a round (a count, not a
- * time: wall times on this shared machine are noise).
+ * time: wall times on this shared machine are noise). It patches the global setTimeout, so the tests
+ * that use it run serially: in a concurrent test the rests of another test counted too (CI: 10 of 9).
  */
 async function countingRests<T>(ms: number, fn: () => Promise<T>): Promise<{ value: T; rests: number }> {
   const real = globalThis.setTimeout;
@@ -116,7 +117,7 @@ async function countingRests<T>(ms: number, fn: () => Promise<T>): Promise<{ val
   }
 }
 
-test('forecast pacing - a round rests restMs after each slice of work, and only yields without it', async (t) => {
+test.serial('forecast pacing - a round rests restMs after each slice of work, and only yields without it', async (t) => {
   const users = Array.from({ length: 160 }, (_v, i) => `u${i}`);
   const paced = setup({ restMs: 5, sliceMs: 0.001, batchTokens: 16 });
   const plain = setup({ sliceMs: 0.001, batchTokens: 16 });
@@ -135,7 +136,7 @@ test('forecast pacing - a round rests restMs after each slice of work, and only 
   t.is(paced.calls.length, 10);
 });
 
-test('forecast pacing - past restWithinMs of real time a round stops resting and only yields', async (t) => {
+test.serial('forecast pacing - past restWithinMs of real time a round stops resting and only yields', async (t) => {
   const users = Array.from({ length: 160 }, (_v, i) => `u${i}`);
   // Rests of 50 ms, but only within the round's first 0 ms: none.
   const n = setup({ restMs: 50, restWithinMs: 0, sliceMs: 0.001, batchTokens: 16 });
@@ -178,7 +179,7 @@ test('forecast pacing - a bad everyMs, restMs or phaseMs is refused, naming the 
   t.regex(err2.message, /restWithinMs/);
 });
 
-test('forecast pacing - a hub with restMs rests between the slices of a predict call', async (t) => {
+test.serial('forecast pacing - a hub with restMs rests between the slices of a predict call', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'headroom-pacing-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const config = { horizonsMs: [5000], stepMs: 1000, backend: 'wasm' as const, registryDir: dir };
