@@ -117,41 +117,47 @@ async function countingRests<T>(ms: number, fn: () => Promise<T>): Promise<{ val
   }
 }
 
-test.serial('forecast pacing - a round rests restMs after each slice of work, and only yields without it', async (t) => {
-  const users = Array.from({ length: 160 }, (_v, i) => `u${i}`);
-  const paced = setup({ restMs: 5, sliceMs: 0.001, batchTokens: 16 });
-  const plain = setup({ sliceMs: 0.001, batchTokens: 16 });
-  for (const n of [paced, plain]) {
-    for (const u of users) await n.check(u);
-    n.clock.advance(2000);
-  }
-  const p = await countingRests(5, () => paced.cadence.tick());
-  t.is(p.value, users.length);
-  const q = await countingRests(5, () => plain.cadence.tick());
-  t.is(q.value, users.length);
-  // 160 tokens gathered in slices of 16 (9 rests) and predicted in batches of 16 (9 rests), each
-  // batch kept in one slice: at least 18 rests of 5 ms.
-  t.true(p.rests >= 18, `${p.rests} rests`);
-  t.is(q.rests, 0);
-  t.is(paced.calls.length, 10);
-});
+test.serial(
+  'forecast pacing - a round rests restMs after each slice of work, and only yields without it',
+  async (t) => {
+    const users = Array.from({ length: 160 }, (_v, i) => `u${i}`);
+    const paced = setup({ restMs: 5, sliceMs: 0.001, batchTokens: 16 });
+    const plain = setup({ sliceMs: 0.001, batchTokens: 16 });
+    for (const n of [paced, plain]) {
+      for (const u of users) await n.check(u);
+      n.clock.advance(2000);
+    }
+    const p = await countingRests(5, () => paced.cadence.tick());
+    t.is(p.value, users.length);
+    const q = await countingRests(5, () => plain.cadence.tick());
+    t.is(q.value, users.length);
+    // 160 tokens gathered in slices of 16 (9 rests) and predicted in batches of 16 (9 rests), each
+    // batch kept in one slice: at least 18 rests of 5 ms.
+    t.true(p.rests >= 18, `${p.rests} rests`);
+    t.is(q.rests, 0);
+    t.is(paced.calls.length, 10);
+  },
+);
 
-test.serial('forecast pacing - past restWithinMs of real time a round stops resting and only yields', async (t) => {
-  const users = Array.from({ length: 160 }, (_v, i) => `u${i}`);
-  // Rests of 50 ms, but only within the round's first 0 ms: none.
-  const n = setup({ restMs: 50, restWithinMs: 0, sliceMs: 0.001, batchTokens: 16 });
-  const m = setup({ restMs: 50, sliceMs: 0.001, batchTokens: 16 });
-  for (const x of [n, m]) {
-    for (const u of users) await x.check(u);
-    x.clock.advance(2000);
-  }
-  const none = await countingRests(50, () => n.cadence.tick());
-  t.is(none.value, users.length);
-  t.is(none.rests, 0);
-  // The same round without the bound rests.
-  const some = await countingRests(50, () => m.cadence.tick());
-  t.true(some.rests > 0, `${some.rests} rests`);
-});
+test.serial(
+  'forecast pacing - past restWithinMs of real time a round stops resting and only yields',
+  async (t) => {
+    const users = Array.from({ length: 160 }, (_v, i) => `u${i}`);
+    // Rests of 50 ms, but only within the round's first 0 ms: none.
+    const n = setup({ restMs: 50, restWithinMs: 0, sliceMs: 0.001, batchTokens: 16 });
+    const m = setup({ restMs: 50, sliceMs: 0.001, batchTokens: 16 });
+    for (const x of [n, m]) {
+      for (const u of users) await x.check(u);
+      x.clock.advance(2000);
+    }
+    const none = await countingRests(50, () => n.cadence.tick());
+    t.is(none.value, users.length);
+    t.is(none.rests, 0);
+    // The same round without the bound rests.
+    const some = await countingRests(50, () => m.cadence.tick());
+    t.true(some.rests > 0, `${some.rests} rests`);
+  },
+);
 
 test('forecast pacing - a bad everyMs, restMs or phaseMs is refused, naming the field', (t) => {
   for (const [field, value] of [
