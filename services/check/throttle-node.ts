@@ -208,7 +208,9 @@ export class ThrottleNode {
       {
         onError: (key, err) => deps.broker.logger.error(`token actor ${key} failed: ${err.message}`),
         onPassivate: (key, actor, reason) => {
-          if (reason !== 'idle' && reason !== 'evicted') return;
+          // A failed actor's state sleeps too (its GCRA state is one assignment, whole at any throw):
+          // restarted without it, a message that made the actor throw would hand out a fresh burst.
+          if (reason !== 'idle' && reason !== 'evicted' && reason !== 'failed') return;
           this.#current(actor); // its state goes to sleep as a walk at the lost contact would have left it
           this.#dormant.sleep(key, actor);
         },

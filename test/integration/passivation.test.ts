@@ -47,3 +47,38 @@ test('passivation - an idle over-limit token stays throttled after its actor is 
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+test('passivation - a token actor that fails keeps its state: the next check is still throttled', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'headroom-passivation-'));
+  const node = await startNode(
+    compileNodeOptions(undefined, {}, { dataDir, httpPort: null, logLevel: 'fatal', nodeId: 'p2' }),
+  );
+  try {
+    const check = async (user: string): Promise<any> =>
+      await node.api.handle('check', JSON.stringify({ params: { user } }), ROOT_CONTEXT);
+    await node.api.handle(
+      'rules.put',
+      JSON.stringify({ id: 'two-per-hour', key: ['user'], rate: 2, period: '1h' }),
+      ROOT_CONTEXT,
+    );
+    t.deepEqual(
+      [(await check('a')).allow, (await check('a')).allow, (await check('a')).allow],
+      [true, true, false],
+    );
+    // Any throw inside the token's mailbox (a bug, a bad message) fails its actor: it is passivated
+    // with reason `failed` and the next check activates it again. It used to start with a full bucket.
+    const [token] = node.throttle.host.keys();
+    t.truthy(token);
+    await t.throwsAsync(
+      node.throttle.host.ask(token!, () => {
+        throw new Error('a message that throws');
+      }),
+    );
+    t.false(node.throttle.host.has(token!));
+    t.like(await check('a'), { allow: false, rule: 'two-per-hour', remaining: 0 });
+    t.like(await check('b'), { allow: true, remaining: 1 });
+  } finally {
+    await node.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
