@@ -220,15 +220,7 @@ export function parseLeaseRequest(body: unknown, prefix = ''): LeaseRequest {
  * a `check.batch`), its error naming it by index: `asks[3].want`.
  */
 export function parseLeaseBatch(body: unknown): LeaseRequest[] {
-  const o = object(body, '', ['asks']);
-  const list = required(o, 'asks', 'asks', 'the lease requests');
-  const expected = `an array of 1 to ${MAX_LEASE_BATCH} lease requests`;
-  if (!Array.isArray(list) || list.length === 0) throw invalidField('asks', expected, list);
-  // The count: it says more than the first 80 characters of the asks would.
-  if (list.length > MAX_LEASE_BATCH) throw invalidField('asks', expected, `${list.length} asks`);
-  const out = new Array<LeaseRequest>(list.length);
-  for (let i = 0; i < list.length; i++) out[i] = parseLeaseRequest(list[i], `asks[${i}]`);
-  return out;
+  return batchOf(body, 'asks', 'the lease requests', 'lease requests', parseLeaseRequest);
 }
 
 /** `{node, lease, token, unused, report?}` (`prefix` 'params' and no `node` for the relayed action). */
@@ -243,14 +235,30 @@ export function parseLeaseReturn(body: unknown, prefix = ''): LeaseReturn {
  * its error naming it by index: `returns[3].unused`.
  */
 export function parseLeaseReturnBatch(body: unknown): LeaseReturn[] {
-  const o = object(body, '', ['returns']);
-  const list = required(o, 'returns', 'returns', 'the slices given back');
-  const expected = `an array of 1 to ${MAX_LEASE_BATCH} lease returns`;
-  if (!Array.isArray(list) || list.length === 0) throw invalidField('returns', expected, list);
-  // The count: it says more than the first 80 characters of the returns would.
-  if (list.length > MAX_LEASE_BATCH) throw invalidField('returns', expected, `${list.length} returns`);
-  const out = new Array<LeaseReturn>(list.length);
-  for (let i = 0; i < list.length; i++) out[i] = leaseReturnAt(list[i], `returns[${i}]`, true);
+  return batchOf(body, 'returns', 'the slices given back', 'lease returns', (item, field) =>
+    leaseReturnAt(item, field, true),
+  );
+}
+
+/**
+ * `{<key>: [...]}` of 1 to {@link MAX_LEASE_BATCH} items, each parsed by
+ * `parseOne` at `<key>[i]`: the list of a lease batch or a return batch.
+ */
+function batchOf<T>(
+  body: unknown,
+  key: string,
+  what: string,
+  items: string,
+  parseOne: (item: unknown, field: string) => T,
+): T[] {
+  const o = object(body, '', [key]);
+  const list = required(o, key, key, what);
+  const expected = `an array of 1 to ${MAX_LEASE_BATCH} ${items}`;
+  if (!Array.isArray(list) || list.length === 0) throw invalidField(key, expected, list);
+  // The count: it says more than the first 80 characters of the items would.
+  if (list.length > MAX_LEASE_BATCH) throw invalidField(key, expected, `${list.length} ${key}`);
+  const out = new Array<T>(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = parseOne(list[i], `${key}[${i}]`);
   return out;
 }
 
