@@ -17,29 +17,20 @@
  * and the fallback takes it again: the cost is counted twice, never
  * granted twice (a deny, not an overrun, is what a lost reply can cause).
  */
-import { ErrorCode as NatsErrorCode } from 'nats';
-import type { Msg, NatsConnection, Subscription } from 'nats';
-import {
-  ErrorCode,
-  InputError,
-  MAX_BATCH,
-  StateError,
-  isPlainObject,
-  parseCheckRequest,
-  parseCheckRequests,
-  show,
-} from '../lib/index.ts';
+import type { NatsConnection, Subscription } from 'nats';
+import { ErrorCode, InputError, parseCheckRequest, parseCheckRequests, show } from '../lib/index.ts';
 import type { CheckReply, CheckRequest, Params } from '../lib/index.ts';
 import { compileNatsConnect, connectNats } from '../services/nats/index.ts';
 import { API_PREFIX, TOPOLOGY_CHANGED, nodeSubject } from '../services/api/topology.ts';
 import { compileClientOptions } from './client-options.ts';
 import type { HeadroomClientInput, HeadroomClientOptions } from './client-options.ts';
 import { ClientTopology, parseTopology } from './topology.ts';
-import type { Destination } from './topology.ts';
 import { ClientLeases } from './leases.ts';
+import { CheckLanes, closedError } from './check-lanes.ts';
+import type { LaneStats } from './check-lanes.ts';
 import { BatchReplies, BatchSlot } from './pending.ts';
 import type { Pending } from './pending.ts';
-import { badReply, errorOf, isCheckReply, natsError, timedOut } from './reply-errors.ts';
+import { errorOf } from './reply-errors.ts';
 import type { LeaseStats } from './leases.ts';
 
 /** One check of a {@link HeadroomClient.checkBatch}. */
@@ -59,15 +50,7 @@ export interface CheckOptions {
 }
 
 /** How a client's checks went, for tests and benchmarks. */
-export interface ClientStats {
-  /** Messages sent to a node's own subjects. */
-  routed: number;
-  /** Messages sent through the queue group (no owner, stale topology, or a fallback). */
-  anyNode: number;
-  /** Messages sent again through the queue group after their node was gone or slow. */
-  fallbacks: number;
-  /** Checks answered. */
-  answered: number;
+export interface ClientStats extends LaneStats {
   /** Topology notices ignored because they were malformed (only nodes and admins may publish them). */
   badNotices: number;
 }
@@ -80,22 +63,29 @@ export class HeadroomClient {
   #topology: ClientTopology | undefined;
   /** When the current topology was last confirmed (a reply or a notice of its version). */
   #confirmedAtMs = Number.NEGATIVE_INFINITY;
-  /** Checks queued this turn, per destination ('' = any node). */
-  #lanes = new Map<string, Pending[]>();
-  #flushing = false;
+  /** Plain checks on their way to their nodes. */
+  readonly #lanes: CheckLanes;
+  #badNotices = 0;
   #refreshing: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #sub: Subscription | undefined;
   #closed = false;
-  /** Requests on the wire (a fallback replaces its first try's). */
-  readonly #inflight = new Set<Promise<void>>();
-  readonly #stats: ClientStats = { routed: 0, anyNode: 0, fallbacks: 0, answered: 0, badNotices: 0 };
   /** Slices of hot tokens' budgets held here; undefined without routing (leases need the owners). */
   readonly #leases: ClientLeases | undefined;
 
   private constructor(nc: NatsConnection, options: Readonly<HeadroomClientOptions>) {
     this.#nc = nc;
     this.#options = options;
+    this.#lanes = new CheckLanes({
+      nc,
+      timeoutMs: options.timeoutMs,
+      ownerTimeoutMs: options.ownerTimeoutMs,
+      destination: (req) => (this.#fresh() ? this.#topology!.ownerOf(req, Date.now()) : undefined),
+      gone: (node) => {
+        this.#topology?.suspect(node, Date.now() + options.suspectMs, Date.now());
+        this.refreshTopology().catch(() => undefined);
+      },
+    });
     this.#leases = options.routing
       ? new ClientLeases(
           {
@@ -145,7 +135,7 @@ export class HeadroomClient {
           this.#adopt(parseTopology(JSON.parse(msg.string())));
         } catch {
           // Counted and otherwise ignored: the next notice or poll brings a good topology.
-          this.#stats.badNotices++;
+          this.#badNotices++;
         }
       },
     });
@@ -162,7 +152,7 @@ export class HeadroomClient {
 
   /** Counters of how checks travelled (a fresh copy). */
   get stats(): ClientStats {
-    return { ...this.#stats };
+    return { ...this.#lanes.stats, badNotices: this.#badNotices };
   }
 
   /** Counters of the client leases (a fresh copy; zeros without routing). */
@@ -266,117 +256,13 @@ export class HeadroomClient {
   }
 
   #enqueue(p: Pending): void {
-    if (this.#closed) {
-      p.reject(new StateError(ErrorCode.Unavailable, 'the client is closed', { field: 'client' }));
-      return;
-    }
-    const key = this.#destination(p.req) ?? '';
-    const lane = this.#lanes.get(key);
-    if (lane === undefined) this.#lanes.set(key, [p]);
-    else lane.push(p);
-    if (!this.#flushing) {
-      this.#flushing = true;
-      // After this turn's other checks (and the replies that arrived with it) have queued.
-      setImmediate(() => this.#flush());
-    }
+    if (this.#closed) p.reject(closedError());
+    else this.#lanes.enqueue(p);
   }
 
   /** Whether checks may be routed by the topology held (there is one, confirmed recently). */
   #fresh(): boolean {
     return this.#topology !== undefined && now() - this.#confirmedAtMs <= this.#options.topologyMaxAgeMs;
-  }
-
-  /** The node to send `req` to, or undefined for any node. */
-  #destination(req: CheckRequest): Destination {
-    return this.#fresh() ? this.#topology!.ownerOf(req, Date.now()) : undefined;
-  }
-
-  #flush(): void {
-    this.#flushing = false;
-    const lanes = this.#lanes;
-    this.#lanes = new Map();
-    for (const [key, list] of lanes) {
-      for (let i = 0; i < list.length; i += MAX_BATCH) {
-        this.#send(key === '' ? undefined : key, list.slice(i, i + MAX_BATCH));
-      }
-    }
-  }
-
-  /** Sends `list` to `dest` (its own subjects) or any node; answers or rejects every check in it. */
-  #send(dest: Destination, list: Pending[]): void {
-    const one = list.length === 1;
-    const op = one ? 'check' : 'check.batch';
-    const subject = dest === undefined ? `${API_PREFIX}.${op}` : nodeSubject(dest, op);
-    const payload = one ? JSON.stringify(list[0]!.req) : JSON.stringify({ requests: list.map((p) => p.req) });
-    let oldest = list[0]!.atMs;
-    for (const p of list) if (p.atMs < oldest) oldest = p.atMs;
-    const left = this.#options.timeoutMs - (now() - oldest);
-    if (left <= 0) {
-      this.#fail(list, timedOut(this.#options.timeoutMs));
-      return;
-    }
-    const timeout = dest === undefined ? left : Math.min(left, this.#options.ownerTimeoutMs);
-    if (dest === undefined) this.#stats.anyNode++;
-    else this.#stats.routed++;
-    let sent: Promise<Msg>;
-    try {
-      sent = this.#nc.request(subject, payload, { timeout });
-    } catch (err) {
-      // The connection is closed or draining: nothing can be sent any more.
-      this.#fail(list, natsError(err as Error));
-      return;
-    }
-    const done = sent.then(
-      (msg) => {
-        let body: unknown;
-        try {
-          body = JSON.parse(msg.string());
-        } catch {
-          body = msg.string();
-        }
-        const err = errorOf(body);
-        if (err !== undefined) {
-          // A node that is stopping (or cut off) says so: another node may answer.
-          if (dest !== undefined && err.retryable) this.#fallback(list);
-          else this.#fail(list, err);
-          return;
-        }
-        const replies = one ? [body] : isPlainObject(body) ? body['results'] : undefined;
-        if (!Array.isArray(replies) || replies.length !== list.length || !replies.every(isCheckReply)) {
-          this.#fail(list, badReply(subject, body));
-          return;
-        }
-        this.#stats.answered += list.length;
-        list.forEach((p, i) => p.resolve(replies[i] as CheckReply));
-      },
-      (err: { code?: string; message?: string }) => {
-        if (dest === undefined) {
-          this.#fail(
-            list,
-            err.code === NatsErrorCode.Timeout ? timedOut(this.#options.timeoutMs) : natsError(err),
-          );
-          return;
-        }
-        if (err.code === NatsErrorCode.NoResponders) {
-          // The node is gone: route around it and learn the new view.
-          this.#topology?.suspect(dest, Date.now() + this.#options.suspectMs, Date.now());
-          this.refreshTopology().catch(() => undefined);
-        }
-        this.#fallback(list);
-      },
-    );
-    this.#inflight.add(done);
-    void done.finally(() => this.#inflight.delete(done));
-  }
-
-  /** Sends checks whose node was gone or slow through the queue group, in the time they have left. */
-  #fallback(list: Pending[]): void {
-    this.#stats.fallbacks++;
-    this.#send(undefined, list);
-  }
-
-  #fail(list: Pending[], err: Error): void {
-    for (const p of list) p.reject(err);
   }
 
   /** Stops routing and closes the connection; checks already asked are answered or rejected first. */
@@ -387,9 +273,7 @@ export class HeadroomClient {
     this.#sub?.unsubscribe();
     // Slices go back while the connection is open (their units return to the buckets).
     await this.#leases?.close();
-    this.#flush();
-    // A fallback adds to the set while it is awaited: wait until nothing is left.
-    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+    await this.#lanes.settle();
     await this.#nc.drain();
   }
 }
