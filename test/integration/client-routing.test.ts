@@ -64,7 +64,14 @@ test.before(async (t) => {
     if (put.error !== undefined) throw new Error(JSON.stringify(put.error));
   }
   const version = await t.context.watch.agreed(IDS, RULE_IDS);
-  t.context.hr = await HeadroomClient.connect({ servers: t.context.nats.url, topologyRefreshMs: 60_000 });
+  // The owner timeout well above a loaded machine's delays: these tests are about routing and
+  // decisions, and an owner slower than the default 500 ms (a CI run beside other load) made a
+  // routed check fall back once (client-faults tests the timeout itself).
+  t.context.hr = await HeadroomClient.connect({
+    servers: t.context.nats.url,
+    topologyRefreshMs: 60_000,
+    ownerTimeoutMs: 4000,
+  });
   if (t.context.hr.topologyVersion !== version)
     throw new Error(`client topology ${t.context.hr.topologyVersion}, nodes ${version}`);
 });
