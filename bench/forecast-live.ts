@@ -11,7 +11,7 @@
 // Bayesian network and the zoo's rolling median are members, not baselines
 // (the `best member` column shows when one of them leads).
 //
-//   node --import tsx bench/forecast-live.ts [--only worldcup98,azure,nab-tweets,nab-aws,serving] [--every 1] [--eta E] [--discount D] [--probes K] [--borrow B]
+//   node --import tsx bench/forecast-live.ts [--only worldcup98,azure,nab-tweets,nab-aws,serving] [--every 1] [--eta E] [--discount D] [--probes K] [--borrow B] [--shiftThreshold T]
 //
 // Target (issue 12 item 7): on every series and horizon the hybrid's WAPE is
 // at most the best baseline's, a loss of more than 0.5 % relative being a
@@ -93,7 +93,7 @@ const arg = (name: string): string | undefined => {
 const only = arg('--only') === undefined ? undefined : new Set(arg('--only')!.split(','));
 const every = Number(arg('--every') ?? 1);
 const combiner: Partial<CombinerOptions> = { ...defaultCombinerOptions() };
-for (const k of ['eta', 'discount', 'probes', 'borrow'] as const)
+for (const k of ['eta', 'discount', 'probes', 'borrow', 'shiftThreshold'] as const)
   if (arg(`--${k}`) !== undefined) combiner[k] = Number(arg(`--${k}`));
 
 function wape(y: Float64Array, f: Float64Array, from: number, h: number): number {
@@ -162,7 +162,7 @@ const gains = new Map<string, number[]>();
 
 await useBackend('wasm');
 process.stdout.write(
-  `combiner: eta ${combiner.eta}, discount ${combiner.discount}, probes ${combiner.probes}, borrow ${combiner.borrow}; rounds every ${every} slot(s)\n`,
+  `combiner: eta ${combiner.eta}, discount ${combiner.discount}, probes ${combiner.probes}, borrow ${combiner.borrow}, shift alarm ${combiner.shiftThreshold}; rounds every ${every} slot(s)\n`,
 );
 for (const run of RUNS) {
   if (only && !only.has(run.key)) continue;
