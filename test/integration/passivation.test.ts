@@ -6,7 +6,27 @@ import { join } from 'node:path';
 import test from 'ava';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { compileNodeOptions, startNode } from '../../services/index.ts';
+import type { ExecutionContext } from 'ava';
 import { waitUntil } from '../helpers/node-process.ts';
+
+/** Puts a rule of 2 per hour per user and uses up user `a`'s bucket; returns a check by user. */
+async function usedUp(
+  t: ExecutionContext,
+  node: Awaited<ReturnType<typeof startNode>>,
+): Promise<(user: string) => Promise<any>> {
+  const check = async (user: string): Promise<any> =>
+    await node.api.handle('check', JSON.stringify({ params: { user } }), ROOT_CONTEXT);
+  await node.api.handle(
+    'rules.put',
+    JSON.stringify({ id: 'two-per-hour', key: ['user'], rate: 2, period: '1h' }),
+    ROOT_CONTEXT,
+  );
+  t.deepEqual(
+    [(await check('a')).allow, (await check('a')).allow, (await check('a')).allow],
+    [true, true, false],
+  );
+  return check;
+}
 
 test('passivation - an idle over-limit token stays throttled after its actor is passivated', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'headroom-passivation-'));
@@ -18,17 +38,7 @@ test('passivation - an idle over-limit token stays throttled after its actor is 
     ),
   );
   try {
-    const check = async (user: string): Promise<any> =>
-      await node.api.handle('check', JSON.stringify({ params: { user } }), ROOT_CONTEXT);
-    await node.api.handle(
-      'rules.put',
-      JSON.stringify({ id: 'two-per-hour', key: ['user'], rate: 2, period: '1h' }),
-      ROOT_CONTEXT,
-    );
-    t.deepEqual(
-      [(await check('a')).allow, (await check('a')).allow, (await check('a')).allow],
-      [true, true, false],
-    );
+    const check = await usedUp(t, node);
     // A token that refilled at once (fast rule) is simply dropped.
     await node.api.handle(
       'rules.put',
@@ -54,17 +64,7 @@ test('passivation - a token actor that fails keeps its state: the next check is 
     compileNodeOptions(undefined, {}, { dataDir, httpPort: null, logLevel: 'fatal', nodeId: 'p2' }),
   );
   try {
-    const check = async (user: string): Promise<any> =>
-      await node.api.handle('check', JSON.stringify({ params: { user } }), ROOT_CONTEXT);
-    await node.api.handle(
-      'rules.put',
-      JSON.stringify({ id: 'two-per-hour', key: ['user'], rate: 2, period: '1h' }),
-      ROOT_CONTEXT,
-    );
-    t.deepEqual(
-      [(await check('a')).allow, (await check('a')).allow, (await check('a')).allow],
-      [true, true, false],
-    );
+    const check = await usedUp(t, node);
     // Any throw inside the token's mailbox (a bug, a bad message) fails its actor: it is passivated
     // with reason `failed` and the next check activates it again. It used to start with a full bucket.
     const [token] = node.throttle.host.keys();
