@@ -89,7 +89,9 @@ export class HeadroomClient {
     this.#leases = options.routing
       ? new ClientLeases(
           {
-            tokenOf: (req) => (this.#fresh() ? this.#topology!.leaseToken(req, Date.now()) : undefined),
+            // `t` is this client's clock (the leases use performance.now() too): one clock read per
+            // leased check; the wall clock only when a rule has effective dates.
+            tokenOf: (req, t) => (this.#freshAt(t) ? this.#topology!.leaseToken(req, Date.now) : undefined),
             ownerOf: (token) => (this.#fresh() ? this.#topology!.ownerOfToken(token, Date.now()) : undefined),
             request: (subject, body, timeout) => this.#ask(subject, body, timeout),
             subject: (node, op) => (node === undefined ? `${API_PREFIX}.${op}` : nodeSubject(node, op)),
@@ -262,7 +264,12 @@ export class HeadroomClient {
 
   /** Whether checks may be routed by the topology held (there is one, confirmed recently). */
   #fresh(): boolean {
-    return this.#topology !== undefined && now() - this.#confirmedAtMs <= this.#options.topologyMaxAgeMs;
+    return this.#freshAt(now());
+  }
+
+  /** {@link #fresh} at `t` (this client's clock, performance.now()). */
+  #freshAt(t: number): boolean {
+    return this.#topology !== undefined && t - this.#confirmedAtMs <= this.#options.topologyMaxAgeMs;
   }
 
   /** Stops routing and closes the connection; checks already asked are answered or rejected first. */
