@@ -9,7 +9,7 @@
  */
 import { ErrorCode as NatsErrorCode } from 'nats';
 import type { Msg, NatsConnection } from 'nats';
-import { ErrorCode, MAX_BATCH, StateError, isPlainObject } from '../lib/index.ts';
+import { MAX_BATCH, isPlainObject } from '../lib/index.ts';
 import type { CheckReply, CheckRequest } from '../lib/index.ts';
 import { API_PREFIX, nodeSubject } from '../services/api/topology.ts';
 import type { Pending } from './pending.ts';
@@ -161,7 +161,3 @@ export class CheckLanes {
 function fail(list: Pending[], err: Error): void {
   for (const p of list) p.reject(err);
 }
-
-/** The error a check gets once its client is closed. */
-export const closedError = (): StateError =>
-  new StateError(ErrorCode.Unavailable, 'the client is closed', { field: 'client' });

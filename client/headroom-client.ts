@@ -26,11 +26,11 @@ import { compileClientOptions } from './client-options.ts';
 import type { HeadroomClientInput, HeadroomClientOptions } from './client-options.ts';
 import { ClientTopology, parseTopology } from './topology.ts';
 import { ClientLeases } from './leases.ts';
-import { CheckLanes, closedError } from './check-lanes.ts';
+import { CheckLanes } from './check-lanes.ts';
 import type { LaneStats } from './check-lanes.ts';
 import { BatchReplies, BatchSlot } from './pending.ts';
 import type { Pending } from './pending.ts';
-import { errorOf } from './reply-errors.ts';
+import { closedError, errorOf } from './reply-errors.ts';
 import type { LeaseStats } from './leases.ts';
 
 /** One check of a {@link HeadroomClient.checkBatch}. */

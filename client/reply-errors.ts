@@ -1,7 +1,8 @@
 /**
  * The client's reading of a node's reply: the error it carries, whether it
  * is a check reply, and the errors the client gives when no node answered,
- * the check could not be sent, or the reply was not a check reply.
+ * the check could not be sent, the reply was not a check reply, or the
+ * client is closed.
  */
 import { ErrorCode, StateError, fromBody, isPlainObject } from '../lib/index.ts';
 import type { HeadroomError } from '../lib/index.ts';
@@ -22,6 +23,11 @@ export function errorOf(body: unknown): HeadroomError | undefined {
 /** Whether `r` has the shape of a check reply (its `allow`). */
 export function isCheckReply(r: unknown): boolean {
   return isPlainObject(r) && typeof r['allow'] === 'boolean';
+}
+
+/** A check asked of a closed client. */
+export function closedError(): StateError {
+  return new StateError(ErrorCode.Unavailable, 'the client is closed', { field: 'client' });
 }
 
 /** No node answered within the client's `timeoutMs` (retryable). */
