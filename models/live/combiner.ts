@@ -15,12 +15,11 @@
  * inference, Gibbs & Candès 2021), so p10/p90 cover what they say.
  *
  * The whole per-token state is one Float32Array (see {@link CombinerState})
- * of `H * (M + 4) + H * K * (M + 3) + 3` numbers: with 8 members, 3 horizons
- * and 12 probes, 435 floats (1,740 bytes; 159 with the former 4 probes of
- * M + 2; the level-shift detector's 3 floats came with issue 12 item 7).
+ * of `H * (M + 4) + H * K * (M + 2) + 3` numbers: with 8 members, 3 horizons
+ * and 4 probes, 159 floats (636 bytes; the level-shift detector's 3 floats
+ * came with issue 12 item 7).
  *
- * Why 4 probes and a borrow of 20, the settings before the dense probes
- * described last (bench/forecast-live.ts, issue 12 item 7):
+ * Why 4 probes and a borrow of 20 (bench/forecast-live.ts, issue 12 item 7):
  * with 2 probes a horizon h is scored once per h / 2 slots, so at the long
  * horizons of low-noise series (NAB AWS CPU, WAPE near 0.03) the weights
  * rested on few samples and lost 1-8 % to the best baseline on 7 rows. More
@@ -110,39 +109,6 @@
  * the level before the run (70-76/78, 9.2-11.7 %, ac20cd passing or not by
  * chance of a parameter: the combination's 1-step forecast follows the new
  * level within two slots, so runs are short).
- *
- * Dense probes (issue 12 item 7, the NetworkIn rows): with 4 probes a
- * 12-slot horizon scored one origin in 3, the same ones from the token's
- * first round on, and which ones decided rows: the combiner replayed on the
- * same member forecasts with its first probes put 0-11 slots late passed
- * 73-76/78 (74.9 on average; NetworkIn at 30 min and 1 h +2.0/+2.1 % on
- * average, +0.7/+1.3 % only when started at slot 0; CPU 53ea38 at 30 min
- * a 7.7 % miss for half the starts). Now a horizon keeps up to 12 probes
- * (one an origin up to h = 12) and each counts the share of a sample its
- * origins stand for (`samples`: 4 per h slots, as before), so the memory in
- * slots and the sharpness of the weights are as they were and only the
- * noise of which origins were probed goes. On its own that passes 74/78 at
- * every start (11.6 %: 825cc2 at 30 min, ac20cd at 1 h, both NetworkIn rows
- * miss); with the discount, borrow and eta retuned (0.982, 25, 3.5; eta
- * 3.25-3.75 with 0.982 and a borrow of 25-30, or 0.984 and 30, all pass
- * 77/78 at 11.4-11.6 %; 0.98 or a borrow of 35: 74-76/78), 77/78 at
- * every start, mean gain 11.6 % per row; the same retune with 4
- * probes passes 74-77 by the start (75.4). NetworkIn at 1 h +0.4 %; at
- * 30 min +1.5 % is still a miss: there the best baseline is a hindsight
- * pick between the fast EWMA and Holt-Winters, 0.3 % apart (in a block
- * bootstrap of the scored half they lead about half the draws each): the
- * served forecast is 1.5 % over the fast EWMA alone but 2.7 % over the
- * pick on average, and passes 7 % of the draws. Tried with 4 probes, over
- * the 12 starts: the long horizons' weights shrunk 20-40 % toward the
- * first one's (73.9-74.2/78: CPU 825cc2 at 30 min lost) or 20 % toward
- * its leader (75.1, NetworkIn +1.9/+1.8 %), a longer memory at the long
- * horizons only (discount 0.985: 72.5/78). The bench, twice: 77/78 rows,
- * 11.6 % per row, 6.5 % per trace (76/78, 11.7 %, 6.5 % before);
- * NetworkIn at 30 min and 1 h +0.7/+1.3 -> +1.5/+0.4 %; CPU 53ea38 at
- * 30 min -4.7 -> -1.3 %, at 1 h -2.1 -> -5.9 %, 77c1ca at 30 min -9.6 ->
- * -6.5 %, grok at 1 h -20.3 -> -17.6 %, tweets UPS at 1 h -18.6 -> -16.9 %
- * (other rows within 1.7 points); the band covers 80.1 % on average (80.2
- * %; Azure at 300 s 94 -> 83 %: the quantiles step per scored probe).
  */
 import { invalidField } from '../../lib/index.ts';
 
@@ -152,26 +118,12 @@ export interface CombinerOptions {
   members: readonly string[];
   /** Horizons in grid steps. */
   horizons: readonly number[];
-  /** Learning rate of the exponential weights (on losses in units of the mean actual). @default 3.5 */
+  /** Learning rate of the exponential weights (on losses in units of the mean actual). @default 3 */
   eta: number;
-  /** Discount of past losses per scored sample (see `samples`; 1 = never forget). @default 0.982 */
+  /** Discount of past losses per scored probe (1 = never forget). @default 0.98 */
   discount: number;
-  /**
-   * Probes per horizon: forecasts waiting for their target, one made at
-   * most every h / probes slots (and at most one a slot).
-   * @default 12
-   */
+  /** Probes per horizon: forecasts waiting for their target. @default 4 */
   probes: number;
-  /**
-   * Samples a horizon's memory counts per h slots: a scored probe counts as
-   * the slots since the probe before it over `ceil(h / samples)`, at most
-   * one (losses, discount and count alike), so probes beyond `samples` only
-   * score more origins, averaging away which ones happened to be probed,
-   * and leave the memory in slots and the sharpness of the weights as
-   * they were.
-   * @default 4
-   */
-  samples: number;
   /** Step of the residual quantiles per scored probe. @default 0.05 */
   quantileRate: number;
   /**
@@ -185,22 +137,14 @@ export interface CombinerOptions {
    * mean excess loss there, counted this many times. Long horizons are
    * scored rarely (once per h / probes slots), so they start from what the
    * short ones learnt, and their own evidence outweighs it as it comes.
-   * @default 25
+   * @default 20
    */
   borrow: number;
 }
 
 /** A fresh copy of the defaults (members and horizons apart). */
 export function defaultCombinerOptions(): Omit<CombinerOptions, 'members' | 'horizons'> {
-  return {
-    eta: 3.5,
-    discount: 0.982,
-    probes: 12,
-    samples: 4,
-    quantileRate: 0.05,
-    borrow: 25,
-    shiftThreshold: 40,
-  };
+  return { eta: 3, discount: 0.98, probes: 4, quantileRate: 0.05, borrow: 20, shiftThreshold: 40 };
 }
 
 /**
@@ -210,8 +154,7 @@ export function defaultCombinerOptions(): Omit<CombinerOptions, 'members' | 'hor
  * (so that float32 holds them exactly); the numbers pack, per horizon:
  * losses (M), discounted |actual| sum, discounted count, q10, q90 (relative
  * residual quantiles), then K probes of (origin - base + 1 or 0 when
- * empty, the share of a sample it counts for, combined p50, M member
- * p50s); after the horizons, the level-shift
+ * empty, combined p50, M member p50s); after the horizons, the level-shift
  * detector's upward and downward CUSUMs and its latest alarm (slot - base +
  * 1, 0 for none).
  */
@@ -263,8 +206,6 @@ export class OnlineCombiner {
       throw invalidField('combiner.discount', 'in (0, 1]', o.discount);
     if (!(Number.isSafeInteger(o.probes) && o.probes > 0))
       throw invalidField('combiner.probes', 'a positive integer', o.probes);
-    if (!(Number.isSafeInteger(o.samples) && o.samples > 0))
-      throw invalidField('combiner.samples', 'a positive integer', o.samples);
     if (!(o.quantileRate > 0 && o.quantileRate < 1))
       throw invalidField('combiner.quantileRate', 'in (0, 1)', o.quantileRate);
     if (!(o.borrow >= 0)) throw invalidField('combiner.borrow', 'a number >= 0', o.borrow);
@@ -274,7 +215,7 @@ export class OnlineCombiner {
     this.#M = o.members.length;
     this.#H = o.horizons.length;
     this.#K = o.probes;
-    this.#probe = this.#M + 3;
+    this.#probe = this.#M + 2;
     this.#perH = this.#M + 4 + this.#K * this.#probe;
     this.#shift = this.#H * this.#perH;
     this.#prior = new Float64Array(this.#M);
@@ -330,10 +271,7 @@ export class OnlineCombiner {
         s[p] = 0;
         if (idx < 0) continue; // left the history unscored
         const y = values[idx]!;
-        // The share of a sample this probe stands for (see `samples` and #record).
-        const part = s[p + 1]!;
-        const d = o.discount ** part;
-        const comb = s[p + 2]!;
+        const comb = s[p + 1]!;
         // A member that had no forecast is charged the mean loss of those that had one: a
         // newcomer (a model just promoted, the seasonal member once a season exists) is
         // taken for an average member until its own errors arrive, not for the combination,
@@ -341,19 +279,19 @@ export class OnlineCombiner {
         let sum = 0;
         let present = 0;
         for (let m = 0; m < M; m++) {
-          const f = s[p + 3 + m]!;
+          const f = s[p + 2 + m]!;
           if (!Number.isFinite(f)) continue;
           sum += Math.abs(y - f);
           present++;
         }
         const absent = present > 0 ? sum / present : Math.abs(y - comb);
         for (let m = 0; m < M; m++) {
-          const f = s[p + 3 + m]!;
+          const f = s[p + 2 + m]!;
           const loss = Number.isFinite(f) ? Math.abs(y - f) : absent;
-          s[b + m] = d * s[b + m]! + part * loss;
+          s[b + m] = o.discount * s[b + m]! + loss;
         }
-        s[b + M] = d * s[b + M]! + part * Math.abs(y);
-        s[b + M + 1] = d * s[b + M + 1]! + part;
+        s[b + M] = o.discount * s[b + M]! + Math.abs(y);
+        s[b + M + 1] = o.discount * s[b + M + 1]! + 1;
         // Pinball-loss gradient step on the relative residual quantiles.
         const r = (y - comb) / Math.max(scale, 1e-9);
         if (hi === 0 && o.shiftThreshold > 0) this.#detect(state, r, b, startSlot + values.length - 1);
@@ -522,12 +460,7 @@ export class OnlineCombiner {
     if (free < 0 || at - latest < h / this.#K) return;
     const p = b + free * this.#probe;
     s[p] = at;
-    // It stands for the origins since the latest waiting probe, in units of h / samples slots:
-    // probes every slot count a third each at h = 12; rounds sparser than that (the service's,
-    // every 5 s on a 1 s grid, at its 5 s horizon) count whole, as before.
-    const span = Math.ceil(h / this.options.samples);
-    s[p + 1] = latest > 0 ? Math.min(at - latest, span) / span : 1;
-    s[p + 2] = p50;
-    for (let m = 0; m < M; m++) s[p + 3 + m] = preds[m * H + hi]!;
+    s[p + 1] = p50;
+    for (let m = 0; m < M; m++) s[p + 2 + m] = preds[m * H + hi]!;
   }
 }
