@@ -72,10 +72,9 @@ export class LeaseAskQueue {
     }
     request(subject(owner, 'lease.batch'), { asks: part.map((a) => a.body) }, timeoutMs).then(
       (reply) => {
-        const results = isPlainObject(reply) ? reply['results'] : undefined;
+        const results = batchResults(reply, part.length);
         part.forEach((a, k) => {
-          const r: unknown =
-            Array.isArray(results) && results.length === part.length ? results[k] : undefined;
+          const r = results[k];
           // An ask's own error (its owner grants none now, say) refuses that ask only.
           if (isPlainObject(r) && r['error'] !== undefined) a.reject(r['error']);
           else a.resolve(r);
@@ -86,6 +85,15 @@ export class LeaseAskQueue {
       },
     );
   }
+}
+
+/**
+ * The results of a batch reply (`{"results": [...]}`), in order; undefined
+ * for each of the `n` items when the reply does not hold exactly `n`.
+ */
+export function batchResults(reply: unknown, n: number): readonly unknown[] {
+  const results = isPlainObject(reply) ? reply['results'] : undefined;
+  return Array.isArray(results) && results.length === n ? results : new Array<unknown>(n);
 }
 
 /**

@@ -14,7 +14,7 @@
  * gets single returns for {@link SINGLES_MS}.
  */
 import { ErrorCode, isPlainObject } from '../lib/index.ts';
-import { TurnQueue, batchParts } from './lease-asks.ts';
+import { TurnQueue, batchParts, batchResults } from './lease-asks.ts';
 
 /**
  * A return's bytes besides its node and token, at most: the keys, the slice
@@ -90,12 +90,10 @@ export class LeaseReturnQueue {
     this.messages++;
     request(subject(node, 'lease.return.batch'), { returns: part.map((r) => r.body) }, timeoutMs).then(
       (reply) => {
-        const results = isPlainObject(reply) ? reply['results'] : undefined;
+        const results = batchResults(reply, part.length);
         part.forEach((r, k) => {
-          const result: unknown =
-            Array.isArray(results) && results.length === part.length ? results[k] : undefined;
           // A return's own error (a slice the node no longer knows, say) loses that return only.
-          r.done(returnedOf(result));
+          r.done(returnedOf(results[k]));
         });
       },
       (err: unknown) => {

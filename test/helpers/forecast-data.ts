@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { SystemClock } from '../../lib/index.ts';
 import { ForecastHub, Trainer } from '../../services/index.ts';
-import type { TrainerDeps, TrainingData } from '../../services/index.ts';
+import type { PredictParams, PredictReply, TrainerDeps, TrainingData } from '../../services/index.ts';
 
 /** A tiny, fast LSTM (seconds to train on a few hundred slots). */
 export const TINY_LSTM = {
@@ -69,4 +69,20 @@ export function noiseThenWave(n: number, tokens = 3): TrainingData {
     Float64Array.from({ length: n }, (_v, i) => (i < n * 0.75 ? noise() : 50 + 20 * Math.sin(i / 40))),
   );
   return { series, timestamps: grid(n), stepMs: 1000 };
+}
+
+/** A predict reply of fixed forecasts for `p`'s tokens (p50 2 a second at 1 s and 5 s): a fake hub's. */
+export function meanReply(p: PredictParams, madeMs: number): PredictReply {
+  return {
+    version: null,
+    madeMs,
+    horizonsMs: [1000, 5000],
+    forecasts: p.items.map((it) => ({
+      token: it.token,
+      source: 'mean',
+      p10: [1, 1],
+      p50: [2, 2],
+      p90: [3, 3],
+    })),
+  };
 }

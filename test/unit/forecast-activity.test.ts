@@ -9,6 +9,7 @@ import type { TokenKey } from '../../lib/index.ts';
 import { ForecastCadence } from '../../services/index.ts';
 import type { PredictParams, PredictReply } from '../../services/index.ts';
 import type { ForecastRow } from '../../store/index.ts';
+import { meanReply } from '../helpers/forecast-data.ts';
 
 const T0 = 1_764_000_000_000;
 const rule = compileRule(parseRule({ id: 'per-user', key: ['user'], rate: 1000, period: '1s', burst: 1000 }));
@@ -23,18 +24,7 @@ function setup(extra: { activeMs?: number; batchTokens?: number } = { activeMs: 
   // p50 = 2 requests a second at both horizons, whatever the history.
   const predict = (p: PredictParams): Promise<PredictReply> => {
     calls.push(p);
-    return Promise.resolve({
-      version: null,
-      madeMs: clock.now(),
-      horizonsMs: [1000, 5000],
-      forecasts: p.items.map((it) => ({
-        token: it.token,
-        source: 'mean',
-        p10: [1, 1],
-        p50: [2, 2],
-        p90: [3, 3],
-      })),
-    });
+    return Promise.resolve(meanReply(p, clock.now()));
   };
   const cadence = new ForecastCadence({
     host,

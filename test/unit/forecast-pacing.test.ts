@@ -11,6 +11,7 @@ import { InputError, SimulatedClock, compileRule, parseRule, tokenKeyOf } from '
 import type { TokenKey } from '../../lib/index.ts';
 import { ForecastCadence, ForecastHub } from '../../services/index.ts';
 import type { ForecastCadenceDeps, PredictParams, PredictReply } from '../../services/index.ts';
+import { meanReply } from '../helpers/forecast-data.ts';
 
 /** A multiple of 5 s: the grid of a 5 s period with phase 0 runs through it. */
 const T0 = 1_764_000_000_000;
@@ -23,18 +24,7 @@ function setup(extra: Partial<ForecastCadenceDeps> = {}) {
   const calls: { atMs: number; params: PredictParams }[] = [];
   const predict = (p: PredictParams): Promise<PredictReply> => {
     calls.push({ atMs: clock.now(), params: p });
-    return Promise.resolve({
-      version: null,
-      madeMs: clock.now(),
-      horizonsMs: [1000, 5000],
-      forecasts: p.items.map((it) => ({
-        token: it.token,
-        source: 'mean',
-        p10: [1, 1],
-        p50: [2, 2],
-        p90: [3, 3],
-      })),
-    });
+    return Promise.resolve(meanReply(p, clock.now()));
   };
   const deps: ForecastCadenceDeps = { host, clock, everyMs: 5000, predict, ...extra };
   const cadence = new ForecastCadence(deps);
