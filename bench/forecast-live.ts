@@ -11,7 +11,7 @@
 // Bayesian network and the zoo's rolling median are members, not baselines
 // (the `best member` column shows when one of them leads).
 //
-//   node --import tsx bench/forecast-live.ts [--only worldcup98,azure,nab-tweets,nab-aws,serving] [--every 1] [--eta E] [--discount D] [--probes K] [--borrow B] [--shiftThreshold T]
+//   node --import tsx bench/forecast-live.ts [--only worldcup98,azure,nab-tweets,nab-aws,serving] [--every 1] [--eta E] [--discount D] [--probes K] [--samples S] [--borrow B] [--shiftThreshold T]
 //
 // Target (issue 12 item 7): on every series and horizon the hybrid's WAPE is
 // at most the best baseline's, a loss of more than 0.5 % relative being a
@@ -28,6 +28,12 @@
 // with the pretrained LSTM, the live zoo (members, LSTM, combiner) beside
 // the path it replaces (ModelSet.predictLatest: the LSTM, else the mean),
 // and the zoo's state per token, with the combiner options given.
+//
+// And the zoo's memory (`memory`, run with node --expose-gc): bytes per token
+// it holds (heapUsed + arrayBuffers, after gc, the token names excluded) for
+// 100,000 one-off tokens (forecast in one round) and 16,000 repeat tokens
+// (three rounds; the slab's capacity doubles, 16,414 slots there), on a
+// node's grid (1 s; 5 s, 30 s, 5 min).
 import { readFile, readdir } from 'node:fs/promises';
 import { parseTrace } from '../lib/index.ts';
 import type { Trace } from '../lib/index.ts';
@@ -93,7 +99,7 @@ const arg = (name: string): string | undefined => {
 const only = arg('--only') === undefined ? undefined : new Set(arg('--only')!.split(','));
 const every = Number(arg('--every') ?? 1);
 const combiner: Partial<CombinerOptions> = { ...defaultCombinerOptions() };
-for (const k of ['eta', 'discount', 'probes', 'borrow', 'shiftThreshold'] as const)
+for (const k of ['eta', 'discount', 'probes', 'samples', 'borrow', 'shiftThreshold'] as const)
   if (arg(`--${k}`) !== undefined) combiner[k] = Number(arg(`--${k}`));
 
 function wape(y: Float64Array, f: Float64Array, from: number, h: number): number {
@@ -162,7 +168,7 @@ const gains = new Map<string, number[]>();
 
 await useBackend('wasm');
 process.stdout.write(
-  `combiner: eta ${combiner.eta}, discount ${combiner.discount}, probes ${combiner.probes}, borrow ${combiner.borrow}, shift alarm ${combiner.shiftThreshold}; rounds every ${every} slot(s)\n`,
+  `combiner: eta ${combiner.eta}, discount ${combiner.discount}, probes ${combiner.probes} (samples ${combiner.samples}), borrow ${combiner.borrow}, shift alarm ${combiner.shiftThreshold}; rounds every ${every} slot(s)\n`,
 );
 for (const run of RUNS) {
   if (only && !only.has(run.key)) continue;
@@ -303,4 +309,39 @@ if (!only || only.has('serving')) {
     );
     set.dispose();
   }
+}
+
+if (only?.has('memory')) {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('memory: run with node --expose-gc');
+  const T = Date.UTC(2026, 0, 5);
+  const used = (): number => {
+    gc();
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const measure = (tokens: number, rounds: number, roundSteps = 1): string => {
+    const names = Array.from({ length: tokens }, (_v, k) => `user-${k}-${'x'.repeat(24)}`);
+    const zoo = new LiveZoo({ horizons: [5, 30, 300], stepMs: 1000, roundSteps, combiner });
+    const before = used();
+    for (let r = 0; r < rounds; r++)
+      for (let k = 0; k < tokens; k += 1000)
+        zoo.predict(
+          names.slice(k, k + 1000).map((token, i) => ({
+            token,
+            values: Array.from({ length: 30 }, (_x, j) => ((j + r * 5) * (k + i + 1)) % 7),
+            startMs: T + r * 5000,
+            stepMs: 1000,
+          })),
+          undefined,
+        );
+    const bytes = (used() - before) / tokens;
+    return `${bytes.toFixed(0)} bytes per token (${zoo.size} known, ${zoo.held} holding state, slab slots ${zoo.slotsTaken}, ${zoo.bytesPerToken} bytes each)`;
+  };
+  process.stdout.write(
+    `\nzoo memory, node grid (horizons 5, 30, 300 s): one-off users (100,000, one round): ${measure(100_000, 1)}\n` +
+      `zoo memory, repeat users (16,000, three rounds): ${measure(16_000, 3)}\n` +
+      `zoo memory, repeat users, probes kept for rounds 5 s apart (roundSteps 5): ${measure(16_000, 3, 5)}\n`,
+  );
 }

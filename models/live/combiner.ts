@@ -7,19 +7,42 @@
  * `exp(-eta * (L[m] - min L) / ybar)`, where `L[m]` is its discounted sum
  * of absolute errors and `ybar` the discounted mean actual (scale-free).
  *
- * Errors are known only `h` slots after a forecast, so each horizon keeps a
- * few probes: the members' forecasts of one round, scored when their target
+ * Errors are known only `h` slots after a forecast, so each horizon keeps
+ * probes: the members' forecasts of one round, scored when their target
  * slot arrives in a later round's history. The band is the combined p50
  * plus empirical quantiles of its own relative residuals, tracked online
  * (stochastic gradient on the pinball loss, as in adaptive conformal
  * inference, Gibbs & Candès 2021), so p10/p90 cover what they say.
  *
  * The whole per-token state is one Float32Array (see {@link CombinerState})
- * of `H * (M + 4) + H * K * (M + 2) + 3` numbers: with 8 members, 3 horizons
- * and 4 probes, 159 floats (636 bytes; the level-shift detector's 3 floats
- * came with issue 12 item 7).
+ * of `H * (M + 5) + sum over h of K_h * (M + 3) + 3` numbers, K_h =
+ * min(K, h, ceil(h / roundSteps) + 1): with 8 members, horizons 1, 6 and 12
+ * and K = 12, 39 + 19 * 11 + 3 = 251 floats (1,004 bytes); with a node's 5,
+ * 30 and 300 s on a 1 s grid, 361 (1,444), or 273 (1,092) given the node's
+ * 5 s rounds (`roundSteps` 5). A zoo takes it only for tokens forecast in at
+ * least two rounds (live-zoo.ts): a one-off user never pays for it.
  *
- * Why 4 probes and a borrow of 20 (bench/forecast-live.ts, issue 12 item 7):
+ * Dense probes (issue 12 item 7, helper H3): a horizon keeps a probe per
+ * origin (up to `probes`, 12: at h = 300, one per 25 slots), each counting
+ * its share of a sample, `samples * gap / h` (gap: slots since the
+ * horizon's previous probe; at most 1, a probe being one outcome), so a
+ * horizon learns `samples` (3) samples' worth per h slots whatever the
+ * probe spacing or the round cadence, and the discount per scored probe is
+ * `discount ^ share`. With 4 whole probes a 12-slot horizon was scored at
+ * every third origin, always the same ones: replayed with a token's first
+ * round 0 to 11 slots later the same member forecasts passed 73 to 76 rows
+ * of 78 (74.9 on average; 11.50 % per row). Dense, with eta 3.5, discount
+ * 0.982, borrow 25: 77/78 at every start (11.63 % per row, 6.51 % per
+ * trace); the miss is NetworkIn at 30 min (+1.5 %; 1 h -0.2 %). On the same
+ * member forecasts (two starts each): samples 4 or 6, 76/78 (NetworkIn 30
+ * min +2.2 to +3.6 %); samples 2, 77/78 with NetworkIn passing but CPU
+ * 825cc2 at 30 min +2.1 %, and 73-76/78 at discount 0.984-0.988 or eta 3-4;
+ * samples 3 with eta 3-4, discount 0.975-0.988, borrow 20-30: 73-77/78.
+ * Probes every other origin (`probes` 6 or 8): 75-77/78 by start (76 on
+ * average). Whole probes (share 1/3 at every horizon, h = 1 included):
+ * 74/78; the discount not raised to the share: 72-76/78.
+ *
+ * Before dense probes, why 4 probes and a borrow of 20 (bench/forecast-live.ts, issue 12 item 7):
  * with 2 probes a horizon h is scored once per h / 2 slots, so at the long
  * horizons of low-noise series (NAB AWS CPU, WAPE near 0.03) the weights
  * rested on few samples and lost 1-8 % to the best baseline on 7 rows. More
@@ -118,12 +141,29 @@ export interface CombinerOptions {
   members: readonly string[];
   /** Horizons in grid steps. */
   horizons: readonly number[];
-  /** Learning rate of the exponential weights (on losses in units of the mean actual). @default 3 */
+  /** Learning rate of the exponential weights (on losses in units of the mean actual). @default 3.5 */
   eta: number;
-  /** Discount of past losses per scored probe (1 = never forget). @default 0.98 */
+  /** Discount of past losses per sample scored (1 = never forget). @default 0.982 */
   discount: number;
-  /** Probes per horizon: forecasts waiting for their target. @default 4 */
+  /** Most probes per horizon (forecasts waiting for their target); a horizon h keeps at most h (see `roundSteps`). @default 12 */
   probes: number;
+  /**
+   * Slots between two of a token's rounds at the most frequent (a node's
+   * cadence over its grid): a horizon h has at most ceil(h / roundSteps)
+   * probes in flight, so it keeps min(probes, h, ceil(h / roundSteps) + 1),
+   * one spare for a round that comes a slot early. With a node's 5 s rounds
+   * on a 1 s grid, horizons 5, 30 and 300 keep 2, 7 and 12 probes instead of
+   * 5, 12 and 12.
+   * @default 1
+   */
+  roundSteps: number;
+  /**
+   * Samples' worth a horizon h learns per h slots: a probe counts
+   * `samples * gap / h` of a sample (at most 1), gap the slots since the
+   * horizon's previous probe, and discounts by `discount` to that power.
+   * @default 3
+   */
+  samples: number;
   /** Step of the residual quantiles per scored probe. @default 0.05 */
   quantileRate: number;
   /**
@@ -137,14 +177,23 @@ export interface CombinerOptions {
    * mean excess loss there, counted this many times. Long horizons are
    * scored rarely (once per h / probes slots), so they start from what the
    * short ones learnt, and their own evidence outweighs it as it comes.
-   * @default 20
+   * @default 25
    */
   borrow: number;
 }
 
 /** A fresh copy of the defaults (members and horizons apart). */
 export function defaultCombinerOptions(): Omit<CombinerOptions, 'members' | 'horizons'> {
-  return { eta: 3, discount: 0.98, probes: 4, quantileRate: 0.05, borrow: 20, shiftThreshold: 40 };
+  return {
+    eta: 3.5,
+    discount: 0.982,
+    probes: 12,
+    roundSteps: 1,
+    samples: 3,
+    quantileRate: 0.05,
+    borrow: 25,
+    shiftThreshold: 40,
+  };
 }
 
 /**
@@ -153,10 +202,11 @@ export function defaultCombinerOptions(): Omit<CombinerOptions, 'members' | 'hor
  * live zoo keeps them). `base` is the slot the probes' origins count from
  * (so that float32 holds them exactly); the numbers pack, per horizon:
  * losses (M), discounted |actual| sum, discounted count, q10, q90 (relative
- * residual quantiles), then K probes of (origin - base + 1 or 0 when
- * empty, combined p50, M member p50s); after the horizons, the level-shift
- * detector's upward and downward CUSUMs and its latest alarm (slot - base +
- * 1, 0 for none).
+ * residual quantiles), the latest probe's origin (slot - base + 1, 0 for
+ * none), then min(K, h) probes of (origin - base + 1 or 0 when empty, its
+ * share of a sample, combined p50, M member p50s); after the horizons, the
+ * level-shift detector's upward and downward CUSUMs and its latest alarm
+ * (slot - base + 1, 0 for none).
  */
 export interface CombinerState {
   base: number;
@@ -183,14 +233,19 @@ const SHIFT_DRIFT = 1;
 /** For h slots after an alarm a longer horizon's own losses count this much of their value. */
 const SHIFT_LEAN = 0.1;
 
+/** Numbers per horizon before its probes: M losses, |actual| sum, count, q10, q90, latest probe's origin. */
+const STATS = 5;
+/** Numbers per probe before its M member forecasts: origin, share, combined p50. */
+const PROBE = 3;
+
 export class OnlineCombiner {
   readonly options: Readonly<CombinerOptions>;
   readonly #M: number;
   readonly #H: number;
-  readonly #K: number;
-  /** Offsets in the state array. */
-  readonly #perH: number;
-  readonly #probe: number;
+  /** Probes per horizon, min(probes, h, ceil(h / roundSteps) + 1). */
+  readonly #K: number[];
+  /** Each horizon's offset in the state array, and the level-shift detector's after them. */
+  readonly #at: number[];
   readonly #shift: number;
   /** Scratch of {@link weights} (one combiner serves every token, one call at a time). */
   readonly #prior: Float64Array;
@@ -206,6 +261,9 @@ export class OnlineCombiner {
       throw invalidField('combiner.discount', 'in (0, 1]', o.discount);
     if (!(Number.isSafeInteger(o.probes) && o.probes > 0))
       throw invalidField('combiner.probes', 'a positive integer', o.probes);
+    if (!(Number.isSafeInteger(o.roundSteps) && o.roundSteps > 0))
+      throw invalidField('combiner.roundSteps', 'a positive integer', o.roundSteps);
+    if (!(o.samples > 0)) throw invalidField('combiner.samples', 'a positive number', o.samples);
     if (!(o.quantileRate > 0 && o.quantileRate < 1))
       throw invalidField('combiner.quantileRate', 'in (0, 1)', o.quantileRate);
     if (!(o.borrow >= 0)) throw invalidField('combiner.borrow', 'a number >= 0', o.borrow);
@@ -214,10 +272,14 @@ export class OnlineCombiner {
     this.options = Object.freeze({ ...o, members: [...o.members], horizons: [...o.horizons] });
     this.#M = o.members.length;
     this.#H = o.horizons.length;
-    this.#K = o.probes;
-    this.#probe = this.#M + 2;
-    this.#perH = this.#M + 4 + this.#K * this.#probe;
-    this.#shift = this.#H * this.#perH;
+    this.#K = o.horizons.map((h) => Math.min(o.probes, h, Math.ceil(h / o.roundSteps) + 1));
+    this.#at = [];
+    let at = 0;
+    for (const k of this.#K) {
+      this.#at.push(at);
+      at += this.#M + STATS + k * (this.#M + PROBE);
+    }
+    this.#shift = at;
     this.#prior = new Float64Array(this.#M);
     this.#excess = new Float64Array(this.#M);
   }
@@ -225,6 +287,11 @@ export class OnlineCombiner {
   /** Numbers per token. */
   get stateSize(): number {
     return this.#shift + 3;
+  }
+
+  /** Offset of probe k of horizon hi in a state from `off`. */
+  #probe(off: number, hi: number, k: number): number {
+    return off + this.#at[hi]! + this.#M + STATS + k * (this.#M + PROBE);
   }
 
   /**
@@ -244,7 +311,7 @@ export class OnlineCombiner {
     state.base = originSlot;
     const q = Number.isFinite(spread) && spread > 0 ? Z90 * spread : Z90;
     for (let hi = 0; hi < this.#H; hi++) {
-      const b = off + hi * this.#perH + this.#M;
+      const b = off + this.#at[hi]! + this.#M;
       s[b + 2] = -q;
       s[b + 3] = q;
     }
@@ -261,9 +328,9 @@ export class OnlineCombiner {
     const o = this.options;
     for (let hi = 0; hi < this.#H; hi++) {
       const h = o.horizons[hi]!;
-      const b = off + hi * this.#perH;
-      for (let k = 0; k < this.#K; k++) {
-        const p = b + M + 4 + k * this.#probe;
+      const b = off + this.#at[hi]!;
+      for (let k = 0; k < this.#K[hi]!; k++) {
+        const p = this.#probe(off, hi, k);
         if (s[p] === 0) continue;
         const target = base + s[p]! - 1 + h;
         const idx = target - startSlot;
@@ -271,7 +338,9 @@ export class OnlineCombiner {
         s[p] = 0;
         if (idx < 0) continue; // left the history unscored
         const y = values[idx]!;
-        const comb = s[p + 1]!;
+        const share = s[p + 1]!;
+        const comb = s[p + 2]!;
+        const keep = share === 1 ? o.discount : o.discount ** share;
         // A member that had no forecast is charged the mean loss of those that had one: a
         // newcomer (a model just promoted, the seasonal member once a season exists) is
         // taken for an average member until its own errors arrive, not for the combination,
@@ -279,24 +348,24 @@ export class OnlineCombiner {
         let sum = 0;
         let present = 0;
         for (let m = 0; m < M; m++) {
-          const f = s[p + 2 + m]!;
+          const f = s[p + PROBE + m]!;
           if (!Number.isFinite(f)) continue;
           sum += Math.abs(y - f);
           present++;
         }
         const absent = present > 0 ? sum / present : Math.abs(y - comb);
         for (let m = 0; m < M; m++) {
-          const f = s[p + 2 + m]!;
+          const f = s[p + PROBE + m]!;
           const loss = Number.isFinite(f) ? Math.abs(y - f) : absent;
-          s[b + m] = o.discount * s[b + m]! + loss;
+          s[b + m] = keep * s[b + m]! + share * loss;
         }
-        s[b + M] = o.discount * s[b + M]! + Math.abs(y);
-        s[b + M + 1] = o.discount * s[b + M + 1]! + 1;
+        s[b + M] = keep * s[b + M]! + share * Math.abs(y);
+        s[b + M + 1] = keep * s[b + M + 1]! + share;
         // Pinball-loss gradient step on the relative residual quantiles.
         const r = (y - comb) / Math.max(scale, 1e-9);
         if (hi === 0 && o.shiftThreshold > 0) this.#detect(state, r, b, startSlot + values.length - 1);
         // Step in proportion to the band's width, so it adapts at any level of noise.
-        const g = o.quantileRate * Math.max(s[b + M + 3]! - s[b + M + 2]!, 1e-3);
+        const g = share * o.quantileRate * Math.max(s[b + M + 3]! - s[b + M + 2]!, 1e-3);
         s[b + M + 2] = s[b + M + 2]! + g * ((r >= s[b + M + 2]! ? 1 : 0) - 0.9);
         s[b + M + 3] = s[b + M + 3]! + g * ((r >= s[b + M + 3]! ? 1 : 0) - 0.1);
       }
@@ -324,7 +393,7 @@ export class OnlineCombiner {
     s[c + 2] = at >= 1 && at < 2 ** 24 ? at : 0;
     // Forecasts made before the shift and scored after it say who happened to be highest.
     for (let hi = 1; hi < this.#H; hi++)
-      for (let k = 0; k < this.#K; k++) s[off + hi * this.#perH + M + 4 + k * this.#probe] = 0;
+      for (let k = 0; k < this.#K[hi]!; k++) s[this.#probe(off, hi, k)] = 0;
   }
 
   /**
@@ -344,7 +413,7 @@ export class OnlineCombiner {
     const prior = this.#prior.fill(0);
     const e = this.#excess;
     for (let j = 0; j <= hi; j++) {
-      const b = state.off + j * this.#perH;
+      const b = state.off + this.#at[j]!;
       const count = s[b + M + 1]!;
       const ybar = count > 0 ? s[b + M]! / count : 0;
       let min = Number.POSITIVE_INFINITY;
@@ -417,7 +486,7 @@ export class OnlineCombiner {
     let lo = 0;
     let up = 0;
     for (let j = 0; j <= hi; j++) {
-      const b = off + j * this.#perH + M;
+      const b = off + this.#at[j]! + M;
       const own = j === 0 ? 1 : s[b + 1]! / (s[b + 1]! + c);
       lo = own * s[b + 2]! + (1 - own) * lo;
       up = own * s[b + 3]! + (1 - own) * up;
@@ -429,38 +498,47 @@ export class OnlineCombiner {
   #rebase(state: CombinerState, originSlot: number): void {
     const { s, off } = state;
     const shift = originSlot - state.base;
+    const move = (i: number): void => {
+      if (s[i] !== 0) s[i] = Math.max(0, s[i]! - shift);
+    };
     for (let hi = 0; hi < this.#H; hi++) {
-      for (let k = 0; k < this.#K; k++) {
-        const p = off + hi * this.#perH + this.#M + 4 + k * this.#probe;
-        if (s[p] !== 0) s[p] = Math.max(0, s[p]! - shift);
-      }
+      move(off + this.#at[hi]! + this.#M + 4);
+      for (let k = 0; k < this.#K[hi]!; k++) move(this.#probe(off, hi, k));
     }
-    const a = off + this.#shift + 2;
-    if (s[a] !== 0) s[a] = Math.max(0, s[a]! - shift);
+    move(off + this.#shift + 2);
     state.base = originSlot;
   }
 
-  /** Puts a probe for horizon `hi` when one is free and the latest is at least h / K slots old. */
+  /**
+   * Puts a probe for horizon `hi` when one is free and the latest is at
+   * least h / K slots old; it counts `samples * gap / h` of a sample (at
+   * most 1), gap the slots since the horizon's previous probe.
+   */
   #record(state: CombinerState, hi: number, originSlot: number, p50: number, preds: Float64Array): void {
     const s = state.s;
     const M = this.#M;
     const H = this.#H;
+    const K = this.#K[hi]!;
     const h = this.options.horizons[hi]!;
-    const b = state.off + hi * this.#perH + M + 4;
     if (originSlot - state.base >= REBASE) this.#rebase(state, originSlot);
     const at = originSlot - state.base + 1;
     if (!(at >= 1 && at < 2 ** 24)) return; // before the base: this probe is skipped
     let free = -1;
     let latest = Number.NEGATIVE_INFINITY;
-    for (let k = 0; k < this.#K; k++) {
-      const p = b + k * this.#probe;
+    for (let k = 0; k < K; k++) {
+      const p = this.#probe(state.off, hi, k);
       if (s[p] === 0) free = free < 0 ? k : free;
       else latest = Math.max(latest, s[p]!);
     }
-    if (free < 0 || at - latest < h / this.#K) return;
-    const p = b + free * this.#probe;
+    if (free < 0 || at - latest < h / K) return;
+    const last = state.off + this.#at[hi]! + M + 4;
+    // The first probe (or the first since a rebase) stands for its own origin only.
+    const gap = s[last]! > 0 && s[last]! < at ? Math.min(at - s[last]!, h) : 1;
+    s[last] = at;
+    const p = this.#probe(state.off, hi, free);
     s[p] = at;
-    s[p + 1] = p50;
-    for (let m = 0; m < M; m++) s[p + 2 + m] = preds[m * H + hi]!;
+    s[p + 1] = Math.min(1, (this.options.samples * gap) / h);
+    s[p + 2] = p50;
+    for (let m = 0; m < M; m++) s[p + PROBE + m] = preds[m * H + hi]!;
   }
 }

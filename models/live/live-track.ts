@@ -14,7 +14,7 @@ import type { LstmForecaster } from '../lstm/index.ts';
 import type { QuantileForecast, SeriesView } from '../types.ts';
 import { OnlineCombiner } from './combiner.ts';
 import type { CombinerOptions } from './combiner.ts';
-import { LIVE_MEMBERS } from './live-zoo.ts';
+import { LIVE_MEMBERS, relativeSpread } from './live-zoo.ts';
 import { statForecasts } from './members.ts';
 
 /** Options of {@link liveForecasts}. */
@@ -126,6 +126,8 @@ export function combineTrack(
   const every = o.every ?? 1;
   const from = Math.max(0, Math.min(o.from, n));
   const comb = new OnlineCombiner({ ...o.combiner, members: LIVE_MEMBERS, horizons: hs });
+  // As the live zoo: the first round on a state that is dropped, the token's own from the second.
+  const first = comb.newState(0, 1);
   const state = comb.newState(0, 1);
   const mk = (): Float64Array[] => hs.map(() => new Float64Array(n - from).fill(Number.NaN));
   const track: LiveTrack = {
@@ -141,9 +143,11 @@ export function combineTrack(
   for (let t = 0; t < n; t++) {
     if (t % every === 0) {
       const scale = Math.max(level[t]!, 1e-3);
-      comb.observe(state, y.subarray(0, t + 1), 0, scale);
+      const round = t / every;
+      if (round === 1) comb.reset(state, t, relativeSpread(y.subarray(0, t + 1)));
+      else if (round > 1) comb.observe(state, y.subarray(0, t + 1), 0, scale);
       for (let m = 0; m < M; m++) for (let hi = 0; hi < H; hi++) preds[m * H + hi] = members[m]![hi]![t]!;
-      const r = comb.combine(state, t, preds, scale);
+      const r = comb.combine(round === 0 ? first : state, t, preds, scale);
       last = r.points;
       if (t >= from) {
         rounds++;

@@ -11,6 +11,15 @@
  * realised error, so the served forecast follows the best member of each
  * token. Every token's small state lives here, in one slab keyed by token,
  * until the token is released (its actor passivated: see `release`).
+ *
+ * A token's combiner state (1,452 bytes with a node's 3 horizons: see
+ * combiner.ts) is taken at its second forecast round, not its first: the
+ * cadence forecasts a token in the rounds where it had requests, so a one-off
+ * user is seen in one round and its first-round probes would never be
+ * scored. Its first round is served from a fresh state, as before, in a
+ * scratch state that is dropped; the map keeps only a marker. So a node under
+ * one-off users holds no combiner state for them (it held 644 bytes each),
+ * and a token that comes back starts learning one round later.
  */
 import { DAY_MS } from '../../lib/index.ts';
 import type { ModelSet, ServingForecast, ServingInput } from '../serving.ts';
@@ -33,11 +42,20 @@ export interface LiveZooOptions {
   seasonSteps?: number;
   /** Slots of the level that scales the band and the Bayesian network. @default 60 */
   levelSlots?: number;
+  /**
+   * Steps between two rounds of a token at the most frequent (the cadence's
+   * period over `stepMs`): each horizon then keeps only the probes that can
+   * be in flight (combiner `roundSteps`). @default 1
+   */
+  roundSteps?: number;
   combiner?: Partial<Omit<CombinerOptions, 'members' | 'horizons'>>;
 }
 
 /** The seasonal-naive member's index. */
 const SEASONAL = STAT_MEMBERS.indexOf('seasonal');
+
+/** The map's value for a token seen in one round, which holds no slot yet. */
+const SEEN_ONCE = -1;
 
 /** Members whose weight stays under this at every horizon are left out of a reply's `weights`. */
 const SHOWN_WEIGHT = 0.01;
@@ -49,8 +67,8 @@ function levelOf(v: ArrayLike<number>, slots: number): number {
   return v.length > from ? s / (v.length - from) : 0;
 }
 
-/** std / mean of the values (0 for fewer than two, or a zero mean). */
-function relativeSpread(v: ArrayLike<number>): number {
+/** std / mean of the values (0 for fewer than two, or a zero mean): a fresh state's first band. */
+export function relativeSpread(v: ArrayLike<number>): number {
   const n = v.length;
   if (n < 2) return 0;
   let s = 0;
@@ -72,9 +90,14 @@ export class LiveZoo {
   /**
    * Every token's combiner state in one slab (no typed array per token):
    * token -> slot, the slot's numbers at `slot * stateSize`, its base slot
-   * in `#bases`; released slots are reused.
+   * in `#bases`; released slots are reused. A token seen in one round maps
+   * to {@link SEEN_ONCE} and holds no slot.
    */
   readonly #slots = new Map<string, number>();
+  /** Tokens mapped to {@link SEEN_ONCE}. */
+  #seenOnce = 0;
+  /** A first round's state, used and dropped. */
+  readonly #scratch: CombinerState;
   #slab = new Float32Array(0);
   #bases = new Float64Array(0);
   #used = 0;
@@ -88,14 +111,21 @@ export class LiveZoo {
     this.#levelSlots = options.levelSlots ?? 60;
     this.combiner = new OnlineCombiner({
       ...options.combiner,
+      ...(options.roundSteps === undefined ? {} : { roundSteps: options.roundSteps }),
       members: LIVE_MEMBERS,
       horizons: this.horizons,
     });
+    this.#scratch = { base: 0, s: new Float32Array(this.combiner.stateSize), off: 0 };
   }
 
-  /** Tokens holding combiner state. */
+  /** Tokens the zoo knows: those holding combiner state and those seen in one round only. */
   get size(): number {
     return this.#slots.size;
+  }
+
+  /** Tokens holding combiner state (a slab slot): those forecast in two rounds or more. */
+  get held(): number {
+    return this.#slots.size - this.#seenOnce;
   }
 
   /**
@@ -114,13 +144,14 @@ export class LiveZoo {
   /**
    * Drops `token`'s state, its slot going back to the free list for the
    * next new token: O(1), called as the token's actor is passivated.
-   * Returns whether it held any.
+   * Returns whether the zoo knew it (held state or had seen it once).
    */
   release(token: string): boolean {
     const slot = this.#slots.get(token);
     if (slot === undefined) return false;
     this.#slots.delete(token);
-    this.#free.push(slot);
+    if (slot === SEEN_ONCE) this.#seenOnce--;
+    else this.#free.push(slot);
     return true;
   }
 
@@ -135,11 +166,21 @@ export class LiveZoo {
     return n;
   }
 
-  /** Points the shared view at `token`'s state, taking a slot for a new token (fresh: true). */
-  #open(token: string): boolean {
+  /**
+   * The state `token`'s round works on, and whether it is fresh: a
+   * scratch state in its first round (only a marker is kept), a slab slot
+   * taken fresh in its second, its slot after that.
+   */
+  #open(token: string): [CombinerState, boolean] {
     let slot = this.#slots.get(token);
-    const fresh = slot === undefined;
     if (slot === undefined) {
+      this.#slots.set(token, SEEN_ONCE);
+      this.#seenOnce++;
+      return [this.#scratch, true];
+    }
+    const fresh = slot === SEEN_ONCE;
+    if (fresh) {
+      this.#seenOnce--;
       slot = this.#free.pop() ?? this.#used++;
       const size = this.combiner.stateSize;
       if ((slot + 1) * size > this.#slab.length) {
@@ -157,7 +198,7 @@ export class LiveZoo {
     v.s = this.#slab;
     v.off = slot * this.combiner.stateSize;
     v.base = this.#bases[slot]!;
-    return fresh;
+    return [v, fresh];
   }
 
   /**
@@ -218,11 +259,11 @@ export class LiveZoo {
       const startSlot = Math.round(x.startMs / x.stepMs);
       const origin = startSlot + x.values.length - 1;
       const scale = Math.max(levelOf(x.values, this.#levelSlots), 1e-3);
-      const state = this.#view;
-      if (this.#open(x.token)) this.combiner.reset(state, origin, relativeSpread(x.values));
+      const [state, fresh] = this.#open(x.token);
+      if (fresh) this.combiner.reset(state, origin, relativeSpread(x.values));
       else this.combiner.observe(state, x.values, startSlot, scale);
       const { points, weights } = this.combiner.combine(state, origin, preds[i]!, scale);
-      this.#bases[state.off / this.combiner.stateSize] = state.base;
+      if (state !== this.#scratch) this.#bases[state.off / this.combiner.stateSize] = state.base;
       const shown: Record<string, number[]> = {};
       LIVE_MEMBERS.forEach((name, m) => {
         if (weights.some((w) => w[m]! >= SHOWN_WEIGHT))

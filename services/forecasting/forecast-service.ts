@@ -64,6 +64,12 @@ export interface ForecastConfig {
    * @default Infinity
    */
   restWithinMs?: number;
+  /**
+   * The cadence's period (ms): the live zoo keeps per horizon only the
+   * probes that rounds this far apart can have in flight (LiveZoo
+   * `roundSteps`). @default stepMs
+   */
+  roundEveryMs?: number;
 }
 
 /** Tokens forecast between two looks at the clock of a slice (each ~0.2 ms with the LSTM). */
@@ -123,9 +129,16 @@ export class ForecastHub {
     if (config.restWithinMs !== undefined && !(config.restWithinMs >= 0)) {
       throw invalidField('restWithinMs', 'a number of ms >= 0', config.restWithinMs);
     }
+    if (
+      config.roundEveryMs !== undefined &&
+      !(config.roundEveryMs > 0 && Number.isFinite(config.roundEveryMs))
+    ) {
+      throw invalidField('roundEveryMs', 'a positive number of ms', config.roundEveryMs);
+    }
     this.config = Object.freeze({ ...config, horizonsMs: Object.freeze([...config.horizonsMs]) });
     this.#clock = clock;
-    this.#zoo = new models.LiveZoo({ horizons: this.horizonSteps, stepMs: config.stepMs });
+    const roundSteps = Math.max(1, Math.floor((config.roundEveryMs ?? config.stepMs) / config.stepMs));
+    this.#zoo = new models.LiveZoo({ horizons: this.horizonSteps, stepMs: config.stepMs, roundSteps });
   }
 
   /** The live zoo (its combiner state per token). */

@@ -82,6 +82,7 @@ export async function setupForecasting(
       registryDir: registryDirOf(options.dataDir),
       restMs: CADENCE_REST_MS,
       restWithinMs: restWithinMs(options),
+      roundEveryMs: options.forecastEveryMs,
     },
     clock,
   );

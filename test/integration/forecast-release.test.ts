@@ -35,16 +35,26 @@ test('forecast release - a passivated token leaves no combiner state behind, lon
       ROOT_CONTEXT,
     );
     const users = ['a', 'b', 'c'];
-    for (const user of users)
-      await node.api.handle('check', JSON.stringify({ params: { user } }), ROOT_CONTEXT);
-    await waitUntil(() => hub.zoo.size === users.length, 10_000, 'combiner state for every token');
+    const checks = async (names: string[]): Promise<void> => {
+      for (const user of names)
+        await node.api.handle('check', JSON.stringify({ params: { user } }), ROOT_CONTEXT);
+    };
+    // A token takes combiner state at its second forecast round (models/live/live-zoo.ts):
+    // seen in one round, the zoo knows it and holds nothing for it.
+    await checks(users);
+    await waitUntil(() => hub.zoo.size === users.length, 10_000, 'every token seen in a round');
+    t.is(hub.zoo.held, 0, 'no combiner state after one round');
+    await checks(users);
+    await waitUntil(() => hub.zoo.held === users.length, 10_000, 'combiner state for every token');
     await waitUntil(() => node.throttle.host.size === 0, 15_000, 'idle actors to be passivated');
     // The sweep runs every 60 rounds (18 s after the start here at the soonest): well after this.
     await waitUntil(() => hub.zoo.size === 0, 2000, 'the state released with the actors');
     t.is(hub.zoo.slotsTaken, users.length);
-    // A token back after passivation gets a fresh slot from the free list.
-    await node.api.handle('check', JSON.stringify({ params: { user: 'd' } }), ROOT_CONTEXT);
-    await waitUntil(() => hub.zoo.size === 1, 10_000, 'state for the new token');
+    // A token back after passivation, in two rounds, gets a fresh slot from the free list.
+    await checks(['d']);
+    await waitUntil(() => hub.zoo.size === 1, 10_000, 'the new token seen');
+    await checks(['d']);
+    await waitUntil(() => hub.zoo.held === 1, 10_000, 'state for the new token');
     t.is(hub.zoo.slotsTaken, users.length, 'a freed slot was reused');
   } finally {
     await node.stop();

@@ -87,8 +87,8 @@ test('live combiner - a member without a forecast takes no weight and bad option
   );
   t.is(r.points[0]!.p50, 5);
   t.true(r.points[0]!.p10 <= 5 && r.points[0]!.p90 >= 5);
-  // Per horizon: M losses, 4 numbers, then 4 probes (the default) of M + 2; then the level-shift detector's 3.
-  t.is(c.stateSize, 2 * (2 + 4 + 4 * 4) + 3);
+  // Per horizon: M losses, 5 numbers, then min(12, h) probes of M + 3; then the level-shift detector's 3.
+  t.is(c.stateSize, 2 * (2 + 5) + (1 + 3) * (2 + 3) + 3);
   t.throws(() => new OnlineCombiner({ members: [], horizons: [1] }), {
     instanceOf: InputError,
     message: /combiner\.members/,
@@ -136,7 +136,8 @@ test('live zoo - a token is served a combination from its first request and its 
   t.is(r.leaders![0], 'holt', JSON.stringify(r.weights));
   t.true(Math.abs(r.p50[0]! - 2 * 244) < 20, `p50 ${r.p50[0]} on a ramp at 478`);
   t.is(zoo.size, 1);
-  t.is(zoo.bytesPerToken, 8 + 4 * (2 * (LIVE_MEMBERS.length + 4 + 4 * (LIVE_MEMBERS.length + 2)) + 3));
+  const M = LIVE_MEMBERS.length;
+  t.is(zoo.bytesPerToken, 8 + 4 * (2 * (M + 5) + (5 + 12) * (M + 3) + 3));
   t.is(
     zoo.retain((tok) => tok !== 'u1'),
     1,

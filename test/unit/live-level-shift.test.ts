@@ -56,10 +56,11 @@ test('live level shift - after a level shift the long horizon leans on the short
   const y = series(() => 99);
   const now = drive(y, 40);
   const old = drive(y, 0);
+  // With a probe per origin (issue 12, helper H3) Holt leads less without the alarm too: 0.24 at 3 slots (0.3+ with 4 probes).
   for (const d of [3, 5]) {
     const [a, b] = [now.w[SHIFT + d]!, old.w[SHIFT + d]!];
     t.true(
-      a[HOLT]! < 0.2 && b[HOLT]! > 0.3,
+      a[HOLT]! < 0.1 && b[HOLT]! > 0.2,
       `Holt's weight ${d} slots after the shift: ${a[HOLT]}, ${b[HOLT]} without the alarm`,
     );
     t.true(a[NAIVE]! > 0.5 && a[NAIVE]! > b[NAIVE]!, `the last value's: ${a[NAIVE]}, ${b[NAIVE]} without`);

@@ -82,10 +82,15 @@ test('live zoo - a token idle, evicted at the cap or handed away releases its st
   const serve = async (users: string[]): Promise<void> => {
     for (const u of users) await host.ask(key(u), (a) => a.check(1));
     await host.idle(); // evictions done
-    hub.zoo.predict(
-      users.map((u) => ({ token: key(u), values: [1, 2, 3], startMs: T0, stepMs: 1000 })),
-      undefined,
-    );
+    // Two rounds: a token takes its combiner state at its second (live-zoo.ts).
+    for (const values of [
+      [1, 2, 3],
+      [1, 2, 3, 4],
+    ])
+      hub.zoo.predict(
+        users.map((u) => ({ token: key(u), values, startMs: T0, stepMs: 1000 })),
+        undefined,
+      );
   };
   await serve(['a', 'b', 'c']);
   t.is(hub.zoo.size, 3);
