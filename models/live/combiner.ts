@@ -22,116 +22,17 @@
  * 5 s rounds (`roundSteps` 5). A zoo takes it only for tokens forecast in at
  * least two rounds (live-zoo.ts): a one-off user never pays for it.
  *
- * Dense probes (issue 12 item 7, helper H3): a horizon keeps a probe per
- * origin (up to `probes`, 12: at h = 300, one per 25 slots), each counting
- * its share of a sample, `samples * gap / h` (gap: slots since the
- * horizon's previous probe; at most 1, a probe being one outcome), so a
- * horizon learns `samples` (3) samples' worth per h slots whatever the
- * probe spacing or the round cadence, and the discount per scored probe is
- * `discount ^ share`. With 4 whole probes a 12-slot horizon was scored at
- * every third origin, always the same ones: replayed with a token's first
- * round 0 to 11 slots later the same member forecasts passed 73 to 76 rows
- * of 78 (74.9 on average; 11.50 % per row). Dense, with eta 3.5, discount
- * 0.982, borrow 25: 77/78 at every start (11.63 % per row, 6.51 % per
- * trace); the miss is NetworkIn at 30 min (+1.5 %; 1 h -0.2 %). On the same
- * member forecasts (two starts each): samples 4 or 6, 76/78 (NetworkIn 30
- * min +2.2 to +3.6 %); samples 2, 77/78 with NetworkIn passing but CPU
- * 825cc2 at 30 min +2.1 %, and 73-76/78 at discount 0.984-0.988 or eta 3-4;
- * samples 3 with eta 3-4, discount 0.975-0.988, borrow 20-30: 73-77/78.
- * Probes every other origin (`probes` 6 or 8): 75-77/78 by start (76 on
- * average). Whole probes (share 1/3 at every horizon, h = 1 included):
- * 74/78; the discount not raised to the share: 72-76/78.
+ * Dense probes: a horizon keeps a probe per origin (up to `probes`, 12: at
+ * h = 300, one per 25 slots), each counting its share of a sample,
+ * `samples * gap / h` (gap: slots since the horizon's previous probe; at
+ * most 1), so a horizon learns `samples` (3) samples' worth per h slots
+ * whatever the probe spacing or the round cadence; the discount per scored
+ * probe is `discount ^ share`. A level-shift alarm (a two-sided CUSUM on
+ * the first horizon's residuals) makes the longer horizons drop the probes
+ * made before a shift and lean on the shorter horizons for h slots.
  *
- * Before dense probes, why 4 probes and a borrow of 20 (bench/forecast-live.ts, issue 12 item 7):
- * with 2 probes a horizon h is scored once per h / 2 slots, so at the long
- * horizons of low-noise series (NAB AWS CPU, WAPE near 0.03) the weights
- * rested on few samples and lost 1-8 % to the best baseline on 7 rows. More
- * evidence per horizon (4 probes) and leaning harder on the short horizons'
- * ranking (borrow 20) took the rows passing from 70 to 75 of 78, the mean
- * gain kept. Tried and worse: sharper weights (a larger eta, or losses in
- * units of the best member's recent loss instead of the mean actual: 64/78),
- * longer or shorter memories (discount 0.95 to 0.999), a second, slow-memory
- * set of weights mixed in by its own loss, exponentiated gradient on the
- * combination's loss. Also tried and worse (issue 12; every variant on the
- * same member forecasts, where these defaults pass 74/78 with a mean gain
- * of 11.6 % per row): fixed share (Herbster & Warmuth 1998: alpha 1e-4 to
- * 1e-30 of the weight mixed back to uniform per scored probe: 72-74/78,
- * 8.8-11.3 %; the losses here are unbounded, so a member whose excess is
- * capped takes the lead from one spike it happened to call), AdaHedge's
- * learning rate (de Rooij et al. 2014: ln M over the discounted
- * mixability gap, capped at eta 3, 5 or 50: 73, 73, 66/78), losses clipped
- * per probe at 1-10 mean actuals (72-74/78), units between the mean actual
- * and the best member's loss (66-74/78), the weighted median of the
- * members instead of the mean (67-74/78), members under 5-30 % of the
- * leader's weight dropped (72-74/78), and a probe every slot (73/78:
- * Azure at 300 s passes, 2.0 -> 0.5 %, but its memory is then 75 times
- * shorter and AWS rows are lost; with the memory in slots kept, 69-72/78
- * and Azure still a miss).
- *
- * A member without a forecast at a scored probe (a model promoted since,
- * the seasonal member before a season exists, the LSTM before its history
- * is long enough) is charged the mean loss of the members that had one: an
- * unknown member is taken for an average one until its own errors arrive.
- * It was charged the combination's loss, which is near the best member's,
- * so a newcomer started level with the leader: on Azure at 300 s the
- * Bayesian network, fitted on the first half, came in with a leader's
- * weight and held it on few scored forecasts (0.443 out of sample against
- * the median's 0.401). With the bench scoring the fitted members from the
- * end of their training data only (live-track.ts `fittedThrough`), Azure at
- * 300 s went 2.0 % -> 0.2 % over the best baseline, 75/78 rows pass (74
- * with the combination's loss). Tried on the same member forecasts and
- * worse or no better: a newcomer charged the median or the largest loss
- * (74, 75/78), the weights shrunk 20-40 % toward the equal mean of the 2 or
- * 3 members of least loss (Aiolfi & Timmermann's trimmed mean: 74/78, mean
- * gain 9.9-11.3 %), eta scaled per horizon to the independent outcomes in
- * memory (probe spacing / h, to the power 0.5 or 1, eta 3 or 6: 68-71 of
- * the 75 rows but WorldCup98's, 71 without the scaling), and the
- * discount per horizon set so that each horizon's memory holds as many
- * independent outcomes as the 1-step one (68-74/78; shorter: 72-73/78).
- * Of the rows left, CPU ac20cd at 1 h is decided by one level shift in the
- * scored half: the slow members lead before it, h-step errors reach the
- * long horizon h slots late, and damped Holt, good at 1 step after the
- * shift, overshoots by 20 % at 12 and borrows the 1-step lead (the
- * combination loses 178 to the fast EWMA in those 100 slots, about 0 over
- * the other 1,900); NetworkIn at 30 min and 1 h is a short series where the
- * fast EWMA, naive and Holt are within 4 % and the combiner mixes them
- * (+2.1 and +2.2 %, from +1.9 and +0.6: the LSTM, its best member early in
- * the scored half, now comes in as an average member there).
- *
- * Level shifts (issue 12 item 7, the ac20cd row): a two-sided CUSUM (Page
- * 1954) on the first horizon's relative residuals of the combination, in
- * units of its own band (sigma = (q90 - q10) / 2.563), each clipped at 50
- * sigma with a drift of 1, raises an alarm past `shiftThreshold` (40): in
- * practice a jump of some 40 sigma in one or two slots. On an alarm the
- * longer horizons drop their waiting probes (forecasts made before the shift,
- * scored after it, reward whichever member happened to be highest: in ac20cd
- * Holt, whose trend a blip 12 slots earlier had lifted) and, for h slots
- * (until their own post-shift probes come in), their own losses count 0.1 of
- * their value, so they lean on what the short horizons learn within a slot or
- * two of the shift; the old evidence comes back after (an alarm on a spike
- * costs little). On the same member forecasts: 76/78 rows, mean gain
- * 11.66 % per row (75/78, 11.74 % without); the bench, twice: 76/78, 11.7 %
- * per row, 6.5 % per trace (75/78, 11.7 %, 6.6 % without). ac20cd at 1 h
- * +5.2 -> +0.5 %, at 30 min -1.2 -> -4.0 %; NetworkIn at 30 min and 1 h
- * +2.1 -> +0.7 % and +2.2 -> +1.3 % (still misses); paid for on bursty rows
- * (tweets UPS at 30 min -15.3 -> -7.2 %, AAPL at 1 h -17.6 -> -13.7 %, CPU
- * fe7f93 at 30 min -29.4 -> -23.9 %) and won back on others (grok at 1 h
- * -17.0 -> -20.3 %, CPU c6585a, network 5abac7, disk 1ef3de: 1.4-2.4 points
- * each). Thresholds 20-40 with clips 50-100 give 76/78 at 11.35-11.66 %; 60
- * misses the ac20cd shift (75/78). Tried and worse: the same alarm scaling
- * the longer horizons' losses for good (by 0-0.3: 73-76/78, mean gain
- * 9.2-11.3 %: on spiky series, disk writes, tweets, CPU 77c1ca and fe7f93,
- * bursts raise alarms and the median's long-horizon lead is lost), the
- * first horizon's losses scaled as well (72/78), the lean without the drop
- * (75/78, ac20cd +1.7 %), a lean of h / 2 slots (75/78), alarms acted on at
- * most once per 50-1000 slots (75-76/78, 11.1-11.4 %: bursty series alarm
- * often, and on the whole gain by it), a CUSUM clipped at 2-5 sigma
- * (74-76/78, 9.5-11.7 %: it fires on bursts, and where it passed ac20cd it
- * was by an alarm on a blip 13 slots before the shift, not on the shift),
- * runs of 2-12 residuals beyond 4-24 sigma, from the combination or from
- * the level before the run (70-76/78, 9.2-11.7 %, ac20cd passing or not by
- * chance of a parameter: the combination's 1-step forecast follows the new
- * level within two slots, so runs are short).
+ * Why these defaults, and every variant tried with its figures (issue 12):
+ * docs/combiner-notes.md.
  */
 import { invalidField } from '../../lib/index.ts';
 
@@ -168,7 +69,7 @@ export interface CombinerOptions {
   quantileRate: number;
   /**
    * CUSUM threshold of the level-shift alarm, in sigmas of the first
-   * horizon's band (see the header); 0 turns the alarm off.
+   * horizon's band (docs/combiner-notes.md, "Level shifts"); 0 turns the alarm off.
    * @default 40
    */
   shiftThreshold: number;
@@ -227,7 +128,7 @@ const REBASE = 2 ** 22;
 // z of the 10th / 90th percentile of a normal: the band before any residual is known.
 const Z90 = 1.2816;
 
-/** Level-shift CUSUM: each residual is clipped at this many sigmas, less a drift per slot (see the header). */
+/** Level-shift CUSUM: each residual is clipped at this many sigmas, less a drift per slot (docs/combiner-notes.md). */
 const SHIFT_CLIP = 50;
 const SHIFT_DRIFT = 1;
 /** For h slots after an alarm a longer horizon's own losses count this much of their value. */
