@@ -57,7 +57,16 @@ export class CheckLanes {
 
   /** Queues a check for this turn's message to its node. */
   enqueue(p: Pending): void {
-    const key = this.#d.destination(p.req) ?? '';
+    this.enqueueTo(p, this.#d.destination(p.req));
+  }
+
+  /**
+   * Queues a check for `dest` (its node by {@link LaneDeps.destination},
+   * asked by the caller: a batch asks whether its topology is fresh once for
+   * all its checks).
+   */
+  enqueueTo(p: Pending, dest: Destination): void {
+    const key = dest ?? '';
     const lane = this.#lanes.get(key);
     if (lane === undefined) this.#lanes.set(key, [p]);
     else lane.push(p);

@@ -9,15 +9,15 @@
  * from its heartbeats within about a second). Pure: no NATS.
  */
 import {
+  MatchMemo,
   Placement,
   RuleSet,
   compileRule,
   invalidField,
   isPlainObject,
   parseStoredRule,
-  tokenKeyOf,
 } from '../lib/index.ts';
-import type { CheckRequest, ParamValue, Params, RuleSpec } from '../lib/index.ts';
+import type { CheckRequest, RuleSpec } from '../lib/index.ts';
 
 /** A topology as a node sends it (docs/protocol.md). */
 export interface TopologyBody {
@@ -64,14 +64,21 @@ export class ClientTopology {
   /** Node id -> until when (ms) it is left out. */
   readonly #suspects = new Map<string, number>();
   #placement: Placement;
-  readonly #leaseTokens: LeaseTokens;
+  /** The rules and tokens of params, remembered by the values the rules read (lib/match-memo.ts). */
+  readonly #matched: MatchMemo;
+  /**
+   * Owners of the tokens routed since the placement last changed: a memo's
+   * token is the same string each time, so this costs one lookup of a hash
+   * already computed instead of hashing the token per check (placement.ts).
+   */
+  #owners = new Map<string, string | undefined>();
 
   constructor(body: TopologyBody) {
     this.version = body.version;
     this.nodes = Object.freeze([...body.nodes]);
     this.#rules = new RuleSet(body.rules.map(compileRule));
     this.#placement = new Placement(this.nodes);
-    this.#leaseTokens = new LeaseTokens(this.#rules);
+    this.#matched = new MatchMemo(this.#rules, MAX_REMEMBERED);
   }
 
   /** Carries the suspicions of `previous` that still run over to this view. */
@@ -94,27 +101,39 @@ export class ClientTopology {
    */
   ownerOf(req: CheckRequest, nowMs: number): Destination {
     if (this.#suspects.size > 0) this.#expire(nowMs);
-    const rules = this.#rules.matching(req.params, nowMs);
-    const first = rules[0];
-    return first === undefined ? undefined : this.#placement.owner(tokenKeyOf(first, req.params));
+    const first = this.#matched.get(req.params, nowMs).tokens[0];
+    return first === undefined ? undefined : this.#ownerOf(first);
   }
 
   /**
    * The token of a check that matches exactly one rule (a lease covers one
    * token); undefined when it matches none or several. Remembered per
-   * values of the params the rules read (see {@link LeaseTokens}): the
+   * values of the params the rules read (lib/match-memo.ts): the
    * same string each time, so the leases' map lookup hashes it once.
    * `nowMs`: the time (ms), or a clock that is read only when some rule
    * has effective dates (`Date.now`: no clock read per check otherwise).
    */
   leaseToken(req: CheckRequest, nowMs: number | (() => number)): string | undefined {
-    return this.#leaseTokens.get(req.params, nowMs);
+    const m = this.#matched.get(req.params, nowMs);
+    return m.tokens.length === 1 ? m.tokens[0] : undefined;
   }
 
   /** The owner of `token` (undefined when no node is left). */
   ownerOfToken(token: string, nowMs: number): Destination {
     if (this.#suspects.size > 0) this.#expire(nowMs);
-    return this.#placement.owner(token);
+    return this.#ownerOf(token);
+  }
+
+  /** `token`'s owner by the placement now, remembered until the placement changes (bounded). */
+  #ownerOf(token: string): Destination {
+    const owners = this.#owners;
+    let owner = owners.get(token);
+    if (owner === undefined && !owners.has(token)) {
+      owner = this.#placement.owner(token);
+      if (owners.size >= MAX_REMEMBERED) owners.clear();
+      owners.set(token, owner);
+    }
+    return owner;
   }
 
   #expire(nowMs: number): void {
@@ -130,120 +149,12 @@ export class ClientTopology {
 
   #place(nowMs: number): void {
     this.#placement = new Placement(this.nodes.filter((id) => (this.#suspects.get(id) ?? 0) <= nowMs));
+    this.#owners = new Map();
   }
 }
-
-/** Most params values {@link LeaseTokens} remembers (it starts over when full). */
-const MAX_LEASE_TOKENS = 10_000;
-/** Most param names it keys on (rules reading more are matched per check). */
-const MAX_KEYED_NAMES = 4;
-/** A remembered "no token" (a Map answers undefined for "not remembered"). */
-const NO_TOKEN = Symbol('no token');
-
-type TokenTree = Map<ParamValue | undefined, TokenTree | string | typeof NO_TOKEN>;
 
 /**
- * The lease token of params, remembered by the values of the params the
- * rules read (their selectors and key fields, nothing else decides which
- * rules match or the token): a hot token's check then costs a map lookup
- * per such param instead of matching every rule and building its token
- * string (which the leases' map then hashed afresh). Values are keyed as
- * they are (`1` and `"1"` twice, with the same answer). Rules with
- * effective dates match the same way between two consecutive dates: what
- * is remembered holds from the last date at or before `nowMs` to the next
- * one after it, and is forgotten when `nowMs` leaves that span (a clock
- * stepping back included). A topology's rules never change: a new
- * topology starts with nothing remembered.
+ * Most params values the topology remembers the matched rules and tokens of
+ * (lib/match-memo.ts; it starts over when full).
  */
-class LeaseTokens {
-  readonly #rules: RuleSet;
-  /** The param names the rules read, keyed in this order; undefined: too many, nothing remembered. */
-  readonly #names: readonly string[] | undefined;
-  /** Every effective date of the rules (ms), ascending. */
-  readonly #dates: readonly number[];
-  /** What is remembered holds for `nowMs` in [#from, #until). */
-  #from = Number.POSITIVE_INFINITY;
-  #until = Number.NEGATIVE_INFINITY;
-  #tree: TokenTree = new Map();
-  #size = 0;
-
-  constructor(rules: RuleSet) {
-    this.#rules = rules;
-    const names = new Set<string>();
-    const dates = new Set<number>();
-    for (const r of rules.rules) {
-      for (const [name] of r.selectors) names.add(name);
-      for (const name of r.key) names.add(name);
-      if (r.fromMs !== undefined) dates.add(r.fromMs);
-      if (r.untilMs !== undefined) dates.add(r.untilMs);
-    }
-    this.#names = names.size <= MAX_KEYED_NAMES ? [...names] : undefined;
-    this.#dates = [...dates].sort((a, b) => a - b);
-  }
-
-  get(params: Params, clock: number | (() => number)): string | undefined {
-    const names = this.#names;
-    // Without dates any time will do: the rules match the same at every time (the span is all of time).
-    const nowMs = typeof clock === 'number' ? clock : this.#dates.length > 0 ? clock() : 0;
-    if (names === undefined) return this.#compute(params, nowMs);
-    if (!(nowMs >= this.#from && nowMs < this.#until) && !this.#restart(nowMs))
-      return this.#compute(params, nowMs);
-    let level = this.#tree;
-    const last = names.length - 1;
-    for (let i = 0; i < last; i++) {
-      const v = own(params, names[i]!);
-      let next = level.get(v) as TokenTree | undefined;
-      if (next === undefined) {
-        next = new Map();
-        level.set(v, next);
-      }
-      level = next;
-    }
-    const v = last < 0 ? undefined : own(params, names[last]!);
-    const known = level.get(v) as string | typeof NO_TOKEN | undefined;
-    if (known !== undefined) return known === NO_TOKEN ? undefined : known;
-    if (this.#size >= MAX_LEASE_TOKENS) {
-      // Starting over keeps memory bounded; the hot tokens come back on their next checks.
-      this.#tree = new Map();
-      this.#size = 0;
-      return this.get(params, nowMs);
-    }
-    const token = this.#compute(params, nowMs);
-    level.set(v, token ?? NO_TOKEN);
-    this.#size++;
-    return token;
-  }
-
-  #compute(params: Params, nowMs: number): string | undefined {
-    const rules = this.#rules.matching(params, nowMs);
-    return rules.length === 1 ? tokenKeyOf(rules[0]!, params) : undefined;
-  }
-
-  /** Forgets everything and spans the dates around `nowMs`; false when it is no time (NaN). */
-  #restart(nowMs: number): boolean {
-    this.#tree = new Map();
-    this.#size = 0;
-    if (Number.isNaN(nowMs)) {
-      this.#from = Number.POSITIVE_INFINITY;
-      this.#until = Number.NEGATIVE_INFINITY;
-      return false;
-    }
-    let from = Number.NEGATIVE_INFINITY;
-    let until = Number.POSITIVE_INFINITY;
-    for (const d of this.#dates) {
-      if (d <= nowMs) from = d;
-      else {
-        until = d;
-        break;
-      }
-    }
-    this.#from = from;
-    this.#until = until;
-    return true;
-  }
-}
-
-/** Only own properties, as the rules read params (lib/rule-set.ts). */
-function own(params: Params, name: string): ParamValue | undefined {
-  return Object.hasOwn(params, name) ? params[name] : undefined;
-}
+const MAX_REMEMBERED = 10_000;

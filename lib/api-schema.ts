@@ -4,7 +4,7 @@
  */
 import { ErrorCode, InputError, invalidField, show } from './errors.ts';
 import { isPlainObject } from './guards.ts';
-import { MAX_COST, paramsOrUndefined, parseCost, parseParams } from './params.ts';
+import { MAX_COST, ownParamsOrUndefined, paramsOrUndefined, parseCost, parseParams } from './params.ts';
 import type { Params } from './params.ts';
 import { parseRuleId } from './rules.ts';
 
@@ -96,10 +96,10 @@ export function parseCheckRequest(body: unknown, field = ''): CheckRequest {
  * or rejects with its error (so errors are the same with or without this).
  * Runs per request of a batch: no key list, no field names, no closures.
  */
-function checkRequestOrUndefined(body: unknown): CheckRequest | undefined {
+function checkRequestOrUndefined(body: unknown, owned = false): CheckRequest | undefined {
   if (!isPlainObject(body)) return undefined;
   for (const k in body) if ((k !== 'params' && k !== 'cost') || !Object.hasOwn(body, k)) return undefined;
-  const params = paramsOrUndefined(body['params']);
+  const params = owned ? ownParamsOrUndefined(body['params']) : paramsOrUndefined(body['params']);
   if (params === undefined) return undefined;
   const cost = body['cost'];
   if (cost === undefined) return { params, cost: 1 };
@@ -117,6 +117,12 @@ function parseCheckRequestStrictly(body: unknown, field: string): CheckRequest {
   return { params: parseParams(obj['params'], at('params')), cost: parseCost(obj['cost'], at('cost')) };
 }
 
+/**
+ * `{"requests": [...]}` of check.batch, each request as {@link parseCheckRequest}
+ * checks it. `body` must be fresh from JSON.parse, held by nothing else (the
+ * API's payload): the valid params objects in it are frozen and returned as
+ * they are, not copied.
+ */
 export function parseBatchRequest(body: unknown): CheckRequest[] {
   const obj = requireObject(body, 'request');
   rejectUnknown(obj, ['requests'], '');
@@ -131,19 +137,26 @@ export function parseBatchRequest(body: unknown): CheckRequest[] {
       `${list.length} requests`,
     );
   }
-  return parseCheckRequests(list);
+  // The body is fresh JSON (handlers.ts): its params objects are frozen and kept, not copied.
+  return parseCheckRequests(list, 'requests', true);
 }
 
 /**
  * Validates a list of check requests (no length limit: the caller's), each
  * as {@link parseCheckRequest} does; an error names the request by its
  * index, `<field>[i]`. The field name is built only for a bad request.
+ * `owned`: the list is fresh JSON that nothing else holds, so valid params
+ * objects are frozen in place instead of copied (ownParamsOrUndefined).
  */
-export function parseCheckRequests(list: readonly unknown[], field = 'requests'): CheckRequest[] {
+export function parseCheckRequests(
+  list: readonly unknown[],
+  field = 'requests',
+  owned = false,
+): CheckRequest[] {
   const out = new Array<CheckRequest>(list.length);
   for (let i = 0; i < list.length; i++) {
     const item: unknown = list[i];
-    out[i] = checkRequestOrUndefined(item) ?? parseCheckRequestStrictly(item, `${field}[${i}]`);
+    out[i] = checkRequestOrUndefined(item, owned) ?? parseCheckRequestStrictly(item, `${field}[${i}]`);
   }
   return out;
 }

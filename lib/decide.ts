@@ -51,32 +51,37 @@ export interface Combined {
 /** -1 ("never") sorts above every finite wait. */
 const waitOrder = (ms: number): number => (ms < 0 ? Number.POSITIVE_INFINITY : ms);
 
+/**
+ * The reply of a request that matched one rule, its one decision `d` (what
+ * {@link combineDecisions} answers for `[d]`, which never refunds), without
+ * the list and the {@link Combined} around it: a batch's checks mostly match
+ * one rule each. Undefined for a mode it does not know (combine those).
+ */
+export function replyOfOne(d: RuleDecision): CheckReply | undefined {
+  if (d.mode === 'enforce') {
+    const { allow, ruleId, limit, remaining } = d;
+    const retryAfterMs = allow ? 0 : d.retryAfterMs;
+    return { allow, rule: ruleId, limit, remaining, retryAfterMs, tokens: [d.token], shadowDenied: [] };
+  }
+  if (d.mode === 'shadow') {
+    return {
+      allow: true,
+      rule: null,
+      limit: null,
+      remaining: null,
+      retryAfterMs: 0,
+      tokens: [d.token],
+      shadowDenied: d.allow ? [] : [d.ruleId],
+    };
+  }
+  return undefined;
+}
+
 export function combineDecisions(decisions: readonly RuleDecision[]): Combined {
   // Most requests match one rule: the same answer as below, without the intermediate lists.
   if (decisions.length === 1) {
-    const d = decisions[0]!;
-    if (d.mode === 'enforce') {
-      const { allow, ruleId, limit, remaining } = d;
-      const retryAfterMs = allow ? 0 : d.retryAfterMs;
-      return {
-        reply: { allow, rule: ruleId, limit, remaining, retryAfterMs, tokens: [d.token], shadowDenied: [] },
-        refunds: [],
-      };
-    }
-    if (d.mode === 'shadow') {
-      return {
-        reply: {
-          allow: true,
-          rule: null,
-          limit: null,
-          remaining: null,
-          retryAfterMs: 0,
-          tokens: [d.token],
-          shadowDenied: d.allow ? [] : [d.ruleId],
-        },
-        refunds: [],
-      };
-    }
+    const reply = replyOfOne(decisions[0]!);
+    if (reply !== undefined) return { reply, refunds: [] };
   }
   const tokens = decisions.map((d) => d.token);
   const shadowDenied = decisions.filter((d) => d.mode === 'shadow' && !d.allow).map((d) => d.ruleId);

@@ -48,6 +48,7 @@ export {
   MAX_RULE_RATE,
 } from './rules.ts';
 export { ruleApplies, tokenKeyOf, ruleIdOfToken, RuleSet } from './rule-set.ts';
+export { MatchMemo } from './match-memo.ts';
 export { Placement, ownerOf } from './placement.ts';
 export { BehaviourWindow, defaultWindowOptions, compileWindowOptions } from './window.ts';
 export { fnv1a32, fmix32, hash32 } from './hash.ts';
@@ -56,6 +57,7 @@ export { mulberry32, pooledRandomBytes } from './random.ts';
 export type { ParamValue, Params } from './params.ts';
 export type { GcraLimit, GcraState, GcraDecision } from './gcra.ts';
 export type { RuleSpec, CompiledRule, TokenKey } from './rules.ts';
+export type { Matched } from './match-memo.ts';
 export type { BucketCounts, WindowOptions, WindowSnapshot, RingSnapshot, Resolution } from './window.ts';
 
 // Check path: API request validation, combining per-token decisions, options.
@@ -71,7 +73,7 @@ export {
   MAX_BATCH,
   MAX_LEASE_BATCH,
 } from './api-schema.ts';
-export { combineDecisions } from './decide.ts';
+export { combineDecisions, replyOfOne } from './decide.ts';
 export {
   compileOptions,
   mergeOptions,

@@ -65,6 +65,28 @@ export function paramsOrUndefined(value: unknown): Params | undefined {
   return Object.freeze(out);
 }
 
+/**
+ * {@link paramsOrUndefined} for params that nothing else holds (an object
+ * fresh from JSON.parse): the same checks, but `value` itself is frozen and
+ * returned instead of a copy of it, with the same own keys and values in the
+ * same order (issue 15: the copy of each params object of a batch cost a
+ * node about as much as decoding it). Undefined for anything else; then
+ * {@link parseParams} copies or rejects it as always.
+ */
+export function ownParamsOrUndefined(value: unknown): Params | undefined {
+  // What JSON.parse makes (a null-prototype object is copied, as paramsOrUndefined does).
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype)
+    return undefined;
+  let n = 0;
+  for (const key in value) {
+    // As paramsOrUndefined: "__proto__" and inherited keys go to the strict path (which copies).
+    if (++n > MAX_PARAM_KEYS || !isParamKey(key) || key === '__proto__' || !Object.hasOwn(value, key))
+      return undefined;
+    if (!isParamValue((value as Record<string, unknown>)[key])) return undefined;
+  }
+  return Object.freeze(value) as Params;
+}
+
 /** {@link parseParams} without its fast path: every problem thrown with its field. */
 function parseParamsStrictly(value: unknown, field: string): Params {
   if (!isPlainObject(value)) throw invalidField(field, 'an object of parameters', value);

@@ -13,11 +13,12 @@ import type { Context as OtelContext, Span } from '@opentelemetry/api';
 import {
   ErrorCode,
   HeadroomError,
+  MatchMemo,
   StateError,
   combineDecisions,
+  replyOfOne,
   sleep,
   toHeadroomError,
-  tokenKeyOf,
 } from '../../lib/index.ts';
 import type { CheckReply, CheckRequest, Clock, CompiledRule, ErrorBody, RuleSet } from '../../lib/index.ts';
 import type { PlacementTracker } from '../cluster/index.ts';
@@ -98,11 +99,19 @@ const mayRouteAround = (err: unknown, tracker: PlacementTracker): err is OwnerGo
 /** Attempts per owner call before the check fails: the first owner, then the re-routed ones. */
 const ATTEMPTS = 4;
 
+/**
+ * Most params values a gateway remembers the matched rules and tokens of
+ * (lib/match-memo.ts; about 200 bytes each, it starts over when full).
+ */
+const MAX_REMEMBERED = 20_000;
+
 export class Gateway {
   readonly #deps: GatewayDeps;
   readonly #lanes: OwnerLanes;
   readonly #metrics: CheckMetrics;
   readonly #refs = new WeakMap<CompiledRule, RuleRef>();
+  /** The rules in force's matches, remembered by params values; replaced with the rule set. */
+  #matched: MatchMemo | undefined;
   /** Client leases asked of this node (`headroom.v1.lease`, lease-desk.ts). */
   readonly leases: LeaseDesk;
 
@@ -241,17 +250,19 @@ export class Gateway {
   #derive(requests: readonly CheckRequest[]): Derived {
     const now = this.#deps.clock.now();
     const set = this.#deps.rules();
+    let memo = this.#matched;
+    if (memo?.rules !== set) this.#matched = memo = new MatchMemo(set, MAX_REMEMBERED);
     const items: TakeItem[] = [];
     const firstOf: number[] = [];
     for (const req of requests) {
       firstOf.push(items.length);
-      const rules = set.matching(req.params, now);
+      const { rules, tokens } = memo.get(req.params, now);
       // Only a request that matched several rules can be denied by one after another took.
       const refundable = rules.length > 1;
-      for (const rule of rules) {
+      for (let k = 0; k < rules.length; k++) {
         const item: TakeItem = {
-          token: tokenKeyOf(rule, req.params),
-          rule: this.#refOf(rule),
+          token: tokens[k]!,
+          rule: this.#refOf(rules[k]!),
           cost: req.cost,
           atMs: now,
         };
@@ -283,7 +294,13 @@ export class Gateway {
     for (let r = 0; r < replies.length; r++) {
       const from = firstOf[r]!;
       const to = firstOf[r + 1]!;
-      const combined = combineDecisions(to - from === 1 ? [decisions[from]!] : decisions.slice(from, to));
+      // One rule (most checks): its reply, nothing to refund, no lists around it.
+      const one = to - from === 1 ? replyOfOne(decisions[from]!) : undefined;
+      if (one !== undefined) {
+        replies[r] = one;
+        continue;
+      }
+      const combined = combineDecisions(decisions.slice(from, to));
       for (const k of combined.refunds) {
         const d = decisions[from + k]!;
         // Without an id (an owner that issues none) there is nothing the owner would accept.

@@ -16,6 +16,7 @@ import {
   parseParams,
   rejectUnknown,
 } from '../../lib/index.ts';
+import type { Params } from '../../lib/index.ts';
 
 /** The validation without a fast path. */
 function oracle(body: unknown, field: string): unknown {
@@ -134,6 +135,30 @@ test('check parse - params are a frozen copy, never the object given', (t) => {
   const p = parseParams(input.params);
   t.not(p, input.params);
   t.deepEqual(p, input.params);
+});
+
+test('check parse - a batch from JSON keeps its params objects, frozen, with what a copy would hold', (t) => {
+  // parseBatchRequest's body is fresh JSON (the API's payload): its valid params are not copied.
+  const text =
+    '{"requests": [{"params": {"user": "u1", "op": "GetItem"}}, ' +
+    '{"params": {"n": 3, "b": false, "7": "x", "a": "y"}, "cost": 2}, ' +
+    '{"params": {"__proto__": "x", "user": "u1"}}]}';
+  const body = JSON.parse(text) as { requests: Array<{ params: Params }> };
+  const copies = parseCheckRequests((JSON.parse(text) as typeof body).requests);
+  const list = parseBatchRequest(body);
+  t.is(list[0]!.params, body.requests[0]!.params);
+  t.is(list[1]!.params, body.requests[1]!.params);
+  for (const [i, r] of list.entries()) {
+    t.deepEqual(r, copies[i], `request ${i}`);
+    t.deepEqual(Object.keys(r.params), Object.keys(copies[i]!.params), `request ${i}`);
+    t.true(Object.isFrozen(r.params));
+  }
+  // "__proto__" as a key (own, from JSON) still goes through the copying path.
+  t.not(list[2]!.params, body.requests[2]!.params);
+  // The copying parse (the client's: a user's objects) still copies.
+  const mine = { params: { user: 'u1' } };
+  t.not(parseCheckRequests([mine])[0]!.params, mine.params);
+  t.false(Object.isFrozen(mine.params));
 });
 
 test('check parse - a list of any length names its bad request by index under the field given', (t) => {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { combineDecisions } from '../../lib/index.ts';
+import { combineDecisions, replyOfOne } from '../../lib/index.ts';
 import type { RuleDecision } from '../../lib/index.ts';
 
 const d = (
@@ -75,4 +75,18 @@ test('decide - one decision (the common case) gives the reply, key order and ref
   }
   // A denied single request refunds nothing: its one token took nothing.
   t.deepEqual(combineDecisions([d('a', false, 0, 250)]).refunds, []);
+});
+
+test('decide - replyOfOne is the combined reply of one decision, as text (the gateway answers one-rule checks with it)', (t) => {
+  for (const x of [
+    d('a', true, 4),
+    d('a', false, 0, 250),
+    d('a', false, 0, -1),
+    d('s', true, 4, 0, 'shadow'),
+    d('s', false, 0, 100, 'shadow'),
+  ]) {
+    t.is(JSON.stringify(replyOfOne(x)), JSON.stringify(combineDecisions([x]).reply), `${x.mode} ${x.allow}`);
+  }
+  // A mode it does not know is left to combineDecisions.
+  t.is(replyOfOne({ ...d('a', true, 4), mode: 'other' as 'enforce' }), undefined);
 });
