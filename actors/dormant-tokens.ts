@@ -37,11 +37,18 @@ export class DormantTokens<T extends DormantState = DormantState> {
     if (this.#items.size % 1024 === 0) this.sweep();
   }
 
-  /** The state to activate `token` with, if it is dormant (and no longer dormant after). */
-  wake(token: TokenKey): T | undefined {
+  /**
+   * Activates `token` from its dormant state, if any: `activate` gets the
+   * state (undefined when the token is not dormant), and the state is
+   * forgotten only once `activate` has returned. An activation that throws
+   * leaves it dormant, so a failure on the way can never hand out a fresh
+   * burst.
+   */
+  wake<R>(token: TokenKey, activate: (state: T | undefined) => R): R {
     const item = this.#items.get(token);
-    if (item !== undefined) this.#items.delete(token);
-    return item;
+    const made = activate(item);
+    if (item !== undefined && this.#items.get(token) === item) this.#items.delete(token);
+    return made;
   }
 
   peek(token: TokenKey): T | undefined {

@@ -179,30 +179,9 @@ export class ThrottleNode {
     this.host = new ActorHost<TokenKey, TokenActor, RuleRef>(
       (token, restored, takeRule) => {
         const handed = restored as HandoffItem | undefined;
-        const r = handed ?? this.#dormant.wake(token);
-        // A hand-off or a dormant token brings its rule and state; a take, the rule it runs under.
-        const ref = r?.rule ?? takeRule;
-        if (ref === undefined) {
-          throw new StateError(ErrorCode.NotFound, `token ${token} has no rule to activate with`);
-        }
-        const actor = new TokenActor(token, this.#ruleOf(ref), deps.clock, r?.snapshot);
-        // Started after the last lost contact: what it starts from is fenced below, if at all.
-        actor.fenceEpoch = this.#contactEpoch;
-        // Without its previous owner's state, a token another node may have served starts fenced.
-        if (handed === undefined && deps.ownership !== undefined) {
-          // Another node may have seen the rule up to a settle time before this one (the rules' watch).
-          const ruleSince = (deps.ruleSinceMs?.(actor.rule.id) ?? -Infinity) - this.ownership.settleMs;
-          const known = this.ownership.fenceFor(token, gcraToleranceMs(actor.rule.limit), ruleSince);
-          let fence = known?.atMs;
-          // A token whose expected hand-off did not come, or a stale gateway's item that landed
-          // here (served where it lands, once): another node may be granting too for a while.
-          const late = this.#withoutState.delete(token);
-          if (late || deps.tracker.placement.owner(token) !== deps.broker.nodeID) {
-            fence = Math.max(fence ?? 0, deps.clock.now() + this.ownership.settleMs);
-          }
-          if (fence !== undefined) actor.fence(fence, known?.capMs ?? this.ownership.learnMs);
-        }
-        return actor;
+        if (handed !== undefined) return this.#activate(token, handed, handed, takeRule);
+        // A dormant token's state is dropped only once its actor is made (an activation that throws keeps it).
+        return this.#dormant.wake(token, (sleeping) => this.#activate(token, undefined, sleeping, takeRule));
       },
       { clock: deps.clock, idleMs: deps.idleMs, maxActors: deps.maxActors },
       {
@@ -232,6 +211,41 @@ export class ThrottleNode {
         this.ownership.stateLost();
       },
     });
+  }
+
+  /**
+   * Makes `token`'s actor: from a hand-off item (`handed`), a dormant state
+   * (`r`, the same as `handed` when handed) or a take's rule (`takeRule`).
+   */
+  #activate(
+    token: TokenKey,
+    handed: HandoffItem | undefined,
+    r: HandoffItem | undefined,
+    takeRule: RuleRef | undefined,
+  ): TokenActor {
+    // A hand-off or a dormant token brings its rule and state; a take, the rule it runs under.
+    const ref = r?.rule ?? takeRule;
+    if (ref === undefined) {
+      throw new StateError(ErrorCode.NotFound, `token ${token} has no rule to activate with`);
+    }
+    const actor = new TokenActor(token, this.#ruleOf(ref), this.#deps.clock, r?.snapshot);
+    // Started after the last lost contact: what it starts from is fenced below, if at all.
+    actor.fenceEpoch = this.#contactEpoch;
+    // Without its previous owner's state, a token another node may have served starts fenced.
+    if (handed === undefined && this.#deps.ownership !== undefined) {
+      // Another node may have seen the rule up to a settle time before this one (the rules' watch).
+      const ruleSince = (this.#deps.ruleSinceMs?.(actor.rule.id) ?? -Infinity) - this.ownership.settleMs;
+      const known = this.ownership.fenceFor(token, gcraToleranceMs(actor.rule.limit), ruleSince);
+      let fence = known?.atMs;
+      // A token whose expected hand-off did not come, or a stale gateway's item that landed
+      // here (served where it lands, once): another node may be granting too for a while.
+      const late = this.#withoutState.delete(token);
+      if (late || this.#deps.tracker.placement.owner(token) !== this.#deps.broker.nodeID) {
+        fence = Math.max(fence ?? 0, this.#deps.clock.now() + this.ownership.settleMs);
+      }
+      if (fence !== undefined) actor.fence(fence, known?.capMs ?? this.ownership.learnMs);
+    }
+    return actor;
   }
 
   /**

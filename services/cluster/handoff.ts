@@ -194,12 +194,12 @@ export class Handoff {
       params.items.map(async (item) => {
         const token = item.snapshot.token;
         if (!host.has(token)) {
-          const sleeping = dormant.wake(token);
-          if (sleeping === undefined) {
-            host.restore(token, item);
-            return;
-          }
-          host.restore(token, sleeping);
+          // A dormant state is dropped only once its actor is made (restore activates at once here).
+          const merge = dormant.wake(token, (sleeping) => {
+            host.restore(token, sleeping ?? item);
+            return sleeping !== undefined;
+          });
+          if (!merge) return;
         }
         // Requests (or a dormant state) were here before this state: keep the stricter.
         await host.ask(token, (a) => a.merge(item.snapshot));
