@@ -1,11 +1,10 @@
 /**
  * One token's slice as the client holds it (client/leases.ts decides from
- * it): its state, how much a renewal wants and when it runs low, the report
- * of the checks decided under it, and the owner's grant as the client reads
- * it. Pure: no wire, no timers.
+ * it): its state, how much a renewal wants and when it runs low, the reply
+ * of a check decided under it, and the report of those checks. The owner's
+ * grant as the client reads it is lease-grant.ts. Pure: no wire, no timers.
  */
-import { isPlainObject } from '../lib/index.ts';
-import type { CheckRequest, RuleMode } from '../lib/index.ts';
+import type { CheckReply, CheckRequest, RuleMode } from '../lib/index.ts';
 
 /** Renew once this fraction of the lease's time has passed, or below this fraction of its units. */
 export const RENEW_AT = 0.6;
@@ -44,6 +43,13 @@ export interface Held {
   nextAskAt: number;
   /** How long this token's asks take to be answered (ms, a moving average). */
   rttMs: number;
+  /**
+   * This client's checks of the token over its last asks (allowed and
+   * denied units, and ms), each ask halving what came before: a window of
+   * about its last two asks' spans ({@link ratePerMs}).
+   */
+  rateUnits: number;
+  rateMs: number;
   /** Until when (performance.now()) the slice may be used: its ask's send time plus ttlMs. */
   usableUntil: number;
   /** When to renew ahead of expiry. */
@@ -97,6 +103,8 @@ export function newHeld(
     limited: false,
     nextAskAt: 0,
     rttMs: 1,
+    rateUnits: 0,
+    rateMs: 0,
     usableUntil: 0,
     renewAt: 0,
     denyUntil: 0,
@@ -116,12 +124,59 @@ export function newHeld(
 /**
  * Whether `h` runs low: below a quarter of its grant, or below what this
  * client uses in two of its asks' round trips (the renewal is answered
- * before the slice is used up, as long as the owner can top it up).
+ * before the slice is used up, as long as the owner can top it up). The
+ * rate is the larger of the one over the asks before and the one since the
+ * last (over at least 50 ms): a hot token renewed every few ms is used much
+ * faster than its uses since the ask over 50 ms say.
  */
 export function runsLow(h: Held, t: number): boolean {
   if (h.units < h.granted * LOW_WATER) return true;
-  const perMs = h.usedSinceAsk / Math.max(50, t - h.askedAt);
+  const perMs = Math.max(ratePerMs(h), h.usedSinceAsk / Math.max(50, t - h.askedAt));
   return h.units < perMs * 2 * h.rttMs;
+}
+
+/** Folds the checks since the last ask into `h`'s rate (an ask is going out at `t`). */
+export function noteRate(h: Held, t: number): void {
+  h.rateUnits = h.rateUnits / 2 + h.usedSinceAsk + h.deniedSinceAsk;
+  h.rateMs = h.rateMs / 2 + Math.max(0, t - h.askedAt);
+}
+
+/**
+ * Units this client checks of the token per ms over about its last two
+ * asks' spans, at least 50 ms of them (a few checks at once are no rate): a
+ * hot token renewed every few tens of ms is measured over its recent asks.
+ */
+export function ratePerMs(h: Held): number {
+  return h.rateUnits / Math.max(50, h.rateMs);
+}
+
+/**
+ * The reply lib's combineDecisions gives for this one rule's decision,
+ * built here without its lists and wrapper (a check decided here is a few
+ * hundred ns: they were a tenth of it, and of its garbage). The client
+ * unit tests check it against combineDecisions.
+ */
+export function sliceReply(h: Held, allow: boolean, retryAfterMs: number): CheckReply {
+  if (h.mode === 'shadow') {
+    return {
+      allow: true,
+      rule: null,
+      limit: null,
+      remaining: null,
+      retryAfterMs: 0,
+      tokens: [h.token],
+      shadowDenied: allow ? [] : [h.rule],
+    };
+  }
+  return {
+    allow,
+    rule: h.rule,
+    limit: h.limit,
+    remaining: Math.floor(h.units),
+    retryAfterMs: allow ? 0 : retryAfterMs,
+    tokens: [h.token],
+    shadowDenied: [],
+  };
 }
 
 /** Units to want: this client's recent rate (or its share of the forecast demand) over the lease's time. */
@@ -169,42 +224,4 @@ export function unreport(h: Held, sent: Unreported): void {
   u.denied += sent.denied;
   u.cost += sent.cost;
   u.since = Number.isNaN(u.since) ? sent.since : Math.min(u.since, sent.since);
-}
-
-/** A grant as the client uses it. */
-export interface Grant {
-  lease: string | null;
-  node: string;
-  rule: string;
-  mode: RuleMode;
-  limit: number;
-  units: number;
-  ttlMs: number;
-  retryAfterMs: number;
-  holders: number;
-  demandPerSec: number | undefined;
-  /** Units the bucket allows after the grant (undefined from a node that does not say). */
-  available: number | undefined;
-}
-
-/** A `headroom.v1.lease` reply, checked; undefined for an error or anything malformed. */
-export function grantOf(r: unknown): Grant | undefined {
-  if (!isPlainObject(r)) return undefined;
-  const { lease, node, rule, mode, limit, units, ttlMs, retryAfterMs, holders, demandPerSec, available } = r;
-  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-  if (
-    !(lease === null || typeof lease === 'string') ||
-    typeof node !== 'string' ||
-    typeof rule !== 'string' ||
-    (mode !== 'enforce' && mode !== 'shadow') ||
-    !num(limit) ||
-    !num(units) ||
-    !(num(ttlMs) && ttlMs > 0) ||
-    !num(retryAfterMs) ||
-    !num(holders) ||
-    (demandPerSec !== undefined && !num(demandPerSec)) ||
-    (available !== undefined && !num(available))
-  )
-    return undefined;
-  return { lease, node, rule, mode, limit, units, ttlMs, retryAfterMs, holders, demandPerSec, available };
 }

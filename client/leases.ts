@@ -8,9 +8,9 @@
  * it due, or by a sweep every 250 ms while the token is still checked, so a
  * token checked a few times a second keeps its slice), telling the owner
  * what was not used (the owner keeps those units in the slice and tops it
- * up to the client's fair share). A slice is used only until `ttlMs` after its ask
- * was sent (the owner keeps it longer, counting from its grant). What is
- * left of an idle slice, and of every slice at close, goes back
+ * up to the client's fair share). A slice is used only until `ttlMs` after
+ * its ask was sent (the owner keeps it longer, counting from its grant).
+ * What is left of an idle slice, and of every slice at close, goes back
  * (`lease.return`; the returns of one turn to one node go in one
  * `lease.return.batch`).
  *
@@ -18,13 +18,11 @@
  * owner grants nothing: the owner is gone or slow, the token just moved
  * (no slice for `ttlMs`), other clients hold its whole burst, or the check
  * matches several rules. An empty bucket is answered here: denied until the
- * owner's `retryAfterMs`, as a plain check would be. A slice used up when
- * its last grant gave less than was wanted and left the bucket dry (the
- * grant's `available` 0) is answered here too: denied until its renewal, which
- * goes out about every {@link LIMITED_ASK_MS} and takes what the bucket
- * refilled meanwhile (units left in the bucket wait there, up to its burst),
- * so the allowed count is the owner's and the excess is denied at memory
- * speed instead of waiting a round trip. Replies have the shape of
+ * owner's `retryAfterMs`, as a plain check would be. A check past a used-up
+ * slice waits for its renewal, unless waiting cannot get it a unit the
+ * bucket would not give anyway (lease-grant.ts: the bucket was left dry, or
+ * this client uses more per round trip than its fair share gives): then it
+ * is denied here at memory speed. Replies have the shape of
  * `headroom.v1.check`'s (lib combineDecisions), `remaining` counting the
  * slice's units.
  *
@@ -38,86 +36,36 @@
  * before its return is lost (the owner may have recorded it: never counted
  * twice), as are the checks of a process that dies.
  *
- * Beside this file: lease-slice.ts (a held slice's state, sizing, reports
- * and the grant as read here), lease-asks.ts (the asks of one turn, one
- * message per owner) and lease-returns.ts (the returns of one turn, one
- * message per node).
+ * Beside this file: lease-slice.ts (a slice's state, sizing, reply, report),
+ * lease-grant.ts (a grant applied; when a check past the slice is denied),
+ * lease-meters.ts (how often unleased tokens are checked), lease-asks.ts and
+ * lease-returns.ts (the asks and returns of one turn, one message per node).
  */
 import { randomBytes } from 'node:crypto';
 import type { CheckReply, CheckRequest } from '../lib/index.ts';
 import { ASK_BYTES, LeaseAskQueue } from './lease-asks.ts';
+import { applyGrant, deniedPastSlice, grantOf } from './lease-grant.ts';
+import { LeaseMeters } from './lease-meters.ts';
 import { LeaseReturnQueue } from './lease-returns.ts';
-import { RENEW_AT, grantOf, newHeld, report, runsLow, tally, unitsToWant, unreport } from './lease-slice.ts';
+import {
+  newHeld,
+  noteRate,
+  report,
+  runsLow,
+  sliceReply,
+  tally,
+  unitsToWant,
+  unreport,
+} from './lease-slice.ts';
 import type { Held, Meter } from './lease-slice.ts';
+import type { LeaseDeps, LeaseSettings, LeaseStats } from './lease-types.ts';
 
-/** What the leases need of the client: its topology and the wire. */
-export interface LeaseDeps {
-  /**
-   * The token of the one rule `req` matches; undefined when several or none
-   * match, or no topology is fresh. `t`: the leases' clock now ({@link now}),
-   * read once per check.
-   */
-  tokenOf: (req: CheckRequest, t: number) => string | undefined;
-  /** The owner of `token`, or undefined to ask any node. */
-  ownerOf: (token: string) => string | undefined;
-  /** Sends a request (JSON) and resolves the parsed reply; rejects when no node answered. */
-  request: (subject: string, body: unknown, timeoutMs: number) => Promise<unknown>;
-  /** Subject of `op` on node `node`, or of any node when undefined. */
-  subject: (
-    node: string | undefined,
-    op: 'lease' | 'lease.batch' | 'lease.return' | 'lease.return.batch',
-  ) => string;
-  /** The clock (ms): performance.now() unless given (tests). */
-  now?: () => number;
-}
+export type { LeaseDeps, LeaseSettings, LeaseStats } from './lease-types.ts';
 
-/** The lease options of the client (client-options.ts). */
-export interface LeaseSettings {
-  /** Lease every token checked at least `minRatePerSec` times a second (not only `{lease: true}` checks). */
-  all: boolean;
-  minRatePerSec: number;
-  /** How long a token whose lease failed is checked without one. */
-  backoffMs: number;
-  /** How long an ask may take. */
-  timeoutMs: number;
-}
-
-/** Lease counters, for tests and benchmarks. */
-export interface LeaseStats {
-  /** Checks decided here from a slice (allowed or denied). */
-  local: number;
-  /** Of them, denied here (an empty bucket, or a slice used up past what the owner could give). */
-  localDenied: number;
-  /** Asks sent (first leases and renewals). */
-  asks: number;
-  /** Messages they went in (the asks of one turn to one owner go in one `lease.batch`). */
-  askMessages: number;
-  /** Asks that failed or were refused (the token was then checked without a lease for a while). */
-  refused: number;
-  /** Units given back. */
-  returned: number;
-  /** Messages the returns went in (the returns of one turn to one node go in one `lease.return.batch`). */
-  returnMessages: number;
-}
-
-/** Most tokens metered at once (the meters start over when full). */
-const MAX_METERS = 10_000;
 /** A slice whose token was not checked for this long goes back (its units return to the bucket). */
 const IDLE_MS = 1000;
 /** A slice this close to its expiry is given back rather than renewed (the ask might land after it). */
 const EXPIRY_MARGIN_MS = 300;
-/** How soon a client whose share the others hold asks again (they renew about every 0.6 ttl). */
-const SHARE_RETRY_MS = 100;
-/**
- * Time between asks of a slice whose last grant gave less than it wanted,
- * on average: the bucket refills meanwhile and the next ask takes it (what
- * the bucket gains up to its burst is not lost, so with a burst of at least
- * rate x 1.5 this span the allowed count is the rule's rate). The asks fall
- * due on a grid of this span (at least half of it after the last one), so
- * the paced asks of several dry tokens of one owner become due together and
- * go in one `lease.batch`.
- */
-export const LIMITED_ASK_MS = 10;
 /** The code nats.js gives a request no subscriber received. */
 const NO_RESPONDERS = '503';
 
@@ -128,7 +76,7 @@ export class ClientLeases {
   /** This client's name to the owners (slices are shared fairly among names). */
   readonly client = `c-${randomBytes(9).toString('base64url')}`;
   readonly #held = new Map<string, Held>();
-  readonly #meters = new Map<string, Meter>();
+  readonly #meters: LeaseMeters;
   readonly #inflight = new Set<Promise<unknown>>();
   /** The asks of this turn, one message per owner. */
   readonly #asks: LeaseAskQueue;
@@ -148,6 +96,7 @@ export class ClientLeases {
     this.#deps = deps;
     this.#settings = settings;
     this.#now = deps.now ?? ((): number => performance.now());
+    this.#meters = new LeaseMeters(settings.minRatePerSec);
     this.#asks = new LeaseAskQueue({
       request: deps.request,
       subject: deps.subject,
@@ -180,7 +129,8 @@ export class ClientLeases {
     if (token === undefined) return undefined;
     let h = this.#held.get(token);
     if (h === undefined) {
-      const meter = explicit ? undefined : this.#often(token, t);
+      // Leased on a `{lease: true}` check, or (the `leases` option) once checked often enough.
+      const meter = explicit || !this.#settings.all ? undefined : this.#meters.often(token, t);
       if (!explicit && meter === undefined) return undefined;
       h = this.#start(token, req.params, meter, t);
     }
@@ -203,7 +153,7 @@ export class ClientLeases {
     if (t < h.denyUntil) return this.#deny(h, cost, t, h.denyUntil - t);
     if (h.units < cost) {
       // Used up. The owner gave all it could at the last ask: deny until the (paced) renewal adds more.
-      if (!h.limited || t < h.plainUntil) return undefined;
+      if (!deniedPastSlice(h, t)) return undefined;
       h.deniedSinceAsk += cost;
       h.lastUsed = t;
       if (h.asking === undefined && t >= h.nextAskAt) void this.#ask(h, cost);
@@ -216,43 +166,14 @@ export class ClientLeases {
     if (h.asking !== undefined) h.usedInFlight += cost;
     else if ((t >= h.renewAt || runsLow(h, t)) && this.#mayAsk(h, t)) void this.#ask(h, cost);
     this.#stats.local++;
-    return this.#reply(h, true, 0);
+    return sliceReply(h, true, 0);
   }
 
   #deny(h: Held, cost: number, t: number, retryAfterMs: number): CheckReply {
     this.#stats.local++;
     this.#stats.localDenied++;
     tally(h, false, cost, t);
-    return this.#reply(h, false, Math.max(1, Math.ceil(retryAfterMs)));
-  }
-
-  /**
-   * The reply lib's combineDecisions gives for this one rule's decision,
-   * built here without its lists and wrapper (a check decided here is a
-   * few hundred ns: they were a tenth of it, and of its garbage). The
-   * client unit tests check it against combineDecisions.
-   */
-  #reply(h: Held, allow: boolean, retryAfterMs: number): CheckReply {
-    if (h.mode === 'shadow') {
-      return {
-        allow: true,
-        rule: null,
-        limit: null,
-        remaining: null,
-        retryAfterMs: 0,
-        tokens: [h.token],
-        shadowDenied: allow ? [] : [h.rule],
-      };
-    }
-    return {
-      allow,
-      rule: h.rule,
-      limit: h.limit,
-      remaining: Math.floor(h.units),
-      retryAfterMs: allow ? 0 : retryAfterMs,
-      tokens: [h.token],
-      shadowDenied: [],
-    };
+    return sliceReply(h, false, Math.max(1, Math.ceil(retryAfterMs)));
   }
 
   /** Starts holding `token`; `meter`: its checks so far (the first ask wants their rate). */
@@ -261,18 +182,6 @@ export class ClientLeases {
     this.#held.set(token, h);
     this.#meters.delete(token);
     return h;
-  }
-
-  /** `token`'s meter once it has been checked at least the minimum rate within the last second. */
-  #often(token: string, t: number): Meter | undefined {
-    if (!this.#settings.all) return undefined;
-    let m = this.#meters.get(token);
-    if (m === undefined || t - m.since > 1000) {
-      if (m === undefined && this.#meters.size >= MAX_METERS) this.#meters.clear();
-      m = { since: t, count: 0 };
-      this.#meters.set(token, m);
-    }
-    return ++m.count >= this.#settings.minRatePerSec ? m : undefined;
   }
 
   /** Asks the owner for a slice (or a renewal of the one held); settles when it is applied. */
@@ -284,6 +193,7 @@ export class ClientLeases {
     const body: Record<string, unknown> = { client: this.client, params: h.params, want };
     if (h.id !== null) body['previous'] = { lease: h.id, unused: h.units };
     const sentReport = report(h, body, t);
+    noteRate(h, t);
     h.asked = want;
     h.askedAt = t;
     h.usedSinceAsk = 0;
@@ -310,36 +220,11 @@ export class ClientLeases {
   }
 
   #apply(h: Held, reply: unknown, sentAt: number): void {
-    h.rttMs += (Math.max(0, this.#now() - sentAt) - h.rttMs) / 4;
+    const now = this.#now();
+    h.rttMs += (Math.max(0, now - sentAt) - h.rttMs) / 4;
     const g = grantOf(reply);
-    if (g === undefined) {
-      this.#refused(h);
-      return;
-    }
-    h.id = g.lease;
-    h.node = g.node;
-    h.rule = g.rule;
-    h.mode = g.mode;
-    h.limit = g.limit;
-    h.holders = g.holders;
-    h.demandPerSec = g.demandPerSec;
-    // What was used while the ask travelled came out of the units it reported unused.
-    h.units = Math.max(0, g.units - h.usedInFlight);
-    h.granted = g.units;
-    h.usableUntil = sentAt + g.ttlMs;
-    h.renewAt = sentAt + g.ttlMs * RENEW_AT;
-    // Less than wanted and the bucket dry: checks past the slice would be denied there too (until it
-    // refills; paced asks take what it gains). Short by the share alone: the next ask may add more.
-    h.limited = g.units < h.asked && g.available !== undefined && g.available < 1;
-    h.nextAskAt = h.limited ? Math.ceil((sentAt + LIMITED_ASK_MS / 2) / LIMITED_ASK_MS) * LIMITED_ASK_MS : 0;
-    if (g.units === 0) {
-      // An empty bucket: denied here until it refills. Budget the other clients hold: plain checks
-      // (the bucket may still allow them) until their renewals share the burst with this client.
-      if (g.retryAfterMs > 0) h.denyUntil = sentAt + g.retryAfterMs;
-      else h.plainUntil = this.#now() + Math.min(this.#settings.backoffMs, SHARE_RETRY_MS);
-    }
-    // A slice of no units (an old node's form): nothing is decided under it, nothing to return.
-    if (g.lease === null) h.node = null;
+    if (g === undefined) this.#refused(h);
+    else applyGrant(h, g, sentAt, now, this.#settings.backoffMs);
   }
 
   /** The owner granted nothing (gone, slow, the token moved, a bad ask): plain checks for a while. */
