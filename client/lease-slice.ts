@@ -4,6 +4,7 @@
  * of a check decided under it, and the report of those checks. The owner's
  * grant as the client reads it is lease-grant.ts. Pure: no wire, no timers.
  */
+import { shadowReply } from '../lib/index.ts';
 import type { CheckReply, CheckRequest, RuleMode } from '../lib/index.ts';
 
 /** Renew once this fraction of the lease's time has passed, or below this fraction of its units. */
@@ -157,17 +158,7 @@ export function ratePerMs(h: Held): number {
  * unit tests check it against combineDecisions.
  */
 export function sliceReply(h: Held, allow: boolean, retryAfterMs: number): CheckReply {
-  if (h.mode === 'shadow') {
-    return {
-      allow: true,
-      rule: null,
-      limit: null,
-      remaining: null,
-      retryAfterMs: 0,
-      tokens: [h.token],
-      shadowDenied: allow ? [] : [h.rule],
-    };
-  }
+  if (h.mode === 'shadow') return shadowReply(h.token, allow ? undefined : h.rule);
   return {
     allow,
     rule: h.rule,

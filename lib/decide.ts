@@ -63,18 +63,25 @@ export function replyOfOne(d: RuleDecision): CheckReply | undefined {
     const retryAfterMs = allow ? 0 : d.retryAfterMs;
     return { allow, rule: ruleId, limit, remaining, retryAfterMs, tokens: [d.token], shadowDenied: [] };
   }
-  if (d.mode === 'shadow') {
-    return {
-      allow: true,
-      rule: null,
-      limit: null,
-      remaining: null,
-      retryAfterMs: 0,
-      tokens: [d.token],
-      shadowDenied: d.allow ? [] : [d.ruleId],
-    };
-  }
+  if (d.mode === 'shadow') return shadowReply(d.token, d.allow ? undefined : d.ruleId);
   return undefined;
+}
+
+/**
+ * The reply of a request whose one matching rule is in shadow mode: always
+ * allowed, naming the rule in `shadowDenied` when it would have denied
+ * (`deniedRule`). The client's leases answer a shadow slice's checks with it.
+ */
+export function shadowReply(token: string, deniedRule: string | undefined): CheckReply {
+  return {
+    allow: true,
+    rule: null,
+    limit: null,
+    remaining: null,
+    retryAfterMs: 0,
+    tokens: [token],
+    shadowDenied: deniedRule === undefined ? [] : [deniedRule],
+  };
 }
 
 export function combineDecisions(decisions: readonly RuleDecision[]): Combined {

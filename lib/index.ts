@@ -73,7 +73,7 @@ export {
   MAX_BATCH,
   MAX_LEASE_BATCH,
 } from './api-schema.ts';
-export { combineDecisions, replyOfOne } from './decide.ts';
+export { combineDecisions, replyOfOne, shadowReply } from './decide.ts';
 export {
   compileOptions,
   mergeOptions,

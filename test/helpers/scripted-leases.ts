@@ -38,3 +38,23 @@ export function scripted(ownerOf: (token: string) => string = () => 'n1'): {
     clock,
   };
 }
+
+/** A `headroom.v1.lease` grant of `units` for `hot|user=u1` on n1 (one holder), with `extra` fields over it. */
+export function grantBody(units: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    lease: 'AAAAAAAAAAAA',
+    node: 'n1',
+    token: 'hot|user=u1',
+    rule: 'hot',
+    mode: 'enforce',
+    limit: 100,
+    units,
+    ttlMs: 60_000,
+    retryAfterMs: 0,
+    holders: 1,
+    ...extra,
+  };
+}
+
+/** Resolves after the current turn's asks and returns have gone out. */
+export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));

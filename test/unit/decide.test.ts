@@ -47,6 +47,15 @@ test('decide - a request that can never pass reports -1, shadow rules never deny
   t.like(combineDecisions([]).reply, { allow: true, rule: null, tokens: [] });
 });
 
+/** One decision of each mode and outcome (a wait, and "never"). */
+const ONE_RULE_CASES: RuleDecision[] = [
+  d('a', true, 4),
+  d('a', false, 0, 250),
+  d('a', false, 0, -1),
+  d('s', true, 4, 0, 'shadow'),
+  d('s', false, 0, 100, 'shadow'),
+];
+
 test('decide - one decision (the common case) gives the reply, key order and refunds of the general rule', (t) => {
   // The general rule for one decision, written out: JSON key order is API too (replies are compared as text).
   const general = (x: RuleDecision): string => {
@@ -64,13 +73,7 @@ test('decide - one decision (the common case) gives the reply, key order and ref
       refunds: [],
     });
   };
-  for (const x of [
-    d('a', true, 4),
-    d('a', false, 0, 250),
-    d('a', false, 0, -1),
-    d('s', true, 4, 0, 'shadow'),
-    d('s', false, 0, 100, 'shadow'),
-  ]) {
+  for (const x of ONE_RULE_CASES) {
     t.is(JSON.stringify(combineDecisions([x])), general(x), `${x.mode} ${x.allow}`);
   }
   // A denied single request refunds nothing: its one token took nothing.
@@ -78,13 +81,7 @@ test('decide - one decision (the common case) gives the reply, key order and ref
 });
 
 test('decide - replyOfOne is the combined reply of one decision, as text (the gateway answers one-rule checks with it)', (t) => {
-  for (const x of [
-    d('a', true, 4),
-    d('a', false, 0, 250),
-    d('a', false, 0, -1),
-    d('s', true, 4, 0, 'shadow'),
-    d('s', false, 0, 100, 'shadow'),
-  ]) {
+  for (const x of ONE_RULE_CASES) {
     t.is(JSON.stringify(replyOfOne(x)), JSON.stringify(combineDecisions([x]).reply), `${x.mode} ${x.allow}`);
   }
   // A mode it does not know is left to combineDecisions.

@@ -6,7 +6,7 @@
 // gone node's returns are lost after one single try, not retried one by one.
 import test from 'ava';
 import type { ClientLeases } from '../../client/leases.ts';
-import { scripted } from '../helpers/scripted-leases.ts';
+import { grantBody, scripted, tick } from '../helpers/scripted-leases.ts';
 import type { Sent } from '../helpers/scripted-leases.ts';
 import { ErrorCode, InputError } from '../../lib/index.ts';
 
@@ -14,21 +14,14 @@ import { ErrorCode, InputError } from '../../lib/index.ts';
 const scriptedTwo = (): ReturnType<typeof scripted> =>
   scripted((token) => (Number(token.replace(/\D/g, '')) % 2 === 0 ? 'n1' : 'n2'));
 
-const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 const lease = (i: number): string => `L${String(i).padStart(11, '0')}`;
-const grantFor = (i: number, units: number, pad = ''): Record<string, unknown> => ({
-  lease: lease(i),
-  node: i % 2 === 0 ? 'n1' : 'n2',
-  token: `hot|user=u${i}${pad}`,
-  rule: 'hot',
-  mode: 'enforce',
-  limit: 100,
-  units,
-  ttlMs: 60_000,
-  retryAfterMs: 0,
-  holders: 1,
-  available: 50,
-});
+const grantFor = (i: number, units: number, pad = ''): Record<string, unknown> =>
+  grantBody(units, {
+    lease: lease(i),
+    node: i % 2 === 0 ? 'n1' : 'n2',
+    token: `hot|user=u${i}${pad}`,
+    available: 50,
+  });
 
 /** Holds slices of tokens u<i> for each i of `ids` (each of `units`), one check decided under each. */
 async function hold(

@@ -3,24 +3,11 @@
 // subtracts what was used while it travelled, local denials on an empty bucket, plain checks while
 // the owner grants nothing, and the unused units given back at close.
 import test from 'ava';
-import { scripted } from '../helpers/scripted-leases.ts';
+import { grantBody, scripted, tick } from '../helpers/scripted-leases.ts';
 import type { CheckRequest } from '../../lib/index.ts';
 
 const req = (user: string, cost = 1): CheckRequest => ({ params: { user }, cost });
-const grant = (units: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  lease: 'AAAAAAAAAAAA',
-  node: 'n1',
-  token: 'hot|user=u1',
-  rule: 'hot',
-  mode: 'enforce',
-  limit: 100,
-  units,
-  ttlMs: 60_000,
-  retryAfterMs: 0,
-  holders: 1,
-  ...extra,
-});
-const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+const grant = grantBody;
 
 test('client leases - checks are decided from the slice with the check reply shape; a renewal reports what is left', async (t) => {
   const { leases, sent } = scripted();
