@@ -26,7 +26,8 @@
  * start without state within the tolerance would let it through a third
  * time: when the token moved twice (an unknown owner counting as a move)
  * in the changes a node remembers within its tolerance, the fence covers
- * the whole tolerance instead (`Fence.capMs`).
+ * the whole tolerance instead (`Fence.capMs`). A node that lost contact
+ * around its first join counts the past it never saw as a move too.
  *
  * The old owner's state, when it still has it, follows by hand-off
  * (handoff.ts) and is merged: the stricter TAT wins, so a fence only ever
@@ -190,6 +191,9 @@ export class Ownership {
     const owner = this.#view?.owner(token);
     let after: string | undefined = owner ?? this.#self;
     let moves = (owner !== undefined && owner !== this.#self ? 1 : 0) + (this.#sawPeers ? 0 : 1);
+    // A first join, and an owner lost track of (a lost contact, a hand-off given up), within the tolerance.
+    let firstJoin = false;
+    let unknown = false;
     for (let i = this.#changes.length - 1; i >= 0; i--) {
       const c = this.#changes[i]!;
       if (c.atMs < horizon) break;
@@ -203,10 +207,17 @@ export class Ownership {
         if (was === undefined || was !== after) moves++;
         after = was;
       }
+      if (c.reason === 'join' && c.alone === null) firstJoin = true;
+      else if (c.before === null) unknown = true;
       if (before === this.#self) continue;
       if (atMs === undefined || until > atMs) atMs = until;
     }
     if (atMs === undefined) return undefined;
+    // A joiner knows a token's past only from the hand-offs it gets. One that lost track around its
+    // first join (a NATS restart as it joined) may have missed them, and a node before it may have
+    // started the token without state already: its own start would let the burst through a third
+    // time, so the past counts as a move (the whole tolerance is fenced).
+    if (firstJoin && unknown) moves++;
     return { atMs, capMs: moves >= 2 ? Number.POSITIVE_INFINITY : this.#learnMs };
   }
 
