@@ -26,8 +26,10 @@
  * start without state within the tolerance would let it through a third
  * time: when the token moved twice (an unknown owner counting as a move)
  * in the changes a node remembers within its tolerance, the fence covers
- * the whole tolerance instead (`Fence.capMs`). A node that lost contact
- * around its first join counts the past it never saw as a move too.
+ * the whole tolerance instead (`Fence.capMs`). A node whose first join is
+ * within the tolerance counts the past it never saw as a move, so what it
+ * takes over without state in that time is fenced whole: its previous
+ * owner may have started it without state already (before the join).
  *
  * The old owner's state, when it still has it, follows by hand-off
  * (handoff.ts) and is merged: the stricter TAT wins, so a fence only ever
@@ -81,8 +83,9 @@ export interface Fence {
    * it (Infinity) when the token moved twice within its tolerance as this
    * node remembers it (an unknown owner after a lost contact or a lost
    * hand-off counts as a move, and so does serving it while the view names
-   * another owner, or before ever seeing a peer): a node it passed through
-   * may have started it without state and let its burst through already.
+   * another owner, or before ever seeing a peer, and the past before this
+   * node's first join): a node it passed through may have started it
+   * without state and let its burst through already.
    */
   capMs: number;
 }
@@ -184,16 +187,16 @@ export class Ownership {
     let atMs: number | undefined;
     // Moves within the tolerance, newest first: the token's owner before each change against its
     // owner after it (the next change's before, or this node). An unknown owner (a lost contact, a
-    // lost hand-off) counts as a move; a node's first join moves nothing (what a joiner starts
-    // came by hand-off, or with a view change counted here).
-    // Two more: a stale gateway's item served here while the view names another owner (two may
-    // grant at once), and a node that has never seen a peer (it knows nothing of the token's past).
+    // lost hand-off) counts as a move; a node's first join is not a move of its own (what a joiner
+    // starts came by hand-off, or with a view change counted here) but stands for the past before
+    // it (below). Two more: a stale gateway's item served here while the view names another owner
+    // (two may grant at once), and a node that has never seen a peer (it knows nothing of the
+    // token's past).
     const owner = this.#view?.owner(token);
     let after: string | undefined = owner ?? this.#self;
     let moves = (owner !== undefined && owner !== this.#self ? 1 : 0) + (this.#sawPeers ? 0 : 1);
-    // A first join, and an owner lost track of (a lost contact, a hand-off given up), within the tolerance.
+    // Whether this node's first join is within the tolerance.
     let firstJoin = false;
-    let unknown = false;
     for (let i = this.#changes.length - 1; i >= 0; i--) {
       const c = this.#changes[i]!;
       if (c.atMs < horizon) break;
@@ -208,16 +211,15 @@ export class Ownership {
         after = was;
       }
       if (c.reason === 'join' && c.alone === null) firstJoin = true;
-      else if (c.before === null) unknown = true;
       if (before === this.#self) continue;
       if (atMs === undefined || until > atMs) atMs = until;
     }
     if (atMs === undefined) return undefined;
-    // A joiner knows a token's past only from the hand-offs it gets. One that lost track around its
-    // first join (a NATS restart as it joined) may have missed them, and a node before it may have
-    // started the token without state already: its own start would let the burst through a third
-    // time, so the past counts as a move (the whole tolerance is fenced).
-    if (firstJoin && unknown) moves++;
+    // A node knows a token's past from before its first join only by the hand-offs it got, and no
+    // hand-off tells it that the token's last owner had itself started it without state (a node
+    // cut off or killed before this one joined): within the tolerance, that past counts as a move,
+    // so a takeover is fenced whole (Doorman's learning mode, for a newcomer's first tolerance).
+    if (firstJoin) moves++;
     return { atMs, capMs: moves >= 2 ? Number.POSITIVE_INFINITY : this.#learnMs };
   }
 
