@@ -6,12 +6,19 @@
  * responders", at once), slow (`ownerTimeoutMs`) or stopping (a retryable
  * error) goes again through the queue group (`headroom.v1.check`) in the
  * time it has left of `timeoutMs`.
+ *
+ * A batch asks for its replies in columns (batch-columns.ts), unless a node
+ * has answered that it does not know the `columns` field (a node older than
+ * the client): then that batch goes again as before, and so do all after it.
+ * A node rejects an unknown field before it decides any check, so nothing
+ * is counted twice.
  */
 import { ErrorCode as NatsErrorCode } from 'nats';
 import type { Msg, NatsConnection } from 'nats';
-import { MAX_BATCH, isPlainObject } from '../lib/index.ts';
-import type { CheckReply, CheckRequest } from '../lib/index.ts';
+import { ErrorCode, MAX_BATCH } from '../lib/index.ts';
+import type { CheckReply, CheckRequest, HeadroomError } from '../lib/index.ts';
 import { API_PREFIX, nodeSubject } from '../services/api/topology.ts';
+import { batchReplies } from './batch-columns.ts';
 import type { Pending } from './pending.ts';
 import { badReply, errorOf, isCheckReply, natsError, timedOut } from './reply-errors.ts';
 import type { Destination } from './topology.ts';
@@ -50,6 +57,8 @@ export class CheckLanes {
   #flushing = false;
   /** Requests on the wire (a fallback replaces its first try's). */
   readonly #inflight = new Set<Promise<void>>();
+  /** Whether batches ask for columns: until a node says it does not know the field. */
+  #columns = true;
 
   constructor(deps: LaneDeps) {
     this.#d = deps;
@@ -101,7 +110,11 @@ export class CheckLanes {
     const one = list.length === 1;
     const op = one ? 'check' : 'check.batch';
     const subject = dest === undefined ? `${API_PREFIX}.${op}` : nodeSubject(dest, op);
-    const payload = one ? JSON.stringify(list[0]!.req) : JSON.stringify({ requests: list.map((p) => p.req) });
+    const columns = !one && this.#columns;
+    const requests = one ? undefined : list.map((p) => p.req);
+    const payload = one
+      ? JSON.stringify(list[0]!.req)
+      : JSON.stringify(columns ? { requests, columns } : { requests });
     let oldest = list[0]!.atMs;
     for (const p of list) if (p.atMs < oldest) oldest = p.atMs;
     const left = this.#d.timeoutMs - (now() - oldest);
@@ -121,7 +134,7 @@ export class CheckLanes {
       return;
     }
     const done = sent.then(
-      (msg) => this.#answered(dest, subject, one, list, msg),
+      (msg) => this.#answered(dest, subject, one, columns, list, msg),
       (err: { code?: string; message?: string }) => {
         if (dest === undefined) {
           fail(list, err.code === NatsErrorCode.Timeout ? timedOut(this.#d.timeoutMs) : natsError(err));
@@ -137,7 +150,14 @@ export class CheckLanes {
   }
 
   /** Hands a node's reply to the checks of `list`, or sends them again / fails them on an error. */
-  #answered(dest: Destination, subject: string, one: boolean, list: Pending[], msg: Msg): void {
+  #answered(
+    dest: Destination,
+    subject: string,
+    one: boolean,
+    columns: boolean,
+    list: Pending[],
+    msg: Msg,
+  ): void {
     let body: unknown;
     try {
       body = JSON.parse(msg.string());
@@ -146,13 +166,19 @@ export class CheckLanes {
     }
     const err = errorOf(body);
     if (err !== undefined) {
+      // Every batch in flight that asked for columns gets this answer from such a node.
+      if (columns && refusesColumns(err)) {
+        this.#columns = false;
+        this.#send(dest, list);
+        return;
+      }
       // A node that is stopping (or cut off) says so: another node may answer.
       if (dest !== undefined && err.retryable) this.#fallback(list);
       else fail(list, err);
       return;
     }
-    const replies = one ? [body] : isPlainObject(body) ? body['results'] : undefined;
-    if (!Array.isArray(replies) || replies.length !== list.length || !replies.every(isCheckReply)) {
+    const replies = one ? [body] : batchReplies(body, list.length);
+    if (replies === undefined || !replies.every(isCheckReply)) {
       fail(list, badReply(subject, body));
       return;
     }
@@ -165,6 +191,11 @@ export class CheckLanes {
     this.stats.fallbacks++;
     this.#send(undefined, list);
   }
+}
+
+/** A node's answer that it does not know the `columns` field of a batch (it predates them). */
+function refusesColumns(err: HeadroomError): boolean {
+  return err.code === ErrorCode.UnknownField && err.field === 'columns';
 }
 
 function fail(list: Pending[], err: Error): void {

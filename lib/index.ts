@@ -65,6 +65,7 @@ export {
   parseJsonPayload,
   payloadTooLarge,
   parseCheckRequest,
+  batchColumns,
   parseBatchRequest,
   parseCheckRequests,
   parseIdRequest,

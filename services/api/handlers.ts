@@ -9,6 +9,7 @@ import {
   ErrorCode,
   InputError,
   StateError,
+  batchColumns,
   parseBatchRequest,
   parseCheckRequest,
   parseEmptyRequest,
@@ -137,9 +138,13 @@ export class Api {
           ? (await deps.gateway.check([req], trace))[0]
           : await deps.gateway.checkOne(req, trace, route.replyTo, route.bounce);
       },
-      'check.batch': async (body, trace) => ({
-        results: await deps.gateway.check(parseBatchRequest(body), trace),
-      }),
+      'check.batch': async (body, trace) => {
+        const results = await deps.gateway.check(parseBatchRequest(body), trace);
+        // parseBatchRequest checked that the body is an object and `columns` a boolean if given.
+        return (body as Record<string, unknown>)['columns'] === true
+          ? { columns: batchColumns(results) }
+          : { results };
+      },
       'rules.put': async (body) => {
         const { rule, ...change } = await deps.rules.put(parseRule(body));
         this.#audit('put', rule.id, change);

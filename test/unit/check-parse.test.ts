@@ -9,6 +9,7 @@ import {
   InputError,
   invalidField,
   isPlainObject,
+  batchColumns,
   parseBatchRequest,
   parseCheckRequest,
   parseCheckRequests,
@@ -168,4 +169,38 @@ test('check parse - a list of any length names its bad request by index under th
   const bad = [...list.slice(0, 1200), { params: { user: null } }];
   const err = t.throws(() => parseCheckRequests(bad, 'checkBatch'), { instanceOf: InputError });
   t.is(err?.field, 'checkBatch[1200].params.user');
+});
+
+test('check parse - a batch may ask for columns (a boolean), and they hold what results hold', (t) => {
+  const requests = [{ params: { user: 'u1' } }, { params: { user: 'u2' }, cost: 3 }];
+  t.is(parseBatchRequest({ requests, columns: true }).length, 2);
+  t.is(parseBatchRequest({ requests, columns: false }).length, 2);
+  t.throws(() => parseBatchRequest({ requests, columns: 'yes' }), {
+    instanceOf: InputError,
+    message: /columns/,
+  });
+  const results = [
+    {
+      allow: true,
+      rule: 'r',
+      limit: 1,
+      remaining: 0,
+      retryAfterMs: 0,
+      tokens: ['r|user=u1'],
+      shadowDenied: [],
+    },
+    {
+      allow: false,
+      rule: null,
+      limit: null,
+      remaining: null,
+      retryAfterMs: 5,
+      tokens: [],
+      shadowDenied: ['s'],
+    },
+  ];
+  const c = batchColumns(results);
+  t.deepEqual(c.allow, [true, false]);
+  t.deepEqual(c.tokens, [['r|user=u1'], []]);
+  t.deepEqual(Object.keys(c), Object.keys(results[0]!));
 });
