@@ -115,16 +115,20 @@ export class ActorHost<K extends string, A, I = never> {
    * and the failure path behave as with ask (see ActorSlots.deliverNow).
    * `arg` is passed on to `fn`, so a caller deciding many items can hand
    * over one function for all of them instead of a closure per item.
+   * `nowMs`, the host clock's time the caller already read for the items
+   * (their decisions' time), marks the actor active then: one clock read
+   * per item less. @default the host clock's now
    */
   tryNow<R, T = undefined>(
     key: K,
     fn: (actor: A, arg: T) => R | Promise<R>,
     arg?: T,
+    nowMs?: number,
   ): R | Promise<R> | typeof NOT_NOW {
     if (this.#stopped) return NOT_NOW;
     const slot = this.#slots.get(key);
     if (slot === undefined || slot.actor === undefined || slot.mailbox.length > 0) return NOT_NOW;
-    return this.#run.deliverNow(slot, fn, arg as T);
+    return this.#run.deliverNow(slot, fn, arg as T, nowMs);
   }
 
   /** Whether `key` is resident (live, or with work queued). */

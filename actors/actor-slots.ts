@@ -151,8 +151,15 @@ export class ActorSlots<K extends string, A, I = never> {
    * thenable result is queued in the mailbox before anything else can be,
    * so later messages still wait for its settlement; a throw takes the
    * failure path inside the mailbox, as a queued message's would.
+   * `nowMs` (the clock's time, read by the caller) is when the actor was
+   * last active; read here when not given.
    */
-  deliverNow<R, T>(slot: Slot<K, A>, fn: (actor: A, arg: T) => R | Promise<R>, arg: T): R | Promise<R> {
+  deliverNow<R, T>(
+    slot: Slot<K, A>,
+    fn: (actor: A, arg: T) => R | Promise<R>,
+    arg: T,
+    nowMs?: number,
+  ): R | Promise<R> {
     let result: R | Promise<R>;
     try {
       result = fn(slot.actor!, arg);
@@ -167,7 +174,7 @@ export class ActorSlots<K extends string, A, I = never> {
     }
     // Idleness counts from here, as when a queued message settles. The slot is the one held
     // (looked up just now) unless `fn` deactivated it: only then is the key looked up again.
-    if (slot.actor !== undefined) this.residents.refresh(slot);
+    if (slot.actor !== undefined) this.residents.refresh(slot, nowMs);
     else this.touch(slot);
     return result;
   }

@@ -137,10 +137,11 @@ export class Residency<K, V extends Resident<K>> {
   /**
    * {@link touch} for `value` known to be the entry held under its key (just
    * read from this map): the same, without looking the key up again. The
-   * check path calls it once per decision (issue 15).
+   * check path calls it once per decision (issue 15), with the time it read
+   * for the decisions (`nowMs`, this map's clock) instead of a read each.
    */
-  refresh(value: V): void {
-    value.lastActiveMs = this.#clock.now();
+  refresh(value: V, nowMs = this.#clock.now()): void {
+    value.lastActiveMs = nowMs;
     if (this.#newest !== value) {
       this.#unlink(value);
       this.#append(value);

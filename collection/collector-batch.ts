@@ -110,7 +110,7 @@ export class DecisionBatchBuilder {
   ) {
     this.#names = names;
     this.#cap = capacity;
-    this.#b = this.#fresh(capacity);
+    this.#b = this.#fresh();
     if (sampling !== undefined && sampling.recordsPerTokenSecond > 0)
       this.#sampler = new PortSampler(sampling);
     this.#defer = sampling?.deferCounts === true;
@@ -229,11 +229,12 @@ export class DecisionBatchBuilder {
     const held = s.held;
     if (held !== null && (all || !s.deferring)) {
       s.held = null;
-      held.forEach((h, slot) => {
-        if (h === undefined) return;
+      for (let slot = 0; slot < held.length; slot++) {
+        const h = held[slot];
+        if (h === undefined) continue;
         this.#held--;
         this.#one(h.item, h.what as Queued, h.ruleId, h.atMs, slot);
-      });
+      }
     }
     if (s.allowN > 0) this.#aggregate(token, s.second, 1, s.allowN, s.allowCost);
     if (s.denyN > 0) this.#aggregate(token, s.second, 0, s.denyN, s.denyCost);
@@ -323,7 +324,14 @@ export class DecisionBatchBuilder {
     sh.seg.push(this.#refunds);
   }
 
-  /** The batch so far (typed arrays cut to its length), and a fresh one begun. */
+  /**
+   * The batch so far (typed arrays cut to its length), and a fresh one begun.
+   * What crosses are the cut copies, so the builder's typed arrays are written
+   * over by the next batch instead of made anew: a tick after a second ended
+   * emits thousands of held decisions, the arrays grow to that once, and
+   * zeroed buffers of that size every tick (50 a second) were the port's
+   * largest cost (issue 15).
+   */
   take(): DecisionBatch {
     const b = this.#b;
     const n = b.n;
@@ -334,19 +342,25 @@ export class DecisionBatchBuilder {
       cost: b.cost.slice(0, n),
       slot: b.slot.slice(0, n),
     };
-    this.#b = this.#fresh(this.#cap);
+    this.#b = this.#fresh(b.what, b.atMs, b.cost, b.slot);
     this.#refunds = 0;
     this.#epoch++;
     return out;
   }
 
-  #fresh(cap: number): DecisionBatch {
+  /** An empty batch over the given typed arrays (fresh ones of the current capacity by default). */
+  #fresh(
+    what: Uint8Array = new Uint8Array(this.#cap),
+    atMs: Float64Array = new Float64Array(this.#cap),
+    cost: Float64Array = new Float64Array(this.#cap),
+    slot: Int32Array = new Int32Array(this.#cap),
+  ): DecisionBatch {
     return {
       n: 0,
-      what: new Uint8Array(cap),
-      atMs: new Float64Array(cap),
-      cost: new Float64Array(cap),
-      slot: new Int32Array(cap),
+      what,
+      atMs,
+      cost,
+      slot,
       token: [],
       rule: [],
       values: [],
@@ -359,7 +373,7 @@ export class DecisionBatchBuilder {
   #grow(): void {
     const old = this.#b;
     this.#cap *= 2;
-    const b = this.#fresh(this.#cap);
+    const b = this.#fresh();
     b.what.set(old.what);
     b.atMs.set(old.atMs);
     b.cost.set(old.cost);

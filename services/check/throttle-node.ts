@@ -313,7 +313,8 @@ export class ThrottleNode {
     try {
       // Items whose actor is live and idle are decided now (ActorHost.tryNow); the rest queue.
       // Those decided now are decided at one time, read once for the part (they all run
-      // synchronously, within the same few hundred microseconds), and through one function
+      // synchronously, within the same few hundred microseconds; their actors are marked
+      // active at it too, the host's clock being this one), and through one function
       // for the part instead of two closures per item (issue 15: the main thread's CPU).
       const items = part.items;
       const out = new Array<TakeDecision>(items.length);
@@ -325,7 +326,7 @@ export class ThrottleNode {
       let queued: Promise<void>[] | undefined;
       for (let i = 0; i < items.length; i++) {
         const it = items[i]!;
-        const now = this.host.tryNow(it.token, decideNow, it);
+        const now = this.host.tryNow(it.token, decideNow, it, atMs);
         if (now === NOT_NOW) (queued ??= []).push(this.#takeOne(it).then((d) => void (out[i] = d)));
         else if (isThenable(now)) (queued ??= []).push(now.then((d) => void (out[i] = d)));
         else out[i] = now;

@@ -138,3 +138,31 @@ test('tryNow - counts as activity: an actor used only through tryNow is not pass
   await turn();
   t.deepEqual(passivated, [], '3 s of use, 600 ms apart, with idleMs 1 s');
 });
+
+test('tryNow - the time given is when the actor was last active (the caller read the clock once)', async (t) => {
+  const clock = new SimulatedClock(0);
+  const passivated: string[] = [];
+  const host = new ActorHost<string, Counter>(
+    (key) => new Counter(key),
+    { clock, idleMs: 1000, sweepMs: 100 },
+    { onPassivate: (key, _a, reason) => void passivated.push(`${key}:${reason}`) },
+  );
+  await host.ask('a', () => undefined);
+  await host.ask('b', () => undefined);
+  await clock.advance(900);
+  // Both used now; 'a' with the time its caller read 400 ms earlier, 'b' reading the clock itself.
+  t.not(
+    host.tryNow('a', (c) => ++c.n, undefined, clock.now() - 400),
+    NOT_NOW,
+  );
+  t.not(
+    host.tryNow('b', (c) => ++c.n),
+    NOT_NOW,
+  );
+  await clock.advance(700);
+  await turn();
+  t.deepEqual(passivated, ['a:idle'], "idle 1 s after the time given: 'a' is, 'b' is not yet");
+  await clock.advance(400);
+  await turn();
+  t.deepEqual(passivated, ['a:idle', 'b:idle']);
+});

@@ -68,6 +68,26 @@ test('decision batch - what crosses is the token, numbers and only the parameter
   ] as unknown as typeof seen);
 });
 
+test('decision batch - a batch taken keeps its entries while the builder writes the next ones', (t) => {
+  const names = ['user'];
+  const b = new DecisionBatchBuilder(names, 2);
+  for (let i = 0; i < 5; i++) b.add(item(i, { user: `u${i}` }, T0 + i), Queued.Allowed, 'r1', T0 + i);
+  const first = b.take();
+  // The builder writes over its own arrays from here on; what it handed out is cut copies.
+  b.add(item(9, { user: 'u9' }, T0 + 99), Queued.Denied, 'r2', T0 + 99);
+  const second = b.take();
+  t.deepEqual(
+    [...first.atMs],
+    [0, 1, 2, 3, 4].map((i) => T0 + i),
+  );
+  t.deepEqual([...first.what], [1, 1, 1, 1, 1]);
+  t.deepEqual([...first.cost], [1, 2, 3, 1, 2]);
+  t.deepEqual([...second.atMs], [T0 + 99]);
+  t.deepEqual([...second.what], [2]);
+  t.deepEqual(second.token, ['per-user|user=u2']);
+  t.false(new Set(transferOf(first)).has(transferOf(second)[0]!), 'each batch moves buffers of its own');
+});
+
 /** A collector that keeps the rows it writes, without the per-start parts (record ids, bucket source). */
 function collector(): { c: Collector; rows: () => unknown[] } {
   const rows: Array<[string, Record<string, unknown>]> = [];
