@@ -1,6 +1,9 @@
 // A real nats-server and three `headroom start` processes: the cluster-wide
 // count, rule propagation, graceful leave, crash, and rules that outlive
 // every node.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import anyTest from 'ava';
 import type { TestFn } from 'ava';
 import type { NatsConnection } from 'nats';
@@ -15,6 +18,8 @@ interface Ctx {
   nats: NatsServer;
   nodes: Map<string, NodeProcess>;
   nc: NatsConnection;
+  /** The nodes' data dirs, one per node id (this run's only). */
+  dir: string;
 }
 const test = anyTest as TestFn<Ctx>;
 
@@ -24,7 +29,7 @@ async function startNode(t: { context: Ctx }, id: string): Promise<NodeProcess> 
   const node = await startNodeProcess({
     nodeId: id,
     // An HTTP API on loopback too: the latches below ask each node itself.
-    args: ['--nats', t.context.nats.url, '--data-dir', `/tmp/headroom-it-${id}`, '--http-port', '0'],
+    args: ['--nats', t.context.nats.url, '--data-dir', join(t.context.dir, id), '--http-port', '0'],
   });
   t.context.nodes.set(id, node);
   return node;
@@ -38,6 +43,7 @@ async function putRule(t: { context: Ctx }, rule: Record<string, unknown>, withi
 }
 
 test.before(async (t) => {
+  t.context.dir = await mkdtemp(join(tmpdir(), 'headroom-it-'));
   t.context.nats = await startNatsServer();
   t.context.nodes = new Map();
   await Promise.all(IDS.map((id) => startNode(t, id)));
@@ -49,6 +55,7 @@ test.after.always(async (t) => {
   await t.context.nc?.close();
   await Promise.all([...(t.context.nodes?.values() ?? [])].map((n) => n.stop('SIGKILL')));
   await t.context.nats?.stop();
+  if (t.context.dir !== undefined) await rm(t.context.dir, { recursive: true, force: true });
 });
 
 test.serial(

@@ -6,6 +6,7 @@
 import test from 'ava';
 import { Placement } from '../../lib/index.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
+import { ruleOnEveryNode } from '../helpers/node-latches.ts';
 import { client, request, settle, startNodeProcess } from '../helpers/node-process.ts';
 import type { NodeProcess } from '../helpers/node-process.ts';
 
@@ -24,7 +25,8 @@ test('handoff - a leave hands 6,000 tokens over in chunks: none starts afresh', 
           await startNodeProcess({
             nodeId: id,
             readyTimeoutMs: 90_000,
-            args: ['--nats', nats.url, '--store', 'none', '--forecast', 'false'],
+            // An HTTP API on loopback: the rule latch below asks each node itself.
+            args: ['--nats', nats.url, '--store', 'none', '--forecast', 'false', '--http-port', '0'],
           }),
         );
       }),
@@ -38,7 +40,7 @@ test('handoff - a leave hands 6,000 tokens over in chunks: none starts afresh', 
       burst: 1,
     });
     t.falsy(put.error);
-    await new Promise((r) => setTimeout(r, 1000)); // the rule reaches both nodes
+    await ruleOnEveryNode(nodes, put.rule, 5000);
     const users = Array.from({ length: USERS }, (_, i) => `u${i}`);
     const checkAll = async (): Promise<boolean[]> => {
       const out: boolean[] = [];

@@ -2,8 +2,11 @@
 // the owner's actor on another node. Once with an in-memory exporter (two
 // nodes in this process), once with real node processes exporting over
 // OTLP/HTTP to a receiver on loopback.
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import anyTest from 'ava';
 import type { TestFn } from 'ava';
 import { trace } from '@opentelemetry/api';
@@ -156,12 +159,15 @@ test.serial(
     const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
     const env = { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' };
     const url = t.context.nats.url;
+    // Data dirs of this run only: another run of this file at the same time must not share their stores.
+    const dir = await mkdtemp(join(tmpdir(), 'headroom-otel-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
     const procs = await Promise.all(
       ['oa', 'ob'].map((id) =>
         startNodeProcess({
           nodeId: id,
           args: [
-            ...['--nats', url, '--data-dir', `/tmp/headroom-otel-${id}`, '--rules-bucket', 'otel_http'],
+            ...['--nats', url, '--data-dir', join(dir, id), '--rules-bucket', 'otel_http'],
             ...['--http-port', '0'], // the rule latch below asks each node itself
           ],
           env,
