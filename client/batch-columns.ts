@@ -12,11 +12,8 @@
  * objects from arrays of plain values, which costs less than parsing them
  * as objects.
  */
-import { isPlainObject } from '../lib/index.ts';
+import { CHECK_REPLY_FIELDS, isPlainObject } from '../lib/index.ts';
 import type { CheckReply } from '../lib/index.ts';
-
-/** The fields of a check reply, in the order the nodes write them. */
-const FIELDS = ['allow', 'rule', 'limit', 'remaining', 'retryAfterMs', 'tokens', 'shadowDenied'] as const;
 
 /**
  * The `n` replies of a `check.batch` reply body, in either form; undefined
@@ -32,17 +29,17 @@ export function batchReplies(body: unknown, n: number): unknown[] | undefined {
 
 function fromColumns(columns: unknown, n: number): CheckReply[] | undefined {
   if (!isPlainObject(columns)) return undefined;
-  for (const f of FIELDS) {
+  for (const f of CHECK_REPLY_FIELDS) {
     const column = columns[f];
     if (!Array.isArray(column) || column.length !== n) return undefined;
   }
   const { allow, rule, limit, remaining, retryAfterMs, tokens, shadowDenied } = columns as Record<
-    (typeof FIELDS)[number],
+    (typeof CHECK_REPLY_FIELDS)[number],
     CheckReply[keyof CheckReply][]
   >;
   const out = new Array<CheckReply>(n);
   for (let i = 0; i < n; i++) {
-    // A literal, not a loop over FIELDS: every reply gets the same hidden class at once.
+    // A literal, not a loop over the fields: every reply gets the same hidden class at once.
     out[i] = {
       allow: allow[i],
       rule: rule[i],

@@ -7,6 +7,7 @@ import { isPlainObject } from './guards.ts';
 import { MAX_COST, ownParamsOrUndefined, paramsOrUndefined, parseCost, parseParams } from './params.ts';
 import type { Params } from './params.ts';
 import { parseRuleId } from './rules.ts';
+import { CHECK_REPLY_FIELDS } from './decide.ts';
 import type { CheckReply } from './decide.ts';
 
 export interface CheckRequest {
@@ -125,41 +126,28 @@ function parseCheckRequestStrictly(body: unknown, field: string): CheckRequest {
  * bytes; the client reads arrays of plain values faster than objects).
  */
 export function batchColumns(results: readonly CheckReply[]): Record<keyof CheckReply, unknown[]> {
-  const n = results.length;
-  const c: Record<keyof CheckReply, unknown[]> = {
-    allow: new Array(n),
-    rule: new Array(n),
-    limit: new Array(n),
-    remaining: new Array(n),
-    retryAfterMs: new Array(n),
-    tokens: new Array(n),
-    shadowDenied: new Array(n),
-  };
-  for (let i = 0; i < n; i++) {
-    const r = results[i]!;
-    c.allow[i] = r.allow;
-    c.rule[i] = r.rule;
-    c.limit[i] = r.limit;
-    c.remaining[i] = r.remaining;
-    c.retryAfterMs[i] = r.retryAfterMs;
-    c.tokens[i] = r.tokens;
-    c.shadowDenied[i] = r.shadowDenied;
-  }
+  const c = {} as Record<keyof CheckReply, unknown[]>;
+  for (const f of CHECK_REPLY_FIELDS) c[f] = results.map((r) => r[f]);
   return c;
 }
 
+/** A check.batch request: its checks, and whether the replies go in columns ({@link batchColumns}). */
+export interface BatchRequest {
+  requests: CheckRequest[];
+  columns: boolean;
+}
+
 /**
- * `{"requests": [...]}` of check.batch, each request as {@link parseCheckRequest}
- * checks it. `body` must be fresh from JSON.parse, held by nothing else (the
- * API's payload): the valid params objects in it are frozen and returned as
- * they are, not copied.
+ * `{"requests": [...], "columns"?: boolean}` of check.batch, each request as
+ * {@link parseCheckRequest} checks it. `body` must be fresh from JSON.parse,
+ * held by nothing else (the API's payload): the valid params objects in it
+ * are frozen and returned as they are, not copied.
  */
-export function parseBatchRequest(body: unknown): CheckRequest[] {
+export function parseBatchRequest(body: unknown): BatchRequest {
   const obj = requireObject(body, 'request');
   rejectUnknown(obj, ['requests', 'columns'], '');
-  // `columns` shapes the reply only (the API's handler reads it): checked here with the rest.
-  if (obj['columns'] !== undefined && typeof obj['columns'] !== 'boolean')
-    throw invalidField('columns', 'a boolean', obj['columns']);
+  const columns = obj['columns'] === undefined ? false : obj['columns'];
+  if (typeof columns !== 'boolean') throw invalidField('columns', 'a boolean', columns);
   const list = obj['requests'];
   if (list === undefined)
     throw new InputError(ErrorCode.MissingField, 'requests is required', { field: 'requests' });
@@ -172,7 +160,7 @@ export function parseBatchRequest(body: unknown): CheckRequest[] {
     );
   }
   // The body is fresh JSON (handlers.ts): its params objects are frozen and kept, not copied.
-  return parseCheckRequests(list, 'requests', true);
+  return { requests: parseCheckRequests(list, 'requests', true), columns };
 }
 
 /**

@@ -42,6 +42,17 @@ export interface CheckReply {
   shadowDenied: string[];
 }
 
+/** The fields of a {@link CheckReply}, in the order the nodes write them (a batch's columns too). */
+export const CHECK_REPLY_FIELDS = [
+  'allow',
+  'rule',
+  'limit',
+  'remaining',
+  'retryAfterMs',
+  'tokens',
+  'shadowDenied',
+] as const satisfies readonly (keyof CheckReply)[];
+
 export interface Combined {
   reply: CheckReply;
   /** Indexes (into the decisions given) of those that took budget and must give it back: the request was denied. */

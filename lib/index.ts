@@ -74,7 +74,7 @@ export {
   MAX_BATCH,
   MAX_LEASE_BATCH,
 } from './api-schema.ts';
-export { combineDecisions, replyOfOne, shadowReply } from './decide.ts';
+export { CHECK_REPLY_FIELDS, combineDecisions, replyOfOne, shadowReply } from './decide.ts';
 export {
   compileOptions,
   mergeOptions,
@@ -98,7 +98,7 @@ export {
   unknownKeysFirst,
 } from './options.ts';
 
-export type { CheckRequest } from './api-schema.ts';
+export type { BatchRequest, CheckRequest } from './api-schema.ts';
 export type { RuleDecision, CheckReply, Combined } from './decide.ts';
 export type { OptionParser, OptionSchema, OptionProblem } from './options.ts';
 

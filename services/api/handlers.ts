@@ -139,11 +139,9 @@ export class Api {
           : await deps.gateway.checkOne(req, trace, route.replyTo, route.bounce);
       },
       'check.batch': async (body, trace) => {
-        const results = await deps.gateway.check(parseBatchRequest(body), trace);
-        // parseBatchRequest checked that the body is an object and `columns` a boolean if given.
-        return (body as Record<string, unknown>)['columns'] === true
-          ? { columns: batchColumns(results) }
-          : { results };
+        const { requests, columns } = parseBatchRequest(body);
+        const results = await deps.gateway.check(requests, trace);
+        return columns ? { columns: batchColumns(results) } : { results };
       },
       'rules.put': async (body) => {
         const { rule, ...change } = await deps.rules.put(parseRule(body));

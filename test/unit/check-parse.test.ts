@@ -116,10 +116,10 @@ test('check parse - a batch answers each request as alone, or fails with its fir
     const good = { params: { user: `g${i}` } };
     const expected = outcome(() => oracle(body, 'requests[1]'));
     if ('code' in expected) {
-      const got = outcome(() => parseBatchRequest({ requests: [good, body, good] })[1]);
+      const got = outcome(() => parseBatchRequest({ requests: [good, body, good] }).requests[1]);
       t.deepEqual(got, expected, `case ${i}`);
     } else {
-      const list = parseBatchRequest({ requests: [good, body, good] });
+      const list = parseBatchRequest({ requests: [good, body, good] }).requests;
       t.deepEqual(list[1], expected.ok, `case ${i}`);
       t.deepEqual(Object.keys(list[1]!.params), expected.keys, `case ${i}`);
       t.true(list.every((r) => Object.isFrozen(r.params)));
@@ -146,7 +146,7 @@ test('check parse - a batch from JSON keeps its params objects, frozen, with wha
     '{"params": {"__proto__": "x", "user": "u1"}}]}';
   const body = JSON.parse(text) as { requests: Array<{ params: Params }> };
   const copies = parseCheckRequests((JSON.parse(text) as typeof body).requests);
-  const list = parseBatchRequest(body);
+  const list = parseBatchRequest(body).requests;
   t.is(list[0]!.params, body.requests[0]!.params);
   t.is(list[1]!.params, body.requests[1]!.params);
   for (const [i, r] of list.entries()) {
@@ -173,8 +173,8 @@ test('check parse - a list of any length names its bad request by index under th
 
 test('check parse - a batch may ask for columns (a boolean), and they hold what results hold', (t) => {
   const requests = [{ params: { user: 'u1' } }, { params: { user: 'u2' }, cost: 3 }];
-  t.is(parseBatchRequest({ requests, columns: true }).length, 2);
-  t.is(parseBatchRequest({ requests, columns: false }).length, 2);
+  t.is(parseBatchRequest({ requests, columns: true }).requests.length, 2);
+  t.is(parseBatchRequest({ requests, columns: false }).requests.length, 2);
   t.throws(() => parseBatchRequest({ requests, columns: 'yes' }), {
     instanceOf: InputError,
     message: /columns/,
