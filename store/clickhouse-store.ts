@@ -14,6 +14,7 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { ErrorCode, StateError, type Clock } from '../lib/index.ts';
 import { chInt, chString, clickHouseMigrationIo, createTableSql } from './clickhouse-schema.ts';
+import { readSeries } from './clickhouse-series.ts';
 import { TABLES, fromColumns, type TableSpec } from './columns.ts';
 import type { EncodedBatch, EncodedSink } from './encoded.ts';
 import { eventLevelRows } from './event-levels.ts';
@@ -24,10 +25,13 @@ import {
   aliasesOf,
   canonicalNames,
   checkRange,
+  planSeries,
   planSteps,
   retentionCutoffMs,
+  seriesSources,
   yyyymmdd,
   zeroFill,
+  zeroSeries,
 } from './shared.ts';
 import type { RowKind, RowOf, TimeSeriesStore, TokenLinkRow } from './types.ts';
 
@@ -144,6 +148,18 @@ class ClickHouseStore extends EncodedInserts implements TimeSeriesStore, Encoded
         `sum(denied) AS denied, sum(cost) AS cost FROM (${inner}) GROUP BY s`,
     );
     return zeroFill(token, plan, stepMs, rows);
+  }
+
+  async tokenSeries(tokens: readonly string[], fromMs: number, toMs: number, stepMs: number) {
+    const plan = planSeries(tokens, fromMs, toMs, stepMs);
+    if (plan.steps === 0 || tokens.length === 0) return zeroSeries(tokens.length, plan.steps);
+    const sources = await seriesSources(tokens, this.#lookup);
+    return await readSeries(this.#t(TABLES.buckets), plan, stepMs, tokens.length, sources, (query) =>
+      this.#run(
+        'query',
+        async () => await (await this.#client.query({ query, format: 'TabSeparated' })).text(),
+      ),
+    );
   }
 
   async activeTokens(fromMs: number, toMs: number): Promise<string[]> {

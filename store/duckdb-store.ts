@@ -16,11 +16,22 @@ import { TABLES, fromColumns, type TableSpec } from './columns.ts';
 import { eventLevelRows } from './event-levels.ts';
 import { upgradeTables } from './migrate.ts';
 import { ColumnChunks, columnChunks } from './duckdb-chunks.ts';
+import { readSeries, seriesTokenChunks } from './duckdb-series.ts';
 import { createSql, duckDbMigrationIo, keyFixesTime, mergeSql } from './duckdb-sql.ts';
 import type { EncodedBatch, EncodedSink } from './encoded.ts';
 import { compileDuckDbStoreOptions, type DuckDbStoreOptions } from './options.ts';
 import { EncodedInserts } from './row-inserts.ts';
-import { aliasesOf, canonicalNames, checkRange, planSteps, retentionCutoffMs, zeroFill } from './shared.ts';
+import {
+  aliasesOf,
+  canonicalNames,
+  checkRange,
+  planSeries,
+  planSteps,
+  retentionCutoffMs,
+  seriesSources,
+  zeroFill,
+  zeroSeries,
+} from './shared.ts';
 import type { RowKind, TimeSeriesStore, TokenLinkRow } from './types.ts';
 
 const js = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
@@ -118,6 +129,7 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
    */
   readonly #chunks = new Map<RowKind, ColumnChunks>();
   #tokenChunks: ColumnChunks | undefined;
+  #seriesChunks: ColumnChunks | undefined;
   /**
    * Whether token_links may have rows: false only when it had none at open
    * (or after retention) and no links were written since. Most nodes never
@@ -246,6 +258,16 @@ class DuckDbStore extends EncodedInserts implements TimeSeriesStore, EncodedSink
       [stepMs, plan.resolution, plan.firstMs, plan.endMs, ...tokens],
     );
     return zeroFill(token, plan, stepMs, rows);
+  }
+
+  async tokenSeries(tokens: readonly string[], fromMs: number, toMs: number, stepMs: number) {
+    const plan = planSeries(tokens, fromMs, toMs, stepMs);
+    if (plan.steps === 0 || tokens.length === 0) return zeroSeries(tokens.length, plan.steps);
+    const sources = await seriesSources(tokens, this.#lookup);
+    return await this.#serial((conn) => {
+      this.#seriesChunks ??= seriesTokenChunks();
+      return readSeries(conn, this.#seriesChunks, plan, stepMs, tokens.length, sources);
+    });
   }
 
   async activeTokens(fromMs: number, toMs: number): Promise<string[]> {

@@ -16,7 +16,7 @@ export {
 export { Batcher, MAX_QUEUED_ROWS, MAX_SPILLING_ROWS } from './batcher.ts';
 export { defaultBatcherOptions, compileBatcherOptions } from './batcher-options.ts';
 export { Spool } from './spool.ts';
-export { MAX_STEPS, retentionCutoffMs } from './shared.ts';
+export { MAX_SERIES_VALUES, MAX_STEPS, retentionCutoffMs } from './shared.ts';
 export { INSERT_METHOD } from './row-inserts.ts';
 
 export type {

@@ -5,8 +5,15 @@
 import { DAY_MS, invalidField } from '../lib/index.ts';
 import type { BucketRow, ForecastRow, Resolution, RowKind, RowOf, TokenLinkRow } from './types.ts';
 
-/** Upper bound on steps one `tokenBuckets` call may return. */
+/** Upper bound on steps one `tokenBuckets` call (or one series of `tokenSeries`) may return. */
 export const MAX_STEPS = 100_000;
+
+/**
+ * Upper bound on the values one `tokenSeries` call returns in all (tokens
+ * times steps, a token counting as one step when the range has none): 32
+ * MB of float64. The trainer's read (200 tokens of 3600 steps) is 720,000.
+ */
+export const MAX_SERIES_VALUES = 4_194_304;
 
 export function checkRange(fromMs: number, toMs: number): void {
   if (!Number.isSafeInteger(fromMs) || fromMs < 0)
@@ -35,6 +42,34 @@ export function planSteps(fromMs: number, toMs: number, stepMs: number): StepPla
     throw invalidField('stepMs', `large enough for at most ${MAX_STEPS} steps in the range`, stepMs);
   return { firstMs, endMs: firstMs + steps * stepMs, steps, resolution: stepMs % 60_000 === 0 ? '1m' : '1s' };
 }
+
+/**
+ * Checks a `tokenSeries` call: `tokens` an array of non-empty strings, the
+ * range and step as {@link planSteps} checks them, and at most
+ * {@link MAX_SERIES_VALUES} values in all.
+ */
+export function planSeries(tokens: unknown, fromMs: number, toMs: number, stepMs: number): StepPlan {
+  if (!Array.isArray(tokens)) throw invalidField('tokens', 'an array of tokens', tokens);
+  for (let i = 0; i < tokens.length; i++) {
+    const t: unknown = tokens[i];
+    if (typeof t !== 'string' || t === '') throw invalidField(`tokens[${i}]`, 'a non-empty string', t);
+  }
+  const plan = planSteps(fromMs, toMs, stepMs);
+  const per = Math.max(1, plan.steps);
+  if (tokens.length * per > MAX_SERIES_VALUES) {
+    const most = Math.floor(MAX_SERIES_VALUES / per);
+    throw invalidField(
+      'tokens',
+      `at most ${most} tokens for ${plan.steps} steps (${MAX_SERIES_VALUES} values in all)`,
+      tokens.length,
+    );
+  }
+  return plan;
+}
+
+/** One zeroed series of `steps` per token. */
+export const zeroSeries = (count: number, steps: number): Float64Array[] =>
+  Array.from({ length: count }, () => new Float64Array(steps));
 
 /**
  * Rows of a store's `GROUP BY` step query (`s` = step start, and the sums
@@ -129,6 +164,46 @@ export async function aliasesOf(token: string, lookup: LinkLookup): Promise<stri
     frontier = next;
   }
   return [...seen];
+}
+
+/**
+ * For a `tokenSeries` call: every token whose rows it reads, each with the
+ * positions in `tokens` whose series they add to (a token's own position,
+ * and those of the tokens it was linked to: what {@link aliasesOf} gives
+ * each, found for all of them at once, a lookup per link level).
+ */
+export async function seriesSources(
+  tokens: readonly string[],
+  lookup: LinkLookup,
+): Promise<Map<string, number[]>> {
+  const sources = new Map<string, number[]>();
+  // Per distinct token asked for: the aliases found so far (aliasesOf's `seen`).
+  const seen = new Map<string, Set<string>>();
+  for (const t of tokens) if (!seen.has(t)) seen.set(t, new Set([t]));
+  // Per token of the frontier: the tokens asked for whose aliases it newly is.
+  let frontier = new Map([...seen.keys()].map((t) => [t, [t]]));
+  for (let depth = 0; depth < MAX_LINK_DEPTH && frontier.size > 0; depth++) {
+    const next = new Map<string, string[]>();
+    for (const l of await lookup('to_token', [...frontier.keys()])) {
+      for (const root of frontier.get(l.toToken) ?? []) {
+        const aliases = seen.get(root)!;
+        if (aliases.has(l.fromToken)) continue;
+        aliases.add(l.fromToken);
+        const roots = next.get(l.fromToken);
+        if (roots === undefined) next.set(l.fromToken, [root]);
+        else roots.push(root);
+      }
+    }
+    frontier = next;
+  }
+  tokens.forEach((t, i) => {
+    for (const alias of seen.get(t)!) {
+      const at = sources.get(alias);
+      if (at === undefined) sources.set(alias, [i]);
+      else at.push(i);
+    }
+  });
+  return sources;
 }
 
 /** The latest name of each token, following links forward (the newest link of a token wins). */

@@ -43,6 +43,19 @@ function errorOf(err: unknown): WorkerError {
   return { name: 'Error', message: err instanceof Error ? err.message : String(err) };
 }
 
+/**
+ * The buffers an answer moves instead of copying: those of an array of
+ * Float64Arrays (`tokenSeries`), made for the answer and not used in the
+ * worker after it.
+ */
+function transferOf(value: unknown): ArrayBuffer[] {
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => v instanceof Float64Array))
+    return [];
+  const buffers = new Set<ArrayBuffer>();
+  for (const v of value as Float64Array[]) if (v.buffer instanceof ArrayBuffer) buffers.add(v.buffer);
+  return [...buffers];
+}
+
 export function serveStore(
   port: MessagePort,
   store: TimeSeriesStore & EncodedSink,
@@ -77,7 +90,7 @@ export function serveStore(
         return fn(...msg.args);
       })
       .then(
-        (value) => port.postMessage({ id: msg.id, ok: true, value }),
+        (value) => port.postMessage({ id: msg.id, ok: true, value }, transferOf(value)),
         (err: unknown) => port.postMessage({ id: msg.id, ok: false, error: errorOf(err) }),
       )
       .finally(() => {

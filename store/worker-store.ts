@@ -252,6 +252,8 @@ export class WorkerStore extends EncodedInserts implements TimeSeriesStore {
     return this.#call('insertEncoded', batch);
   }
   tokenBuckets: TimeSeriesStore['tokenBuckets'] = (...a) => this.#call('tokenBuckets', ...a);
+  /** The worker moves the series' buffers to this thread (store-host.ts): no copy, no row objects. */
+  tokenSeries: TimeSeriesStore['tokenSeries'] = (...a) => this.#call('tokenSeries', ...a);
   activeTokens: TimeSeriesStore['activeTokens'] = (...a) => this.#call('activeTokens', ...a);
   events: TimeSeriesStore['events'] = (...a) => this.#call('events', ...a);
   eventLevels: TimeSeriesStore['eventLevels'] = (...a) => this.#call('eventLevels', ...a);

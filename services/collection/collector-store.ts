@@ -38,6 +38,7 @@ export function initOnUse<S extends TimeSeriesStore & Partial<EncodedSink>>(
     init,
     ...inserts,
     tokenBuckets: after((t, f, to, s) => inner.tokenBuckets(t, f, to, s)),
+    tokenSeries: after((t, f, to, s) => inner.tokenSeries(t, f, to, s)),
     activeTokens: after((f, t) => inner.activeTokens(f, t)),
     events: after((f, t, topic) => inner.events(f, t, topic)),
     eventLevels: after((f, t, s, topic) => inner.eventLevels(f, t, s, topic)),

@@ -3,6 +3,7 @@
 import test from 'ava';
 import { DAY_MS, InputError } from '../../lib/index.ts';
 import {
+  MAX_SERIES_VALUES,
   createClickHouseStore,
   createDuckDbStore,
   createWorkerStore,
@@ -66,6 +67,21 @@ function record(i: number, token: string, extra: Partial<RequestRecord> = {}): R
     events: { 'news:launch': 2.5 },
     ...extra,
   };
+}
+
+/** What `tokenBuckets` gives each token, as `tokenSeries` answers it: one requests array per token. */
+async function perToken(
+  s: TimeSeriesStore,
+  tokens: readonly string[],
+  fromMs: number,
+  toMs: number,
+  stepMs: number,
+): Promise<Float64Array[]> {
+  const out: Float64Array[] = [];
+  for (const token of tokens) {
+    out.push(Float64Array.from(await s.tokenBuckets(token, fromMs, toMs, stepMs), (r) => r.requests));
+  }
+  return out;
 }
 
 const sec = (token: string, i: number, requests: number): BucketRow => ({
@@ -238,6 +254,129 @@ for (const name of ['duckdb', 'clickhouse', 'duckdb on a worker', 'clickhouse on
       await s.insertBuckets([part('node-b/1', '1m', T1, 6)]);
       t.is((await s.tokenBuckets('tH', T1, T1 + 60_000, 60_000))[0]!.requests, 16);
       t.deepEqual(await s.activeTokens(T1, T1 + 60_000), ['tH']);
+    },
+  );
+
+  test.serial(
+    `store contract (${name}) - token series equal token buckets token by token, links and gaps included`,
+    async (t) => {
+      const s = stores[name]!;
+      // A token renamed twice (tC-v1 -> tC-v2 -> tC), each name with rows of its own, in 1 s and
+      // 1 min buckets with gaps; tC-v2 and tC-v1 asked for as well, so one token's rows add to
+      // several series.
+      const T2 = T0 + 7_200_000;
+      const at = (token: string, resolution: '1s' | '1m', offsetMs: number, n: number): BucketRow => ({
+        token,
+        resolution,
+        startMs: T2 + offsetMs,
+        requests: n,
+        allowed: n,
+        denied: 0,
+        cost: n,
+      });
+      await s.insertBuckets([
+        at('tC-v1', '1s', 0, 4),
+        at('tC-v1', '1s', 3000, 1),
+        at('tC-v2', '1s', 3000, 2),
+        at('tC-v2', '1s', 7000, 8),
+        at('tC', '1s', 9000, 16),
+        at('tC-v1', '1m', 0, 40),
+        at('tC-v2', '1m', 120_000, 20),
+        at('tC', '1m', 120_000, 3),
+      ]);
+      await s.insertLinks([
+        { fromToken: 'tC-v1', toToken: 'tC-v2', timeMs: T2 },
+        { fromToken: 'tC-v2', toToken: 'tC', timeMs: T2 + 1 },
+      ]);
+      const tokens = ['tC', 'tC-v2', 'tC-v1', 'tA', 'tA-old', 'tB', 'tH', 'tNone', 'tC'];
+      const ranges: [number, number, number][] = [
+        [T2, T2 + 12_000, 1000],
+        [T2 + 500, T2 + 11_000, 2000],
+        [T2, T2 + 240_000, 60_000],
+        [T0 - 6000, T0 + 12_000, 1000],
+        [T0 + 500, T0 + 10_000, 5000],
+        [T0, T0 + 180_000, 60_000],
+        [T0 + 3_600_000, T0 + 3_720_000, 60_000],
+      ];
+      for (const [fromMs, toMs, stepMs] of ranges) {
+        const what = `${fromMs - T0} .. ${toMs - T0} by ${stepMs}`;
+        const series = await s.tokenSeries(tokens, fromMs, toMs, stepMs);
+        t.true(
+          series.every((v) => v instanceof Float64Array),
+          what,
+        );
+        t.deepEqual(series, await perToken(s, tokens, fromMs, toMs, stepMs), what);
+      }
+      // Not all zeros: the chain's rows reach each series as its links say.
+      const [tC, tCv2, tCv1, , , , , none] = await s.tokenSeries(tokens, T2, T2 + 12_000, 1000);
+      t.deepEqual([...tC!], [4, 0, 0, 3, 0, 0, 0, 8, 0, 16, 0, 0]);
+      t.deepEqual([...tCv2!], [4, 0, 0, 3, 0, 0, 0, 8, 0, 0, 0, 0]);
+      t.deepEqual([...tCv1!], [4, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+      t.deepEqual([...none!], new Array<number>(12).fill(0));
+      const [minutes] = await s.tokenSeries(['tC'], T2, T2 + 240_000, 60_000);
+      t.deepEqual([...minutes!], [40, 0, 23, 0]);
+    },
+  );
+
+  test.serial(
+    `store contract (${name}) - token series of no tokens, a quiet token, an empty range`,
+    async (t) => {
+      const s = stores[name]!;
+      t.deepEqual(await s.tokenSeries([], T0, T0 + 60_000, 1000), []);
+      t.deepEqual(await s.tokenSeries(['tNone'], T0, T0 + 3000, 1000), [new Float64Array(3)]);
+      t.deepEqual(await s.tokenSeries(['tA', 'tNone'], T0, T0, 1000), [
+        new Float64Array(0),
+        new Float64Array(0),
+      ]);
+    },
+  );
+
+  test.serial(
+    `store contract (${name}) - token series: bad inputs are input errors naming the field`,
+    async (t) => {
+      const s = stores[name]!;
+      const bad = async (p: Promise<unknown>, field: string, message: string | RegExp): Promise<void> => {
+        const err = await t.throwsAsync(p, { instanceOf: InputError, message });
+        t.is(err?.field, field);
+      };
+      await bad(
+        s.tokenSeries(['tA'], T0, T0 + 1000, 1500),
+        'stepMs',
+        'stepMs must be a positive multiple of 1000, got 1500',
+      );
+      await bad(s.tokenSeries(['tA'], T0, T0 - 1, 1000), 'toMs', /^toMs must be an integer >= fromMs/);
+      await bad(
+        s.tokenSeries(['tA'], -1, T0, 1000),
+        'fromMs',
+        'fromMs must be a non-negative integer, got -1',
+      );
+      await bad(
+        s.tokenSeries('tA' as unknown as string[], T0, T0 + 1000, 1000),
+        'tokens',
+        'tokens must be an array of tokens, got "tA"',
+      );
+      await bad(
+        s.tokenSeries(['tA', 7 as unknown as string], T0, T0 + 1000, 1000),
+        'tokens[1]',
+        'tokens[1] must be a non-empty string, got 7',
+      );
+      await bad(
+        s.tokenSeries([''], T0, T0 + 1000, 1000),
+        'tokens[0]',
+        'tokens[0] must be a non-empty string, got ""',
+      );
+      // One series past MAX_STEPS, as tokenBuckets refuses it; then the bound on all series together.
+      await bad(
+        s.tokenSeries(['tA'], 0, 100_001_000, 1000),
+        'stepMs',
+        'stepMs must be large enough for at most 100000 steps in the range, got 1000',
+      );
+      const most = Math.floor(MAX_SERIES_VALUES / 100_000);
+      await bad(
+        s.tokenSeries(new Array<string>(most + 1).fill('tA'), 0, 100_000_000, 1000),
+        'tokens',
+        `tokens must be at most ${most} tokens for 100000 steps (${MAX_SERIES_VALUES} values in all), got ${most + 1}`,
+      );
     },
   );
 
