@@ -163,8 +163,8 @@ function replayArgsOf(values: ParsedOptions['values']): ReplayArgs {
   if (a.policies === undefined)
     throw new UsageError('--policy (or --policies) is required', REPLAY_USAGE, { field: '--policy' });
   a.policy = a.policies[0]!;
-  if (a.quantile !== undefined && !a.policies.includes('quantile'))
-    throw bad('--quantile', 'used with the quantile policy only', a.quantile);
+  if (a.quantile !== undefined && !a.policies.some((p) => p === 'quantile' || p === 'qra'))
+    throw bad('--quantile', 'used with the quantile or qra policy only', a.quantile);
   if (a.plot !== undefined) plotFormatOf('--plot', a.plot);
   if (a.plotCompare !== undefined) {
     plotFormatOf('--plot-compare', a.plotCompare);

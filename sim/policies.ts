@@ -1,5 +1,12 @@
 import { ErrorCode, InputError, show } from '../lib/index.ts';
-import { HoldDownPolicy, HpaPolicy, QuantilePolicy, StaticPolicy, unitsFor } from '../lib/index.ts';
+import {
+  HoldDownPolicy,
+  HpaPolicy,
+  QraPolicy,
+  QuantilePolicy,
+  StaticPolicy,
+  unitsFor,
+} from '../lib/index.ts';
 import type { CapacityPolicy } from '../lib/index.ts';
 import { RlPolicy } from '../models/index.ts';
 import type { RlPolicyJson } from '../models/index.ts';
@@ -11,6 +18,7 @@ import type { ReplayData } from './setup.ts';
 export const PolicyName = {
   Rl: 'rl',
   Quantile: 'quantile',
+  Qra: 'qra',
   Reactive: 'reactive',
   Static: 'static',
   Oracle: 'oracle',
@@ -24,6 +32,12 @@ export const POLICY_NAMES: readonly PolicyName[] = Object.values(PolicyName);
 export const RISK_SETTINGS: Record<PolicyName, { name: string; default: number; sweep: readonly number[] }> =
   {
     quantile: { name: 'quantile', default: 0.9, sweep: [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995] },
+    // Its levels are quantiles of the demand itself, so its front needs more of them.
+    qra: {
+      name: 'quantile',
+      default: 0.9,
+      sweep: [0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995],
+    },
     reactive: { name: 'targetUtilization', default: 0.7, sweep: [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1] },
     // Throttle price as a multiple of the capacity cost of one request at full use. The top
     // prices let the front reach the near-zero throttling of smooth traffic, where 3000 still
@@ -67,6 +81,16 @@ export function makePolicy(name: string, data: ReplayData, o: MakePolicyOptions 
     case PolicyName.Quantile:
       // As a live pool runs it (services/pools/pool-runner.ts): held for a lead on a dip.
       return new HoldDownPolicy(new QuantilePolicy(o.setting ?? o.quantile ?? 0.9), m.leadSteps + 1);
+    case PolicyName.Qra: {
+      // As a live pool runs it; it learns its map from the warm-up first (past data only), as RL does.
+      const qra = new HoldDownPolicy(
+        new QraPolicy({ quantile: o.setting ?? o.quantile ?? 0.9 }),
+        m.leadSteps + 1,
+      );
+      const from = data.forecasts.runFrom + 1;
+      if (data.start - from > 2) runReplay(data, qra, { from, to: data.start });
+      return qra;
+    }
     case PolicyName.Oracle:
       return new OraclePolicy(data.demand, o.setting ?? 1);
     case PolicyName.Rl: {

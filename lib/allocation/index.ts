@@ -1,5 +1,5 @@
 // Entry file of lib/allocation: pure allocation math (fair share, leases,
-// provisioning, the reactive and fixed capacity policies). Values first, then types.
+// provisioning, the reactive, fixed and quantile-regression capacity policies). Values first, then types.
 export { maxMinFairShare, shareWithSpare } from './fair-share.ts';
 export { LeaseLimits, effectiveLimit, leaseBurst, leaseRate } from './lease.ts';
 export {
@@ -35,6 +35,8 @@ export {
 } from './season-checkpoint.ts';
 export { HpaPolicy, compileHpaOptions, defaultHpaOptions } from './reactive.ts';
 export { StaticPolicy, QuantilePolicy, HoldDownPolicy } from './simple-policies.ts';
+export { QRA_FEATURES, QraFeatures, QraPolicy, defaultQraOptions } from './qra.ts';
+export { fitQuantileRegression } from './quantile-regression.ts';
 export { ForecastFeedback } from './feedback.ts';
 export { spareWeights, pickWeighted } from './weights.ts';
 
@@ -42,6 +44,7 @@ export type { Claim } from './fair-share.ts';
 export type { Lease, LeaseContext } from './lease.ts';
 export type { PoolWants, PolicyObservation, CapacityPolicy } from './policy.ts';
 export type { HpaOptions } from './reactive.ts';
+export type { QraOptions } from './qra.ts';
 export type { Trend, Lifted, PlanOptions } from './planning.ts';
 export type { SeasonalOptions, SeasonalForecast, SeasonalLifted, SeasonalSnapshot } from './seasonal.ts';
 export type { SeasonCheckpoint, SeasonCheckpointShape } from './season-checkpoint.ts';

@@ -21,6 +21,7 @@ import { PoolManager } from '../../actors/index.ts';
 import type { AllocationDecision, ResourceProvider, TickResult } from '../../actors/index.ts';
 import {
   HoldDownPolicy,
+  QraPolicy,
   HpaPolicy,
   QuantilePolicy,
   StaticPolicy,
@@ -95,6 +96,9 @@ function policyOf(spec: PoolSpec, leadSteps: number): CapacityPolicy {
     case 'quantile':
       // Units it would need again within a lead are not released on a dip (lib HoldDownPolicy).
       return new HoldDownPolicy(new QuantilePolicy(spec.quantile), leadSteps + 1);
+    case 'qra':
+      // Learns its map from the pool's own steps; the quantile policy decides until it has 200.
+      return new HoldDownPolicy(new QraPolicy({ quantile: spec.quantile }), leadSteps + 1);
     case 'reactive':
       return new HpaPolicy();
     case 'static':

@@ -27,7 +27,7 @@ export const PoolKind = ['simulated', 'db', 'process'] as const;
 /** Where a pool's units come from: simulated (lead time only), `pg` connections, worker processes. */
 export type PoolKind = (typeof PoolKind)[number];
 
-export const PoolPolicyName = ['quantile', 'reactive', 'static', 'rl'] as const;
+export const PoolPolicyName = ['quantile', 'qra', 'reactive', 'static', 'rl'] as const;
 /** The capacity policy of a pool. */
 export type PoolPolicyName = (typeof PoolPolicyName)[number];
 
@@ -74,7 +74,10 @@ export interface PoolSpec {
    * step. @default "1m"
    */
   seasonCheckpointMs: number;
-  /** The forecast quantile provisioned for by policy `quantile`. @default 0.9 */
+  /**
+   * Policy `quantile`: the forecast quantile it provisions for; policy `qra`:
+   * the quantile of the demand a lead ahead its learned map reads. @default 0.9
+   */
   quantile: number;
   /**
    * Policy `rl`: a table trained offline (`headroom replay --policy rl --rl-save FILE`),

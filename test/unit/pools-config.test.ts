@@ -163,7 +163,7 @@ test(
   'pools-config - bad policy',
   bad(
     { pools: [pool({ policy: 'magic' })] },
-    /pools\.pools\[0\]\.policy must be one of quantile, reactive, static, rl, got "magic"/,
+    /pools\.pools\[0\]\.policy must be one of quantile, qra, reactive, static, rl, got "magic"/,
   ),
 );
 test(

@@ -180,6 +180,57 @@ test('pools - every scale-up and scale-down is one info line with its figures', 
   t.like(runner.status(), { target: 2, forecast: { p50: 12, horizonMs: 1000 }, demand: 40 });
 });
 
+test('pools - a qra pool learns the quantile of its demand that the forecast band misses', (t) => {
+  const clock = new SimulatedClock(T0);
+  const lines: unknown[][] = [];
+  const log = { info: (...a: unknown[]) => lines.push(a), warn() {} };
+  const spec = (policy: string) =>
+    compilePools(
+      {
+        pools: [
+          {
+            name: 'api',
+            rules: ['per-user'],
+            kind: 'simulated',
+            unitCapacity: 10,
+            minUnits: 1,
+            maxUnits: 8,
+            stepMs: 1000,
+            leadMs: 0,
+            policy,
+            quantile: 0.9,
+          },
+        ],
+      },
+      null,
+    )[0]!;
+  const broker = { nodeID: 'n1' } as unknown as ServiceBroker;
+  const qra = new PoolRunner(spec('qra'), { broker, clock, sink: () => {}, log });
+  const quantile = new PoolRunner(spec('quantile'), { broker, clock, sink: () => {}, log: silent });
+  t.teardown(() => Promise.all([qra.stop(), quantile.stop()]));
+  // The forecast says 20 a step with no spread; the demand is 12 or 28, at random.
+  const flat = { horizons: [1, 5], p10: [20, 20], p50: [20, 20], p90: [20, 20] };
+  const targets: number[] = [];
+  let seed = 7;
+  for (let s = 0; s < 400; s++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    const want = { token: 'a', priority: 1, wants: flat, actual: seed / 2 ** 31 < 0.5 ? 12 : 28 };
+    qra.want([want]);
+    quantile.want([want]);
+    qra.tick();
+    quantile.tick();
+    targets.push(qra.status().target);
+    t.is(quantile.status().target, 2, 'the quantile policy holds the band-less forecast');
+  }
+  // Before its first fit it decides as the quantile policy; after, it holds for the 28s.
+  t.true(targets.slice(0, 150).every((u) => u === 2));
+  t.true(
+    targets.slice(300).every((u) => u === 3),
+    `${targets.slice(300).join(',')}`,
+  );
+  t.true(lines.some(([l]) => (l as { policy?: string }).policy === 'qra'));
+});
+
 test('pools - pools.want params are checked, naming the field and the value', (t) => {
   const ok = { pool: 'api', wants: [{ ...want('a', 4), perSecond: [1, 2, 3] }] };
   t.is(checkWantParams(ok), ok);

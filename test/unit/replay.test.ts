@@ -184,7 +184,7 @@ test('replay - cli rejects bad arguments naming the option and value (exit 2)', 
   const cases: [string[], string][] = [
     [
       ['--trace', AMZN, '--policy', 'magic'],
-      '--policy must be one of rl, quantile, reactive, static, oracle, got "magic"',
+      '--policy must be one of rl, quantile, qra, reactive, static, oracle, got "magic"',
     ],
     [
       ['--trace', AMZN, '--policy', 'quantile', '--quantile', '1.5'],
