@@ -10,6 +10,10 @@
 // RL's throttling at the reactive cost it prints the quantile and oracle
 // policies' and the physical bound's (sim/foresight-bound.ts), read off
 // their fronts the same way: where the bound misses 0.5x, no policy can meet it.
+// Where the bound is far below (it knows every step's demand), two peers of
+// sim/peers.ts say what bounds the rest: a causal rule fitted in hindsight on
+// the scored steps (what a policy reading the same past could reach at best)
+// and a rule that knows the steps either side of each step but not its own.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTrace } from '../lib/index.ts';
@@ -17,7 +21,10 @@ import {
   RISK_SETTINGS,
   TARGET_BOUNDS,
   evaluateTargets,
+  fittedCausalFront,
   foresightFront,
+  neighbourFront,
+  sweepPolicy,
   prepareReplay,
   throttleAtCost,
 } from '../sim/index.ts';
@@ -41,7 +48,7 @@ const argOf = (name: string): string | undefined => {
 };
 const only = argOf('--only')?.split(',');
 const forecaster = argOf('--forecaster');
-const POLICIES: PolicyName[] = ['static', 'reactive', 'quantile', 'rl', 'oracle'];
+const POLICIES: PolicyName[] = ['static', 'reactive', 'quantile', 'qra', 'rl', 'oracle'];
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(2)}%` : 'n/a');
 const ratio = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 
@@ -50,7 +57,7 @@ interface Row extends TargetRatios {
   results: Record<string, ReplayResult>;
   bestQuantile: FrontierPoint;
   /** Throttled fraction at the reactive cost / reactive's, per policy front (RL's is the target's). */
-  atReactiveCost: Record<'rl' | 'quantile' | 'oracle' | 'bound', number>;
+  atReactiveCost: Record<'rl' | 'quantile' | 'qra' | 'oracle' | 'bound' | 'fitted' | 'neighbours', number>;
   reactiveThrottled: number;
   seconds: number;
 }
@@ -77,8 +84,11 @@ for (const tr of traces) {
     atReactiveCost: {
       rl: at(e.sweeps['rl']!),
       quantile: at(e.sweeps['quantile']!),
+      qra: at(sweepPolicy(data, 'qra')),
       oracle: at(e.sweeps['oracle']!),
       bound: at(foresightFront(data)),
+      fitted: at(fittedCausalFront(data)),
+      neighbours: at(neighbourFront(data)),
     },
     reactiveThrottled: re.throttledFraction,
     throttleRatioAtReactiveCost: e.throttleRatioAtReactiveCost,
@@ -124,15 +134,21 @@ out.push('\n## Throttling at the reactive cost, / reactive throttling, per front
 out.push(
   "Each front is its policy's Pareto points over its risk sweep, linear between them, read at the reactive rule's cost at its default setting. " +
     '`oracle` is the perfect-foresight policy (headroom sweep over the coming peak); `bound` is the physical limit: ' +
-    'the least-cost schedule knowing all demand, at each throttle price (sim/foresight-bound.ts), no policy can do better.\n',
+    'the least-cost schedule knowing all demand, at each throttle price (sim/foresight-bound.ts), no policy can do better. ' +
+    '`fitted` is the causal peer: a linear quantile regression on what a policy reads at its decision (recent demand, ' +
+    'the served forecast), fitted in hindsight on the scored steps; `neighbours` knows the demand of the steps either ' +
+    "side of each step but not the step's own (sim/peers.ts). `qra` is the pools' quantile-regression policy " +
+    '(lib/allocation/qra.ts): the fitted causal rule, learned online from its own past.\n',
 );
-out.push('| trace | reactive throttled | RL | quantile | oracle | bound | RL target | bound allows 0.5x |');
-out.push('|---|---|---|---|---|---|---|---|');
+out.push(
+  '| trace | reactive throttled | RL | quantile | qra | fitted causal | neighbours | oracle | bound | RL target | bound allows 0.5x |',
+);
+out.push('|---|---|---|---|---|---|---|---|---|---|---|');
 const bound = TARGET_BOUNDS.throttleRatioAtReactiveCost;
 for (const r of rows) {
   const a = r.atReactiveCost;
   out.push(
-    `| ${r.trace} | ${pct(r.reactiveThrottled)} | ${ratio(a.rl)} | ${ratio(a.quantile)} | ${ratio(a.oracle)} | ${ratio(a.bound)} | ${a.rl <= bound ? 'PASS' : 'MISS'} | ${a.bound <= bound ? 'yes' : `no (out of reach: ${ratio(a.bound)})`} |`,
+    `| ${r.trace} | ${pct(r.reactiveThrottled)} | ${ratio(a.rl)} | ${ratio(a.quantile)} | ${ratio(a.qra)} | ${ratio(a.fitted)} | ${ratio(a.neighbours)} | ${ratio(a.oracle)} | ${ratio(a.bound)} | ${a.rl <= bound ? 'PASS' : 'MISS'} | ${a.bound <= bound ? 'yes' : `no (out of reach: ${ratio(a.bound)})`} |`,
   );
 }
 const met = (f: (r: Row) => number, ok: (x: number) => boolean): string =>

@@ -4,6 +4,16 @@ export { SimulatedProvider } from './simulated-provider.ts';
 export { OraclePolicy } from './oracle.ts';
 export { BOUND_PRICE_RATIOS, SchedulePolicy, foresightFront, foresightSchedule } from './foresight-bound.ts';
 export { forecastTrace, REPLAY_FORECASTERS } from './forecasts.ts';
+export {
+  LinearRulePolicy,
+  NEIGHBOUR_SPANS,
+  NeighbourPolicy,
+  PEER_QUANTILES,
+  causalFeatureRows,
+  fittedCausalFront,
+  neighbourFront,
+  poissonQuantile,
+} from './peers.ts';
 export { prepareReplay, defaultThrottlePrice } from './setup.ts';
 export { runReplay } from './replay.ts';
 export {
