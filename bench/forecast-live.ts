@@ -9,7 +9,9 @@
 // themselves (two EWMAs, damped Holt, seasonal naive); the best is picked in
 // hindsight on the scored half, so the bar is the hardest one. The LSTM, the
 // Bayesian network and the zoo's rolling median are members, not baselines
-// (the `best member` column shows when one of them leads).
+// (the `best member` column shows when one of them leads). Beside it, the
+// `causal pick`: the baseline with the least error so far, chosen at each
+// origin without hindsight (what picking a baseline live would get).
 //
 //   node --import tsx bench/forecast-live.ts [--only worldcup98,azure,nab-tweets,nab-aws,serving] [--every 1] [--eta E] [--discount D] [--probes K] [--samples S] [--borrow B] [--shiftThreshold T]
 //
@@ -145,12 +147,49 @@ async function baselines(
   return out;
 }
 
+/**
+ * WAPE from `from` of the causal pick among the baselines: at each origin the
+ * baseline whose forecasts had the least mean absolute error on every outcome
+ * known by then (origins from the series' start whose target has passed;
+ * one with no finite forecast yet is not picked). It is what choosing a
+ * baseline without hindsight gets, beside the best one picked in hindsight.
+ */
+function causalPickWape(y: Float64Array, fs: readonly Float64Array[], from: number, h: number): number {
+  const loss = new Float64Array(fs.length);
+  const seen = new Float64Array(fs.length);
+  let e = 0;
+  let a = 0;
+  for (let o = 0; o < y.length - h; o++) {
+    const known = o - h; // its target, step o, has just been seen
+    if (known >= 0)
+      fs.forEach((f, b) => {
+        if (Number.isFinite(f[known]!)) {
+          loss[b]! += Math.abs(y[known + h]! - f[known]!);
+          seen[b]!++;
+        }
+      });
+    if (o < from) continue;
+    let pick = -1;
+    for (let b = 0; b < fs.length; b++)
+      if (
+        seen[b]! > 0 &&
+        Number.isFinite(fs[b]![o]!) &&
+        (pick < 0 || loss[b]! / seen[b]! < loss[pick]! / seen[pick]!)
+      )
+        pick = b;
+    if (pick < 0) continue;
+    e += Math.abs(y[o + h]! - fs[pick]![o]!);
+    a += Math.abs(y[o + h]!);
+  }
+  return a > 0 ? e / a : Number.NaN;
+}
+
 const f4 = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : '-');
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '-');
 const pad = (cells: (string | number)[], w: number[]): string =>
   cells.map((c, i) => String(c).padStart(w[i] ?? 12)).join('');
 
-const WIDTHS = [22, 5, 10, 16, 10, 9, 7, 14, 10, 8];
+const WIDTHS = [22, 5, 10, 16, 10, 9, 7, 12, 9, 14, 10, 8];
 const HEAD = [
   'series',
   'h',
@@ -159,6 +198,8 @@ const HEAD = [
   'wape',
   'vs best',
   'row',
+  'causal pick',
+  'vs pick',
   'best member',
   'wape',
   'cov80',
@@ -232,6 +273,12 @@ for (const run of RUNS) {
       for (let o = half; o < n - h; o++)
         if (y[o + h]! >= track!.p10[hi]![o]! && y[o + h]! <= track!.p90[hi]![o]!) inside++;
       const rel = hyb / bestW - 1;
+      const pickW = causalPickWape(
+        y,
+        [...base.values()].map((f) => f[hi]!),
+        half,
+        h,
+      );
       g.push(-rel);
       rows.push(
         pad(
@@ -243,6 +290,8 @@ for (const run of RUNS) {
             f4(bestW),
             pct(rel),
             rel > TOLERANCE ? 'MISS' : 'PASS',
+            f4(pickW),
+            pct(hyb / pickW - 1),
             member,
             f4(memberW),
             f4(inside / (n - h - half)),
