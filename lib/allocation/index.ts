@@ -36,7 +36,7 @@ export {
 export { HpaPolicy, compileHpaOptions, defaultHpaOptions } from './reactive.ts';
 export { StaticPolicy, QuantilePolicy, HoldDownPolicy } from './simple-policies.ts';
 export { QRA_FEATURES, QraFeatures, QraPolicy, defaultQraOptions } from './qra.ts';
-export { fitQuantileRegression } from './quantile-regression.ts';
+export { QuantileRegressionFit, fitQuantileRegression } from './quantile-regression.ts';
 export { ForecastFeedback } from './feedback.ts';
 export { spareWeights, pickWeighted } from './weights.ts';
 

@@ -4,7 +4,7 @@ import type { OptionParser, OptionSchema } from '../options.ts';
 import { leadHorizon, unitsForWants } from './policy.ts';
 import type { CapacityPolicy, PolicyObservation } from './policy.ts';
 import { normalQuantile, unitsFor } from './provisioning.ts';
-import { fitQuantileRegression } from './quantile-regression.ts';
+import { QuantileRegressionFit } from './quantile-regression.ts';
 
 // Quantile regression averaging (Nowotarski and Weron 2015, after Koenker
 // and Bassett 1978): the pool learns, from its own history, a linear map
@@ -100,6 +100,17 @@ export interface QraOptions {
   minRows: number;
 }
 
+/** Passes of a fit (weighted least-squares solves, {@link QuantileRegressionFit}). */
+const FIT_PASSES = 25;
+
+/**
+ * Rows times passes one decision may spend on a fit (about 2-4 ms here):
+ * a fit of 20,000 rows spreads over 3 decisions, so a live pool's tick
+ * never holds its node's thread (the check path's) for a whole fit
+ * (100-200 ms). Smaller fits end in the decision that starts them.
+ */
+const ROW_PASSES_PER_DECISION = 200_000;
+
 /** A fresh copy of the defaults. */
 export function defaultQraOptions(): QraOptions {
   return { quantile: 0.9, maxRows: 20_000, minRows: 200 };
@@ -121,9 +132,10 @@ const SCHEMA: OptionSchema<QraOptions> = { quantile: optQuantile, maxRows: optCo
  * linear quantile regression of its own history ({@link QraFeatures}): the
  * rows of its decisions whose outcome it has seen, refitted as they grow
  * (first at `minRows` leads' worth, then each time they grew by a quarter,
- * and every `maxRows / 4` decisions once capped). Until the first fit it decides as
- * the quantile policy on the forecast's band. It reads only its
- * observations, so a replay and a live pool run it alike.
+ * and every `maxRows / 4` decisions once capped), a few passes of the fit
+ * per decision, on the rows as they were when it started. Until the first
+ * fit it decides as the quantile policy on the forecast's band. It reads
+ * only its observations, so a replay and a live pool run it alike.
  */
 export class QraPolicy implements CapacityPolicy {
   readonly name = 'qra';
@@ -139,6 +151,7 @@ export class QraPolicy implements CapacityPolicy {
   #sinceFit = 0;
   #fittedOn = 0;
   #coefficients: Float64Array | undefined;
+  #fit: QuantileRegressionFit | undefined;
 
   /** @throws InputError (code InvalidOptions) for an unknown option or a bad value, naming each */
   constructor(options: Partial<QraOptions> = {}) {
@@ -159,6 +172,11 @@ export class QraPolicy implements CapacityPolicy {
     return this.#rows;
   }
 
+  /** Whether a fit started at an earlier decision is still running. */
+  get fitting(): boolean {
+    return this.#fit !== undefined;
+  }
+
   decide(obs: PolicyObservation): number {
     const f = (this.#features ??= new QraFeatures(obs.leadSteps, obs.stepMs));
     const i = leadHorizon(obs.wants, obs.leadSteps);
@@ -169,10 +187,20 @@ export class QraPolicy implements CapacityPolicy {
     const o = this.options;
     const grown = this.#sinceFit >= Math.max(o.minRows, Math.ceil(this.#fittedOn / 4));
     const enough = this.#rows >= Math.min(o.maxRows, o.minRows * f.lead);
-    if (enough && (this.#coefficients === undefined || grown)) {
-      this.#coefficients = fitQuantileRegression(this.#X, this.#y.subarray(0, this.#rows), o.quantile, 25);
-      this.#fittedOn = this.#rows;
+    if (this.#fit === undefined && enough && (this.#coefficients === undefined || grown)) {
+      // On the rows as they are now: the ring replaces rows, it never changes one.
+      const n = this.#rows;
+      this.#fit = new QuantileRegressionFit(this.#X.slice(0, n), this.#y.slice(0, n), o.quantile, FIT_PASSES);
+      this.#fittedOn = n;
       this.#sinceFit = 0;
+    }
+    if (this.#fit !== undefined) {
+      const fit = this.#fit;
+      for (let spent = 0; !fit.done && spent < ROW_PASSES_PER_DECISION; spent += this.#fittedOn) fit.step();
+      if (fit.done) {
+        this.#coefficients = fit.coefficients;
+        this.#fit = undefined;
+      }
     }
     const b = this.#coefficients;
     if (b === undefined) return unitsForWants(obs.wants, obs.unitCapacity, this.#z);

@@ -192,7 +192,7 @@ test('plot - cli --plot PNG per policy and --plot-compare SVG; bad plot options 
     ],
     [
       ['--policies', 'rl,magic'],
-      '--policies must be a comma-separated list of rl, quantile, reactive, static, oracle, got "rl,magic"',
+      '--policies must be a comma-separated list of rl, quantile, qra, reactive, static, oracle, got "rl,magic"',
     ],
     [['--policies', 'rl,rl'], '--policies must be a list without repeats, got "rl,rl"'],
     [['--policy', 'rl', '--policies', 'rl,oracle'], '--policies must be given without --policy'],

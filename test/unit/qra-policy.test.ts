@@ -130,6 +130,31 @@ test('qra - it refits as its rows grow and keeps at most maxRows', (t) => {
   t.true(fits.slice(6).every((s, i) => s - fits[i + 5]! === 25));
 });
 
+test('qra - a large fit is spread over a few decisions, a small one ends in the one that starts it', (t) => {
+  const qra = new QraPolicy({ quantile: 0.9, minRows: 20, maxRows: 20_000 });
+  const wants: PoolWants = { horizons: [1], p10: [5], p50: [10], p90: [15] };
+  const r = rng(9);
+  const runs: number[] = [];
+  let run = 0;
+  for (let s = 0; s < 26_000; s++) {
+    qra.decide(obsOf(s, 5 + Math.floor(10 * r()), wants, 0));
+    if (qra.fitting) run++;
+    else if (run > 0) {
+      runs.push(run);
+      run = 0;
+    }
+    // Small fits (a few thousand rows) finish in the decision that starts them.
+    if (qra.rows < 7000) t.false(qra.fitting, `rows ${qra.rows}`);
+  }
+  // 26 passes of 20,000 rows at 200,000 row-passes a decision: 3 decisions, the last adopts it.
+  t.true(runs.length >= 2, `runs ${runs.join(',')}`);
+  t.true(
+    runs.every((n) => n <= 2),
+    `runs ${runs.join(',')}`,
+  );
+  t.truthy(qra.coefficients);
+});
+
 test('qra - bad options are refused naming the field', (t) => {
   for (const [options, field] of [
     [{ quantile: 1 }, 'qra.quantile'],
