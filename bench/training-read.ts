@@ -13,9 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
-import { SimulatedClock, type Clock } from '../lib/index.ts';
+import { SimulatedClock } from '../lib/index.ts';
 import { storeTrainingSource, type TrainingData, type TrainingSource } from '../services/index.ts';
 import { createWorkerStore, type BucketRow, type TimeSeriesStore } from '../store/index.ts';
+import { perTokenSource } from '../test/helpers/per-token-source.ts';
 
 const { values } = parseArgs({
   options: {
@@ -29,32 +30,6 @@ const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const STEP_MS = 1000;
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 0);
-
-/** The peer: the source as it was before tokenSeries, a tokenBuckets read per token. */
-function perTokenSource(
-  store: TimeSeriesStore,
-  clock: Clock,
-  slots: number,
-  stepMs: number,
-  maxTokens: number,
-): TrainingSource {
-  return async () => {
-    const toMs = Math.floor(clock.now() / stepMs) * stepMs;
-    const fromMs = toMs - slots * stepMs;
-    const tokens = (await store.activeTokens(fromMs, toMs)).slice(0, maxTokens);
-    const series: Float64Array[] = [];
-    for (const token of tokens) {
-      const v = new Float64Array(slots);
-      for (const row of await store.tokenBuckets(token, fromMs, toMs, stepMs)) {
-        const i = Math.round((row.startMs - fromMs) / stepMs);
-        if (i >= 0 && i < slots) v[i] = row.requests;
-      }
-      if (v.some((x) => x > 0)) series.push(v);
-    }
-    const timestamps = Float64Array.from({ length: slots }, (_v, i) => fromMs + i * stepMs);
-    return series.length === 0 ? undefined : { series, timestamps, stepMs };
-  };
-}
 
 /** Keyed-hash-like names, as a node stores them. */
 const token = (k: number): string => `k1.${(k * 2654435761).toString(36).padStart(22, '0')}`;

@@ -22,6 +22,7 @@ import {
   VARCHAR,
   listValue,
   type DuckDBAppender,
+  type DuckDBConnection,
   type DuckDBType,
 } from '@duckdb/node-api';
 import type { Column, ColumnType, TableSpec } from './columns.ts';
@@ -289,4 +290,27 @@ export class ColumnChunks {
 /** The chunk writer of a table's columns. */
 export function columnChunks(spec: TableSpec): ColumnChunks {
   return new ColumnChunks(spec.columns, spec.key.length === 1 ? spec.key[0] : undefined);
+}
+
+/**
+ * Appends rows given by column (an encoded batch's) to `table`, a data chunk
+ * at a time, and flushes them; the appender is closed either way, and what
+ * a failed append had not flushed is dropped.
+ */
+export async function appendInto(
+  conn: DuckDBConnection,
+  table: string,
+  { columns, rows }: { columns: readonly (readonly unknown[])[]; rows: number },
+  chunks: ColumnChunks,
+): Promise<void> {
+  const a = await conn.createAppender(table);
+  try {
+    chunks.appendTo(a, columns, rows);
+    a.flushSync();
+  } catch (err) {
+    a.clear(); // drops the rows, so that closing does not flush them again
+    throw err;
+  } finally {
+    a.closeSync();
+  }
 }

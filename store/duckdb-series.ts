@@ -11,7 +11,7 @@
  */
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBTypeId, type DuckDBConnection } from '@duckdb/node-api';
-import { ColumnChunks } from './duckdb-chunks.ts';
+import { ColumnChunks, appendInto } from './duckdb-chunks.ts';
 import { zeroSeries, type StepPlan } from './shared.ts';
 
 /** The temporary table of tokens read and the positions they add to. */
@@ -66,16 +66,7 @@ export async function readSeries(
     `CREATE OR REPLACE TEMP TABLE ${SERIES_TOKENS} (token VARCHAR NOT NULL, pos INTEGER NOT NULL)`,
   );
   try {
-    const a = await conn.createAppender(SERIES_TOKENS);
-    try {
-      chunks.appendTo(a, [tokens, positions], tokens.length);
-      a.flushSync();
-    } catch (err) {
-      a.clear(); // drops the rows, so that closing does not flush them again
-      throw err;
-    } finally {
-      a.closeSync();
-    }
+    await appendInto(conn, SERIES_TOKENS, { columns: [tokens, positions], rows: tokens.length }, chunks);
     // Positions and steps fit an INTEGER (planSeries bounds their product);
     // sums of integer counts below 2^53 are exact as DOUBLE.
     const result = await conn.stream(

@@ -15,7 +15,7 @@ import { ErrorCode, StateError } from '../lib/index.ts';
 import { TABLES, fromColumns, type TableSpec } from './columns.ts';
 import { eventLevelRows } from './event-levels.ts';
 import { upgradeTables } from './migrate.ts';
-import { ColumnChunks, columnChunks } from './duckdb-chunks.ts';
+import { ColumnChunks, appendInto, columnChunks } from './duckdb-chunks.ts';
 import { readSeries, seriesTokenChunks } from './duckdb-series.ts';
 import { createSql, duckDbMigrationIo, keyFixesTime, mergeSql } from './duckdb-sql.ts';
 import type { EncodedBatch, EncodedSink } from './encoded.ts';
@@ -35,29 +35,6 @@ import {
 import type { RowKind, TimeSeriesStore, TokenLinkRow } from './types.ts';
 
 const js = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
-
-/**
- * Appends rows given by column (an encoded batch's) to `table`, a data chunk
- * at a time, and flushes them; the appender is closed either way, and what
- * a failed append had not flushed is dropped.
- */
-async function appendInto(
-  conn: DuckDBConnection,
-  table: string,
-  { columns, rows }: { columns: readonly (readonly unknown[])[]; rows: number },
-  chunks: ColumnChunks,
-): Promise<void> {
-  const a = await conn.createAppender(table);
-  try {
-    chunks.appendTo(a, columns, rows);
-    a.flushSync();
-  } catch (err) {
-    a.clear(); // drops the rows, so that closing does not flush them again
-    throw err;
-  } finally {
-    a.closeSync();
-  }
-}
 
 /** A query's rows as plain objects (BIGINTs as numbers). */
 async function readRows(

@@ -2,8 +2,8 @@
 // MAX_SERIES_VALUES) and gives the same training data as the per-token tokenBuckets path it
 // replaced, against a real DuckDB store on a worker thread, as a node runs it.
 import test from 'ava';
-import { SimulatedClock, type Clock } from '../../lib/index.ts';
-import { storeTrainingSource, type TrainingSource } from '../../services/index.ts';
+import { SimulatedClock } from '../../lib/index.ts';
+import { storeTrainingSource } from '../../services/index.ts';
 import {
   MAX_SERIES_VALUES,
   createWorkerStore,
@@ -12,37 +12,12 @@ import {
   type TimeSeriesStore,
   type WorkerStore,
 } from '../../store/index.ts';
+import { perTokenSource } from '../helpers/per-token-source.ts';
 
 const HOUR_S = 3600;
 /** The end of the source's window: an hour of 1 s steps before it. */
 const NOW = Date.UTC(2026, 10, 20, 13, 0, 0) + 400;
 const T0 = Math.floor(NOW / 1000) * 1000 - HOUR_S * 1000;
-
-/** The source as it was: a tokenBuckets read per token, its requests placed by start. */
-function perTokenSource(
-  store: TimeSeriesStore,
-  clock: Clock,
-  slots: number,
-  stepMs: number,
-  maxTokens: number,
-): TrainingSource {
-  return async () => {
-    const toMs = Math.floor(clock.now() / stepMs) * stepMs;
-    const fromMs = toMs - slots * stepMs;
-    const tokens = (await store.activeTokens(fromMs, toMs)).slice(0, maxTokens);
-    const series: Float64Array[] = [];
-    for (const token of tokens) {
-      const v = new Float64Array(slots);
-      for (const row of await store.tokenBuckets(token, fromMs, toMs, stepMs)) {
-        const i = Math.round((row.startMs - fromMs) / stepMs);
-        if (i >= 0 && i < slots) v[i] = row.requests;
-      }
-      if (v.some((x) => x > 0)) series.push(v);
-    }
-    const timestamps = Float64Array.from({ length: slots }, (_v, i) => fromMs + i * stepMs);
-    return series.length === 0 ? undefined : { series, timestamps, stepMs };
-  };
-}
 
 /** The real store, its reads counted by method (the store answers every one). */
 function counted(store: TimeSeriesStore): { store: TimeSeriesStore; calls: Map<string, number> } {
