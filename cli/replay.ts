@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { ErrorCode, InputError, show } from '../lib/index.ts';
+import { ErrorCode, InputError, QraBand, show } from '../lib/index.ts';
 import type { TraceFormatOption } from '../lib/index.ts';
 import { CliExit, EXIT_CODES_USAGE, UsageError, parseOptions, reportError, stringOption } from './args.ts';
 import type { OptionSpec, ParsedOptions } from './args.ts';
@@ -272,8 +272,10 @@ export async function replayCommand(
           io.stderr.write(`${name}: plot written to ${file}\n`);
         }
       }
-      if (args.rlSave !== undefined && policy instanceof RlPolicy)
-        await writeFile(args.rlSave, `${JSON.stringify(policy.toJSON())}\n`);
+      // The RL table, inside the band it runs on (sim makePolicy).
+      const rl = policy instanceof QraBand ? policy.inner : policy;
+      if (args.rlSave !== undefined && rl instanceof RlPolicy)
+        await writeFile(args.rlSave, `${JSON.stringify(rl.toJSON())}\n`);
       reports.push(reportOf(r));
     }
     if (args.plotCompare !== undefined) {

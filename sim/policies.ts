@@ -2,6 +2,7 @@ import { ErrorCode, InputError, show } from '../lib/index.ts';
 import {
   HoldDownPolicy,
   HpaPolicy,
+  QraBand,
   QraPolicy,
   QuantilePolicy,
   StaticPolicy,
@@ -102,8 +103,10 @@ export function makePolicy(name: string, data: ReplayData, o: MakePolicyOptions 
         epsilon: o.rlEpsilon ?? 0,
       };
       const rl = o.rlTable ? RlPolicy.fromJSON(o.rlTable, opts) : new RlPolicy(opts);
-      pretrainRl(rl, data, o.rlPretrainEpisodes ?? 1);
-      return rl;
+      // As a live `rl` pool runs it: on the pool's own band (lib QraBand).
+      const banded = new QraBand(rl);
+      pretrainRl(rl, data, o.rlPretrainEpisodes ?? 1, undefined, banded);
+      return banded;
     }
     default:
       throw new InputError(
@@ -119,19 +122,22 @@ export function makePolicy(name: string, data: ReplayData, o: MakePolicyOptions 
 
 /**
  * Offline training: replays the warm-up stretch that has forecasts (past
- * data only, before the scored steps) `episodes` times, learning as it goes.
+ * data only, before the scored steps) `episodes` times, learning as it goes,
+ * through `via` (a policy wrapping `rl`, e.g. its QraBand, which then learns
+ * the warm-up too; again at each episode) or `rl` itself.
  */
 export function pretrainRl(
   rl: RlPolicy,
   data: ReplayData,
   episodes: number,
   span?: { from: number; to: number },
+  via: CapacityPolicy = rl,
 ): void {
   const from = span?.from ?? data.forecasts.runFrom + 1;
   const to = span?.to ?? data.start;
   for (let e = 0; e < episodes && to - from > 2; e++) {
     rl.resetEpisode();
-    runReplay(data, rl, { from, to });
+    runReplay(data, via, { from, to });
   }
   rl.resetEpisode();
 }

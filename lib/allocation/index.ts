@@ -35,7 +35,7 @@ export {
 } from './season-checkpoint.ts';
 export { HpaPolicy, compileHpaOptions, defaultHpaOptions } from './reactive.ts';
 export { StaticPolicy, QuantilePolicy, HoldDownPolicy } from './simple-policies.ts';
-export { QRA_FEATURES, QraFeatures, QraPolicy, defaultQraOptions } from './qra.ts';
+export { QRA_FEATURES, QraBand, QraFeatures, QraPolicy, defaultQraOptions } from './qra.ts';
 export { QuantileRegressionFit, fitQuantileRegression } from './quantile-regression.ts';
 export { ForecastFeedback } from './feedback.ts';
 export { spareWeights, pickWeighted } from './weights.ts';

@@ -21,6 +21,7 @@ import { PoolManager } from '../../actors/index.ts';
 import type { AllocationDecision, ResourceProvider, TickResult } from '../../actors/index.ts';
 import {
   HoldDownPolicy,
+  QraBand,
   QraPolicy,
   HpaPolicy,
   QuantilePolicy,
@@ -105,9 +106,12 @@ function policyOf(spec: PoolSpec, leadSteps: number): CapacityPolicy {
       return new StaticPolicy(spec.maxUnits);
     case 'rl':
       // A table trained offline on replayed traces, refined online from here on.
-      return spec.rlState === null
-        ? new RlPolicy({ throttlePrice: spec.throttlePrice })
-        : RlPolicy.fromJSON(spec.rlState, { throttlePrice: spec.throttlePrice });
+      // On the pool's own band once its maps are fitted (lib QraBand), as the replay trains it.
+      return new QraBand(
+        spec.rlState === null
+          ? new RlPolicy({ throttlePrice: spec.throttlePrice })
+          : RlPolicy.fromJSON(spec.rlState, { throttlePrice: spec.throttlePrice }),
+      );
   }
 }
 

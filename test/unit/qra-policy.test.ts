@@ -1,6 +1,6 @@
 import test from 'ava';
-import { QRA_FEATURES, QraFeatures, QraPolicy, QuantilePolicy } from '../../lib/index.ts';
-import type { PolicyObservation, PoolWants } from '../../lib/index.ts';
+import { QRA_FEATURES, QraBand, QraFeatures, QraPolicy, QuantilePolicy } from '../../lib/index.ts';
+import type { CapacityPolicy, PolicyObservation, PoolWants } from '../../lib/index.ts';
 
 /** A seeded uniform in [0, 1). */
 function rng(seed: number): () => number {
@@ -153,6 +153,29 @@ test('qra - a large fit is spread over a few decisions, a small one ends in the 
     `runs ${runs.join(',')}`,
   );
   t.truthy(qra.coefficients);
+});
+
+test("qra band - the inner policy sees the forecast until the maps fit, then the pool's own band", (t) => {
+  const seen: PoolWants[] = [];
+  const inner: CapacityPolicy = {
+    name: 'rl',
+    decide: (o) => {
+      seen.push(o.wants);
+      return 1;
+    },
+  };
+  const band = new QraBand(inner);
+  t.is(band.name, 'rl');
+  // A band-less forecast of 20 a step; the demand is 12 or 28 at random.
+  const flat: PoolWants = { horizons: [1, 3], p10: [20, 20], p50: [20, 20], p90: [20, 20] };
+  const r = rng(21);
+  for (let s = 0; s < 600; s++) band.decide(obsOf(s, r() < 0.5 ? 12 : 28, flat, 0));
+  t.is(seen[0], flat, 'before its maps fit, the forecast as it came');
+  const last = seen[seen.length - 1]!;
+  t.deepEqual(last.horizons, [1, 3]);
+  t.true(Math.abs(last.p10[0]! - 12) < 0.5 && Math.abs(last.p90[0]! - 28) < 0.5, JSON.stringify(last));
+  t.true(last.p50[0]! >= 12 - 0.5 && last.p50[0]! <= 28 + 0.5);
+  t.deepEqual(last.p90, [last.p90[0], last.p90[0]], 'the same band at every horizon');
 });
 
 test('qra - bad options are refused naming the field', (t) => {
